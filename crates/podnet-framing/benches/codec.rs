@@ -1,0 +1,121 @@
+//! Codec micro-benchmarks: encode and decode of a small `move` and a ~1 KiB state message.
+//!
+//! "decode" is the whole receive path of one frame: split it off the stream
+//! (`FrameCodec`), check it is a message (`RawMessage::parse`), decode it into its struct.
+//! Target for the small message: encode + decode <= 250 ns.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+
+use bytes::BytesMut;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use podnet_framing::{FrameCodec, FramingConfig, Message, RawMessage, encode_message};
+use serde::{Deserialize, Serialize};
+use tokio_util::codec::Decoder;
+
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+struct Move {
+    id: u32,
+    x: f32,
+    y: f32,
+}
+impl Message for Move {
+    const ACTION: &'static str = "move";
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+struct Player {
+    id: u32,
+    name: String,
+    x: f32,
+    y: f32,
+    hp: u16,
+    alive: bool,
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+struct State {
+    tick: u64,
+    players: Vec<Player>,
+}
+impl Message for State {
+    const ACTION: &'static str = "state";
+}
+
+fn state() -> State {
+    State {
+        tick: 123_456,
+        players: (0..20)
+            .map(|i| Player {
+                id: i,
+                name: format!("player-{i:03}"),
+                x: i as f32 * 1.5,
+                y: -(i as f32) * 2.25,
+                hp: 100 - i as u16,
+                alive: i % 3 != 0,
+            })
+            .collect(),
+    }
+}
+
+fn bench_message<M>(c: &mut Criterion, name: &str, msg: M)
+where
+    M: Message + Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug,
+{
+    let config = FramingConfig::default();
+    let mut frame = BytesMut::new();
+    encode_message(&msg, &mut frame, &config).unwrap();
+    let frame = frame.freeze();
+
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Bytes(frame.len() as u64));
+    println!("{name}: {} bytes on the wire", frame.len());
+
+    let mut out = BytesMut::with_capacity(64 * 1024);
+    group.bench_function("encode", |b| {
+        b.iter(|| {
+            if out.len() > 60 * 1024 {
+                out.clear();
+            }
+            encode_message(black_box(&msg), &mut out, &config).unwrap();
+        })
+    });
+
+    let mut codec = FrameCodec::new(&config);
+    let mut wire = BytesMut::with_capacity(frame.len());
+    group.bench_function("decode", |b| {
+        b.iter(|| {
+            wire.extend_from_slice(black_box(&frame));
+            let payload = codec.decode(&mut wire).unwrap().unwrap();
+            let raw = RawMessage::parse(payload, &config).unwrap();
+            raw.decode::<M>().unwrap()
+        })
+    });
+
+    group.bench_function("encode+decode", |b| {
+        b.iter(|| {
+            out.clear();
+            encode_message(black_box(&msg), &mut out, &config).unwrap();
+            let payload = codec.decode(&mut out).unwrap().unwrap();
+            let raw = RawMessage::parse(payload, &config).unwrap();
+            raw.decode::<M>().unwrap()
+        })
+    });
+    group.finish();
+}
+
+fn codec(c: &mut Criterion) {
+    bench_message(
+        c,
+        "move",
+        Move {
+            id: 7,
+            x: 10.5,
+            y: -20.25,
+        },
+    );
+    bench_message(c, "state_1k", state());
+}
+
+criterion_group!(benches, codec);
+criterion_main!(benches);

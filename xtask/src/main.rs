@@ -1,0 +1,44 @@
+//! podnet's development tasks. Run `cargo xtask help` for the list.
+//!
+//! CI calls exactly what a developer calls: `cargo xtask ci`.
+
+mod bench;
+mod ci;
+mod python;
+mod util;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci       everything CI checks: fmt, clippy -D warnings, all workspace tests, docs,
+           and the Python msgpack interop tests (sets up a venv under target/)
+  bench    run the criterion benchmarks
+  help     show this message
+
+environment:
+  PODNET_BASE_PYTHON   the Python (>= 3.12) to build the interop venv from; found on
+                       PATH or through pyenv when unset
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        Some("help" | "--help" | "-h") | None => {
+            print!("{HELP}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task `{other}`\n\n{HELP}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

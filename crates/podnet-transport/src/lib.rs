@@ -1,13 +1,77 @@
 //! podnet's async layer: a tokio server and client that speak the repod wire format.
 //!
-//! **Status: being built** (the transport issue). This crate will hold the accept loop
-//! with its connection cap and backoff, one task pair per connection with bounded inbound
-//! and outbound queues, encode-once broadcast, close with a reason, graceful shutdown and
-//! liveness checks, reporting `connected`, message, `disconnected` and `error` events.
+//! A [`Server`] accepts clients, one connection each; a [`Client`] connects to a server
+//! (podnet or repod). Both report what happens as events ([`ServerEvent`],
+//! [`ClientEvent`]) under repod's names: connected, message, disconnected (with a
+//! [`DisconnectReason`]), error. Each connection is a reader task and a writer task:
+//!
+//! - **outbound**: a bounded queue of encoded [`Frame`]s; the writer takes everything queued
+//!   at once and writes it with as few syscalls as it can. A peer that does not read is a
+//!   slow consumer and never slows anyone else ([`SlowConsumerPolicy`]). Broadcast encodes
+//!   once and queues the same bytes for every connection.
+//! - **inbound**: each message waiting for the application holds a share of the
+//!   connection's budget ([`ConnectionConfig::max_inbound_bytes`]); when it runs out the
+//!   reader stops reading that socket and TCP slows the peer down.
+//! - **closing**: `close(reason)` delivers everything sent before it, then
+//!   `{"action": "podnet:close", "reason": ...}`; [`Server::shutdown`] does that for every
+//!   connection within a timeout.
+//! - **liveness**: TCP keepalive everywhere, and a `podnet:ping` heartbeat between podnet
+//!   peers only, so a quiet repod peer is never dropped ([`Liveness`]).
 //!
 //! It is for applications that already run tokio. **Most games want the `podnet`
-//! crate**, whose `pump()` needs no async code; the wire format itself is in
-//! [`podnet_framing`], re-exported here.
+//! crate**, whose `pump()` needs no async code. The wire format itself is
+//! [`podnet_framing`].
+//!
+//! # Example
+//!
+//! ```
+//! use podnet_transport::{Client, ClientConfig, ClientEvent, Server, ServerConfig, ServerEvent};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), podnet_transport::TransportError> {
+//! let (server, mut server_events) = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
+//! let (client, mut client_events) =
+//!     Client::connect(server.local_addr(), ClientConfig::default()).await?;
+//!
+//! client.send_with_action("chat", &std::collections::HashMap::from([("text", "hello")]))?;
+//! loop {
+//!     if let Some(ServerEvent::Message { id, message }) = server_events.recv().await {
+//!         assert_eq!(message.action(), "chat");
+//!         server.close(id, "bye")?;
+//!         break;
+//!     }
+//! }
+//! // The client gets the server's greeting, then the close reason.
+//! while let Some(event) = client_events.recv().await {
+//!     if let ClientEvent::Disconnected(reason) = event {
+//!         println!("client: {reason}"); // closed by the peer: bye
+//!         break;
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
+mod client;
+mod config;
+mod connection;
+mod control;
+mod error;
+mod event;
+mod frame;
+mod id;
+mod outbound;
+mod server;
+mod socket;
+
+pub use client::Client;
+pub use config::{ClientConfig, ConnectionConfig, Liveness, ServerConfig, SlowConsumerPolicy};
+pub use connection::ConnectionInfo;
+pub use control::RESERVED_PREFIX;
+pub use error::TransportError;
+pub use event::{ClientEvent, DisconnectReason, EventSink, EventStream, Incoming, ServerEvent};
+pub use frame::Frame;
+pub use id::ConnectionId;
 #[doc(inline)]
 pub use podnet_framing;
+pub use server::{Server, ShutdownReport};

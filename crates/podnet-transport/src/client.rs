@@ -1,0 +1,254 @@
+//! The client: one connection to a server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use podnet_framing::Message;
+use serde::Serialize;
+use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::debug;
+
+use crate::config::ClientConfig;
+use crate::connection::{self, ConnEvent, Connection, ConnectionInfo, Emit};
+use crate::event::{EventSink, EventStream};
+use crate::frame::Frame;
+use crate::{ClientEvent, DisconnectReason, TransportError, control, socket};
+
+/// A connection to a podnet or repod server, reporting what happens as [`ClientEvent`]s.
+///
+/// Sending never blocks (see [`ConnectionConfig::max_queued_bytes`]). Dropping the client
+/// closes it gracefully in the background; [`close`](Self::close) then
+/// [`closed`](Self::closed) does the same and waits.
+///
+/// [`ConnectionConfig::max_queued_bytes`]: crate::ConnectionConfig::max_queued_bytes
+///
+/// # Example
+///
+/// ```no_run
+/// use podnet_transport::{Client, ClientConfig, ClientEvent};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), podnet_transport::TransportError> {
+/// let (client, mut events) = Client::connect("127.0.0.1:5071", ClientConfig::default()).await?;
+/// client.send_with_action("chat", &std::collections::HashMap::from([("text", "hi")]))?;
+/// while let Some(event) = events.recv().await {
+///     match event {
+///         ClientEvent::Message(msg) => println!("got {}", msg.action()),
+///         ClientEvent::Disconnected(reason) => println!("disconnected: {reason}"),
+///         _ => {}
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    conn: Arc<Connection>,
+    local_addr: SocketAddr,
+    tracker: TaskTracker,
+}
+
+impl Client {
+    /// Connects to `addr` within [`ClientConfig::connect_timeout`] and returns the client
+    /// with the stream of its events, which starts with [`ClientEvent::SocketConnect`].
+    ///
+    /// Must be called within a tokio runtime; the connection's tasks run on it.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::Connect`] if no address accepts the connection,
+    /// [`TransportError::ConnectTimeout`] if it takes too long.
+    pub async fn connect(
+        addr: impl ToSocketAddrs,
+        config: ClientConfig,
+    ) -> Result<(Client, EventStream<ClientEvent>), TransportError> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let client = Self::connect_with_sink(addr, config, tx).await?;
+        Ok((client, EventStream::new(rx)))
+    }
+
+    /// As [`connect`](Self::connect), delivering events to `sink`.
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect).
+    pub async fn connect_with_sink(
+        addr: impl ToSocketAddrs,
+        config: ClientConfig,
+        sink: impl EventSink<ClientEvent>,
+    ) -> Result<Client, TransportError> {
+        let timeout = config.connect_timeout;
+        let stream = match tokio::time::timeout(timeout, resolve_and_connect(addr)).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(TransportError::ConnectTimeout {
+                    addr: "the server".into(),
+                    timeout,
+                });
+            }
+        };
+        let peer = stream.peer_addr()?;
+        let local_addr = stream.local_addr()?;
+        if let Err(err) = socket::tune(&stream, &config.connection.liveness) {
+            debug!(%peer, %err, "could not set socket options");
+        }
+        let sink: Arc<dyn EventSink<ClientEvent>> = Arc::new(sink);
+        sink.deliver(ClientEvent::SocketConnect {
+            local: local_addr,
+            peer,
+        });
+
+        let connection_config = Arc::new(config.connection);
+        let conn = Arc::new(Connection::new(
+            None,
+            peer,
+            connection_config.clone(),
+            CancellationToken::new(),
+            false,
+        ));
+        if config.hello {
+            let _ = conn.send(control::hello_frame(&connection_config.framing));
+        }
+        let emit: Emit = Arc::new(move |event| {
+            sink.deliver(match event {
+                ConnEvent::Message(message) => ClientEvent::Message(message),
+                ConnEvent::Error(error) => ClientEvent::Error(error),
+                ConnEvent::Closed(reason) => ClientEvent::Disconnected(reason),
+            });
+        });
+        let tracker = TaskTracker::new();
+        let (reader, writer) = stream.into_split();
+        connection::spawn(conn.clone(), reader, writer, emit, &tracker, || {});
+        tracker.close();
+        Ok(Client {
+            conn,
+            local_addr,
+            tracker,
+        })
+    }
+
+    /// This side's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The server's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.conn.peer
+    }
+
+    /// The framing limits of this connection, for encoding [`Frame`]s.
+    pub fn framing(&self) -> &podnet_framing::FramingConfig {
+        &self.conn.config.framing
+    }
+
+    /// Whether the connection is open (not closing or closed).
+    pub fn is_connected(&self) -> bool {
+        self.conn.is_open()
+    }
+
+    /// Sends a typed message. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::NotConnected`] once the connection is closing or closed;
+    /// [`TransportError::QueueFull`] if the server is not reading fast enough; encoding
+    /// errors as [`Frame::encode`].
+    pub fn send<M>(&self, msg: &M) -> Result<(), TransportError>
+    where
+        M: Message + Serialize + ?Sized,
+    {
+        self.send_frame(&Frame::encode(msg, self.framing())?)
+    }
+
+    /// Sends a message under an action name chosen at run time. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_with_action<T>(&self, action: &str, msg: &T) -> Result<(), TransportError>
+    where
+        T: Serialize + ?Sized,
+    {
+        self.send_frame(&Frame::encode_with_action(action, msg, self.framing())?)
+    }
+
+    /// Sends an encoded frame. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_frame(&self, frame: &Frame) -> Result<(), TransportError> {
+        self.conn.send(frame.as_bytes().clone())
+    }
+
+    /// Sends an encoded frame, waiting for room in the queue if it is full.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::NotConnected`] if the connection is closing or closes meanwhile.
+    pub async fn send_frame_wait(&self, frame: &Frame) -> Result<(), TransportError> {
+        self.conn.send_wait(frame.as_bytes().clone()).await
+    }
+
+    /// Closes the connection gracefully: what was sent before goes out, then
+    /// `{"action": "podnet:close", "reason": reason}`, then the socket closes. Does nothing
+    /// if it is already closing.
+    pub fn close(&self, reason: &str) {
+        self.conn.close(
+            DisconnectReason::Closed {
+                reason: reason.to_owned(),
+            },
+            reason,
+        );
+    }
+
+    /// Waits until the connection has ended and its `Disconnected` event was delivered.
+    pub async fn closed(&self) {
+        self.tracker.wait().await;
+    }
+
+    /// Figures for the connection.
+    pub fn info(&self) -> ConnectionInfo {
+        self.conn.info()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.conn.close(
+            DisconnectReason::Closed {
+                reason: "client dropped".into(),
+            },
+            "client closed",
+        );
+    }
+}
+
+async fn resolve_and_connect(addr: impl ToSocketAddrs) -> Result<TcpStream, TransportError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
+        .await
+        .map_err(|source| TransportError::Connect {
+            addr: "the given address".into(),
+            source,
+        })?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(err) => last = Some((addr, err)),
+        }
+    }
+    Err(match last {
+        Some((addr, source)) => TransportError::Connect {
+            addr: addr.to_string(),
+            source,
+        },
+        None => TransportError::NoAddress {
+            addr: "the given address".into(),
+        },
+    })
+}

@@ -1,0 +1,113 @@
+//! The one error type of this crate.
+
+use std::io;
+
+use std::time::Duration;
+
+use podnet_framing::FramingError;
+
+use crate::ConnectionId;
+
+/// Everything that can go wrong in the transport.
+///
+/// ```
+/// use podnet_transport::{ConnectionId, TransportError};
+///
+/// let err = TransportError::NotConnected { id: Some(ConnectionId::from_raw(3)) };
+/// assert_eq!(err.to_string(), "connection #3 is closed (or was never open)");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The server could not listen on the address.
+    #[error("could not listen on {addr}: {source}; is another program using that port?")]
+    Bind {
+        /// The address asked for.
+        addr: String,
+        /// Why binding failed.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The client could not connect.
+    #[error("could not connect to {addr}: {source}; is the server running and reachable?")]
+    Connect {
+        /// The address asked for.
+        addr: String,
+        /// Why connecting failed.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The client did not connect within `ClientConfig::connect_timeout`.
+    #[error(
+        "connecting to {addr} timed out after {timeout:?}; check the address, or raise \
+         `ClientConfig::connect_timeout`"
+    )]
+    ConnectTimeout {
+        /// The address asked for.
+        addr: String,
+        /// The timeout that elapsed.
+        timeout: Duration,
+    },
+
+    /// The connection is closed, closing, or was never open: nothing more can be sent on it.
+    #[error("{}", match id {
+        Some(id) => format!("connection {id} is closed (or was never open)"),
+        None => "the connection is closed".to_string(),
+    })]
+    NotConnected {
+        /// The connection, on a server.
+        id: Option<ConnectionId>,
+    },
+
+    /// The connection's outbound queue is over `ConnectionConfig::max_queued_bytes`: the peer
+    /// reads slower than it is sent to.
+    #[error(
+        "the outbound queue{} holds {queued} bytes, over the limit of {limit}: the peer is not \
+         reading fast enough",
+        match id { Some(id) => format!(" of connection {id}"), None => String::new() }
+    )]
+    QueueFull {
+        /// The connection, on a server.
+        id: Option<ConnectionId>,
+        /// Bytes queued.
+        queued: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+
+    /// A message used an action in podnet's reserved `podnet:` namespace.
+    #[error(
+        "the action {action:?} is in the `podnet:` namespace, which podnet reserves for its own \
+         control messages; rename the action"
+    )]
+    ReservedAction {
+        /// The action name.
+        action: String,
+    },
+
+    /// A frame or message could not be encoded or decoded.
+    #[error(transparent)]
+    Framing(#[from] FramingError),
+
+    /// A socket operation failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+
+    /// The peer address could not be resolved.
+    #[error("could not resolve {addr}: no address found")]
+    NoAddress {
+        /// The address asked for.
+        addr: String,
+    },
+}
+
+impl TransportError {
+    pub(crate) fn bind(addr: impl Into<String>, source: io::Error) -> Self {
+        Self::Bind {
+            addr: addr.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! Encoded frames: what outbound queues hold, encoded once and shared by reference.
+
+use std::cell::RefCell;
+
+use bytes::{Bytes, BytesMut};
+use podnet_framing::{FramingConfig, Message, RawMessage, Value, encode_value, encode_with_action};
+use serde::Serialize;
+
+use crate::TransportError;
+use crate::control::RESERVED_PREFIX;
+
+/// Encoding reuses a per-thread buffer: each frame is split off its front, so a run of
+/// small messages shares one allocation instead of making one each.
+const SCRATCH_BLOCK: usize = 16 * 1024;
+/// When less than this is left in the scratch buffer, a new block is reserved.
+const SCRATCH_LOW: usize = 512;
+
+thread_local! {
+    static SCRATCH: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+fn encode_into_scratch(
+    write: impl FnOnce(&mut BytesMut) -> Result<(), podnet_framing::FramingError>,
+) -> Result<Bytes, TransportError> {
+    SCRATCH.with_borrow_mut(|buf| {
+        if buf.capacity() - buf.len() < SCRATCH_LOW {
+            buf.reserve(SCRATCH_BLOCK);
+        }
+        write(buf)?;
+        Ok(buf.split().freeze())
+    })
+}
+
+fn check_action(action: &str) -> Result<(), TransportError> {
+    if action.starts_with(RESERVED_PREFIX) {
+        return Err(TransportError::ReservedAction {
+            action: action.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// One message, encoded as a complete frame (length prefix included), ready to be queued.
+///
+/// Encoding once and sending the same `Frame` to many connections is how broadcast works:
+/// cloning a frame copies a pointer, not the bytes.
+///
+/// # Example
+///
+/// ```
+/// use podnet_framing::{FramingConfig, Message};
+/// use podnet_transport::Frame;
+///
+/// #[derive(serde::Serialize)]
+/// struct Chat { text: String }
+/// impl Message for Chat { const ACTION: &'static str = "chat"; }
+///
+/// let frame = Frame::encode(&Chat { text: "hi".into() }, &FramingConfig::default())?;
+/// let copy = frame.clone(); // shares the bytes
+/// assert_eq!(copy.as_bytes().len(), 4 + 21);
+/// # Ok::<(), podnet_transport::TransportError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame(Bytes);
+
+impl Frame {
+    /// Encodes a typed message.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::ReservedAction`] if `M::ACTION` starts with `podnet:`;
+    /// [`TransportError::Framing`] if the message does not encode (see
+    /// [`podnet_framing::encode_message`]).
+    pub fn encode<M>(msg: &M, config: &FramingConfig) -> Result<Self, TransportError>
+    where
+        M: Message + Serialize + ?Sized,
+    {
+        Self::encode_with_action(M::ACTION, msg, config)
+    }
+
+    /// Encodes a message under an action name chosen at run time.
+    ///
+    /// # Errors
+    ///
+    /// As [`Frame::encode`].
+    ///
+    /// ```
+    /// use podnet_framing::FramingConfig;
+    /// use podnet_transport::Frame;
+    ///
+    /// let ping = Frame::encode_with_action("ping", &(), &FramingConfig::default())?;
+    /// assert!(Frame::encode_with_action("podnet:ping", &(), &FramingConfig::default()).is_err());
+    /// # Ok::<(), podnet_transport::TransportError>(())
+    /// ```
+    pub fn encode_with_action<T>(
+        action: &str,
+        msg: &T,
+        config: &FramingConfig,
+    ) -> Result<Self, TransportError>
+    where
+        T: Serialize + ?Sized,
+    {
+        check_action(action)?;
+        encode_into_scratch(|buf| encode_with_action(action, msg, buf, config)).map(Frame)
+    }
+
+    /// Encodes a dynamic message: a map with a string `"action"`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Frame::encode`], and [`podnet_framing::encode_value`]'s errors if `value` is
+    /// not a message.
+    ///
+    /// ```
+    /// use podnet_framing::{FramingConfig, Value};
+    /// use podnet_transport::Frame;
+    ///
+    /// let msg = Value::Map(vec![("action".into(), "hello".into())]);
+    /// let frame = Frame::from_value(&msg, &FramingConfig::default())?;
+    /// assert_eq!(frame.as_bytes().len(), 4 + 14);
+    /// # Ok::<(), podnet_transport::TransportError>(())
+    /// ```
+    pub fn from_value(value: &Value, config: &FramingConfig) -> Result<Self, TransportError> {
+        if let Some(action) = value["action"].as_str() {
+            check_action(action)?;
+        }
+        encode_into_scratch(|buf| encode_value(value, buf, config)).map(Frame)
+    }
+
+    /// Frames a received message again, unchanged and without re-encoding it: for echoing
+    /// or relaying.
+    ///
+    /// # Errors
+    ///
+    /// [`TransportError::ReservedAction`] for a `podnet:` message.
+    ///
+    /// ```
+    /// use podnet_framing::{FramingConfig, RawMessage};
+    /// use podnet_transport::Frame;
+    ///
+    /// let msg = RawMessage::parse(b"\x81\xa6action\xa4ping".to_vec().into(), &FramingConfig::default())?;
+    /// let frame = Frame::from_message(&msg)?;
+    /// assert_eq!(&frame.as_bytes()[..4], &[0, 0, 0, 13]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_message(msg: &RawMessage) -> Result<Self, TransportError> {
+        check_action(msg.action())?;
+        let payload = msg.payload();
+        encode_into_scratch(|buf| {
+            // RawMessage::parse accepted it, so it fits the u32 of a frame header.
+            let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+            buf.extend_from_slice(&len.to_be_bytes());
+            buf.extend_from_slice(payload);
+            Ok(())
+        })
+        .map(Frame)
+    }
+
+    /// The frame's bytes: length prefix, then the msgpack payload.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// Encodes one of podnet's own control messages. These are small and fixed, so encoding
+    /// cannot fail; if it ever did, the result is an empty frame that writes nothing.
+    pub(crate) fn control<T: Serialize>(action: &str, msg: &T, config: &FramingConfig) -> Bytes {
+        encode_into_scratch(|buf| encode_with_action(action, msg, buf, config)).unwrap_or_default()
+    }
+}

@@ -1,0 +1,37 @@
+//! Connection ids.
+
+use std::fmt;
+
+/// Identifies one connection of a server, for as long as the server runs.
+///
+/// Ids count up from 1 and are never reused, so a stale id can never reach a newer
+/// connection (peng3dnet's client ids).
+///
+/// ```
+/// use podnet_transport::ConnectionId;
+///
+/// let id = ConnectionId::from_raw(7);
+/// assert_eq!(id.get(), 7);
+/// assert_eq!(id.to_string(), "#7");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ConnectionId(u64);
+
+impl ConnectionId {
+    /// The id with this number. Useful in tests and for ids stored as numbers; sending
+    /// to an id the server never gave out fails with `NotConnected`.
+    pub const fn from_raw(raw: u64) -> Self {
+        Self(raw)
+    }
+
+    /// The id's number.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}

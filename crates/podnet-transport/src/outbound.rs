@@ -1,0 +1,272 @@
+//! A connection's outbound queue: encoded frames waiting for the writer task.
+//!
+//! Producers (the application, on any thread) push without blocking; the one writer takes
+//! everything queued at once and writes it with as few syscalls as it can. The queue is
+//! bounded in bytes, and closing it puts the close frame after everything already queued.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+/// Each queued frame is charged this much on top of its length: the bookkeeping it costs
+/// (its `Bytes` handle and queue slot). It keeps a flood of tiny frames bounded as well.
+pub(crate) const FRAME_OVERHEAD: usize = 48;
+
+/// Why a push was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushError {
+    /// The queue is closing or closed: nothing more goes out on this connection.
+    Closed,
+    /// The frame would take the queue over its limit.
+    Full { queued: usize, limit: usize },
+}
+
+/// What the writer should do next.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Write the frames moved into the batch.
+    Write,
+    /// Everything queued was handed out: write this close frame (possibly empty), then
+    /// shut the connection down.
+    Close(Bytes),
+    /// The queue was aborted: stop without writing anything more.
+    Abort,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    frames: VecDeque<Bytes>,
+    /// Charged bytes of `frames` plus the batch the writer is writing.
+    charged: usize,
+    /// The most `charged` ever was: what tests assert memory bounds on.
+    high_water: usize,
+    /// Set by `close`: no more pushes; hand out `close_frame` once drained.
+    close_frame: Option<Bytes>,
+    closing: bool,
+    aborted: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct OutboundQueue {
+    state: Mutex<State>,
+    limit: usize,
+    /// Wakes the writer when the queue stops being empty (or closes).
+    writer: Notify,
+    /// Wakes producers waiting for room.
+    room: Notify,
+}
+
+/// Figures for statistics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueueStats {
+    pub(crate) frames: usize,
+    pub(crate) charged: usize,
+    pub(crate) high_water: usize,
+}
+
+impl OutboundQueue {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            state: Mutex::new(State::default()),
+            limit,
+            writer: Notify::new(),
+            room: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the state inconsistent (every
+        // update is a few plain assignments), so a poisoned lock is still usable.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a frame. A frame always fits into an empty queue, whatever its size.
+    pub(crate) fn push(&self, frame: Bytes) -> Result<(), PushError> {
+        let cost = frame.len() + FRAME_OVERHEAD;
+        let mut state = self.lock();
+        if state.closing || state.aborted {
+            return Err(PushError::Closed);
+        }
+        if state.charged > 0 && state.charged + cost > self.limit {
+            return Err(PushError::Full {
+                queued: state.charged + cost,
+                limit: self.limit,
+            });
+        }
+        let was_empty = state.frames.is_empty();
+        state.frames.push_back(frame);
+        state.charged += cost;
+        state.high_water = state.high_water.max(state.charged);
+        drop(state);
+        if was_empty {
+            self.writer.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues a frame, waiting for room if the queue is full.
+    pub(crate) async fn push_wait(&self, frame: Bytes) -> Result<(), PushError> {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            // Register before checking, so a release between the check and the wait is
+            // not missed.
+            room.as_mut().enable();
+            match self.push(frame.clone()) {
+                Err(PushError::Full { .. }) => room.await,
+                other => return other,
+            }
+        }
+    }
+
+    /// Closes the queue: what is queued still goes out, then `close_frame`. Returns false
+    /// if it was already closing or aborted.
+    pub(crate) fn close(&self, close_frame: Bytes) -> bool {
+        let mut state = self.lock();
+        if state.closing || state.aborted {
+            return false;
+        }
+        state.closing = true;
+        state.close_frame = Some(close_frame);
+        drop(state);
+        self.writer.notify_one();
+        self.room.notify_waiters();
+        true
+    }
+
+    /// Drops everything queued and stops the writer.
+    pub(crate) fn abort(&self) {
+        let mut state = self.lock();
+        state.aborted = true;
+        state.frames.clear();
+        drop(state);
+        self.writer.notify_one();
+        self.room.notify_waiters();
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        let state = self.lock();
+        state.closing || state.aborted
+    }
+
+    /// Waits for work and moves every queued frame into `batch` (which must be empty).
+    pub(crate) async fn next(&self, batch: &mut VecDeque<Bytes>) -> Next {
+        loop {
+            {
+                let mut state = self.lock();
+                if state.aborted {
+                    return Next::Abort;
+                }
+                if !state.frames.is_empty() {
+                    // Swap rather than drain: both deques keep their allocations.
+                    std::mem::swap(&mut state.frames, batch);
+                    return Next::Write;
+                }
+                if state.closing {
+                    return Next::Close(state.close_frame.take().unwrap_or_default());
+                }
+            }
+            // notify_one stores a wake-up if the writer is not waiting yet, so a push
+            // between the check above and this await is not lost.
+            self.writer.notified().await;
+        }
+    }
+
+    /// The writer wrote `frames` frames totalling `bytes` bytes: give their room back.
+    pub(crate) fn release(&self, frames: usize, bytes: usize) {
+        let mut state = self.lock();
+        state.charged = state
+            .charged
+            .saturating_sub(bytes + frames * FRAME_OVERHEAD);
+        drop(state);
+        self.room.notify_waiters();
+    }
+
+    pub(crate) fn stats(&self) -> QueueStats {
+        let state = self.lock();
+        QueueStats {
+            frames: state.frames.len(),
+            charged: state.charged,
+            high_water: state.high_water,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(n: usize) -> Bytes {
+        Bytes::from(vec![0u8; n])
+    }
+
+    /// Frames come out in order, all at once, and their room comes back on release.
+    #[tokio::test]
+    async fn batches_in_order_and_releases() {
+        let q = OutboundQueue::new(1000);
+        q.push(Bytes::from_static(b"a")).unwrap();
+        q.push(Bytes::from_static(b"b")).unwrap();
+        let mut batch = VecDeque::new();
+        assert_eq!(q.next(&mut batch).await, Next::Write);
+        assert_eq!(batch, [Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+        assert_eq!(q.stats().charged, 2 + 2 * FRAME_OVERHEAD);
+        q.release(2, 2);
+        assert_eq!(q.stats().charged, 0);
+        assert_eq!(q.stats().high_water, 2 + 2 * FRAME_OVERHEAD);
+    }
+
+    /// The byte limit holds, counting the batch being written; an empty queue takes any frame.
+    #[test]
+    fn limit_counts_bytes_and_overhead() {
+        let q = OutboundQueue::new(200);
+        q.push(frame(5000)).unwrap(); // alone, over the limit: accepted
+        assert!(matches!(q.push(frame(1)), Err(PushError::Full { .. })));
+        let q = OutboundQueue::new(200);
+        q.push(frame(100)).unwrap();
+        assert_eq!(
+            q.push(frame(100 - FRAME_OVERHEAD + 1)),
+            Err(PushError::Full {
+                queued: 201 + FRAME_OVERHEAD,
+                limit: 200
+            })
+        );
+        assert!(q.stats().high_water <= 200);
+    }
+
+    /// Closing hands out what was queued, then the close frame, and refuses new pushes.
+    #[tokio::test]
+    async fn close_comes_after_what_was_queued() {
+        let q = OutboundQueue::new(1000);
+        q.push(Bytes::from_static(b"last")).unwrap();
+        assert!(q.close(Bytes::from_static(b"bye")));
+        assert!(!q.close(Bytes::from_static(b"again")));
+        assert_eq!(q.push(Bytes::from_static(b"late")), Err(PushError::Closed));
+        let mut batch = VecDeque::new();
+        assert_eq!(q.next(&mut batch).await, Next::Write);
+        assert_eq!(batch, [Bytes::from_static(b"last")]);
+        batch.clear();
+        assert_eq!(
+            q.next(&mut batch).await,
+            Next::Close(Bytes::from_static(b"bye"))
+        );
+    }
+
+    /// A producer waiting for room is woken by a release.
+    #[tokio::test]
+    async fn push_wait_resumes_after_release() {
+        let q = std::sync::Arc::new(OutboundQueue::new(100));
+        q.push(frame(60)).unwrap();
+        let waiter = tokio::spawn({
+            let q = q.clone();
+            async move { q.push_wait(frame(60)).await }
+        });
+        let mut batch = VecDeque::new();
+        assert_eq!(q.next(&mut batch).await, Next::Write);
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        q.release(1, 60);
+        assert_eq!(waiter.await.unwrap(), Ok(()));
+    }
+}

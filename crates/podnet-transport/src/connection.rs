@@ -137,6 +137,19 @@ impl Connection {
         }
     }
 
+    /// A graceful close (ours, or a shutdown) did not finish: the reason becomes
+    /// [`DisconnectReason::Aborted`]. Other reasons (the peer left, a socket error, a slow
+    /// consumer) already say why the close could not finish, and stay.
+    fn mark_aborted(&self) {
+        let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        match *slot {
+            None
+            | Some(DisconnectReason::Closed { .. })
+            | Some(DisconnectReason::Shutdown { .. }) => *slot = Some(DisconnectReason::Aborted),
+            Some(_) => {}
+        }
+    }
+
     fn take_reason(&self) -> DisconnectReason {
         let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
         slot.take()
@@ -244,12 +257,13 @@ pub(crate) fn spawn<R, W>(
             let finished = tokio::select! {
                 done = &mut writer_task => done.unwrap_or(false),
                 () = tokio::time::sleep_until(deadline) => {
-                    conn.abort_with(DisconnectReason::Aborted);
+                    conn.queue.abort();
+                    conn.abort.cancel();
                     (&mut writer_task).await.unwrap_or(false)
                 }
             };
             if !finished {
-                conn.set_reason(DisconnectReason::Aborted);
+                conn.mark_aborted();
             }
             on_end();
             let reason = conn.take_reason();

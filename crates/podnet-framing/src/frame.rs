@@ -66,6 +66,24 @@ impl FrameCodec {
         self.max_frame_length
     }
 
+    /// Whether the header of a frame has been read but not yet all of its body: a stream
+    /// that ends now ends in the middle of a frame.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use podnet_framing::{FrameCodec, FramingConfig};
+    /// use tokio_util::codec::Decoder;
+    ///
+    /// let mut codec = FrameCodec::new(&FramingConfig::default());
+    /// let mut buf = BytesMut::from(&[0, 0, 0, 5, b'h'][..]);
+    /// assert_eq!(codec.decode(&mut buf)?, None);
+    /// assert!(codec.is_mid_frame());
+    /// # Ok::<(), podnet_framing::FramingError>(())
+    /// ```
+    pub fn is_mid_frame(&self) -> bool {
+        self.pending.is_some()
+    }
+
     fn check_len(&self, len: usize) -> Result<(), FramingError> {
         if len > self.max_frame_length {
             return Err(FramingError::MessageTooLarge {

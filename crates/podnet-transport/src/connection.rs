@@ -370,7 +370,7 @@ where
             read = reader.read_buf(&mut buf) => {
                 match read {
                     Ok(0) => {
-                        let reason = if buf.is_empty() && !codec_pending(&mut codec) {
+                        let reason = if buf.is_empty() && !codec.is_mid_frame() {
                             DisconnectReason::PeerClosed { reason: peer_reason.take() }
                         } else {
                             DisconnectReason::Protocol {
@@ -419,12 +419,6 @@ where
             }
         }
     }
-}
-
-/// Whether the codec holds the header of an unfinished frame.
-fn codec_pending(codec: &mut FrameCodec) -> bool {
-    // decode_eof on an empty buffer reports a pending frame as truncated.
-    codec.decode_eof(&mut BytesMut::new()).is_err()
 }
 
 /// Handles one frame: control messages here, the rest to the application. Returns false if

@@ -394,14 +394,14 @@ impl Inner {
         self.sink.deliver(ServerEvent::Connected { id, peer });
 
         let sink = self.sink.clone();
-        let aborted = Arc::clone(self);
+        let counters = Arc::clone(self);
         let emit: Emit = Arc::new(move |event| {
             sink.deliver(match event {
                 ConnEvent::Message(message) => ServerEvent::Message { id, message },
                 ConnEvent::Error(error) => ServerEvent::Error { id, error },
                 ConnEvent::Closed(reason) => {
                     if reason == DisconnectReason::Aborted {
-                        aborted.aborted.fetch_add(1, Ordering::Relaxed);
+                        counters.aborted.fetch_add(1, Ordering::Relaxed);
                     }
                     ServerEvent::Disconnected { id, reason }
                 }

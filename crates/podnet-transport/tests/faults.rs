@@ -20,6 +20,21 @@ async fn connected(events: &mut podnet_transport::EventStream<ServerEvent>) -> C
     }
 }
 
+/// A server with one raw peer connected to it.
+async fn server_with_peer(
+    config: ServerConfig,
+) -> (
+    Server,
+    podnet_transport::EventStream<ServerEvent>,
+    RawPeer,
+    ConnectionId,
+) {
+    let (server, mut events) = Server::bind("127.0.0.1:0", config).await.unwrap();
+    let peer = RawPeer::connect(server.local_addr()).await;
+    let id = connected(&mut events).await;
+    (server, events, peer, id)
+}
+
 /// Echoes one message through the server for `peer`, handling server events until it is
 /// back: proof that the server still serves that peer.
 async fn round_trip(
@@ -88,11 +103,7 @@ async fn oversized_frame_closes_only_that_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_vanishing_mid_frame_is_cleaned_up() {
     common::trace();
-    let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
-        .await
-        .unwrap();
-    let mut peer = RawPeer::connect(server.local_addr()).await;
-    let id = connected(&mut events).await;
+    let (server, mut events, mut peer, id) = server_with_peer(ServerConfig::default()).await;
     assert_eq!(server.connection_ids(), [id]);
 
     peer.send_bytes(&[0, 0, 0, 100, 0x81, 0xa6]).await; // 6 bytes of a 104-byte frame
@@ -118,11 +129,7 @@ async fn peer_vanishing_mid_frame_is_cleaned_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn peer_half_closing_mid_frame_gets_its_socket_closed() {
     common::trace();
-    let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
-        .await
-        .unwrap();
-    let mut peer = RawPeer::connect(server.local_addr()).await;
-    let id = connected(&mut events).await;
+    let (server, mut events, mut peer, id) = server_with_peer(ServerConfig::default()).await;
 
     peer.send_bytes(&[0, 0, 0, 100, 0x81]).await;
     peer.stream.shutdown().await.unwrap();
@@ -236,11 +243,7 @@ async fn slow_consumer_is_disconnected_and_others_are_not_slowed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_are_reported_and_the_connection_kept() {
     common::trace();
-    let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
-        .await
-        .unwrap();
-    let mut peer = RawPeer::connect(server.local_addr()).await;
-    let id = connected(&mut events).await;
+    let (server, mut events, mut peer, id) = server_with_peer(ServerConfig::default()).await;
 
     peer.send_payload(b"\x92\x01\x02").await; // an array
     peer.send_payload(b"\x81\xa1x\x01").await; // no action
@@ -282,9 +285,7 @@ async fn inbound_budget_pauses_the_reader() {
     let mut config = ServerConfig::default();
     config.connection = ConnectionConfig::default();
     config.connection.max_inbound_bytes = 10 * message_size;
-    let (server, mut events) = Server::bind("127.0.0.1:0", config).await.unwrap();
-    let mut peer = RawPeer::connect(server.local_addr()).await;
-    connected(&mut events).await;
+    let (_server, mut events, mut peer, _id) = server_with_peer(config).await;
 
     for n in 0..1000 {
         peer.send("echo", &Echo { n }).await;

@@ -1,12 +1,53 @@
 //! podnet's thread-backed bridge: the network runs on a background thread, and the game
 //! loop calls `pump()` once per frame to handle what arrived, on its own thread.
 //!
-//! **Status: being built** (the sync issue). This crate will hold the blocking `Server`
-//! and `Client` handles over [`podnet_transport`]: `start_background()`, `launch()`,
-//! `connect()`, a `pump()` that never blocks, `send()` from any thread and `close()`.
+//! - [`Server`]: [`Server::start_background`] (repod's `start_background`) or
+//!   [`Server::launch`] (repod's `launch`, blocking); [`Server::pump`] hands every queued
+//!   [`ServerEvent`] to a closure on the calling thread, so game state needs no locks.
+//!   Send from other threads with a [`ServerHandle`].
+//! - [`Client`]: [`Client::connect`] starts the network thread; [`Client::pump`] as above;
+//!   the handle is `Clone + Send` for sending from anywhere.
 //!
-//! **Most games want the `podnet` crate**, which adds handlers keyed by action name on
-//! top of this.
+//! Events arrive through a crossbeam channel that the network thread fills; the amount
+//! waiting is bounded by the transport's inbound budget, not by the channel. Sending goes
+//! straight into the connection's queue: it never blocks and never waits for the network
+//! thread.
+//!
+//! **Most games want the `podnet` crate**, which adds handlers keyed by action name on top
+//! of this; use this crate to handle the raw events yourself.
+//!
+//! # Example: host and play
+//!
+//! ```
+//! use std::time::Duration;
+//! use podnet_sync::{Client, Server};
+//! use podnet_transport::{ClientEvent, ServerEvent};
+//!
+//! // Host: the server runs in the background of this process...
+//! let (mut server, _thread) = Server::start_background("127.0.0.1:0", Default::default())?;
+//! // ...and we play on it too.
+//! let client = Client::connect(server.local_addr(), Default::default())?;
+//! client.send_with_action("move", &std::collections::HashMap::from([("x", 1)]))?;
+//!
+//! let mut moved = false;
+//! while !moved {
+//!     server.pump_timeout(Duration::from_secs(5), |event| {
+//!         if let ServerEvent::Message { message, .. } = event {
+//!             moved = message.action() == "move";
+//!         }
+//!     });
+//! }
+//! # Ok::<(), podnet_sync::SyncError>(())
+//! ```
 
+mod client;
+mod error;
+mod server;
+mod thread;
+
+pub use client::Client;
+pub use error::SyncError;
 #[doc(inline)]
 pub use podnet_transport;
+pub use podnet_transport::{ClientEvent, ServerEvent};
+pub use server::{Server, ServerHandle};

@@ -1,0 +1,201 @@
+//! The client with its network on a background thread.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use podnet_transport::podnet_framing::Message;
+use podnet_transport::{ClientConfig, ClientEvent, ConnectionInfo, Frame};
+use serde::Serialize;
+
+use crate::SyncError;
+use crate::thread::{ChannelSink, resolve, spawn};
+
+/// A connection to a podnet or repod server whose network runs on a background thread,
+/// while its events are handled on the thread that calls [`pump`](Self::pump).
+///
+/// The handle is `Clone + Send + Sync`: send from any thread. Pump from one thread (the
+/// game loop); see [`podnet_sync::Server`](crate::Server) for the `pump()` contract, which
+/// is the same here.
+///
+/// Dropping the last handle closes the connection gracefully (what was sent is delivered,
+/// then `podnet:close`) and waits for the network thread to finish, at most the
+/// connection's `close_timeout`.
+///
+/// # Example
+///
+/// ```no_run
+/// use podnet_sync::Client;
+/// use podnet_transport::ClientEvent;
+///
+/// let client = Client::connect("127.0.0.1:5071", Default::default())?;
+/// loop {
+///     client.pump(|event| match event {
+///         ClientEvent::Message(msg) => println!("{}", msg.action()),
+///         ClientEvent::Disconnected(reason) => println!("gone: {reason}"),
+///         _ => {}
+///     });
+///     client.send_with_action("input", &std::collections::HashMap::from([("left", true)]))?;
+///     std::thread::sleep(std::time::Duration::from_millis(16)); // the rest of the frame
+/// }
+/// # Ok::<(), podnet_sync::SyncError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    net: Arc<podnet_transport::Client>,
+    events: Receiver<ClientEvent>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Client {
+    /// Connects to `addr` and starts the network on a background thread. Returns once
+    /// connected (within [`ClientConfig::connect_timeout`]); the first event is
+    /// `SocketConnect`, and a server greets with a `connected` message.
+    ///
+    /// # Errors
+    ///
+    /// [`SyncError::Resolve`] for an address that does not resolve; the transport's
+    /// `Connect` or `ConnectTimeout` if the server cannot be reached;
+    /// [`SyncError::Thread`] if the thread cannot start.
+    pub fn connect(
+        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        config: ClientConfig,
+    ) -> Result<Client, SyncError> {
+        let addrs = resolve(addr)?;
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let thread = spawn("podnet-client", move || async move {
+            let sink = ChannelSink(events_tx);
+            match podnet_transport::Client::connect_with_sink(&addrs[..], config, sink).await {
+                Ok(net) => {
+                    let net = Arc::new(net);
+                    let _ = ready_tx.send(Ok(net.clone()));
+                    // Serve the connection until it ends, whoever ends it.
+                    net.closed().await;
+                }
+                Err(err) => {
+                    let _ = ready_tx.send(Err(err));
+                }
+            }
+        })?;
+        let net = ready_rx.recv().map_err(|_| SyncError::Stopped)??;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                net,
+                events,
+                thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    /// Handles every event queued now, in order; returns how many. Never blocks.
+    pub fn pump(&self, mut handler: impl FnMut(ClientEvent)) -> usize {
+        let queued = self.inner.events.len();
+        let mut handled = 0;
+        while handled < queued {
+            let Ok(event) = self.inner.events.try_recv() else {
+                break;
+            };
+            handler(event);
+            handled += 1;
+        }
+        handled
+    }
+
+    /// Waits up to `timeout` for the first event, then handles it and everything else
+    /// queued. Returns how many events it handled: 0 if none came in time.
+    pub fn pump_timeout(&self, timeout: Duration, mut handler: impl FnMut(ClientEvent)) -> usize {
+        match self.inner.events.recv_timeout(timeout) {
+            Ok(event) => {
+                handler(event);
+                1 + self.pump(handler)
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => 0,
+        }
+    }
+
+    /// Sends a typed message. Never blocks; callable from any thread.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` once the connection is closing or closed; `QueueFull` if the server
+    /// does not read fast enough; encoding errors.
+    pub fn send<M>(&self, msg: &M) -> Result<(), SyncError>
+    where
+        M: Message + Serialize + ?Sized,
+    {
+        Ok(self.inner.net.send(msg)?)
+    }
+
+    /// Sends a message under an action name chosen at run time (repod's
+    /// `send({"action": ...})`). Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_with_action<T>(&self, action: &str, msg: &T) -> Result<(), SyncError>
+    where
+        T: Serialize + ?Sized,
+    {
+        Ok(self.inner.net.send_with_action(action, msg)?)
+    }
+
+    /// Sends an encoded frame. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_frame(&self, frame: &Frame) -> Result<(), SyncError> {
+        Ok(self.inner.net.send_frame(frame)?)
+    }
+
+    /// Closes the connection gracefully: what was sent goes out, then `podnet:close` with
+    /// `reason`. Does not wait; the `Disconnected` event follows. Safe to call from any
+    /// thread, and more than once.
+    pub fn close(&self, reason: &str) {
+        self.inner.net.close(reason);
+    }
+
+    /// Whether the connection is open (not closing or closed).
+    pub fn is_connected(&self) -> bool {
+        self.inner.net.is_connected()
+    }
+
+    /// The server's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.inner.net.peer_addr()
+    }
+
+    /// This side's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.net.local_addr()
+    }
+
+    /// Figures for the connection, the round trip among them.
+    pub fn info(&self) -> ConnectionInfo {
+        self.inner.net.info()
+    }
+
+    /// The framing limits, for encoding [`Frame`]s.
+    pub fn framing(&self) -> &podnet_transport::podnet_framing::FramingConfig {
+        self.inner.net.framing()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.net.close("client closed");
+        // The network thread ends once the close has finished (bounded by close_timeout).
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The one error type of this crate.
+
+use std::io;
+
+use podnet_transport::TransportError;
+
+/// What can go wrong starting or using a background network thread.
+///
+/// ```
+/// use podnet_sync::SyncError;
+///
+/// let err = SyncError::Stopped;
+/// assert!(err.to_string().contains("network thread has stopped"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The network layer reported an error (bind, connect, send, ...).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+
+    /// The network thread or its runtime could not be started.
+    #[error("could not start the network thread: {0}")]
+    Thread(#[source] io::Error),
+
+    /// The address could not be resolved.
+    #[error("could not resolve {addr}: {source}")]
+    Resolve {
+        /// The address given.
+        addr: String,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The network thread has stopped (it panicked, or the server was shut down).
+    #[error("the network thread has stopped; the server or client is no longer running")]
+    Stopped,
+}

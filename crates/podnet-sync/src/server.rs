@@ -1,0 +1,409 @@
+//! The server with its network on a background thread.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use podnet_transport::podnet_framing::Message;
+use podnet_transport::{
+    ConnectionId, ConnectionInfo, Frame, ServerConfig, ServerEvent, ShutdownReport,
+};
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tracing::debug;
+
+use crate::SyncError;
+use crate::thread::{ChannelSink, resolve, spawn};
+
+/// How long a dropped server waits for its connections to close gracefully.
+const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the handle asks the network thread to do when it shuts down.
+#[derive(Debug)]
+struct ShutdownRequest {
+    reason: String,
+    timeout: Duration,
+    reply: oneshot::Sender<ShutdownReport>,
+}
+
+/// A podnet server whose network runs on a background thread, while its events are handled
+/// on the thread that calls [`pump`](Self::pump): the one that owns the game state.
+///
+/// # The `pump()` contract
+///
+/// - **Which thread**: any, but one at a time: `pump` takes `&mut self`. Handlers run on
+///   that thread, in order, so they can use `&mut` game state without locks. (repod runs
+///   handlers on its network thread, racing the game loop; podnet does not.)
+/// - **What it does**: takes every event queued since the last call and passes each to the
+///   handler, in order per connection. Events that arrive while it runs wait for the next
+///   call, so one `pump` ends even if clients never stop sending.
+/// - **What it never does**: block, wait for the network, or allocate per event (events
+///   are moved out of a queue; decoding a message, in the handler, is the one
+///   allocation). [`pump_timeout`](Self::pump_timeout) is the variant that waits for the
+///   first event.
+///
+/// Sending (`send`, `send_to_all`, `close`) never blocks either, from any thread: use a
+/// [`ServerHandle`] on threads other than the pumping one.
+///
+/// Dropping the server shuts it down gracefully (every client gets what was sent to it,
+/// then `podnet:close`), waiting up to 5 s; [`shutdown`](Self::shutdown) chooses the reason
+/// and the timeout.
+///
+/// # Example
+///
+/// ```
+/// use podnet_sync::Server;
+/// use podnet_transport::{ServerConfig, ServerEvent};
+///
+/// let (mut server, _network_thread) = Server::start_background("127.0.0.1:0", ServerConfig::default())?;
+/// let addr = server.local_addr();
+/// # let _client = std::net::TcpStream::connect(addr)?;
+/// let mut players = 0;
+/// while players == 0 {
+///     server.pump_timeout(std::time::Duration::from_secs(5), |event| {
+///         if let ServerEvent::Connected { id, .. } = event {
+///             println!("{id} joined");
+///             players += 1;
+///         }
+///     });
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Server {
+    handle: ServerHandle,
+    events: Receiver<ServerEvent>,
+    shutdown: Option<oneshot::Sender<ShutdownRequest>>,
+    /// Joined on drop if the caller did not take it.
+    thread: Option<JoinHandle<()>>,
+    stopped: Arc<AtomicBool>,
+}
+
+/// A handle for sending from any thread: `Clone + Send + Sync`. It does not keep the server
+/// running; once the [`Server`] is shut down, sends fail with `NotConnected`.
+///
+/// ```
+/// # let (server, _t) = podnet_sync::Server::start_background("127.0.0.1:0", Default::default())?;
+/// let handle = server.handle();
+/// std::thread::spawn(move || {
+///     // Broadcast from another thread: encoded once, never blocks.
+///     let _ = handle.send_with_action_to_all("tick", &());
+/// }).join().unwrap();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
+    net: Arc<podnet_transport::Server>,
+}
+
+impl Server {
+    /// Starts the server on a background thread, listening on `addr` (port 0 picks a free
+    /// port), and returns it with the thread's `JoinHandle` (repod's `start_background`).
+    /// The thread ends when the server is shut down or dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`SyncError::Resolve`] or a bind error if the address does not work;
+    /// [`SyncError::Thread`] if the thread cannot start.
+    pub fn start_background(
+        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        config: ServerConfig,
+    ) -> Result<(Server, JoinHandle<()>), SyncError> {
+        let mut server = Self::start(addr, config)?;
+        let thread = server.thread.take().ok_or(SyncError::Stopped)?;
+        Ok((server, thread))
+    }
+
+    /// Starts the server, keeping its thread: [`start_background`](Self::start_background)
+    /// without handing out the `JoinHandle`.
+    ///
+    /// # Errors
+    ///
+    /// As [`start_background`](Self::start_background).
+    pub fn start(
+        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        config: ServerConfig,
+    ) -> Result<Server, SyncError> {
+        let addrs = resolve(addr)?;
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let (shutdown_tx, shutdown_rx) = oneshot::channel::<ShutdownRequest>();
+        let stopped = Arc::new(AtomicBool::new(false));
+        let stopped_in_thread = stopped.clone();
+        let thread = spawn("podnet-server", move || async move {
+            let sink = ChannelSink(events_tx);
+            let net = match podnet_transport::Server::bind_with_sink(&addrs[..], config, sink).await
+            {
+                Ok(net) => Arc::new(net),
+                Err(err) => {
+                    let _ = ready_tx.send(Err(err));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok(net.clone()));
+            // Run until asked to shut down, or until the handle is dropped without asking.
+            let (reason, timeout, reply) = match shutdown_rx.await {
+                Ok(req) => (req.reason, req.timeout, Some(req.reply)),
+                Err(_) => ("server closed".to_owned(), DROP_SHUTDOWN_TIMEOUT, None),
+            };
+            let report = net.shutdown(&reason, timeout).await;
+            debug!(?report, "network thread done");
+            stopped_in_thread.store(true, Ordering::Release);
+            if let Some(reply) = reply {
+                let _ = reply.send(report);
+            }
+        })?;
+        let net = ready_rx.recv().map_err(|_| SyncError::Stopped)??;
+        Ok(Server {
+            handle: ServerHandle { net },
+            events,
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+            stopped,
+        })
+    }
+
+    /// Starts the server and handles its events on the calling thread until a handler calls
+    /// [`stop`](Self::stop): repod's `launch`, for dedicated servers without a game loop of
+    /// their own. Then shuts down and returns.
+    ///
+    /// # Errors
+    ///
+    /// As [`start_background`](Self::start_background).
+    ///
+    /// ```no_run
+    /// use podnet_sync::Server;
+    /// use podnet_transport::ServerEvent;
+    ///
+    /// // A dedicated echo server that stops after its first client leaves.
+    /// Server::launch("0.0.0.0:5071", Default::default(), |server, event| match event {
+    ///     ServerEvent::Message { id, message } => {
+    ///         let _ = server.send_frame(id, &podnet_transport::Frame::from_message(&message).unwrap());
+    ///     }
+    ///     ServerEvent::Disconnected { .. } => server.stop(),
+    ///     _ => {}
+    /// })?;
+    /// # Ok::<(), podnet_sync::SyncError>(())
+    /// ```
+    pub fn launch(
+        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        config: ServerConfig,
+        mut handler: impl FnMut(&mut Server, ServerEvent),
+    ) -> Result<ShutdownReport, SyncError> {
+        let mut server = Self::start(addr, config)?;
+        while !server.is_stopping() {
+            let Ok(event) = server.events.recv_timeout(Duration::from_millis(100)) else {
+                continue;
+            };
+            handler(&mut server, event);
+            while !server.is_stopping() {
+                let Ok(event) = server.events.try_recv() else {
+                    break;
+                };
+                handler(&mut server, event);
+            }
+        }
+        server
+            .shutdown("server closed", DROP_SHUTDOWN_TIMEOUT)
+            .ok_or(SyncError::Stopped)
+    }
+
+    /// Asks [`launch`](Self::launch)'s loop to end after the current event.
+    pub fn stop(&mut self) {
+        self.stopped.store(true, Ordering::Release);
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Handles every event queued now, in order, on this thread; returns how many. Never
+    /// blocks. See the type's documentation for the full contract.
+    pub fn pump(&mut self, mut handler: impl FnMut(ServerEvent)) -> usize {
+        // Only what is queued when pumping starts: a flood cannot keep one pump going.
+        let queued = self.events.len();
+        let mut handled = 0;
+        while handled < queued {
+            let Ok(event) = self.events.try_recv() else {
+                break;
+            };
+            handler(event);
+            handled += 1;
+        }
+        handled
+    }
+
+    /// Waits up to `timeout` for the first event, then handles it and everything else
+    /// queued, as [`pump`](Self::pump) (peng3dnet's `process(wait=True, timeout)`). Returns
+    /// how many events it handled: 0 if none came in time.
+    pub fn pump_timeout(
+        &mut self,
+        timeout: Duration,
+        mut handler: impl FnMut(ServerEvent),
+    ) -> usize {
+        match self.events.recv_timeout(timeout) {
+            Ok(event) => {
+                handler(event);
+                1 + self.pump(handler)
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => 0,
+        }
+    }
+
+    /// A handle for sending from other threads.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Stops accepting, closes every connection with `reason` after what was sent to it,
+    /// waits up to `timeout` (then cuts what is left), and ends the network thread. The
+    /// remaining events, `Disconnected` for every connection among them, can still be
+    /// pumped.
+    ///
+    /// Returns what the shutdown did, or `None` if the server was already shut down (or its
+    /// network thread had died).
+    pub fn shutdown(&mut self, reason: &str, timeout: Duration) -> Option<ShutdownReport> {
+        self.stop();
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let mut report = None;
+        if let Some(shutdown) = self.shutdown.take() {
+            let request = ShutdownRequest {
+                reason: reason.to_owned(),
+                timeout,
+                reply: reply_tx,
+            };
+            if shutdown.send(request).is_ok() {
+                report = reply_rx.blocking_recv().ok();
+            }
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        report
+    }
+}
+
+impl std::ops::Deref for Server {
+    type Target = ServerHandle;
+
+    fn deref(&self) -> &ServerHandle {
+        &self.handle
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.shutdown.is_some() {
+            self.shutdown("server closed", DROP_SHUTDOWN_TIMEOUT);
+        }
+    }
+}
+
+impl ServerHandle {
+    /// The address the server listens on, with the actual port when bound to port 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.net.local_addr()
+    }
+
+    /// Sends a typed message to one connection. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// As [`podnet_transport::Server::send`]: the connection is gone, or it is a slow
+    /// consumer, or the message does not encode.
+    pub fn send<M>(&self, id: ConnectionId, msg: &M) -> Result<(), SyncError>
+    where
+        M: Message + Serialize + ?Sized,
+    {
+        Ok(self.net.send(id, msg)?)
+    }
+
+    /// Sends a message under an action name chosen at run time. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_with_action<T>(
+        &self,
+        id: ConnectionId,
+        action: &str,
+        msg: &T,
+    ) -> Result<(), SyncError>
+    where
+        T: Serialize + ?Sized,
+    {
+        Ok(self.net.send_with_action(id, action, msg)?)
+    }
+
+    /// Sends an encoded frame to one connection. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_frame(&self, id: ConnectionId, frame: &Frame) -> Result<(), SyncError> {
+        Ok(self.net.send_frame(id, frame)?)
+    }
+
+    /// Sends a typed message to every connection, encoded once; returns how many it was
+    /// queued for.
+    ///
+    /// # Errors
+    ///
+    /// If the message does not encode.
+    pub fn send_to_all<M>(&self, msg: &M) -> Result<usize, SyncError>
+    where
+        M: Message + Serialize + ?Sized,
+    {
+        Ok(self.net.send_to_all(msg)?)
+    }
+
+    /// Sends a message under a run-time action name to every connection, encoded once.
+    ///
+    /// # Errors
+    ///
+    /// If the message does not encode.
+    pub fn send_with_action_to_all<T>(&self, action: &str, msg: &T) -> Result<usize, SyncError>
+    where
+        T: Serialize + ?Sized,
+    {
+        let frame = Frame::encode_with_action(action, msg, self.net.framing())?;
+        Ok(self.net.send_frame_to_all(&frame))
+    }
+
+    /// Sends an encoded frame to every connection; returns how many it was queued for.
+    pub fn send_frame_to_all(&self, frame: &Frame) -> usize {
+        self.net.send_frame_to_all(frame)
+    }
+
+    /// Closes one connection gracefully with `reason`.
+    ///
+    /// # Errors
+    ///
+    /// If the connection is gone or already closing.
+    pub fn close(&self, id: ConnectionId, reason: &str) -> Result<(), SyncError> {
+        Ok(self.net.close(id, reason)?)
+    }
+
+    /// The ids of the open connections (repod's `server.channels`).
+    pub fn connection_ids(&self) -> Vec<ConnectionId> {
+        self.net.connection_ids()
+    }
+
+    /// How many connections are open.
+    pub fn connection_count(&self) -> usize {
+        self.net.connection_count()
+    }
+
+    /// Figures for one connection.
+    pub fn connection_info(&self, id: ConnectionId) -> Option<ConnectionInfo> {
+        self.net.connection_info(id)
+    }
+
+    /// The framing limits, for encoding [`Frame`]s.
+    pub fn framing(&self) -> &podnet_transport::podnet_framing::FramingConfig {
+        self.net.framing()
+    }
+}

@@ -32,6 +32,12 @@ use crate::{FramingConfig, FramingError, Value};
 /// }
 /// assert_eq!(Chat::ACTION, "chat");
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a podnet message",
+    label = "this type has no action name",
+    note = "add `impl podnet::Message for {Self} {{ const ACTION: &'static str = \"...\"; }}` \
+            with the action name it travels under"
+)]
 pub trait Message {
     /// The value of the message's `"action"` key: the name its handler is registered
     /// under (repod's `Network_<action>`).

@@ -1,36 +1,37 @@
-//! A live demo of the repod wire format: a server and three bot clients chatting over
-//! loopback TCP, printing what happens, and ending by itself.
+//! podnet in one file: a chat server and three bot players in one process, all driven by
+//! one ordinary game loop. Prints what happens and ends by itself.
 //!
 //! Run it with `cargo run --example quickstart`.
 //!
-//! This version drives `podnet-framing` over plain `std::net` sockets, one thread per
-//! connection. It shows the protocol itself: the server greets each client with
-//! `{"action": "connected"}`, clients send `chat` messages, and the server relays each one,
-//! encoded once, to everyone. The `podnet` server and client (with `pump()` and handlers)
-//! replace the socket code here as they land.
+//! What to look at:
+//! - messages are plain structs with an action name (`Hello`, `Chat`);
+//! - the server side is a `Player` per connection, with a handler per action, and a shared
+//!   `Lobby` game state that handlers change through `ctx.game`: no locks, because
+//!   handlers run in `server.pump()`, on this thread;
+//! - the client side is a `Bot` with handlers of its own, run in `bot.pump()`;
+//! - the network itself runs on background threads.
 
-use std::error::Error;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::mpsc;
-use std::thread;
+use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use podnet::{FrameCodec, FramingConfig, Message, RawMessage, encode_message};
+use podnet::{
+    Channel, ChannelCtx, ChannelHandlers, Client, ClientCtx, Connected, ConnectionListener,
+    DisconnectReason, ListenerHandlers, Message, Server,
+};
 use serde::{Deserialize, Serialize};
-use tokio_util::codec::Decoder;
 
-type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
+// ---- The messages both sides agree on ----
 
-/// The message the server sends on accept, as repod does.
+/// A player introduces themself.
 #[derive(Serialize, Deserialize)]
-struct Connected;
-impl Message for Connected {
-    const ACTION: &'static str = "connected";
+struct Hello {
+    name: String,
+}
+impl Message for Hello {
+    const ACTION: &'static str = "hello";
 }
 
-/// A line of chat: clients send it, the server relays it to everyone.
-#[derive(Serialize, Deserialize, Debug)]
+/// A line of chat; the server relays it to everyone.
+#[derive(Serialize, Deserialize, Clone)]
 struct Chat {
     who: String,
     text: String,
@@ -39,133 +40,122 @@ impl Message for Chat {
     const ACTION: &'static str = "chat";
 }
 
-const BOTS: [&str; 3] = ["alice", "bob", "carol"];
+// ---- The server ----
 
-/// Reads one message from a blocking socket; `None` when the peer closed.
-fn read_message(
-    stream: &mut TcpStream,
-    codec: &mut FrameCodec,
-    buf: &mut BytesMut,
-    config: &FramingConfig,
-) -> Result<Option<RawMessage>> {
-    loop {
-        if let Some(payload) = codec.decode(buf)? {
-            return Ok(Some(RawMessage::parse(payload, config)?));
-        }
-        let mut chunk = [0u8; 4096];
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
+/// What the whole server shares: here, just a count of lines relayed.
+#[derive(Default)]
+struct Lobby {
+    lines: usize,
 }
 
-/// The server: greets each bot, then relays every chat to all of them until every bot
-/// has hung up.
-fn server(listener: TcpListener) -> Result<()> {
-    let config = FramingConfig::default();
-    let (events, inbox) = mpsc::channel::<RawMessage>();
-    let mut writers = Vec::new();
-    for _ in BOTS {
-        let (mut stream, peer) = listener.accept()?;
-        stream.set_nodelay(true)?;
-        println!("[server] a client connected from {peer}");
-        let mut hello = BytesMut::new();
-        encode_message(&Connected, &mut hello, &config)?;
-        stream.write_all(&hello)?;
-        writers.push(stream.try_clone()?);
-        // One reader thread per connection hands messages to the server's own thread.
-        let events = events.clone();
-        let config = config.clone();
-        thread::spawn(move || {
-            let (mut codec, mut buf) = (FrameCodec::new(&config), BytesMut::new());
-            while let Ok(Some(msg)) = read_message(&mut stream, &mut codec, &mut buf, &config) {
-                if events.send(msg).is_err() {
-                    break;
-                }
-            }
+/// One connected player, as the server sees them.
+#[derive(Default)]
+struct Player {
+    name: Option<String>,
+}
+
+impl Channel for Player {
+    type Game = Lobby;
+
+    fn handlers(h: &mut ChannelHandlers<Self>) {
+        h.on(Self::hello).on(Self::chat);
+    }
+
+    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+        println!("[server] {} connected from {}", ctx.id(), ctx.peer());
+    }
+
+    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+        let name = self.name.as_deref().unwrap_or("someone");
+        println!("[server] {name} left ({reason})");
+        let _ = ctx.send_to_all(&Chat {
+            who: "server".into(),
+            text: format!("{name} left"),
         });
     }
-    drop(events);
-
-    let mut relayed = 0;
-    // Ends when every reader thread has seen its client hang up.
-    for msg in inbox {
-        if msg.action() == Chat::ACTION {
-            let chat: Chat = msg.decode()?;
-            println!(
-                "[server] relaying {}'s message to {} clients",
-                chat.who,
-                writers.len()
-            );
-            // Encoded once; the same bytes go to every client.
-            let mut frame = BytesMut::new();
-            encode_message(&chat, &mut frame, &config)?;
-            for writer in &mut writers {
-                writer.write_all(&frame)?;
-            }
-            relayed += 1;
-        }
-    }
-    println!("[server] every client left after {relayed} messages; shutting down");
-    Ok(())
 }
 
-/// A bot: waits for the greeting, says hello, and leaves once it has heard everyone.
-fn bot(name: &'static str, addr: std::net::SocketAddr) -> Result<()> {
-    let config = FramingConfig::default();
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_nodelay(true)?;
-    let (mut codec, mut buf) = (FrameCodec::new(&config), BytesMut::new());
-
-    let mut heard = Vec::new();
-    while let Some(msg) = read_message(&mut stream, &mut codec, &mut buf, &config)? {
-        match msg.action() {
-            "connected" => {
-                println!("[{name}] connected; saying hello");
-                let mut frame = BytesMut::new();
-                let text = format!("hello from {name}!");
-                encode_message(
-                    &Chat {
-                        who: name.into(),
-                        text,
-                    },
-                    &mut frame,
-                    &config,
-                )?;
-                stream.write_all(&frame)?;
-            }
-            "chat" => {
-                let chat: Chat = msg.decode()?;
-                println!("[{name}] {} says: {}", chat.who, chat.text);
-                heard.push(chat.who);
-                if heard.len() == BOTS.len() {
-                    println!("[{name}] heard everyone; leaving");
-                    return Ok(());
-                }
-            }
-            other => println!("[{name}] ignoring unknown action {other:?}"),
-        }
+impl Player {
+    fn hello(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Hello) {
+        println!("[server] {} is {}", ctx.id(), msg.name);
+        self.name = Some(msg.name);
     }
-    Err(format!("{name}: the server hung up early").into())
+
+    fn chat(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Chat) {
+        ctx.game.lines += 1;
+        // Encoded once, queued for every player.
+        let _ = ctx.send_to_all(&msg);
+    }
 }
 
-fn main() -> Result<()> {
+// ---- A bot player ----
+
+const BOTS: [&str; 3] = ["alice", "bob", "carol"];
+
+struct Bot {
+    name: &'static str,
+    /// Which bots' greetings this bot has heard.
+    heard: Vec<String>,
+}
+
+impl ConnectionListener for Bot {
+    fn handlers(h: &mut ListenerHandlers<Self>) {
+        h.on(Self::connected).on(Self::chat);
+    }
+}
+
+impl Bot {
+    /// The server's greeting: introduce ourselves and say hi.
+    fn connected(&mut self, ctx: &mut ClientCtx<'_>, _: Connected) {
+        let _ = ctx.send(&Hello {
+            name: self.name.into(),
+        });
+        let _ = ctx.send(&Chat {
+            who: self.name.into(),
+            text: format!("hi, I'm {}!", self.name),
+        });
+    }
+
+    fn chat(&mut self, ctx: &mut ClientCtx<'_>, msg: Chat) {
+        println!("  [{}] {}: {}", self.name, msg.who, msg.text);
+        if BOTS.contains(&msg.who.as_str()) {
+            self.heard.push(msg.who);
+            if self.heard.len() == BOTS.len() {
+                // Heard everyone: leave. What we sent before is still delivered.
+                ctx.close("heard everyone");
+            }
+        }
+    }
+}
+
+fn main() -> Result<(), podnet::Error> {
     // Port 0: the system picks a free port, so the demo never clashes with anything.
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    println!("[server] listening on {addr}");
-    let server = thread::spawn(move || server(listener));
+    let mut server = Server::<Player>::start_background("127.0.0.1:0", Lobby::default())?;
+    println!("[server] listening on {}", server.local_addr());
 
-    let bots: Vec<_> = BOTS
-        .into_iter()
-        .map(|name| thread::spawn(move || bot(name, addr)))
-        .collect();
-    for handle in bots {
-        handle.join().map_err(|_| "a bot panicked")??;
+    let mut bots = Vec::new();
+    for name in BOTS {
+        let bot = Bot {
+            name,
+            heard: Vec::new(),
+        };
+        bots.push(Client::connect(server.local_addr(), bot)?);
     }
-    server.join().map_err(|_| "the server panicked")??;
-    println!("done.");
+
+    // The game loop: a frame every 10 ms, pumping the network once per frame.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        server.pump();
+        for bot in &mut bots {
+            bot.pump();
+        }
+        let everyone_left = bots.iter().all(|bot| !bot.is_connected());
+        if everyone_left && server.channels().count() == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the demo should end within seconds");
+        std::thread::sleep(Duration::from_millis(10)); // the rest of the frame
+    }
+    println!("[server] relayed {} chat lines; done.", server.game().lines);
     Ok(())
 }

@@ -157,6 +157,46 @@ impl<C: Channel> ChannelHandlers<C> {
         self
     }
 
+    /// Handles the action `action` with `f`, which gets the message as received, undecoded:
+    /// for relaying or echoing it unchanged (see [`Frame::from_message`]).
+    ///
+    /// [`Frame::from_message`]: podnet_transport::Frame::from_message
+    ///
+    /// # Panics
+    ///
+    /// As [`on`](Self::on).
+    ///
+    /// ```
+    /// use podnet::{Channel, ChannelHandlers, Frame};
+    ///
+    /// #[derive(Default)]
+    /// struct Echo;
+    /// impl Channel for Echo {
+    ///     type Game = ();
+    ///     fn handlers(h: &mut ChannelHandlers<Self>) {
+    ///         h.on_raw("ping", |_, ctx, msg| {
+    ///             if let Ok(frame) = Frame::from_message(msg) {
+    ///                 let _ = ctx.server().send_frame(ctx.id(), &frame);
+    ///             }
+    ///         });
+    ///     }
+    /// }
+    /// ```
+    #[track_caller]
+    pub fn on_raw(
+        &mut self,
+        action: &str,
+        f: impl Fn(&mut C, &mut ChannelCtx<'_, C>, &RawMessage) + 'static,
+    ) -> &mut Self {
+        let handler: ChannelFn<C> =
+            Box::new(move |channel: &mut C, ctx: &mut ChannelCtx<'_, C>, msg: &RawMessage| {
+                f(channel, ctx, msg);
+                Ok(())
+            });
+        self.table.insert(action, "a raw handler", handler);
+        self
+    }
+
     /// How many actions have a handler.
     pub fn len(&self) -> usize {
         self.table.len()

@@ -153,7 +153,10 @@ fn main() -> Result<(), podnet::Error> {
         if everyone_left && server.channels().count() == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "the demo should end within seconds");
+        assert!(
+            Instant::now() < deadline,
+            "the demo should end within seconds"
+        );
         std::thread::sleep(Duration::from_millis(10)); // the rest of the frame
     }
     println!("[server] relayed {} chat lines; done.", server.game().lines);

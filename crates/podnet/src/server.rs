@@ -188,11 +188,12 @@ impl<C: Channel> ChannelHandlers<C> {
         action: &str,
         f: impl Fn(&mut C, &mut ChannelCtx<'_, C>, &RawMessage) + 'static,
     ) -> &mut Self {
-        let handler: ChannelFn<C> =
-            Box::new(move |channel: &mut C, ctx: &mut ChannelCtx<'_, C>, msg: &RawMessage| {
+        let handler: ChannelFn<C> = Box::new(
+            move |channel: &mut C, ctx: &mut ChannelCtx<'_, C>, msg: &RawMessage| {
                 f(channel, ctx, msg);
                 Ok(())
-            });
+            },
+        );
         self.table.insert(action, "a raw handler", handler);
         self
     }

@@ -1,0 +1,408 @@
+//! The facade through its public API only: handlers, fallbacks, lifecycle, threads,
+//! host-and-play, and shutdown on drop.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use podnet::{
+    Channel, ChannelCtx, ChannelHandlers, Client, ClientCtx, Connected, ConnectionId,
+    ConnectionListener, DisconnectReason, Error, ListenerHandlers, Message, Server, Value,
+};
+use serde::{Deserialize, Serialize};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Pumps `server` and `clients` until `done` holds; fails after `WAIT`.
+fn pump_until<C: Channel, L: ConnectionListener>(
+    server: &mut Server<C>,
+    clients: &mut [&mut Client<L>],
+    mut done: impl FnMut(&Server<C>, &[&mut Client<L>]) -> bool,
+) {
+    let deadline = Instant::now() + WAIT;
+    while !done(server, clients) {
+        assert!(Instant::now() < deadline, "condition not reached in time");
+        server.pump_timeout(Duration::from_millis(1));
+        for client in clients.iter_mut() {
+            client.pump();
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+struct Move {
+    x: i32,
+    y: i32,
+    #[serde(default)]
+    tag: Option<String>,
+}
+impl Message for Move {
+    const ACTION: &'static str = "move";
+}
+
+/// Server-side record of what happened, in order.
+#[derive(Default)]
+struct Log {
+    events: Vec<String>,
+    moves: Vec<(ConnectionId, Move)>,
+    unknown: Vec<Value>,
+    errors: Vec<String>,
+}
+
+#[derive(Default)]
+struct Player {
+    moves: usize,
+}
+
+impl Channel for Player {
+    type Game = Log;
+
+    fn handlers(h: &mut ChannelHandlers<Self>) {
+        h.on(Self::on_move);
+    }
+
+    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+        let event = format!("connect {}", ctx.id());
+        ctx.game.events.push(event);
+    }
+
+    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+        let event = format!(
+            "disconnect {} after {} moves: {reason}",
+            ctx.id(),
+            self.moves
+        );
+        ctx.game.events.push(event);
+    }
+
+    fn on_error(&mut self, ctx: &mut ChannelCtx<'_, Self>, error: Error) {
+        ctx.game.errors.push(error.to_string());
+    }
+
+    fn network_received(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Value) {
+        ctx.game.unknown.push(msg);
+    }
+}
+
+impl Player {
+    fn on_move(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Move) {
+        self.moves += 1;
+        let id = ctx.id();
+        ctx.game.events.push(format!("move {id}"));
+        ctx.game.moves.push((id, msg.clone()));
+        ctx.send_to_all(&msg).unwrap();
+    }
+}
+
+/// Client-side record.
+#[derive(Default)]
+struct Watcher {
+    events: Vec<String>,
+    moves: Vec<Move>,
+    unknown: Vec<Value>,
+}
+
+impl ConnectionListener for Watcher {
+    fn handlers(h: &mut ListenerHandlers<Self>) {
+        h.on(|w: &mut Self, _: &mut ClientCtx<'_>, _: Connected| {
+            w.events.push("connected".into());
+        })
+        .on(|w: &mut Self, _: &mut ClientCtx<'_>, m: Move| w.moves.push(m));
+    }
+
+    fn on_connect(&mut self, _ctx: &mut ClientCtx<'_>) {
+        self.events.push("socketConnect".into());
+    }
+
+    fn on_close(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
+        self.events.push(format!("disconnected: {reason}"));
+    }
+
+    fn network_received(&mut self, _ctx: &mut ClientCtx<'_>, msg: Value) {
+        self.unknown.push(msg);
+    }
+}
+
+fn start() -> Server<Player> {
+    Server::<Player>::start_background("127.0.0.1:0", Log::default()).unwrap()
+}
+
+/// A typed handler receives the message's fields; game state changed by handlers is the
+/// server's, read back on the main thread.
+#[test]
+fn typed_handler_receives_fields_and_mutates_game_state() {
+    let mut server = start();
+    let mut client = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    let sent = Move {
+        x: -7,
+        y: 12,
+        tag: Some("dash".into()),
+    };
+    client.send(&sent).unwrap();
+    pump_until(&mut server, &mut [&mut client], |s, _| {
+        !s.game().moves.is_empty()
+    });
+    let (id, got) = &server.game().moves[0];
+    assert_eq!(got, &sent);
+    assert_eq!(server.channel(*id).unwrap().moves, 1);
+    // The relayed move comes back to the client's typed handler.
+    pump_until(&mut server, &mut [&mut client], |_, c| {
+        !c[0].listener().moves.is_empty()
+    });
+    assert_eq!(client.listener().moves, [sent]);
+}
+
+/// Unknown actions reach the fallback as values, on both sides; a message that does not fit
+/// its handler's type reaches on_error, and the connection stays.
+#[test]
+fn fallback_gets_unknown_actions_and_misfits_go_to_on_error() {
+    let mut server = start();
+    let mut client = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    client
+        .send_with_action("emote", &HashMap::from([("face", ":)")]))
+        .unwrap();
+    client
+        .send_with_action("move", &HashMap::from([("x", "not a number")]))
+        .unwrap();
+    pump_until(&mut server, &mut [&mut client], |s, _| {
+        !s.game().unknown.is_empty() && !s.game().errors.is_empty()
+    });
+    let emote = &server.game().unknown[0];
+    assert_eq!(emote["action"].as_str(), Some("emote"));
+    assert_eq!(emote["face"].as_str(), Some(":)"));
+    let error = &server.game().errors[0];
+    assert!(
+        error.contains("\"move\"") && error.contains("Move"),
+        "{error}"
+    );
+
+    // The server's fallback path on the client: an action the Watcher has no handler for.
+    server
+        .send_with_action_to_all("scoreboard", &HashMap::from([("top", 3)]))
+        .unwrap();
+    pump_until(&mut server, &mut [&mut client], |_, c| {
+        !c[0].listener().unknown.is_empty()
+    });
+    assert_eq!(client.listener().unknown[0]["top"].as_u64(), Some(3));
+    assert!(client.is_connected());
+}
+
+/// Lifecycle events arrive once each, in order, on both sides.
+#[test]
+fn lifecycle_events_arrive_once_in_order() {
+    let mut server = start();
+    let mut client = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    client
+        .send(&Move {
+            x: 1,
+            y: 1,
+            tag: None,
+        })
+        .unwrap();
+    pump_until(&mut server, &mut [&mut client], |_, c| {
+        !c[0].listener().moves.is_empty()
+    });
+    client.close("done");
+    pump_until(&mut server, &mut [&mut client], |s, c| {
+        s.channels().count() == 0 && c[0].listener().events.len() == 3
+    });
+    // A few more pumps: nothing else may arrive.
+    for _ in 0..10 {
+        server.pump_timeout(Duration::from_millis(5));
+        client.pump();
+    }
+    let id = server.game().moves[0].0;
+    assert_eq!(
+        server.game().events,
+        [
+            format!("connect {id}"),
+            format!("move {id}"),
+            format!("disconnect {id} after 1 moves: closed by the peer: done"),
+        ]
+    );
+    assert_eq!(
+        client.listener().events,
+        ["socketConnect", "connected", "disconnected: closed: done"]
+    );
+}
+
+/// A client handle sends from another thread; so does a server handle.
+#[test]
+fn sending_from_other_threads() {
+    let mut server = start();
+    let mut client = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    let client_handle = client.handle();
+    std::thread::spawn(move || {
+        for x in 0..10 {
+            client_handle.send(&Move { x, y: 0, tag: None }).unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    pump_until(&mut server, &mut [&mut client], |s, _| {
+        s.game().moves.len() == 10
+    });
+    let xs: Vec<i32> = server.game().moves.iter().map(|(_, m)| m.x).collect();
+    assert_eq!(xs, (0..10).collect::<Vec<_>>());
+
+    let server_handle = server.handle();
+    std::thread::spawn(move || {
+        server_handle
+            .send_to_all(&Move {
+                x: 99,
+                y: 99,
+                tag: None,
+            })
+            .unwrap();
+    })
+    .join()
+    .unwrap();
+    pump_until(&mut server, &mut [&mut client], |_, c| {
+        c[0].listener().moves.iter().any(|m| m.x == 99)
+    });
+}
+
+/// Host and play: the server in the background and two clients in the same process, the
+/// same API for the host's own client as for the guest's.
+#[test]
+fn host_and_play() {
+    let mut server = start();
+    let mut host = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    let mut guest = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    host.send(&Move {
+        x: 1,
+        y: 0,
+        tag: None,
+    })
+    .unwrap();
+    guest
+        .send(&Move {
+            x: 0,
+            y: 1,
+            tag: None,
+        })
+        .unwrap();
+    pump_until(&mut server, &mut [&mut host, &mut guest], |_, c| {
+        c.iter().all(|c| c.listener().moves.len() == 2)
+    });
+    assert_eq!(server.channels().count(), 2);
+}
+
+/// Dropping the server closes every client with its reason; dropping a client closes it
+/// on the server, after what it sent.
+#[test]
+fn drop_shuts_down_cleanly() {
+    let mut server = start();
+    let mut client = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    let leaving = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    leaving
+        .send(&Move {
+            x: 5,
+            y: 5,
+            tag: None,
+        })
+        .unwrap();
+    drop(leaving); // returns once its move and its close went out
+    pump_until(&mut server, &mut [&mut client], |s, _| {
+        s.game()
+            .events
+            .iter()
+            .any(|e| e.contains("after 1 moves: closed by the peer: client closed"))
+    });
+
+    drop(server);
+    let deadline = Instant::now() + WAIT;
+    while client.is_connected() || client.listener().events.len() < 3 {
+        assert!(Instant::now() < deadline);
+        client.pump_timeout(Duration::from_millis(10));
+    }
+    assert_eq!(
+        client.listener().events.last().unwrap(),
+        "disconnected: closed by the peer: server closed"
+    );
+}
+
+/// Handler code mutates state that lives on the main thread and is not Send: handlers run
+/// where `pump()` is called.
+#[test]
+fn handlers_run_on_the_pumping_thread() {
+    thread_local! {
+        static SEEN: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
+    }
+    #[derive(Default)]
+    struct Local;
+    impl Channel for Local {
+        type Game = Rc<RefCell<Vec<i32>>>; // not Send: must stay on this thread
+        fn handlers(h: &mut ChannelHandlers<Self>) {
+            h.on(|_: &mut Self, ctx: &mut ChannelCtx<'_, Self>, m: Move| {
+                ctx.game.borrow_mut().push(m.x);
+                SEEN.with_borrow_mut(|seen| seen.push(m.x));
+            });
+        }
+    }
+    let shared = Rc::new(RefCell::new(Vec::new()));
+    let mut server = Server::<Local>::start_background("127.0.0.1:0", shared.clone()).unwrap();
+    let mut client = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    client
+        .send(&Move {
+            x: 42,
+            y: 0,
+            tag: None,
+        })
+        .unwrap();
+    pump_until(&mut server, &mut [&mut client], |_, _| {
+        !shared.borrow().is_empty()
+    });
+    assert_eq!(*shared.borrow(), [42]);
+    assert_eq!(SEEN.with_borrow(Clone::clone), [42], "ran on this thread");
+}
+
+/// Two handlers for one action is a panic at registration that names the action.
+#[test]
+#[should_panic(expected = "two handlers for the action \"move\"")]
+fn two_handlers_for_one_action_panic() {
+    #[derive(Default)]
+    struct Twice;
+    impl Channel for Twice {
+        type Game = ();
+        fn handlers(h: &mut ChannelHandlers<Self>) {
+            h.on(|_: &mut Self, _: &mut ChannelCtx<'_, Self>, _: Move| {});
+            h.on_value("move", |_, _, _| {});
+        }
+    }
+    let _ = Server::<Twice>::start_background("127.0.0.1:0", ());
+}
+
+/// A handler for podnet's reserved actions is refused.
+#[test]
+#[should_panic(expected = "podnet's own control messages")]
+fn reserved_actions_cannot_be_handled() {
+    #[derive(Default)]
+    struct Sneaky;
+    impl ConnectionListener for Sneaky {
+        fn handlers(h: &mut ListenerHandlers<Self>) {
+            h.on_value("podnet:ping", |_, _, _| {});
+        }
+    }
+    let server = Server::<Player>::start_background("127.0.0.1:0", Log::default()).unwrap();
+    let _ = Client::connect(server.local_addr(), Sneaky);
+}
+
+/// Connecting to a port nobody listens on fails at once with an error that says so.
+#[test]
+fn connect_errors_say_what_to_do() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let err = Client::connect(addr, Watcher::default())
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("could not connect") && text.contains("is the server running"),
+        "{text}"
+    );
+}

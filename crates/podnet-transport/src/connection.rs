@@ -191,10 +191,17 @@ impl Connection {
     /// `wire_reason`. Returns false if the connection was already closing.
     pub(crate) fn close(&self, reason: DisconnectReason, wire_reason: &str) -> bool {
         let frame = control::close_frame(wire_reason, &self.config.framing);
+        // Hold the reason while closing the queue: once the queue is closed the writer can
+        // send the close and the peer can answer with end-of-stream, and the reader must
+        // not record "closed by the peer" before this side's reason is in.
+        let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
         if !self.queue.close(frame) {
             return false;
         }
-        self.set_reason(reason);
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        drop(slot);
         self.closing.cancel();
         true
     }

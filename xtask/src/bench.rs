@@ -8,7 +8,14 @@ pub(crate) fn run(extra: &[String]) -> Result<(), String> {
     println!("==> codec micro-benchmarks (criterion)");
     run_command(
         cargo()
-            .args(["bench", "--package", "podnet-framing", "--bench", "codec", "--"])
+            .args([
+                "bench",
+                "--package",
+                "podnet-framing",
+                "--bench",
+                "codec",
+                "--",
+            ])
             .args(extra),
     )?;
     println!("\n==> round trip through pump(), beside a plain tokio echo");

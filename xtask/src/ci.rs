@@ -3,6 +3,9 @@
 use crate::python;
 use crate::util::{TestCounts, cargo, run as run_command, run_tests};
 
+/// Examples that run headless and end on their own within seconds.
+const SELF_ENDING_EXAMPLES: &[&str] = &["quickstart", "host_and_play", "lag_time"];
+
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(arg) = args.first() {
         return Err(format!("`cargo xtask ci` takes no arguments (got `{arg}`)"));
@@ -36,6 +39,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             .args(["doc", "--workspace", "--no-deps", "--locked"])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
+
+    step("examples");
+    // The examples that end by themselves must run, as the README promises.
+    for example in SELF_ENDING_EXAMPLES {
+        run_command(cargo().args(["run", "--quiet", "--locked", "--example", example]))
+            .map_err(|e| format!("{e}\nxtask: the example `{example}` failed"))?;
+    }
 
     step("python interop");
     let python = python::ensure_venv()?;

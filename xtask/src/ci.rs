@@ -1,6 +1,6 @@
 //! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
 
-use crate::python;
+use crate::interop;
 use crate::util::{TestCounts, cargo, run as run_command, run_tests};
 
 /// Examples that run headless and end on their own within seconds.
@@ -47,22 +47,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             .map_err(|e| format!("{e}\nxtask: the example `{example}` failed"))?;
     }
 
-    step("python interop");
-    let python = python::ensure_venv()?;
-    counts.add(run_tests(
-        cargo()
-            .args([
-                "test",
-                "--locked",
-                "--package",
-                "podnet-framing",
-                "--test",
-                "interop",
-                "--",
-                "--ignored",
-            ])
-            .env("PODNET_PYTHON", &python),
-    )?);
+    step("interop with Python (msgpack, repod)");
+    counts.add(interop::run_interop()?);
 
     // The interop tests are counted once as ignored (workspace run) and once as passed.
     println!();

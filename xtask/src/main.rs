@@ -4,6 +4,7 @@
 
 mod bench;
 mod ci;
+mod interop;
 mod python;
 mod util;
 
@@ -14,7 +15,9 @@ usage: cargo xtask <task>
 
 tasks:
   ci       everything CI checks: fmt, clippy -D warnings, all workspace tests, docs,
-           and the Python msgpack interop tests (sets up a venv under target/)
+           the self-ending examples, and the interop tests
+  interop  the tests against real Python peers (msgpack, repod), in a venv it makes
+           under target/ with xtask/python/requirements.txt
   bench    run the criterion benchmarks
   help     show this message
 
@@ -28,6 +31,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("interop") => interop::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

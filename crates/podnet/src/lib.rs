@@ -90,3 +90,8 @@ pub use {podnet_framing, podnet_sync, podnet_transport};
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The Rust code of docs/coming-from-repod.md, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/coming-from-repod.md")]
+pub struct ComingFromRepodDoctests;

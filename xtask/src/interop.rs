@@ -1,0 +1,41 @@
+//! `cargo xtask interop`: the tests against real Python peers, msgpack and repod
+//! (`repodnet`), in a venv under target/ with the pinned packages of
+//! xtask/python/requirements.txt.
+
+use crate::python;
+use crate::util::{TestCounts, cargo, run_tests};
+
+/// The test targets that need Python, as (package, test target).
+const PYTHON_TESTS: &[(&str, &str)] = &[("podnet-framing", "interop"), ("podnet", "interop")];
+
+/// Makes the venv and runs every Python-dependent test; returns their counts.
+pub(crate) fn run_interop() -> Result<TestCounts, String> {
+    let python = python::ensure_venv()?;
+    let mut counts = TestCounts::default();
+    for (package, target) in PYTHON_TESTS {
+        counts.add(run_tests(
+            cargo()
+                .args(["test", "--locked", "--package", package, "--test", target])
+                .args(["--", "--ignored"])
+                .env("PODNET_PYTHON", &python),
+        )?);
+    }
+    if counts.passed == 0 {
+        return Err("the interop tests ran no test".into());
+    }
+    Ok(counts)
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if let Some(arg) = args.first() {
+        return Err(format!(
+            "`cargo xtask interop` takes no arguments (got `{arg}`)"
+        ));
+    }
+    let counts = run_interop()?;
+    println!(
+        "\ninterop: {} passed, {} failed",
+        counts.passed, counts.failed
+    );
+    Ok(())
+}

@@ -435,11 +435,12 @@ fn vectors_script() -> String {
 #[ignore = "needs Python with msgpack; `cargo xtask ci` runs it"]
 fn rust_frames_decode_in_python() {
     let (wire, count) = rust_frames();
-    let mut child = Command::new(python())
+    let python = python();
+    let mut child = Command::new(&python)
         .args([vectors_script(), "verify".into(), count.to_string()])
         .stdin(Stdio::piped())
         .spawn()
-        .expect("start Python");
+        .unwrap_or_else(|e| panic!("could not start PODNET_PYTHON={python} ({e})"));
     child.stdin.take().unwrap().write_all(&wire).unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "Python rejected Rust's frames: {status}");
@@ -449,13 +450,14 @@ fn rust_frames_decode_in_python() {
 #[test]
 #[ignore = "needs Python with msgpack; `cargo xtask ci` runs it"]
 fn committed_frames_match_the_python_generator() {
-    let status = Command::new(python())
+    let python = python();
+    let status = Command::new(&python)
         .args([
             vectors_script(),
             "check".into(),
             format!("{}/tests/interop/frames.bin", env!("CARGO_MANIFEST_DIR")),
         ])
         .status()
-        .expect("start Python");
+        .unwrap_or_else(|e| panic!("could not start PODNET_PYTHON={python} ({e})"));
     assert!(status.success(), "frames.bin is stale: {status}");
 }

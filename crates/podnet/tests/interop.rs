@@ -36,12 +36,14 @@ impl Scenario {
              xtask ci`), which makes a Python venv with repodnet and points PODNET_PYTHON at it",
         );
         let script = format!("{}/tests/interop/scenarios.py", env!("CARGO_MANIFEST_DIR"));
-        let mut child = Command::new(python)
+        let mut child = Command::new(&python)
             .arg(script)
             .args(args)
             .stdout(Stdio::piped())
             .spawn()
-            .expect("start Python");
+            .unwrap_or_else(|e| {
+                panic!("could not start PODNET_PYTHON={python} ({e}); it must be an absolute path")
+            });
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {

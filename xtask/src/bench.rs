@@ -1,23 +1,488 @@
-//! `cargo xtask bench`: the benchmarks, each printing podnet's figures beside a baseline
-//! measured in the same run. Extra arguments go to criterion (for example a filter:
-//! `cargo xtask bench move`).
+//! `cargo xtask bench`: podnet beside a plain tokio baseline (and repod, when the interop
+//! venv exists), measured in the same run, printed as one table of medians and ratios.
+//! Then the criterion micro-benchmarks. `cargo xtask bench --quick` runs each scenario once
+//! with less load, as a smoke test; `--no-micro` skips criterion.
+//!
+//! Every server is its own process, started on port 0, and driven by the same load
+//! generator (crates/podnet-bench), so only the server differs between columns.
 
-use crate::util::{cargo, run as run_command};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
-pub(crate) fn run(extra: &[String]) -> Result<(), String> {
-    println!("==> codec micro-benchmarks (criterion)");
-    run_command(
-        cargo()
-            .args([
-                "bench",
-                "--package",
-                "podnet-framing",
-                "--bench",
-                "codec",
-                "--",
-            ])
-            .args(extra),
-    )?;
-    println!("\n==> round trip through pump(), beside a plain tokio echo");
-    run_command(cargo().args(["bench", "--package", "podnet", "--bench", "roundtrip"]))
+use crate::util::{cargo, project_root, run as run_command, target_dir};
+
+/// A server under test.
+struct ServerKind {
+    name: &'static str,
+    command: Vec<String>,
+    /// repod (Python) is given a lighter load; rates are per second either way.
+    scale: f64,
+}
+
+/// One measured figure: which scenario, which key of its RESULT line.
+struct Row {
+    label: &'static str,
+    scenario: &'static str,
+    key: &'static str,
+    /// Higher is better (rates) or lower is better (times, memory).
+    higher_is_better: bool,
+    target: &'static str,
+}
+
+const ROWS: &[Row] = &[
+    Row {
+        label: "throughput, 1 client (msg/s)",
+        scenario: "throughput1",
+        key: "per_second",
+        higher_is_better: true,
+        target: ">= 0.7x",
+    },
+    Row {
+        label: "throughput, 8 clients (msg/s)",
+        scenario: "throughput8",
+        key: "per_second",
+        higher_is_better: true,
+        target: ">= 0.7x",
+    },
+    Row {
+        label: "round trip, socket client p50 (us)",
+        scenario: "rtt",
+        key: "p50_us",
+        higher_is_better: false,
+        target: "<= 1.2x",
+    },
+    Row {
+        label: "round trip, socket client p99 (us)",
+        scenario: "rtt",
+        key: "p99_us",
+        higher_is_better: false,
+        target: "<= 1.5x",
+    },
+    Row {
+        label: "round trip, socket client max (us)",
+        scenario: "rtt",
+        key: "max_us",
+        higher_is_better: false,
+        target: "",
+    },
+    Row {
+        label: "round trip, pump() client p50 (us)",
+        scenario: "rtt-pump",
+        key: "p50_us",
+        higher_is_better: false,
+        target: "",
+    },
+    Row {
+        label: "round trip, pump() client p99 (us)",
+        scenario: "rtt-pump",
+        key: "p99_us",
+        higher_is_better: false,
+        target: "",
+    },
+    Row {
+        label: "fan-out, 100 clients (deliveries/s)",
+        scenario: "fanout",
+        key: "per_second",
+        higher_is_better: true,
+        target: ">= 0.7x",
+    },
+    Row {
+        label: "connections, all answered, time (s)",
+        scenario: "connections",
+        key: "seconds",
+        higher_is_better: false,
+        target: "",
+    },
+    Row {
+        label: "connections, server RSS per conn (KiB)",
+        scenario: "connections",
+        key: "rss_kib_per_conn",
+        higher_is_better: false,
+        target: "<= 1.2x",
+    },
+];
+
+struct Load {
+    runs: usize,
+    messages: usize,
+    fanout_messages: usize,
+    pings: usize,
+    connections: usize,
+}
+
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let micro = !args.iter().any(|a| a == "--no-micro") && !quick;
+    let load = if quick {
+        Load {
+            runs: 1,
+            messages: 20_000,
+            fanout_messages: 200,
+            pings: 500,
+            connections: 1_000,
+        }
+    } else {
+        Load {
+            runs: 3,
+            messages: 400_000,
+            fanout_messages: 2_000,
+            pings: 2_000,
+            connections: 10_000,
+        }
+    };
+
+    println!("==> building the servers and the load generator (release)");
+    run_command(cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "--package",
+        "podnet-bench",
+        "--bins",
+    ]))?;
+    run_command(cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "--package",
+        "podnet",
+        "--example",
+        "bench_server",
+    ]))?;
+    let release = target_dir().join("release");
+    let mut kinds = vec![
+        ServerKind {
+            name: "podnet",
+            command: vec![
+                path(release.join("examples").join(exe("bench_server"))),
+                "--port".into(),
+                "0".into(),
+            ],
+            scale: 1.0,
+        },
+        ServerKind {
+            name: "baseline",
+            command: vec![
+                path(release.join(exe("baseline_server"))),
+                "--port".into(),
+                "0".into(),
+            ],
+            scale: 1.0,
+        },
+    ];
+    let venv_python = target_dir().join("podnet-python/venv/bin/python");
+    if venv_python.is_file() {
+        kinds.push(ServerKind {
+            name: "repod",
+            command: vec![
+                path(venv_python),
+                path(project_root().join("crates/podnet-bench/python/repod_bench_server.py")),
+            ],
+            scale: 0.05,
+        });
+    } else {
+        println!("(no interop venv: run `cargo xtask interop` once to add repod as a column)");
+    }
+    let loadgen = release.join(exe("loadgen"));
+
+    // results[kind][scenario][key] = values over runs
+    let mut results: BTreeMap<&str, BTreeMap<&str, BTreeMap<String, Vec<f64>>>> = BTreeMap::new();
+    for run in 1..=load.runs {
+        println!("==> run {run} of {}", load.runs);
+        for kind in &kinds {
+            let scaled = |n: usize| ((n as f64 * kind.scale) as usize).max(1);
+            let scenarios: Vec<(&str, Vec<String>)> = vec![
+                (
+                    "throughput1",
+                    vec![
+                        "throughput".into(),
+                        "{addr}".into(),
+                        "1".into(),
+                        scaled(load.messages).to_string(),
+                    ],
+                ),
+                (
+                    "throughput8",
+                    vec![
+                        "throughput".into(),
+                        "{addr}".into(),
+                        "8".into(),
+                        scaled(load.messages).to_string(),
+                    ],
+                ),
+                (
+                    "rtt",
+                    vec!["rtt".into(), "{addr}".into(), load.pings.to_string()],
+                ),
+                (
+                    "rtt-pump",
+                    vec!["rtt-pump".into(), "{addr}".into(), load.pings.to_string()],
+                ),
+                (
+                    "fanout",
+                    vec![
+                        "fanout".into(),
+                        "{addr}".into(),
+                        "100".into(),
+                        scaled(load.fanout_messages * 20)
+                            .min(load.fanout_messages)
+                            .to_string(),
+                    ],
+                ),
+                (
+                    "connections",
+                    vec![
+                        "connections".into(),
+                        "{addr}".into(),
+                        if kind.name == "repod" {
+                            (load.connections / 5).to_string()
+                        } else {
+                            load.connections.to_string()
+                        },
+                    ],
+                ),
+            ];
+            for (scenario, args) in scenarios {
+                let figures = measure(kind, &loadgen, scenario, &args)
+                    .map_err(|e| format!("{} / {scenario}: {e}", kind.name))?;
+                print!("    {:<9} {:<12}", kind.name, scenario);
+                for (key, value) in &figures {
+                    print!(" {key}={value:.1}");
+                }
+                println!();
+                let slot = results
+                    .entry(kind.name)
+                    .or_default()
+                    .entry(scenario)
+                    .or_default();
+                for (key, value) in figures {
+                    slot.entry(key).or_default().push(value);
+                }
+            }
+        }
+    }
+    print_table(&results, &kinds, load.runs);
+
+    if micro {
+        println!("\n==> micro-benchmarks (criterion)");
+        run_command(cargo().args([
+            "bench",
+            "--locked",
+            "--package",
+            "podnet-framing",
+            "--bench",
+            "codec",
+        ]))?;
+        run_command(cargo().args([
+            "bench",
+            "--locked",
+            "--package",
+            "podnet",
+            "--bench",
+            "roundtrip",
+        ]))?;
+    }
+    Ok(())
+}
+
+fn exe(name: &str) -> String {
+    format!("{name}{}", std::env::consts::EXE_SUFFIX)
+}
+
+fn path(p: PathBuf) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Kills the server when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts a fresh server, runs one scenario against it, returns the RESULT figures.
+fn measure(
+    kind: &ServerKind,
+    loadgen: &PathBuf,
+    scenario: &str,
+    args: &[String],
+) -> Result<Vec<(String, f64)>, String> {
+    let mut child = Command::new(&kind.command[0])
+        .args(&kind.command[1..])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", kind.command[0]))?;
+    let stdout = child.stdout.take().ok_or("no server stdout")?;
+    let server = Running(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(20))
+        .map_err(|_| "the server did not say where it listens")?;
+    let addr = first
+        .split_whitespace()
+        .last()
+        .ok_or("no address in the server's first line")?
+        .to_owned();
+    let args: Vec<String> = args.iter().map(|a| a.replace("{addr}", &addr)).collect();
+    let pid = server.0.id();
+
+    let mut figures = Vec::new();
+    let output = if scenario == "connections" {
+        let before = rss_kib(pid);
+        let mut generator = Command::new(loadgen)
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("could not start the load generator: {e}"))?;
+        let stdout = generator.stdout.take().ok_or("no loadgen stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut collected = String::new();
+        for line in lines.by_ref() {
+            let line = line.map_err(|e| e.to_string())?;
+            collected.push_str(&line);
+            collected.push('\n');
+            if line.starts_with("HOLDING") {
+                break;
+            }
+        }
+        // Every connection is open and answered: measure the server now.
+        if let (Some(before), Some(after)) = (before, rss_kib(pid)) {
+            let n: f64 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1.0);
+            figures.push(("rss_kib_per_conn".to_owned(), (after - before) / n));
+        }
+        drop(generator.stdin.take());
+        for line in lines {
+            let line = line.map_err(|e| e.to_string())?;
+            collected.push_str(&line);
+            collected.push('\n');
+        }
+        let status = generator.wait().map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("the load generator failed: {collected}"));
+        }
+        collected
+    } else {
+        let out = Command::new(loadgen)
+            .args(&args)
+            .output()
+            .map_err(|e| format!("could not start the load generator: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "the load generator failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let result = output
+        .lines()
+        .find(|l| l.starts_with("RESULT"))
+        .ok_or_else(|| format!("no RESULT line in: {output}"))?;
+    for pair in result.split_whitespace().skip(2) {
+        if let Some((key, value)) = pair.split_once('=') {
+            if let Ok(value) = value.parse::<f64>() {
+                figures.push((key.to_owned(), value));
+            }
+        }
+    }
+    let _ = std::io::stdout().flush();
+    Ok(figures)
+}
+
+/// The resident memory of a process, in KiB (Linux only).
+fn rss_kib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
+}
+
+fn print_table(
+    results: &BTreeMap<&str, BTreeMap<&str, BTreeMap<String, Vec<f64>>>>,
+    kinds: &[ServerKind],
+    runs: usize,
+) {
+    let get = |kind: &str, row: &Row| {
+        results
+            .get(kind)?
+            .get(row.scenario)?
+            .get(row.key)
+            .and_then(|v| median(v.clone()))
+    };
+    println!("\npodnet beside a plain tokio baseline, same run, median of {runs}");
+    print!(
+        "{:<40} {:>12} {:>12} {:>16} {:>9}",
+        "", "podnet", "baseline", "podnet/baseline", "target"
+    );
+    let repod = kinds.iter().any(|k| k.name == "repod");
+    if repod {
+        print!(" {:>12}", "repod");
+    }
+    println!();
+    for row in ROWS {
+        let podnet = get("podnet", row);
+        let baseline = get("baseline", row);
+        let ratio = match (podnet, baseline) {
+            (Some(p), Some(b)) if b > 0.0 => format!("{:.2}x", p / b),
+            _ => "-".into(),
+        };
+        let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        print!(
+            "{:<40} {:>12} {:>12} {:>16} {:>9}",
+            row.label,
+            show(podnet),
+            show(baseline),
+            ratio,
+            row.target
+        );
+        if repod {
+            print!(" {:>12}", show(get("repod", row)));
+        }
+        println!();
+        let _ = row.higher_is_better;
+    }
+    // The game-loop view: podnet client and server, both through pump(), against the
+    // baseline's own client and server.
+    if let (Some(p), Some(b)) = (
+        results
+            .get("podnet")
+            .and_then(|r| r.get("rtt-pump"))
+            .and_then(|r| r.get("p50_us"))
+            .and_then(|v| median(v.clone())),
+        results
+            .get("baseline")
+            .and_then(|r| r.get("rtt"))
+            .and_then(|r| r.get("p50_us"))
+            .and_then(|v| median(v.clone())),
+    ) {
+        println!(
+            "{:<40} {:>12.1} {:>12.1} {:>16} {:>9}",
+            "pump() client+server vs baseline p50 (us)",
+            p,
+            b,
+            format!("{:.2}x", p / b),
+            "<= 1.5x"
+        );
+    }
 }

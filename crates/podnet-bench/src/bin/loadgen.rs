@@ -1,0 +1,379 @@
+//! Drives a bench-protocol server (podnet, the baseline, or repod) the same way, so that
+//! only the server differs between runs. Each scenario prints one line
+//! `RESULT name key=value ...` that `cargo xtask bench` collects.
+//!
+//! ```text
+//! loadgen throughput ADDR CLIENTS MESSAGES   pipelined `move`s until `report` counts them all
+//! loadgen rtt ADDR N                         `ping` echo from a plain socket client
+//! loadgen rtt-pump ADDR N                    `ping` echo from a podnet client through pump()
+//! loadgen fanout ADDR CLIENTS MESSAGES       one client broadcasts 64-byte messages to all
+//! loadgen connections ADDR N                 N clients connect and each gets one echo; then
+//!                                            prints HOLDING and keeps them open until stdin closes
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use podnet_bench::frame;
+use podnet_framing::{FrameCodec, FramingConfig, RawMessage, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::sync::mpsc;
+use tokio_util::codec::Decoder;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+const DEADLINE: Duration = Duration::from_secs(120);
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize| -> Result<&str> {
+        args.get(i)
+            .map(String::as_str)
+            .ok_or_else(|| format!("missing argument {i}; see the usage in the source").into())
+    };
+    let num = |i: usize| -> Result<usize> { Ok(arg(i)?.parse()?) };
+    let scenario = arg(0)?.to_owned();
+    let addr = arg(1)?.to_owned();
+    if scenario == "rtt-pump" {
+        return rtt_pump(&addr, num(2)?);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match scenario.as_str() {
+            "throughput" => throughput(&addr, num(2)?, num(3)?).await,
+            "rtt" => rtt(&addr, num(2)?).await,
+            "fanout" => fanout(&addr, num(2)?, num(3)?).await,
+            "connections" => connections(&addr, num(2)?).await,
+            other => Err(format!("unknown scenario {other}").into()),
+        }
+    })
+}
+
+/// What a connection's reader task saw.
+#[derive(Default)]
+struct Seen {
+    broadcasts: AtomicU64,
+    pings: AtomicU64,
+}
+
+async fn connect(addr: &str) -> Result<TcpStream> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Reads frames forever: counts broadcasts and pings, forwards reports.
+async fn read_all(mut reader: OwnedReadHalf, seen: Arc<Seen>, reports: mpsc::UnboundedSender<u64>) {
+    let config = FramingConfig::default();
+    let mut codec = FrameCodec::new(&config);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        match reader.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        while let Ok(Some(payload)) = codec.decode(&mut buf) {
+            let Ok(msg) = RawMessage::parse(payload, &config) else {
+                continue;
+            };
+            match msg.action() {
+                "broadcast" => {
+                    seen.broadcasts.fetch_add(1, Ordering::Relaxed);
+                }
+                "ping" => {
+                    seen.pings.fetch_add(1, Ordering::Relaxed);
+                }
+                "report" => {
+                    let moves = msg.to_value().ok().and_then(|v| v["moves"].as_u64());
+                    let _ = reports.send(moves.unwrap_or(0));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Asks for the move count until it reaches `target`.
+async fn wait_moves(
+    writer: &mut tokio::net::tcp::OwnedWriteHalf,
+    reports: &mut mpsc::UnboundedReceiver<u64>,
+    target: u64,
+) -> Result<u64> {
+    let report = frame("report", vec![]);
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        writer.write_all(&report).await?;
+        let moves = tokio::time::timeout(DEADLINE, reports.recv())
+            .await?
+            .ok_or("the server closed")?;
+        if moves >= target {
+            return Ok(moves);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("only {moves} of {target} moves counted").into());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+async fn throughput(addr: &str, clients: usize, messages: usize) -> Result<()> {
+    let (report_tx, mut reports) = mpsc::unbounded_channel();
+    let seen = Arc::new(Seen::default());
+    let mut writers = Vec::new();
+    for _ in 0..clients.max(1) {
+        let (reader, writer) = connect(addr).await?.into_split();
+        tokio::spawn(read_all(reader, seen.clone(), report_tx.clone()));
+        writers.push(writer);
+    }
+    // The first client also asks for the count.
+    let start_moves = wait_moves(&mut writers[0], &mut reports, 0).await?;
+
+    // Each client writes its share as fast as it can, in batches of frames.
+    let fields = vec![
+        ("x", Value::from(10)),
+        ("y", Value::from(-20)),
+        ("id", Value::from(7)),
+    ];
+    let move_frame = frame("move", fields);
+    let frame_len = move_frame.len();
+    let per_client = messages / writers.len();
+    let batch_frames = 256.min(per_client.max(1));
+    let batch: Arc<Vec<u8>> = Arc::new(
+        move_frame
+            .iter()
+            .copied()
+            .cycle()
+            .take(frame_len * batch_frames)
+            .collect(),
+    );
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for mut writer in writers {
+        let batch = batch.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut sent = 0;
+            while sent < per_client {
+                let n = batch_frames.min(per_client - sent);
+                writer.write_all(&batch[..n * frame_len]).await?;
+                sent += n;
+            }
+            Ok::<_, std::io::Error>(writer)
+        }));
+    }
+    let mut writers = Vec::new();
+    for task in tasks {
+        writers.push(task.await??);
+    }
+    let total = (per_client * writers.len()) as u64;
+    wait_moves(&mut writers[0], &mut reports, start_moves + total).await?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "RESULT throughput clients={clients} messages={total} seconds={secs:.4} per_second={:.0}",
+        total as f64 / secs
+    );
+    Ok(())
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let at =
+        |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1e6;
+    format!(
+        "p50_us={:.1} p99_us={:.1} max_us={:.1} samples={}",
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        samples.len()
+    )
+}
+
+async fn rtt(addr: &str, n: usize) -> Result<()> {
+    let mut stream = connect(addr).await?;
+    let config = FramingConfig::default();
+    let mut codec = FrameCodec::new(&config);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let ping = frame(
+        "ping",
+        vec![("seq", Value::from(1)), ("t", Value::from(123_456_789))],
+    );
+    let warmup = n / 10;
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..warmup + n {
+        let start = Instant::now();
+        stream.write_all(&ping).await?;
+        'echo: loop {
+            while let Some(payload) = codec.decode(&mut buf)? {
+                if RawMessage::parse(payload, &config)?.action() == "ping" {
+                    break 'echo;
+                }
+            }
+            if stream.read_buf(&mut buf).await? == 0 {
+                return Err("the server closed".into());
+            }
+        }
+        if i >= warmup {
+            samples.push(start.elapsed());
+        }
+    }
+    println!("RESULT rtt {}", percentiles(samples));
+    Ok(())
+}
+
+/// A podnet client through pump(), busy pumping: the game-loop view of the round trip.
+fn rtt_pump(addr: &str, n: usize) -> Result<()> {
+    use podnet::{Client, ClientCtx, ConnectionListener, ListenerHandlers};
+    #[derive(Default)]
+    struct Pinger {
+        echoes: u64,
+    }
+    impl ConnectionListener for Pinger {
+        fn handlers(h: &mut ListenerHandlers<Self>) {
+            h.on_value("ping", |p: &mut Pinger, _: &mut ClientCtx<'_>, _| {
+                p.echoes += 1
+            });
+        }
+    }
+    let mut client = Client::connect(addr, Pinger::default())?;
+    let warmup = n / 10;
+    let mut samples = Vec::with_capacity(n);
+    let mut seq = std::collections::HashMap::new();
+    for i in 0..warmup + n {
+        seq.insert("seq", i as u64);
+        let want = client.listener().echoes + 1;
+        let start = Instant::now();
+        client.send_with_action("ping", &seq)?;
+        let deadline = start + DEADLINE;
+        while client.listener().echoes < want {
+            if client.pump() == 0 {
+                std::thread::yield_now();
+            }
+            if Instant::now() > deadline {
+                return Err("no echo".into());
+            }
+        }
+        if i >= warmup {
+            samples.push(start.elapsed());
+        }
+    }
+    println!("RESULT rtt-pump {}", percentiles(samples));
+    Ok(())
+}
+
+async fn fanout(addr: &str, clients: usize, messages: usize) -> Result<()> {
+    let (report_tx, _reports) = mpsc::unbounded_channel();
+    let seen = Arc::new(Seen::default());
+    let mut writers = Vec::new();
+    for _ in 0..clients {
+        let (reader, writer) = connect(addr).await?.into_split();
+        tokio::spawn(read_all(reader, seen.clone(), report_tx.clone()));
+        writers.push(writer);
+    }
+    // Every client is registered once its echo comes back (the server has its connection).
+    let ping = frame("ping", vec![]);
+    for writer in &mut writers {
+        writer.write_all(&ping).await?;
+    }
+    let deadline = Instant::now() + DEADLINE;
+    while seen.pings.load(Ordering::Relaxed) < clients as u64 {
+        if Instant::now() > deadline {
+            return Err("not every client was answered".into());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let payload = Value::Binary(vec![7u8; 64]);
+    let message = frame("broadcast", vec![("data", payload)]);
+    let batch: Vec<u8> = message
+        .iter()
+        .copied()
+        .cycle()
+        .take(message.len() * 64)
+        .collect();
+    let started = Instant::now();
+    let sender = &mut writers[0];
+    let mut sent = 0;
+    while sent < messages {
+        let n = 64.min(messages - sent);
+        sender.write_all(&batch[..n * message.len()]).await?;
+        sent += n;
+    }
+    let total = (clients * messages) as u64;
+    while seen.broadcasts.load(Ordering::Relaxed) < total {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "only {} of {total} deliveries",
+                seen.broadcasts.load(Ordering::Relaxed)
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "RESULT fanout clients={clients} messages={messages} deliveries={total} seconds={secs:.4} per_second={:.0}",
+        total as f64 / secs
+    );
+    Ok(())
+}
+
+async fn connections(addr: &str, n: usize) -> Result<()> {
+    let started = Instant::now();
+    let (done_tx, mut done) = mpsc::unbounded_channel::<Result<TcpStream>>();
+    // Connect in waves, so the listen backlog is not the thing measured.
+    let wave = 256;
+    let ping = frame("ping", vec![]);
+    let mut streams = Vec::with_capacity(n);
+    let mut launched = 0;
+    let mut answered = 0;
+    while answered < n {
+        while launched < n && launched - answered < wave {
+            launched += 1;
+            let done_tx = done_tx.clone();
+            let addr = addr.to_owned();
+            let ping = ping.clone();
+            tokio::spawn(async move {
+                let result = async {
+                    let mut stream = connect(&addr).await?;
+                    stream.write_all(&ping).await?;
+                    let config = FramingConfig::default();
+                    let mut codec = FrameCodec::new(&config);
+                    let mut buf = BytesMut::with_capacity(256);
+                    loop {
+                        while let Some(payload) = codec.decode(&mut buf)? {
+                            if RawMessage::parse(payload, &config)?.action() == "ping" {
+                                return Ok(stream);
+                            }
+                        }
+                        if stream.read_buf(&mut buf).await? == 0 {
+                            return Err("the server closed".into());
+                        }
+                    }
+                }
+                .await;
+                let _ = done_tx.send(result);
+            });
+        }
+        let stream = tokio::time::timeout(DEADLINE, done.recv())
+            .await?
+            .ok_or("connection tasks vanished")??;
+        streams.push(stream);
+        answered += 1;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("HOLDING {n}");
+    println!("RESULT connections clients={n} seconds={secs:.3}");
+    // Keep them open while the caller measures the server; stdin closing releases them.
+    tokio::task::spawn_blocking(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+    })
+    .await?;
+    drop(streams);
+    Ok(())
+}

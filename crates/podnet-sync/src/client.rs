@@ -11,7 +11,7 @@ use podnet_transport::{ClientConfig, ClientEvent, ConnectionInfo, Frame};
 use serde::Serialize;
 
 use crate::SyncError;
-use crate::thread::{ChannelSink, resolve, spawn};
+use crate::thread::{ChannelSink, drain, resolve, spawn};
 
 /// A connection to a podnet or repod server whose network runs on a background thread,
 /// while its events are handled on the thread that calls [`pump`](Self::pump).
@@ -50,7 +50,7 @@ pub struct Client {
 #[derive(Debug)]
 struct Inner {
     net: Arc<podnet_transport::Client>,
-    events: Receiver<ClientEvent>,
+    events: Receiver<Vec<ClientEvent>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -96,27 +96,15 @@ impl Client {
     }
 
     /// Handles every event queued now, in order; returns how many. Never blocks.
-    pub fn pump(&self, mut handler: impl FnMut(ClientEvent)) -> usize {
-        let queued = self.inner.events.len();
-        let mut handled = 0;
-        while handled < queued {
-            let Ok(event) = self.inner.events.try_recv() else {
-                break;
-            };
-            handler(event);
-            handled += 1;
-        }
-        handled
+    pub fn pump(&self, handler: impl FnMut(ClientEvent)) -> usize {
+        drain(&self.inner.events, None, handler)
     }
 
     /// Waits up to `timeout` for the first event, then handles it and everything else
     /// queued. Returns how many events it handled: 0 if none came in time.
-    pub fn pump_timeout(&self, timeout: Duration, mut handler: impl FnMut(ClientEvent)) -> usize {
+    pub fn pump_timeout(&self, timeout: Duration, handler: impl FnMut(ClientEvent)) -> usize {
         match self.inner.events.recv_timeout(timeout) {
-            Ok(event) => {
-                handler(event);
-                1 + self.pump(handler)
-            }
+            Ok(first) => drain(&self.inner.events, Some(first), handler),
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => 0,
         }
     }

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use tracing::debug;
 
 use crate::SyncError;
-use crate::thread::{ChannelSink, resolve, spawn};
+use crate::thread::{ChannelSink, drain, resolve, spawn};
 
 /// How long a dropped server waits for its connections to close gracefully.
 const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -75,7 +75,7 @@ struct ShutdownRequest {
 #[derive(Debug)]
 pub struct Server {
     handle: ServerHandle,
-    events: Receiver<ServerEvent>,
+    events: Receiver<Vec<ServerEvent>>,
     shutdown: Option<oneshot::Sender<ShutdownRequest>>,
     /// Joined on drop if the caller did not take it.
     thread: Option<JoinHandle<()>>,
@@ -195,14 +195,10 @@ impl Server {
     ) -> Result<ShutdownReport, SyncError> {
         let mut server = Self::start(addr, config)?;
         while !server.is_stopping() {
-            let Ok(event) = server.events.recv_timeout(Duration::from_millis(100)) else {
+            let Ok(batch) = server.events.recv_timeout(Duration::from_millis(100)) else {
                 continue;
             };
-            handler(&mut server, event);
-            while !server.is_stopping() {
-                let Ok(event) = server.events.try_recv() else {
-                    break;
-                };
+            for event in batch {
                 handler(&mut server, event);
             }
         }
@@ -222,33 +218,16 @@ impl Server {
 
     /// Handles every event queued now, in order, on this thread; returns how many. Never
     /// blocks. See the type's documentation for the full contract.
-    pub fn pump(&mut self, mut handler: impl FnMut(ServerEvent)) -> usize {
-        // Only what is queued when pumping starts: a flood cannot keep one pump going.
-        let queued = self.events.len();
-        let mut handled = 0;
-        while handled < queued {
-            let Ok(event) = self.events.try_recv() else {
-                break;
-            };
-            handler(event);
-            handled += 1;
-        }
-        handled
+    pub fn pump(&mut self, handler: impl FnMut(ServerEvent)) -> usize {
+        drain(&self.events, None, handler)
     }
 
     /// Waits up to `timeout` for the first event, then handles it and everything else
     /// queued, as [`pump`](Self::pump) (peng3dnet's `process(wait=True, timeout)`). Returns
     /// how many events it handled: 0 if none came in time.
-    pub fn pump_timeout(
-        &mut self,
-        timeout: Duration,
-        mut handler: impl FnMut(ServerEvent),
-    ) -> usize {
+    pub fn pump_timeout(&mut self, timeout: Duration, handler: impl FnMut(ServerEvent)) -> usize {
         match self.events.recv_timeout(timeout) {
-            Ok(event) => {
-                handler(event);
-                1 + self.pump(handler)
-            }
+            Ok(first) => drain(&self.events, Some(first), handler),
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => 0,
         }
     }

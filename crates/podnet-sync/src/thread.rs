@@ -44,12 +44,34 @@ pub(crate) fn resolve(
     Ok(addrs)
 }
 
-/// Delivers transport events into the crossbeam channel that `pump()` drains.
-pub(crate) struct ChannelSink<E>(pub(crate) crossbeam_channel::Sender<E>);
+/// Delivers transport events into the crossbeam channel that `pump()` drains, a batch per
+/// item: what one read of one connection brought crosses threads in one hand-off.
+pub(crate) struct ChannelSink<E>(pub(crate) crossbeam_channel::Sender<Vec<E>>);
 
 impl<E: Send + 'static> podnet_transport::EventSink<E> for ChannelSink<E> {
     fn deliver(&self, event: E) {
         // The receiver lives in the handle; if it is gone, so is the application.
-        let _ = self.0.send(event);
+        let _ = self.0.send(vec![event]);
     }
+
+    fn deliver_batch(&self, events: Vec<E>) {
+        let _ = self.0.send(events);
+    }
+}
+
+/// Drains what is queued in `events` when it is called (not what arrives meanwhile, so a
+/// flood cannot keep one call going), passing each event to `handler`; `first` is a batch
+/// already taken. Returns how many events were handled.
+pub(crate) fn drain<E>(
+    events: &crossbeam_channel::Receiver<Vec<E>>,
+    first: Option<Vec<E>>,
+    mut handler: impl FnMut(E),
+) -> usize {
+    let queued = events.len();
+    let mut handled = 0;
+    for batch in first.into_iter().chain(events.try_iter().take(queued)) {
+        handled += batch.len();
+        batch.into_iter().for_each(&mut handler);
+    }
+    handled
 }

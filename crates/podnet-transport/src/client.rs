@@ -11,7 +11,7 @@ use tokio_util::task::TaskTracker;
 use tracing::debug;
 
 use crate::config::ClientConfig;
-use crate::connection::{self, ConnEvent, Connection, ConnectionInfo, Emit};
+use crate::connection::{self, ConnEvent, Connection, ConnectionInfo, Emit, Received};
 use crate::event::{EventSink, EventStream};
 use crate::frame::Frame;
 use crate::{ClientEvent, DisconnectReason, TransportError, control, socket};
@@ -111,12 +111,17 @@ impl Client {
         if config.hello {
             let _ = conn.send(control::hello_frame(&connection_config.framing));
         }
-        let emit: Emit = Arc::new(move |event| {
-            sink.deliver(match event {
-                ConnEvent::Message(message) => ClientEvent::Message(message),
-                ConnEvent::Error(error) => ClientEvent::Error(error),
-                ConnEvent::Closed(reason) => ClientEvent::Disconnected(reason),
-            });
+        let emit: Emit = Arc::new(move |event| match event {
+            ConnEvent::Received(items) => sink.deliver_batch(
+                items
+                    .into_iter()
+                    .map(|item| match item {
+                        Received::Message(message) => ClientEvent::Message(message),
+                        Received::Error(error) => ClientEvent::Error(error),
+                    })
+                    .collect(),
+            ),
+            ConnEvent::Closed(reason) => sink.deliver(ClientEvent::Disconnected(reason)),
         });
         let tracker = TaskTracker::new();
         let (reader, writer) = stream.into_split();

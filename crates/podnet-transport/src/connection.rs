@@ -49,9 +49,16 @@ const MAX_IO_SLICES: usize = 64;
 /// What a connection reports to its owner (the server or client), which adds its id.
 #[derive(Debug)]
 pub(crate) enum ConnEvent {
+    /// What one read brought, in order: messages and frames that were not messages.
+    Received(Vec<Received>),
+    Closed(DisconnectReason),
+}
+
+/// One item of a [`ConnEvent::Received`] batch.
+#[derive(Debug)]
+pub(crate) enum Received {
     Message(Incoming),
     Error(Incoming<TransportError>),
-    Closed(DisconnectReason),
 }
 
 pub(crate) type Emit = Arc<dyn Fn(ConnEvent) + Send + Sync>;
@@ -403,6 +410,9 @@ where
                     buf.clear();
                     continue;
                 }
+                // Everything this read brought goes to the application as one batch, with
+                // one share of the inbound budget: one hand-off per read, not per message.
+                let mut batch = Batch::default();
                 loop {
                     let payload = match codec.decode(&mut buf) {
                         Ok(Some(payload)) => payload,
@@ -415,30 +425,78 @@ where
                             break;
                         }
                     };
-                    let delivered = handle_frame(
-                        conn, payload, &budget, &mut heartbeat, &mut peer_reason, emit,
-                        aborted.as_mut(),
-                    ).await;
-                    if !delivered {
+                    handle_frame(conn, payload, &mut heartbeat, &mut peer_reason, &mut batch);
+                    if batch.cost >= budget.size && !batch.flush(&budget, emit, aborted.as_mut()).await {
                         return closing_deadline;
                     }
+                }
+                if !batch.flush(&budget, emit, aborted.as_mut()).await {
+                    return closing_deadline;
                 }
             }
         }
     }
 }
 
-/// Handles one frame: control messages here, the rest to the application. Returns false if
-/// the connection was aborted while waiting for inbound budget.
-async fn handle_frame(
+/// Messages and error events decoded from one read, waiting to be handed over together.
+#[derive(Default)]
+struct Batch {
+    items: Vec<Pending>,
+    /// Their share of the inbound budget, in bytes.
+    cost: usize,
+}
+
+enum Pending {
+    Message(RawMessage),
+    Error(TransportError),
+}
+
+impl Batch {
+    fn push(&mut self, item: Pending, cost: usize) {
+        self.items.push(item);
+        self.cost += cost.max(1);
+    }
+
+    /// Takes the batch's budget (waiting while the application catches up) and hands the
+    /// batch over. Returns false if the connection was aborted meanwhile.
+    async fn flush(
+        &mut self,
+        budget: &Budget,
+        emit: &Emit,
+        aborted: Pin<&mut WaitForCancellationFuture<'_>>,
+    ) -> bool {
+        if self.items.is_empty() {
+            return true;
+        }
+        let Some(permit) = budget.acquire(self.cost, aborted).await else {
+            return false;
+        };
+        // Every item holds the batch's permit; it goes back when the last one is dropped.
+        let permit = Arc::new(permit);
+        let received = self
+            .items
+            .drain(..)
+            .map(|item| match item {
+                Pending::Message(msg) => {
+                    Received::Message(Incoming::new(msg, Some(permit.clone())))
+                }
+                Pending::Error(err) => Received::Error(Incoming::new(err, Some(permit.clone()))),
+            })
+            .collect();
+        self.cost = 0;
+        emit(ConnEvent::Received(received));
+        true
+    }
+}
+
+/// Handles one frame: control messages here, the rest into the batch for the application.
+fn handle_frame(
     conn: &Connection,
     payload: Bytes,
-    budget: &Budget,
     heartbeat: &mut Heartbeat,
     peer_reason: &mut Option<String>,
-    emit: &Emit,
-    aborted: Pin<&mut WaitForCancellationFuture<'_>>,
-) -> bool {
+    batch: &mut Batch,
+) {
     let framing = &conn.config.framing;
     let size = payload.len();
     let msg = match RawMessage::parse(payload, framing) {
@@ -446,23 +504,15 @@ async fn handle_frame(
         Err(err) => {
             let count = conn.bad_frames.fetch_add(1, Ordering::Relaxed) + 1;
             debug!(%err, count, "frame is not a message");
-            let Some(permit) = budget.acquire(ERROR_EVENT_COST, aborted).await else {
-                return false;
-            };
-            emit(ConnEvent::Error(Incoming::new(
-                TransportError::Framing(err),
-                Some(permit),
-            )));
-            return true;
+            batch.push(
+                Pending::Error(TransportError::Framing(err)),
+                ERROR_EVENT_COST,
+            );
+            return;
         }
     };
     match Control::parse(&msg) {
-        None => {
-            let Some(permit) = budget.acquire(size, aborted).await else {
-                return false;
-            };
-            emit(ConnEvent::Message(Incoming::new(msg, Some(permit))));
-        }
+        None => batch.push(Pending::Message(msg), size),
         Some(Control::Ping { seq }) => {
             let _ = conn.send(control::pong(seq.unwrap_or(0), framing));
         }
@@ -488,7 +538,6 @@ async fn handle_frame(
         }
         Some(Control::Unknown) => trace!(action = msg.action(), "unknown control message"),
     }
-    true
 }
 
 /// A connection's inbound budget: bytes of received messages and errors that may wait for

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
 use podnet_framing::RawMessage;
@@ -16,19 +17,22 @@ use crate::{ConnectionId, TransportError};
 /// It dereferences to what it holds; for a message that is the [`RawMessage`], with
 /// [`action`](RawMessage::action), [`decode`](RawMessage::decode) and
 /// [`to_value`](RawMessage::to_value). While it exists it counts against its connection's
-/// [`max_inbound_bytes`]: dropping it (or taking out what it holds with
-/// [`into_inner`](Self::into_inner)) gives that budget back, so a reader paused for a
-/// slow application resumes.
+/// [`max_inbound_bytes`], together with what arrived in the same read (one hand-off to the
+/// application per read, not per message): once every event of that batch is dropped (or
+/// emptied with [`into_inner`](Self::into_inner)), the budget goes back, and a reader paused
+/// for a slow application resumes.
 ///
 /// [`max_inbound_bytes`]: crate::ConnectionConfig::max_inbound_bytes
 #[derive(Debug)]
 pub struct Incoming<T = RawMessage> {
     inner: T,
-    _budget: Option<OwnedSemaphorePermit>,
+    /// The budget share of the batch this arrived in; returned when the batch's last item
+    /// is dropped.
+    _budget: Option<Arc<OwnedSemaphorePermit>>,
 }
 
 impl<T> Incoming<T> {
-    pub(crate) fn new(inner: T, budget: Option<OwnedSemaphorePermit>) -> Self {
+    pub(crate) fn new(inner: T, budget: Option<Arc<OwnedSemaphorePermit>>) -> Self {
         Self {
             inner,
             _budget: budget,
@@ -195,6 +199,15 @@ pub enum ClientEvent {
 pub trait EventSink<E>: Send + Sync + 'static {
     /// Hands over one event. Called in order per connection.
     fn deliver(&self, event: E);
+
+    /// Hands over the events one read of one connection produced, in order. The default
+    /// delivers them one by one; a sink that crosses threads can hand the whole batch over
+    /// at once, which is much cheaper per event.
+    fn deliver_batch(&self, events: Vec<E>) {
+        for event in events {
+            self.deliver(event);
+        }
+    }
 }
 
 impl<E: Send + 'static> EventSink<E> for tokio::sync::mpsc::UnboundedSender<E> {

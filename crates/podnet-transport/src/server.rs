@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, warn};
 
 use crate::config::{ConnectionConfig, ServerConfig};
-use crate::connection::{self, ConnEvent, Connection, ConnectionInfo, Emit};
+use crate::connection::{self, ConnEvent, Connection, ConnectionInfo, Emit, Received};
 use crate::event::{EventSink, EventStream};
 use crate::frame::Frame;
 use crate::{ConnectionId, DisconnectReason, ServerEvent, TransportError, control, socket};
@@ -395,17 +395,22 @@ impl Inner {
 
         let sink = self.sink.clone();
         let counters = Arc::clone(self);
-        let emit: Emit = Arc::new(move |event| {
-            sink.deliver(match event {
-                ConnEvent::Message(message) => ServerEvent::Message { id, message },
-                ConnEvent::Error(error) => ServerEvent::Error { id, error },
-                ConnEvent::Closed(reason) => {
-                    if reason == DisconnectReason::Aborted {
-                        counters.aborted.fetch_add(1, Ordering::Relaxed);
-                    }
-                    ServerEvent::Disconnected { id, reason }
+        let emit: Emit = Arc::new(move |event| match event {
+            ConnEvent::Received(items) => sink.deliver_batch(
+                items
+                    .into_iter()
+                    .map(|item| match item {
+                        Received::Message(message) => ServerEvent::Message { id, message },
+                        Received::Error(error) => ServerEvent::Error { id, error },
+                    })
+                    .collect(),
+            ),
+            ConnEvent::Closed(reason) => {
+                if reason == DisconnectReason::Aborted {
+                    counters.aborted.fetch_add(1, Ordering::Relaxed);
                 }
-            });
+                sink.deliver(ServerEvent::Disconnected { id, reason });
+            }
         });
         let inner = Arc::clone(self);
         let (reader, writer) = stream.into_split();

@@ -2,21 +2,49 @@
 //! methods.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use podnet_framing::{Message, RawMessage};
 use serde::de::DeserializeOwned;
 
 use crate::Error;
 
+/// FNV-1a, for the facade's small tables keyed by action names and connection ids: a
+/// fraction of SipHash's cost on keys this short. Flooding is no concern: the keys are
+/// handlers registered at start-up and ids the server assigns, so a peer's action can only
+/// miss, never grow a bucket.
+pub(crate) struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// A `HashMap` hashing with [`Fnv`].
+pub(crate) type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
 /// The table shared by both sides: one handler per action, found in one hash lookup.
 pub(crate) struct Table<H> {
-    entries: HashMap<Box<str>, (H, &'static str)>,
+    entries: FnvMap<Box<str>, (H, &'static str)>,
 }
 
 impl<H> Default for Table<H> {
     fn default() -> Self {
         Self {
-            entries: HashMap::new(),
+            entries: FnvMap::default(),
         }
     }
 }

@@ -1,6 +1,5 @@
 //! The server side: a `Channel` per connection, handlers keyed by action, one game state.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::handlers::{Table, decode};
+use crate::handlers::{FnvMap, Table, decode};
 
 /// One connected player, as the server sees them: repod's `Channel`.
 ///
@@ -305,7 +304,7 @@ pub struct Server<C: Channel> {
     net: podnet_sync::Server,
     handle: ServerHandle,
     handlers: ChannelHandlers<C>,
-    channels: HashMap<ConnectionId, (C, SocketAddr)>,
+    channels: FnvMap<ConnectionId, (C, SocketAddr)>,
     game: C::Game,
     stop: bool,
 }
@@ -347,7 +346,7 @@ impl<C: Channel> Server<C> {
             handle: net.handle(),
             net,
             handlers,
-            channels: HashMap::new(),
+            channels: FnvMap::default(),
             game,
             stop: false,
         })
@@ -455,7 +454,7 @@ fn dispatch<C: Channel>(
     event: ServerEvent,
     server: &ServerHandle,
     handlers: &ChannelHandlers<C>,
-    channels: &mut HashMap<ConnectionId, (C, SocketAddr)>,
+    channels: &mut FnvMap<ConnectionId, (C, SocketAddr)>,
     game: &mut C::Game,
     stop: &mut bool,
 ) {

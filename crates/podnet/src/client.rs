@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::handlers::{Table, decode};
+use crate::handlers::{Table, decode, to_value};
 
 /// A game's client side: repod's `ConnectionListener`.
 ///
@@ -131,10 +131,7 @@ impl<L: ConnectionListener> ListenerHandlers<L> {
     ) -> &mut Self {
         let handler: ListenerFn<L> = Box::new(
             move |listener: &mut L, ctx: &mut ClientCtx<'_>, msg: &RawMessage| {
-                let value = msg.to_value().map_err(|source| Error::Fallback {
-                    action: msg.action().to_owned(),
-                    source,
-                })?;
+                let value = to_value(msg)?;
                 f(listener, ctx, value);
                 Ok(())
             },
@@ -239,23 +236,26 @@ impl<L: ConnectionListener> Client<L> {
     /// Handles every event queued now with the listener, on this thread. Returns how many
     /// events it handled. Never blocks; call it once per frame.
     pub fn pump(&mut self) -> usize {
-        let Self {
-            net,
-            handlers,
-            listener,
-        } = self;
-        net.pump(|event| dispatch(event, net, handlers, listener))
+        let (net, dispatch) = self.dispatcher();
+        net.pump(dispatch)
     }
 
     /// Waits up to `timeout` for the first event, then handles it and everything queued.
     /// Returns how many events it handled.
     pub fn pump_timeout(&mut self, timeout: Duration) -> usize {
+        let (net, dispatch) = self.dispatcher();
+        net.pump_timeout(timeout, dispatch)
+    }
+
+    /// The network handle, and the handler that dispatches its events to the listener.
+    fn dispatcher(&mut self) -> (&podnet_sync::Client, impl FnMut(ClientEvent) + '_) {
         let Self {
             net,
             handlers,
             listener,
         } = self;
-        net.pump_timeout(timeout, |event| dispatch(event, net, handlers, listener))
+        let net: &podnet_sync::Client = net;
+        (net, move |event| dispatch(event, net, handlers, listener))
     }
 
     /// Sends a message to the server. Never blocks.
@@ -330,16 +330,7 @@ fn dispatch<L: ConnectionListener>(
         ClientEvent::Message(message) => {
             let handled = match handlers.table.get(message.action()) {
                 Some(handler) => handler(listener, &mut ctx, &message),
-                None => match message.to_value() {
-                    Ok(value) => {
-                        listener.network_received(&mut ctx, value);
-                        Ok(())
-                    }
-                    Err(source) => Err(Error::Fallback {
-                        action: message.action().to_owned(),
-                        source,
-                    }),
-                },
+                None => to_value(&message).map(|value| listener.network_received(&mut ctx, value)),
             };
             if let Err(error) = handled {
                 listener.on_error(&mut ctx, error);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use podnet_framing::{Message, RawMessage};
+use podnet_framing::{Message, RawMessage, Value};
 use serde::de::DeserializeOwned;
 
 use crate::Error;
@@ -81,6 +81,15 @@ pub(crate) fn decode<M: Message + DeserializeOwned>(msg: &RawMessage) -> Result<
     msg.decode::<M>().map_err(|source| Error::Handler {
         action: msg.action().to_owned(),
         message_type: std::any::type_name::<M>(),
+        source,
+    })
+}
+
+/// Reads `msg` as a dynamic value, for value handlers and the fallback; a payload that
+/// cannot be read is an [`Error::Fallback`].
+pub(crate) fn to_value(msg: &RawMessage) -> Result<Value, Error> {
+    msg.to_value().map_err(|source| Error::Fallback {
+        action: msg.action().to_owned(),
         source,
     })
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::handlers::{FnvMap, Table, decode};
+use crate::handlers::{FnvMap, Table, decode, to_value};
 
 /// One connected player, as the server sees them: repod's `Channel`.
 ///
@@ -144,10 +144,7 @@ impl<C: Channel> ChannelHandlers<C> {
     ) -> &mut Self {
         let handler: ChannelFn<C> = Box::new(
             move |channel: &mut C, ctx: &mut ChannelCtx<'_, C>, msg: &RawMessage| {
-                let value = msg.to_value().map_err(|source| Error::Fallback {
-                    action: msg.action().to_owned(),
-                    source,
-                })?;
+                let value = to_value(msg)?;
                 f(channel, ctx, value);
                 Ok(())
             },
@@ -376,20 +373,19 @@ impl<C: Channel> Server<C> {
     /// their handlers and hooks. Returns how many events it handled. Never blocks; call it
     /// once per frame. See [`podnet_sync::Server`] for the full contract.
     pub fn pump(&mut self) -> usize {
-        let Self {
-            net,
-            handle,
-            handlers,
-            channels,
-            game,
-            stop,
-        } = self;
-        net.pump(|event| dispatch(event, handle, handlers, channels, game, stop))
+        let (net, dispatch) = self.dispatcher();
+        net.pump(dispatch)
     }
 
     /// Waits up to `timeout` for the first event, then handles it and everything queued,
     /// as [`pump`](Self::pump). Returns how many events it handled.
     pub fn pump_timeout(&mut self, timeout: Duration) -> usize {
+        let (net, dispatch) = self.dispatcher();
+        net.pump_timeout(timeout, dispatch)
+    }
+
+    /// The network, and the handler that dispatches its events to the channels.
+    fn dispatcher(&mut self) -> (&mut podnet_sync::Server, impl FnMut(ServerEvent) + '_) {
         let Self {
             net,
             handle,
@@ -398,7 +394,7 @@ impl<C: Channel> Server<C> {
             game,
             stop,
         } = self;
-        net.pump_timeout(timeout, |event| {
+        (net, move |event| {
             dispatch(event, handle, handlers, channels, game, stop)
         })
     }
@@ -483,16 +479,7 @@ fn dispatch<C: Channel>(
             };
             let handled = match handlers.table.get(message.action()) {
                 Some(handler) => handler(channel, &mut ctx, &message),
-                None => match message.to_value() {
-                    Ok(value) => {
-                        channel.network_received(&mut ctx, value);
-                        Ok(())
-                    }
-                    Err(source) => Err(Error::Fallback {
-                        action: message.action().to_owned(),
-                        source,
-                    }),
-                },
+                None => to_value(&message).map(|value| channel.network_received(&mut ctx, value)),
             };
             if let Err(error) = handled {
                 channel.on_error(&mut ctx, error);

@@ -47,10 +47,10 @@ const ERROR_EVENT_COST: usize = 256;
 const MAX_IO_SLICES: usize = 64;
 
 /// What a connection reports to its owner (the server or client), which adds its id.
-#[derive(Debug)]
-pub(crate) enum ConnEvent {
-    /// What one read brought, in order: messages and frames that were not messages.
-    Received(Vec<Received>),
+pub(crate) enum ConnEvent<'a> {
+    /// What one read brought, in order: messages and frames that were not messages. The
+    /// owner turns them into its own events as it takes them, in one pass.
+    Received(&'a mut dyn Iterator<Item = Received>),
     Closed(DisconnectReason),
 }
 
@@ -61,7 +61,7 @@ pub(crate) enum Received {
     Error(Incoming<TransportError>),
 }
 
-pub(crate) type Emit = Arc<dyn Fn(ConnEvent) + Send + Sync>;
+pub(crate) type Emit = Arc<dyn for<'a> Fn(ConnEvent<'a>) + Send + Sync>;
 
 /// The state of one connection that its tasks and the application's handles share.
 #[derive(Debug)]
@@ -473,18 +473,14 @@ impl Batch {
         };
         // Every item holds the batch's permit; it goes back when the last one is dropped.
         let permit = Arc::new(permit);
-        let received = self
-            .items
-            .drain(..)
-            .map(|item| match item {
-                Pending::Message(msg) => {
-                    Received::Message(Incoming::new(msg, Some(permit.clone())))
-                }
-                Pending::Error(err) => Received::Error(Incoming::new(err, Some(permit.clone()))),
-            })
-            .collect();
+        let mut received = self.items.drain(..).map(|item| match item {
+            Pending::Message(msg) => Received::Message(Incoming::new(msg, Some(permit.clone()))),
+            Pending::Error(err) => Received::Error(Incoming::new(err, Some(permit.clone()))),
+        });
+        emit(ConnEvent::Received(&mut received));
+        // Whatever the owner did not take is dropped here, never delivered twice.
+        drop(received);
         self.cost = 0;
-        emit(ConnEvent::Received(received));
         true
     }
 }

@@ -54,6 +54,25 @@ enum Head {
     Container { kind: Kind, children: u64 },
 }
 
+/// The whole size of the value at `pos` if it is a leaf of a common, fixed shape (fixints,
+/// nil, bools, fixstr, sized ints and floats) that lies entirely within `buf`; `None`
+/// otherwise, and the general path ([`Cursor::head`]) takes over, errors included. A fast
+/// path only: every value it sizes, `head` sizes the same.
+#[inline]
+fn leaf_len(buf: &[u8], pos: usize) -> Option<usize> {
+    let marker = *buf.get(pos)?;
+    let len = match marker {
+        0x00..=0x7f | 0xe0..=0xff | 0xc0 | 0xc2 | 0xc3 => 1,
+        0xa0..=0xbf => 1 + usize::from(marker & 0x1f),
+        0xcc | 0xd0 => 2,
+        0xcd | 0xd1 => 3,
+        0xca | 0xce | 0xd2 => 5,
+        0xcb | 0xcf | 0xd3 => 9,
+        _ => return None,
+    };
+    (buf.len() - pos >= len).then_some(len)
+}
+
 /// A read position in a payload.
 struct Cursor<'a> {
     buf: &'a [u8],
@@ -191,6 +210,10 @@ impl<'a> Cursor<'a> {
                 }
             }
             pending -= 1;
+            if let Some(len) = leaf_len(self.buf, self.pos) {
+                self.pos += len;
+                continue;
+            }
             if let Head::Container { children, .. } = self.head()? {
                 // This container sits one level below the innermost open one.
                 if level + outer.len() + 1 > max_depth {
@@ -206,6 +229,10 @@ impl<'a> Cursor<'a> {
 
     /// Skips one whole value at nesting level `level`.
     fn skip_value(&mut self, level: usize, max_depth: usize) -> Result<(), FramingError> {
+        if let Some(len) = leaf_len(self.buf, self.pos) {
+            self.pos += len;
+            return Ok(());
+        }
         let head = self.head()?;
         self.skip_children(head, level, max_depth)
     }
@@ -282,7 +309,18 @@ pub(crate) fn scan_message(
     }
     let mut action = None;
     for _ in 0..entries {
-        // Keys and values of the message map are at level 2.
+        // Keys and values of the message map are at level 2. Most keys are short strings
+        // other than "action": step over them and their leaf values without building heads.
+        let key_at = cur.pos;
+        if let Some(len) = leaf_len(payload, key_at) {
+            let is_action =
+                payload[key_at] == 0xa6 && &payload[key_at + 1..key_at + len] == b"action";
+            if !is_action {
+                cur.pos += len;
+                cur.skip_value(2, max_depth)?;
+                continue;
+            }
+        }
         match cur.head()? {
             Head::Leaf {
                 kind: Kind::Str,

@@ -3,7 +3,7 @@
 //!
 //! A raw socket sends batches of `move` messages to a facade server; only the time spent
 //! inside `pump()` calls that handled events is counted, divided by the events handled.
-//! Two handlers: `on_raw` (dispatch alone) and `on::<Move>` (dispatch plus the typed
+//! Two handlers: `on_raw` (dispatch alone) and `on::<Step>` (dispatch plus the typed
 //! decode a game would use).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,16 +14,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use podnet::{Channel, ChannelCtx, ChannelHandlers, Message, Server};
 use serde::{Deserialize, Serialize};
 
-#[derive(Serialize, Deserialize)]
-struct Move {
-    id: u32,
-    x: f32,
-    y: f32,
-}
-impl Message for Move {
-    const ACTION: &'static str = "move";
-}
-
+/// The message both handlers get; the `on_raw` one receives it under the action `move`.
 #[derive(Serialize, Deserialize)]
 struct Step {
     id: u32,
@@ -57,43 +48,26 @@ fn pump_per_event(c: &mut Criterion) {
     let config = podnet::FramingConfig::default();
 
     let mut group = c.benchmark_group("pump per event");
-    for (name, encode) in [
-        ("on_raw (dispatch only)", 0),
-        ("on::<Step> (dispatch + typed decode)", 1),
+    for (name, action) in [
+        ("on_raw (dispatch only)", "move"),
+        ("on::<Step> (dispatch + typed decode)", Step::ACTION),
     ] {
         let mut wire = bytes::BytesMut::new();
         for _ in 0..BATCH {
-            if encode == 0 {
-                podnet::encode_message(
-                    &Move {
-                        id: 7,
-                        x: 1.5,
-                        y: -2.0,
-                    },
-                    &mut wire,
-                    &config,
-                )
-                .unwrap();
-            } else {
-                podnet::encode_message(
-                    &Step {
-                        id: 7,
-                        x: 1.5,
-                        y: -2.0,
-                    },
-                    &mut wire,
-                    &config,
-                )
-                .unwrap();
-            }
+            let step = Step {
+                id: 7,
+                x: 1.5,
+                y: -2.0,
+            };
+            podnet::encode_with_action(action, &step, &mut wire, &config).unwrap();
         }
+        let frame_len = wire.len() / BATCH as usize;
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let mut inside_pump = Duration::ZERO;
                 let mut remaining = iters;
                 while remaining > 0 {
                     let n = remaining.min(BATCH);
-                    let frame_len = wire.len() / BATCH as usize;
                     socket.write_all(&wire[..n as usize * frame_len]).unwrap();
                     let target = *server.game() + n;
                     while *server.game() < target {

@@ -28,8 +28,6 @@ struct Row {
     label: &'static str,
     scenario: &'static str,
     key: &'static str,
-    /// Higher is better (rates) or lower is better (times, memory).
-    higher_is_better: bool,
     target: &'static str,
 }
 
@@ -38,70 +36,60 @@ const ROWS: &[Row] = &[
         label: "throughput, 1 client (msg/s)",
         scenario: "throughput1",
         key: "per_second",
-        higher_is_better: true,
         target: ">= 0.7x",
     },
     Row {
         label: "throughput, 8 clients (msg/s)",
         scenario: "throughput8",
         key: "per_second",
-        higher_is_better: true,
         target: ">= 0.7x",
     },
     Row {
         label: "round trip, socket client p50 (us)",
         scenario: "rtt",
         key: "p50_us",
-        higher_is_better: false,
         target: "<= 1.2x",
     },
     Row {
         label: "round trip, socket client p99 (us)",
         scenario: "rtt",
         key: "p99_us",
-        higher_is_better: false,
         target: "<= 1.5x",
     },
     Row {
         label: "round trip, socket client max (us)",
         scenario: "rtt",
         key: "max_us",
-        higher_is_better: false,
         target: "",
     },
     Row {
         label: "round trip, pump() client p50 (us)",
         scenario: "rtt-pump",
         key: "p50_us",
-        higher_is_better: false,
         target: "",
     },
     Row {
         label: "round trip, pump() client p99 (us)",
         scenario: "rtt-pump",
         key: "p99_us",
-        higher_is_better: false,
         target: "",
     },
     Row {
         label: "fan-out, 100 clients (deliveries/s)",
         scenario: "fanout",
         key: "per_second",
-        higher_is_better: true,
         target: ">= 0.7x",
     },
     Row {
         label: "connections, all answered, time (s)",
         scenario: "connections",
         key: "seconds",
-        higher_is_better: false,
         target: "",
     },
     Row {
         label: "connections, server RSS per conn (KiB)",
         scenario: "connections",
         key: "rss_kib_per_conn",
-        higher_is_better: false,
         target: "<= 1.2x",
     },
 ];
@@ -460,7 +448,6 @@ fn print_table(
             print!(" {:>12}", show(get("repod", row)));
         }
         println!();
-        let _ = row.higher_is_better;
     }
     // The game-loop view: podnet client and server, both through pump(), against the
     // baseline's own client and server.

@@ -9,7 +9,9 @@ use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use podnet_framing::{FrameCodec, FramingConfig, Message, RawMessage, encode_message};
+use podnet_framing::{
+    FRAME_HEADER_LEN, FrameCodec, FramingConfig, Message, RawMessage, encode_message,
+};
 use serde::{Deserialize, Serialize};
 use tokio_util::codec::Decoder;
 
@@ -79,6 +81,11 @@ where
             }
             encode_message(black_box(&msg), &mut out, &config).unwrap();
         })
+    });
+
+    let payload = frame.slice(FRAME_HEADER_LEN..);
+    group.bench_function("check", |b| {
+        b.iter(|| RawMessage::parse(black_box(payload.clone()), &config).unwrap())
     });
 
     let mut codec = FrameCodec::new(&config);

@@ -11,10 +11,10 @@ use tokio_util::task::TaskTracker;
 use tracing::debug;
 
 use crate::config::ClientConfig;
-use crate::connection::{self, ConnEvent, Connection, ConnectionInfo, Emit, Received};
+use crate::connection::{self, Connection, ConnectionInfo, Owner};
 use crate::event::{EventSink, EventStream};
 use crate::frame::Frame;
-use crate::{ClientEvent, DisconnectReason, TransportError, control, socket};
+use crate::{ClientEvent, DisconnectReason, Incoming, TransportError, control, socket};
 
 /// A connection to a podnet or repod server, reporting what happens as [`ClientEvent`]s.
 ///
@@ -111,21 +111,16 @@ impl Client {
         if config.hello {
             let _ = conn.send(control::hello_frame(&connection_config.framing));
         }
-        let emit: Emit = Arc::new(move |event| match event {
-            ConnEvent::Received(items) => sink.deliver_batch(
-                items
-                    .into_iter()
-                    .map(|item| match item {
-                        Received::Message(message) => ClientEvent::Message(message),
-                        Received::Error(error) => ClientEvent::Error(error),
-                    })
-                    .collect(),
-            ),
-            ConnEvent::Closed(reason) => sink.deliver(ClientEvent::Disconnected(reason)),
-        });
         let tracker = TaskTracker::new();
         let (reader, writer) = stream.into_split();
-        connection::spawn(conn.clone(), reader, writer, emit, &tracker, || {});
+        connection::spawn(
+            conn.clone(),
+            reader,
+            writer,
+            ConnOwner { sink },
+            &tracker,
+            || {},
+        );
         tracker.close();
         Ok(Client {
             conn,
@@ -256,4 +251,29 @@ async fn resolve_and_connect(addr: impl ToSocketAddrs) -> Result<TcpStream, Tran
             addr: "the given address".into(),
         },
     })
+}
+
+/// Makes a client's events and hands them to its sink.
+struct ConnOwner {
+    sink: Arc<dyn EventSink<ClientEvent>>,
+}
+
+impl Owner for ConnOwner {
+    type Event = ClientEvent;
+
+    fn message(&self, message: Incoming) -> ClientEvent {
+        ClientEvent::Message(message)
+    }
+
+    fn error(&self, error: Incoming<TransportError>) -> ClientEvent {
+        ClientEvent::Error(error)
+    }
+
+    fn deliver_batch(&self, events: Vec<ClientEvent>) {
+        self.sink.deliver_batch(events);
+    }
+
+    fn closed(&self, reason: DisconnectReason) {
+        self.sink.deliver(ClientEvent::Disconnected(reason));
+    }
 }

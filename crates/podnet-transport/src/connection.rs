@@ -26,13 +26,13 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use podnet_framing::{FrameCodec, RawMessage};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tokio_util::codec::Decoder;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, trace, warn};
 
+use crate::budget::{Budget, Share};
 use crate::config::{ConnectionConfig, SlowConsumerPolicy};
 use crate::control::{self, Control};
 use crate::outbound::{Next, OutboundQueue, PushError};
@@ -46,22 +46,20 @@ const ERROR_EVENT_COST: usize = 256;
 /// At most this many frames go into one vectored write.
 const MAX_IO_SLICES: usize = 64;
 
-/// What a connection reports to its owner (the server or client), which adds its id.
-pub(crate) enum ConnEvent<'a> {
-    /// What one read brought, in order: messages and frames that were not messages. The
-    /// owner turns them into its own events as it takes them, in one pass.
-    Received(&'a mut dyn Iterator<Item = Received>),
-    Closed(DisconnectReason),
+/// What a connection reports to: the server (which adds the connection's id) or a client.
+/// Its events are made as frames are read, so a batch is built in one pass.
+pub(crate) trait Owner: Send + Sync + 'static {
+    /// The owner's event type.
+    type Event: Send + 'static;
+    /// A received message as the owner's event.
+    fn message(&self, message: Incoming) -> Self::Event;
+    /// A frame that was not a message, as the owner's event.
+    fn error(&self, error: Incoming<TransportError>) -> Self::Event;
+    /// Hands over what one read brought, in order.
+    fn deliver_batch(&self, events: Vec<Self::Event>);
+    /// The connection has ended.
+    fn closed(&self, reason: DisconnectReason);
 }
-
-/// One item of a [`ConnEvent::Received`] batch.
-#[derive(Debug)]
-pub(crate) enum Received {
-    Message(Incoming),
-    Error(Incoming<TransportError>),
-}
-
-pub(crate) type Emit = Arc<dyn for<'a> Fn(ConnEvent<'a>) + Send + Sync>;
 
 /// The state of one connection that its tasks and the application's handles share.
 #[derive(Debug)]
@@ -242,16 +240,17 @@ impl Connection {
 /// Starts the reader and writer tasks of `conn`. When both have ended, `on_end` runs (the
 /// owner forgets the connection) and then `Closed` is emitted, in that order, so that once
 /// the application sees the disconnect, sending to the connection fails.
-pub(crate) fn spawn<R, W>(
+pub(crate) fn spawn<R, W, O>(
     conn: Arc<Connection>,
     reader: R,
     writer: W,
-    emit: Emit,
+    owner: O,
     tracker: &TaskTracker,
     on_end: impl FnOnce() + Send + 'static,
 ) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
+    O: Owner,
 {
     let span = match conn.id {
         Some(id) => tracing::info_span!("connection", id = id.get(), peer = %conn.peer),
@@ -261,7 +260,7 @@ pub(crate) fn spawn<R, W>(
     tracker.spawn(
         async move {
             debug!("open");
-            let closing_deadline = read_loop(&conn, reader, &emit).await;
+            let closing_deadline = read_loop(&conn, reader, &owner).await;
 
             // Reading is over. Let the writer flush what was queued (gracefully, within the
             // close deadline) unless the connection is being cut.
@@ -282,7 +281,7 @@ pub(crate) fn spawn<R, W>(
             on_end();
             let reason = conn.take_reason();
             debug!(%reason, "closed");
-            emit(ConnEvent::Closed(reason));
+            owner.closed(reason);
         }
         .instrument(span),
     );
@@ -309,9 +308,10 @@ impl Heartbeat {
 
 /// Reads frames until the connection ends; returns the deadline of the graceful close if
 /// one is under way.
-async fn read_loop<R>(conn: &Connection, mut reader: R, emit: &Emit) -> Option<Instant>
+async fn read_loop<R, O>(conn: &Connection, mut reader: R, owner: &O) -> Option<Instant>
 where
     R: AsyncRead + Unpin,
+    O: Owner,
 {
     let config = &conn.config;
     let mut codec = FrameCodec::new(&config.framing);
@@ -412,7 +412,7 @@ where
                 }
                 // Everything this read brought goes to the application as one batch, with
                 // one share of the inbound budget: one hand-off per read, not per message.
-                let mut batch = Batch::default();
+                let mut batch = Batch::new(&budget);
                 loop {
                     let payload = match codec.decode(&mut buf) {
                         Ok(Some(payload)) => payload,
@@ -425,12 +425,14 @@ where
                             break;
                         }
                     };
-                    handle_frame(conn, payload, &mut heartbeat, &mut peer_reason, &mut batch);
-                    if batch.cost >= budget.size && !batch.flush(&budget, emit, aborted.as_mut()).await {
+                    handle_frame(conn, payload, &mut heartbeat, &mut peer_reason, owner, &mut batch);
+                    if batch.cost >= budget.size
+                        && !batch.flush(&budget, owner, aborted.as_mut()).await
+                    {
                         return closing_deadline;
                     }
                 }
-                if !batch.flush(&budget, emit, aborted.as_mut()).await {
+                if !batch.flush(&budget, owner, aborted.as_mut()).await {
                     return closing_deadline;
                 }
             }
@@ -438,60 +440,59 @@ where
     }
 }
 
-/// Messages and error events decoded from one read, waiting to be handed over together.
-#[derive(Default)]
-struct Batch {
-    items: Vec<Pending>,
-    /// Their share of the inbound budget, in bytes.
+/// The events made from one read, waiting to be handed over together with one share of
+/// the inbound budget.
+struct Batch<E> {
+    events: Vec<E>,
+    /// The share every event of the batch holds.
+    share: Arc<Share>,
+    /// The bytes the batch will charge to the budget.
     cost: usize,
 }
 
-enum Pending {
-    Message(RawMessage),
-    Error(TransportError),
-}
+impl<E> Batch<E> {
+    fn new(budget: &Budget) -> Self {
+        Self {
+            events: Vec::new(),
+            share: budget.share(),
+            cost: 0,
+        }
+    }
 
-impl Batch {
-    fn push(&mut self, item: Pending, cost: usize) {
-        self.items.push(item);
+    fn push(&mut self, event: E, cost: usize) {
+        self.events.push(event);
         self.cost += cost.max(1);
     }
 
-    /// Takes the batch's budget (waiting while the application catches up) and hands the
-    /// batch over. Returns false if the connection was aborted meanwhile.
-    async fn flush(
+    /// Charges the batch to the budget (waiting while the application catches up) and
+    /// hands it over. Returns false if the connection was aborted meanwhile.
+    async fn flush<O: Owner<Event = E>>(
         &mut self,
         budget: &Budget,
-        emit: &Emit,
+        owner: &O,
         aborted: Pin<&mut WaitForCancellationFuture<'_>>,
     ) -> bool {
-        if self.items.is_empty() {
+        if self.events.is_empty() {
             return true;
         }
-        let Some(permit) = budget.acquire(self.cost, aborted).await else {
+        if !budget.acquire(&self.share, self.cost, aborted).await {
             return false;
-        };
-        // Every item holds the batch's permit; it goes back when the last one is dropped.
-        let permit = Arc::new(permit);
-        let mut received = self.items.drain(..).map(|item| match item {
-            Pending::Message(msg) => Received::Message(Incoming::new(msg, Some(permit.clone()))),
-            Pending::Error(err) => Received::Error(Incoming::new(err, Some(permit.clone()))),
-        });
-        emit(ConnEvent::Received(&mut received));
-        // Whatever the owner did not take is dropped here, never delivered twice.
-        drop(received);
+        }
+        owner.deliver_batch(std::mem::take(&mut self.events));
+        self.share = budget.share();
         self.cost = 0;
         true
     }
 }
 
 /// Handles one frame: control messages here, the rest into the batch for the application.
-fn handle_frame(
+fn handle_frame<O: Owner>(
     conn: &Connection,
     payload: Bytes,
     heartbeat: &mut Heartbeat,
     peer_reason: &mut Option<String>,
-    batch: &mut Batch,
+    owner: &O,
+    batch: &mut Batch<O::Event>,
 ) {
     let framing = &conn.config.framing;
     let size = payload.len();
@@ -500,15 +501,16 @@ fn handle_frame(
         Err(err) => {
             let count = conn.bad_frames.fetch_add(1, Ordering::Relaxed) + 1;
             debug!(%err, count, "frame is not a message");
-            batch.push(
-                Pending::Error(TransportError::Framing(err)),
-                ERROR_EVENT_COST,
-            );
+            let error = Incoming::new(TransportError::Framing(err), Some(batch.share.clone()));
+            batch.push(owner.error(error), ERROR_EVENT_COST);
             return;
         }
     };
     match Control::parse(&msg) {
-        None => batch.push(Pending::Message(msg), size),
+        None => {
+            let message = Incoming::new(msg, Some(batch.share.clone()));
+            batch.push(owner.message(message), size);
+        }
         Some(Control::Ping { seq }) => {
             let _ = conn.send(control::pong(seq.unwrap_or(0), framing));
         }
@@ -533,43 +535,6 @@ fn handle_frame(
             *peer_reason = Some(reason);
         }
         Some(Control::Unknown) => trace!(action = msg.action(), "unknown control message"),
-    }
-}
-
-/// A connection's inbound budget: bytes of received messages and errors that may wait for
-/// the application. Each event holds its share until the application drops it.
-struct Budget {
-    semaphore: Arc<Semaphore>,
-    size: usize,
-}
-
-impl Budget {
-    fn new(bytes: usize) -> Self {
-        // Semaphores count in u32 permits (and at most MAX_PERMITS).
-        let size = bytes.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize));
-        Self {
-            semaphore: Arc::new(Semaphore::new(size)),
-            size,
-        }
-    }
-
-    /// Takes `bytes` of budget, waiting while the application catches up. A message larger
-    /// than the whole budget takes all of it. `None` if the connection is aborted meanwhile.
-    async fn acquire(
-        &self,
-        bytes: usize,
-        aborted: Pin<&mut WaitForCancellationFuture<'_>>,
-    ) -> Option<OwnedSemaphorePermit> {
-        let permits = u32::try_from(bytes.clamp(1, self.size)).unwrap_or(u32::MAX);
-        if let Ok(permit) = self.semaphore.clone().try_acquire_many_owned(permits) {
-            return Some(permit);
-        }
-        trace!(permits, "inbound budget exhausted: pausing reads");
-        tokio::select! {
-            biased;
-            () = aborted => None,
-            permit = self.semaphore.clone().acquire_many_owned(permits) => permit.ok(),
-        }
     }
 }
 

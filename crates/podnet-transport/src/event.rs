@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use podnet_framing::RawMessage;
-use tokio::sync::OwnedSemaphorePermit;
 
+use crate::budget::Share;
 use crate::{ConnectionId, TransportError};
 
 /// Something received from a peer: a message ([`Incoming`], the default), or an error
@@ -28,11 +28,11 @@ pub struct Incoming<T = RawMessage> {
     inner: T,
     /// The budget share of the batch this arrived in; returned when the batch's last item
     /// is dropped.
-    _budget: Option<Arc<OwnedSemaphorePermit>>,
+    _budget: Option<Arc<Share>>,
 }
 
 impl<T> Incoming<T> {
-    pub(crate) fn new(inner: T, budget: Option<Arc<OwnedSemaphorePermit>>) -> Self {
+    pub(crate) fn new(inner: T, budget: Option<Arc<Share>>) -> Self {
         Self {
             inner,
             _budget: budget,

@@ -52,6 +52,7 @@
 //! # }
 //! ```
 
+mod budget;
 mod client;
 mod config;
 mod connection;

@@ -18,10 +18,12 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info, warn};
 
 use crate::config::{ConnectionConfig, ServerConfig};
-use crate::connection::{self, ConnEvent, Connection, ConnectionInfo, Emit, Received};
+use crate::connection::{self, Connection, ConnectionInfo, Owner};
 use crate::event::{EventSink, EventStream};
 use crate::frame::Frame;
-use crate::{ConnectionId, DisconnectReason, ServerEvent, TransportError, control, socket};
+use crate::{
+    ConnectionId, DisconnectReason, Incoming, ServerEvent, TransportError, control, socket,
+};
 
 /// Rejected clients (over the connection cap) are handled by at most this many small tasks
 /// at once; beyond that they are dropped without a reason, so a flood of connections
@@ -346,6 +348,42 @@ impl Server {
     }
 }
 
+/// Makes one connection's events (adding its id) and hands them to the server's sink.
+struct ConnOwner {
+    id: ConnectionId,
+    sink: Arc<dyn EventSink<ServerEvent>>,
+    inner: Arc<Inner>,
+}
+
+impl Owner for ConnOwner {
+    type Event = ServerEvent;
+
+    fn message(&self, message: Incoming) -> ServerEvent {
+        ServerEvent::Message {
+            id: self.id,
+            message,
+        }
+    }
+
+    fn error(&self, error: Incoming<TransportError>) -> ServerEvent {
+        ServerEvent::Error { id: self.id, error }
+    }
+
+    fn deliver_batch(&self, events: Vec<ServerEvent>) {
+        self.sink.deliver_batch(events);
+    }
+
+    fn closed(&self, reason: DisconnectReason) {
+        if reason == DisconnectReason::Aborted {
+            self.inner.aborted.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sink.deliver(ServerEvent::Disconnected {
+            id: self.id,
+            reason,
+        });
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let inner = &self.inner;
@@ -393,28 +431,14 @@ impl Inner {
         self.table().insert(id, conn.clone());
         self.sink.deliver(ServerEvent::Connected { id, peer });
 
-        let sink = self.sink.clone();
-        let counters = Arc::clone(self);
-        let emit: Emit = Arc::new(move |event| match event {
-            ConnEvent::Received(items) => sink.deliver_batch(
-                items
-                    .into_iter()
-                    .map(|item| match item {
-                        Received::Message(message) => ServerEvent::Message { id, message },
-                        Received::Error(error) => ServerEvent::Error { id, error },
-                    })
-                    .collect(),
-            ),
-            ConnEvent::Closed(reason) => {
-                if reason == DisconnectReason::Aborted {
-                    counters.aborted.fetch_add(1, Ordering::Relaxed);
-                }
-                sink.deliver(ServerEvent::Disconnected { id, reason });
-            }
-        });
+        let owner = ConnOwner {
+            id,
+            sink: self.sink.clone(),
+            inner: Arc::clone(self),
+        };
         let inner = Arc::clone(self);
         let (reader, writer) = stream.into_split();
-        connection::spawn(conn, reader, writer, emit, &self.tracker, move || {
+        connection::spawn(conn, reader, writer, owner, &self.tracker, move || {
             inner.table().remove(&id);
             drop(slot);
         });

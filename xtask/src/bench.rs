@@ -116,7 +116,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     } else {
         Load {
             runs: 3,
-            messages: 400_000,
+            messages: 2_000_000,
             fanout_messages: 2_000,
             pings: 2_000,
             connections: 10_000,

@@ -119,7 +119,20 @@ impl RawMessage {
     /// ```
     pub fn action(&self) -> &str {
         // `parse` checked these bytes are UTF-8, so this never falls back.
-        std::str::from_utf8(&self.payload[self.action.clone()]).unwrap_or_default()
+        std::str::from_utf8(self.action_bytes()).unwrap_or_default()
+    }
+
+    /// The message's action name as bytes (valid UTF-8): for routing by action, where
+    /// [`action`](Self::action)'s conversion to `&str` would be wasted.
+    ///
+    /// ```
+    /// # use podnet_framing::{FramingConfig, RawMessage};
+    /// let msg = RawMessage::parse(b"\x81\xa6action\xa4ping".to_vec().into(), &FramingConfig::default())?;
+    /// assert_eq!(msg.action_bytes(), b"ping");
+    /// # Ok::<(), podnet_framing::FramingError>(())
+    /// ```
+    pub fn action_bytes(&self) -> &[u8] {
+        &self.payload[self.action.clone()]
     }
 
     /// The msgpack payload, without the frame header.

@@ -226,16 +226,6 @@ impl<'a> Cursor<'a> {
             }
         }
     }
-
-    /// Skips one whole value at nesting level `level`.
-    fn skip_value(&mut self, level: usize, max_depth: usize) -> Result<(), FramingError> {
-        if let Some(len) = leaf_len(self.buf, self.pos) {
-            self.pos += len;
-            return Ok(());
-        }
-        let head = self.head()?;
-        self.skip_children(head, level, max_depth)
-    }
 }
 
 /// The pending-value counts of the open nesting levels: inline up to [`INLINE_LEVELS`],
@@ -281,6 +271,32 @@ pub(crate) enum Extent {
     Whole,
 }
 
+/// Reads the value of an `"action"` key: a UTF-8 string, whose bytes' range it returns.
+#[inline]
+fn action_value(cur: &mut Cursor<'_>) -> Result<Range<usize>, FramingError> {
+    let body = match cur.buf.get(cur.pos) {
+        // A fixstr, the common case.
+        Some(&marker @ 0xa0..=0xbf) => {
+            cur.pos += 1;
+            cur.body(usize::from(marker & 0x1f))?
+        }
+        _ => match cur.head()? {
+            Head::Leaf {
+                kind: Kind::Str,
+                body,
+            } => body,
+            Head::Leaf { kind, .. } | Head::Container { kind, .. } => {
+                return Err(FramingError::ActionNotString { found: kind.name() });
+            }
+        },
+    };
+    let text = &cur.buf[body.clone()];
+    if !text.is_ascii() && std::str::from_utf8(text).is_err() {
+        return Err(FramingError::ActionNotUtf8);
+    }
+    Ok(body)
+}
+
 /// Checks that `payload` is a message (a map with one string `"action"`) and returns
 /// where the action's bytes are. The returned range is valid UTF-8.
 pub(crate) fn scan_message(
@@ -310,45 +326,43 @@ pub(crate) fn scan_message(
     let mut action = None;
     for _ in 0..entries {
         // Keys and values of the message map are at level 2. Most keys are short strings
-        // other than "action": step over them and their leaf values without building heads.
+        // and most values fixed-size leaves: step over them without building heads.
         let key_at = cur.pos;
-        if let Some(len) = leaf_len(payload, key_at) {
-            let is_action =
-                payload[key_at] == 0xa6 && &payload[key_at + 1..key_at + len] == b"action";
-            if !is_action {
-                cur.pos += len;
-                cur.skip_value(2, max_depth)?;
-                continue;
-            }
-        }
-        match cur.head()? {
-            Head::Leaf {
-                kind: Kind::Str,
-                body,
-            } if &payload[body.clone()] == b"action" => {
-                if action.is_some() {
+        match leaf_len(payload, key_at) {
+            Some(7) if &payload[key_at..key_at + 7] == b"\xa6action" => {
+                cur.pos += 7;
+                let body = action_value(&mut cur)?;
+                if action.replace(body.clone()).is_some() {
                     return Err(FramingError::DuplicateAction);
                 }
-                match cur.head()? {
-                    Head::Leaf {
-                        kind: Kind::Str,
-                        body,
-                    } => {
-                        std::str::from_utf8(&payload[body.clone()])
-                            .map_err(|_| FramingError::ActionNotUtf8)?;
-                        if extent == Extent::UntilAction {
-                            return Ok(body);
-                        }
-                        action = Some(body);
-                    }
-                    Head::Leaf { kind, .. } | Head::Container { kind, .. } => {
-                        return Err(FramingError::ActionNotString { found: kind.name() });
-                    }
+                if extent == Extent::UntilAction {
+                    return Ok(body);
                 }
+                continue;
             }
-            key => {
-                cur.skip_children(key, 2, max_depth)?;
-                cur.skip_value(2, max_depth)?;
+            Some(len) => cur.pos += len,
+            None => match cur.head()? {
+                Head::Leaf {
+                    kind: Kind::Str,
+                    body,
+                } if &payload[body.clone()] == b"action" => {
+                    let body = action_value(&mut cur)?;
+                    if action.replace(body.clone()).is_some() {
+                        return Err(FramingError::DuplicateAction);
+                    }
+                    if extent == Extent::UntilAction {
+                        return Ok(body);
+                    }
+                    continue;
+                }
+                key => cur.skip_children(key, 2, max_depth)?,
+            },
+        }
+        match leaf_len(payload, cur.pos) {
+            Some(len) => cur.pos += len,
+            None => {
+                let value = cur.head()?;
+                cur.skip_children(value, 2, max_depth)?;
             }
         }
     }

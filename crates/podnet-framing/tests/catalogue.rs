@@ -254,6 +254,25 @@ fn non_string_action() {
 fn duplicate_action() {
     let payload = b"\x82\xa6action\xa4ping\xa6action\xa4pong";
     assert!(matches!(parse(payload), Err(FramingError::DuplicateAction)));
+    // The same when one of the keys is a str8, as some encoders write short strings.
+    let payload = b"\x82\xa6action\xa4ping\xd9\x06action\xa4pong";
+    assert!(matches!(parse(payload), Err(FramingError::DuplicateAction)));
+    let payload = b"\x82\xd9\x06action\xa4ping\xa6action\xa4pong";
+    assert!(matches!(parse(payload), Err(FramingError::DuplicateAction)));
+}
+
+/// The key and the action may be any string form, not only the short one.
+#[test]
+fn action_in_long_string_forms() {
+    for payload in [
+        &b"\x81\xd9\x06action\xa4ping"[..],
+        b"\x81\xa6action\xd9\x04ping",
+        b"\x81\xda\x00\x06action\xdb\x00\x00\x00\x04ping",
+        b"\x82\xa1x\x01\xd9\x06action\xd9\x04ping",
+    ] {
+        let msg = parse(payload).unwrap_or_else(|e| panic!("{payload:x?}: {e}"));
+        assert_eq!(msg.action(), "ping", "{payload:x?}");
+    }
 }
 
 /// A message cut anywhere is truncated: never a panic, never a message.

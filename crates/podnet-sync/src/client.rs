@@ -5,13 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::Receiver;
 use podnet_transport::podnet_framing::Message;
 use podnet_transport::{ClientConfig, ClientEvent, ConnectionInfo, Frame};
 use serde::Serialize;
 
 use crate::SyncError;
-use crate::thread::{ChannelSink, drain, resolve, spawn};
+use crate::thread::{ChannelSink, drain, resolve, spawn, wait_first};
 
 /// A connection to a podnet or repod server whose network runs on a background thread,
 /// while its events are handled on the thread that calls [`pump`](Self::pump).
@@ -103,9 +103,9 @@ impl Client {
     /// Waits up to `timeout` for the first event, then handles it and everything else
     /// queued. Returns how many events it handled: 0 if none came in time.
     pub fn pump_timeout(&self, timeout: Duration, handler: impl FnMut(ClientEvent)) -> usize {
-        match self.inner.events.recv_timeout(timeout) {
-            Ok(first) => drain(&self.inner.events, Some(first), handler),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => 0,
+        match wait_first(&self.inner.events, timeout) {
+            Some(first) => drain(&self.inner.events, Some(first), handler),
+            None => 0,
         }
     }
 

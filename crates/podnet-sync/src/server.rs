@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::Receiver;
 use podnet_transport::podnet_framing::Message;
 use podnet_transport::{
     ConnectionId, ConnectionInfo, Frame, ServerConfig, ServerEvent, ShutdownReport,
@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use tracing::debug;
 
 use crate::SyncError;
-use crate::thread::{ChannelSink, drain, resolve, spawn};
+use crate::thread::{ChannelSink, drain, resolve, spawn, wait_first};
 
 /// How long a dropped server waits for its connections to close gracefully.
 const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -226,9 +226,9 @@ impl Server {
     /// queued, as [`pump`](Self::pump) (peng3dnet's `process(wait=True, timeout)`). Returns
     /// how many events it handled: 0 if none came in time.
     pub fn pump_timeout(&mut self, timeout: Duration, handler: impl FnMut(ServerEvent)) -> usize {
-        match self.events.recv_timeout(timeout) {
-            Ok(first) => drain(&self.events, Some(first), handler),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => 0,
+        match wait_first(&self.events, timeout) {
+            Some(first) => drain(&self.events, Some(first), handler),
+            None => 0,
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 use crate::SyncError;
 
@@ -74,4 +75,34 @@ pub(crate) fn drain<E>(
         batch.into_iter().for_each(&mut handler);
     }
     handled
+}
+
+/// How long [`wait_first`] polls before it sleeps. A server that is kept busy finds its
+/// next batch within this time, and the network thread then never pays for waking it
+/// (a futex call per batch, several microseconds); an idle one costs this much polling,
+/// with the CPU yielded between polls, once per wait.
+pub(crate) const POLL_BEFORE_SLEEP: Duration = Duration::from_micros(50);
+
+/// Waits up to `timeout` for a batch: polls for [`POLL_BEFORE_SLEEP`], then sleeps until
+/// one comes or the time is up.
+pub(crate) fn wait_first<E>(
+    events: &crossbeam_channel::Receiver<Vec<E>>,
+    timeout: Duration,
+) -> Option<Vec<E>> {
+    let start = Instant::now();
+    let poll = POLL_BEFORE_SLEEP.min(timeout);
+    loop {
+        match events.try_recv() {
+            Ok(batch) => return Some(batch),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
+            Err(crossbeam_channel::TryRecvError::Empty) => {}
+        }
+        if start.elapsed() >= poll {
+            break;
+        }
+        thread::yield_now();
+    }
+    events
+        .recv_timeout(timeout.saturating_sub(start.elapsed()))
+        .ok()
 }

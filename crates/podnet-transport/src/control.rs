@@ -63,10 +63,10 @@ impl Control {
     /// The control message `msg` carries, or `None` if it is an application message.
     /// Malformed control messages are read leniently (missing fields become `None`).
     pub(crate) fn parse(msg: &RawMessage) -> Option<Control> {
-        let action = msg.action();
-        if !action.starts_with(RESERVED_PREFIX) {
+        if !msg.action_bytes().starts_with(RESERVED_PREFIX.as_bytes()) {
             return None;
         }
+        let action = msg.action();
         Some(match action {
             CLOSE => Control::Close {
                 reason: msg

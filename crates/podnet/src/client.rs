@@ -328,7 +328,7 @@ fn dispatch<L: ConnectionListener>(
     match event {
         ClientEvent::SocketConnect { .. } => listener.on_connect(&mut ctx),
         ClientEvent::Message(message) => {
-            let handled = match handlers.table.get(message.action()) {
+            let handled = match handlers.table.get(message.action_bytes()) {
                 Some(handler) => handler(listener, &mut ctx, &message),
                 None => to_value(&message).map(|value| listener.network_received(&mut ctx, value)),
             };

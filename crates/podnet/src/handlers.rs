@@ -38,7 +38,8 @@ pub(crate) type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// The table shared by both sides: one handler per action, found in one hash lookup.
 pub(crate) struct Table<H> {
-    entries: FnvMap<Box<str>, (H, &'static str)>,
+    /// Keyed by the action's bytes, so a lookup needs no UTF-8 check of the action.
+    entries: FnvMap<Box<[u8]>, (H, &'static str)>,
 }
 
 impl<H> Default for Table<H> {
@@ -57,16 +58,17 @@ impl<H> Table<H> {
             "podnet: cannot register a handler for {action:?} ({what}): actions starting with \
              `podnet:` are podnet's own control messages"
         );
-        if let Some((_, existing)) = self.entries.get(action) {
+        if let Some((_, existing)) = self.entries.get(action.as_bytes()) {
             panic!(
                 "podnet: two handlers for the action {action:?} ({existing} and {what}); each \
                  action has exactly one handler"
             );
         }
-        self.entries.insert(action.into(), (handler, what));
+        self.entries
+            .insert(action.as_bytes().into(), (handler, what));
     }
 
-    pub(crate) fn get(&self, action: &str) -> Option<&H> {
+    pub(crate) fn get(&self, action: &[u8]) -> Option<&H> {
         self.entries.get(action).map(|(handler, _)| handler)
     }
 

@@ -477,7 +477,7 @@ fn dispatch<C: Channel>(
                 server,
                 stop,
             };
-            let handled = match handlers.table.get(message.action()) {
+            let handled = match handlers.table.get(message.action_bytes()) {
                 Some(handler) => handler(channel, &mut ctx, &message),
                 None => to_value(&message).map(|value| channel.network_received(&mut ctx, value)),
             };

@@ -271,6 +271,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "--package",
             "podnet",
             "--bench",
+            "pump",
+        ]))?;
+        run_command(cargo().args([
+            "bench",
+            "--locked",
+            "--package",
+            "podnet",
+            "--bench",
             "roundtrip",
         ]))?;
     }

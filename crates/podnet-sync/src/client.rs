@@ -101,7 +101,9 @@ impl Client {
     }
 
     /// Waits up to `timeout` for the first event, then handles it and everything else
-    /// queued. Returns how many events it handled: 0 if none came in time.
+    /// queued. Returns how many events it handled: 0 if none came in time. Like
+    /// [`Server::pump_timeout`](crate::Server::pump_timeout), it polls for 50 µs before
+    /// it sleeps.
     pub fn pump_timeout(&self, timeout: Duration, handler: impl FnMut(ClientEvent)) -> usize {
         match wait_first(&self.inner.events, timeout) {
             Some(first) => drain(&self.inner.events, Some(first), handler),

@@ -225,6 +225,9 @@ impl Server {
     /// Waits up to `timeout` for the first event, then handles it and everything else
     /// queued, as [`pump`](Self::pump) (peng3dnet's `process(wait=True, timeout)`). Returns
     /// how many events it handled: 0 if none came in time.
+    ///
+    /// It polls for the first 50 µs (yielding the CPU between polls) before it sleeps,
+    /// so that a busy server is not put to sleep and woken for every batch.
     pub fn pump_timeout(&mut self, timeout: Duration, handler: impl FnMut(ServerEvent)) -> usize {
         match wait_first(&self.events, timeout) {
             Some(first) => drain(&self.events, Some(first), handler),

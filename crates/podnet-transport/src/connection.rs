@@ -43,6 +43,8 @@ const READ_CHUNK: usize = 16 * 1024;
 /// An error event is charged this much of the inbound budget, so a flood of bad frames is
 /// bounded like a flood of messages.
 const ERROR_EVENT_COST: usize = 256;
+/// A connection's next batch is allocated for at most this many events up front.
+const MAX_PREALLOCATED_EVENTS: usize = 512;
 /// At most this many frames go into one vectored write.
 const MAX_IO_SLICES: usize = 64;
 
@@ -335,6 +337,7 @@ where
     tokio::pin!(aborted);
     let timer = tokio::time::sleep_until(now);
     tokio::pin!(timer);
+    let mut batch = Batch::new(&budget);
 
     loop {
         if closing_deadline.is_none() && conn.closing.is_cancelled() {
@@ -412,7 +415,6 @@ where
                 }
                 // Everything this read brought goes to the application as one batch, with
                 // one share of the inbound budget: one hand-off per read, not per message.
-                let mut batch = Batch::new(&budget);
                 loop {
                     let payload = match codec.decode(&mut buf) {
                         Ok(Some(payload)) => payload,
@@ -478,7 +480,10 @@ impl<E> Batch<E> {
         if !budget.acquire(&self.share, self.cost, aborted).await {
             return false;
         }
-        owner.deliver_batch(std::mem::take(&mut self.events));
+        // The next batch is likely the size of this one: allocate it at once (up to a
+        // bound, so that one burst does not leave every idle connection holding a big one).
+        let next = Vec::with_capacity(self.events.len().min(MAX_PREALLOCATED_EVENTS));
+        owner.deliver_batch(std::mem::replace(&mut self.events, next));
         self.share = budget.share();
         self.cost = 0;
         true

@@ -67,6 +67,15 @@ pub struct Liveness {
     ///
     /// Default: **30 s**: long enough to ride out a hiccup in a player's connection.
     pub heartbeat_timeout: Duration,
+    /// On a server: how long a new connection may go without sending one complete frame.
+    /// A peer that opens a connection and says nothing (or trickles a frame byte by byte)
+    /// holds a slot under `max_connections`; past this it is closed with
+    /// [`DisconnectReason::TimedOut`](crate::DisconnectReason::TimedOut), and told so.
+    /// Once a peer has sent a frame, this no longer applies. `None` turns it off.
+    ///
+    /// Default: **60 s**: podnet clients say `podnet:hello` at once, and repod clients
+    /// normally send their first message (a name, a join) within seconds.
+    pub first_frame_timeout: Option<Duration>,
 }
 
 impl Default for Liveness {
@@ -75,6 +84,7 @@ impl Default for Liveness {
             tcp_keepalive: Some(Duration::from_secs(30)),
             heartbeat_interval: Some(Duration::from_secs(5)),
             heartbeat_timeout: Duration::from_secs(30),
+            first_frame_timeout: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -122,6 +132,48 @@ pub struct ConnectionConfig {
 
     /// Dead-peer detection; see [`Liveness`].
     pub liveness: Liveness,
+
+    /// The most messages per second podnet reads from one peer, if set; see
+    /// [`RateLimit`]. Default: **`None`** (no limit beyond `max_inbound_bytes`).
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A per-connection limit on received messages (every frame counts, control messages and
+/// bad frames included), as a token bucket: up to `burst` messages at once, refilled at
+/// `messages_per_second`.
+///
+/// A peer over the limit is not disconnected and loses nothing: podnet stops reading its
+/// socket until the bucket refills, so TCP flow control slows the peer down to the rate.
+/// Other peers are not affected.
+///
+/// ```
+/// use podnet_transport::{ConnectionConfig, RateLimit};
+///
+/// let mut config = ConnectionConfig::default();
+/// config.rate_limit = Some(RateLimit::new(120, 30)); // 120 messages/s, bursts of 30
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// Sustained rate, in messages per second (at least 1).
+    pub messages_per_second: u32,
+    /// How many messages may arrive at once after a quiet spell (at least 1).
+    pub burst: u32,
+}
+
+impl RateLimit {
+    /// A limit of `messages_per_second`, allowing bursts of `burst`; zeros count as 1.
+    ///
+    /// ```
+    /// let limit = podnet_transport::RateLimit::new(60, 10);
+    /// assert_eq!(limit.messages_per_second, 60);
+    /// ```
+    pub fn new(messages_per_second: u32, burst: u32) -> Self {
+        Self {
+            messages_per_second: messages_per_second.max(1),
+            burst: burst.max(1),
+        }
+    }
 }
 
 impl Default for ConnectionConfig {
@@ -133,6 +185,7 @@ impl Default for ConnectionConfig {
             max_inbound_bytes: 1024 * 1024,
             close_timeout: Duration::from_secs(5),
             liveness: Liveness::default(),
+            rate_limit: None,
         }
     }
 }

@@ -33,7 +33,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, trace, warn};
 
 use crate::budget::{Budget, Share};
-use crate::config::{ConnectionConfig, SlowConsumerPolicy};
+use crate::config::{ConnectionConfig, RateLimit, SlowConsumerPolicy};
 use crate::control::{self, Control};
 use crate::outbound::{Next, OutboundQueue, PushError};
 use crate::{ConnectionId, DisconnectReason, Incoming, TransportError};
@@ -329,6 +329,12 @@ where
         outstanding: None,
     };
     let mut was_podnet_peer = false;
+    // Only a server holds a slot for a peer that says nothing.
+    let mut first_frame_deadline = conn
+        .id
+        .and(config.liveness.first_frame_timeout)
+        .map(|after| (now + after, after));
+    let mut rate = config.rate_limit.map(|limit| TokenBucket::new(limit, now));
     let mut peer_reason: Option<String> = None;
     // Set once a graceful close is under way: from then on, input is read and discarded.
     let mut closing_deadline: Option<Instant> = None;
@@ -348,7 +354,13 @@ where
             was_podnet_peer = true;
             heartbeat.last_ping = Instant::now();
         }
-        let wake_at = closing_deadline.or_else(|| heartbeat.deadline(podnet_peer));
+        let wake_at = closing_deadline.or_else(|| {
+            let heartbeat = heartbeat.deadline(podnet_peer);
+            match first_frame_deadline {
+                Some((at, _)) => Some(heartbeat.map_or(at, |h| h.min(at))),
+                None => heartbeat,
+            }
+        });
         if let Some(at) = wake_at {
             if timer.deadline() != at {
                 timer.as_mut().reset(at);
@@ -369,6 +381,15 @@ where
                     return closing_deadline;
                 }
                 let now = Instant::now();
+                if let Some((at, after)) = first_frame_deadline {
+                    if now >= at {
+                        debug!(?after, "no frame since the connection opened: closing");
+                        let text = format!("no message within {after:?} of connecting");
+                        conn.close(DisconnectReason::TimedOut { after }, &text);
+                        first_frame_deadline = None;
+                        continue;
+                    }
+                }
                 if now >= heartbeat.last_heard + heartbeat.timeout {
                     debug!("heartbeat timeout");
                     conn.abort_with(DisconnectReason::TimedOut { after: heartbeat.timeout });
@@ -427,6 +448,22 @@ where
                             break;
                         }
                     };
+                    first_frame_deadline = None;
+                    if let Some(bucket) = rate.as_mut() {
+                        // Over the rate: hand over what was read, then wait for a token
+                        // before handling this frame; unread input waits in the socket.
+                        if let Some(resume) = bucket.take_one(Instant::now()) {
+                            if !batch.flush(&budget, owner, aborted.as_mut()).await {
+                                return closing_deadline;
+                            }
+                            trace!(?resume, "rate limit: pausing");
+                            tokio::select! {
+                                biased;
+                                () = &mut aborted => return closing_deadline,
+                                () = tokio::time::sleep_until(resume) => {}
+                            }
+                        }
+                    }
                     handle_frame(conn, payload, &mut heartbeat, &mut peer_reason, owner, &mut batch);
                     if batch.cost >= budget.size
                         && !batch.flush(&budget, owner, aborted.as_mut()).await
@@ -439,6 +476,37 @@ where
                 }
             }
         }
+    }
+}
+
+/// The state of a [`RateLimit`]: tokens are messages, refilled continuously.
+struct TokenBucket {
+    limit: RateLimit,
+    /// Tokens left; negative after a read brought more messages than there were tokens.
+    tokens: f64,
+    refilled_at: Instant,
+}
+
+impl TokenBucket {
+    fn new(limit: RateLimit, now: Instant) -> Self {
+        Self {
+            limit,
+            tokens: f64::from(limit.burst),
+            refilled_at: now,
+        }
+    }
+
+    /// Takes a token for the next frame; if there is none, returns when there will be
+    /// (the token is taken then).
+    fn take_one(&mut self, now: Instant) -> Option<Instant> {
+        let rate = f64::from(self.limit.messages_per_second);
+        let elapsed = now
+            .saturating_duration_since(self.refilled_at)
+            .as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(f64::from(self.limit.burst));
+        self.refilled_at = now;
+        self.tokens -= 1.0;
+        (self.tokens < 0.0).then(|| now + Duration::from_secs_f64(-self.tokens / rate))
     }
 }
 

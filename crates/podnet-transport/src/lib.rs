@@ -66,7 +66,9 @@ mod server;
 mod socket;
 
 pub use client::Client;
-pub use config::{ClientConfig, ConnectionConfig, Liveness, ServerConfig, SlowConsumerPolicy};
+pub use config::{
+    ClientConfig, ConnectionConfig, Liveness, RateLimit, ServerConfig, SlowConsumerPolicy,
+};
 pub use connection::ConnectionInfo;
 pub use control::RESERVED_PREFIX;
 pub use error::TransportError;

@@ -80,7 +80,7 @@ pub use podnet_sync::{ServerHandle, SyncError};
 #[doc(inline)]
 pub use podnet_transport::{
     ClientConfig, ConnectionConfig, ConnectionId, ConnectionInfo, DisconnectReason, Frame,
-    Liveness, ServerConfig, ShutdownReport, SlowConsumerPolicy, TransportError,
+    Liveness, RateLimit, ServerConfig, ShutdownReport, SlowConsumerPolicy, TransportError,
 };
 pub use server::{Channel, ChannelCtx, ChannelHandlers, Server};
 /// The layers below, for what the facade does not re-export.

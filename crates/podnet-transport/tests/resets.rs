@@ -1,0 +1,78 @@
+//! Thousands of connections reset mid-frame: afterwards no connection is left in the
+//! server's table and the process's open files are back to what they were. Alone in its
+//! test binary, so that no other test opens files meanwhile.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Echo, RawPeer, WAIT};
+use podnet_transport::{Frame, Server, ServerConfig, ServerEvent};
+use tokio::net::TcpStream;
+
+/// Open file descriptors of this process, where the OS shows them.
+fn open_fds() -> Option<usize> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_connections_reset_mid_frame() {
+    common::trace();
+    const RESETS: usize = 2_000;
+    let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let mut good = RawPeer::connect(addr).await;
+    let fds_before = open_fds();
+
+    let attack = tokio::spawn(async move {
+        for _ in 0..RESETS {
+            let stream = TcpStream::connect(addr).await.unwrap().into_std().unwrap();
+            // A header announcing 256 bytes and two of them, then a reset (linger 0).
+            std::io::Write::write_all(&mut &stream, &[0, 0, 1, 0, 0x81, 0xa6]).unwrap();
+            socket2::SockRef::from(&stream)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            drop(stream);
+        }
+    });
+
+    // The application: count every connection in and out.
+    let (mut opened, mut closed) = (0, 0);
+    tokio::time::timeout(WAIT * 3, async {
+        while closed < RESETS || opened < RESETS + 1 {
+            match events.recv().await.unwrap() {
+                ServerEvent::Connected { .. } => opened += 1,
+                ServerEvent::Disconnected { .. } => closed += 1,
+                _ => {}
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{opened} opened, {closed} closed of {RESETS}"));
+    attack.await.unwrap();
+    assert_eq!(server.connection_count(), 1, "only the good client is left");
+    if let (Some(before), Some(after)) = (fds_before, open_fds()) {
+        assert_eq!(after, before, "open files after {RESETS} resets");
+    }
+
+    // The good client is still served.
+    good.send("echo", &Echo { n: 1 }).await;
+    let id = loop {
+        match events.recv().await.unwrap() {
+            ServerEvent::Message { id, message } => {
+                server
+                    .send_frame(id, &Frame::from_message(&message).unwrap())
+                    .unwrap();
+                break id;
+            }
+            _ => continue,
+        }
+    };
+    assert_eq!(server.connection_ids(), [id]);
+    let back = good.recv_skipping_connected().await.unwrap();
+    assert_eq!(back.decode::<Echo>().unwrap(), Echo { n: 1 });
+}

@@ -328,35 +328,36 @@ pub(crate) fn scan_message(
         // Keys and values of the message map are at level 2. Most keys are short strings
         // and most values fixed-size leaves: step over them without building heads.
         let key_at = cur.pos;
-        match leaf_len(payload, key_at) {
+        let is_action = match leaf_len(payload, key_at) {
             Some(7) if &payload[key_at..key_at + 7] == b"\xa6action" => {
                 cur.pos += 7;
-                let body = action_value(&mut cur)?;
-                if action.replace(body.clone()).is_some() {
-                    return Err(FramingError::DuplicateAction);
-                }
-                if extent == Extent::UntilAction {
-                    return Ok(body);
-                }
-                continue;
+                true
             }
-            Some(len) => cur.pos += len,
+            Some(len) => {
+                cur.pos += len;
+                false
+            }
+            // Any other form of key: "action" as a longer string, or a container.
             None => match cur.head()? {
                 Head::Leaf {
                     kind: Kind::Str,
                     body,
-                } if &payload[body.clone()] == b"action" => {
-                    let body = action_value(&mut cur)?;
-                    if action.replace(body.clone()).is_some() {
-                        return Err(FramingError::DuplicateAction);
-                    }
-                    if extent == Extent::UntilAction {
-                        return Ok(body);
-                    }
-                    continue;
+                } => &payload[body] == b"action",
+                key => {
+                    cur.skip_children(key, 2, max_depth)?;
+                    false
                 }
-                key => cur.skip_children(key, 2, max_depth)?,
             },
+        };
+        if is_action {
+            let body = action_value(&mut cur)?;
+            if action.replace(body.clone()).is_some() {
+                return Err(FramingError::DuplicateAction);
+            }
+            if extent == Extent::UntilAction {
+                return Ok(body);
+            }
+            continue;
         }
         match leaf_len(payload, cur.pos) {
             Some(len) => cur.pos += len,

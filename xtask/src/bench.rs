@@ -257,30 +257,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
     if micro {
         println!("\n==> micro-benchmarks (criterion)");
-        run_command(cargo().args([
-            "bench",
-            "--locked",
-            "--package",
-            "podnet-framing",
-            "--bench",
-            "codec",
-        ]))?;
-        run_command(cargo().args([
-            "bench",
-            "--locked",
-            "--package",
-            "podnet",
-            "--bench",
-            "pump",
-        ]))?;
-        run_command(cargo().args([
-            "bench",
-            "--locked",
-            "--package",
-            "podnet",
-            "--bench",
-            "roundtrip",
-        ]))?;
+        // The codec, pump() per event, and the in-process round trip.
+        for (package, bench) in [
+            ("podnet-framing", "codec"),
+            ("podnet", "pump"),
+            ("podnet", "roundtrip"),
+        ] {
+            run_command(cargo().args([
+                "bench",
+                "--locked",
+                "--package",
+                package,
+                "--bench",
+                bench,
+            ]))?;
+        }
     }
     Ok(())
 }

@@ -59,7 +59,9 @@ impl Client {
     /// # Errors
     ///
     /// [`TransportError::Connect`] if no address accepts the connection,
-    /// [`TransportError::ConnectTimeout`] if it takes too long.
+    /// [`TransportError::ConnectTimeout`] if it takes too long (the TLS handshake
+    /// included), [`TransportError::TlsHandshake`] if TLS is configured and the handshake
+    /// fails.
     pub async fn connect(
         addr: impl ToSocketAddrs,
         config: ClientConfig,
@@ -80,20 +82,51 @@ impl Client {
         sink: impl EventSink<ClientEvent>,
     ) -> Result<Client, TransportError> {
         let timeout = config.connect_timeout;
-        let stream = match tokio::time::timeout(timeout, resolve_and_connect(addr)).await {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(TransportError::ConnectTimeout {
-                    addr: "the server".into(),
-                    timeout,
-                });
-            }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out = || TransportError::ConnectTimeout {
+            addr: "the server".into(),
+            timeout,
         };
+        let stream = tokio::time::timeout_at(deadline, resolve_and_connect(addr))
+            .await
+            .map_err(|_| timed_out())??;
         let peer = stream.peer_addr()?;
         let local_addr = stream.local_addr()?;
         if let Err(err) = socket::tune(&stream, &config.connection.liveness) {
             debug!(%peer, %err, "could not set socket options");
         }
+        #[cfg(feature = "tls")]
+        if let Some(tls) = config.tls.clone() {
+            let stream = tokio::time::timeout_at(
+                deadline,
+                tls.connector.connect(tls.server_name.clone(), stream),
+            )
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|source| TransportError::TlsHandshake {
+                server_name: tls.server_name(),
+                source,
+            })?;
+            let (reader, writer) = tokio::io::split(stream);
+            return Ok(Self::start(reader, writer, peer, local_addr, config, sink));
+        }
+        let (reader, writer) = stream.into_split();
+        Ok(Self::start(reader, writer, peer, local_addr, config, sink))
+    }
+
+    /// Starts serving a connected socket (past its TLS handshake, if any).
+    fn start<R, W>(
+        reader: R,
+        writer: W,
+        peer: SocketAddr,
+        local_addr: SocketAddr,
+        config: ClientConfig,
+        sink: impl EventSink<ClientEvent>,
+    ) -> Client
+    where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let sink: Arc<dyn EventSink<ClientEvent>> = Arc::new(sink);
         sink.deliver(ClientEvent::SocketConnect {
             local: local_addr,
@@ -112,7 +145,6 @@ impl Client {
             let _ = conn.send(control::hello_frame(&connection_config.framing));
         }
         let tracker = TaskTracker::new();
-        let (reader, writer) = stream.into_split();
         connection::spawn(
             conn.clone(),
             reader,
@@ -122,11 +154,11 @@ impl Client {
             || {},
         );
         tracker.close();
-        Ok(Client {
+        Client {
             conn,
             local_addr,
             tracker,
-        })
+        }
     }
 
     /// This side's address.

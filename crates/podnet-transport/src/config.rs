@@ -225,6 +225,16 @@ pub struct ServerConfig {
     ///
     /// Default: **1 s**.
     pub max_accept_backoff: Duration,
+
+    /// Serve TLS instead of plain TCP (feature `tls`): each accepted connection completes
+    /// a handshake within [`ServerTls::handshake_timeout`](crate::ServerTls::handshake_timeout)
+    /// before it counts as connected. Clients over
+    /// [`max_connections`](Self::max_connections) are closed without the "server full"
+    /// message, which could not be read before a handshake.
+    ///
+    /// Default: **None** (plain TCP, as repod).
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::ServerTls>,
 }
 
 impl Default for ServerConfig {
@@ -234,6 +244,8 @@ impl Default for ServerConfig {
             max_connections: 4096,
             send_connected: true,
             max_accept_backoff: Duration::from_secs(1),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -265,6 +277,14 @@ pub struct ClientConfig {
     ///
     /// Default: **true**.
     pub hello: bool,
+
+    /// Connect with TLS (feature `tls`): the handshake runs after the TCP connect, within
+    /// the same [`connect_timeout`](Self::connect_timeout), and a failure is
+    /// [`TransportError::TlsHandshake`](crate::TransportError::TlsHandshake).
+    ///
+    /// Default: **None** (plain TCP, as repod).
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::ClientTls>,
 }
 
 impl Default for ClientConfig {
@@ -273,6 +293,8 @@ impl Default for ClientConfig {
             connection: ConnectionConfig::default(),
             connect_timeout: Duration::from_secs(10),
             hello: true,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }

@@ -95,6 +95,28 @@ pub enum TransportError {
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),
 
+    /// TLS settings could not be built (feature `tls`): unreadable PEM, a key that does not
+    /// match its certificate, a server name that is not a name.
+    #[error("TLS configuration: {problem}")]
+    TlsConfig {
+        /// What was wrong.
+        problem: String,
+    },
+
+    /// The client's TLS handshake with the server failed (feature `tls`).
+    #[error(
+        "the TLS handshake with {server_name} failed: {source}; check that the server speaks \
+         TLS, that its certificate is signed by a root the client trusts, and that it is \
+         valid for {server_name}"
+    )]
+    TlsHandshake {
+        /// The name the server's certificate was checked against.
+        server_name: String,
+        /// What rustls reported.
+        #[source]
+        source: io::Error,
+    },
+
     /// The peer address could not be resolved.
     #[error("could not resolve {addr}: no address found")]
     NoAddress {

@@ -18,6 +18,12 @@
 //! - **liveness**: TCP keepalive everywhere, and a `podnet:ping` heartbeat between podnet
 //!   peers only, so a quiet repod peer is never dropped ([`Liveness`]).
 //!
+//! # Features
+//!
+//! - `tls`: encrypted connections with rustls (through tokio-rustls, with the ring
+//!   provider). Set `ServerConfig::tls` to a `ServerTls` and `ClientConfig::tls` to a
+//!   `ClientTls`; nothing else changes. Off by default: repod speaks plain TCP.
+//!
 //! It is for applications that already run tokio. **Most games want the `podnet`
 //! crate**, whose `pump()` needs no async code. The wire format itself is
 //! [`podnet_framing`].
@@ -64,6 +70,8 @@ mod id;
 mod outbound;
 mod server;
 mod socket;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use client::Client;
 pub use config::{
@@ -78,3 +86,5 @@ pub use id::ConnectionId;
 #[doc(inline)]
 pub use podnet_framing;
 pub use server::{Server, ShutdownReport};
+#[cfg(feature = "tls")]
+pub use tls::{ClientTls, ServerTls, rustls};

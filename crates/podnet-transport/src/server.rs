@@ -408,16 +408,19 @@ impl Inner {
         self.connections.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn start_connection(
+    /// Starts serving an accepted connection (past its TLS handshake, if any) through its
+    /// two halves.
+    fn start_connection<R, W>(
         self: &Arc<Self>,
-        stream: TcpStream,
+        reader: R,
+        writer: W,
         peer: SocketAddr,
         slot: OwnedSemaphorePermit,
-    ) {
+    ) where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let id = ConnectionId::from_raw(self.next_id.fetch_add(1, Ordering::Relaxed));
-        if let Err(err) = socket::tune(&stream, &self.connection_config.liveness) {
-            debug!(%peer, %err, "could not set socket options");
-        }
         let conn = Arc::new(Connection::new(
             Some(id),
             peer,
@@ -437,18 +440,62 @@ impl Inner {
             inner: Arc::clone(self),
         };
         let inner = Arc::clone(self);
-        let (reader, writer) = stream.into_split();
         connection::spawn(conn, reader, writer, owner, &self.tracker, move || {
             inner.table().remove(&id);
             drop(slot);
         });
     }
 
-    /// Tells a client over the cap why, then closes it.
-    fn reject(&self, stream: TcpStream, peer: SocketAddr, rejecting: &Arc<Semaphore>) {
+    /// Runs the TLS handshake of an accepted connection in a task of its own, so a slow
+    /// one holds up no one, then starts serving it. A failed or late handshake is only
+    /// logged: the peer never was a connection.
+    #[cfg(feature = "tls")]
+    fn start_tls(
+        self: &Arc<Self>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        slot: OwnedSemaphorePermit,
+        tls: &crate::ServerTls,
+    ) {
+        let acceptor = tls.acceptor.clone();
+        let timeout = tls.handshake_timeout;
+        let inner = Arc::clone(self);
+        let handshake = async move {
+            let result = tokio::select! {
+                () = inner.stop_accepting.cancelled() => return,
+                result = tokio::time::timeout(timeout, acceptor.accept(stream)) => result,
+            };
+            match result {
+                // A shutdown that began during the handshake has already closed the
+                // table it would join.
+                Ok(Ok(_)) if inner.stop_accepting.is_cancelled() => {}
+                Ok(Ok(stream)) => {
+                    let (reader, writer) = tokio::io::split(stream);
+                    inner.start_connection(reader, writer, peer, slot);
+                }
+                Ok(Err(err)) => debug!(%err, "TLS handshake failed"),
+                Err(_) => debug!(?timeout, "TLS handshake timed out"),
+            }
+        };
+        self.tracker
+            .spawn(handshake.instrument(tracing::debug_span!("tls_handshake", %peer)));
+    }
+
+    /// Tells a client over the cap why (unless `say_why` is false: a TLS client could not
+    /// read it), then closes it.
+    fn reject(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        rejecting: &Arc<Semaphore>,
+        say_why: bool,
+    ) {
         let count = self.rejected.fetch_add(1, Ordering::Relaxed) + 1;
         if count == 1 || count.is_power_of_two() {
             warn!(%peer, rejected = count, "server full: turning clients away");
+        }
+        if !say_why {
+            return;
         }
         let Ok(permit) = rejecting.clone().try_acquire_owned() else {
             return; // too many being turned away already: just drop this one
@@ -519,10 +566,24 @@ async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 backoff = MIN_ACCEPT_BACKOFF;
-                match slots.clone().try_acquire_owned() {
-                    Ok(slot) => inner.start_connection(stream, peer, slot),
-                    Err(_) => inner.reject(stream, peer, &rejecting),
+                #[cfg(feature = "tls")]
+                let tls = config.tls.as_ref();
+                #[cfg(not(feature = "tls"))]
+                let tls: Option<&()> = None;
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    inner.reject(stream, peer, &rejecting, tls.is_none());
+                    continue;
+                };
+                if let Err(err) = socket::tune(&stream, &inner.connection_config.liveness) {
+                    debug!(%peer, %err, "could not set socket options");
                 }
+                #[cfg(feature = "tls")]
+                if let Some(tls) = tls {
+                    inner.start_tls(stream, peer, slot, tls);
+                    continue;
+                }
+                let (reader, writer) = stream.into_split();
+                inner.start_connection(reader, writer, peer, slot);
             }
             Err(err) if is_connection_error(&err) => debug!(%err, "accept: skipped"),
             Err(err) => {

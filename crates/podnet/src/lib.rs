@@ -82,6 +82,9 @@ pub use podnet_transport::{
     ClientConfig, ConnectionConfig, ConnectionId, ConnectionInfo, DisconnectReason, Frame,
     Liveness, RateLimit, ServerConfig, ShutdownReport, SlowConsumerPolicy, TransportError,
 };
+#[cfg(feature = "tls")]
+#[doc(inline)]
+pub use podnet_transport::{ClientTls, ServerTls};
 pub use server::{Channel, ChannelCtx, ChannelHandlers, Server};
 /// The layers below, for what the facade does not re-export.
 pub use {podnet_framing, podnet_sync, podnet_transport};

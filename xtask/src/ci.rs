@@ -4,7 +4,13 @@ use crate::interop;
 use crate::util::{TestCounts, cargo, run as run_command, run_tests};
 
 /// Examples that run headless and end on their own within seconds.
-const SELF_ENDING_EXAMPLES: &[&str] = &["quickstart", "host_and_play", "lag_time"];
+/// The examples that end by themselves, with the features each needs.
+const SELF_ENDING_EXAMPLES: &[(&str, &str)] = &[
+    ("quickstart", ""),
+    ("host_and_play", ""),
+    ("lag_time", ""),
+    ("tls_chat", "tls"),
+];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if let Some(arg) = args.first() {
@@ -13,12 +19,29 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     step("fmt");
     run_command(cargo().args(["fmt", "--all", "--", "--check"]))
         .map_err(|e| format!("{e}\nxtask: run `cargo fmt --all` to fix the formatting"))?;
+    // The fuzz crate is a workspace of its own (see fuzz/Cargo.toml).
+    run_command(cargo().args(["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"]))
+        .map_err(|e| {
+            format!("{e}\nxtask: run `cargo fmt --manifest-path fuzz/Cargo.toml` to fix it")
+        })?;
 
+    // Everything is checked with every feature on (`tls`); the libraries are also linted
+    // as most users build them, with none.
     step("clippy");
     run_command(cargo().args([
         "clippy",
         "--workspace",
         "--all-targets",
+        "--all-features",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run_command(cargo().args([
+        "clippy",
+        "--workspace",
+        "--lib",
         "--locked",
         "--",
         "-D",
@@ -30,21 +53,32 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     counts.add(run_tests(cargo().args([
         "test",
         "--workspace",
+        "--all-features",
         "--locked",
     ]))?);
 
     step("docs");
     run_command(
         cargo()
-            .args(["doc", "--workspace", "--no-deps", "--locked"])
+            .args([
+                "doc",
+                "--workspace",
+                "--all-features",
+                "--no-deps",
+                "--locked",
+            ])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
 
     step("examples");
     // The examples that end by themselves must run, as the README promises.
-    for example in SELF_ENDING_EXAMPLES {
-        run_command(cargo().args(["run", "--quiet", "--locked", "--example", example]))
-            .map_err(|e| format!("{e}\nxtask: the example `{example}` failed"))?;
+    for (example, features) in SELF_ENDING_EXAMPLES {
+        let mut cmd = cargo();
+        cmd.args(["run", "--quiet", "--locked", "--example", example]);
+        if !features.is_empty() {
+            cmd.args(["--features", features]);
+        }
+        run_command(&mut cmd).map_err(|e| format!("{e}\nxtask: the example `{example}` failed"))?;
     }
 
     step("interop with Python (msgpack, repod)");

@@ -4,8 +4,10 @@
 
 mod bench;
 mod ci;
+mod fuzz;
 mod interop;
 mod python;
+mod soak;
 mod util;
 
 use std::process::ExitCode;
@@ -18,7 +20,12 @@ tasks:
            the self-ending examples, and the interop tests
   interop  the tests against real Python peers (msgpack, repod), in a venv it makes
            under target/ with xtask/python/requirements.txt
-  bench    run the criterion benchmarks
+  bench    the benchmarks: podnet beside a plain tokio baseline (and repod), as ratios;
+           --quick for a smoke run
+  fuzz     coverage-guided fuzzing of the frame codec and payload decoding with
+           libFuzzer on stable: --seconds N (default 60) per target, --target NAME
+  soak     a server under load (players, broadcast, churn, resets) for --seconds N
+           (default 60): fails if a message is lost or memory grows after warm-up
   help     show this message
 
 environment:
@@ -31,6 +38,8 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         Some("interop") => interop::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");

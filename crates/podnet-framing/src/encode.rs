@@ -115,6 +115,11 @@ where
 /// Encodes a dynamic value as one frame. The value must be a map with exactly one
 /// `"action"` key whose value is a string, as every message is.
 ///
+/// A string that is not valid UTF-8 (which a peer can send, and
+/// [`RawMessage::to_value`](crate::RawMessage::to_value) keeps as such) is written as
+/// msgpack bin, as rmpv writes it: relaying a decoded message changes only that.
+/// Python's msgpack would refuse such a string anyway.
+///
 /// # Errors
 ///
 /// [`FramingError::NotAMap`], [`FramingError::MissingAction`],

@@ -1,0 +1,296 @@
+//! The checks behind podnet's fuzz targets.
+//!
+//! Each takes the fuzzer's bytes, runs them through the code a peer's bytes reach (the
+//! frame codec, then [`RawMessage::parse`] and the decoders behind it) and asserts what
+//! must hold whatever the input. A failed assertion, a panic, a stack overflow, a leak or
+//! an allocation over libFuzzer's limit is a crash, and the fuzzer saves the input.
+//!
+//! The first byte of the input is a setting, not data, so the fuzzer also explores the
+//! limits: smaller frame and depth limits than the defaults, and how the stream is cut.
+
+use bytes::{Bytes, BytesMut};
+use podnet_framing::{
+    FrameCodec, FramingConfig, FramingError, RawMessage, Value, encode_value, peek_action,
+};
+use serde::Deserialize;
+use tokio_util::codec::Decoder;
+
+/// Feeds `data[1..]` to a [`FrameCodec`] twice: all at once, and cut into pieces whose
+/// sizes follow from `data[0]`. Both must yield the same frames and the same error (the
+/// codec holds no state that depends on how reads were cut), and every frame is checked
+/// as a [`payload`].
+pub fn frames(data: &[u8]) {
+    let Some((&setting, stream)) = data.split_first() else {
+        return;
+    };
+    // Frame limits from 16 bytes to 4 KiB, so "too large" is reachable.
+    let config = FramingConfig::default()
+        .with_max_frame_length(16 + usize::from(setting) * 16)
+        .with_max_depth(1 + usize::from(setting % 32));
+
+    let whole = run_codec(&config, std::iter::once(stream));
+    let cut = run_codec(&config, Pieces::new(stream, setting));
+    assert_eq!(whole, cut, "cutting the stream changed what the codec read");
+
+    for frame in whole.frames {
+        check_payload(frame, &config);
+    }
+}
+
+/// Checks one payload: `data[0]` picks the depth limit (1 to 8, or the default 128),
+/// `data[1..]` is the payload.
+pub fn payload(data: &[u8]) {
+    let Some((&setting, payload)) = data.split_first() else {
+        return;
+    };
+    let config = if setting < 0x80 {
+        FramingConfig::default()
+    } else {
+        FramingConfig::default().with_max_depth(1 + usize::from(setting % 8))
+    };
+    check_payload(Bytes::copy_from_slice(payload), &config);
+}
+
+/// What a codec run produced: the frames, then the error that ended it, if any.
+#[derive(Debug, PartialEq)]
+struct CodecRun {
+    frames: Vec<Bytes>,
+    end: Option<String>,
+}
+
+fn run_codec<'a>(config: &FramingConfig, pieces: impl Iterator<Item = &'a [u8]>) -> CodecRun {
+    let mut codec = FrameCodec::new(config);
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    for piece in pieces {
+        buf.extend_from_slice(piece);
+        loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(frame)) => {
+                    assert!(frame.len() <= config.max_frame_length);
+                    frames.push(frame);
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    assert!(err.is_fatal(), "a codec error must end the stream: {err}");
+                    return CodecRun {
+                        frames,
+                        end: Some(format!("{err:?}")),
+                    };
+                }
+            }
+        }
+    }
+    let end = match codec.decode_eof(&mut buf) {
+        Ok(None) => None,
+        Ok(Some(frame)) => panic!("decode_eof found a frame decode missed: {frame:?}"),
+        Err(err) => Some(format!("{err:?}")),
+    };
+    CodecRun { frames, end }
+}
+
+/// Cuts a slice into pieces of 1 to 16 bytes, sizes from a small generator seeded by
+/// the setting byte.
+struct Pieces<'a> {
+    rest: &'a [u8],
+    state: u32,
+}
+
+impl<'a> Pieces<'a> {
+    fn new(rest: &'a [u8], seed: u8) -> Self {
+        Self {
+            rest,
+            state: 0x9e37_79b9 ^ u32::from(seed),
+        }
+    }
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        // xorshift32
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 17;
+        self.state ^= self.state << 5;
+        let len = (1 + (self.state % 16) as usize).min(self.rest.len());
+        let (piece, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Some(piece)
+    }
+}
+
+/// A message type with a bit of everything, to drive serde's typed decoding over hostile
+/// payloads. Whether it decodes does not matter; that it never panics does.
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct Typed<'a> {
+    action: &'a str,
+    #[serde(default)]
+    x: Option<i32>,
+    #[serde(default)]
+    y: Option<f64>,
+    #[serde(default, borrow)]
+    name: Option<&'a str>,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    data: Option<Value>,
+}
+
+/// What must hold for any payload.
+///
+/// - [`RawMessage::parse`] and [`peek_action`] agree: a payload whose start fails the
+///   peek fails the parse, and a parsed message peeks to the same action.
+/// - rmpv, as a reference decoder, agrees with the scanner both ways: a parsed payload is
+///   one whole msgpack map holding exactly one `"action"` string key, within the depth
+///   limit; and a payload rmpv reads as such a map is parsed.
+/// - A parsed message converts to a [`Value`] equal to rmpv's, which encodes back to a
+///   frame that parses to the same message.
+/// - Typed decoding returns, whatever it returns.
+pub fn check_payload(payload: Bytes, config: &FramingConfig) {
+    let parsed = RawMessage::parse(payload.clone(), config);
+    let peeked = peek_action(&payload, config);
+    let reference = reference_action(&payload, config.max_depth);
+
+    match &parsed {
+        Ok(msg) => {
+            assert_eq!(peeked.as_ref().ok(), Some(&msg.action()), "peek disagrees");
+            let (value, action) = reference
+                .unwrap_or_else(|why| panic!("parsed as {:?}, but rmpv says: {why}", msg.action()));
+            assert_eq!(action, msg.action());
+            assert_eq!(msg.action().as_bytes(), msg.action_bytes());
+
+            let converted = msg
+                .to_value()
+                .expect("a parsed message converts to a Value");
+            assert_eq!(format!("{converted:?}"), format!("{value:?}"));
+
+            let mut wire = BytesMut::new();
+            match encode_value(&converted, &mut wire, config) {
+                Ok(()) => {
+                    let again = RawMessage::parse(wire.split_off(4).freeze(), config)
+                        .expect("what podnet encodes, podnet parses");
+                    assert_eq!(again.action(), msg.action());
+                    let again_value = again.to_value().expect("converts");
+                    // rmpv writes a str that is not UTF-8 as bin: the one change allowed.
+                    assert_eq!(
+                        format!("{again_value:?}"),
+                        format!("{:?}", invalid_strings_as_binary(converted))
+                    );
+                }
+                // Re-encoding may pick longer forms than the peer did (rmpv writes
+                // integers and floats its own way), so it can go over the limit.
+                Err(FramingError::MessageTooLarge { .. }) => {}
+                Err(err) => panic!("a parsed message failed to encode: {err}"),
+            }
+            let _ = msg.decode::<Typed<'_>>();
+            let _ = msg.decode::<std::collections::HashMap<String, Value>>();
+        }
+        Err(err) => {
+            assert!(!err.is_fatal(), "a bad payload must not end the connection");
+            if let Ok((_, action)) = reference {
+                panic!("rmpv reads a message with action {action:?}, but parse says: {err}");
+            }
+        }
+    }
+    if peeked.is_err() {
+        assert!(parsed.is_err(), "the peek failed but the parse passed");
+    }
+}
+
+/// rmpv's reading of `payload`: the whole value and its action, or why it is not a message.
+fn reference_action(payload: &[u8], max_depth: usize) -> Result<(Value, String), String> {
+    // rmpv reads the reserved marker 0xc1 as nil; msgpack (and Python's msgpack, and
+    // podnet) refuse it. rmp-serde refuses it too, so it vets the bytes first.
+    let mut vet = rmp_serde::Deserializer::from_read_ref(payload);
+    vet.set_max_depth(2 * max_depth + 8);
+    serde::de::IgnoredAny::deserialize(&mut vet).map_err(|e| format!("rmp-serde: {e}"))?;
+
+    let mut rest = payload;
+    // rmpv charges about two units per level; its guard is set above ours, so ours is
+    // the one measured below.
+    let value = rmpv::decode::read_value_with_max_depth(&mut rest, 2 * max_depth + 8)
+        .map_err(|e| format!("not msgpack: {e}"))?;
+    if !rest.is_empty() {
+        return Err(format!("{} trailing bytes", rest.len()));
+    }
+    if depth(&value) > max_depth {
+        return Err("too deep".into());
+    }
+    let Value::Map(entries) = &value else {
+        return Err("not a map".into());
+    };
+    let mut actions = entries
+        .iter()
+        .filter(|(key, _)| matches!(key, Value::String(s) if s.as_bytes() == b"action"));
+    let action = match (actions.next(), actions.next()) {
+        (None, _) => return Err("no action".into()),
+        (Some(_), Some(_)) => return Err("two actions".into()),
+        (Some((_, Value::String(s))), None) => s
+            .as_str()
+            .ok_or_else(|| "action not UTF-8".to_string())?
+            .to_owned(),
+        (Some(_), None) => return Err("action not a string".into()),
+    };
+    Ok((value, action))
+}
+
+/// `value` with every string that is not UTF-8 turned into binary, as rmpv encodes it.
+fn invalid_strings_as_binary(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.as_str().is_none() => Value::Binary(s.into_bytes()),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(invalid_strings_as_binary).collect())
+        }
+        Value::Map(entries) => Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (invalid_strings_as_binary(k), invalid_strings_as_binary(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Nesting depth: a scalar is 0, an array or map one more than its deepest element.
+/// Recursive, over a value rmpv already bounded in depth.
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Map(entries) => {
+            1 + entries
+                .iter()
+                .flat_map(|(k, v)| [depth(k), depth(v)])
+                .max()
+                .unwrap_or(0)
+        }
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checks pass over every seed, and the seeds reach both outcomes.
+    #[test]
+    fn seeds_pass() {
+        for target in ["payload", "frames"] {
+            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/seeds/").to_owned() + target;
+            let mut count = 0;
+            for entry in std::fs::read_dir(&dir).expect("seeds dir") {
+                let data = std::fs::read(entry.expect("entry").path()).expect("seed");
+                match target {
+                    "payload" => payload(&data),
+                    _ => frames(&data),
+                }
+                count += 1;
+            }
+            assert!(count > 0, "no seeds in {dir}");
+        }
+    }
+}

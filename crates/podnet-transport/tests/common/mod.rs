@@ -79,7 +79,11 @@ pub(crate) struct RawPeer {
 
 impl RawPeer {
     pub(crate) async fn connect(addr: SocketAddr) -> Self {
-        let stream = TcpStream::connect(addr).await.unwrap();
+        Self::from_stream(TcpStream::connect(addr).await.unwrap())
+    }
+
+    /// A peer on a stream connected some other way.
+    pub(crate) fn from_stream(stream: TcpStream) -> Self {
         stream.set_nodelay(true).unwrap();
         let config = FramingConfig::default().with_max_frame_length(64 * 1024 * 1024);
         Self {

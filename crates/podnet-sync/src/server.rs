@@ -290,6 +290,12 @@ impl ServerHandle {
         self.net.local_addr()
     }
 
+    /// Stops accepting new connections, leaving those open untouched (see
+    /// [`podnet_transport::Server::stop_accepting`]).
+    pub fn stop_accepting(&self) {
+        self.net.stop_accepting();
+    }
+
     /// Sends a typed message to one connection. Never blocks.
     ///
     /// # Errors

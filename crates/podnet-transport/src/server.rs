@@ -313,6 +313,24 @@ impl Server {
         self.inner.rejected.load(Ordering::Relaxed)
     }
 
+    /// Stops accepting new connections; those open are not touched. New clients are then
+    /// refused by the OS. [`shutdown`](Self::shutdown) does this first; call it alone to
+    /// wind down gently, for example to let running games finish.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), podnet_transport::TransportError> {
+    /// use podnet_transport::{Server, ServerConfig};
+    ///
+    /// let (server, _events) = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
+    /// server.stop_accepting();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stop_accepting(&self) {
+        self.inner.stop_accepting.cancel();
+    }
+
     /// Stops accepting, closes every connection gracefully with `reason` (each client gets
     /// what was sent to it, then the reason), and waits up to `timeout` for all of them;
     /// connections still closing then are cut. Every connection gets its `Disconnected`

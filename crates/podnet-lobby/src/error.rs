@@ -1,0 +1,19 @@
+//! The lobby's error type.
+
+/// What can go wrong starting or running a lobby server.
+///
+/// ```
+/// let err = podnet_lobby::Error::from(podnet_sync::SyncError::Stopped);
+/// assert!(err.to_string().contains("stopped"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Starting or running the background network thread failed (under `pump()`).
+    #[error(transparent)]
+    Sync(#[from] podnet_sync::SyncError),
+
+    /// The async server failed (bind, connect, send).
+    #[error(transparent)]
+    Transport(#[from] podnet_transport::TransportError),
+}

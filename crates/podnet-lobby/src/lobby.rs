@@ -1,0 +1,409 @@
+//! The pipeline: initiator (logins, unique names) → waiting room (groups of N) → session
+//! manager → back to the waiting room. Sans-IO: it takes server events and the time, and
+//! acts through an [`Outbox`]; the drivers in `sync.rs` and `run.rs` feed it.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use podnet_framing::{Message, RawMessage};
+use podnet_transport::{ConnectionId, ServerEvent};
+
+use crate::config::LobbyConfig;
+use crate::names::{Names, Player};
+use crate::outbox::{Outbox, send};
+use crate::protocol::{LobbyError, LobbyUpdate, Login, LoginRefused, LoginRequired, Welcome};
+use crate::session::{Game, Seat};
+use crate::sessions::{Returning, Sessions};
+
+/// Where a connection is in the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Connected, not logged in yet: the initiator's.
+    LoggingIn { deadline: Instant },
+    /// Logged in, in the waiting room.
+    Waiting,
+    /// In a session.
+    Playing { session: u64, seat: Seat },
+    /// Being closed by the lobby; only its disconnect matters now.
+    Closing,
+}
+
+/// A shutdown under way.
+#[derive(Debug)]
+struct ShuttingDown {
+    reason: String,
+    cut_at: Instant,
+}
+
+/// The lobby: every connection's way from login to games and back. Sans-IO: feed it
+/// server events with [`handle`](Self::handle) and the time with [`tick`](Self::tick);
+/// it acts through an [`Outbox`]. [`LobbyServer`](crate::LobbyServer) (under `pump()`)
+/// and [`run`](crate::run) (async) do the feeding; use it directly to drive a lobby from
+/// your own loop.
+///
+/// # Example
+///
+/// ```
+/// use podnet_lobby::{Game, Lobby, LobbyConfig, Seat, SessionCtx, SessionHandlers};
+///
+/// struct Nothing;
+/// impl Game for Nothing {
+///     type Setup = ();
+///     fn start(_: &(), ctx: &mut SessionCtx<'_>) -> Self { ctx.end("done"); Nothing }
+///     fn handlers(_: &mut SessionHandlers<Self>) {}
+/// }
+///
+/// let lobby = Lobby::<Nothing>::new(LobbyConfig::new(2), ());
+/// assert_eq!(lobby.waiting().count(), 0);
+/// ```
+pub struct Lobby<G: Game> {
+    config: LobbyConfig,
+    names: Names,
+    stages: HashMap<ConnectionId, Stage>,
+    /// Login deadlines in the order they were set, which is their order in time (the
+    /// timeout is the same for all); stale entries are skipped.
+    deadlines: VecDeque<(Instant, ConnectionId)>,
+    waiting: VecDeque<Player>,
+    sessions: Sessions<G>,
+    shutdown: Option<ShuttingDown>,
+}
+
+impl<G: Game> Lobby<G> {
+    /// A lobby with `config`, whose sessions share `setup`.
+    pub fn new(config: LobbyConfig, setup: G::Setup) -> Self {
+        Self {
+            config,
+            names: Names::default(),
+            stages: HashMap::new(),
+            deadlines: VecDeque::new(),
+            waiting: VecDeque::new(),
+            sessions: Sessions::new(setup),
+            shutdown: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LobbyConfig {
+        &self.config
+    }
+
+    /// The names of the players waiting, in join order.
+    pub fn waiting(&self) -> impl Iterator<Item = &str> {
+        self.waiting.iter().map(Player::name)
+    }
+
+    /// How many sessions are running.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// How many names are held (by players logged in, waiting or playing).
+    pub fn names_in_use(&self) -> usize {
+        self.names.len()
+    }
+
+    /// How many connections have not logged in yet.
+    pub fn logging_in(&self) -> usize {
+        self.stages
+            .values()
+            .filter(|s| matches!(s, Stage::LoggingIn { .. }))
+            .count()
+    }
+
+    /// Whether a shutdown began and every session has ended: the server can be shut down.
+    pub fn is_done(&self) -> bool {
+        self.shutdown.is_some() && self.sessions.len() == 0
+    }
+
+    /// When [`tick`](Self::tick) next has something to do: a login deadline, or the end of
+    /// a shutdown's grace.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let login = self.deadlines.front().map(|(at, _)| *at);
+        let cut = self.shutdown.as_ref().map(|s| s.cut_at);
+        login.into_iter().chain(cut).min()
+    }
+
+    /// Takes one server event.
+    pub fn handle(&mut self, event: ServerEvent, out: &dyn Outbox) {
+        match event {
+            ServerEvent::Connected { id, .. } => self.connected(id, out),
+            ServerEvent::Message { id, message } => self.message(id, &message, out),
+            ServerEvent::Error { id, error } => {
+                if matches!(
+                    self.stages.get(&id),
+                    Some(Stage::LoggingIn { .. } | Stage::Waiting | Stage::Playing { .. })
+                ) {
+                    let reason = format!("{error}");
+                    send(out, id, &LobbyError { reason });
+                }
+            }
+            ServerEvent::Disconnected { id, .. } => self.disconnected(id, out),
+            _ => {}
+        }
+    }
+
+    /// Acts on the time: closes connections that did not log in by their deadline, and
+    /// cuts the sessions still running when a shutdown's grace is over.
+    pub fn tick(&mut self, now: Instant, out: &dyn Outbox) {
+        while let Some(&(at, id)) = self.deadlines.front() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop_front();
+            if self.stages.get(&id) == Some(&Stage::LoggingIn { deadline: at }) {
+                self.stages.insert(id, Stage::Closing);
+                let timeout = self.config.login_timeout;
+                out.close(id, &format!("no login within {timeout:?}"));
+            }
+        }
+        if self.shutdown.as_ref().is_some_and(|s| now >= s.cut_at) {
+            self.cut_sessions(out);
+        }
+    }
+
+    /// During a shutdown: ends every session now, closing its players.
+    pub(crate) fn cut_sessions(&mut self, out: &dyn Outbox) {
+        let Some(shutdown) = &self.shutdown else {
+            return;
+        };
+        if self.sessions.len() == 0 {
+            return;
+        }
+        let reason = shutdown.reason.clone();
+        tracing::info!(
+            sessions = self.sessions.len(),
+            "shutdown: cutting the sessions"
+        );
+        let players = self.sessions.cut_all();
+        self.close_all(players, &reason, out);
+    }
+
+    /// Begins a shutdown: stops accepting, closes everyone not in a session with
+    /// `reason`, and lets the sessions finish within
+    /// [`LobbyConfig::session_grace`]; their players are then closed with `reason` too,
+    /// instead of going back to the lobby. [`is_done`](Self::is_done) says when it is over.
+    pub fn begin_shutdown(&mut self, reason: &str, now: Instant, out: &dyn Outbox) {
+        if self.shutdown.is_some() {
+            return;
+        }
+        out.stop_accepting();
+        self.shutdown = Some(ShuttingDown {
+            reason: reason.to_owned(),
+            cut_at: now + self.config.session_grace,
+        });
+        self.deadlines.clear();
+        for (id, stage) in &mut self.stages {
+            if matches!(stage, Stage::LoggingIn { .. }) {
+                *stage = Stage::Closing;
+                out.close(*id, reason);
+            }
+        }
+        let waiting: Vec<Player> = self.waiting.drain(..).collect();
+        self.close_all(waiting, reason, out);
+        self.tick(now, out);
+    }
+
+    fn connected(&mut self, id: ConnectionId, out: &dyn Outbox) {
+        if let Some(shutdown) = &self.shutdown {
+            self.stages.insert(id, Stage::Closing);
+            out.close(id, &shutdown.reason);
+            return;
+        }
+        let deadline = Instant::now() + self.config.login_timeout;
+        self.stages.insert(id, Stage::LoggingIn { deadline });
+        self.deadlines.push_back((deadline, id));
+        send(
+            out,
+            id,
+            &LoginRequired {
+                max_name_len: self.config.max_name_len,
+                timeout_secs: self.config.login_timeout.as_secs(),
+            },
+        );
+    }
+
+    fn message(&mut self, id: ConnectionId, msg: &RawMessage, out: &dyn Outbox) {
+        let Some(&stage) = self.stages.get(&id) else {
+            return;
+        };
+        let is_login = msg.action_bytes() == Login::ACTION.as_bytes();
+        let refuse = |reason: String| send(out, id, &LobbyError { reason });
+        match stage {
+            Stage::LoggingIn { .. } if is_login => self.login(id, msg, out),
+            Stage::LoggingIn { .. } => refuse(format!(
+                "log in first, with {{\"action\": \"login\", \"name\": ...}} (got {:?})",
+                msg.action()
+            )),
+            Stage::Waiting if is_login => {
+                let name = self
+                    .waiting_player(id)
+                    .map(Player::name)
+                    .unwrap_or_default();
+                refuse(format!("already logged in as {name:?}"));
+            }
+            Stage::Waiting => refuse(format!(
+                "waiting for a group of {}: {} waiting; {:?} means nothing in the lobby",
+                self.config.group_size,
+                self.waiting.len(),
+                msg.action()
+            )),
+            Stage::Playing { session, seat } => {
+                if let Some(players) = self.sessions.message(session, seat, msg, out) {
+                    self.back_from_session(players, out);
+                }
+            }
+            Stage::Closing => {}
+        }
+    }
+
+    /// The initiator: a free, valid name makes a [`Player`], who joins the waiting room.
+    fn login(&mut self, id: ConnectionId, msg: &RawMessage, out: &dyn Outbox) {
+        let login = match msg.decode::<Login>() {
+            Ok(login) => login,
+            Err(_) => {
+                let reason =
+                    "a login needs a name: {\"action\": \"login\", \"name\": \"...\"}".into();
+                send(
+                    out,
+                    id,
+                    &LoginRefused {
+                        name: String::new(),
+                        reason,
+                    },
+                );
+                return;
+            }
+        };
+        match self.names.claim(&login.name, self.config.max_name_len) {
+            Ok(name) => {
+                tracing::debug!(%id, name = %name, "logged in");
+                self.stages.insert(id, Stage::Waiting);
+                self.join(vec![Player::new(id, name)], out);
+            }
+            Err(reason) => send(
+                out,
+                id,
+                &LoginRefused {
+                    name: login.name,
+                    reason,
+                },
+            ),
+        }
+    }
+
+    /// The waiting room: `players` join in order and are welcomed; every full group
+    /// starts a session; everyone still waiting hears who is there.
+    fn join(&mut self, players: Vec<Player>, out: &dyn Outbox) {
+        self.enter(players, out);
+        let size = self.config.group_size;
+        let mut ended_at_once = Vec::new();
+        while self.waiting.len() >= size {
+            let group: Vec<Player> = self.waiting.drain(..size).collect();
+            let ids: Vec<ConnectionId> = group.iter().map(Player::id).collect();
+            let (session, ended) = self.sessions.start(group, out);
+            for (seat, id) in ids.into_iter().enumerate() {
+                self.stages.insert(id, Stage::Playing { session, seat });
+            }
+            ended_at_once.extend(ended.into_iter().flatten());
+        }
+        // Players of a game that ended as it started wait for the next arrival to be
+        // grouped again, so such a game cannot loop forever.
+        match &self.shutdown {
+            Some(shutdown) => {
+                let reason = shutdown.reason.clone();
+                self.close_all(ended_at_once, &reason, out);
+            }
+            None => self.enter(ended_at_once, out),
+        }
+        self.lobby_update(out);
+    }
+
+    /// Puts `players` at the back of the waiting room and welcomes each.
+    fn enter(&mut self, players: Vec<Player>, out: &dyn Outbox) {
+        if players.is_empty() {
+            return;
+        }
+        let joined: Vec<ConnectionId> = players.iter().map(Player::id).collect();
+        for player in players {
+            self.stages.insert(player.id(), Stage::Waiting);
+            self.waiting.push_back(player);
+        }
+        let names: Vec<String> = self.waiting().map(str::to_owned).collect();
+        for player in self.waiting.iter().filter(|p| joined.contains(&p.id())) {
+            let welcome = Welcome {
+                name: player.name().to_owned(),
+                group_size: self.config.group_size,
+                waiting: names.clone(),
+            };
+            send(out, player.id(), &welcome);
+        }
+    }
+
+    /// Tells everyone waiting who is waiting.
+    fn lobby_update(&self, out: &dyn Outbox) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let update = LobbyUpdate {
+            waiting: self.waiting().map(str::to_owned).collect(),
+            group_size: self.config.group_size,
+        };
+        if let Ok(frame) = podnet_transport::Frame::encode(&update, out.framing()) {
+            for player in &self.waiting {
+                out.send_frame(player.id(), &frame);
+            }
+        }
+    }
+
+    /// The players of a session that ended: back to the lobby, or, during a shutdown,
+    /// closed.
+    fn back_from_session(&mut self, players: Returning, out: &dyn Outbox) {
+        match &self.shutdown {
+            Some(shutdown) => {
+                let reason = shutdown.reason.clone();
+                self.close_all(players, &reason, out);
+            }
+            None => self.join(players, out),
+        }
+    }
+
+    fn close_all(&mut self, players: Vec<Player>, reason: &str, out: &dyn Outbox) {
+        for player in players {
+            self.stages.insert(player.id(), Stage::Closing);
+            out.close(player.id(), reason);
+            // `player` is dropped here: its name is free.
+        }
+    }
+
+    fn waiting_player(&self, id: ConnectionId) -> Option<&Player> {
+        self.waiting.iter().find(|p| p.id() == id)
+    }
+
+    fn disconnected(&mut self, id: ConnectionId, out: &dyn Outbox) {
+        match self.stages.remove(&id) {
+            Some(Stage::Waiting) => {
+                // Dropping the player frees the name; a player who left is never grouped.
+                self.waiting.retain(|p| p.id() != id);
+                self.lobby_update(out);
+            }
+            Some(Stage::Playing { session, seat }) => {
+                if let Some(players) = self.sessions.leave(session, seat, out) {
+                    self.back_from_session(players, out);
+                }
+            }
+            Some(Stage::LoggingIn { .. } | Stage::Closing) | None => {}
+        }
+    }
+}
+
+impl<G: Game> std::fmt::Debug for Lobby<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lobby")
+            .field("config", &self.config)
+            .field("connections", &self.stages.len())
+            .field("waiting", &self.waiting.len())
+            .field("sessions", &self.sessions.len())
+            .field("shutting_down", &self.shutdown.is_some())
+            .finish()
+    }
+}

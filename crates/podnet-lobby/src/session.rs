@@ -1,0 +1,251 @@
+//! What a game defines: a [`Game`] is one session for one group, with handlers keyed by
+//! action name, as the facade's channels have.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use podnet_framing::{Message, RawMessage};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::names::Player;
+use crate::outbox::{Outbox, send};
+
+/// A player's place in a session: their index in the group, from 0, in the order they
+/// joined the lobby.
+pub type Seat = usize;
+
+/// One game session, for one group of players. Each group gets its own value, created by
+/// [`start`](Game::start); sessions run side by side, each with its own state.
+///
+/// A game with phases (choose sides → play → show the result) keeps the phase in its own
+/// state and checks it in its handlers. It ends the session with
+/// [`SessionCtx::end`]; the players still connected then go back to the lobby.
+///
+/// # Example
+///
+/// ```
+/// use podnet_lobby::{Game, Seat, SessionCtx, SessionHandlers};
+/// use serde::{Deserialize, Serialize};
+///
+/// /// First to say "win" wins.
+/// struct Race;
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Win {}
+/// impl podnet_framing::Message for Win { const ACTION: &'static str = "win"; }
+///
+/// impl Game for Race {
+///     type Setup = ();
+///
+///     fn start(_: &(), _: &mut SessionCtx<'_>) -> Self { Race }
+///
+///     fn handlers(h: &mut SessionHandlers<Self>) {
+///         h.on(Self::win);
+///     }
+/// }
+///
+/// impl Race {
+///     fn win(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat, _: Win) {
+///         let winner = ctx.name(seat).to_owned();
+///         ctx.end(format!("{winner} won"));
+///     }
+/// }
+/// ```
+pub trait Game: Send + Sized + 'static {
+    /// What every session of the game shares, given once to the lobby: rules, word lists,
+    /// a seed. `()` if nothing.
+    type Setup: Send + 'static;
+
+    /// Starts a session for the group in `ctx` (each player has already been sent
+    /// [`GameStart`](crate::protocol::GameStart)).
+    fn start(setup: &Self::Setup, ctx: &mut SessionCtx<'_>) -> Self;
+
+    /// Registers a handler per action the game's players send.
+    fn handlers(h: &mut SessionHandlers<Self>);
+
+    /// The player at `seat` disconnected; their seat stays empty. By default nothing
+    /// happens: the session goes on with the others, and ends by itself when nobody is
+    /// left. A game that cannot go on calls [`SessionCtx::end`].
+    fn on_leave(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat) {
+        let _ = (ctx, seat);
+    }
+}
+
+/// A handler: decodes the message and calls the game, or says why it could not.
+type Handler<G> =
+    Box<dyn Fn(&mut G, &mut SessionCtx<'_>, Seat, &RawMessage) -> Result<(), String> + Send + Sync>;
+
+/// A game's handlers, keyed by action name. Filled in by [`Game::handlers`].
+pub struct SessionHandlers<G> {
+    table: HashMap<Box<[u8]>, Handler<G>>,
+}
+
+impl<G: Game> SessionHandlers<G> {
+    pub(crate) fn build() -> Self {
+        let mut handlers = Self {
+            table: HashMap::new(),
+        };
+        G::handlers(&mut handlers);
+        handlers
+    }
+
+    /// Calls `f` for every `M` a player sends during a session, with their seat.
+    ///
+    /// A message with `M`'s action that does not decode as `M` gets the sender a
+    /// [`LobbyError`](crate::protocol::LobbyError) reply; the session goes on.
+    ///
+    /// # Panics
+    ///
+    /// If a handler for `M::ACTION` is already registered, or the action is in podnet's
+    /// reserved `podnet:` namespace: both are mistakes in the game's code.
+    #[track_caller]
+    pub fn on<M>(
+        &mut self,
+        f: impl Fn(&mut G, &mut SessionCtx<'_>, Seat, M) + Send + Sync + 'static,
+    ) -> &mut Self
+    where
+        M: Message + DeserializeOwned,
+    {
+        let action = M::ACTION;
+        assert!(
+            !action.starts_with(podnet_transport::RESERVED_PREFIX),
+            "podnet-lobby: {action:?} is in podnet's reserved `podnet:` namespace"
+        );
+        let handler: Handler<G> = Box::new(move |game, ctx, seat, msg| {
+            let decoded = msg.decode::<M>().map_err(|e| {
+                format!(
+                    "the {action:?} message does not fit {}: {e}",
+                    std::any::type_name::<M>()
+                )
+            })?;
+            f(game, ctx, seat, decoded);
+            Ok(())
+        });
+        let previous = self.table.insert(action.as_bytes().into(), handler);
+        assert!(
+            previous.is_none(),
+            "podnet-lobby: two handlers for the action {action:?}"
+        );
+        self
+    }
+
+    /// Runs the handler for `msg`'s action, or says there is none.
+    pub(crate) fn dispatch(
+        &self,
+        game: &mut G,
+        ctx: &mut SessionCtx<'_>,
+        seat: Seat,
+        msg: &RawMessage,
+    ) -> Result<(), String> {
+        match self.table.get(msg.action_bytes()) {
+            Some(handler) => handler(game, ctx, seat, msg),
+            None => Err(format!(
+                "this game has no {:?} action; it handles {:?}",
+                msg.action(),
+                self.actions()
+            )),
+        }
+    }
+
+    fn actions(&self) -> Vec<String> {
+        let mut actions: Vec<String> = self
+            .table
+            .keys()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        actions.sort();
+        actions
+    }
+}
+
+impl<G> fmt::Debug for SessionHandlers<G> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionHandlers")
+            .field("actions", &self.table.len())
+            .finish()
+    }
+}
+
+/// What a game's code can do in a session: see who plays, send to them, end the session.
+pub struct SessionCtx<'a> {
+    pub(crate) session: u64,
+    pub(crate) seats: &'a [Option<Player>],
+    pub(crate) out: &'a dyn Outbox,
+    pub(crate) ended: &'a mut Option<String>,
+}
+
+impl SessionCtx<'_> {
+    /// This session's number, unique in the lobby.
+    pub fn session(&self) -> u64 {
+        self.session
+    }
+
+    /// How many seats the session has: the group size.
+    pub fn seats(&self) -> usize {
+        self.seats.len()
+    }
+
+    /// The name of the player at `seat` (whether or not they are still connected), or ""
+    /// for a seat that does not exist.
+    pub fn name(&self, seat: Seat) -> &str {
+        match self.seats.get(seat) {
+            Some(Some(player)) => player.name(),
+            _ => "",
+        }
+    }
+
+    /// Whether the player at `seat` is still in the session.
+    pub fn is_present(&self, seat: Seat) -> bool {
+        matches!(self.seats.get(seat), Some(Some(_)))
+    }
+
+    /// The seats whose players are still in the session.
+    pub fn present(&self) -> impl Iterator<Item = Seat> + '_ {
+        (0..self.seats.len()).filter(|&s| self.is_present(s))
+    }
+
+    /// Sends `msg` to the player at `seat`, if they are still there.
+    pub fn send<M: Message + Serialize + ?Sized>(&self, seat: Seat, msg: &M) {
+        if let Some(Some(player)) = self.seats.get(seat) {
+            send(self.out, player.id(), msg);
+        }
+    }
+
+    /// Sends `msg` to every player still in the session, encoding it once.
+    pub fn send_to_all<M: Message + Serialize + ?Sized>(&self, msg: &M) {
+        match podnet_transport::Frame::encode(msg, self.out.framing()) {
+            Ok(frame) => {
+                for player in self.seats.iter().flatten() {
+                    self.out.send_frame(player.id(), &frame);
+                }
+            }
+            Err(err) => tracing::warn!(action = M::ACTION, %err, "message not sent"),
+        }
+    }
+
+    /// Ends the session with `result` (e.g. "alice won"), once the current handler
+    /// returns: every player still there gets
+    /// [`GameOver`](crate::protocol::GameOver) and goes back to the lobby. Later calls
+    /// change nothing.
+    pub fn end(&mut self, result: impl Into<String>) {
+        if self.ended.is_none() {
+            *self.ended = Some(result.into());
+        }
+    }
+
+    /// Whether [`end`](Self::end) was called.
+    pub fn is_ended(&self) -> bool {
+        self.ended.is_some()
+    }
+}
+
+impl fmt::Debug for SessionCtx<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionCtx")
+            .field("session", &self.session)
+            .field("seats", &self.seats)
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,161 @@
+//! The session manager (nine43's "sub manager"): starts a session per group, routes each
+//! player's messages to their session, and hands back the players of a session that ended.
+
+use std::collections::HashMap;
+
+use podnet_framing::RawMessage;
+
+use crate::names::Player;
+use crate::outbox::{Outbox, send};
+use crate::protocol::{GameOver, GameStart, LobbyError};
+use crate::session::{Game, Seat, SessionCtx, SessionHandlers};
+
+/// One running session: the game's state and the players it owns, by seat (`None` once
+/// a player left).
+struct Running<G> {
+    game: G,
+    seats: Vec<Option<Player>>,
+    ended: Option<String>,
+}
+
+/// The sessions running side by side.
+pub(crate) struct Sessions<G: Game> {
+    running: HashMap<u64, Running<G>>,
+    handlers: SessionHandlers<G>,
+    setup: G::Setup,
+    next: u64,
+}
+
+/// Players handed back by a session that ended, in seat order.
+pub(crate) type Returning = Vec<Player>;
+
+impl<G: Game> Sessions<G> {
+    pub(crate) fn new(setup: G::Setup) -> Self {
+        Self {
+            running: HashMap::new(),
+            handlers: SessionHandlers::build(),
+            setup,
+            next: 1,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.running.len()
+    }
+
+    /// Starts a session for `group` (in seat order). Returns its number, and the players
+    /// back if the game ended it at once.
+    pub(crate) fn start(
+        &mut self,
+        group: Vec<Player>,
+        out: &dyn Outbox,
+    ) -> (u64, Option<Returning>) {
+        let session = self.next;
+        self.next += 1;
+        let players: Vec<String> = group.iter().map(|p| p.name().to_owned()).collect();
+        for (seat, player) in group.iter().enumerate() {
+            send(
+                out,
+                player.id(),
+                &GameStart {
+                    session,
+                    players: players.clone(),
+                    seat,
+                },
+            );
+        }
+        let seats: Vec<Option<Player>> = group.into_iter().map(Some).collect();
+        let mut ended = None;
+        let game = G::start(
+            &self.setup,
+            &mut SessionCtx {
+                session,
+                seats: &seats,
+                out,
+                ended: &mut ended,
+            },
+        );
+        self.running.insert(session, Running { game, seats, ended });
+        (session, self.finish_if_ended(session, out))
+    }
+
+    /// A message from the player at `seat`: runs the game's handler, or tells the player
+    /// why not.
+    pub(crate) fn message(
+        &mut self,
+        session: u64,
+        seat: Seat,
+        msg: &RawMessage,
+        out: &dyn Outbox,
+    ) -> Option<Returning> {
+        let running = self.running.get_mut(&session)?;
+        let Running { game, seats, ended } = running;
+        let mut ctx = SessionCtx {
+            session,
+            seats,
+            out,
+            ended,
+        };
+        if let Err(reason) = self.handlers.dispatch(game, &mut ctx, seat, msg) {
+            if let Some(Some(player)) = seats.get(seat) {
+                send(out, player.id(), &LobbyError { reason });
+            }
+        }
+        self.finish_if_ended(session, out)
+    }
+
+    /// The player at `seat` disconnected: their `Player` is dropped here (freeing the
+    /// name), then the game hears of it. A session nobody is left in ends.
+    pub(crate) fn leave(
+        &mut self,
+        session: u64,
+        seat: Seat,
+        out: &dyn Outbox,
+    ) -> Option<Returning> {
+        let running = self.running.get_mut(&session)?;
+        drop(running.seats.get_mut(seat).and_then(Option::take));
+        if running.seats.iter().all(Option::is_none) {
+            self.running.remove(&session);
+            return Some(Vec::new());
+        }
+        let Running { game, seats, ended } = running;
+        game.on_leave(
+            &mut SessionCtx {
+                session,
+                seats,
+                out,
+                ended,
+            },
+            seat,
+        );
+        self.finish_if_ended(session, out)
+    }
+
+    /// Ends every session now (a shutdown's grace ran out): their players are handed back
+    /// for the caller to close.
+    pub(crate) fn cut_all(&mut self) -> Returning {
+        self.running
+            .drain()
+            .flat_map(|(_, running)| running.seats.into_iter().flatten())
+            .collect()
+    }
+
+    /// If the game ended `session`, removes it, tells its players the result and hands
+    /// them back.
+    fn finish_if_ended(&mut self, session: u64, out: &dyn Outbox) -> Option<Returning> {
+        let result = self.running.get(&session)?.ended.clone()?;
+        let running = self.running.remove(&session)?;
+        let players: Returning = running.seats.into_iter().flatten().collect();
+        for player in &players {
+            send(
+                out,
+                player.id(),
+                &GameOver {
+                    session,
+                    result: result.clone(),
+                },
+            );
+        }
+        Some(players)
+    }
+}

@@ -1,0 +1,137 @@
+//! The lobby under `pump()`: a network thread, and the lobby run on the game's thread.
+
+use std::time::{Duration, Instant};
+
+use podnet_sync::ServerHandle;
+use podnet_transport::{ServerConfig, ShutdownReport};
+
+use crate::Error;
+use crate::config::LobbyConfig;
+use crate::lobby::Lobby;
+use crate::session::Game;
+
+/// How long the final server shutdown may take to deliver the last messages.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A lobby server for a synchronous game loop: the network runs on a background thread,
+/// and [`pump`](Self::pump), called once per frame, runs the lobby and the game sessions
+/// on the caller's thread.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use podnet_lobby::{Game, LobbyConfig, LobbyServer, Seat, SessionCtx, SessionHandlers};
+///
+/// struct Nothing;
+/// impl Game for Nothing {
+///     type Setup = ();
+///     fn start(_: &(), ctx: &mut SessionCtx<'_>) -> Self { ctx.end("done"); Nothing }
+///     fn handlers(_: &mut SessionHandlers<Self>) {}
+/// }
+///
+/// let mut server = LobbyServer::<Nothing>::start_background("127.0.0.1:0", LobbyConfig::new(2), ())?;
+/// server.pump_timeout(Duration::from_millis(10));
+/// server.shutdown("bye");
+/// # Ok::<(), podnet_lobby::Error>(())
+/// ```
+pub struct LobbyServer<G: Game> {
+    net: podnet_sync::Server,
+    handle: ServerHandle,
+    lobby: Lobby<G>,
+}
+
+impl<G: Game> LobbyServer<G> {
+    /// Starts listening on `addr` (port 0 picks a free port) with the default
+    /// [`ServerConfig`].
+    ///
+    /// # Errors
+    ///
+    /// If the address does not resolve or cannot be listened on.
+    pub fn start_background(
+        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        config: LobbyConfig,
+        setup: G::Setup,
+    ) -> Result<Self, Error> {
+        Self::start_background_with(addr, ServerConfig::default(), config, setup)
+    }
+
+    /// As [`start_background`](Self::start_background), with the server's configuration.
+    ///
+    /// # Errors
+    ///
+    /// As [`start_background`](Self::start_background).
+    pub fn start_background_with(
+        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        server_config: ServerConfig,
+        config: LobbyConfig,
+        setup: G::Setup,
+    ) -> Result<Self, Error> {
+        let net = podnet_sync::Server::start(addr, server_config)?;
+        Ok(Self {
+            handle: net.handle(),
+            net,
+            lobby: Lobby::new(config, setup),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.handle.local_addr()
+    }
+
+    /// The lobby, to look at.
+    pub fn lobby(&self) -> &Lobby<G> {
+        &self.lobby
+    }
+
+    /// Handles every event queued now, and the deadlines due; returns how many events.
+    /// Never blocks.
+    pub fn pump(&mut self) -> usize {
+        let (lobby, handle) = (&mut self.lobby, &self.handle);
+        let handled = self.net.pump(|event| lobby.handle(event, handle));
+        lobby.tick(Instant::now(), handle);
+        handled
+    }
+
+    /// As [`pump`](Self::pump), first waiting up to `timeout` for an event (less if a
+    /// deadline comes sooner).
+    pub fn pump_timeout(&mut self, timeout: Duration) -> usize {
+        let wait = match self.lobby.next_deadline() {
+            Some(at) => timeout.min(at.saturating_duration_since(Instant::now())),
+            None => timeout,
+        };
+        let (lobby, handle) = (&mut self.lobby, &self.handle);
+        let handled = self
+            .net
+            .pump_timeout(wait, |event| lobby.handle(event, handle));
+        lobby.tick(Instant::now(), handle);
+        handled
+    }
+
+    /// Shuts down, blocking until it is done: stops accepting, closes everyone not in a
+    /// game with `reason`, runs the sessions (pumping) until they end or
+    /// [`LobbyConfig::session_grace`] runs out, then closes the server, delivering what
+    /// was sent. Never hangs: it takes at most the grace plus 5 s.
+    ///
+    /// Returns the server's [`ShutdownReport`], or `None` if it was already shut down.
+    pub fn shutdown(&mut self, reason: &str) -> Option<ShutdownReport> {
+        self.lobby
+            .begin_shutdown(reason, Instant::now(), &self.handle);
+        while !self.lobby.is_done() {
+            self.pump_timeout(Duration::from_millis(10));
+        }
+        let report = self.net.shutdown(reason, CLOSE_TIMEOUT);
+        self.pump();
+        report
+    }
+}
+
+impl<G: Game> std::fmt::Debug for LobbyServer<G> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LobbyServer")
+            .field("local_addr", &self.local_addr())
+            .field("lobby", &self.lobby)
+            .finish()
+    }
+}

@@ -1,0 +1,233 @@
+//! Helpers for the lobby's tests: a small test game, a lobby served in the background,
+//! and a player that speaks the lobby protocol over a real connection.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use podnet_framing::RawMessage;
+use podnet_lobby::protocol::{GameStart, LobbyUpdate, Login, Welcome};
+use podnet_lobby::{Game, Lobby, LobbyConfig, Message, Seat, SessionCtx, SessionHandlers};
+use podnet_transport::{
+    Client, ClientConfig, ClientEvent, DisconnectReason, EventStream, Server, ServerConfig,
+    ShutdownReport,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long any single expected event may take: it bounds a failing test.
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
+
+// ---- The test game: players talk; the session counts its own lines ----
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub(crate) struct Say {
+    pub(crate) text: String,
+}
+impl Message for Say {
+    const ACTION: &'static str = "say";
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub(crate) struct Said {
+    pub(crate) seat: usize,
+    pub(crate) text: String,
+    /// Lines said in this session so far.
+    pub(crate) lines: u32,
+}
+impl Message for Said {
+    const ACTION: &'static str = "said";
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub(crate) struct Finish {}
+impl Message for Finish {
+    const ACTION: &'static str = "finish";
+}
+
+/// A session: lines said so far, its own.
+pub(crate) struct Talk {
+    lines: u32,
+}
+
+impl Game for Talk {
+    type Setup = ();
+
+    fn start(_: &(), _: &mut SessionCtx<'_>) -> Self {
+        Talk { lines: 0 }
+    }
+
+    fn handlers(h: &mut SessionHandlers<Self>) {
+        h.on(Self::say).on(Self::finish);
+    }
+}
+
+impl Talk {
+    fn say(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat, msg: Say) {
+        self.lines += 1;
+        ctx.send_to_all(&Said {
+            seat,
+            text: msg.text,
+            lines: self.lines,
+        });
+    }
+
+    fn finish(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat, _: Finish) {
+        let result = format!("{} finished after {} lines", ctx.name(seat), self.lines);
+        ctx.end(result);
+    }
+}
+
+// ---- A lobby served in the background ----
+
+pub(crate) struct Served {
+    pub(crate) addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<String>>,
+    task: JoinHandle<ShutdownReport>,
+}
+
+impl Served {
+    pub(crate) async fn start(config: LobbyConfig) -> Self {
+        let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
+            .await
+            .unwrap();
+        let addr = server.local_addr();
+        let (tx, rx) = oneshot::channel::<String>();
+        let task = tokio::spawn(async move {
+            let mut lobby = Lobby::<Talk>::new(config, ());
+            let reason = async move { rx.await.unwrap_or_else(|_| "test over".into()) };
+            podnet_lobby::run(&server, &mut events, &mut lobby, reason).await
+        });
+        Self {
+            addr,
+            shutdown: Some(tx),
+            task,
+        }
+    }
+
+    /// Starts the shutdown.
+    pub(crate) fn shut_down(&mut self, reason: &str) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(reason.to_owned());
+        }
+    }
+
+    /// Waits for the lobby (and its server) to end.
+    pub(crate) async fn finished(self) -> ShutdownReport {
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("the lobby ends within the timeout")
+            .unwrap()
+    }
+}
+
+// ---- A player over a real connection ----
+
+pub(crate) struct Peer {
+    pub(crate) client: Client,
+    events: EventStream<ClientEvent>,
+}
+
+impl Peer {
+    /// Connects and reads the lobby's `login_required`.
+    pub(crate) async fn connect(addr: SocketAddr) -> Self {
+        let (client, events) = Client::connect(addr, ClientConfig::default())
+            .await
+            .unwrap();
+        let mut peer = Self { client, events };
+        peer.expect("login_required").await;
+        peer
+    }
+
+    /// The next message, skipping the server's `connected` greeting.
+    pub(crate) async fn next(&mut self) -> RawMessage {
+        loop {
+            let event = tokio::time::timeout(WAIT, self.events.recv())
+                .await
+                .expect("an event within the timeout")
+                .expect("the event stream is open");
+            match event {
+                ClientEvent::Message(msg) if msg.action() == "connected" => {}
+                ClientEvent::Message(msg) => return msg.into_inner(),
+                ClientEvent::SocketConnect { .. } => {}
+                other => panic!("expected a message, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next message, which must have `action`.
+    pub(crate) async fn expect(&mut self, action: &str) -> RawMessage {
+        let msg = self.next().await;
+        assert_eq!(
+            msg.action(),
+            action,
+            "expected {action:?}, got {:?}",
+            msg.to_value().unwrap()
+        );
+        msg
+    }
+
+    /// The next message with `action`, skipping lobby updates.
+    pub(crate) async fn expect_skipping_updates(&mut self, action: &str) -> RawMessage {
+        loop {
+            let msg = self.next().await;
+            if msg.action() != LobbyUpdate::ACTION {
+                assert_eq!(
+                    msg.action(),
+                    action,
+                    "expected {action:?}, got {:?}",
+                    msg.to_value().unwrap()
+                );
+                return msg;
+            }
+        }
+    }
+
+    pub(crate) fn send<M: Message + Serialize>(&self, msg: &M) {
+        self.client.send(msg).unwrap();
+    }
+
+    pub(crate) fn login_as(&self, name: &str) {
+        self.send(&Login { name: name.into() });
+    }
+
+    /// Logs in as `name` and reads the welcome.
+    pub(crate) async fn login(&mut self, name: &str) -> Welcome {
+        self.login_as(name);
+        self.expect(Welcome::ACTION).await.decode().unwrap()
+    }
+
+    /// Waits for the game to start (skipping lobby updates).
+    pub(crate) async fn game_start(&mut self) -> GameStart {
+        self.expect_skipping_updates(GameStart::ACTION)
+            .await
+            .decode()
+            .unwrap()
+    }
+
+    /// Waits for the server to close the connection; returns its reason. Messages still
+    /// arriving before the close are skipped.
+    pub(crate) async fn closed(&mut self) -> DisconnectReason {
+        loop {
+            let event = tokio::time::timeout(WAIT, self.events.recv())
+                .await
+                .expect("closed within the timeout")
+                .expect("the event stream is open");
+            if let ClientEvent::Disconnected(reason) = event {
+                return reason;
+            }
+        }
+    }
+}
+
+/// The reason a peer was given when closed.
+pub(crate) fn peer_reason(reason: &DisconnectReason) -> &str {
+    match reason {
+        DisconnectReason::PeerClosed {
+            reason: Some(reason),
+        } => reason,
+        other => panic!("expected a close with a reason, got {other:?}"),
+    }
+}

@@ -10,6 +10,7 @@ const SELF_ENDING_EXAMPLES: &[(&str, &str)] = &[
     ("host_and_play", ""),
     ("lag_time", ""),
     ("tls_chat", "tls"),
+    ("lobby_game", ""),
 ];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {

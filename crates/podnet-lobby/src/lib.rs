@@ -95,3 +95,8 @@ pub use podnet_framing::Message;
 pub use run::run;
 pub use session::{Game, Seat, SessionCtx, SessionHandlers};
 pub use sync::LobbyServer;
+
+/// docs/lobby.md's code, compiled and run as doctests so the guide cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/lobby.md")]
+struct LobbyGuide;

@@ -25,7 +25,7 @@ pub type Seat = usize;
 /// # Example
 ///
 /// ```
-/// use podnet_lobby::{Game, Seat, SessionCtx, SessionHandlers};
+/// use podnet_lobby::{Game, Message, Seat, SessionCtx, SessionHandlers};
 /// use serde::{Deserialize, Serialize};
 ///
 /// /// First to say "win" wins.
@@ -33,7 +33,7 @@ pub type Seat = usize;
 ///
 /// #[derive(Serialize, Deserialize)]
 /// struct Win {}
-/// impl podnet_framing::Message for Win { const ACTION: &'static str = "win"; }
+/// impl Message for Win { const ACTION: &'static str = "win"; }
 ///
 /// impl Game for Race {
 ///     type Setup = ();

@@ -6,7 +6,11 @@ use crate::python;
 use crate::util::{TestCounts, cargo, run_tests};
 
 /// The test targets that need Python, as (package, test target).
-const PYTHON_TESTS: &[(&str, &str)] = &[("podnet-framing", "interop"), ("podnet", "interop")];
+const PYTHON_TESTS: &[(&str, &str)] = &[
+    ("podnet-framing", "interop"),
+    ("podnet", "interop"),
+    ("podnet-cli", "interop"),
+];
 
 /// Makes the venv and runs every Python-dependent test; returns their counts.
 pub(crate) fn run_interop() -> Result<TestCounts, String> {

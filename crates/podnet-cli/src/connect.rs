@@ -1,0 +1,101 @@
+//! `podnet connect`: JSON lines in, JSON lines out.
+
+use std::io::Write;
+use std::time::Duration;
+
+use podnet_transport::{Client, ClientConfig, ClientEvent, DisconnectReason, Frame};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::error::CliError;
+use crate::json;
+
+/// Connects to `addr`, then prints each incoming message as a line of JSON on stdout and
+/// sends each line of stdin as a message. A line that is not a message is reported on
+/// stderr with its number and skipped. At the end of stdin the connection is closed after
+/// what was sent is delivered.
+/// At the end of stdin, messages are still printed until the server has been quiet for
+/// `linger`, since replies to the last lines may still be on their way.
+pub(crate) async fn run(addr: &str, timeout: Duration, linger: Duration) -> Result<(), CliError> {
+    let mut config = ClientConfig::default();
+    config.connect_timeout = timeout;
+    let (client, mut events) = Client::connect(addr, config).await?;
+    eprintln!(
+        "podnet: connected to {}; type messages as JSON, one per line, e.g. \
+         {{\"action\": \"chat\", \"text\": \"hi\"}}; Ctrl-D to end",
+        client.peer_addr()
+    );
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut line_no: u64 = 0;
+    let mut stdin_open = true;
+    let mut quiet_since: Option<tokio::time::Instant> = None;
+    loop {
+        let close_at = quiet_since.map(|since| since + linger);
+        tokio::select! {
+            () = sleep_until(close_at) => {
+                quiet_since = None;
+                client.close("end of input");
+            }
+            line = lines.next_line(), if stdin_open => match line? {
+                Some(line) => {
+                    line_no += 1;
+                    if !line.trim().is_empty() {
+                        send_line(&client, &line, line_no);
+                    }
+                }
+                None => {
+                    stdin_open = false;
+                    quiet_since = Some(tokio::time::Instant::now());
+                }
+            },
+            event = events.recv() => match event {
+                Some(ClientEvent::Message(msg)) => {
+                    if quiet_since.is_some() {
+                        quiet_since = Some(tokio::time::Instant::now());
+                    }
+                    let line = match msg.to_value() {
+                        Ok(value) => json::to_line(&value),
+                        Err(err) => format!("{{\"$error\": {:?}}}", err.to_string()),
+                    };
+                    let mut out = std::io::stdout().lock();
+                    writeln!(out, "{line}")?;
+                    out.flush()?;
+                }
+                Some(ClientEvent::Error(err)) => {
+                    eprintln!("podnet: the server sent something that is not a message: {err}");
+                }
+                Some(ClientEvent::Disconnected(reason)) => return ended(reason),
+                Some(_) => {}
+                None => return Ok(()),
+            },
+        }
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends one line, or says on stderr why it cannot.
+fn send_line(client: &Client, line: &str, line_no: u64) {
+    let sent = json::from_line(line).and_then(|value| {
+        let frame = Frame::from_value(&value, client.framing()).map_err(|e| e.to_string())?;
+        client.send_frame(&frame).map_err(|e| e.to_string())
+    });
+    if let Err(why) = sent {
+        eprintln!("podnet: line {line_no} not sent: {why}");
+    }
+}
+
+/// A close by either side is the normal end; anything else is an error.
+fn ended(reason: DisconnectReason) -> Result<(), CliError> {
+    eprintln!("podnet: disconnected: {reason}");
+    match reason {
+        DisconnectReason::Closed { .. } | DisconnectReason::PeerClosed { .. } => Ok(()),
+        other => Err(CliError::Closed {
+            reason: other.to_string(),
+        }),
+    }
+}

@@ -1,0 +1,34 @@
+//! The command's error type: what went wrong, and what to do about it.
+
+use std::time::Duration;
+
+/// Why a `podnet` command failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// Connecting, sending or serving failed; the transport's message says why.
+    #[error(transparent)]
+    Transport(#[from] podnet_transport::TransportError),
+
+    /// Reading stdin or writing stdout failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+
+    /// The server went away before a run finished.
+    #[error("the server closed the connection: {reason}")]
+    Closed {
+        /// The disconnect reason.
+        reason: String,
+    },
+
+    /// The server did not answer in time.
+    #[error(
+        "no answer from the server within {after:?} while {what}; is it a server speaking \
+         the bench protocol (ping, move, report)?"
+    )]
+    NoAnswer {
+        /// What the command was waiting for.
+        what: &'static str,
+        /// How long it waited.
+        after: Duration,
+    },
+}

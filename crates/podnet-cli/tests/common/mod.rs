@@ -1,0 +1,114 @@
+//! Running the `podnet` binary in tests.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long a command may take: bounds a failing test.
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
+
+pub(crate) fn podnet() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_podnet"))
+}
+
+/// A long-running child (a server), killed when dropped, with the address it printed.
+pub(crate) struct Running {
+    child: Child,
+    /// Held open, so a `connect` child does not see the end of its input.
+    _stdin: Option<std::process::ChildStdin>,
+    pub(crate) addr: String,
+    pub(crate) lines: mpsc::Receiver<String>,
+}
+
+impl Running {
+    /// Starts `cmd`, waiting for a stdout line with `marker` followed by an address.
+    pub(crate) fn start(cmd: &mut Command, marker: &str) -> Self {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines
+            .recv_timeout(WAIT)
+            .expect("the server prints its address");
+        let addr = first
+            .split_once(marker)
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .unwrap_or_else(|| panic!("no address in {first:?}"));
+        Running {
+            child,
+            _stdin: stdin,
+            addr,
+            lines,
+        }
+    }
+
+    /// Waits for a stdout line containing `text`; returns it.
+    pub(crate) fn line_with(&self, text: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no line with {text:?} in time"));
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `cmd` with `input` on stdin to its end, within WAIT.
+pub(crate) fn run_with_input(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    wait_output(child)
+}
+
+/// Waits for `child` to end within WAIT.
+pub(crate) fn wait_output(child: Child) -> Output {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    rx.recv_timeout(WAIT)
+        .unwrap_or_else(|_| panic!("the command did not end within {WAIT:?}"))
+        .unwrap()
+}
+
+pub(crate) fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

@@ -1,0 +1,69 @@
+//! `podnet` against a real repod server (`repodnet`, in the venv `cargo xtask interop`
+//! makes): `bench` runs the bench protocol against repod's bench server, and `connect`
+//! talks to it. `#[ignore]`d in plain `cargo test`; `cargo xtask ci` runs them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+
+use common::{Running, podnet, run_with_input, text};
+
+fn repod_bench_server() -> Running {
+    let python = std::env::var("PODNET_PYTHON").expect(
+        "PODNET_PYTHON is not set: run these tests with `cargo xtask interop` (or `cargo xtask \
+         ci`), which makes a Python venv with repodnet and points PODNET_PYTHON at it",
+    );
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../podnet-bench/python/repod_bench_server.py"
+    );
+    Running::start(Command::new(python).arg(script), "repod server on ")
+}
+
+#[test]
+#[ignore = "needs the interop venv: cargo xtask interop"]
+fn bench_runs_against_a_repod_server() {
+    let server = repod_bench_server();
+    let out = podnet()
+        .args([
+            "bench",
+            &server.addr,
+            "--clients",
+            "2",
+            "--messages",
+            "2000",
+            "--pings",
+            "50",
+        ])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("throughput: 2 clients, 2000 moves"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("round trip: 50 pings"), "{stdout}");
+}
+
+#[test]
+#[ignore = "needs the interop venv: cargo xtask interop"]
+fn connect_talks_to_a_repod_server() {
+    let server = repod_bench_server();
+    let out = run_with_input(
+        podnet().args(["connect", &server.addr, "--linger", "0.5"]),
+        "{\"action\": \"ping\", \"seq\": 7, \"tags\": [\"a\", 2.5, null]}\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#"{"action":"connected"}"#,
+            r#"{"action":"ping","seq":7,"tags":["a",2.5,null]}"#,
+        ]
+    );
+}

@@ -7,6 +7,7 @@ mod ci;
 mod fuzz;
 mod interop;
 mod python;
+mod release;
 mod soak;
 mod util;
 
@@ -26,6 +27,8 @@ tasks:
            libFuzzer on stable: --seconds N (default 60) per target, --target NAME
   soak     a server under load (players, broadcast, churn, resets) for --seconds N
            (default 60): fails if a message is lost or memory grows after warm-up
+  release  --dry-run: versions, metadata, CHANGELOG entry, README/docs links, and
+           `cargo package` of every crate in dependency order; never publishes
   help     show this message
 
 environment:
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("soak") => soak::run(&args[1..]),
+        Some("release") => release::run(&args[1..]),
         Some("interop") => interop::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");

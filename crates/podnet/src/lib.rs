@@ -94,6 +94,22 @@ pub use {podnet_framing, podnet_sync, podnet_transport};
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
 
+/// The guides' code (docs/game-loop.md, threading.md, host-and-play.md,
+/// architecture.md), compiled and run as doctests so the guides cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/game-loop.md")]
+pub struct GameLoopGuide;
+
+/// docs/threading.md, as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/threading.md")]
+pub struct ThreadingGuide;
+
+/// docs/host-and-play.md, as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/host-and-play.md")]
+pub struct HostAndPlayGuide;
+
 /// The Rust code of docs/coming-from-repod.md, compiled and run as a doctest.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/coming-from-repod.md")]

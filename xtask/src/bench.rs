@@ -102,6 +102,19 @@ struct Load {
     connections: usize,
 }
 
+/// Builds podnet-bench's programs (the baseline server, the load generator, the soak)
+/// in release mode.
+pub(crate) fn build_tools() -> Result<(), String> {
+    run_command(cargo().args([
+        "build",
+        "--release",
+        "--locked",
+        "--package",
+        "podnet-bench",
+        "--bins",
+    ]))
+}
+
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
     let micro = !args.iter().any(|a| a == "--no-micro") && !quick;
@@ -124,14 +137,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     };
 
     println!("==> building the servers and the load generator (release)");
-    run_command(cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "--package",
-        "podnet-bench",
-        "--bins",
-    ]))?;
+    build_tools()?;
     run_command(cargo().args([
         "build",
         "--release",

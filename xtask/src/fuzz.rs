@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::util::{cargo, describe, project_root, run as run_command, target_dir};
+use crate::util::{cargo, describe, project_root, run as run_command, seconds_arg, target_dir};
 
 /// The fuzz targets, as named in fuzz/Cargo.toml.
 const TARGETS: [&str; 2] = ["frames", "payload"];
@@ -41,10 +41,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--seconds" => {
-                seconds = rest
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or("--seconds needs a whole number of seconds, e.g. --seconds 60")?;
+                seconds = seconds_arg(rest.next(), 1)?;
             }
             "--target" => {
                 let name = rest.next().ok_or("--target needs a name")?;

@@ -4,7 +4,7 @@
 //! memory stayed flat after warm-up. The load and the verdict are in
 //! crates/podnet-bench/src/bin/soak.rs. Linux only: it reads the server's RSS from /proc.
 
-use crate::util::{cargo, run as run_command, target_dir};
+use crate::util::{run as run_command, seconds_arg, target_dir};
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut seconds: u64 = 60;
@@ -12,11 +12,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--seconds" => {
-                seconds = rest
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .filter(|s| *s >= 15)
-                    .ok_or("--seconds needs a whole number, at least 15 (10 s are warm-up)")?;
+                // 10 s are warm-up; the memory verdict needs samples after it.
+                seconds = seconds_arg(rest.next(), 15)?;
             }
             other => {
                 return Err(format!(
@@ -29,15 +26,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return Err("the soak test reads the server's memory from /proc: Linux only".into());
     }
     println!("==> soak: building (release)");
-    run_command(cargo().args([
-        "build",
-        "--release",
-        "--locked",
-        "--package",
-        "podnet-bench",
-        "--bin",
-        "soak",
-    ]))?;
+    crate::bench::build_tools()?;
     let exe = target_dir()
         .join("release")
         .join(format!("soak{}", std::env::consts::EXE_SUFFIX));

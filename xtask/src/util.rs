@@ -108,6 +108,14 @@ pub(crate) fn run_tests(cmd: &mut Command) -> Result<TestCounts, String> {
     }
 }
 
+/// Reads the value of a `--seconds` option: a whole number, at least `min`.
+pub(crate) fn seconds_arg(value: Option<&String>, min: u64) -> Result<u64, String> {
+    value
+        .and_then(|s| s.parse().ok())
+        .filter(|s| *s >= min)
+        .ok_or_else(|| format!("--seconds needs a whole number of seconds, at least {min}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

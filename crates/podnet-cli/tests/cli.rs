@@ -81,26 +81,7 @@ fn serve_relay_sends_to_the_others() {
 #[test]
 fn bench_measures_a_bench_protocol_server() {
     let server = serve("--bench");
-    let out = podnet()
-        .args([
-            "bench",
-            &server.addr,
-            "--clients",
-            "3",
-            "--messages",
-            "3000",
-            "--pings",
-            "50",
-        ])
-        .output()
-        .unwrap();
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        stdout.contains("throughput: 3 clients, 3000 moves in "),
-        "{stdout}"
-    );
-    assert!(stdout.contains("round trip: 50 pings: p50 "), "{stdout}");
+    common::bench(&server.addr, 3, 3000, 50);
 }
 
 /// Errors name what went wrong and what to do, and the exit status says so.

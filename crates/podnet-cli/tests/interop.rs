@@ -26,26 +26,7 @@ fn repod_bench_server() -> Running {
 #[ignore = "needs the interop venv: cargo xtask interop"]
 fn bench_runs_against_a_repod_server() {
     let server = repod_bench_server();
-    let out = podnet()
-        .args([
-            "bench",
-            &server.addr,
-            "--clients",
-            "2",
-            "--messages",
-            "2000",
-            "--pings",
-            "50",
-        ])
-        .output()
-        .unwrap();
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        stdout.contains("throughput: 2 clients, 2000 moves"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("round trip: 50 pings"), "{stdout}");
+    common::bench(&server.addr, 2, 2000, 50);
 }
 
 #[test]

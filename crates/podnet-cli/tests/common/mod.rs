@@ -112,3 +112,28 @@ pub(crate) fn wait_output(child: Child) -> Output {
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// Runs `podnet bench` against `addr` and checks that it printed both figures; returns
+/// its stdout.
+pub(crate) fn bench(addr: &str, clients: usize, messages: usize, pings: usize) -> String {
+    let out = podnet()
+        .args(["bench", addr])
+        .args(["--clients", &clients.to_string()])
+        .args(["--messages", &messages.to_string()])
+        .args(["--pings", &pings.to_string()])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!(
+            "throughput: {clients} clients, {messages} moves in "
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("round trip: {pings} pings: p50 ")),
+        "{stdout}"
+    );
+    stdout
+}

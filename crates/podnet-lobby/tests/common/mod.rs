@@ -199,6 +199,27 @@ impl Peer {
         self.expect(Welcome::ACTION).await.decode().unwrap()
     }
 
+    /// Logs in as `name` once it is free: a name is freed when its holder's disconnect
+    /// reaches the lobby, which may be just after the holder's side saw it, so a refusal
+    /// for "taken" is retried (each attempt is a round trip). Any other refusal fails.
+    pub(crate) async fn login_once_free(&mut self, name: &str) -> Welcome {
+        loop {
+            self.login_as(name);
+            let msg = self.next().await;
+            if msg.action() == Welcome::ACTION {
+                return msg.decode().unwrap();
+            }
+            assert_eq!(
+                msg.action(),
+                "login_refused",
+                "{:?}",
+                msg.to_value().unwrap()
+            );
+            let refused: podnet_lobby::protocol::LoginRefused = msg.decode().unwrap();
+            assert_eq!(refused.reason, "the name is taken");
+        }
+    }
+
     /// Waits for the game to start (skipping lobby updates).
     pub(crate) async fn game_start(&mut self) -> GameStart {
         self.expect_skipping_updates(GameStart::ACTION)

@@ -8,7 +8,9 @@
 //! - `broadcast`: sent to every client, the sender included, unchanged.
 //!
 //! Run it with `cargo run --release --example bench_server -- --port 5071`; add `--stats`
-//! to print the connection count and moves every second. Stop it with Ctrl-C.
+//! to print the connection count and moves every second, and `--network-threads N` to spread
+//! the connections over N network threads (`ServerConfig::network_threads`). Stop it with
+//! Ctrl-C.
 
 use std::time::{Duration, Instant};
 
@@ -63,8 +65,15 @@ fn main() -> Result<(), podnet::Error> {
         .unwrap_or_else(|| "5071".into());
     let stats = args.iter().any(|a| a == "--stats");
 
+    let network_threads = args
+        .iter()
+        .position(|a| a == "--network-threads")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(1);
+
     let mut config = ServerConfig::default();
     config.max_connections = 20_000; // the bench opens up to 10,000 clients
+    config.network_threads = network_threads;
     let mut server = Server::<BenchChannel>::start_background_with(
         format!("127.0.0.1:{port}").as_str(),
         config,

@@ -21,6 +21,8 @@ struct ServerKind {
     command: Vec<String>,
     /// repod (Python) is given a lighter load; rates are per second either way.
     scale: f64,
+    /// The scenarios it runs; all when `None`.
+    only: Option<&'static [&'static str]>,
 }
 
 /// One measured figure: which scenario, which key of its RESULT line.
@@ -157,6 +159,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 "0".into(),
             ],
             scale: 1.0,
+            only: None,
+        },
+        // The same server with its connections spread over two network threads
+        // (`ServerConfig::network_threads`), for the many-clients throughput only.
+        ServerKind {
+            name: "podnet-2t",
+            command: vec![
+                path(release.join("examples").join(exe("bench_server"))),
+                "--port".into(),
+                "0".into(),
+                "--network-threads".into(),
+                "2".into(),
+            ],
+            scale: 1.0,
+            only: Some(&["throughput8"]),
         },
         ServerKind {
             name: "baseline",
@@ -166,6 +183,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 "0".into(),
             ],
             scale: 1.0,
+            only: None,
         },
     ];
     let venv_python = target_dir().join("podnet-python/venv/bin/python");
@@ -177,6 +195,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 path(project_root().join("crates/podnet-bench/python/repod_bench_server.py")),
             ],
             scale: 0.05,
+            only: None,
         });
     } else {
         println!("(no interop venv: run `cargo xtask interop` once to add repod as a column)");
@@ -240,6 +259,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                     ],
                 ),
             ];
+            let scenarios = scenarios
+                .into_iter()
+                .filter(|(name, _)| kind.only.is_none_or(|only| only.contains(name)));
             for (scenario, args) in scenarios {
                 let figures = measure(kind, &loadgen, scenario, &args)
                     .map_err(|e| format!("{} / {scenario}: {e}", kind.name))?;
@@ -453,6 +475,20 @@ fn print_table(
             print!(" {:>12}", show(get("repod", row)));
         }
         println!();
+    }
+    // podnet with two network threads, where it ran.
+    let row = ROWS.iter().find(|r| r.scenario == "throughput8");
+    if let Some((row, p, b)) =
+        row.and_then(|row| Some((row, get("podnet-2t", row)?, get("baseline", row)?)))
+    {
+        println!(
+            "{:<40} {:>12.1} {:>12.1} {:>16} {:>9}",
+            "  the same, network_threads = 2",
+            p,
+            b,
+            format!("{:.2}x", p / b),
+            row.target
+        );
     }
     // The game-loop view: podnet client and server, both through pump(), against the
     // baseline's own client and server.

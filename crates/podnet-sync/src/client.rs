@@ -71,7 +71,7 @@ impl Client {
         let addrs = resolve(addr)?;
         let (events_tx, events) = crossbeam_channel::unbounded();
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
-        let thread = spawn("podnet-client", move || async move {
+        let thread = spawn("podnet-client", 1, move || async move {
             let sink = ChannelSink(events_tx);
             match podnet_transport::Client::connect_with_sink(&addrs[..], config, sink).await {
                 Ok(net) => {

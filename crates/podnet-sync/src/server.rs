@@ -133,7 +133,8 @@ impl Server {
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<ShutdownRequest>();
         let stopped = Arc::new(AtomicBool::new(false));
         let stopped_in_thread = stopped.clone();
-        let thread = spawn("podnet-server", move || async move {
+        let workers = config.network_threads;
+        let thread = spawn("podnet-server", workers, move || async move {
             let sink = ChannelSink(events_tx);
             let net = match podnet_transport::Server::bind_with_sink(&addrs[..], config, sink).await
             {

@@ -6,18 +6,31 @@ use std::time::{Duration, Instant};
 
 use crate::SyncError;
 
-/// Runs `task` to completion on a new thread named `name`, inside a current-thread tokio
-/// runtime that it owns. One thread serves every connection: the work per message is
-/// small, and a game's own thread is the other core's job.
-pub(crate) fn spawn<F, Fut>(name: &str, task: F) -> Result<JoinHandle<()>, SyncError>
+/// Runs `task` to completion on a new thread named `name`, inside a tokio runtime that it
+/// owns. With `workers` ≤ 1 that is a current-thread runtime: one thread serves every
+/// connection, since the work per message is small and a game's own thread is the other
+/// core's job. With more, the connections' tasks run on that many runtime workers.
+pub(crate) fn spawn<F, Fut>(
+    name: &str,
+    workers: usize,
+    task: F,
+) -> Result<JoinHandle<()>, SyncError>
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()>,
 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(SyncError::Thread)?;
+    let runtime = if workers > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name(format!("{name}-worker"))
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    }
+    .map_err(SyncError::Thread)?;
     thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || runtime.block_on(task()))

@@ -226,6 +226,18 @@ pub struct ServerConfig {
     /// Default: **1 s**.
     pub max_accept_backoff: Duration,
 
+    /// How many threads run the network for the thread-backed servers of `podnet-sync`
+    /// and `podnet` (`start_background`, `launch`). With 1, one thread runs every
+    /// connection; with more, connections are spread over that many runtime workers,
+    /// which helps many busy connections on a machine with cores to spare (the game's
+    /// own thread needs one too). An async server built with [`Server::bind`] runs on
+    /// its caller's runtime and ignores this.
+    ///
+    /// Default: **1**. 0 counts as 1.
+    ///
+    /// [`Server::bind`]: crate::Server::bind
+    pub network_threads: usize,
+
     /// Serve TLS instead of plain TCP (feature `tls`): each accepted connection completes
     /// a handshake within [`ServerTls::handshake_timeout`](crate::ServerTls::handshake_timeout)
     /// before it counts as connected. Clients over
@@ -244,6 +256,7 @@ impl Default for ServerConfig {
             max_connections: 4096,
             send_connected: true,
             max_accept_backoff: Duration::from_secs(1),
+            network_threads: 1,
             #[cfg(feature = "tls")]
             tls: None,
         }

@@ -406,3 +406,43 @@ fn connect_errors_say_what_to_do() {
         "{text}"
     );
 }
+
+/// A server whose connections run on two network threads (`network_threads`) behaves as
+/// one on a single thread: every message of every client arrives, in order per client,
+/// handlers still run on the pumping thread, and the shutdown is clean.
+#[test]
+fn two_network_threads_serve_like_one() {
+    let mut config = podnet::ServerConfig::default();
+    config.network_threads = 2;
+    let mut server =
+        Server::<Player>::start_background_with("127.0.0.1:0", config, Log::default()).unwrap();
+    let mut clients: Vec<Client<Watcher>> = (0..6)
+        .map(|_| Client::connect(server.local_addr(), Watcher::default()).unwrap())
+        .collect();
+    for (i, client) in clients.iter().enumerate() {
+        for n in 0..50 {
+            let tag = Some(format!("{i}"));
+            client.send(&Move { x: n, y: 0, tag }).unwrap();
+        }
+    }
+    let mut refs: Vec<&mut Client<Watcher>> = clients.iter_mut().collect();
+    pump_until(&mut server, &mut refs, |s, _| s.game().moves.len() == 300);
+    for i in 0..6 {
+        let tag = Some(format!("{i}"));
+        let xs: Vec<i32> = server
+            .game()
+            .moves
+            .iter()
+            .filter(|(_, m)| m.tag == tag)
+            .map(|(_, m)| m.x)
+            .collect();
+        assert_eq!(
+            xs,
+            (0..50).collect::<Vec<_>>(),
+            "client {i}'s moves, in order"
+        );
+    }
+    let report = server.shutdown("done", WAIT).unwrap();
+    assert!(report.clean);
+    assert_eq!(report.connections, 6);
+}

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Finish, Peer, Said, Say, Served, peer_reason};
+use common::{Finish, Peer, Said, Say, Served, pair_in_game, peer_reason};
 use podnet_lobby::LobbyConfig;
 use podnet_lobby::protocol::{GameOver, LobbyError, LobbyUpdate, LoginRefused, Welcome};
 use tokio::io::AsyncWriteExt;
@@ -349,12 +349,7 @@ async fn sessions_run_side_by_side_with_their_own_state() {
 #[tokio::test]
 async fn players_go_back_to_the_lobby_and_play_again() {
     let served = Served::start(LobbyConfig::new(2)).await;
-    let mut x = Peer::connect(served.addr).await;
-    x.login("x").await;
-    let mut y = Peer::connect(served.addr).await;
-    y.login("y").await;
-    let first = x.game_start().await.session;
-    y.game_start().await;
+    let (mut x, mut y, first) = pair_in_game(served.addr, ["x", "y"]).await;
 
     x.send(&Finish {});
     for peer in [&mut x, &mut y] {
@@ -385,12 +380,7 @@ async fn players_go_back_to_the_lobby_and_play_again() {
 #[tokio::test]
 async fn shutdown_lets_sessions_finish_and_tells_everyone_why() {
     let mut served = Served::start(LobbyConfig::new(2)).await;
-    let mut a = Peer::connect(served.addr).await;
-    a.login("a").await;
-    let mut b = Peer::connect(served.addr).await;
-    b.login("b").await;
-    a.game_start().await;
-    b.game_start().await;
+    let (mut a, mut b, _) = pair_in_game(served.addr, ["a", "b"]).await;
     let mut waiting = Peer::connect(served.addr).await;
     waiting.login("waiting").await;
     let mut anonymous = Peer::connect(served.addr).await;
@@ -435,12 +425,7 @@ async fn shutdown_lets_sessions_finish_and_tells_everyone_why() {
 async fn shutdown_cuts_sessions_after_the_grace() {
     let grace = Duration::from_millis(200);
     let mut served = Served::start(LobbyConfig::new(2).with_session_grace(grace)).await;
-    let mut a = Peer::connect(served.addr).await;
-    a.login("a").await;
-    let mut b = Peer::connect(served.addr).await;
-    b.login("b").await;
-    a.game_start().await;
-    b.game_start().await;
+    let (mut a, mut b, _) = pair_in_game(served.addr, ["a", "b"]).await;
 
     let started = Instant::now();
     served.shut_down("closing time");

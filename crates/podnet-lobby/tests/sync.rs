@@ -8,7 +8,7 @@ mod common;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{Finish, Peer, Talk, peer_reason};
+use common::{Finish, Peer, Talk, pair_in_game, peer_reason};
 use podnet_lobby::protocol::GameOver;
 use podnet_lobby::{LobbyConfig, LobbyServer};
 
@@ -30,12 +30,7 @@ async fn a_pumped_lobby_logs_in_groups_plays_and_shuts_down() {
     });
     let addr = addr_rx.recv_timeout(common::WAIT).unwrap();
 
-    let mut a = Peer::connect(addr).await;
-    a.login("a").await;
-    let mut b = Peer::connect(addr).await;
-    b.login("b").await;
-    let session = a.game_start().await.session;
-    b.game_start().await;
+    let (mut a, mut b, session) = pair_in_game(addr, ["a", "b"]).await;
     b.send(&Finish {});
     for peer in [&mut a, &mut b] {
         let over: GameOver = peer.expect("game_over").await.decode().unwrap();

@@ -243,6 +243,18 @@ impl Peer {
     }
 }
 
+/// Two players who log in as `names` on a lobby of pairs, and the session the lobby
+/// started for them (both saw its `game_start`).
+pub(crate) async fn pair_in_game(addr: SocketAddr, names: [&str; 2]) -> (Peer, Peer, u64) {
+    let mut first = Peer::connect(addr).await;
+    first.login(names[0]).await;
+    let mut second = Peer::connect(addr).await;
+    second.login(names[1]).await;
+    let session = first.game_start().await.session;
+    assert_eq!(second.game_start().await.session, session);
+    (first, second, session)
+}
+
 /// The reason a peer was given when closed.
 pub(crate) fn peer_reason(reason: &DisconnectReason) -> &str {
     match reason {

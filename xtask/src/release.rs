@@ -81,6 +81,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     println!("==> versions, metadata, CHANGELOG and links: ok");
 
+    clear_stale_packages(&order, &version);
     println!("==> cargo package, in dependency order (each built from its package)");
     let mut cmd = cargo();
     cmd.args(["package", "--locked"]);
@@ -104,6 +105,36 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     println!("==> release --dry-run: ready to publish {version} (nothing was published)");
     Ok(())
+}
+
+/// Removes what earlier dry runs left in cargo's source cache. `cargo package` verifies
+/// each crate against the ones packaged before it through a temporary local registry, and
+/// cargo unpacks that registry's crates under `$CARGO_HOME/registry/src/<registry>/` by
+/// name and version. A copy unpacked by an earlier run of the same version is reused as
+/// it is, so a crate would be verified against stale sources of its dependencies
+/// (rust-lang/cargo's known behaviour; see 0xMiden/miden-vm#2530). Only our crates, and
+/// only in local registries (never crates.io's), are removed.
+fn clear_stale_packages(order: &[String], version: &str) {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else {
+        return;
+    };
+    let Ok(registries) = std::fs::read_dir(&src) else {
+        return;
+    };
+    for registry in registries.filter_map(Result::ok) {
+        if registry.file_name().to_string_lossy().starts_with("index.") {
+            continue; // a real registry, crates.io's among them
+        }
+        for name in order {
+            let unpacked = registry.path().join(format!("{name}-{version}"));
+            if unpacked.is_dir() && std::fs::remove_dir_all(&unpacked).is_ok() {
+                println!("    removed a stale unpacked copy: {}", unpacked.display());
+            }
+        }
+    }
 }
 
 fn workspace_crates() -> Result<Vec<Crate>, String> {

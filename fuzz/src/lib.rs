@@ -10,7 +10,8 @@
 
 use bytes::{Bytes, BytesMut};
 use podnet_framing::{
-    FrameCodec, FramingConfig, FramingError, RawMessage, Value, encode_value, peek_action,
+    BatchDecoder, Decoded, FrameCodec, FramingConfig, FramingError, RawMessage, Value,
+    encode_value, peek_action,
 };
 use serde::Deserialize;
 use tokio_util::codec::Decoder;
@@ -18,7 +19,8 @@ use tokio_util::codec::Decoder;
 /// Feeds `data[1..]` to a [`FrameCodec`] twice: all at once, and cut into pieces whose
 /// sizes follow from `data[0]`. Both must yield the same frames and the same error (the
 /// codec holds no state that depends on how reads were cut), and every frame is checked
-/// as a [`payload`].
+/// as a [`payload`]. A [`BatchDecoder`] fed the same pieces must find the same frames and
+/// sort them as [`RawMessage::parse`] does.
 pub fn frames(data: &[u8]) {
     let Some((&setting, stream)) = data.split_first() else {
         return;
@@ -31,6 +33,34 @@ pub fn frames(data: &[u8]) {
     let whole = run_codec(&config, std::iter::once(stream));
     let cut = run_codec(&config, Pieces::new(stream, setting));
     assert_eq!(whole, cut, "cutting the stream changed what the codec read");
+
+    let expected: Vec<Sorted> = whole
+        .frames
+        .iter()
+        .map(|frame| Sorted::of(RawMessage::parse(frame.clone(), &config)))
+        .collect();
+    // The batch decoder has no end of stream: it says whether a frame was left unfinished.
+    let truncated = whole
+        .end
+        .as_deref()
+        .is_some_and(|e| e.starts_with("TruncatedStream"));
+    let fatal = whole.end.clone().filter(|_| !truncated);
+    for batched in [
+        run_batches(&config, std::iter::once(stream)),
+        run_batches(&config, Pieces::new(stream, setting)),
+    ] {
+        assert_eq!(
+            batched.frames, expected,
+            "the batch decoder sorted frames differently"
+        );
+        assert_eq!(batched.fatal, fatal, "the batch decoder ended differently");
+        if fatal.is_none() {
+            assert_eq!(
+                batched.mid_frame, truncated,
+                "the batch decoder lost the stream's end"
+            );
+        }
+    }
 
     for frame in whole.frames {
         check_payload(frame, &config);
@@ -87,6 +117,92 @@ fn run_codec<'a>(config: &FramingConfig, pieces: impl Iterator<Item = &'a [u8]>)
         Err(err) => Some(format!("{err:?}")),
     };
     CodecRun { frames, end }
+}
+
+/// How a frame was sorted: a message (its action), a reserved one, or not a message.
+#[derive(Debug, PartialEq)]
+enum Sorted {
+    Message { payload: Bytes, action: String },
+    Reserved { payload: Bytes },
+    NotAMessage(String),
+}
+
+impl Sorted {
+    fn of(parsed: Result<RawMessage, FramingError>) -> Sorted {
+        match parsed {
+            Ok(msg) if msg.action().starts_with(RESERVED) => Sorted::Reserved {
+                payload: msg.into_payload(),
+            },
+            Ok(msg) => Sorted::Message {
+                action: msg.action().to_owned(),
+                payload: msg.into_payload(),
+            },
+            Err(err) => Sorted::NotAMessage(format!("{err:?}")),
+        }
+    }
+}
+
+/// The prefix the batch decoder is given, as podnet's transport gives `podnet:`.
+const RESERVED: &str = "r:";
+
+/// What a batch decoder run produced.
+struct BatchRun {
+    frames: Vec<Sorted>,
+    fatal: Option<String>,
+    mid_frame: bool,
+}
+
+/// Feeds the pieces to a [`BatchDecoder`], taking a batch after each piece as a network
+/// thread does after each read.
+fn run_batches<'a>(config: &FramingConfig, pieces: impl Iterator<Item = &'a [u8]>) -> BatchRun {
+    let mut decoder = BatchDecoder::new(config).with_reserved_prefix(RESERVED);
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    // Messages wait in the batch until it is taken; the others are known at once. Each
+    // is recorded with its place so the two can be merged in order.
+    let mut pending: Vec<Option<Sorted>> = Vec::new();
+    let mut flush =
+        |decoder: &mut BatchDecoder, buf: &mut BytesMut, pending: &mut Vec<Option<Sorted>>| {
+            let mut messages = decoder.take(buf).into_iter();
+            for slot in pending.drain(..) {
+                frames.push(slot.unwrap_or_else(|| {
+                    let msg = messages.next().expect("a batched message for each slot");
+                    Sorted::of(Ok(msg))
+                }));
+            }
+            assert!(messages.next().is_none(), "more messages than were batched");
+        };
+    let mut fatal = None;
+    'pieces: for piece in pieces {
+        buf.extend_from_slice(piece);
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(Decoded::Message)) => pending.push(None),
+                Ok(Some(Decoded::Reserved(msg))) => pending.push(Some(Sorted::of(Ok(msg)))),
+                Ok(Some(Decoded::NotAMessage(err))) => {
+                    assert!(
+                        !err.is_fatal(),
+                        "a skipped frame's error is never fatal: {err}"
+                    );
+                    pending.push(Some(Sorted::NotAMessage(format!("{err:?}"))));
+                }
+                Ok(Some(other)) => panic!("unknown outcome {other:?}"),
+                Ok(None) => break,
+                Err(err) => {
+                    assert!(err.is_fatal(), "a decode error must end the stream: {err}");
+                    fatal = Some(format!("{err:?}"));
+                    break 'pieces;
+                }
+            }
+        }
+        flush(&mut decoder, &mut buf, &mut pending);
+    }
+    flush(&mut decoder, &mut buf, &mut pending);
+    BatchRun {
+        frames,
+        fatal,
+        mid_frame: decoder.is_mid_frame(&buf),
+    }
 }
 
 /// Cuts a slice into pieces of 1 to 16 bytes, sizes from a small generator seeded by

@@ -13,7 +13,7 @@ pub const FRAME_HEADER_LEN: usize = 4;
 /// that sends 4 bytes make this side allocate `max_frame_length`. Reserving in steps of at
 /// most this size keeps memory proportional to what was received, while a large frame still
 /// needs only a few reallocations.
-const RESERVE_STEP: usize = 64 * 1024;
+pub(crate) const RESERVE_STEP: usize = 64 * 1024;
 
 /// Splits a byte stream into frame payloads, and frames payloads for writing.
 ///

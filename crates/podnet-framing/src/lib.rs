@@ -21,6 +21,10 @@
 //! - [`RawMessage`]: a payload checked to be a message (bounded depth, no truncated or
 //!   trailing bytes, one string action), routed by [`RawMessage::action`] and decoded later
 //!   into a typed message or a dynamic [`Value`]. [`peek_action`] reads only the action.
+//! - [`BatchDecoder`]: both at once, for a network thread: splits and checks a read's
+//!   frames but leaves them in the read buffer, then hands them out as one
+//!   [`MessageBatch`], so that passing them to another thread costs one reference count
+//!   per read, not one per message.
 //!
 //! Nothing here panics on any input, and what a peer can make it allocate is bounded by
 //! [`FramingConfig`].
@@ -49,6 +53,7 @@
 //! # Ok::<(), podnet_framing::FramingError>(())
 //! ```
 
+mod batch;
 mod config;
 mod encode;
 mod error;
@@ -56,6 +61,7 @@ mod frame;
 mod message;
 mod scan;
 
+pub use batch::{BatchDecoder, Decoded, IntoMessages, MessageBatch};
 pub use config::FramingConfig;
 pub use encode::{encode_message, encode_value, encode_with_action};
 pub use error::FramingError;

@@ -109,6 +109,16 @@ impl RawMessage {
         })
     }
 
+    /// Wraps a payload that [`scan_message`] accepted with `max_depth`, its action at
+    /// `action`.
+    pub(crate) fn checked(payload: Bytes, action: Range<usize>, max_depth: usize) -> Self {
+        Self {
+            payload,
+            action,
+            max_depth,
+        }
+    }
+
     /// The message's action name.
     ///
     /// ```

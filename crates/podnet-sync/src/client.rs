@@ -11,7 +11,7 @@ use podnet_transport::{ClientConfig, ClientEvent, ConnectionInfo, Frame};
 use serde::Serialize;
 
 use crate::SyncError;
-use crate::thread::{ChannelSink, drain, resolve, spawn, wait_first};
+use crate::thread::{ChannelSink, Delivery, drain, resolve, spawn, wait_first};
 
 /// A connection to a podnet or repod server whose network runs on a background thread,
 /// while its events are handled on the thread that calls [`pump`](Self::pump).
@@ -50,7 +50,7 @@ pub struct Client {
 #[derive(Debug)]
 struct Inner {
     net: Arc<podnet_transport::Client>,
-    events: Receiver<Vec<ClientEvent>>,
+    events: Receiver<Delivery<ClientEvent>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use tracing::debug;
 
 use crate::SyncError;
-use crate::thread::{ChannelSink, drain, resolve, spawn, wait_first};
+use crate::thread::{ChannelSink, Delivery, drain, resolve, spawn, wait_first};
 
 /// How long a dropped server waits for its connections to close gracefully.
 const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -75,7 +75,7 @@ struct ShutdownRequest {
 #[derive(Debug)]
 pub struct Server {
     handle: ServerHandle,
-    events: Receiver<Vec<ServerEvent>>,
+    events: Receiver<Delivery<ServerEvent>>,
     shutdown: Option<oneshot::Sender<ShutdownRequest>>,
     /// Joined on drop if the caller did not take it.
     thread: Option<JoinHandle<()>>,
@@ -196,12 +196,10 @@ impl Server {
     ) -> Result<ShutdownReport, SyncError> {
         let mut server = Self::start(addr, config)?;
         while !server.is_stopping() {
-            let Ok(batch) = server.events.recv_timeout(Duration::from_millis(100)) else {
+            let Ok(delivery) = server.events.recv_timeout(Duration::from_millis(100)) else {
                 continue;
             };
-            for event in batch {
-                handler(&mut server, event);
-            }
+            delivery.handle(&mut |event| handler(&mut server, event));
         }
         server
             .shutdown("server closed", DROP_SHUTDOWN_TIMEOUT)

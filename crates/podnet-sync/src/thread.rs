@@ -4,6 +4,8 @@ use std::future::Future;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use podnet_transport::{Received, ReceivedEvent};
+
 use crate::SyncError;
 
 /// Runs `task` to completion on a new thread named `name`, inside a tokio runtime that it
@@ -58,34 +60,59 @@ pub(crate) fn resolve(
     Ok(addrs)
 }
 
-/// Delivers transport events into the crossbeam channel that `pump()` drains, a batch per
-/// item: what one read of one connection brought crosses threads in one hand-off.
-pub(crate) struct ChannelSink<E>(pub(crate) crossbeam_channel::Sender<Vec<E>>);
+/// What crosses from the network thread to the pumping thread: one event, or the messages
+/// of one read, made into events only when they are pumped.
+#[derive(Debug)]
+pub(crate) enum Delivery<E: ReceivedEvent> {
+    One(E),
+    Read(Received<E>),
+}
 
-impl<E: Send + 'static> podnet_transport::EventSink<E> for ChannelSink<E> {
+impl<E: ReceivedEvent> Delivery<E> {
+    /// Passes each event to `handler`, in order; returns how many there were.
+    #[inline]
+    pub(crate) fn handle(self, handler: &mut impl FnMut(E)) -> usize {
+        match self {
+            Delivery::One(event) => {
+                handler(event);
+                1
+            }
+            Delivery::Read(received) => {
+                let count = received.len();
+                received.into_iter().for_each(handler);
+                count
+            }
+        }
+    }
+}
+
+/// Delivers transport events into the crossbeam channel that `pump()` drains: what one
+/// read of one connection brought crosses threads in one hand-off.
+pub(crate) struct ChannelSink<E: ReceivedEvent>(pub(crate) crossbeam_channel::Sender<Delivery<E>>);
+
+impl<E: ReceivedEvent> podnet_transport::EventSink<E> for ChannelSink<E> {
     fn deliver(&self, event: E) {
         // The receiver lives in the handle; if it is gone, so is the application.
-        let _ = self.0.send(vec![event]);
+        let _ = self.0.send(Delivery::One(event));
     }
 
-    fn deliver_batch(&self, events: Vec<E>) {
-        let _ = self.0.send(events);
+    fn deliver_received(&self, received: Received<E>) {
+        let _ = self.0.send(Delivery::Read(received));
     }
 }
 
 /// Drains what is queued in `events` when it is called (not what arrives meanwhile, so a
-/// flood cannot keep one call going), passing each event to `handler`; `first` is a batch
-/// already taken. Returns how many events were handled.
-pub(crate) fn drain<E>(
-    events: &crossbeam_channel::Receiver<Vec<E>>,
-    first: Option<Vec<E>>,
+/// flood cannot keep one call going), passing each event to `handler`; `first` is a
+/// delivery already taken. Returns how many events were handled.
+pub(crate) fn drain<E: ReceivedEvent>(
+    events: &crossbeam_channel::Receiver<Delivery<E>>,
+    first: Option<Delivery<E>>,
     mut handler: impl FnMut(E),
 ) -> usize {
     let queued = events.len();
     let mut handled = 0;
-    for batch in first.into_iter().chain(events.try_iter().take(queued)) {
-        handled += batch.len();
-        batch.into_iter().for_each(&mut handler);
+    for delivery in first.into_iter().chain(events.try_iter().take(queued)) {
+        handled += delivery.handle(&mut handler);
     }
     handled
 }
@@ -98,10 +125,10 @@ pub(crate) const POLL_BEFORE_SLEEP: Duration = Duration::from_micros(50);
 
 /// Waits up to `timeout` for a batch: polls for [`POLL_BEFORE_SLEEP`], then sleeps until
 /// one comes or the time is up.
-pub(crate) fn wait_first<E>(
-    events: &crossbeam_channel::Receiver<Vec<E>>,
+pub(crate) fn wait_first<T>(
+    events: &crossbeam_channel::Receiver<T>,
     timeout: Duration,
-) -> Option<Vec<E>> {
+) -> Option<T> {
     let start = Instant::now();
     let poll = POLL_BEFORE_SLEEP.min(timeout);
     loop {

@@ -3,7 +3,6 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio::sync::Semaphore;
 use tokio_util::sync::WaitForCancellationFuture;
@@ -28,11 +27,11 @@ impl Budget {
 
     /// A share for the next batch; it holds nothing until [`acquire`](Self::acquire)
     /// charges it.
-    pub(crate) fn share(&self) -> Arc<Share> {
-        Arc::new(Share {
+    pub(crate) fn share(&self) -> Share {
+        Share {
             semaphore: self.semaphore.clone(),
-            permits: AtomicU32::new(0),
-        })
+            permits: 0,
+        }
     }
 
     /// Charges `share` with `bytes` of budget, waiting while the application catches up.
@@ -40,7 +39,7 @@ impl Budget {
     /// connection is aborted meanwhile.
     pub(crate) async fn acquire(
         &self,
-        share: &Share,
+        share: &mut Share,
         bytes: usize,
         aborted: Pin<&mut WaitForCancellationFuture<'_>>,
     ) -> bool {
@@ -59,24 +58,25 @@ impl Budget {
                 }
             }
         };
-        // The share gives the permits back when the batch's last event is dropped.
+        // The share gives the permits back when it is dropped: with the batch's last
+        // message, or with its error event.
         permit.forget();
-        share.permits.fetch_add(permits, Ordering::Relaxed);
+        share.permits = share.permits.saturating_add(permits);
         true
     }
 }
 
-/// One batch's part of the budget. Every event of the batch holds the share; the bytes go
-/// back to the budget when the last of them is dropped.
+/// One batch's part of the budget, held by the batch's buffer (or by an error event); the
+/// bytes go back to the budget when it is dropped.
 #[derive(Debug)]
 pub(crate) struct Share {
     semaphore: Arc<Semaphore>,
-    permits: AtomicU32,
+    permits: u32,
 }
 
 impl Drop for Share {
     fn drop(&mut self) {
-        let permits = *self.permits.get_mut();
+        let permits = self.permits;
         if permits > 0 {
             self.semaphore.add_permits(permits as usize);
         }

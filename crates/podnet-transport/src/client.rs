@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use podnet_framing::Message;
+use podnet_framing::{Message, MessageBatch};
 use serde::Serialize;
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio_util::sync::CancellationToken;
@@ -12,7 +12,7 @@ use tracing::debug;
 
 use crate::config::ClientConfig;
 use crate::connection::{self, Connection, ConnectionInfo, Owner};
-use crate::event::{EventSink, EventStream};
+use crate::event::{EventSink, EventStream, Received};
 use crate::frame::Frame;
 use crate::{ClientEvent, DisconnectReason, Incoming, TransportError, control, socket};
 
@@ -291,18 +291,12 @@ struct ConnOwner {
 }
 
 impl Owner for ConnOwner {
-    type Event = ClientEvent;
-
-    fn message(&self, message: Incoming) -> ClientEvent {
-        ClientEvent::Message(message)
+    fn messages(&self, messages: MessageBatch) {
+        self.sink.deliver_received(Received::new((), messages));
     }
 
-    fn error(&self, error: Incoming<TransportError>) -> ClientEvent {
-        ClientEvent::Error(error)
-    }
-
-    fn deliver_batch(&self, events: Vec<ClientEvent>) {
-        self.sink.deliver_batch(events);
+    fn error(&self, error: Incoming<TransportError>) {
+        self.sink.deliver(ClientEvent::Error(error));
     }
 
     fn closed(&self, reason: DisconnectReason) {

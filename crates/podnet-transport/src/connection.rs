@@ -24,17 +24,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use podnet_framing::{FrameCodec, RawMessage};
+use podnet_framing::{BatchDecoder, Decoded, MessageBatch, RawMessage};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
-use tokio_util::codec::Decoder;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, trace, warn};
 
-use crate::budget::{Budget, Share};
+use crate::budget::Budget;
 use crate::config::{ConnectionConfig, RateLimit, SlowConsumerPolicy};
-use crate::control::{self, Control};
+use crate::control::{self, Control, RESERVED_PREFIX};
 use crate::outbound::{Next, OutboundQueue, PushError};
 use crate::{ConnectionId, DisconnectReason, Incoming, TransportError};
 
@@ -43,22 +42,15 @@ const READ_CHUNK: usize = 16 * 1024;
 /// An error event is charged this much of the inbound budget, so a flood of bad frames is
 /// bounded like a flood of messages.
 const ERROR_EVENT_COST: usize = 256;
-/// A connection's next batch is allocated for at most this many events up front.
-const MAX_PREALLOCATED_EVENTS: usize = 512;
 /// At most this many frames go into one vectored write.
 const MAX_IO_SLICES: usize = 64;
 
 /// What a connection reports to: the server (which adds the connection's id) or a client.
-/// Its events are made as frames are read, so a batch is built in one pass.
 pub(crate) trait Owner: Send + Sync + 'static {
-    /// The owner's event type.
-    type Event: Send + 'static;
-    /// A received message as the owner's event.
-    fn message(&self, message: Incoming) -> Self::Event;
-    /// A frame that was not a message, as the owner's event.
-    fn error(&self, error: Incoming<TransportError>) -> Self::Event;
-    /// Hands over what one read brought, in order.
-    fn deliver_batch(&self, events: Vec<Self::Event>);
+    /// Hands over the messages one read brought, in order.
+    fn messages(&self, messages: MessageBatch);
+    /// Hands over a frame that was not a message.
+    fn error(&self, error: Incoming<TransportError>);
     /// The connection has ended.
     fn closed(&self, reason: DisconnectReason);
 }
@@ -316,17 +308,21 @@ where
     O: Owner,
 {
     let config = &conn.config;
-    let mut codec = FrameCodec::new(&config.framing);
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
-    let budget = Budget::new(config.max_inbound_bytes);
     let now = Instant::now();
-    let mut heartbeat = Heartbeat {
-        interval: config.liveness.heartbeat_interval,
-        timeout: config.liveness.heartbeat_timeout,
-        last_heard: now,
-        last_ping: now,
-        next_seq: 1,
-        outstanding: None,
+    let mut inbound = Inbound {
+        decoder: BatchDecoder::new(&config.framing).with_reserved_prefix(RESERVED_PREFIX),
+        buf: BytesMut::with_capacity(READ_CHUNK),
+        budget: Budget::new(config.max_inbound_bytes),
+        rate: config.rate_limit.map(|limit| TokenBucket::new(limit, now)),
+        heartbeat: Heartbeat {
+            interval: config.liveness.heartbeat_interval,
+            timeout: config.liveness.heartbeat_timeout,
+            last_heard: now,
+            last_ping: now,
+            next_seq: 1,
+            outstanding: None,
+        },
+        peer_reason: None,
     };
     let mut was_podnet_peer = false;
     // Only a server holds a slot for a peer that says nothing.
@@ -334,8 +330,6 @@ where
         .id
         .and(config.liveness.first_frame_timeout)
         .map(|after| (now + after, after));
-    let mut rate = config.rate_limit.map(|limit| TokenBucket::new(limit, now));
-    let mut peer_reason: Option<String> = None;
     // Set once a graceful close is under way: from then on, input is read and discarded.
     let mut closing_deadline: Option<Instant> = None;
 
@@ -343,12 +337,12 @@ where
     tokio::pin!(aborted);
     let timer = tokio::time::sleep_until(now);
     tokio::pin!(timer);
-    let mut batch = Batch::new(&budget);
 
     loop {
         if closing_deadline.is_none() && conn.closing.is_cancelled() {
             closing_deadline = Some(Instant::now() + config.close_timeout);
         }
+        let heartbeat = &mut inbound.heartbeat;
         let podnet_peer = conn.podnet_peer.load(Ordering::Relaxed);
         if podnet_peer && !was_podnet_peer {
             was_podnet_peer = true;
@@ -366,6 +360,7 @@ where
                 timer.as_mut().reset(at);
             }
         }
+        let buf = &mut inbound.buf;
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
@@ -405,17 +400,17 @@ where
                     let _ = conn.send(control::ping(seq, &config.framing));
                 }
             }
-            read = reader.read_buf(&mut buf) => {
+            read = reader.read_buf(buf) => {
                 match read {
                     Ok(0) => {
-                        let reason = if buf.is_empty() && !codec.is_mid_frame() {
-                            DisconnectReason::PeerClosed { reason: peer_reason.take() }
+                        let reason = if !inbound.decoder.is_mid_frame(&inbound.buf) {
+                            DisconnectReason::PeerClosed { reason: inbound.peer_reason.take() }
                         } else {
                             DisconnectReason::Protocol {
                                 error: format!(
                                     "the peer closed the connection in the middle of a frame \
                                      ({} bytes of it received)",
-                                    buf.len()
+                                    inbound.buf.len()
                                 ),
                             }
                         };
@@ -429,53 +424,169 @@ where
                         return None;
                     }
                 }
-                heartbeat.last_heard = Instant::now();
+                inbound.heartbeat.last_heard = Instant::now();
                 if closing_deadline.is_some() {
-                    buf.clear();
+                    inbound.buf.clear();
                     continue;
                 }
-                // Everything this read brought goes to the application as one batch, with
-                // one share of the inbound budget: one hand-off per read, not per message.
-                loop {
-                    let payload = match codec.decode(&mut buf) {
-                        Ok(Some(payload)) => payload,
-                        Ok(None) => break,
-                        Err(err) => {
-                            warn!(%err, "protocol error: closing");
-                            let text = err.to_string();
-                            conn.close(DisconnectReason::Protocol { error: text.clone() }, &text);
-                            buf.clear();
-                            break;
-                        }
-                    };
-                    first_frame_deadline = None;
-                    if let Some(bucket) = rate.as_mut() {
-                        // Over the rate: hand over what was read, then wait for a token
-                        // before handling this frame; unread input waits in the socket.
-                        if let Some(resume) = bucket.take_one(Instant::now()) {
-                            if !batch.flush(&budget, owner, aborted.as_mut()).await {
-                                return closing_deadline;
-                            }
-                            trace!(?resume, "rate limit: pausing");
-                            tokio::select! {
-                                biased;
-                                () = &mut aborted => return closing_deadline,
-                                () = tokio::time::sleep_until(resume) => {}
-                            }
-                        }
-                    }
-                    handle_frame(conn, payload, &mut heartbeat, &mut peer_reason, owner, &mut batch);
-                    if batch.cost >= budget.size
-                        && !batch.flush(&budget, owner, aborted.as_mut()).await
-                    {
-                        return closing_deadline;
-                    }
-                }
-                if !batch.flush(&budget, owner, aborted.as_mut()).await {
-                    return closing_deadline;
+                match inbound.hand_over(conn, owner, aborted.as_mut()).await {
+                    HandOver::Aborted => return closing_deadline,
+                    HandOver::Frames => first_frame_deadline = None,
+                    HandOver::NoFrame => {}
                 }
             }
         }
+    }
+}
+
+/// The reading side of a connection, between reads.
+struct Inbound {
+    decoder: BatchDecoder,
+    buf: BytesMut,
+    budget: Budget,
+    rate: Option<TokenBucket>,
+    heartbeat: Heartbeat,
+    /// The reason the peer gave in `podnet:close`.
+    peer_reason: Option<String>,
+}
+
+/// What [`Inbound::hand_over`] did.
+enum HandOver {
+    /// Read at least one whole frame.
+    Frames,
+    /// The read brought part of a frame only.
+    NoFrame,
+    /// The connection was aborted while waiting for the budget or the rate limit.
+    Aborted,
+}
+
+impl Inbound {
+    /// Hands every whole frame read so far to the application: messages as one batch with
+    /// one share of the inbound budget (one hand-off per read, not per message), control
+    /// messages to [`handle_control`], and bad frames as error events, in order.
+    async fn hand_over<O: Owner>(
+        &mut self,
+        conn: &Connection,
+        owner: &O,
+        mut aborted: Pin<&mut WaitForCancellationFuture<'_>>,
+    ) -> HandOver {
+        let mut frames = false;
+        loop {
+            if let Some(bucket) = self.rate.as_mut() {
+                // Over the rate: hand over what was read, then wait for a token before
+                // reading the next frame; unread input waits in the socket.
+                let resume = self
+                    .decoder
+                    .has_frame(&self.buf)
+                    .then(|| bucket.take_one(Instant::now()));
+                if let Some(Some(resume)) = resume {
+                    if !self.flush(owner, aborted.as_mut()).await {
+                        return HandOver::Aborted;
+                    }
+                    trace!(?resume, "rate limit: pausing");
+                    tokio::select! {
+                        biased;
+                        () = aborted.as_mut() => return HandOver::Aborted,
+                        () = tokio::time::sleep_until(resume) => {}
+                    }
+                }
+            }
+            let decoded = match self.decoder.decode(&mut self.buf) {
+                Ok(Some(decoded)) => decoded,
+                Ok(None) => break,
+                Err(err) => {
+                    warn!(%err, "protocol error: closing");
+                    let text = err.to_string();
+                    conn.close(
+                        DisconnectReason::Protocol {
+                            error: text.clone(),
+                        },
+                        &text,
+                    );
+                    // What came before the bad frame is still delivered.
+                    let delivered = self.flush(owner, aborted.as_mut()).await;
+                    self.buf.clear();
+                    if !delivered {
+                        return HandOver::Aborted;
+                    }
+                    break;
+                }
+            };
+            frames = true;
+            let handed = match decoded {
+                Decoded::Message if self.decoder.batch_bytes() >= self.budget.size => {
+                    self.flush(owner, aborted.as_mut()).await
+                }
+                Decoded::Reserved(msg) => {
+                    handle_control(conn, &msg, &mut self.heartbeat, &mut self.peer_reason);
+                    true
+                }
+                Decoded::NotAMessage(err) => {
+                    let count = conn.bad_frames.fetch_add(1, Ordering::Relaxed) + 1;
+                    debug!(%err, count, "frame is not a message");
+                    // In order: the messages before it first.
+                    self.flush(owner, aborted.as_mut()).await
+                        && self.error(owner, err, aborted.as_mut()).await
+                }
+                _ => true,
+            };
+            if !handed {
+                return HandOver::Aborted;
+            }
+        }
+        if !self.flush(owner, aborted).await {
+            return HandOver::Aborted;
+        }
+        if frames {
+            HandOver::Frames
+        } else {
+            HandOver::NoFrame
+        }
+    }
+
+    /// Charges the messages decoded so far to the budget (waiting while the application
+    /// catches up) and hands them over as one batch, which holds the share until its last
+    /// message is dropped. Returns false if the connection was aborted meanwhile.
+    async fn flush<O: Owner>(
+        &mut self,
+        owner: &O,
+        aborted: Pin<&mut WaitForCancellationFuture<'_>>,
+    ) -> bool {
+        if self.decoder.is_empty() {
+            // Control messages and bad frames only: their bytes go.
+            self.decoder.take(&mut self.buf);
+            return true;
+        }
+        let mut share = self.budget.share();
+        if !self
+            .budget
+            .acquire(&mut share, self.decoder.batch_bytes(), aborted)
+            .await
+        {
+            return false;
+        }
+        owner.messages(self.decoder.take_with(&mut self.buf, share));
+        true
+    }
+
+    /// Hands over a frame that was not a message as an error event, with a share of the
+    /// budget of its own. Returns false if the connection was aborted meanwhile.
+    async fn error<O: Owner>(
+        &mut self,
+        owner: &O,
+        err: podnet_framing::FramingError,
+        aborted: Pin<&mut WaitForCancellationFuture<'_>>,
+    ) -> bool {
+        let mut share = self.budget.share();
+        if !self
+            .budget
+            .acquire(&mut share, ERROR_EVENT_COST, aborted)
+            .await
+        {
+            return false;
+        }
+        owner.error(Incoming::new(TransportError::Framing(err), Some(share)));
+        true
     }
 }
 
@@ -510,80 +621,17 @@ impl TokenBucket {
     }
 }
 
-/// The events made from one read, waiting to be handed over together with one share of
-/// the inbound budget.
-struct Batch<E> {
-    events: Vec<E>,
-    /// The share every event of the batch holds.
-    share: Arc<Share>,
-    /// The bytes the batch will charge to the budget.
-    cost: usize,
-}
-
-impl<E> Batch<E> {
-    fn new(budget: &Budget) -> Self {
-        Self {
-            events: Vec::new(),
-            share: budget.share(),
-            cost: 0,
-        }
-    }
-
-    fn push(&mut self, event: E, cost: usize) {
-        self.events.push(event);
-        self.cost += cost.max(1);
-    }
-
-    /// Charges the batch to the budget (waiting while the application catches up) and
-    /// hands it over. Returns false if the connection was aborted meanwhile.
-    async fn flush<O: Owner<Event = E>>(
-        &mut self,
-        budget: &Budget,
-        owner: &O,
-        aborted: Pin<&mut WaitForCancellationFuture<'_>>,
-    ) -> bool {
-        if self.events.is_empty() {
-            return true;
-        }
-        if !budget.acquire(&self.share, self.cost, aborted).await {
-            return false;
-        }
-        // The next batch is likely the size of this one: allocate it at once (up to a
-        // bound, so that one burst does not leave every idle connection holding a big one).
-        let next = Vec::with_capacity(self.events.len().min(MAX_PREALLOCATED_EVENTS));
-        owner.deliver_batch(std::mem::replace(&mut self.events, next));
-        self.share = budget.share();
-        self.cost = 0;
-        true
-    }
-}
-
-/// Handles one frame: control messages here, the rest into the batch for the application.
-fn handle_frame<O: Owner>(
+/// Handles one of podnet's control messages from the peer.
+fn handle_control(
     conn: &Connection,
-    payload: Bytes,
+    msg: &RawMessage,
     heartbeat: &mut Heartbeat,
     peer_reason: &mut Option<String>,
-    owner: &O,
-    batch: &mut Batch<O::Event>,
 ) {
     let framing = &conn.config.framing;
-    let size = payload.len();
-    let msg = match RawMessage::parse(payload, framing) {
-        Ok(msg) => msg,
-        Err(err) => {
-            let count = conn.bad_frames.fetch_add(1, Ordering::Relaxed) + 1;
-            debug!(%err, count, "frame is not a message");
-            let error = Incoming::new(TransportError::Framing(err), Some(batch.share.clone()));
-            batch.push(owner.error(error), ERROR_EVENT_COST);
-            return;
-        }
-    };
-    match Control::parse(&msg) {
-        None => {
-            let message = Incoming::new(msg, Some(batch.share.clone()));
-            batch.push(owner.message(message), size);
-        }
+    match Control::parse(msg) {
+        // Not reserved after all; the decoder only hands out reserved actions.
+        None => {}
         Some(Control::Ping { seq }) => {
             let _ = conn.send(control::pong(seq.unwrap_or(0), framing));
         }

@@ -3,10 +3,9 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::sync::Arc;
 use std::time::Duration;
 
-use podnet_framing::RawMessage;
+use podnet_framing::{IntoMessages, MessageBatch, RawMessage};
 
 use crate::budget::Share;
 use crate::{ConnectionId, TransportError};
@@ -16,30 +15,38 @@ use crate::{ConnectionId, TransportError};
 ///
 /// It dereferences to what it holds; for a message that is the [`RawMessage`], with
 /// [`action`](RawMessage::action), [`decode`](RawMessage::decode) and
-/// [`to_value`](RawMessage::to_value). While it exists it counts against its connection's
-/// [`max_inbound_bytes`], together with what arrived in the same read (one hand-off to the
-/// application per read, not per message): once every event of that batch is dropped (or
-/// emptied with [`into_inner`](Self::into_inner)), the budget goes back, and a reader paused
-/// for a slow application resumes.
+/// [`to_value`](RawMessage::to_value).
+///
+/// What a peer sent counts against its connection's [`max_inbound_bytes`] until the
+/// application is done with it; past that, the connection's reader pauses (the peer's
+/// sends back up into its own socket) until the application catches up. The bytes are
+/// counted a read at a time: the messages one read brought share one buffer, and its
+/// bytes go back to the budget once every one of those messages (and every clone of their
+/// payloads) is dropped. **To keep a message's content past its handler, decode it, or
+/// copy the payload** (`Bytes::copy_from_slice(msg.payload())`): holding the message
+/// itself holds its whole read against the budget, as it holds that read's memory. An
+/// error event holds its own small share, returned when it is dropped or emptied with
+/// [`into_inner`](Self::into_inner).
 ///
 /// [`max_inbound_bytes`]: crate::ConnectionConfig::max_inbound_bytes
 #[derive(Debug)]
 pub struct Incoming<T = RawMessage> {
     inner: T,
-    /// The budget share of the batch this arrived in; returned when the batch's last item
-    /// is dropped.
-    _budget: Option<Arc<Share>>,
+    /// An error event's share of the inbound budget; a message's share rides in its
+    /// payload's buffer.
+    _budget: Option<Share>,
 }
 
 impl<T> Incoming<T> {
-    pub(crate) fn new(inner: T, budget: Option<Arc<Share>>) -> Self {
+    pub(crate) fn new(inner: T, budget: Option<Share>) -> Self {
         Self {
             inner,
             _budget: budget,
         }
     }
 
-    /// Takes out what was received, releasing its share of the inbound budget.
+    /// Takes out what was received. For an error event this returns its share of the
+    /// inbound budget; a message's share goes back when its payload is dropped.
     pub fn into_inner(self) -> T {
         self.inner
     }
@@ -188,29 +195,161 @@ pub enum ClientEvent {
     Disconnected(DisconnectReason),
 }
 
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::ServerEvent {}
+    impl Sealed for super::ClientEvent {}
+}
+
+/// The event types received messages become: [`ServerEvent`], whose messages carry their
+/// connection's id, and [`ClientEvent`].
+pub trait ReceivedEvent: sealed::Sealed + Send + 'static {
+    /// What each message is tagged with: a [`ConnectionId`] for a server, nothing for a
+    /// client.
+    type Source: Copy + fmt::Debug + Send + Sync + 'static;
+
+    /// A received message as this event.
+    fn message(source: Self::Source, message: Incoming) -> Self;
+}
+
+impl ReceivedEvent for ServerEvent {
+    type Source = ConnectionId;
+
+    fn message(id: ConnectionId, message: Incoming) -> Self {
+        ServerEvent::Message { id, message }
+    }
+}
+
+impl ReceivedEvent for ClientEvent {
+    type Source = ();
+
+    fn message((): (), message: Incoming) -> Self {
+        ClientEvent::Message(message)
+    }
+}
+
+/// The messages one read of one connection brought, handed over at once. Iterate it for
+/// its events, in order: each a [`ServerEvent::Message`] or [`ClientEvent::Message`].
+///
+/// The messages were split and checked on the network thread, but they stay in the buffer
+/// they were read into until the events are made, on the thread that iterates: handing a
+/// read over costs one reference count, not one per message, and the network thread never
+/// contends with the application's thread for a message's reference count.
+///
+/// ```
+/// use podnet_transport::{EventSink, Received, ServerEvent};
+///
+/// /// A sink that counts messages and hands every event to a channel.
+/// struct Counting(std::sync::mpsc::Sender<ServerEvent>);
+///
+/// impl EventSink<ServerEvent> for Counting {
+///     fn deliver(&self, event: ServerEvent) {
+///         let _ = self.0.send(event);
+///     }
+///
+///     fn deliver_received(&self, received: Received<ServerEvent>) {
+///         println!("{} messages from {}", received.len(), received.source());
+///         for event in received {
+///             self.deliver(event);
+///         }
+///     }
+/// }
+/// ```
+pub struct Received<E: ReceivedEvent> {
+    source: E::Source,
+    messages: MessageBatch,
+}
+
+impl<E: ReceivedEvent> Received<E> {
+    pub(crate) fn new(source: E::Source, messages: MessageBatch) -> Self {
+        Self { source, messages }
+    }
+
+    /// Who sent the messages: the connection's id on a server.
+    pub fn source(&self) -> E::Source {
+        self.source
+    }
+
+    /// How many messages there are.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
+impl<E: ReceivedEvent> fmt::Debug for Received<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Received")
+            .field("source", &self.source)
+            .field("messages", &self.messages)
+            .finish()
+    }
+}
+
+impl<E: ReceivedEvent> IntoIterator for Received<E> {
+    type Item = E;
+    type IntoIter = ReceivedEvents<E>;
+
+    fn into_iter(self) -> ReceivedEvents<E> {
+        ReceivedEvents {
+            source: self.source,
+            messages: self.messages.into_iter(),
+        }
+    }
+}
+
+/// The events of a [`Received`], in the order the messages arrived.
+#[derive(Debug)]
+pub struct ReceivedEvents<E: ReceivedEvent> {
+    source: E::Source,
+    messages: IntoMessages,
+}
+
+impl<E: ReceivedEvent> Iterator for ReceivedEvents<E> {
+    type Item = E;
+
+    #[inline]
+    fn next(&mut self) -> Option<E> {
+        let message = self.messages.next()?;
+        Some(E::message(self.source, Incoming::new(message, None)))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.messages.size_hint()
+    }
+}
+
+impl<E: ReceivedEvent> ExactSizeIterator for ReceivedEvents<E> {}
+
 /// Where a server or client delivers its events.
 ///
 /// [`Server::bind`](crate::Server::bind) and [`Client::connect`](crate::Client::connect)
 /// use a tokio channel ([`EventStream`]); implement this to deliver straight into your own
 /// queue instead (podnet-sync delivers into the channel its `pump()` drains).
 ///
-/// `deliver` is called from the network tasks and must not block: the transport bounds
-/// what it hands over through [`Incoming`]'s inbound budget, not through the sink.
-pub trait EventSink<E>: Send + Sync + 'static {
-    /// Hands over one event. Called in order per connection.
+/// Both methods are called from the network tasks and must not block: the transport bounds
+/// what it hands over through the inbound budget (see [`Incoming`]), not through the sink.
+pub trait EventSink<E: ReceivedEvent>: Send + Sync + 'static {
+    /// Hands over one event: a connect, a disconnect, or an error. Called in order per
+    /// connection.
     fn deliver(&self, event: E);
 
-    /// Hands over the events one read of one connection produced, in order. The default
-    /// delivers them one by one; a sink that crosses threads can hand the whole batch over
-    /// at once, which is much cheaper per event.
-    fn deliver_batch(&self, events: Vec<E>) {
-        for event in events {
+    /// Hands over the messages one read of one connection brought, in order with
+    /// [`deliver`](Self::deliver)'s events. The default makes the events at once and
+    /// delivers them one by one; a sink that crosses threads should pass the
+    /// [`Received`] itself, so that the events are made on the receiving thread.
+    fn deliver_received(&self, received: Received<E>) {
+        for event in received {
             self.deliver(event);
         }
     }
 }
 
-impl<E: Send + 'static> EventSink<E> for tokio::sync::mpsc::UnboundedSender<E> {
+impl<E: ReceivedEvent> EventSink<E> for tokio::sync::mpsc::UnboundedSender<E> {
     fn deliver(&self, event: E) {
         // The receiver may be gone (the application stopped listening); that is its choice.
         let _ = self.send(event);

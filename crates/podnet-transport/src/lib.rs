@@ -9,9 +9,10 @@
 //!   at once and writes it with as few syscalls as it can. A peer that does not read is a
 //!   slow consumer and never slows anyone else ([`SlowConsumerPolicy`]). Broadcast encodes
 //!   once and queues the same bytes for every connection.
-//! - **inbound**: each message waiting for the application holds a share of the
-//!   connection's budget ([`ConnectionConfig::max_inbound_bytes`]); when it runs out the
-//!   reader stops reading that socket and TCP slows the peer down.
+//! - **inbound**: the messages of one read are checked on the network task and handed
+//!   over together ([`Received`]), holding a share of the connection's budget
+//!   ([`ConnectionConfig::max_inbound_bytes`]) until the last of them is dropped; when the
+//!   budget runs out the reader stops reading that socket and TCP slows the peer down.
 //! - **closing**: `close(reason)` delivers everything sent before it, then
 //!   `{"action": "podnet:close", "reason": ...}`; [`Server::shutdown`] does that for every
 //!   connection within a timeout.
@@ -80,7 +81,10 @@ pub use config::{
 pub use connection::ConnectionInfo;
 pub use control::RESERVED_PREFIX;
 pub use error::TransportError;
-pub use event::{ClientEvent, DisconnectReason, EventSink, EventStream, Incoming, ServerEvent};
+pub use event::{
+    ClientEvent, DisconnectReason, EventSink, EventStream, Incoming, Received, ReceivedEvent,
+    ReceivedEvents, ServerEvent,
+};
 pub use frame::Frame;
 pub use id::ConnectionId;
 #[doc(inline)]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use podnet_framing::Message;
+use podnet_framing::{Message, MessageBatch};
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -19,7 +19,7 @@ use tracing::{Instrument, debug, info, warn};
 
 use crate::config::{ConnectionConfig, ServerConfig};
 use crate::connection::{self, Connection, ConnectionInfo, Owner};
-use crate::event::{EventSink, EventStream};
+use crate::event::{EventSink, EventStream, Received};
 use crate::frame::Frame;
 use crate::{
     ConnectionId, DisconnectReason, Incoming, ServerEvent, TransportError, control, socket,
@@ -374,21 +374,12 @@ struct ConnOwner {
 }
 
 impl Owner for ConnOwner {
-    type Event = ServerEvent;
-
-    fn message(&self, message: Incoming) -> ServerEvent {
-        ServerEvent::Message {
-            id: self.id,
-            message,
-        }
+    fn messages(&self, messages: MessageBatch) {
+        self.sink.deliver_received(Received::new(self.id, messages));
     }
 
-    fn error(&self, error: Incoming<TransportError>) -> ServerEvent {
-        ServerEvent::Error { id: self.id, error }
-    }
-
-    fn deliver_batch(&self, events: Vec<ServerEvent>) {
-        self.sink.deliver_batch(events);
+    fn error(&self, error: Incoming<TransportError>) {
+        self.sink.deliver(ServerEvent::Error { id: self.id, error });
     }
 
     fn closed(&self, reason: DisconnectReason) {

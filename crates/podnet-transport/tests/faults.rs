@@ -268,9 +268,49 @@ async fn bad_frames_are_reported_and_the_connection_kept() {
     assert_eq!(server.connection_info(id).unwrap().bad_frames, 3);
 }
 
+/// Messages, control messages and bad frames that arrive in one read come out in the
+/// order they were sent: the messages around a bad frame are not reordered by being
+/// handed over a read at a time, and the control message is not delivered at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_read_of_mixed_frames_keeps_its_order() {
+    common::trace();
+    let (_server, mut events, mut peer, _id) = server_with_peer(ServerConfig::default()).await;
+    let config = podnet_framing::FramingConfig::default();
+    let mut wire = bytes::BytesMut::new();
+    let bad = b"\x92\x01\x02"; // an array, not a message
+    for n in 0..3 {
+        podnet_framing::encode_with_action("echo", &Echo { n }, &mut wire, &config).unwrap();
+        wire.extend_from_slice(&(bad.len() as u32).to_be_bytes());
+        wire.extend_from_slice(bad);
+        podnet_framing::encode_with_action("podnet:nothing-known", &(), &mut wire, &config)
+            .unwrap();
+    }
+    podnet_framing::encode_with_action("echo", &Echo { n: 3 }, &mut wire, &config).unwrap();
+    peer.send_bytes(&wire).await;
+
+    let mut seen = Vec::new();
+    while seen.len() < 7 {
+        match next_server_event(&mut events).await {
+            ServerEvent::Message { message, .. } => {
+                seen.push(format!("echo {}", message.decode::<Echo>().unwrap().n));
+            }
+            ServerEvent::Error { .. } => seen.push("error".to_owned()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "echo 0", "error", "echo 1", "error", "echo 2", "error", "echo 3"
+        ]
+    );
+}
+
 /// When the application holds the whole inbound budget of a connection, its reader pauses:
 /// no further message arrives until the application lets go of what it holds. Budget goes
-/// back a batch at a time (what one read brought), when the batch's last event is dropped.
+/// back a batch at a time (what one read brought), when the batch's last message is
+/// dropped; a message taken out of its event (`into_inner`) still holds it, since it still
+/// holds the bytes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_budget_pauses_the_reader() {
     common::trace();
@@ -297,7 +337,7 @@ async fn inbound_budget_pauses_the_reader() {
         match tokio::time::timeout(Duration::from_millis(300), events.recv()).await {
             Ok(Some(ServerEvent::Message { message, .. })) => {
                 assert_eq!(message.decode::<Echo>().unwrap().n, held.len() as u64);
-                held.push(message);
+                held.push(message.into_inner());
                 assert!(
                     held.len() <= 10,
                     "more than the budget's worth arrived: {}",

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::handlers::{FnvMap, Table, decode, to_value};
+use crate::handlers::{FxMap, Table, decode, to_value};
 
 /// One connected player, as the server sees them: repod's `Channel`.
 ///
@@ -301,7 +301,7 @@ pub struct Server<C: Channel> {
     net: podnet_sync::Server,
     handle: ServerHandle,
     handlers: ChannelHandlers<C>,
-    channels: FnvMap<ConnectionId, (C, SocketAddr)>,
+    channels: FxMap<ConnectionId, (C, SocketAddr)>,
     game: C::Game,
     stop: bool,
 }
@@ -343,7 +343,7 @@ impl<C: Channel> Server<C> {
             handle: net.handle(),
             net,
             handlers,
-            channels: FnvMap::default(),
+            channels: FxMap::default(),
             game,
             stop: false,
         })
@@ -450,7 +450,7 @@ fn dispatch<C: Channel>(
     event: ServerEvent,
     server: &ServerHandle,
     handlers: &ChannelHandlers<C>,
-    channels: &mut FnvMap<ConnectionId, (C, SocketAddr)>,
+    channels: &mut FxMap<ConnectionId, (C, SocketAddr)>,
     game: &mut C::Game,
     stop: &mut bool,
 ) {

@@ -37,7 +37,11 @@ use crate::control::{self, Control, RESERVED_PREFIX};
 use crate::outbound::{Next, OutboundQueue, PushError};
 use crate::{ConnectionId, DisconnectReason, Incoming, TransportError};
 
-/// The read buffer grows in steps of this size.
+/// A connection's read buffer starts this small: most game clients send a few small
+/// messages at a time, and ten thousand of them should not each hold a large buffer.
+const READ_START: usize = 1024;
+/// The read buffer grows in steps of at most this size; a step doubles (from
+/// `READ_START`) each time a read fills all the room it had.
 const READ_CHUNK: usize = 16 * 1024;
 /// An error event is charged this much of the inbound budget, so a flood of bad frames is
 /// bounded like a flood of messages.
@@ -311,7 +315,7 @@ where
     let now = Instant::now();
     let mut inbound = Inbound {
         decoder: BatchDecoder::new(&config.framing).with_reserved_prefix(RESERVED_PREFIX),
-        buf: BytesMut::with_capacity(READ_CHUNK),
+        buf: BytesMut::with_capacity(READ_START),
         budget: Budget::new(config.max_inbound_bytes),
         rate: config.rate_limit.map(|limit| TokenBucket::new(limit, now)),
         heartbeat: Heartbeat {
@@ -337,6 +341,7 @@ where
     tokio::pin!(aborted);
     let timer = tokio::time::sleep_until(now);
     tokio::pin!(timer);
+    let mut chunk = READ_START;
 
     loop {
         if closing_deadline.is_none() && conn.closing.is_cancelled() {
@@ -361,9 +366,10 @@ where
             }
         }
         let buf = &mut inbound.buf;
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
+        if buf.capacity() - buf.len() < chunk / 4 {
+            buf.reserve(chunk);
         }
+        let room = buf.capacity() - buf.len();
 
         tokio::select! {
             biased;
@@ -417,7 +423,11 @@ where
                         conn.set_reason(reason);
                         return closing_deadline;
                     }
-                    Ok(_) => {}
+                    Ok(read) => {
+                        if read >= room {
+                            chunk = (chunk * 2).min(READ_CHUNK);
+                        }
+                    }
                     Err(err) => {
                         debug!(%err, "read failed");
                         conn.abort_with(DisconnectReason::Io { error: err.to_string() });

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
 use podnet_framing::{
-    FrameCodec, FramingConfig, Message, RawMessage, Value, decode, decode_value, encode_message,
-    encode_value, peek_action,
+    BatchDecoder, Decoded, FrameCodec, FramingConfig, Message, RawMessage, Value, decode,
+    decode_value, encode_message, encode_value, peek_action,
 };
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -59,6 +59,16 @@ fn message() -> impl Strategy<Value = Value> {
             entries.extend(fields.into_iter().map(|(k, v)| (Value::from(k), v)));
             Value::Map(entries)
         })
+}
+
+/// `msg` with its action moved under the reserved prefix `r:`.
+fn reserved(mut msg: Value) -> Value {
+    if let Value::Map(entries) = &mut msg {
+        if let Some((_, action)) = entries.first_mut() {
+            *action = format!("r:{}", action.as_str().unwrap_or_default()).into();
+        }
+    }
+    msg
 }
 
 fn encoded(msg: &Value) -> BytesMut {
@@ -236,6 +246,72 @@ proptest! {
             }
         }
         prop_assert_eq!(codec.decode_eof(&mut buf).unwrap(), None);
+        prop_assert_eq!(got, want);
+    }
+
+    /// However a stream of messages, reserved messages and bad frames is split into reads,
+    /// a batch decoder taking a batch after every read yields the messages in order and
+    /// equal to what `RawMessage::parse` makes of them, hands out the reserved ones, and
+    /// reports each bad frame, each in its place.
+    #[test]
+    fn any_split_batches_the_same_messages(
+        frames in vec(
+            prop_oneof![
+                message().prop_map(Ok),
+                message().prop_map(|msg| Ok(reserved(msg))),
+                (any::<u8>(), vec(any::<u8>(), 0..4)).prop_map(Err),
+            ],
+            1..16,
+        ),
+        cuts in vec(1usize..97, 0..64),
+    ) {
+        let config = FramingConfig::default();
+        let mut stream = BytesMut::new();
+        let mut want = Vec::new();
+        for frame in &frames {
+            let payload = match frame {
+                Ok(msg) => Bytes::copy_from_slice(&encoded(msg)[4..]),
+                // A few bytes: a fixint, an array, a truncated value, nothing.
+                Err((head, rest)) => [&[*head][..], rest].concat().into(),
+            };
+            want.push(match RawMessage::parse(payload.clone(), &config) {
+                Ok(msg) if msg.action().starts_with("r:") => format!("reserved {:?}", msg.payload()),
+                Ok(msg) => format!("message {:?} {:?}", msg.action(), msg.payload()),
+                Err(_) => "bad".to_owned(),
+            });
+            stream.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+            stream.extend_from_slice(&payload);
+        }
+        let mut decoder = BatchDecoder::new(&config).with_reserved_prefix("r:");
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        let mut cuts = cuts.into_iter().cycle();
+        while !stream.is_empty() {
+            let n = cuts.next().unwrap_or(usize::MAX).min(stream.len());
+            buf.extend_from_slice(&stream.split_to(n));
+            // Messages wait in the batch; the others are known at once.
+            let mut places: Vec<Option<String>> = Vec::new();
+            while let Some(decoded) = decoder.decode(&mut buf).unwrap() {
+                places.push(match decoded {
+                    Decoded::Message => None,
+                    Decoded::Reserved(msg) => Some(format!("reserved {:?}", msg.payload())),
+                    Decoded::NotAMessage(err) => {
+                        prop_assert!(!err.is_fatal());
+                        Some("bad".to_owned())
+                    }
+                    other => panic!("unknown outcome {other:?}"),
+                });
+            }
+            let mut messages = decoder.take(&mut buf).into_iter();
+            for place in places {
+                got.push(place.unwrap_or_else(|| {
+                    let msg = messages.next().expect("a message for each place");
+                    format!("message {:?} {:?}", msg.action(), msg.payload())
+                }));
+            }
+            prop_assert!(messages.next().is_none());
+        }
+        prop_assert!(!decoder.is_mid_frame(&buf));
         prop_assert_eq!(got, want);
     }
 

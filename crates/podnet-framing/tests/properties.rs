@@ -71,6 +71,26 @@ fn reserved(mut msg: Value) -> Value {
     msg
 }
 
+/// `stream` cut into reads of the sizes `cuts` gives, over and over.
+fn reads(mut stream: BytesMut, cuts: Vec<usize>) -> impl Iterator<Item = BytesMut> {
+    let mut cuts = cuts.into_iter().cycle();
+    std::iter::from_fn(move || {
+        let n = cuts.next().unwrap_or(usize::MAX).min(stream.len());
+        (n > 0).then(|| stream.split_to(n))
+    })
+}
+
+/// A message as the batch test compares it: reserved (action `r:...`) or not, and its
+/// action and bytes.
+fn describe(msg: &RawMessage) -> String {
+    let kind = if msg.action().starts_with("r:") {
+        "reserved"
+    } else {
+        "message"
+    };
+    format!("{kind} {:?} {:?}", msg.action(), msg.payload())
+}
+
 fn encoded(msg: &Value) -> BytesMut {
     let mut wire = BytesMut::new();
     encode_value(msg, &mut wire, &FramingConfig::default()).expect("a message encodes");
@@ -237,10 +257,8 @@ proptest! {
         let mut codec = FrameCodec::new(&config);
         let mut buf = BytesMut::new();
         let mut got = Vec::new();
-        let mut cuts = cuts.into_iter().cycle();
-        while !stream.is_empty() {
-            let n = cuts.next().unwrap_or(usize::MAX).min(stream.len());
-            buf.extend_from_slice(&stream.split_to(n));
+        for read in reads(stream, cuts) {
+            buf.extend_from_slice(&read);
             while let Some(payload) = codec.decode(&mut buf).unwrap() {
                 got.push(payload);
             }
@@ -275,8 +293,7 @@ proptest! {
                 Err((head, rest)) => [&[*head][..], rest].concat().into(),
             };
             want.push(match RawMessage::parse(payload.clone(), &config) {
-                Ok(msg) if msg.action().starts_with("r:") => format!("reserved {:?}", msg.payload()),
-                Ok(msg) => format!("message {:?} {:?}", msg.action(), msg.payload()),
+                Ok(msg) => describe(&msg),
                 Err(_) => "bad".to_owned(),
             });
             stream.extend_from_slice(&(payload.len() as u32).to_be_bytes());
@@ -285,16 +302,14 @@ proptest! {
         let mut decoder = BatchDecoder::new(&config).with_reserved_prefix("r:");
         let mut buf = BytesMut::new();
         let mut got = Vec::new();
-        let mut cuts = cuts.into_iter().cycle();
-        while !stream.is_empty() {
-            let n = cuts.next().unwrap_or(usize::MAX).min(stream.len());
-            buf.extend_from_slice(&stream.split_to(n));
+        for read in reads(stream, cuts) {
+            buf.extend_from_slice(&read);
             // Messages wait in the batch; the others are known at once.
             let mut places: Vec<Option<String>> = Vec::new();
             while let Some(decoded) = decoder.decode(&mut buf).unwrap() {
                 places.push(match decoded {
                     Decoded::Message => None,
-                    Decoded::Reserved(msg) => Some(format!("reserved {:?}", msg.payload())),
+                    Decoded::Reserved(msg) => Some(describe(&msg)),
                     Decoded::NotAMessage(err) => {
                         prop_assert!(!err.is_fatal());
                         Some("bad".to_owned())
@@ -305,8 +320,7 @@ proptest! {
             let mut messages = decoder.take(&mut buf).into_iter();
             for place in places {
                 got.push(place.unwrap_or_else(|| {
-                    let msg = messages.next().expect("a message for each place");
-                    format!("message {:?} {:?}", msg.action(), msg.payload())
+                    describe(&messages.next().expect("a message for each place"))
                 }));
             }
             prop_assert!(messages.next().is_none());

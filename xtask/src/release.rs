@@ -82,8 +82,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     println!("==> versions, metadata, CHANGELOG and links: ok");
 
     clear_stale_packages(&order, &version);
+    let check_dir = crate::util::target_dir().join("release-check");
+    clear_stale_builds(&check_dir, &order);
     println!("==> cargo package, in dependency order (each built from its package)");
     let mut cmd = cargo();
+    cmd.env("CARGO_TARGET_DIR", &check_dir);
     cmd.args(["package", "--locked"]);
     if allow_dirty {
         cmd.arg("--allow-dirty");
@@ -97,7 +100,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
              to try the packaging anyway"
         )
     })?;
-    let package_dir = crate::util::target_dir().join("package");
+    let package_dir = check_dir.join("package");
     for name in &order {
         let file = package_dir.join(format!("{name}-{version}.crate"));
         let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
@@ -132,6 +135,40 @@ fn clear_stale_packages(order: &[String], version: &str) {
             let unpacked = registry.path().join(format!("{name}-{version}"));
             if unpacked.is_dir() && std::fs::remove_dir_all(&unpacked).is_ok() {
                 println!("    removed a stale unpacked copy: {}", unpacked.display());
+            }
+        }
+    }
+}
+
+/// Removes what earlier dry runs built of our crates in `dir`, the packaging's own target
+/// directory. cargo takes crates from a registry to be immutable, so it reuses what it
+/// built of one by name and version without looking at the sources again: a crate
+/// verified against a dependency changed since the last dry run would be built against
+/// the old build of it. The other crates in `dir` (crates.io's) stay, so a dry run does
+/// not rebuild them every time.
+fn clear_stale_builds(dir: &std::path::Path, order: &[String]) {
+    let prefixes: Vec<String> = order
+        .iter()
+        .flat_map(|name| {
+            [
+                format!("{name}-"),
+                format!("lib{}-", name.replace('-', "_")),
+            ]
+        })
+        .collect();
+    for sub in [".fingerprint", "deps", "build"] {
+        let Ok(entries) = std::fs::read_dir(dir.join("debug").join(sub)) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if prefixes.iter().any(|p| name.starts_with(p.as_str())) {
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
             }
         }
     }

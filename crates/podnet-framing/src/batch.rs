@@ -111,17 +111,21 @@ impl BatchDecoder {
         self
     }
 
+    /// The next frame's claimed payload length, and how many bytes have arrived from its
+    /// start; `None` until its header has.
+    fn header(&self, src: &[u8]) -> Option<(u32, usize)> {
+        let rest = src.get(self.pos..)?;
+        let header = rest.first_chunk::<FRAME_HEADER_LEN>()?;
+        Some((u32::from_be_bytes(*header), rest.len()))
+    }
+
     /// The length of the next whole frame after those decoded, header included; `None` if
     /// it has not all arrived (reserving room for it, in steps, as
     /// [`FrameCodec`](crate::FrameCodec) does).
     fn next_frame(&self, src: &mut BytesMut) -> Result<Option<usize>, FramingError> {
-        let Some(rest) = src.get(self.pos..) else {
+        let Some((claimed, arrived)) = self.header(src) else {
             return Ok(None);
         };
-        let Some(header) = rest.first_chunk::<FRAME_HEADER_LEN>() else {
-            return Ok(None);
-        };
-        let claimed = u32::from_be_bytes(*header);
         // Compare as u64: on 32-bit targets a claim may not fit in usize.
         if u64::from(claimed) > self.max_frame_length as u64 {
             return Err(FramingError::FrameTooLarge {
@@ -130,9 +134,8 @@ impl BatchDecoder {
             });
         }
         let whole = FRAME_HEADER_LEN + claimed as usize;
-        if rest.len() < whole {
-            let missing = whole - rest.len();
-            src.reserve(missing.min(RESERVE_STEP));
+        if arrived < whole {
+            src.reserve((whole - arrived).min(RESERVE_STEP));
             return Ok(None);
         }
         Ok(Some(whole))
@@ -148,13 +151,9 @@ impl BatchDecoder {
     /// assert!(!decoder.has_frame(&buf));
     /// ```
     pub fn has_frame(&self, src: &BytesMut) -> bool {
-        src.get(self.pos..)
-            .and_then(|rest| {
-                let header = rest.first_chunk::<FRAME_HEADER_LEN>()?;
-                let whole = FRAME_HEADER_LEN as u64 + u64::from(u32::from_be_bytes(*header));
-                Some(rest.len() as u64 >= whole)
-            })
-            .unwrap_or(false)
+        self.header(src).is_some_and(|(claimed, arrived)| {
+            arrived as u64 >= FRAME_HEADER_LEN as u64 + u64::from(claimed)
+        })
     }
 
     /// Decodes the next whole frame of `src` after those already decoded, and checks it.

@@ -5,11 +5,13 @@
 //! podnet connect HOST:PORT                  JSON lines in and out
 //! podnet serve --port P --echo|--relay|--bench
 //! podnet bench HOST:PORT [--clients N] [--messages N] [--pings N]
+//! podnet info HOST:PORT [--json]
 //! ```
 
 mod bench;
 mod connect;
 mod error;
+mod info;
 mod json;
 mod serve;
 
@@ -41,6 +43,22 @@ enum Command {
     /// Measure a server speaking the bench protocol (ping, move, report): throughput
     /// with several clients pipelining `move`s, and `ping` round trips.
     Bench(BenchArgs),
+    /// Ask a podnet server for its description (an `info` connection): name, protocol
+    /// version, players, capacity and the game's fields. A repod server has none, and is
+    /// reported as such.
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Args)]
+struct InfoArgs {
+    /// The server, as HOST:PORT.
+    addr: String,
+    /// Print one JSON object instead of lines.
+    #[arg(long)]
+    json: bool,
+    /// Give up after this many seconds, connecting included.
+    #[arg(long, default_value_t = 5)]
+    timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -122,6 +140,9 @@ fn main() -> ExitCode {
             }
             Command::Bench(args) => {
                 bench::run(&args.addr, args.clients.max(1), args.messages, args.pings).await
+            }
+            Command::Info(args) => {
+                info::run(&args.addr, Duration::from_secs(args.timeout), args.json).await
             }
         }
     });

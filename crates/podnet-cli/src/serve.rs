@@ -40,8 +40,20 @@ pub(crate) async fn run(host: &str, port: u16, mode: Mode) -> Result<(), CliErro
             },
         };
         match event {
-            ServerEvent::Connected { id, peer } => {
-                say(format_args!("[{id}] connected from {peer}"))?
+            ServerEvent::Connected {
+                id,
+                peer,
+                handshake,
+            } => {
+                let who = if handshake.is_podnet() {
+                    "podnet"
+                } else {
+                    "repod"
+                };
+                say(format_args!(
+                    "[{id}] connected from {peer} ({who}, {})",
+                    handshake.connection_type
+                ))?
             }
             ServerEvent::Message { id, message } => {
                 if mode != Mode::Bench {

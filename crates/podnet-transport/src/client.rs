@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use podnet_framing::{Message, MessageBatch};
+use podnet_proto::{ConnectionType, Handshake, ServerInfo};
 use serde::Serialize;
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio_util::sync::CancellationToken;
@@ -11,10 +12,11 @@ use tokio_util::task::TaskTracker;
 use tracing::debug;
 
 use crate::config::ClientConfig;
-use crate::connection::{self, Connection, ConnectionInfo, Owner};
+use crate::conn::{ConnectionInfo, Shared};
+use crate::driver::{self, Owner};
 use crate::event::{EventSink, EventStream, Received};
 use crate::frame::Frame;
-use crate::{ClientEvent, DisconnectReason, Incoming, TransportError, control, socket};
+use crate::{ClientEvent, DisconnectReason, Incoming, TransportError, socket};
 
 /// A connection to a podnet or repod server, reporting what happens as [`ClientEvent`]s.
 ///
@@ -45,7 +47,7 @@ use crate::{ClientEvent, DisconnectReason, Incoming, TransportError, control, so
 /// ```
 #[derive(Debug)]
 pub struct Client {
-    conn: Arc<Connection>,
+    conn: Arc<Shared>,
     local_addr: SocketAddr,
     tracker: TaskTracker,
 }
@@ -133,25 +135,27 @@ impl Client {
             peer,
         });
 
-        let connection_config = Arc::new(config.connection);
-        let conn = Arc::new(Connection::new(
+        let core = podnet_proto::Connection::client(
+            Arc::new(config.client_settings()),
+            tokio::time::Instant::now().into_std(),
+        );
+        let conn = Arc::new(Shared::new(
             None,
             peer,
-            connection_config.clone(),
+            Arc::new(config.connection),
             CancellationToken::new(),
-            false,
         ));
-        if config.hello {
-            let _ = conn.send(control::hello_frame(&connection_config.framing));
-        }
         let tracker = TaskTracker::new();
-        connection::spawn(
+        driver::spawn(
             conn.clone(),
+            core,
             reader,
             writer,
-            ConnOwner { sink },
+            ConnOwner {
+                sink,
+                conn: conn.clone(),
+            },
             &tracker,
-            || {},
         );
         tracker.close();
         Client {
@@ -288,9 +292,19 @@ async fn resolve_and_connect(addr: impl ToSocketAddrs) -> Result<TcpStream, Tran
 /// Makes a client's events and hands them to its sink.
 struct ConnOwner {
     sink: Arc<dyn EventSink<ClientEvent>>,
+    conn: Arc<Shared>,
 }
 
 impl Owner for ConnOwner {
+    fn established(&self, handshake: Handshake, _core: &mut podnet_proto::Connection) {
+        self.conn.set_handshake(handshake.clone());
+        self.sink.deliver(ClientEvent::Handshake(handshake));
+    }
+
+    fn info(&self, info: ServerInfo) {
+        self.sink.deliver(ClientEvent::Info(info));
+    }
+
     fn messages(&self, messages: MessageBatch) {
         self.sink.deliver_received(Received::new((), messages));
     }
@@ -302,4 +316,70 @@ impl Owner for ConnOwner {
     fn closed(&self, reason: DisconnectReason) {
         self.sink.deliver(ClientEvent::Disconnected(reason));
     }
+}
+
+/// Asks the server at `addr` for its description (an `info` connection): its name,
+/// protocol version, player count, capacity and the fields the game set, as a server
+/// browser or a LAN list shows them. The server answers and closes; the query never
+/// reaches the game.
+///
+/// Everything, connecting included, must happen within `config.connect_timeout`;
+/// `config.connection_type` is set to `info`.
+///
+/// # Errors
+///
+/// [`TransportError::NotPodnet`] for a server that does not speak podnet's handshake (a
+/// repod server answers with its `connected` greeting instead);
+/// [`TransportError::NoInfo`] if the server closed without answering (a version
+/// mismatch, or too many info requests: the reason says);
+/// [`TransportError::InfoTimeout`] if nothing came in time; connection errors as
+/// [`Client::connect`].
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), podnet_transport::TransportError> {
+/// let info = podnet_transport::query_info("127.0.0.1:5071", Default::default()).await?;
+/// println!("{}: {} of {} players", info.name, info.players, info.capacity);
+/// # Ok(())
+/// # }
+/// ```
+pub async fn query_info(
+    addr: impl ToSocketAddrs,
+    mut config: ClientConfig,
+) -> Result<ServerInfo, TransportError> {
+    config.connection_type = ConnectionType::INFO.to_owned();
+    config.hello = true;
+    let timeout = config.connect_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let (client, mut events) = Client::connect(addr, config).await?;
+    let server = client.peer_addr().to_string();
+    let answer = tokio::time::timeout_at(deadline, async {
+        while let Some(event) = events.recv().await {
+            match event {
+                ClientEvent::Info(info) => return Ok(info),
+                ClientEvent::Handshake(handshake) if !handshake.is_podnet() => {
+                    return Err(TransportError::NotPodnet {
+                        addr: server.clone(),
+                    });
+                }
+                ClientEvent::Disconnected(reason) => {
+                    return Err(TransportError::NoInfo {
+                        addr: server.clone(),
+                        reason,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Err(TransportError::NotConnected { id: None })
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(TransportError::InfoTimeout {
+            addr: server.clone(),
+            timeout,
+        })
+    });
+    client.close("done");
+    answer
 }

@@ -3,6 +3,10 @@
 use std::time::Duration;
 
 use podnet_framing::FramingConfig;
+use podnet_proto::{
+    AdmissionSettings, ClientSettings, ConnectionSettings, ConnectionTypes, Liveness, RateLimit,
+    ServerSettings,
+};
 
 /// What happens when a connection's outbound queue is over
 /// [`ConnectionConfig::max_queued_bytes`]: the peer reads slower than it is sent to.
@@ -26,67 +30,6 @@ pub enum SlowConsumerPolicy {
     /// [`TransportError::QueueFull`](crate::TransportError::QueueFull). For games whose
     /// messages are state that the next update replaces anyway.
     DropMessage,
-}
-
-/// When and how to detect a peer that is gone without closing its connection.
-///
-/// Two mechanisms, so that a plain repod peer is never dropped for being quiet:
-///
-/// - **TCP keepalive** on every socket: the operating system probes an idle connection and
-///   reports it dead if the peer's machine stops answering. Costs nothing, works with every
-///   peer, but only notices machines that vanished, after about `tcp_keepalive` plus three
-///   probe intervals.
-/// - **Heartbeat**: between two podnet peers (they say `podnet:hello` when they connect),
-///   a side that has heard nothing for `heartbeat_interval` sends `podnet:ping`; the peer
-///   answers `podnet:pong`. A podnet peer silent for `heartbeat_timeout` is disconnected
-///   with [`DisconnectReason::TimedOut`](crate::DisconnectReason::TimedOut). repod peers
-///   never say hello, so they are never pinged and never timed out this way.
-///
-/// ```
-/// use std::time::Duration;
-/// use podnet_transport::Liveness;
-///
-/// let liveness = Liveness::default();
-/// assert_eq!(liveness.heartbeat_timeout, Duration::from_secs(30));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Liveness {
-    /// Idle time before the OS sends TCP keepalive probes (probes then repeat every
-    /// `tcp_keepalive / 3`). `None` leaves the OS default (usually off).
-    ///
-    /// Default: **30 s**.
-    pub tcp_keepalive: Option<Duration>,
-    /// Silence from a podnet peer after which a `podnet:ping` is sent. `None` turns the
-    /// heartbeat (and its timeout) off.
-    ///
-    /// Default: **5 s**: frequent enough to keep round-trip figures fresh, a few bytes each
-    /// time.
-    pub heartbeat_interval: Option<Duration>,
-    /// Silence from a podnet peer after which it is disconnected.
-    ///
-    /// Default: **30 s**: long enough to ride out a hiccup in a player's connection.
-    pub heartbeat_timeout: Duration,
-    /// On a server: how long a new connection may go without sending one complete frame.
-    /// A peer that opens a connection and says nothing (or trickles a frame byte by byte)
-    /// holds a slot under `max_connections`; past this it is closed with
-    /// [`DisconnectReason::TimedOut`](crate::DisconnectReason::TimedOut), and told so.
-    /// Once a peer has sent a frame, this no longer applies. `None` turns it off.
-    ///
-    /// Default: **60 s**: podnet clients say `podnet:hello` at once, and repod clients
-    /// normally send their first message (a name, a join) within seconds.
-    pub first_frame_timeout: Option<Duration>,
-}
-
-impl Default for Liveness {
-    fn default() -> Self {
-        Self {
-            tcp_keepalive: Some(Duration::from_secs(30)),
-            heartbeat_interval: Some(Duration::from_secs(5)),
-            heartbeat_timeout: Duration::from_secs(30),
-            first_frame_timeout: Some(Duration::from_secs(60)),
-        }
-    }
 }
 
 /// Limits and timeouts for one connection, the same on a server and a client.
@@ -133,46 +76,31 @@ pub struct ConnectionConfig {
     /// Dead-peer detection; see [`Liveness`].
     pub liveness: Liveness,
 
-    /// The most messages per second podnet reads from one peer, if set; see
-    /// [`RateLimit`]. Default: **`None`** (no limit beyond `max_inbound_bytes`).
+    /// The most frames per second podnet reads from one peer, if set; see [`RateLimit`].
+    /// A peer over it is paced, not dropped: podnet stops reading its socket until a token
+    /// is due, and TCP slows the peer down. Every frame counts, control messages and bad
+    /// frames included.
+    ///
+    /// Default: **`None`** (no limit beyond `max_inbound_bytes`).
+    ///
+    /// ```
+    /// use podnet_transport::{ConnectionConfig, RateLimit};
+    ///
+    /// let mut config = ConnectionConfig::default();
+    /// config.rate_limit = Some(RateLimit::new(120, 30)); // 120 messages/s, bursts of 30
+    /// ```
     pub rate_limit: Option<RateLimit>,
 }
 
-/// A per-connection limit on received messages (every frame counts, control messages and
-/// bad frames included), as a token bucket: up to `burst` messages at once, refilled at
-/// `messages_per_second`.
-///
-/// A peer over the limit is not disconnected and loses nothing: podnet stops reading its
-/// socket until the bucket refills, so TCP flow control slows the peer down to the rate.
-/// Other peers are not affected.
-///
-/// ```
-/// use podnet_transport::{ConnectionConfig, RateLimit};
-///
-/// let mut config = ConnectionConfig::default();
-/// config.rate_limit = Some(RateLimit::new(120, 30)); // 120 messages/s, bursts of 30
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RateLimit {
-    /// Sustained rate, in messages per second (at least 1).
-    pub messages_per_second: u32,
-    /// How many messages may arrive at once after a quiet spell (at least 1).
-    pub burst: u32,
-}
-
-impl RateLimit {
-    /// A limit of `messages_per_second`, allowing bursts of `burst`; zeros count as 1.
-    ///
-    /// ```
-    /// let limit = podnet_transport::RateLimit::new(60, 10);
-    /// assert_eq!(limit.messages_per_second, 60);
-    /// ```
-    pub fn new(messages_per_second: u32, burst: u32) -> Self {
-        Self {
-            messages_per_second: messages_per_second.max(1),
-            burst: burst.max(1),
-        }
+impl ConnectionConfig {
+    /// What the connection's protocol state machine needs of this.
+    pub(crate) fn settings(&self) -> ConnectionSettings {
+        let mut settings = ConnectionSettings::default();
+        settings.liveness = self.liveness.clone();
+        settings.close_timeout = self.close_timeout;
+        settings.rate_limit = self.rate_limit;
+        settings.framing = self.framing.clone();
+        settings
     }
 }
 
@@ -205,7 +133,15 @@ pub struct ServerConfig {
     /// Limits of each connection.
     pub connection: ConnectionConfig,
 
-    /// The most connections open at once. A client over the cap is accepted, sent
+    /// The server's name, as `info` connections are told it (a server browser shows it).
+    ///
+    /// Default: **"podnet"**.
+    pub name: String,
+
+    /// The most connections open at once. When the server is full, a new connection takes
+    /// the slot of the oldest *quiet* connection (one that has not sent a single message;
+    /// see [`max_quiet_connections`](Self::max_quiet_connections)), which is told why and
+    /// closed. If every connection has spoken, the newcomer is accepted, sent
     /// `{"action": "podnet:close", "reason": "server full"}` and closed, so it learns why
     /// instead of waiting in the listen backlog.
     ///
@@ -213,8 +149,41 @@ pub struct ServerConfig {
     /// idle); raise it, and the process's open-file limit, for larger servers.
     pub max_connections: usize,
 
-    /// Send `{"action": "connected"}` to each client as soon as it is accepted, as repod
-    /// does (repod's clients dispatch it to `Network_connected`).
+    /// The most *quiet* connections at once: connections that have not sent one complete
+    /// frame. A quiet connection is never dropped for its silence alone (a repod spectator
+    /// or scoreboard may only listen, for hours), but quiet connections are the first to
+    /// go: past this many, or when the server is full, the oldest is closed with
+    /// [`DisconnectReason::Evicted`](crate::DisconnectReason::Evicted) and told why. So
+    /// connections that only hold slots cannot keep players out.
+    ///
+    /// Default: **1024** (a quarter of the default `max_connections`). 0 counts as 1.
+    pub max_quiet_connections: usize,
+
+    /// How long a new connection may stay silent before the server settles its handshake
+    /// without a hello: it is then a `classic` peer that does not speak podnet (a repod
+    /// client), it gets `{"action": "connected"}` and the application sees it connect. A
+    /// podnet client says hello at once, and a repod client that speaks first is settled
+    /// by its first message, so only a silent repod client waits this long (and repod's
+    /// client raises its own `connected` locally anyway).
+    ///
+    /// Default: **500 ms**: well past a hello's arrival, even with a lost packet resent.
+    pub hello_wait: Duration,
+
+    /// The connection types this server accepts; `classic` and `info` are built in. Add
+    /// a game's own with [`ConnectionTypes::register`]; a client asks for one with
+    /// [`ClientConfig::connection_type`].
+    pub connection_types: ConnectionTypes,
+
+    /// How many `info` connections the server answers, server-wide: a server browser or a
+    /// LAN list polls this. Over it, an info connection is closed with "too many info
+    /// requests: try again in a second".
+    ///
+    /// Default: **20 a second, bursts of 40**.
+    pub info_rate: RateLimit,
+
+    /// Send `{"action": "connected"}` to each client once its handshake completes (at once
+    /// for a client that speaks first), as repod does when it accepts one (repod's clients
+    /// dispatch it to `Network_connected`).
     ///
     /// Default: **true**.
     pub send_connected: bool,
@@ -253,7 +222,12 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             connection: ConnectionConfig::default(),
+            name: "podnet".to_owned(),
             max_connections: 4096,
+            max_quiet_connections: 1024,
+            hello_wait: Duration::from_millis(500),
+            connection_types: ConnectionTypes::default(),
+            info_rate: RateLimit::new(20, 40),
             send_connected: true,
             max_accept_backoff: Duration::from_secs(1),
             network_threads: 1,
@@ -284,12 +258,20 @@ pub struct ClientConfig {
     /// Default: **10 s**.
     pub connect_timeout: Duration,
 
-    /// Say `{"action": "podnet:hello", "protocol": 1}` on connecting, so that a podnet
-    /// server knows it may use heartbeats. A repod server sees an unknown action and
+    /// Say `{"action": "podnet:hello", "protocol": 2, "type": ...}` on connecting, so
+    /// that a podnet server knows it is podnet (heartbeats, connection types) without
+    /// waiting for [`ServerConfig::hello_wait`]. A repod server sees an unknown action and
     /// ignores it.
     ///
     /// Default: **true**.
     pub hello: bool,
+
+    /// The connection type to ask for in the hello: `classic` (a player), `info` (the
+    /// server's description; see [`query_info`](crate::query_info)), or one the server
+    /// registered.
+    ///
+    /// Default: **"classic"**.
+    pub connection_type: String,
 
     /// Connect with TLS (feature `tls`): the handshake runs after the TCP connect, within
     /// the same [`connect_timeout`](Self::connect_timeout), and a failure is
@@ -306,8 +288,40 @@ impl Default for ClientConfig {
             connection: ConnectionConfig::default(),
             connect_timeout: Duration::from_secs(10),
             hello: true,
+            connection_type: podnet_proto::ConnectionType::CLASSIC.to_owned(),
             #[cfg(feature = "tls")]
             tls: None,
         }
+    }
+}
+
+impl ServerConfig {
+    /// The server side of the protocol's settings, with `greeting` (the `connected`
+    /// message, encoded) if it sends one.
+    pub(crate) fn server_settings(&self, greeting: Option<bytes::Bytes>) -> ServerSettings {
+        let mut settings = ServerSettings::default();
+        settings.connection = self.connection.settings();
+        settings.types = self.connection_types.clone();
+        settings.hello_wait = self.hello_wait;
+        settings.greeting = greeting;
+        settings
+    }
+
+    pub(crate) fn admission_settings(&self) -> AdmissionSettings {
+        let mut settings = AdmissionSettings::default();
+        settings.max_connections = self.max_connections;
+        settings.max_quiet_connections = self.max_quiet_connections;
+        settings.info_rate = self.info_rate;
+        settings
+    }
+}
+
+impl ClientConfig {
+    pub(crate) fn client_settings(&self) -> ClientSettings {
+        let mut settings = ClientSettings::default();
+        settings.connection = self.connection.settings();
+        settings.connection_type = self.connection_type.clone();
+        settings.hello = self.hello;
+        settings
     }
 }

@@ -117,6 +117,37 @@ pub enum TransportError {
         source: io::Error,
     },
 
+    /// An `info` query reached a server that does not speak podnet's handshake.
+    #[error(
+        "{addr} is not a podnet server: it answered without podnet's handshake, as a repod \
+         server does, so it has no info to give"
+    )]
+    NotPodnet {
+        /// The server's address.
+        addr: String,
+    },
+
+    /// An `info` query's server closed the connection without answering.
+    #[error("{addr} closed the connection without its info: {reason}")]
+    NoInfo {
+        /// The server's address.
+        addr: String,
+        /// Why it closed.
+        reason: podnet_proto::DisconnectReason,
+    },
+
+    /// An `info` query got no answer in time.
+    #[error(
+        "{addr} sent no info within {timeout:?}; is it a podnet server? (a podnet server \
+         answers at once)"
+    )]
+    InfoTimeout {
+        /// The server's address.
+        addr: String,
+        /// The time allowed (`ClientConfig::connect_timeout`).
+        timeout: Duration,
+    },
+
     /// The peer address could not be resolved.
     #[error("could not resolve {addr}: no address found")]
     NoAddress {

@@ -3,9 +3,9 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Deref;
-use std::time::Duration;
 
 use podnet_framing::{IntoMessages, MessageBatch, RawMessage};
+use podnet_proto::{DisconnectReason, Handshake, ServerInfo};
 
 use crate::budget::Share;
 use crate::{ConnectionId, TransportError};
@@ -66,87 +66,24 @@ impl<T: fmt::Display> fmt::Display for Incoming<T> {
     }
 }
 
-/// Why a connection ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DisconnectReason {
-    /// This side closed it, with this reason (sent to the peer as `podnet:close`).
-    Closed {
-        /// The reason given to `close`.
-        reason: String,
-    },
-    /// The peer closed it. A podnet peer says why with `podnet:close`; a repod peer just
-    /// closes.
-    PeerClosed {
-        /// The reason the peer gave, if any.
-        reason: Option<String>,
-    },
-    /// The server shut down, with this reason (sent to the peer as `podnet:close`).
-    Shutdown {
-        /// The reason given to `shutdown`.
-        reason: String,
-    },
-    /// The peer did not read fast enough: its outbound queue went over
-    /// [`max_queued_bytes`](crate::ConnectionConfig::max_queued_bytes).
-    SlowConsumer {
-        /// Bytes that would have been queued.
-        queued: usize,
-        /// The configured limit.
-        limit: usize,
-    },
-    /// The peer broke the framing (for example a frame over the maximum length), so the
-    /// stream could not go on.
-    Protocol {
-        /// What was wrong.
-        error: String,
-    },
-    /// The socket failed (reset by the peer, a broken pipe, ...).
-    Io {
-        /// What the OS reported.
-        error: String,
-    },
-    /// A podnet peer was silent for
-    /// [`heartbeat_timeout`](crate::Liveness::heartbeat_timeout).
-    TimedOut {
-        /// How long it was silent.
-        after: Duration,
-    },
-    /// A graceful close or a shutdown ran out of time and the connection was cut.
-    Aborted,
-}
-
-impl fmt::Display for DisconnectReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Closed { reason } => write!(f, "closed: {reason}"),
-            Self::PeerClosed {
-                reason: Some(reason),
-            } => write!(f, "closed by the peer: {reason}"),
-            Self::PeerClosed { reason: None } => f.write_str("closed by the peer"),
-            Self::Shutdown { reason } => write!(f, "server shut down: {reason}"),
-            Self::SlowConsumer { queued, limit } => write!(
-                f,
-                "slow consumer: {queued} bytes queued, over the limit of {limit}"
-            ),
-            Self::Protocol { error } => write!(f, "protocol error: {error}"),
-            Self::Io { error } => write!(f, "connection error: {error}"),
-            Self::TimedOut { after } => write!(f, "timed out: nothing heard for {after:?}"),
-            Self::Aborted => f.write_str("aborted: the close did not finish in time"),
-        }
-    }
-}
-
 /// What a [`Server`](crate::Server) reports, in the order it happened on each connection:
-/// `Connected`, then messages and errors, then `Disconnected`, exactly once each.
+/// `Connected`, then messages and errors, then `Disconnected`, exactly once each. A
+/// connection whose handshake never completed (it left at once, or failed the handshake),
+/// and an `info` query, produce no event at all.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ServerEvent {
-    /// A client connected. Under repod's name: `connected`.
+    /// A client connected and its handshake completed (peng3dnet's
+    /// `on_handshake_complete`): at once for a podnet client or a repod client that speaks
+    /// first, after [`ServerConfig::hello_wait`](crate::ServerConfig::hello_wait) for a
+    /// silent one. Under repod's name: `connected`.
     Connected {
         /// The new connection.
         id: ConnectionId,
         /// The client's address.
         peer: SocketAddr,
+        /// Who the client is (podnet or repod) and the connection type it asked for.
+        handshake: Handshake,
     },
     /// A client sent a message.
     Message {
@@ -172,8 +109,8 @@ pub enum ServerEvent {
     },
 }
 
-/// What a [`Client`](crate::Client) reports: `SocketConnect` first, then messages and
-/// errors, then `Disconnected` once.
+/// What a [`Client`](crate::Client) reports: `SocketConnect` first, `Handshake` before the
+/// first message, then messages and errors, then `Disconnected` once.
 ///
 /// The server's `{"action": "connected"}` greeting arrives as an ordinary message with
 /// action `connected`.
@@ -187,6 +124,13 @@ pub enum ClientEvent {
         /// The server's address.
         peer: SocketAddr,
     },
+    /// The handshake completed (peng3dnet's `on_handshake_complete`): with a podnet
+    /// server's `podnet:hello`, or at once with the first message of a repod server, which
+    /// never says hello. Comes before any message.
+    Handshake(Handshake),
+    /// The server's description, on an `info` connection (see
+    /// [`query_info`](crate::query_info)).
+    Info(ServerInfo),
     /// The server sent a message.
     Message(Incoming),
     /// The server sent a frame that is not a message. Under repod's name: `error`.

@@ -7,7 +7,6 @@ use podnet_framing::{FramingConfig, Message, RawMessage, Value, encode_value, en
 use serde::Serialize;
 
 use crate::TransportError;
-use crate::control::RESERVED_PREFIX;
 
 /// Encoding reuses a per-thread buffer: each frame is split off its front, so a run of
 /// small messages shares one allocation instead of making one each.
@@ -32,7 +31,7 @@ fn encode_into_scratch(
 }
 
 fn check_action(action: &str) -> Result<(), TransportError> {
-    if action.starts_with(RESERVED_PREFIX) {
+    if podnet_proto::is_reserved(action) {
         return Err(TransportError::ReservedAction {
             action: action.to_owned(),
         });
@@ -161,8 +160,9 @@ impl Frame {
         &self.0
     }
 
-    /// Encodes one of podnet's own control messages. These are small and fixed, so encoding
-    /// cannot fail; if it ever did, the result is an empty frame that writes nothing.
+    /// Encodes a small fixed message podnet sends itself (the `connected` greeting).
+    /// Encoding cannot fail; if it ever did, the result is an empty frame that writes
+    /// nothing.
     pub(crate) fn control<T: Serialize>(action: &str, msg: &T, config: &FramingConfig) -> Bytes {
         encode_into_scratch(|buf| encode_with_action(action, msg, buf, config)).unwrap_or_default()
     }

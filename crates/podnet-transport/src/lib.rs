@@ -62,33 +62,35 @@
 mod budget;
 mod client;
 mod config;
-mod connection;
-mod control;
+mod conn;
+mod driver;
 mod error;
 mod event;
 mod frame;
-mod id;
 mod outbound;
 mod server;
 mod socket;
 #[cfg(feature = "tls")]
 mod tls;
 
-pub use client::Client;
-pub use config::{
-    ClientConfig, ConnectionConfig, Liveness, RateLimit, ServerConfig, SlowConsumerPolicy,
-};
-pub use connection::ConnectionInfo;
-pub use control::RESERVED_PREFIX;
+pub use client::{Client, query_info};
+pub use config::{ClientConfig, ConnectionConfig, ServerConfig, SlowConsumerPolicy};
+pub use conn::ConnectionInfo;
 pub use error::TransportError;
 pub use event::{
-    ClientEvent, DisconnectReason, EventSink, EventStream, Incoming, Received, ReceivedEvent,
-    ReceivedEvents, ServerEvent,
+    ClientEvent, EventSink, EventStream, Incoming, Received, ReceivedEvent, ReceivedEvents,
+    ServerEvent,
 };
 pub use frame::Frame;
-pub use id::ConnectionId;
 #[doc(inline)]
 pub use podnet_framing;
+#[doc(inline)]
+pub use podnet_proto;
+#[doc(inline)]
+pub use podnet_proto::{
+    ConnectionId, ConnectionKind, ConnectionType, ConnectionTypes, DisconnectReason, Handshake,
+    Liveness, PROTOCOL_VERSION, Peer, RESERVED_PREFIX, RateLimit, ServerInfo,
+};
 pub use server::{Server, ShutdownReport};
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, ServerTls, rustls};

@@ -5,7 +5,7 @@ use std::io;
 use socket2::{SockRef, TcpKeepalive};
 use tokio::net::TcpStream;
 
-use crate::config::Liveness;
+use podnet_proto::Liveness;
 
 /// TCP_NODELAY (game messages are small and latency-bound; Nagle would hold them back) and
 /// TCP keepalive as configured.

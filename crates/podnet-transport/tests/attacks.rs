@@ -56,8 +56,11 @@ struct Arena {
 }
 
 impl Arena {
-    async fn new(config: ServerConfig) -> Self {
+    async fn new(mut config: ServerConfig) -> Self {
         common::trace();
+        // The attackers are raw peers that say nothing until they attack, and the arena
+        // waits for each to be connected, which a silent peer is after `hello_wait`.
+        config.hello_wait = Duration::from_millis(50);
         let (server, mut events) = Server::bind("127.0.0.1:0", config).await.unwrap();
         let server = Arc::new(server);
         let addr = server.local_addr();
@@ -442,78 +445,146 @@ async fn client_that_never_reads_during_broadcasts() {
     arena.assert_serving().await;
 }
 
-/// A connection that opens and sends nothing is closed after `first_frame_timeout`, and
-/// told why; so is one that sends half a header. A peer that spoke in time stays.
+/// Quiet connections (a silent one, and one that sent half a header) are kept while there
+/// is room; a full server closes the oldest quiet one to admit each newcomer, and tells it
+/// why; a server full of connections that have all spoken turns newcomers away.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn silent_connection_closed_after_deadline() {
+async fn quiet_connections_make_room_for_players() {
     let mut config = ServerConfig::default();
-    config.connection.liveness.first_frame_timeout = Some(Duration::from_millis(300));
-    let mut arena = Arena::new(config).await;
-    let (silent, silent_id) = arena.raw_peer().await;
+    config.max_connections = 3;
+    let mut arena = Arena::new(config).await; // the good client holds one slot
+    let (mut silent, silent_id) = arena.raw_peer().await;
     let (mut trickler, trickler_id) = arena.raw_peer().await;
     trickler.send_bytes(&[0, 0]).await;
+    arena.assert_serving().await;
 
-    for (mut peer, id) in [(silent, silent_id), (trickler, trickler_id)] {
-        let seen = peer.recv_until_eof().await;
-        drop(peer); // hang up too, or the server waits `close_timeout` for it
+    let mut players = Vec::new();
+    for (n, (quiet, quiet_id)) in [(&mut silent, silent_id), (&mut trickler, trickler_id)]
+        .into_iter()
+        .enumerate()
+    {
+        // A player at a full server: it gets in, and is served.
+        let mut player = RawPeer::connect(arena.addr).await;
+        player.send("ping", &Ping { n: n as u64 }).await;
+        let back = player.recv_skipping_connected().await.expect("served");
+        assert_eq!(back.decode::<Ping>().unwrap(), Ping { n: n as u64 });
+        players.push(player);
+        // The oldest quiet connection made room, and was told why.
+        let seen = quiet.recv_until_eof().await;
         let reasons: Vec<_> = seen.iter().filter_map(close_reason).collect();
-        assert_eq!(reasons, ["no message within 300ms of connecting"]);
-        let reason = arena.disconnect_reason(id).await;
+        assert_eq!(reasons, [podnet_transport::podnet_proto::EVICTION_REASON]);
         assert_eq!(
-            reason,
-            DisconnectReason::TimedOut {
-                after: Duration::from_millis(300)
-            }
+            arena.disconnect_reason(quiet_id).await,
+            DisconnectReason::Evicted
         );
     }
-    // The good client said hello at once: past the deadline, it is still served.
+    assert_eq!(arena.server.evicted_count(), 2);
+
+    // Full of players: the next one is turned away.
+    let mut late = RawPeer::connect(arena.addr).await;
+    let seen = late.recv_until_eof().await;
+    assert_eq!(close_reason(&seen[0]).as_deref(), Some("server full"));
+    assert_eq!(arena.server.rejected_count(), 1);
     arena.assert_serving().await;
 }
 
-/// A flood of connections over the cap: each one over it is closed (up to 64 at a time
-/// are first told "server full"; the rest of a flood is dropped at once, so turning
-/// clients away stays cheap); those under it are served; once the flood is gone, new
-/// connections are accepted again.
+/// Past `max_quiet_connections`, the oldest quiet connection is closed even when the
+/// server has room; one that spoke is not counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_connections_are_capped() {
+    let mut config = ServerConfig::default();
+    config.max_quiet_connections = 2;
+    let mut arena = Arena::new(config).await;
+    let (mut first, first_id) = arena.raw_peer().await;
+    let (mut talker, _) = arena.raw_peer().await;
+    talker.send("ping", &Ping { n: 1 }).await;
+    assert!(talker.recv_skipping_connected().await.is_some());
+    let (_second, _) = arena.raw_peer().await;
+    let (_third, _) = arena.raw_peer().await; // one quiet too many
+    let seen = first.recv_until_eof().await;
+    assert_eq!(
+        seen.iter().filter_map(close_reason).collect::<Vec<_>>(),
+        [podnet_transport::podnet_proto::EVICTION_REASON]
+    );
+    assert_eq!(
+        arena.disconnect_reason(first_id).await,
+        DisconnectReason::Evicted
+    );
+    talker.send("ping", &Ping { n: 2 }).await;
+    assert!(
+        talker.recv_skipping_connected().await.is_some(),
+        "the talker stays"
+    );
+    assert_eq!(arena.server.evicted_count(), 1);
+    arena.assert_serving().await;
+}
+
+/// A flood of connections at a server full of players: no player is ever displaced. Each
+/// flood connection is turned away (up to 64 at a time are first told "server full"; the
+/// rest is dropped at once, so turning clients away stays cheap), or takes the slot of an
+/// earlier flood connection that had not spoken yet (which is told why, or cut when many
+/// are being told); once the flood is gone, new connections are accepted again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_flood_over_the_cap() {
     let mut config = ServerConfig::default();
     config.max_connections = 20;
     let mut arena = Arena::new(config).await;
     let addr = arena.addr;
-    // 300 connections opened back to back and held, each then reading its first frame.
+    // 19 players fill the server with the good client; each has spoken.
+    let mut players = Vec::new();
+    for n in 0..19 {
+        let mut player = RawPeer::connect(addr).await;
+        player.send("ping", &Ping { n }).await;
+        assert!(player.recv_skipping_connected().await.is_some());
+        players.push(player);
+    }
+    // 300 connections opened back to back and held, each saying one thing, then reading
+    // its first frame.
     let mut flood = Vec::new();
-    for _ in 0..300 {
+    for n in 0..300 {
         let mut peer = RawPeer::connect(addr).await;
+        peer.send("hi", &Ping { n }).await;
         flood.push(tokio::spawn(async move {
             // A `connected` greeting (accepted), a close, or nothing at all.
             let first = peer.recv().await;
             (first, peer)
         }));
     }
-    let mut accepted = Vec::new();
-    let (mut told, mut dropped) = (0, 0);
+    let mut greeted = Vec::new();
+    let (mut full, mut evicted, mut silent) = (0, 0, 0);
     for task in flood {
         match task.await.unwrap() {
-            (Some(msg), peer) if msg.action() == "connected" => accepted.push(peer),
+            (Some(msg), peer) if msg.action() == "connected" => greeted.push(peer),
             (Some(msg), mut peer) => {
-                assert_eq!(close_reason(&msg).as_deref(), Some("server full"));
-                assert!(peer.recv().await.is_none(), "closed after the refusal");
-                told += 1;
+                match close_reason(&msg).as_deref() {
+                    Some("server full") => full += 1,
+                    Some(podnet_transport::podnet_proto::EVICTION_REASON) => evicted += 1,
+                    other => panic!("unexpected close {other:?}"),
+                }
+                assert!(peer.recv().await.is_none(), "closed after the reason");
             }
-            (None, _) => dropped += 1,
+            (None, _) => silent += 1,
         }
     }
+    assert_eq!(greeted.len() + full + evicted + silent, 300);
+    assert!(full + evicted >= 1, "flood connections are told why");
+    let server = &arena.server;
     assert!(
-        accepted.len() <= 19,
-        "{} accepted over a cap of 20",
-        accepted.len()
+        server.connection_count() <= 20,
+        "{}",
+        server.connection_count()
     );
-    assert_eq!(accepted.len() + told + dropped, 300);
-    assert!(told >= 1, "over-cap clients are told why");
-    assert_eq!(arena.server.rejected_count(), (told + dropped) as u64);
+    // Every flood connection but the one holding the last slot was turned away or evicted.
+    assert!(server.rejected_count() + server.evicted_count() >= 299);
+    for (n, player) in players.iter_mut().enumerate() {
+        player.send("ping", &Ping { n: 100 + n as u64 }).await;
+        let back = player.recv().await.expect("every player is still served");
+        assert_eq!(back.decode::<Ping>().unwrap().n, 100 + n as u64);
+    }
     arena.assert_serving().await;
 
-    drop(accepted);
+    drop(greeted);
+    drop(players);
     arena
         .wait_until("the flood's connections are gone", |_, server| {
             server.connection_count() == 1
@@ -559,7 +630,8 @@ async fn rate_limit_paces_a_flood_without_loss() {
             .expect("every ping echoed");
         assert_eq!(back.decode::<Ping>().unwrap(), Ping { n });
     }
-    // 20 at once, then 80 at 200 per second: at least 0.4 s, however fast the machine.
+    // 20 at once, then 80 at 200 per second: at least 0.4 s, however fast the machine
+    // (lifecycle.rs pins it to the tick with paused time).
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_millis(400), "{elapsed:?}");
 }

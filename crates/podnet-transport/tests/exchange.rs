@@ -115,7 +115,7 @@ async fn server_close_delivers_everything_then_the_reason() {
         let mut next = 0;
         loop {
             match next_client_event(&mut client_events).await {
-                ClientEvent::SocketConnect { .. } => {}
+                ClientEvent::SocketConnect { .. } | ClientEvent::Handshake(_) => {}
                 ClientEvent::Message(msg) if msg.action() == "connected" => {}
                 ClientEvent::Message(msg) => {
                     let echo: common::Echo = msg.decode().unwrap();

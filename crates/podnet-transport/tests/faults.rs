@@ -173,7 +173,9 @@ async fn slow_consumer_is_disconnected_and_others_are_not_slowed() {
                     completed += 1;
                     client.send(&Echo { n: completed }).unwrap();
                 }
-                ClientEvent::Message(_) | ClientEvent::SocketConnect { .. } => {}
+                ClientEvent::Message(_)
+                | ClientEvent::SocketConnect { .. }
+                | ClientEvent::Handshake(_) => {}
                 other => panic!("the good client got {other:?}"),
             }
         }
@@ -310,8 +312,9 @@ async fn one_read_of_mixed_frames_keeps_its_order() {
 /// no further message arrives until the application lets go of what it holds. Budget goes
 /// back a batch at a time (what one read brought), when the batch's last message is
 /// dropped; a message taken out of its event (`into_inner`) still holds it, since it still
-/// holds the bytes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// holds the bytes. (Paused time: the wait for "nothing more" ends only once every task,
+/// the reader included, is blocked, so it proves the pause without guessing a duration.)
+#[tokio::test(start_paused = true)]
 async fn inbound_budget_pauses_the_reader() {
     common::trace();
     let mut frame = bytes::BytesMut::new();

@@ -26,13 +26,18 @@ async fn thousands_of_connections_reset_mid_frame() {
         .unwrap();
     let addr = server.local_addr();
     let mut good = RawPeer::connect(addr).await;
+    good.send("hi", &Echo { n: 0 }).await;
     let fds_before = open_fds();
 
+    // One whole message (so that each attacker becomes a connection the application sees),
+    // then a header announcing 256 bytes and two of them, then a reset (linger 0).
+    let mut bytes = bytes::BytesMut::new();
+    podnet_framing::encode_message(&Echo { n: 0 }, &mut bytes, &Default::default()).unwrap();
+    bytes.extend_from_slice(&[0, 0, 1, 0, 0x81, 0xa6]);
     let attack = tokio::spawn(async move {
         for _ in 0..RESETS {
             let stream = TcpStream::connect(addr).await.unwrap().into_std().unwrap();
-            // A header announcing 256 bytes and two of them, then a reset (linger 0).
-            std::io::Write::write_all(&mut &stream, &[0, 0, 1, 0, 0x81, 0xa6]).unwrap();
+            std::io::Write::write_all(&mut &stream, &bytes).unwrap();
             socket2::SockRef::from(&stream)
                 .set_linger(Some(Duration::ZERO))
                 .unwrap();

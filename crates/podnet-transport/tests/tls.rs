@@ -48,7 +48,7 @@ async fn next_connected(events: &mut EventStream<ServerEvent>) -> podnet_transpo
 
 /// A client connects over TLS, sends; the server answers 200 messages and closes: all
 /// 200 arrive in order, then the reason. The same promise as plain TCP.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn messages_and_close_reason_cross_tls() {
     common::trace();
     let (cert, key) = certificate();
@@ -95,7 +95,7 @@ async fn messages_and_close_reason_cross_tls() {
 /// A client that does not trust the server's certificate fails to connect with
 /// TlsHandshake, naming the server; the server reports nothing and serves the next
 /// client.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn untrusted_certificate_is_refused() {
     let (cert, key) = certificate();
     let (server, mut server_events) = tls_server(&cert, &key).await;
@@ -120,7 +120,7 @@ async fn untrusted_certificate_is_refused() {
 
 /// A plain-TCP peer (a repod client, say) at a TLS server: its bytes are not a
 /// handshake, so it is dropped without ever being a connection.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn plain_client_at_tls_server_is_dropped() {
     let (cert, key) = certificate();
     let (server, mut server_events) = tls_server(&cert, &key).await;
@@ -152,7 +152,7 @@ async fn plain_client_at_tls_server_is_dropped() {
 }
 
 /// A TLS client at a plain server (a repod server, say) fails with TlsHandshake.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn tls_client_at_plain_server_fails() {
     let (cert, _) = certificate();
     let (server, _events) = Server::bind("127.0.0.1:0", ServerConfig::default())
@@ -170,7 +170,7 @@ async fn tls_client_at_plain_server_fails() {
 /// A peer that opens a connection and never starts the handshake is closed after the
 /// handshake timeout, and its slot is freed: a server capped at one connection then
 /// serves a real client.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn stalled_handshake_times_out_and_frees_its_slot() {
     let (cert, key) = certificate();
     let mut config = ServerConfig::default();

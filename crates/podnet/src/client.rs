@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use podnet_framing::{Message, RawMessage, Value};
 use podnet_sync::ClientEvent;
-use podnet_transport::{ClientConfig, ConnectionInfo, DisconnectReason};
+use podnet_transport::{ClientConfig, ConnectionInfo, DisconnectReason, Handshake};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -65,6 +65,14 @@ pub trait ConnectionListener: 'static {
     /// follows as the `connected` message.
     fn on_connect(&mut self, ctx: &mut ClientCtx<'_>) {
         let _ = ctx;
+    }
+
+    /// The handshake with the server completed (peng3dnet's `on_handshake_complete`),
+    /// before any message is handled: with a podnet server's `podnet:hello`, or at once
+    /// with the first message of a repod server, which never says hello.
+    /// [`Handshake::peer`](podnet_transport::Handshake::peer) says which.
+    fn on_handshake_complete(&mut self, ctx: &mut ClientCtx<'_>, handshake: &Handshake) {
+        let _ = (ctx, handshake);
     }
 
     /// The connection ended, for `reason` (repod's `disconnected`).
@@ -327,6 +335,7 @@ fn dispatch<L: ConnectionListener>(
     let mut ctx = ClientCtx { net };
     match event {
         ClientEvent::SocketConnect { .. } => listener.on_connect(&mut ctx),
+        ClientEvent::Handshake(handshake) => listener.on_handshake_complete(&mut ctx, &handshake),
         ClientEvent::Message(message) => {
             let handled = match handlers.table.get(message.action_bytes()) {
                 Some(handler) => handler(listener, &mut ctx, &message),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use podnet_framing::{Message, RawMessage, Value};
 use podnet_sync::{ServerEvent, ServerHandle};
-use podnet_transport::{ConnectionId, DisconnectReason, ServerConfig, ShutdownReport};
+use podnet_transport::{ConnectionId, DisconnectReason, Handshake, ServerConfig, ShutdownReport};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -69,8 +69,11 @@ pub trait Channel: Default + 'static {
         let _ = h;
     }
 
-    /// The client connected (repod's `on_connect`; the `connected` event). podnet has
-    /// already sent it `{"action": "connected"}`.
+    /// The client connected and its handshake completed (repod's `on_connect`, the
+    /// `connected` event; peng3dnet's `on_handshake_complete`): at once for a podnet
+    /// client or a repod client that speaks first, after
+    /// [`ServerConfig::hello_wait`] for a silent repod client. podnet has already sent it
+    /// `{"action": "connected"}`. [`ChannelCtx::handshake`] says who it is.
     fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
         let _ = ctx;
     }
@@ -210,6 +213,7 @@ impl<C: Channel> ChannelHandlers<C> {
 pub struct ChannelCtx<'a, C: Channel> {
     id: ConnectionId,
     peer: SocketAddr,
+    handshake: &'a Handshake,
     /// The server-wide state.
     pub game: &'a mut C::Game,
     server: &'a ServerHandle,
@@ -225,6 +229,13 @@ impl<C: Channel> ChannelCtx<'_, C> {
     /// The client's address (repod's `channel.addr`).
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// What the connection's handshake settled: whether the client is podnet or repod, and
+    /// the connection type it asked for (`classic`, or one the game registered in
+    /// [`ServerConfig::connection_types`]).
+    pub fn handshake(&self) -> &Handshake {
+        self.handshake
     }
 
     /// Sends a message to this client (repod's `self.send`).
@@ -301,9 +312,16 @@ pub struct Server<C: Channel> {
     net: podnet_sync::Server,
     handle: ServerHandle,
     handlers: ChannelHandlers<C>,
-    channels: FxMap<ConnectionId, (C, SocketAddr)>,
+    channels: FxMap<ConnectionId, Slot<C>>,
     game: C::Game,
     stop: bool,
+}
+
+/// One connected client: its channel, and what the transport told of it.
+struct Slot<C> {
+    channel: C,
+    peer: SocketAddr,
+    handshake: Handshake,
 }
 
 impl<C: Channel> Server<C> {
@@ -411,15 +429,13 @@ impl<C: Channel> Server<C> {
 
     /// One connected client's channel.
     pub fn channel(&self, id: ConnectionId) -> Option<&C> {
-        self.channels.get(&id).map(|(channel, _)| channel)
+        self.channels.get(&id).map(|slot| &slot.channel)
     }
 
     /// Every connected client's channel, in no particular order (repod's
     /// `server.channels`).
     pub fn channels(&self) -> impl Iterator<Item = (ConnectionId, &C)> {
-        self.channels
-            .iter()
-            .map(|(id, (channel, _))| (*id, channel))
+        self.channels.iter().map(|(id, slot)| (*id, &slot.channel))
     }
 
     /// A handle for sending from other threads.
@@ -450,16 +466,29 @@ fn dispatch<C: Channel>(
     event: ServerEvent,
     server: &ServerHandle,
     handlers: &ChannelHandlers<C>,
-    channels: &mut FxMap<ConnectionId, (C, SocketAddr)>,
+    channels: &mut FxMap<ConnectionId, Slot<C>>,
     game: &mut C::Game,
     stop: &mut bool,
 ) {
     match event {
-        ServerEvent::Connected { id, peer } => {
-            let (channel, _) = channels.entry(id).or_insert_with(|| (C::default(), peer));
+        ServerEvent::Connected {
+            id,
+            peer,
+            handshake,
+        } => {
+            let Slot {
+                channel,
+                peer,
+                handshake,
+            } = channels.entry(id).or_insert_with(|| Slot {
+                channel: C::default(),
+                peer,
+                handshake,
+            });
             let mut ctx = ChannelCtx {
                 id,
-                peer,
+                peer: *peer,
+                handshake,
                 game,
                 server,
                 stop,
@@ -467,12 +496,18 @@ fn dispatch<C: Channel>(
             channel.on_connect(&mut ctx);
         }
         ServerEvent::Message { id, message } => {
-            let Some((channel, peer)) = channels.get_mut(&id) else {
+            let Some(Slot {
+                channel,
+                peer,
+                handshake,
+            }) = channels.get_mut(&id)
+            else {
                 return;
             };
             let mut ctx = ChannelCtx {
                 id,
                 peer: *peer,
+                handshake,
                 game,
                 server,
                 stop,
@@ -486,10 +521,16 @@ fn dispatch<C: Channel>(
             }
         }
         ServerEvent::Error { id, error } => {
-            if let Some((channel, peer)) = channels.get_mut(&id) {
+            if let Some(Slot {
+                channel,
+                peer,
+                handshake,
+            }) = channels.get_mut(&id)
+            {
                 let mut ctx = ChannelCtx {
                     id,
                     peer: *peer,
+                    handshake,
                     game,
                     server,
                     stop,
@@ -498,10 +539,16 @@ fn dispatch<C: Channel>(
             }
         }
         ServerEvent::Disconnected { id, reason } => {
-            if let Some((mut channel, peer)) = channels.remove(&id) {
+            if let Some(Slot {
+                mut channel,
+                peer,
+                handshake,
+            }) = channels.remove(&id)
+            {
                 let mut ctx = ChannelCtx {
                     id,
                     peer,
+                    handshake: &handshake,
                     game,
                     server,
                     stop,

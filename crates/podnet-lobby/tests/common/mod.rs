@@ -151,7 +151,7 @@ impl Peer {
             match event {
                 ClientEvent::Message(msg) if msg.action() == "connected" => {}
                 ClientEvent::Message(msg) => return msg.into_inner(),
-                ClientEvent::SocketConnect { .. } => {}
+                ClientEvent::SocketConnect { .. } | ClientEvent::Handshake(_) => {}
                 other => panic!("expected a message, got {other:?}"),
             }
         }

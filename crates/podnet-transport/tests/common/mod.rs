@@ -40,12 +40,12 @@ pub(crate) async fn next_client_event(events: &mut EventStream<ClientEvent>) -> 
         .expect("the client's event stream is open")
 }
 
-/// Waits for the next client message, skipping SocketConnect.
+/// Waits for the next client message, skipping SocketConnect and Handshake.
 pub(crate) async fn next_client_message(events: &mut EventStream<ClientEvent>) -> RawMessage {
     loop {
         match next_client_event(events).await {
             ClientEvent::Message(msg) => return msg.into_inner(),
-            ClientEvent::SocketConnect { .. } => {}
+            ClientEvent::SocketConnect { .. } | ClientEvent::Handshake(_) => {}
             other => panic!("expected a message, got {other:?}"),
         }
     }

@@ -8,7 +8,7 @@ use std::fmt;
 /// connection (peng3dnet's client ids).
 ///
 /// ```
-/// use podnet_transport::ConnectionId;
+/// use podnet_proto::ConnectionId;
 ///
 /// let id = ConnectionId::from_raw(7);
 /// assert_eq!(id.get(), 7);

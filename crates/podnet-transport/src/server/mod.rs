@@ -1,41 +1,35 @@
-//! The server: an accept loop and the table of open connections.
+//! The server handle: what the application calls. The accept loop and the start of each
+//! connection are in [`listener`]; the connections' tasks in `crate::driver`.
 
-use std::collections::HashMap;
-use std::io;
+mod listener;
+
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::Bytes;
-use podnet_framing::{Message, MessageBatch};
+use podnet_framing::{Message, Value};
+use podnet_proto::{Admission, ServerInfo, ServerSettings};
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::net::ToSocketAddrs;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, debug, info, warn};
+use tracing::{Instrument, info, warn};
 
 use crate::config::{ConnectionConfig, ServerConfig};
-use crate::connection::{self, Connection, ConnectionInfo, Owner};
-use crate::event::{EventSink, EventStream, Received};
+use crate::conn::{ConnectionInfo, Shared};
+use crate::event::{EventSink, EventStream};
 use crate::frame::Frame;
-use crate::{
-    ConnectionId, DisconnectReason, Incoming, ServerEvent, TransportError, control, socket,
-};
-
-/// Rejected clients (over the connection cap) are handled by at most this many small tasks
-/// at once; beyond that they are dropped without a reason, so a flood of connections
-/// cannot make the server spawn without bound.
-const MAX_REJECTING: usize = 64;
-/// How long a rejected client is given to read its reason.
-const REJECT_LINGER: Duration = Duration::from_secs(1);
-/// The first pause after the OS refuses to accept.
-const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
+use crate::{ConnectionId, DisconnectReason, ServerEvent, TransportError};
 
 /// A podnet server: accepts clients, one connection each, and reports what they do as
 /// [`ServerEvent`]s.
+///
+/// A connection becomes visible (its `Connected` event) once its handshake completes: at
+/// once for a podnet client (it says hello) or a repod client that speaks first, after
+/// [`ServerConfig::hello_wait`] for one that stays silent. Connections of the `info` type
+/// are answered and closed without ever becoming visible.
 ///
 /// Sending never blocks and never waits for a slow client: each connection has its own
 /// bounded queue (see [`ConnectionConfig::max_queued_bytes`]). Dropping the server stops
@@ -51,10 +45,12 @@ const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 /// # async fn main() -> Result<(), podnet_transport::TransportError> {
 /// let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
 /// println!("listening on {}", server.local_addr());
-/// # let _client = tokio::net::TcpStream::connect(server.local_addr()).await?;
+/// # let _client = podnet_transport::Client::connect(server.local_addr(), Default::default()).await?;
 /// while let Some(event) = events.recv().await {
 ///     match event {
-///         ServerEvent::Connected { id, peer } => println!("{id} connected from {peer}"),
+///         ServerEvent::Connected { id, peer, handshake } => {
+///             println!("{id} connected from {peer}, {:?}", handshake.peer)
+///         }
 ///         ServerEvent::Message { id, message } => {
 ///             // Echo it back, unchanged.
 ///             server.send_frame(id, &podnet_transport::Frame::from_message(&message)?)?;
@@ -74,18 +70,24 @@ pub struct Server {
 
 struct Inner {
     local_addr: SocketAddr,
+    name: String,
+    max_connections: usize,
     connection_config: Arc<ConnectionConfig>,
-    connections: Mutex<HashMap<ConnectionId, Arc<Connection>>>,
-    next_id: AtomicU64,
+    /// The protocol's server-side settings, shared by every connection's state machine.
+    settings: Arc<ServerSettings>,
+    /// Every connection being served, sessions or not yet.
+    connections: Mutex<HashMap<ConnectionId, Arc<Shared>>>,
+    admission: Mutex<Admission>,
+    /// What the game adds to the answer of `info` connections.
+    info_fields: Mutex<BTreeMap<String, Value>>,
     sink: Arc<dyn EventSink<ServerEvent>>,
     /// Stops the accept loop.
     stop_accepting: CancellationToken,
     /// Parent of every connection's abort token: cancelling it cuts them all.
     abort_all: CancellationToken,
     tracker: TaskTracker,
-    /// `{"action": "connected"}`, encoded once.
-    connected_frame: Option<Bytes>,
     rejected: AtomicU64,
+    evicted: AtomicU64,
     aborted: AtomicU64,
 }
 
@@ -137,34 +139,34 @@ impl Server {
         config: ServerConfig,
         sink: impl EventSink<ServerEvent>,
     ) -> Result<Server, TransportError> {
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
-            .await
-            .map_err(|e| TransportError::bind("the given address", e))?
-            .collect();
-        let listener = bind_any(&addrs).await?;
+        let listener = listener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
-        let connected_frame = config
+        let greeting = config
             .send_connected
             .then(|| Frame::control("connected", &(), &config.connection.framing));
         let inner = Arc::new(Inner {
             local_addr,
+            name: config.name.clone(),
+            max_connections: config.max_connections,
             connection_config: Arc::new(config.connection.clone()),
+            settings: Arc::new(config.server_settings(greeting)),
             connections: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
+            admission: Mutex::new(Admission::new(
+                config.admission_settings(),
+                tokio::time::Instant::now().into_std(),
+            )),
+            info_fields: Mutex::new(BTreeMap::new()),
             sink: Arc::new(sink),
             stop_accepting: CancellationToken::new(),
             abort_all: CancellationToken::new(),
             tracker: TaskTracker::new(),
-            connected_frame,
             rejected: AtomicU64::new(0),
+            evicted: AtomicU64::new(0),
             aborted: AtomicU64::new(0),
         });
         info!(%local_addr, "listening");
-        let slots = Arc::new(Semaphore::new(
-            config.max_connections.min(Semaphore::MAX_PERMITS),
-        ));
         inner.tracker.spawn(
-            accept_loop(inner.clone(), listener, slots, config)
+            listener::accept_loop(inner.clone(), listener, config)
                 .instrument(tracing::info_span!("server", addr = %local_addr)),
         );
         Ok(Server { inner })
@@ -180,10 +182,12 @@ impl Server {
         &self.inner.connection_config.framing
     }
 
-    fn connection(&self, id: ConnectionId) -> Result<Arc<Connection>, TransportError> {
+    /// The session `id`, if it is open.
+    fn session(&self, id: ConnectionId) -> Result<Arc<Shared>, TransportError> {
         self.inner
             .table()
             .get(&id)
+            .filter(|conn| conn.is_session())
             .cloned()
             .ok_or(TransportError::NotConnected { id: Some(id) })
     }
@@ -226,7 +230,7 @@ impl Server {
     ///
     /// As [`send`](Self::send).
     pub fn send_frame(&self, id: ConnectionId, frame: &Frame) -> Result<(), TransportError> {
-        self.connection(id)?.send(frame.as_bytes().clone())
+        self.session(id)?.send(frame.as_bytes().clone())
     }
 
     /// Sends an encoded frame to one connection, waiting for room in its queue rather than
@@ -240,9 +244,7 @@ impl Server {
         id: ConnectionId,
         frame: &Frame,
     ) -> Result<(), TransportError> {
-        self.connection(id)?
-            .send_wait(frame.as_bytes().clone())
-            .await
+        self.session(id)?.send_wait(frame.as_bytes().clone()).await
     }
 
     /// Sends a typed message to every open connection, encoded once. Returns how many
@@ -266,7 +268,7 @@ impl Server {
         self.inner
             .table()
             .values()
-            .filter(|conn| conn.send(bytes.clone()).is_ok())
+            .filter(|conn| conn.is_session() && conn.send(bytes.clone()).is_ok())
             .count()
     }
 
@@ -278,7 +280,7 @@ impl Server {
     ///
     /// [`TransportError::NotConnected`] if it is gone or already closing.
     pub fn close(&self, id: ConnectionId, reason: &str) -> Result<(), TransportError> {
-        let conn = self.connection(id)?;
+        let conn = self.session(id)?;
         if conn.close(
             DisconnectReason::Closed {
                 reason: reason.to_owned(),
@@ -291,26 +293,72 @@ impl Server {
         }
     }
 
-    /// The ids of the connections open now.
+    /// The ids of the connections open now (those the application has seen connect), in
+    /// order.
     pub fn connection_ids(&self) -> Vec<ConnectionId> {
-        let mut ids: Vec<_> = self.inner.table().keys().copied().collect();
+        let mut ids: Vec<_> = self
+            .inner
+            .table()
+            .iter()
+            .filter(|(_, conn)| conn.is_session())
+            .map(|(id, _)| *id)
+            .collect();
         ids.sort_unstable();
         ids
     }
 
-    /// How many connections are open now (including those closing).
+    /// How many connections are open now (including those closing); connections whose
+    /// handshake has not completed, and `info` queries, are not counted.
     pub fn connection_count(&self) -> usize {
-        self.inner.table().len()
+        self.inner.session_count()
     }
 
     /// Figures for one connection, if it is open.
     pub fn connection_info(&self, id: ConnectionId) -> Option<ConnectionInfo> {
-        self.inner.table().get(&id).map(|conn| conn.info())
+        self.session(id).ok().map(|conn| conn.info())
     }
 
-    /// How many clients were turned away because the server was full.
+    /// How many clients were turned away because the server was full of connections that
+    /// had all spoken.
     pub fn rejected_count(&self) -> u64 {
         self.inner.rejected.load(Ordering::Relaxed)
+    }
+
+    /// How many quiet connections (that had not sent anything) were closed to make room;
+    /// see [`ServerConfig::max_quiet_connections`].
+    pub fn evicted_count(&self) -> u64 {
+        self.inner.evicted.load(Ordering::Relaxed)
+    }
+
+    /// Sets a field of the description `info` connections receive (a map name, a game
+    /// mode, ...), shown by a server browser or `podnet info`. Replaces the field's value
+    /// if it was set.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), podnet_transport::TransportError> {
+    /// use podnet_transport::{Server, ServerConfig};
+    ///
+    /// let (server, _events) = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
+    /// server.set_info("map", "dungeon");
+    /// assert_eq!(server.info().game["map"].as_str(), Some("dungeon"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_info(&self, name: &str, value: impl Into<Value>) {
+        self.inner
+            .info_fields()
+            .insert(name.to_owned(), value.into());
+    }
+
+    /// Removes a field set with [`set_info`](Self::set_info).
+    pub fn remove_info(&self, name: &str) {
+        self.inner.info_fields().remove(name);
+    }
+
+    /// The description an `info` connection receives now.
+    pub fn info(&self) -> ServerInfo {
+        self.inner.server_info()
     }
 
     /// Stops accepting new connections; those open are not touched. New clients are then
@@ -333,14 +381,14 @@ impl Server {
 
     /// Stops accepting, closes every connection gracefully with `reason` (each client gets
     /// what was sent to it, then the reason), and waits up to `timeout` for all of them;
-    /// connections still closing then are cut. Every connection gets its `Disconnected`
-    /// event, with [`DisconnectReason::Shutdown`] (or [`DisconnectReason::Aborted`] if it
-    /// was cut).
+    /// connections still closing then are cut. Every connection the application saw
+    /// connect gets its `Disconnected` event, with [`DisconnectReason::Shutdown`] (or
+    /// [`DisconnectReason::Aborted`] if it was cut).
     pub async fn shutdown(&self, reason: &str, timeout: Duration) -> ShutdownReport {
         let inner = &self.inner;
         inner.stop_accepting.cancel();
         let aborted_before = inner.aborted.load(Ordering::Relaxed);
-        let open: Vec<Arc<Connection>> = inner.table().values().cloned().collect();
+        let open: Vec<Arc<Shared>> = inner.table().values().cloned().collect();
         info!(connections = open.len(), %reason, "shutting down");
         for conn in &open {
             conn.close(
@@ -360,36 +408,9 @@ impl Server {
             inner.tracker.wait().await;
         }
         ShutdownReport {
-            connections: open.len(),
+            connections: open.iter().filter(|conn| conn.is_session()).count(),
             clean: inner.aborted.load(Ordering::Relaxed) == aborted_before,
         }
-    }
-}
-
-/// Makes one connection's events (adding its id) and hands them to the server's sink.
-struct ConnOwner {
-    id: ConnectionId,
-    sink: Arc<dyn EventSink<ServerEvent>>,
-    inner: Arc<Inner>,
-}
-
-impl Owner for ConnOwner {
-    fn messages(&self, messages: MessageBatch) {
-        self.sink.deliver_received(Received::new(self.id, messages));
-    }
-
-    fn error(&self, error: Incoming<TransportError>) {
-        self.sink.deliver(ServerEvent::Error { id: self.id, error });
-    }
-
-    fn closed(&self, reason: DisconnectReason) {
-        if reason == DisconnectReason::Aborted {
-            self.inner.aborted.fetch_add(1, Ordering::Relaxed);
-        }
-        self.sink.deliver(ServerEvent::Disconnected {
-            id: self.id,
-            reason,
-        });
     }
 }
 
@@ -412,200 +433,30 @@ impl Drop for Server {
 }
 
 impl Inner {
-    fn table(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Arc<Connection>>> {
+    fn table(&self) -> MutexGuard<'_, HashMap<ConnectionId, Arc<Shared>>> {
         // Updates are single inserts and removes; a poisoned table is still consistent.
         self.connections.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts serving an accepted connection (past its TLS handshake, if any) through its
-    /// two halves.
-    fn start_connection<R, W>(
-        self: &Arc<Self>,
-        reader: R,
-        writer: W,
-        peer: SocketAddr,
-        slot: OwnedSemaphorePermit,
-    ) where
-        R: tokio::io::AsyncRead + Unpin + Send + 'static,
-        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
-    {
-        let id = ConnectionId::from_raw(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let conn = Arc::new(Connection::new(
-            Some(id),
-            peer,
-            self.connection_config.clone(),
-            self.abort_all.child_token(),
-            true,
-        ));
-        if let Some(frame) = &self.connected_frame {
-            let _ = conn.send(frame.clone());
-        }
-        self.table().insert(id, conn.clone());
-        self.sink.deliver(ServerEvent::Connected { id, peer });
-
-        let owner = ConnOwner {
-            id,
-            sink: self.sink.clone(),
-            inner: Arc::clone(self),
-        };
-        let inner = Arc::clone(self);
-        connection::spawn(conn, reader, writer, owner, &self.tracker, move || {
-            inner.table().remove(&id);
-            drop(slot);
-        });
+    fn admission(&self) -> MutexGuard<'_, Admission> {
+        // Every update leaves the counts consistent before it can panic.
+        self.admission.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs the TLS handshake of an accepted connection in a task of its own, so a slow
-    /// one holds up no one, then starts serving it. A failed or late handshake is only
-    /// logged: the peer never was a connection.
-    #[cfg(feature = "tls")]
-    fn start_tls(
-        self: &Arc<Self>,
-        stream: TcpStream,
-        peer: SocketAddr,
-        slot: OwnedSemaphorePermit,
-        tls: &crate::ServerTls,
-    ) {
-        let acceptor = tls.acceptor.clone();
-        let timeout = tls.handshake_timeout;
-        let inner = Arc::clone(self);
-        let handshake = async move {
-            let result = tokio::select! {
-                () = inner.stop_accepting.cancelled() => return,
-                result = tokio::time::timeout(timeout, acceptor.accept(stream)) => result,
-            };
-            match result {
-                // A shutdown that began during the handshake has already closed the
-                // table it would join.
-                Ok(Ok(_)) if inner.stop_accepting.is_cancelled() => {}
-                Ok(Ok(stream)) => {
-                    let (reader, writer) = tokio::io::split(stream);
-                    inner.start_connection(reader, writer, peer, slot);
-                }
-                Ok(Err(err)) => debug!(%err, "TLS handshake failed"),
-                Err(_) => debug!(?timeout, "TLS handshake timed out"),
-            }
-        };
-        self.tracker
-            .spawn(handshake.instrument(tracing::debug_span!("tls_handshake", %peer)));
+    fn info_fields(&self) -> MutexGuard<'_, BTreeMap<String, Value>> {
+        self.info_fields.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Tells a client over the cap why (unless `say_why` is false: a TLS client could not
-    /// read it), then closes it.
-    fn reject(
-        &self,
-        stream: TcpStream,
-        peer: SocketAddr,
-        rejecting: &Arc<Semaphore>,
-        say_why: bool,
-    ) {
-        let count = self.rejected.fetch_add(1, Ordering::Relaxed) + 1;
-        if count == 1 || count.is_power_of_two() {
-            warn!(%peer, rejected = count, "server full: turning clients away");
-        }
-        if !say_why {
-            return;
-        }
-        let Ok(permit) = rejecting.clone().try_acquire_owned() else {
-            return; // too many being turned away already: just drop this one
-        };
-        let frame = control::close_frame("server full", &self.connection_config.framing);
-        self.tracker.spawn(async move {
-            let _permit = permit;
-            let mut stream = stream;
-            let _ = tokio::time::timeout(REJECT_LINGER, async {
-                stream.set_nodelay(true)?;
-                stream.write_all(&frame).await?;
-                stream.shutdown().await?;
-                // Read until the client closes, so unread input does not turn our close
-                // into a reset that could destroy the reason before it is read.
-                let mut sink = [0u8; 1024];
-                while stream.read(&mut sink).await? > 0 {}
-                Ok::<_, io::Error>(())
-            })
-            .await;
-        });
+    fn session_count(&self) -> usize {
+        self.table()
+            .values()
+            .filter(|conn| conn.is_session())
+            .count()
     }
-}
 
-/// Binds the first address that works.
-async fn bind_any(addrs: &[SocketAddr]) -> Result<TcpListener, TransportError> {
-    let mut last = None;
-    for addr in addrs {
-        match TcpListener::bind(addr).await {
-            Ok(listener) => return Ok(listener),
-            Err(err) => last = Some((addr, err)),
-        }
+    fn server_info(&self) -> ServerInfo {
+        let mut info = ServerInfo::new(&self.name, self.session_count(), self.max_connections);
+        info.game = self.info_fields().clone();
+        info
     }
-    Err(match last {
-        Some((addr, err)) => TransportError::bind(addr.to_string(), err),
-        None => TransportError::bind(
-            "the given address",
-            io::Error::new(io::ErrorKind::InvalidInput, "it resolved to no address"),
-        ),
-    })
-}
-
-/// Errors that concern one incoming connection, not the listener: skip it and go on.
-fn is_connection_error(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    )
-}
-
-async fn accept_loop(
-    inner: Arc<Inner>,
-    listener: TcpListener,
-    slots: Arc<Semaphore>,
-    config: ServerConfig,
-) {
-    let rejecting = Arc::new(Semaphore::new(MAX_REJECTING));
-    let mut backoff = MIN_ACCEPT_BACKOFF;
-    loop {
-        let accepted = tokio::select! {
-            biased;
-            () = inner.stop_accepting.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                backoff = MIN_ACCEPT_BACKOFF;
-                #[cfg(feature = "tls")]
-                let tls = config.tls.as_ref();
-                #[cfg(not(feature = "tls"))]
-                let tls: Option<&()> = None;
-                let Ok(slot) = slots.clone().try_acquire_owned() else {
-                    inner.reject(stream, peer, &rejecting, tls.is_none());
-                    continue;
-                };
-                if let Err(err) = socket::tune(&stream, &inner.connection_config.liveness) {
-                    debug!(%peer, %err, "could not set socket options");
-                }
-                #[cfg(feature = "tls")]
-                if let Some(tls) = tls {
-                    inner.start_tls(stream, peer, slot, tls);
-                    continue;
-                }
-                let (reader, writer) = stream.into_split();
-                inner.start_connection(reader, writer, peer, slot);
-            }
-            Err(err) if is_connection_error(&err) => debug!(%err, "accept: skipped"),
-            Err(err) => {
-                // Out of file descriptors, buffers or memory: the condition may pass as
-                // connections close. Back off instead of spinning on the error.
-                warn!(%err, ?backoff, "accept failed; pausing");
-                tokio::select! {
-                    () = inner.stop_accepting.cancelled() => break,
-                    () = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(config.max_accept_backoff);
-            }
-        }
-    }
-    debug!("stopped accepting");
 }

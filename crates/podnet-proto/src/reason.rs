@@ -1,0 +1,221 @@
+//! Why a connection ended, and which reason wins when several happen at once.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// This side closed it, with this reason (sent to the peer as `podnet:close`).
+    Closed {
+        /// The reason given to `close`.
+        reason: String,
+    },
+    /// The peer closed it. A podnet peer says why with `podnet:close`; a repod peer just
+    /// closes.
+    PeerClosed {
+        /// The reason the peer gave, if any.
+        reason: Option<String>,
+    },
+    /// The server shut down, with this reason (sent to the peer as `podnet:close`).
+    Shutdown {
+        /// The reason given to `shutdown`.
+        reason: String,
+    },
+    /// The peer did not read fast enough: its outbound queue went over the connection's
+    /// `max_queued_bytes`.
+    SlowConsumer {
+        /// Bytes that would have been queued.
+        queued: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The peer broke the framing (for example a frame over the maximum length), so the
+    /// stream could not go on.
+    Protocol {
+        /// What was wrong.
+        error: String,
+    },
+    /// The handshake failed: the peers speak different protocol versions, or the peer
+    /// asked for a connection type this server does not have. Both sides are told why.
+    Handshake {
+        /// What was wrong, naming both sides' versions or the type asked for.
+        error: String,
+    },
+    /// The socket failed (reset by the peer, a broken pipe, ...).
+    Io {
+        /// What the OS reported.
+        error: String,
+    },
+    /// A podnet peer was silent for the heartbeat timeout
+    /// ([`Liveness::heartbeat_timeout`](crate::Liveness::heartbeat_timeout)).
+    TimedOut {
+        /// How long it was silent.
+        after: Duration,
+    },
+    /// The server was full (or held as many quiet connections as it allows) and this
+    /// connection had not sent a single message yet: it was closed to make room, and told
+    /// why. See `ServerConfig::max_quiet_connections`.
+    Evicted,
+    /// A graceful close or a shutdown ran out of time and the connection was cut.
+    Aborted,
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed { reason } => write!(f, "closed: {reason}"),
+            Self::PeerClosed {
+                reason: Some(reason),
+            } => write!(f, "closed by the peer: {reason}"),
+            Self::PeerClosed { reason: None } => f.write_str("closed by the peer"),
+            Self::Shutdown { reason } => write!(f, "server shut down: {reason}"),
+            Self::SlowConsumer { queued, limit } => write!(
+                f,
+                "slow consumer: {queued} bytes queued, over the limit of {limit}"
+            ),
+            Self::Protocol { error } => write!(f, "protocol error: {error}"),
+            Self::Handshake { error } => write!(f, "handshake failed: {error}"),
+            Self::Io { error } => write!(f, "connection error: {error}"),
+            Self::TimedOut { after } => write!(f, "timed out: nothing heard for {after:?}"),
+            Self::Evicted => f.write_str(
+                "evicted: the server was full and this connection had not sent anything",
+            ),
+            Self::Aborted => f.write_str("aborted: the close did not finish in time"),
+        }
+    }
+}
+
+/// Which [`DisconnectReason`] a connection ends with, when several things end it at once:
+/// a local close racing the peer's, a write error during a shutdown, a close that runs out
+/// of time. The rules:
+///
+/// 1. The first reason recorded wins ([`record`](Self::record)): a local close recorded
+///    before the peer's end-of-stream stays a local close.
+/// 2. A graceful close that did not finish ([`unfinished`](Self::unfinished)) becomes
+///    [`DisconnectReason::Aborted`] if it was this side's close or a shutdown (or nothing
+///    was recorded); a reason that already says why the close could not finish (the peer
+///    left, a socket error, a slow consumer) stays.
+/// 3. With nothing recorded, the connection was closed by the peer, without a reason.
+///
+/// It is plain data: the transport keeps it under a lock, since the application's threads
+/// close connections while the network's tasks record what they see.
+///
+/// ```
+/// use podnet_proto::{DisconnectReason, Ending};
+///
+/// let mut ending = Ending::default();
+/// ending.record(DisconnectReason::Closed { reason: "bye".into() });
+/// ending.record(DisconnectReason::PeerClosed { reason: None }); // too late
+/// ending.unfinished(); // but the close never finished
+/// assert_eq!(ending.take(), DisconnectReason::Aborted);
+/// ```
+#[derive(Debug, Default)]
+pub struct Ending {
+    reason: Option<DisconnectReason>,
+}
+
+impl Ending {
+    /// Records `reason` unless one is already recorded; returns whether it was.
+    pub fn record(&mut self, reason: DisconnectReason) -> bool {
+        if self.reason.is_some() {
+            return false;
+        }
+        self.reason = Some(reason);
+        true
+    }
+
+    /// Whether a reason is recorded.
+    pub fn is_recorded(&self) -> bool {
+        self.reason.is_some()
+    }
+
+    /// A graceful close (this side's, or a shutdown) did not finish in time.
+    pub fn unfinished(&mut self) {
+        match self.reason {
+            None
+            | Some(DisconnectReason::Closed { .. })
+            | Some(DisconnectReason::Shutdown { .. }) => {
+                self.reason = Some(DisconnectReason::Aborted);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// The reason the connection ended with.
+    pub fn take(&mut self) -> DisconnectReason {
+        self.reason
+            .take()
+            .unwrap_or(DisconnectReason::PeerClosed { reason: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed() -> DisconnectReason {
+        DisconnectReason::Closed {
+            reason: "bye".into(),
+        }
+    }
+
+    /// The first reason wins over later ones.
+    #[test]
+    fn first_reason_wins() {
+        let mut ending = Ending::default();
+        assert!(ending.record(closed()));
+        assert!(!ending.record(DisconnectReason::PeerClosed { reason: None }));
+        assert_eq!(ending.take(), closed());
+    }
+
+    /// An unfinished close of ours, or of a shutdown, or of nothing recorded, is Aborted;
+    /// reasons that explain the failure stay.
+    #[test]
+    fn unfinished_close_precedence() {
+        for (recorded, expected) in [
+            (Some(closed()), DisconnectReason::Aborted),
+            (
+                Some(DisconnectReason::Shutdown { reason: "x".into() }),
+                DisconnectReason::Aborted,
+            ),
+            (None, DisconnectReason::Aborted),
+            (
+                Some(DisconnectReason::Io {
+                    error: "reset".into(),
+                }),
+                DisconnectReason::Io {
+                    error: "reset".into(),
+                },
+            ),
+            (
+                Some(DisconnectReason::SlowConsumer {
+                    queued: 2,
+                    limit: 1,
+                }),
+                DisconnectReason::SlowConsumer {
+                    queued: 2,
+                    limit: 1,
+                },
+            ),
+            (Some(DisconnectReason::Evicted), DisconnectReason::Evicted),
+        ] {
+            let mut ending = Ending::default();
+            if let Some(reason) = recorded {
+                ending.record(reason);
+            }
+            ending.unfinished();
+            assert_eq!(ending.take(), expected);
+        }
+    }
+
+    /// Nothing recorded: the peer closed, without a reason.
+    #[test]
+    fn nothing_recorded_is_a_peer_close() {
+        assert_eq!(
+            Ending::default().take(),
+            DisconnectReason::PeerClosed { reason: None }
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! What one connection's tasks and the application's handles share: the outbound queue,
+//! the tokens that close or cut it, the reason it ends with, and its figures. The protocol
+//! decisions are the state machine's (`podnet_proto::Connection`), owned by the reader.
+//!
+//! Lifecycle. A connection is open until one of these happens, and the first one decides
+//! the [`DisconnectReason`] (see [`podnet_proto::Ending`]):
+//!
+//! - a local `close(reason)`: the queue closes behind what is already in it, the writer
+//!   writes all of it, then `podnet:close` with the reason, then shuts its half down; the
+//!   reader keeps reading (and discarding) until the peer closes its half, so the peer's
+//!   kernel never sees a reset that could destroy data it has not read yet;
+//! - the peer closes (EOF): what was queued is still flushed, then the socket closes;
+//! - the protocol closes it (a fatal framing error, a failed handshake): as a local close;
+//! - a socket error, a slow consumer, a heartbeat timeout, or an abort: cut at once.
+//!
+//! A graceful close is bounded by `close_timeout`; past it the connection is cut and the
+//! reason becomes [`DisconnectReason::Aborted`] if the writer had not finished.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use podnet_proto::{ConnectionKind, Ending, Handshake};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use crate::config::{ConnectionConfig, SlowConsumerPolicy};
+use crate::outbound::{OutboundQueue, PushError};
+use crate::{ConnectionId, DisconnectReason, TransportError};
+
+/// The state of one connection that its tasks and the application's handles share.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) id: Option<ConnectionId>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) config: Arc<ConnectionConfig>,
+    pub(crate) queue: OutboundQueue,
+    /// Cancelled when a graceful close starts.
+    pub(crate) closing: CancellationToken,
+    /// Cancelled to cut the connection now.
+    pub(crate) abort: CancellationToken,
+    ending: Mutex<Ending>,
+    /// How long the graceful close may take, in milliseconds: `close_timeout`, or less
+    /// for an evicted connection.
+    close_within_ms: AtomicU64,
+    /// What the handshake settled, once it has.
+    handshake: OnceLock<Handshake>,
+    /// Set once the handshake made this a session the application sees.
+    session: AtomicBool,
+    /// The peer said `podnet:hello` (it is podnet, not repod).
+    pub(crate) podnet_peer: AtomicBool,
+    pub(crate) bad_frames: AtomicU64,
+    /// Last measured round trip, in microseconds; 0 until measured.
+    pub(crate) rtt_micros: AtomicU64,
+}
+
+/// A snapshot of one connection's figures.
+///
+/// ```
+/// # async fn demo(server: &podnet_transport::Server, id: podnet_transport::ConnectionId) {
+/// if let Some(info) = server.connection_info(id) {
+///     println!("{} has {} bytes queued, rtt {:?}", info.peer, info.queued_bytes, info.rtt);
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// Frames waiting to be written.
+    pub queued_frames: usize,
+    /// Bytes waiting to be written (with a small per-frame overhead), as counted against
+    /// [`ConnectionConfig::max_queued_bytes`].
+    pub queued_bytes: usize,
+    /// The most `queued_bytes` has been.
+    pub max_queued_bytes: usize,
+    /// Frames received that were not messages.
+    pub bad_frames: u64,
+    /// The last round trip measured by the heartbeat, between podnet peers.
+    pub rtt: Option<Duration>,
+    /// Whether the peer said `podnet:hello` (it is podnet, not repod).
+    pub podnet_peer: bool,
+    /// What the handshake settled, once it has.
+    pub handshake: Option<Handshake>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        id: Option<ConnectionId>,
+        peer: SocketAddr,
+        config: Arc<ConnectionConfig>,
+        abort: CancellationToken,
+    ) -> Self {
+        let close_ms = u64::try_from(config.close_timeout.as_millis()).unwrap_or(u64::MAX);
+        Self {
+            id,
+            peer,
+            queue: OutboundQueue::new(config.max_queued_bytes),
+            config,
+            closing: CancellationToken::new(),
+            abort,
+            ending: Mutex::new(Ending::default()),
+            close_within_ms: AtomicU64::new(close_ms),
+            handshake: OnceLock::new(),
+            session: AtomicBool::new(false),
+            podnet_peer: AtomicBool::new(false),
+            bad_frames: AtomicU64::new(0),
+            rtt_micros: AtomicU64::new(0),
+        }
+    }
+
+    fn ending(&self) -> MutexGuard<'_, Ending> {
+        // Every update is one assignment; a poisoned lock still holds a valid reason.
+        self.ending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records why the connection ends; the first reason recorded wins.
+    pub(crate) fn record(&self, reason: DisconnectReason) {
+        self.ending().record(reason);
+    }
+
+    /// A graceful close did not finish in time.
+    pub(crate) fn unfinished(&self) {
+        self.ending().unfinished();
+    }
+
+    pub(crate) fn take_reason(&self) -> DisconnectReason {
+        self.ending().take()
+    }
+
+    /// The handshake completed; returns whether it made a session.
+    pub(crate) fn set_handshake(&self, handshake: Handshake) -> bool {
+        let session = handshake.connection_type.kind() == ConnectionKind::Session;
+        let _ = self.handshake.set(handshake);
+        if session {
+            self.session.store(true, Ordering::Release);
+        }
+        session
+    }
+
+    /// Whether the application sees this connection: its handshake made it a session.
+    #[inline]
+    pub(crate) fn is_session(&self) -> bool {
+        self.session.load(Ordering::Acquire)
+    }
+
+    fn not_connected(&self) -> TransportError {
+        TransportError::NotConnected { id: self.id }
+    }
+
+    /// Queues a frame without waiting, applying the slow-consumer policy if it is full.
+    pub(crate) fn send(&self, frame: Bytes) -> Result<(), TransportError> {
+        match self.queue.push(frame) {
+            Ok(()) => Ok(()),
+            Err(PushError::Closed) => Err(self.not_connected()),
+            Err(PushError::Full { queued, limit }) => {
+                if self.config.slow_consumer == SlowConsumerPolicy::Disconnect {
+                    warn!(peer = %self.peer, queued, limit, "slow consumer: disconnecting");
+                    self.abort_with(DisconnectReason::SlowConsumer { queued, limit });
+                }
+                Err(TransportError::QueueFull {
+                    id: self.id,
+                    queued,
+                    limit,
+                })
+            }
+        }
+    }
+
+    /// Queues a frame, waiting for room instead of applying the slow-consumer policy.
+    pub(crate) async fn send_wait(&self, frame: Bytes) -> Result<(), TransportError> {
+        self.queue
+            .push_wait(frame)
+            .await
+            .map_err(|_| self.not_connected())
+    }
+
+    /// Starts a graceful close: what is queued goes out, then `podnet:close` with
+    /// `wire_reason`. Returns false if the connection was already closing.
+    pub(crate) fn close(&self, reason: DisconnectReason, wire_reason: &str) -> bool {
+        let frame = podnet_proto::close_frame(wire_reason, &self.config.framing);
+        // Hold the reason while closing the queue: once the queue is closed the writer can
+        // send the close and the peer can answer with end-of-stream, and the reader must
+        // not record "closed by the peer" before this side's reason is in.
+        let mut ending = self.ending();
+        if !self.queue.close(frame) {
+            return false;
+        }
+        ending.record(reason);
+        drop(ending);
+        self.closing.cancel();
+        true
+    }
+
+    /// As [`close`](Self::close), allowed `within` instead of `close_timeout`.
+    pub(crate) fn close_within(
+        &self,
+        reason: DisconnectReason,
+        wire_reason: &str,
+        within: Duration,
+    ) -> bool {
+        let ms = u64::try_from(within.as_millis()).unwrap_or(u64::MAX);
+        self.close_within_ms.fetch_min(ms, Ordering::Relaxed);
+        self.close(reason, wire_reason)
+    }
+
+    /// How long the graceful close under way may take.
+    pub(crate) fn close_within_limit(&self) -> Duration {
+        Duration::from_millis(self.close_within_ms.load(Ordering::Relaxed))
+    }
+
+    /// Cuts the connection now, dropping what was queued.
+    pub(crate) fn abort_with(&self, reason: DisconnectReason) {
+        self.record(reason);
+        self.queue.abort();
+        self.abort.cancel();
+    }
+
+    pub(crate) fn is_open(&self) -> bool {
+        !self.queue.is_closing()
+    }
+
+    pub(crate) fn info(&self) -> ConnectionInfo {
+        let stats = self.queue.stats();
+        let rtt = self.rtt_micros.load(Ordering::Relaxed);
+        ConnectionInfo {
+            peer: self.peer,
+            queued_frames: stats.frames,
+            queued_bytes: stats.charged,
+            max_queued_bytes: stats.high_water,
+            bad_frames: self.bad_frames.load(Ordering::Relaxed),
+            rtt: (rtt > 0).then(|| Duration::from_micros(rtt)),
+            podnet_peer: self.podnet_peer.load(Ordering::Relaxed),
+            handshake: self.handshake.get().cloned(),
+        }
+    }
+}

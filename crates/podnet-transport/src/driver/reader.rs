@@ -1,0 +1,319 @@
+//! The reader task: reads into a growing buffer, cuts frames in place, hands messages to
+//! the application a read at a time under the inbound budget, and feeds the protocol state
+//! machine everything else (control messages, the first frame, time).
+
+use std::pin::Pin;
+
+use bytes::BytesMut;
+use podnet_framing::{BatchDecoder, Decoded};
+use podnet_proto::{Action, RESERVED_PREFIX};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::time::Instant;
+use tokio_util::sync::WaitForCancellationFuture;
+use tracing::{debug, trace, warn};
+
+use super::{Owner, now};
+use crate::budget::Budget;
+use crate::conn::Shared;
+use crate::{DisconnectReason, Incoming, TransportError};
+
+/// A connection's read buffer starts this small: most game clients send a few small
+/// messages at a time, and ten thousand of them should not each hold a large buffer.
+const READ_START: usize = 1024;
+/// The read buffer grows in steps of at most this size; a step doubles (from
+/// `READ_START`) each time a read fills all the room it had.
+const READ_CHUNK: usize = 16 * 1024;
+/// An error event is charged this much of the inbound budget, so a flood of bad frames is
+/// bounded like a flood of messages.
+const ERROR_EVENT_COST: usize = 256;
+
+/// Whether reading goes on after the state machine's actions were carried out.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    /// A graceful close started: what was read before it is still handed over, what
+    /// follows is dropped.
+    Closing,
+    /// The connection was cut, or its close's deadline passed.
+    Stop,
+}
+
+/// Carries out what the state machine asks, in order.
+fn carry_out<O: Owner>(conn: &Shared, core: &mut podnet_proto::Connection, owner: &O) -> Flow {
+    let mut flow = Flow::Continue;
+    while let Some(action) = core.poll() {
+        match action {
+            // A full queue here is the slow-consumer case; `send` handles it.
+            Action::Send(frame) => drop(conn.send(frame)),
+            Action::Established(handshake) => {
+                debug!(peer = ?handshake.peer, r#type = %handshake.connection_type, "handshake complete");
+                owner.established(handshake, core);
+            }
+            Action::Spoke => owner.spoke(),
+            Action::PodnetPeer { .. } => conn
+                .podnet_peer
+                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Action::Rtt(rtt) => conn.rtt_micros.store(
+                u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1),
+                std::sync::atomic::Ordering::Relaxed,
+            ),
+            Action::Info(info) => owner.info(info),
+            Action::Close { reason, wire } => {
+                conn.close(reason, &wire);
+                flow = Flow::Closing;
+            }
+            Action::Cut(reason) => {
+                conn.abort_with(reason);
+                return Flow::Stop;
+            }
+            Action::StopReading => return Flow::Stop,
+            _ => {}
+        }
+    }
+    flow
+}
+
+/// Reads frames until the connection ends; returns the deadline of the graceful close if
+/// one is under way.
+pub(super) async fn read_loop<R, O>(
+    conn: &Shared,
+    mut core: podnet_proto::Connection,
+    mut reader: R,
+    owner: &O,
+) -> Option<std::time::Instant>
+where
+    R: AsyncRead + Unpin,
+    O: Owner,
+{
+    let config = &conn.config;
+    let mut inbound = Inbound {
+        decoder: BatchDecoder::new(&config.framing).with_reserved_prefix(RESERVED_PREFIX),
+        buf: BytesMut::with_capacity(READ_START),
+        budget: Budget::new(config.max_inbound_bytes),
+    };
+    // Set once a graceful close is under way: from then on, input is read and discarded.
+    let mut closing = false;
+
+    let aborted = conn.abort.cancelled();
+    tokio::pin!(aborted);
+    let timer = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(timer);
+    let mut chunk = READ_START;
+    if carry_out(conn, &mut core, owner) == Flow::Stop {
+        return core.closing_deadline();
+    }
+
+    loop {
+        if !closing && conn.closing.is_cancelled() {
+            closing = true;
+            core.start_closing(now(), conn.close_within_limit());
+        }
+        let wake_at = core.poll_timeout().map(Instant::from_std);
+        if let Some(at) = wake_at {
+            if timer.deadline() != at {
+                timer.as_mut().reset(at);
+            }
+        }
+        let buf = &mut inbound.buf;
+        if buf.capacity() - buf.len() < chunk / 4 {
+            buf.reserve(chunk);
+        }
+        let room = buf.capacity() - buf.len();
+
+        tokio::select! {
+            biased;
+            () = &mut aborted => return core.closing_deadline(),
+            () = conn.closing.cancelled(), if !closing => continue,
+            () = &mut timer, if wake_at.is_some() => {
+                core.handle_timeout(now());
+                if carry_out(conn, &mut core, owner) == Flow::Stop {
+                    return core.closing_deadline();
+                }
+            }
+            read = reader.read_buf(buf) => {
+                match read {
+                    Ok(0) => {
+                        let mid_frame = inbound
+                            .decoder
+                            .is_mid_frame(&inbound.buf)
+                            .then_some(inbound.buf.len());
+                        conn.record(core.peer_closed(mid_frame));
+                        return core.closing_deadline();
+                    }
+                    Ok(read) => {
+                        if read >= room {
+                            chunk = (chunk * 2).min(READ_CHUNK);
+                        }
+                    }
+                    Err(err) => {
+                        debug!(%err, "read failed");
+                        conn.abort_with(DisconnectReason::Io { error: err.to_string() });
+                        return None;
+                    }
+                }
+                core.on_read(now());
+                if closing {
+                    inbound.buf.clear();
+                    continue;
+                }
+                if inbound.hand_over(conn, &mut core, owner, aborted.as_mut()).await == Flow::Stop
+                {
+                    return core.closing_deadline();
+                }
+            }
+        }
+    }
+}
+
+/// The reading side of a connection, between reads.
+struct Inbound {
+    decoder: BatchDecoder,
+    buf: BytesMut,
+    budget: Budget,
+}
+
+impl Inbound {
+    /// Hands every whole frame read so far to the application: messages as one batch with
+    /// one share of the inbound budget (one hand-off per read, not per message), control
+    /// messages to the state machine, and bad frames as error events, in order. Returns
+    /// `Stop` if the connection was cut or aborted meanwhile.
+    async fn hand_over<O: Owner>(
+        &mut self,
+        conn: &Shared,
+        core: &mut podnet_proto::Connection,
+        owner: &O,
+        mut aborted: Pin<&mut WaitForCancellationFuture<'_>>,
+    ) -> Flow {
+        loop {
+            if core.is_rate_limited() && self.decoder.has_frame(&self.buf) {
+                // Over the rate: hand over what was read, then wait for a token before
+                // reading the next frame; unread input waits in the socket.
+                if let Some(resume) = core.take_frame_token(now()) {
+                    if !self.flush(owner, aborted.as_mut()).await {
+                        return Flow::Stop;
+                    }
+                    trace!(?resume, "rate limit: pausing");
+                    tokio::select! {
+                        biased;
+                        () = aborted.as_mut() => return Flow::Stop,
+                        () = tokio::time::sleep_until(Instant::from_std(resume)) => {}
+                    }
+                }
+            }
+            let decoded = match self.decoder.decode(&mut self.buf) {
+                Ok(Some(decoded)) => decoded,
+                Ok(None) => break,
+                Err(err) => {
+                    warn!(%err, "protocol error: closing");
+                    core.on_protocol_error(&err);
+                    // What came before the bad frame is still delivered.
+                    let delivered = self.flush(owner, aborted.as_mut()).await;
+                    self.buf.clear();
+                    if !delivered || carry_out(conn, core, owner) == Flow::Stop {
+                        return Flow::Stop;
+                    }
+                    break;
+                }
+            };
+            let flow = match decoded {
+                Decoded::Reserved(ref msg) => {
+                    core.on_control(msg, now());
+                    carry_out(conn, core, owner)
+                }
+                // Until the handshake is settled and the peer has spoken, the state
+                // machine sees each frame before the application does.
+                Decoded::Message | Decoded::NotAMessage(_) if core.needs_frames() => {
+                    core.on_frame(now());
+                    carry_out(conn, core, owner)
+                }
+                _ => Flow::Continue,
+            };
+            match flow {
+                Flow::Continue => {}
+                Flow::Stop => return Flow::Stop,
+                Flow::Closing => {
+                    // This frame asked for a close (a failed handshake, an answered info
+                    // request): what came before it is handed over, what follows is
+                    // dropped.
+                    let delivered = self.flush(owner, aborted.as_mut()).await;
+                    self.buf.clear();
+                    return if delivered {
+                        Flow::Continue
+                    } else {
+                        Flow::Stop
+                    };
+                }
+            }
+            let handed = match decoded {
+                Decoded::Message => {
+                    self.decoder.batch_bytes() < self.budget.size
+                        || self.flush(owner, aborted.as_mut()).await
+                }
+                Decoded::NotAMessage(err) => {
+                    let count = conn
+                        .bad_frames
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                        + 1;
+                    debug!(%err, count, "frame is not a message");
+                    // In order: the messages before it first.
+                    self.flush(owner, aborted.as_mut()).await
+                        && self.error(owner, err, aborted.as_mut()).await
+                }
+                _ => true,
+            };
+            if !handed {
+                return Flow::Stop;
+            }
+        }
+        if self.flush(owner, aborted).await {
+            Flow::Continue
+        } else {
+            Flow::Stop
+        }
+    }
+
+    /// Charges the messages decoded so far to the budget (waiting while the application
+    /// catches up) and hands them over as one batch, which holds the share until its last
+    /// message is dropped. Returns false if the connection was aborted meanwhile.
+    async fn flush<O: Owner>(
+        &mut self,
+        owner: &O,
+        aborted: Pin<&mut WaitForCancellationFuture<'_>>,
+    ) -> bool {
+        if self.decoder.is_empty() {
+            // Control messages and bad frames only: their bytes go.
+            self.decoder.take(&mut self.buf);
+            return true;
+        }
+        let mut share = self.budget.share();
+        if !self
+            .budget
+            .acquire(&mut share, self.decoder.batch_bytes(), aborted)
+            .await
+        {
+            return false;
+        }
+        owner.messages(self.decoder.take_with(&mut self.buf, share));
+        true
+    }
+
+    /// Hands over a frame that was not a message as an error event, with a share of the
+    /// budget of its own. Returns false if the connection was aborted meanwhile.
+    async fn error<O: Owner>(
+        &mut self,
+        owner: &O,
+        err: podnet_framing::FramingError,
+        aborted: Pin<&mut WaitForCancellationFuture<'_>>,
+    ) -> bool {
+        let mut share = self.budget.share();
+        if !self
+            .budget
+            .acquire(&mut share, ERROR_EVENT_COST, aborted)
+            .await
+        {
+            return false;
+        }
+        owner.error(Incoming::new(TransportError::Framing(err), Some(share)));
+        true
+    }
+}

@@ -1,0 +1,131 @@
+//! The writer task: takes everything queued at once and writes it with as few syscalls as
+//! it can.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tracing::{debug, trace};
+
+use crate::DisconnectReason;
+use crate::conn::Shared;
+use crate::outbound::Next;
+
+/// At most this many frames go into one vectored write.
+const MAX_IO_SLICES: usize = 64;
+
+/// Writes what the queue hands out until it closes or aborts. Returns true if it finished
+/// a graceful close (everything written, the close frame sent, its half shut down).
+pub(super) async fn write_loop<W>(conn: Arc<Shared>, mut writer: W) -> bool
+where
+    W: AsyncWrite + Unpin,
+{
+    let mut batch: VecDeque<Bytes> = VecDeque::new();
+    let aborted = conn.abort.cancelled();
+    tokio::pin!(aborted);
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = &mut aborted => return false,
+            next = conn.queue.next(&mut batch) => next,
+        };
+        match next {
+            Next::Write => {
+                let frames = batch.len();
+                let bytes: usize = batch.iter().map(Bytes::len).sum();
+                let written = tokio::select! {
+                    biased;
+                    () = &mut aborted => return false,
+                    res = write_batch(&mut writer, &mut batch) => res,
+                };
+                batch.clear();
+                conn.queue.release(frames, bytes);
+                if let Err(err) = written {
+                    debug!(%err, "write failed");
+                    conn.abort_with(DisconnectReason::Io {
+                        error: err.to_string(),
+                    });
+                    return false;
+                }
+                trace!(frames, bytes, "wrote");
+            }
+            Next::Close(close_frame) => {
+                let done = async {
+                    if !close_frame.is_empty() {
+                        writer.write_all(&close_frame).await?;
+                    }
+                    writer.flush().await?;
+                    writer.shutdown().await
+                };
+                return tokio::select! {
+                    biased;
+                    () = &mut aborted => false,
+                    res = done => res.is_ok(),
+                };
+            }
+            Next::Abort => return false,
+        }
+    }
+}
+
+/// Writes every frame of `batch` with vectored writes, then flushes.
+async fn write_batch<W>(writer: &mut W, batch: &mut VecDeque<Bytes>) -> io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    while !batch.is_empty() {
+        let written = {
+            let mut slices = [IoSlice::new(&[]); MAX_IO_SLICES];
+            let mut count = 0;
+            for (slot, frame) in slices.iter_mut().zip(batch.iter()) {
+                *slot = IoSlice::new(frame);
+                count += 1;
+            }
+            writer.write_vectored(&slices[..count]).await?
+        };
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        advance(batch, written);
+    }
+    writer.flush().await
+}
+
+/// Drops `n` written bytes from the front of `batch`.
+fn advance(batch: &mut VecDeque<Bytes>, mut n: usize) {
+    while n > 0 {
+        let Some(front) = batch.front_mut() else {
+            return;
+        };
+        if n >= front.len() {
+            n -= front.len();
+            batch.pop_front();
+        } else {
+            front.advance(n);
+            n = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Partial writes advance through frames, splitting the one they end in.
+    #[test]
+    fn advance_splits_frames() {
+        let mut batch: VecDeque<Bytes> = [&b"abc"[..], b"de", b"fgh"]
+            .into_iter()
+            .map(Bytes::from_static)
+            .collect();
+        advance(&mut batch, 4);
+        assert_eq!(
+            batch,
+            [Bytes::from_static(b"e"), Bytes::from_static(b"fgh")]
+        );
+        advance(&mut batch, 4);
+        assert!(batch.is_empty());
+    }
+}

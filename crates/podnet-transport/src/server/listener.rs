@@ -1,0 +1,315 @@
+//! The listener: binds, accepts, asks admission who gets a slot, and starts each accepted
+//! connection's driver; plus the connection's owner, which turns what the driver reports
+//! into the server's events.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use podnet_framing::MessageBatch;
+use podnet_proto::{Admit, ConnectionKind, EVICTION_REASON, Eviction, Handshake};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::sync::Semaphore;
+#[cfg(feature = "tls")]
+use tracing::Instrument;
+use tracing::{debug, warn};
+
+use super::Inner;
+use crate::config::ServerConfig;
+use crate::conn::Shared;
+use crate::driver::{self, Owner};
+use crate::event::Received;
+use crate::{ConnectionId, DisconnectReason, Incoming, ServerEvent, TransportError, socket};
+
+/// Rejected clients (over the connection cap) are handled by at most this many small tasks
+/// at once; beyond that they are dropped without a reason, so a flood of connections
+/// cannot make the server spawn without bound.
+const MAX_REJECTING: usize = 64;
+/// How long a rejected client is given to read its reason.
+const REJECT_LINGER: Duration = Duration::from_secs(1);
+/// How long an evicted quiet connection is given to read why (its slot is free at once).
+const EVICT_LINGER: Duration = Duration::from_secs(1);
+/// The first pause after the OS refuses to accept.
+const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
+
+/// Resolves `addr` and binds the first address that works.
+pub(super) async fn bind(addr: impl ToSocketAddrs) -> Result<TcpListener, TransportError> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
+        .await
+        .map_err(|e| TransportError::bind("the given address", e))?
+        .collect();
+    let mut last = None;
+    for addr in &addrs {
+        match TcpListener::bind(addr).await {
+            Ok(listener) => return Ok(listener),
+            Err(err) => last = Some((addr, err)),
+        }
+    }
+    Err(match last {
+        Some((addr, err)) => TransportError::bind(addr.to_string(), err),
+        None => TransportError::bind(
+            "the given address",
+            io::Error::new(io::ErrorKind::InvalidInput, "it resolved to no address"),
+        ),
+    })
+}
+
+/// Errors that concern one incoming connection, not the listener: skip it and go on.
+fn is_connection_error(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+    )
+}
+
+pub(super) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, config: ServerConfig) {
+    let rejecting = Arc::new(Semaphore::new(MAX_REJECTING));
+    let mut backoff = MIN_ACCEPT_BACKOFF;
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = inner.stop_accepting.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                backoff = MIN_ACCEPT_BACKOFF;
+                #[cfg(feature = "tls")]
+                let tls = config.tls.as_ref();
+                #[cfg(not(feature = "tls"))]
+                let tls: Option<&()> = None;
+                let admitted = inner.admission().admit();
+                let id = match admitted {
+                    Admit::Accept(id) => id,
+                    Admit::Evict { id, eviction } => {
+                        inner.evict(eviction);
+                        id
+                    }
+                    Admit::Refuse => {
+                        inner.reject(stream, peer, &rejecting, tls.is_none());
+                        continue;
+                    }
+                };
+                if let Err(err) = socket::tune(&stream, &inner.connection_config.liveness) {
+                    debug!(%peer, %err, "could not set socket options");
+                }
+                #[cfg(feature = "tls")]
+                if let Some(tls) = tls {
+                    inner.start_tls(id, stream, peer, tls);
+                    continue;
+                }
+                let (reader, writer) = stream.into_split();
+                inner.start_connection(id, reader, writer, peer);
+            }
+            Err(err) if is_connection_error(&err) => debug!(%err, "accept: skipped"),
+            Err(err) => {
+                // Out of file descriptors, buffers or memory: the condition may pass as
+                // connections close. Back off instead of spinning on the error.
+                warn!(%err, ?backoff, "accept failed; pausing");
+                tokio::select! {
+                    () = inner.stop_accepting.cancelled() => break,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(config.max_accept_backoff);
+            }
+        }
+    }
+    debug!("stopped accepting");
+}
+
+impl Inner {
+    /// Starts serving an accepted connection (past its TLS handshake, if any) through its
+    /// two halves. It is quiet, and not yet visible to the application, until its
+    /// handshake completes.
+    fn start_connection<R, W>(
+        self: &Arc<Self>,
+        id: ConnectionId,
+        reader: R,
+        writer: W,
+        peer: SocketAddr,
+    ) where
+        R: tokio::io::AsyncRead + Unpin + Send + 'static,
+        W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let conn = Arc::new(Shared::new(
+            Some(id),
+            peer,
+            self.connection_config.clone(),
+            self.abort_all.child_token(),
+        ));
+        let core = podnet_proto::Connection::server(
+            self.settings.clone(),
+            tokio::time::Instant::now().into_std(),
+        );
+        self.table().insert(id, conn.clone());
+        let eviction = self.admission().started(id);
+        if let Some(eviction) = eviction {
+            self.evict(eviction);
+        }
+        let owner = ConnOwner {
+            id,
+            conn: conn.clone(),
+            inner: Arc::clone(self),
+        };
+        driver::spawn(conn, core, reader, writer, owner, &self.tracker);
+    }
+
+    /// Closes a quiet connection to make room: told why and given a moment to read it, or
+    /// cut at once when many are being told already.
+    fn evict(&self, eviction: Eviction) {
+        let victim = self.table().get(&eviction.victim).cloned();
+        let Some(victim) = victim else {
+            return; // it ended meanwhile; its slot is free all the same
+        };
+        let count = self.evicted.fetch_add(1, Ordering::Relaxed) + 1;
+        if count == 1 || count.is_power_of_two() {
+            warn!(evicted = count, "closing quiet connections to make room");
+        }
+        debug!(id = %eviction.victim, tell = eviction.tell, "evicting a quiet connection");
+        if !(eviction.tell
+            && victim.close_within(DisconnectReason::Evicted, EVICTION_REASON, EVICT_LINGER))
+        {
+            victim.abort_with(DisconnectReason::Evicted);
+        }
+    }
+
+    /// Runs the TLS handshake of an accepted connection in a task of its own, so a slow
+    /// one holds up no one, then starts serving it. A failed or late handshake is only
+    /// logged: the peer never was a connection.
+    #[cfg(feature = "tls")]
+    fn start_tls(
+        self: &Arc<Self>,
+        id: ConnectionId,
+        stream: TcpStream,
+        peer: SocketAddr,
+        tls: &crate::ServerTls,
+    ) {
+        let acceptor = tls.acceptor.clone();
+        let timeout = tls.handshake_timeout;
+        let inner = Arc::clone(self);
+        let handshake = async move {
+            let result = tokio::select! {
+                () = inner.stop_accepting.cancelled() => None,
+                result = tokio::time::timeout(timeout, acceptor.accept(stream)) => Some(result),
+            };
+            match result {
+                // A shutdown that began during the handshake has already closed the
+                // table it would join.
+                Some(Ok(Ok(_))) if inner.stop_accepting.is_cancelled() => {}
+                Some(Ok(Ok(stream))) => {
+                    let (reader, writer) = tokio::io::split(stream);
+                    inner.start_connection(id, reader, writer, peer);
+                    return;
+                }
+                Some(Ok(Err(err))) => debug!(%err, "TLS handshake failed"),
+                Some(Err(_)) => debug!(?timeout, "TLS handshake timed out"),
+                None => {}
+            }
+            inner.admission().ended(id);
+        };
+        self.tracker
+            .spawn(handshake.instrument(tracing::debug_span!("tls_handshake", %peer)));
+    }
+
+    /// Tells a client over the cap why (unless `say_why` is false: a TLS client could not
+    /// read it), then closes it.
+    fn reject(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        rejecting: &Arc<Semaphore>,
+        say_why: bool,
+    ) {
+        let count = self.rejected.fetch_add(1, Ordering::Relaxed) + 1;
+        if count == 1 || count.is_power_of_two() {
+            warn!(%peer, rejected = count, "server full: turning clients away");
+        }
+        if !say_why {
+            return;
+        }
+        let Ok(permit) = rejecting.clone().try_acquire_owned() else {
+            return; // too many being turned away already: just drop this one
+        };
+        let frame = podnet_proto::close_frame("server full", &self.connection_config.framing);
+        self.tracker.spawn(async move {
+            let _permit = permit;
+            let mut stream = stream;
+            let _ = tokio::time::timeout(REJECT_LINGER, async {
+                stream.set_nodelay(true)?;
+                stream.write_all(&frame).await?;
+                stream.shutdown().await?;
+                // Read until the client closes, so unread input does not turn our close
+                // into a reset that could destroy the reason before it is read.
+                let mut sink = [0u8; 1024];
+                while stream.read(&mut sink).await? > 0 {}
+                Ok::<_, io::Error>(())
+            })
+            .await;
+        });
+    }
+}
+
+/// Makes one connection's events (adding its id) and hands them to the server's sink.
+struct ConnOwner {
+    id: ConnectionId,
+    conn: Arc<Shared>,
+    inner: Arc<Inner>,
+}
+
+impl Owner for ConnOwner {
+    fn established(&self, handshake: Handshake, core: &mut podnet_proto::Connection) {
+        let kind = handshake.connection_type.kind();
+        if self.conn.set_handshake(handshake.clone()) {
+            self.inner.sink.deliver(ServerEvent::Connected {
+                id: self.id,
+                peer: self.conn.peer,
+                handshake,
+            });
+        } else if kind == ConnectionKind::Info {
+            let now = tokio::time::Instant::now().into_std();
+            if self.inner.admission().info_allowed(now) {
+                core.answer_info(&self.inner.server_info());
+            } else {
+                core.refuse_info();
+            }
+        }
+    }
+
+    fn spoke(&self) {
+        self.inner.admission().spoke(self.id);
+    }
+
+    fn messages(&self, messages: MessageBatch) {
+        self.inner
+            .sink
+            .deliver_received(Received::new(self.id, messages));
+    }
+
+    fn error(&self, error: Incoming<TransportError>) {
+        self.inner
+            .sink
+            .deliver(ServerEvent::Error { id: self.id, error });
+    }
+
+    fn closed(&self, reason: DisconnectReason) {
+        // Forget it first, so that once the application sees it leave, sending to it fails.
+        self.inner.table().remove(&self.id);
+        self.inner.admission().ended(self.id);
+        if reason == DisconnectReason::Aborted {
+            self.inner.aborted.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.conn.is_session() {
+            self.inner.sink.deliver(ServerEvent::Disconnected {
+                id: self.id,
+                reason,
+            });
+        }
+    }
+}

@@ -84,6 +84,41 @@ fn bench_measures_a_bench_protocol_server() {
     common::bench(&server.addr, 3, 3000, 50);
 }
 
+/// `info` prints a podnet server's description, as lines or as one JSON object; the query
+/// is not a player, so the server never reports it connecting.
+#[test]
+fn info_describes_a_podnet_server() {
+    let server = serve("--echo");
+    let out = podnet().args(["info", &server.addr]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "name:     podnet\nprotocol: {}\nplayers:  0 of 4096\n",
+            podnet_transport::PROTOCOL_VERSION
+        )
+    );
+    let out = podnet()
+        .args(["info", &server.addr, "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!(
+            "{{\"name\":\"podnet\",\"protocol\":{},\"players\":0,\"capacity\":4096,\"game\":{{}}}}\n",
+            podnet_transport::PROTOCOL_VERSION
+        )
+    );
+    // A player then connects: it is the first connection the server reports.
+    let _player = Running::start(podnet().args(["connect", &server.addr]), "{\"action\":");
+    assert!(
+        server
+            .line_with("connected from")
+            .contains("(podnet, classic)")
+    );
+}
+
 /// Errors name what went wrong and what to do, and the exit status says so.
 #[test]
 fn errors_say_what_went_wrong() {

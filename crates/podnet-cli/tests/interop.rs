@@ -48,3 +48,21 @@ fn connect_talks_to_a_repod_server() {
         ]
     );
 }
+
+/// `info` against a repod server fails at once with a message that says why, instead of
+/// waiting for an answer that never comes.
+#[test]
+#[ignore = "needs the interop venv: cargo xtask interop"]
+fn info_says_a_repod_server_is_not_podnet() {
+    let server = repod_bench_server();
+    let started = std::time::Instant::now();
+    let out = podnet().args(["info", &server.addr]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("is not a podnet server") && stderr.contains("repod"),
+        "{stderr}"
+    );
+    // It did not wait for its 5 s timeout: repod's greeting told it at once.
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+}

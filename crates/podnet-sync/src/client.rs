@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use podnet_transport::podnet_framing::Message;
-use podnet_transport::{ClientConfig, ClientEvent, ConnectionInfo, Frame};
+use podnet_transport::{ClientConfig, ClientEvent, ConnectionInfo, Frame, ServerInfo};
 use serde::Serialize;
 
 use crate::SyncError;
@@ -188,4 +188,32 @@ impl Drop for Inner {
             let _ = thread.join();
         }
     }
+}
+
+/// Asks the server at `addr` for its description (an `info` connection), blocking the
+/// calling thread until it answers: its name, protocol version, player count, capacity and
+/// the fields the game set. See [`podnet_transport::query_info`], which this runs on a
+/// runtime of its own, for what can fail; everything must happen within
+/// `config.connect_timeout`.
+///
+/// # Errors
+///
+/// As [`podnet_transport::query_info`], and [`SyncError::Thread`] if its runtime cannot
+/// start.
+///
+/// ```no_run
+/// let info = podnet_sync::query_info("127.0.0.1:5071", Default::default())?;
+/// println!("{}: {} of {} players", info.name, info.players, info.capacity);
+/// # Ok::<(), podnet_sync::SyncError>(())
+/// ```
+pub fn query_info(
+    addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+    config: ClientConfig,
+) -> Result<ServerInfo, SyncError> {
+    let addrs = resolve(addr)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(SyncError::Thread)?;
+    Ok(runtime.block_on(podnet_transport::query_info(&addrs[..], config))?)
 }

@@ -389,6 +389,34 @@ impl ServerHandle {
         self.net.connection_info(id)
     }
 
+    /// How many clients were turned away because the server was full of connections that
+    /// had all spoken.
+    pub fn rejected_count(&self) -> u64 {
+        self.net.rejected_count()
+    }
+
+    /// How many quiet connections were closed to make room (see
+    /// `ServerConfig::max_quiet_connections`).
+    pub fn evicted_count(&self) -> u64 {
+        self.net.evicted_count()
+    }
+
+    /// Sets a field of the description `info` connections receive (see
+    /// [`podnet_transport::Server::set_info`]).
+    pub fn set_info(&self, name: &str, value: impl Into<podnet_transport::podnet_framing::Value>) {
+        self.net.set_info(name, value);
+    }
+
+    /// Removes a field set with [`set_info`](Self::set_info).
+    pub fn remove_info(&self, name: &str) {
+        self.net.remove_info(name);
+    }
+
+    /// The description an `info` connection receives now.
+    pub fn info(&self) -> podnet_transport::ServerInfo {
+        self.net.info()
+    }
+
     /// The framing limits, for encoding [`Frame`]s.
     pub fn framing(&self) -> &podnet_transport::podnet_framing::FramingConfig {
         self.net.framing()

@@ -76,11 +76,12 @@ pub use podnet_framing::{
     encode_message, encode_value, encode_with_action, peek_action,
 };
 #[doc(inline)]
-pub use podnet_sync::{ServerHandle, SyncError};
+pub use podnet_sync::{ServerHandle, SyncError, query_info};
 #[doc(inline)]
 pub use podnet_transport::{
-    ClientConfig, ConnectionConfig, ConnectionId, ConnectionInfo, DisconnectReason, Frame,
-    Liveness, RateLimit, ServerConfig, ShutdownReport, SlowConsumerPolicy, TransportError,
+    ClientConfig, ConnectionConfig, ConnectionId, ConnectionInfo, ConnectionKind, ConnectionType,
+    ConnectionTypes, DisconnectReason, Frame, Handshake, Liveness, PROTOCOL_VERSION, Peer,
+    RateLimit, ServerConfig, ServerInfo, ShutdownReport, SlowConsumerPolicy, TransportError,
 };
 #[cfg(feature = "tls")]
 #[doc(inline)]

@@ -455,3 +455,80 @@ fn mixed_room_burst() {
         assert!(next.values().all(|&n| n == PER_SENDER));
     }
 }
+
+/// Scenario 5: a repod client that connects and never sends anything (a spectator, a
+/// scoreboard) is kept, and gets what is broadcast after its silence; a client that said
+/// podnet's hello and then never answers a ping is timed out beside it.
+///
+/// The clock is shortened: `hello_wait` 50 ms, heartbeat every 30 ms, timed out after
+/// 300 ms, and the watcher stays quiet 1.5 s, five times the longest of them. This is
+/// equivalent to a quiet minute at the defaults because every podnet timer is a configured
+/// duration from a connection's last event, and a settled repod peer has no timer at all
+/// (the state machine's `poll_timeout` is `None` for it: podnet-proto's
+/// `heartbeat_pings_podnet_peers_only`, and three hours at the defaults on paused time in
+/// podnet-transport's `quiet_repod_peers_stay_silent_podnet_peers_time_out`). The timed-out
+/// impostor shows that the shortened timers do run meanwhile. TCP keepalive, the one
+/// timer not shortened, is answered by the watcher's kernel.
+#[test]
+#[ignore = "needs Python with repodnet; `cargo xtask interop` runs it"]
+fn quiet_repod_watcher_is_kept() {
+    let mut config = ServerConfig::default();
+    config.hello_wait = Duration::from_millis(50);
+    config.connection.liveness.heartbeat_interval = Some(Duration::from_millis(30));
+    config.connection.liveness.heartbeat_timeout = Duration::from_millis(300);
+    let mut server =
+        Server::<Member>::start_background_with("127.0.0.1:0", config, Room::default()).unwrap();
+    let port = server.local_addr().port().to_string();
+    let mut python = Scenario::start(&["quiet", &port, "1.5"]);
+    python.wait_line("READY");
+    python.wait_line("QUIET");
+    server.send_with_action_to_all("news", &()).unwrap();
+    until("the watcher to finish", || {
+        server.pump();
+        python.finished()
+    });
+    until("both to be gone", || {
+        server.pump();
+        server.game().left.len() == 2
+    });
+    let reasons: Vec<_> = server.game().left.iter().map(|(_, r)| r.clone()).collect();
+    assert!(
+        reasons.contains(&DisconnectReason::TimedOut {
+            after: Duration::from_millis(300)
+        }),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&DisconnectReason::Closed {
+            reason: "bye ".into()
+        }),
+        "{reasons:?}"
+    );
+}
+
+/// Scenario 6: sockets that connect and never send fill the server; a real repod player
+/// still gets in and is served, and the oldest silent socket is told why it was closed.
+#[test]
+#[ignore = "needs Python with repodnet; `cargo xtask interop` runs it"]
+fn a_server_full_of_silent_sockets_admits_a_player() {
+    let mut config = ServerConfig::default();
+    config.max_connections = 8;
+    let mut server =
+        Server::<Member>::start_background_with("127.0.0.1:0", config, Room::default()).unwrap();
+    let port = server.local_addr().port().to_string();
+    let mut python = Scenario::start(&["full", &port, "8"]);
+    until("the player to get in and leave", || {
+        server.pump();
+        python.finished()
+    });
+    assert!(server.evicted_count() >= 1);
+    assert_eq!(
+        server.rejected_count(),
+        0,
+        "room was made, no one was turned away"
+    );
+    until("the player's channel to close", || {
+        server.pump();
+        server.game().left.iter().any(|(name, _)| name == "player")
+    });
+}

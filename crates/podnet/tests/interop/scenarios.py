@@ -9,9 +9,13 @@ when everything it expected happened, or exits non-zero saying what did not, wit
                                             prints `PORT n` once listening
     python scenarios.py control PORT        podnet control messages reach repod (scenario 3)
     python scenarios.py burst PORT N        a mixed-room burst, N messages per sender (scenario 4)
+    python scenarios.py quiet PORT SECONDS  a repod watcher quiet for SECONDS stays (scenario 5)
+    python scenarios.py full PORT N         N silent sockets fill a server; a player gets in (scenario 6)
 """
 
 import asyncio
+import socket
+import struct
 import sys
 import time
 
@@ -159,7 +163,7 @@ def scenario_server():
                 fail(f"timed out: {server.seen} clients seen, {len(server.channels)} still here")
             await asyncio.sleep(0.01)
         hellos = [u for u in server.unknown if u.get("action") == "podnet:hello"]
-        if len(hellos) != 2 or any(h.get("protocol") != 1 for h in hellos):
+        if len(hellos) != 2 or any(h.get("protocol") != 2 or h.get("type") != "classic" for h in hellos):
             fail(f"expected two podnet:hello as unknown actions, got {server.unknown}")
         await server.stop()
         print(f"OK server: unknown actions seen {sorted(u['action'] for u in server.unknown)}", flush=True)
@@ -173,7 +177,7 @@ def scenario_control(port):
     c.connect("127.0.0.1", port)
     pump_until((c,), lambda: c.connected >= 2, "the server's greeting")
     # Say hello as a podnet peer would: the podnet server answers hello and starts pinging.
-    c.send({"action": "podnet:hello", "protocol": 1})
+    c.send({"action": "podnet:hello", "protocol": 2})
     actions = lambda: {u.get("action") for u in c.unknown}
     pump_until((c,), lambda: {"podnet:hello", "podnet:ping"} <= actions(), "podnet:hello and podnet:ping")
     # Nothing broke: ordinary messages still go both ways.
@@ -220,6 +224,81 @@ def scenario_burst(port, per_sender):
     print(f"OK burst: {total} messages each, in order per sender", flush=True)
 
 
+def scenario_quiet(port, seconds):
+    """Scenario 5: a repod watcher that never sends anything is kept, and gets what is
+    broadcast after its silence; beside it, a client that said podnet's hello and then never
+    answers a ping is timed out, which shows the server's timers run meanwhile."""
+    watcher, impostor = Recorder("watcher"), Recorder("impostor")
+    for c in (watcher, impostor):
+        c.connect("127.0.0.1", port)
+    pump_until((watcher, impostor), lambda: watcher.connected >= 2 and impostor.connected >= 2,
+               "the server's greeting")
+    impostor.send({"action": "podnet:hello", "protocol": 2})
+    print("READY", flush=True)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for c in (watcher, impostor):
+            c.pump()
+        time.sleep(0.005)
+    if not impostor.disconnected:
+        fail("the client that said hello and never answered a ping was not timed out")
+    if watcher.disconnected:
+        fail("the quiet watcher was disconnected")
+    print("QUIET", flush=True)
+    pump_until((watcher,), lambda: any(u.get("action") == "news" for u in watcher.unknown),
+               "the broadcast after the silence")
+    podnet_actions = [u for u in watcher.unknown if u.get("action", "").startswith("podnet:")]
+    if podnet_actions:
+        fail(f"the watcher never said hello, yet got {podnet_actions}")
+    # Still served both ways: it can speak now, and is closed with a reason when done.
+    watcher.send({"action": "done"})
+    pump_until((watcher,), lambda: watcher.disconnected >= 1, "the server's close")
+    print(f"OK quiet: kept through {seconds} s of silence", flush=True)
+
+
+def read_frame(sock):
+    """One frame's msgpack payload from a blocking socket, or None at end of stream."""
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+    header = exactly(4)
+    return None if header is None else exactly(struct.unpack(">I", header)[0])
+
+
+def scenario_full(port, n):
+    """Scenario 6: N sockets that connect and never send fill the server; a real repod
+    player still gets in and is served, and the oldest silent socket is told why it was
+    closed to make room."""
+    import msgpack
+
+    silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+    print("FILLED", flush=True)
+    player = Recorder("player")
+    player.connect("127.0.0.1", port)
+    player.send({"action": "chat", "who": "player", "text": "let me in"})
+    pump_until((player,), lambda: ("player", "let me in") in player.chats, "the player's echo")
+    # The oldest silent socket (the first) made room: it was greeted after the hello wait,
+    # then told why it was closed.
+    oldest = silent[0]
+    oldest.settimeout(DEADLINE)
+    frames = []
+    while (payload := read_frame(oldest)) is not None:
+        frames.append(msgpack.unpackb(payload))
+    closes = [f.get("reason", "") for f in frames if f.get("action") == "podnet:close"]
+    if len(closes) != 1 or "server full" not in closes[0]:
+        fail(f"the oldest silent socket expected a podnet:close, got {frames}")
+    player.send({"action": "done"})
+    pump_until((player,), lambda: player.disconnected >= 1, "the server's close")
+    for sock in silent:
+        sock.close()
+    print(f"OK full: a player got into a server full of {n} silent sockets", flush=True)
+
+
 def main():
     if len(sys.argv) < 2:
         fail(__doc__)
@@ -232,6 +311,10 @@ def main():
         scenario_control(int(args[0]))
     elif name == "burst":
         scenario_burst(int(args[0]), int(args[1]))
+    elif name == "quiet":
+        scenario_quiet(int(args[0]), float(args[1]))
+    elif name == "full":
+        scenario_full(int(args[0]), int(args[1]))
     else:
         fail(f"unknown scenario {name}")
 

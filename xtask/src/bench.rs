@@ -56,13 +56,13 @@ const ROWS: &[Row] = &[
         label: "round trip, socket client p99 (us)",
         scenario: "rtt",
         key: "p99_us",
-        target: "<= 1.5x",
+        target: "<= 1.2x",
     },
     Row {
         label: "round trip, socket client max (us)",
         scenario: "rtt",
         key: "max_us",
-        target: "",
+        target: "<= 2x",
     },
     Row {
         label: "round trip, pump() client p50 (us)",
@@ -119,6 +119,16 @@ pub(crate) fn build_tools() -> Result<(), String> {
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let quick = args.iter().any(|a| a == "--quick");
+    // `--against PATH`: another build of bench_server (an earlier commit's, say), measured
+    // in the same run as a column of its own, for A/B comparisons.
+    let against = match args.iter().position(|a| a == "--against") {
+        Some(i) => Some(
+            args.get(i + 1)
+                .ok_or("`--against` takes the path of a bench_server binary")?
+                .clone(),
+        ),
+        None => None,
+    };
     let micro = !args.iter().any(|a| a == "--no-micro") && !quick;
     let load = if quick {
         Load {
@@ -186,6 +196,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             only: None,
         },
     ];
+    if let Some(before) = &against {
+        kinds.push(ServerKind {
+            name: "before",
+            command: vec![before.clone(), "--port".into(), "0".into()],
+            scale: 1.0,
+            // Not rtt-pump: its client is this build's podnet client, which an earlier
+            // build may not share a protocol version with.
+            only: Some(&["throughput1", "throughput8", "rtt", "fanout", "connections"]),
+        });
+    }
     let venv_python = target_dir().join("podnet-python/venv/bin/python");
     if venv_python.is_file() {
         kinds.push(ServerKind {
@@ -451,8 +471,12 @@ fn print_table(
         "", "podnet", "baseline", "podnet/baseline", "target"
     );
     let repod = kinds.iter().any(|k| k.name == "repod");
+    let before = kinds.iter().any(|k| k.name == "before");
     if repod {
         print!(" {:>12}", "repod");
+    }
+    if before {
+        print!(" {:>12} {:>14}", "before", "podnet/before");
     }
     println!();
     for row in ROWS {
@@ -473,6 +497,14 @@ fn print_table(
         );
         if repod {
             print!(" {:>12}", show(get("repod", row)));
+        }
+        if before {
+            let earlier = get("before", row);
+            let ratio = match (podnet, earlier) {
+                (Some(p), Some(b)) if b > 0.0 => format!("{:.2}x", p / b),
+                _ => "-".into(),
+            };
+            print!(" {:>12} {:>14}", show(earlier), ratio);
         }
         println!();
     }

@@ -22,7 +22,8 @@ tasks:
   interop  the tests against real Python peers (msgpack, repod), in a venv it makes
            under target/ with xtask/python/requirements.txt
   bench    the benchmarks: podnet beside a plain tokio baseline (and repod), as ratios;
-           --quick for a smoke run
+           --quick for a smoke run, --no-micro to skip criterion, --against PATH to
+           add another bench_server build (an earlier commit's) as an A/B column
   fuzz     coverage-guided fuzzing of the frame codec and payload decoding with
            libFuzzer on stable: --seconds N (default 60) per target, --target NAME
   soak     a server under load (players, broadcast, churn, resets) for --seconds N

@@ -141,8 +141,8 @@ struct Heartbeat {
     /// When the last ping went out (or the heartbeat started).
     last_ping: Instant,
     next_seq: u64,
-    /// The ping awaiting its pong, and when it was sent.
-    outstanding: Option<(u64, Instant)>,
+    /// The ping awaiting its pong; it was sent at `last_ping`.
+    outstanding: Option<u64>,
 }
 
 /// The protocol state of one connection.
@@ -203,12 +203,14 @@ pub struct Connection {
     spoke: bool,
     heartbeat: Heartbeat,
     rtt: Option<Duration>,
-    rate: Option<TokenBucket>,
+    /// Boxed: most connections have no rate limit, and every byte here is in every
+    /// connection's reader task.
+    rate: Option<Box<TokenBucket>>,
     /// The reason the peer gave in `podnet:close`.
     peer_reason: Option<String>,
-    /// On a server, while handshaking: when the peer counts as a silent repod peer.
-    hello_deadline: Option<Instant>,
-    closing_deadline: Option<Instant>,
+    /// While handshaking (on a server): when the peer counts as a silent repod peer.
+    /// While closing: when the close must end. Never both at once.
+    deadline: Option<Instant>,
     actions: VecDeque<Action>,
 }
 
@@ -220,7 +222,7 @@ impl Connection {
         };
         let rate = settings
             .rate_limit
-            .map(|limit| TokenBucket::new(limit, now));
+            .map(|limit| Box::new(TokenBucket::new(limit, now)));
         Self {
             role,
             state: State::Handshaking,
@@ -236,8 +238,7 @@ impl Connection {
             rtt: None,
             rate,
             peer_reason: None,
-            hello_deadline: None,
-            closing_deadline: None,
+            deadline: None,
             actions: VecDeque::new(),
         }
     }
@@ -246,7 +247,7 @@ impl Connection {
     pub fn server(settings: Arc<ServerSettings>, now: Instant) -> Self {
         let hello_deadline = now + settings.hello_wait;
         let mut conn = Self::new(Role::Server(settings), now);
-        conn.hello_deadline = Some(hello_deadline);
+        conn.deadline = Some(hello_deadline);
         conn
     }
 
@@ -282,7 +283,13 @@ impl Connection {
 
     /// The next thing the driver must do, in order.
     pub fn poll(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if action.is_none() && self.actions.capacity() > 0 {
+            // Actions come in small bursts (a handshake, a ping); ten thousand idle
+            // connections should not each keep the room for one.
+            self.actions = VecDeque::new();
+        }
+        action
     }
 
     /// What the handshake settled, once it has.
@@ -293,7 +300,9 @@ impl Connection {
     /// When the graceful close under way must end, once [`start_closing`](Self::start_closing)
     /// was called.
     pub fn closing_deadline(&self) -> Option<Instant> {
-        self.closing_deadline
+        matches!(self.state, State::Closing | State::Done)
+            .then_some(self.deadline)
+            .flatten()
     }
 
     /// The last round trip the heartbeat measured.
@@ -402,8 +411,9 @@ impl Connection {
                 self.actions.push_back(Action::Send(pong));
             }
             Control::Pong { seq } => {
-                if let Some((sent_seq, sent_at)) = self.heartbeat.outstanding {
+                if let Some(sent_seq) = self.heartbeat.outstanding {
                     if seq == Some(sent_seq) {
+                        let sent_at = self.heartbeat.last_ping;
                         let rtt = now
                             .saturating_duration_since(sent_at)
                             .max(Duration::from_micros(1));
@@ -538,7 +548,7 @@ impl Connection {
             connection_type,
         };
         self.state = State::Established;
-        self.hello_deadline = None;
+        self.deadline = None;
         self.handshake = Some(handshake.clone());
         self.actions.push_back(Action::Established(handshake));
     }
@@ -550,7 +560,13 @@ impl Connection {
                 if let Some(greeting) = settings.greeting.clone() {
                     self.actions.push_back(Action::Send(greeting));
                 }
-                self.establish(Peer::Repod, ConnectionType::classic());
+                // The registry's own `classic` (a reference count, not an allocation).
+                let classic = settings
+                    .types
+                    .get(ConnectionType::CLASSIC)
+                    .cloned()
+                    .unwrap_or_else(ConnectionType::classic);
+                self.establish(Peer::Repod, classic);
             }
             Role::Client {
                 connection_type, ..
@@ -577,6 +593,8 @@ impl Connection {
             return;
         }
         self.state = State::Closing;
+        // The close's own deadline comes with `start_closing`.
+        self.deadline = None;
         self.actions.push_back(Action::Close { reason, wire });
     }
 
@@ -621,15 +639,14 @@ impl Connection {
             return;
         }
         self.state = State::Closing;
-        self.closing_deadline = Some(now + within);
+        self.deadline = Some(now + within);
     }
 
     /// The earliest instant at which [`handle_timeout`](Self::handle_timeout) has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Done => None,
-            State::Closing => self.closing_deadline,
-            State::Handshaking => self.hello_deadline,
+            State::Closing | State::Handshaking => self.deadline,
             State::Established => {
                 let interval = self.settings().liveness.heartbeat_interval?;
                 self.podnet?;
@@ -645,13 +662,13 @@ impl Connection {
         match self.state {
             State::Done => {}
             State::Closing => {
-                if self.closing_deadline.is_some_and(|at| now >= at) {
+                if self.deadline.is_some_and(|at| now >= at) {
                     self.state = State::Done;
                     self.actions.push_back(Action::StopReading);
                 }
             }
             State::Handshaking => {
-                if self.hello_deadline.is_some_and(|at| now >= at) {
+                if self.deadline.is_some_and(|at| now >= at) {
                     debug!("no hello: a classic peer");
                     self.settle_without_hello(now);
                 }
@@ -673,7 +690,7 @@ impl Connection {
                     let seq = self.heartbeat.next_seq;
                     self.heartbeat.next_seq += 1;
                     self.heartbeat.last_ping = now;
-                    self.heartbeat.outstanding = Some((seq, now));
+                    self.heartbeat.outstanding = Some(seq);
                     trace!(seq, "ping");
                     let ping = control::ping_frame(seq, &self.settings().framing);
                     self.actions.push_back(Action::Send(ping));

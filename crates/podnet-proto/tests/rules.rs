@@ -622,6 +622,12 @@ fn close_is_asked_for_once() {
     conn.refuse_info();
     conn.on_protocol_error(&podnet_framing::FramingError::EmptyPayload);
     assert!(close_of(&actions(&mut conn)).is_none());
+    // The hello wait no longer applies: the only deadline is the close's, once started.
+    assert_eq!(conn.poll_timeout(), None);
+    assert_eq!(conn.closing_deadline(), None);
+    conn.start_closing(t0 + MS, Duration::from_secs(1));
+    assert_eq!(conn.poll_timeout(), Some(t0 + MS + Duration::from_secs(1)));
+    assert_eq!(conn.closing_deadline(), conn.poll_timeout());
 }
 
 /// The end of the stream: the peer's reason if it gave one, and a protocol error if it

@@ -46,7 +46,7 @@ fn now() -> std::time::Instant {
 /// both have ended, `owner.closed` runs once.
 pub(crate) fn spawn<R, W, O>(
     conn: Arc<Shared>,
-    core: podnet_proto::Connection,
+    mut core: podnet_proto::Connection,
     reader: R,
     writer: W,
     owner: O,
@@ -65,7 +65,7 @@ pub(crate) fn spawn<R, W, O>(
     tracker.spawn(
         async move {
             debug!("open");
-            let closing_deadline = reader::read_loop(&conn, core, reader, &owner).await;
+            let closing_deadline = reader::read_loop(&conn, &mut core, reader, &owner).await;
 
             // Reading is over. Let the writer flush what was queued (gracefully, within the
             // close deadline) unless the connection is being cut.

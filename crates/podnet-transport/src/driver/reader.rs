@@ -77,7 +77,7 @@ fn carry_out<O: Owner>(conn: &Shared, core: &mut podnet_proto::Connection, owner
 /// one is under way.
 pub(super) async fn read_loop<R, O>(
     conn: &Shared,
-    mut core: podnet_proto::Connection,
+    core: &mut podnet_proto::Connection,
     mut reader: R,
     owner: &O,
 ) -> Option<std::time::Instant>
@@ -99,7 +99,7 @@ where
     let timer = tokio::time::sleep_until(Instant::now());
     tokio::pin!(timer);
     let mut chunk = READ_START;
-    if carry_out(conn, &mut core, owner) == Flow::Stop {
+    if carry_out(conn, core, owner) == Flow::Stop {
         return core.closing_deadline();
     }
 
@@ -126,7 +126,7 @@ where
             () = conn.closing.cancelled(), if !closing => continue,
             () = &mut timer, if wake_at.is_some() => {
                 core.handle_timeout(now());
-                if carry_out(conn, &mut core, owner) == Flow::Stop {
+                if carry_out(conn, core, owner) == Flow::Stop {
                     return core.closing_deadline();
                 }
             }
@@ -156,7 +156,7 @@ where
                     inbound.buf.clear();
                     continue;
                 }
-                if inbound.hand_over(conn, &mut core, owner, aborted.as_mut()).await == Flow::Stop
+                if inbound.hand_over(conn, core, owner, aborted.as_mut()).await == Flow::Stop
                 {
                     return core.closing_deadline();
                 }

@@ -13,9 +13,10 @@ use tracing::debug;
 
 use crate::config::ClientConfig;
 use crate::conn::{ConnectionInfo, Shared};
-use crate::driver::{self, Owner};
+use crate::driver::{self, Owner, SharedTcpWriter};
 use crate::event::{EventSink, EventStream, Received};
 use crate::frame::Frame;
+use crate::outbound::DirectWrite;
 use crate::{ClientEvent, DisconnectReason, Incoming, TransportError, socket};
 
 /// A connection to a podnet or repod server, reporting what happens as [`ClientEvent`]s.
@@ -110,16 +111,29 @@ impl Client {
                 source,
             })?;
             let (reader, writer) = tokio::io::split(stream);
-            return Ok(Self::start(reader, writer, peer, local_addr, config, sink));
+            return Ok(Self::start(
+                reader, writer, None, peer, local_addr, config, sink,
+            ));
         }
         let (reader, writer) = stream.into_split();
-        Ok(Self::start(reader, writer, peer, local_addr, config, sink))
+        let writer = Arc::new(writer);
+        let direct: Arc<dyn DirectWrite> = writer.clone();
+        Ok(Self::start(
+            reader,
+            SharedTcpWriter(writer),
+            Some(direct),
+            peer,
+            local_addr,
+            config,
+            sink,
+        ))
     }
 
     /// Starts serving a connected socket (past its TLS handshake, if any).
     fn start<R, W>(
         reader: R,
         writer: W,
+        direct: Option<Arc<dyn DirectWrite>>,
         peer: SocketAddr,
         local_addr: SocketAddr,
         config: ClientConfig,
@@ -144,6 +158,7 @@ impl Client {
             peer,
             Arc::new(config.connection),
             CancellationToken::new(),
+            direct,
         ));
         let tracker = TaskTracker::new();
         driver::spawn(

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::config::{ConnectionConfig, SlowConsumerPolicy};
-use crate::outbound::{OutboundQueue, PushError};
+use crate::outbound::{DirectWrite, OutboundQueue, PushError};
 use crate::{ConnectionId, DisconnectReason, TransportError};
 
 /// The state of one connection that its tasks and the application's handles share.
@@ -37,6 +37,11 @@ pub(crate) struct Shared {
     pub(crate) peer: SocketAddr,
     pub(crate) config: Arc<ConnectionConfig>,
     pub(crate) queue: OutboundQueue,
+    /// The socket, for writing from the sending thread when nothing is queued (plain TCP;
+    /// `None` for TLS, whose writes go through its session).
+    direct: Option<Arc<dyn DirectWrite>>,
+    /// Set by the reader when the peer sends something; a direct write consumes it.
+    pub(crate) direct_ok: AtomicBool,
     /// Cancelled when a graceful close starts.
     pub(crate) closing: CancellationToken,
     /// Cancelled to cut the connection now.
@@ -93,12 +98,15 @@ impl Shared {
         peer: SocketAddr,
         config: Arc<ConnectionConfig>,
         abort: CancellationToken,
+        direct: Option<Arc<dyn DirectWrite>>,
     ) -> Self {
         let close_ms = u64::try_from(config.close_timeout.as_millis()).unwrap_or(u64::MAX);
         Self {
             id,
             peer,
             queue: OutboundQueue::new(config.max_queued_bytes),
+            direct,
+            direct_ok: AtomicBool::new(false),
             config,
             closing: CancellationToken::new(),
             abort,
@@ -151,9 +159,15 @@ impl Shared {
         TransportError::NotConnected { id: self.id }
     }
 
-    /// Queues a frame without waiting, applying the slow-consumer policy if it is full.
+    /// Sends a frame without waiting: written at once if nothing is queued and the peer
+    /// has sent something since the last such write, queued otherwise; the slow-consumer
+    /// policy applies if the queue is full.
     pub(crate) fn send(&self, frame: Bytes) -> Result<(), TransportError> {
-        match self.queue.push(frame) {
+        let pushed = match &self.direct {
+            Some(socket) => self.queue.push_direct(frame, &**socket, &self.direct_ok),
+            None => self.queue.push(frame),
+        };
+        match pushed {
             Ok(()) => Ok(()),
             Err(PushError::Closed) => Err(self.not_connected()),
             Err(PushError::Full { queued, limit }) => {

@@ -3,12 +3,30 @@
 //! Producers (the application, on any thread) push without blocking; the one writer takes
 //! everything queued at once and writes it with as few syscalls as it can. The queue is
 //! bounded in bytes, and closing it puts the close frame after everything already queued.
+//!
+//! A push may instead write the frame to the socket itself, from the sending thread,
+//! when nothing is queued or being written ([`OutboundQueue::push_direct`]): a reply then
+//! leaves without waking the network thread.
 
 use std::collections::VecDeque;
+use std::io;
 use std::sync::Mutex;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
+
+/// A socket the sending thread may write to without waiting: a non-blocking write that
+/// takes what the kernel accepts now.
+pub(crate) trait DirectWrite: Send + Sync + std::fmt::Debug + 'static {
+    /// Writes what fits now; `WouldBlock` if nothing does.
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+}
+
+impl DirectWrite for tokio::net::tcp::OwnedWriteHalf {
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        tokio::net::tcp::OwnedWriteHalf::try_write(self, buf)
+    }
+}
 
 /// Each queued frame is charged this much on top of its length: the bookkeeping it costs
 /// (its `Bytes` handle and queue slot). It keeps a flood of tiny frames bounded as well.
@@ -44,6 +62,8 @@ struct State {
     high_water: usize,
     /// Set by `close`: no more pushes; hand out `close_frame` once drained.
     close_frame: Option<Bytes>,
+    /// The writer holds a batch it is writing: nothing may be written around it.
+    writing: bool,
     closing: bool,
     aborted: bool,
 }
@@ -84,11 +104,19 @@ impl OutboundQueue {
 
     /// Queues a frame. A frame always fits into an empty queue, whatever its size.
     pub(crate) fn push(&self, frame: Bytes) -> Result<(), PushError> {
-        let cost = frame.len() + FRAME_OVERHEAD;
-        let mut state = self.lock();
+        let state = self.lock();
         if state.closing || state.aborted {
             return Err(PushError::Closed);
         }
+        self.push_locked(state, frame)
+    }
+
+    fn push_locked(
+        &self,
+        mut state: std::sync::MutexGuard<'_, State>,
+        frame: Bytes,
+    ) -> Result<(), PushError> {
+        let cost = frame.len() + FRAME_OVERHEAD;
         if state.charged > 0 && state.charged + cost > self.limit {
             return Err(PushError::Full {
                 queued: state.charged + cost,
@@ -104,6 +132,40 @@ impl OutboundQueue {
             self.writer.notify_one();
         }
         Ok(())
+    }
+
+    /// Writes `frame` to the socket at once, from the calling thread, if nothing is
+    /// queued or being written (so order is kept); what the socket does not take now is
+    /// queued for the writer as [`push`](Self::push) does. Never blocks: the write is
+    /// non-blocking, and the lock it is made under is never held across a wait.
+    ///
+    /// `allowed` is consumed by a write: the reader sets it again when the peer next
+    /// sends something. So a burst of sends between two reads writes once and queues the
+    /// rest for one vectored write, and a broadcast writes directly only to the peers
+    /// that spoke since their last direct write, whatever the number of sends.
+    pub(crate) fn push_direct(
+        &self,
+        mut frame: Bytes,
+        socket: &dyn DirectWrite,
+        allowed: &std::sync::atomic::AtomicBool,
+    ) -> Result<(), PushError> {
+        let state = self.lock();
+        if state.closing || state.aborted {
+            return Err(PushError::Closed);
+        }
+        if state.frames.is_empty()
+            && !state.writing
+            && allowed.swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            match socket.try_write(&frame) {
+                Ok(n) if n == frame.len() => return Ok(()),
+                // The rest goes first, since nothing else is queued.
+                Ok(n) => frame = frame.slice(n..),
+                // Full, or failed: the writer finds out which and acts on it.
+                Err(_) => {}
+            }
+        }
+        self.push_locked(state, frame)
     }
 
     /// Queues a frame, waiting for room if the queue is full.
@@ -162,6 +224,7 @@ impl OutboundQueue {
                 if !state.frames.is_empty() {
                     // Swap rather than drain: both deques keep their allocations.
                     std::mem::swap(&mut state.frames, batch);
+                    state.writing = true;
                     return Next::Write;
                 }
                 if state.closing {
@@ -180,6 +243,7 @@ impl OutboundQueue {
         state.charged = state
             .charged
             .saturating_sub(bytes + frames * FRAME_OVERHEAD);
+        state.writing = false;
         drop(state);
         self.room.notify_waiters();
     }

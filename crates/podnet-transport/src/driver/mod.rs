@@ -6,6 +6,8 @@
 mod reader;
 mod writer;
 
+pub(crate) use writer::SharedTcpWriter;
+
 use std::sync::Arc;
 
 use podnet_framing::MessageBatch;

@@ -152,6 +152,8 @@ where
                     }
                 }
                 core.on_read(now());
+                // The peer spoke: the next reply may go out from the sending thread.
+                conn.direct_ok.store(true, std::sync::atomic::Ordering::Relaxed);
                 if closing {
                     inbound.buf.clear();
                     continue;

@@ -3,10 +3,13 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tracing::{debug, trace};
 
 use crate::DisconnectReason;
@@ -67,6 +70,60 @@ where
             }
             Next::Abort => return false,
         }
+    }
+}
+
+/// A TCP socket's writing half, shared with the sending threads (which write to it
+/// directly when nothing is queued; the queue keeps the two from writing at once).
+#[derive(Debug, Clone)]
+pub(crate) struct SharedTcpWriter(pub(crate) Arc<OwnedWriteHalf>);
+
+impl SharedTcpWriter {
+    fn stream(&self) -> &tokio::net::TcpStream {
+        (*self.0).as_ref()
+    }
+}
+
+impl AsyncWrite for SharedTcpWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.stream().poll_write_ready(cx))?;
+            match self.0.try_write(buf) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.stream().poll_write_ready(cx))?;
+            match self.0.try_write_vectored(bufs) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let socket = socket2::SockRef::from(self.stream());
+        Poll::Ready(socket.shutdown(std::net::Shutdown::Write))
     }
 }
 

@@ -20,8 +20,9 @@ use tracing::{debug, warn};
 use super::Inner;
 use crate::config::ServerConfig;
 use crate::conn::Shared;
-use crate::driver::{self, Owner};
+use crate::driver::{self, Owner, SharedTcpWriter};
 use crate::event::Received;
+use crate::outbound::DirectWrite;
 use crate::{ConnectionId, DisconnectReason, Incoming, ServerEvent, TransportError, socket};
 
 /// Rejected clients (over the connection cap) are handled by at most this many small tasks
@@ -106,7 +107,9 @@ pub(super) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, config
                     continue;
                 }
                 let (reader, writer) = stream.into_split();
-                inner.start_connection(id, reader, writer, peer);
+                let writer = Arc::new(writer);
+                let direct: Arc<dyn DirectWrite> = writer.clone();
+                inner.start_connection(id, reader, SharedTcpWriter(writer), peer, Some(direct));
             }
             Err(err) if is_connection_error(&err) => debug!(%err, "accept: skipped"),
             Err(err) => {
@@ -134,6 +137,7 @@ impl Inner {
         reader: R,
         writer: W,
         peer: SocketAddr,
+        direct: Option<Arc<dyn DirectWrite>>,
     ) where
         R: tokio::io::AsyncRead + Unpin + Send + 'static,
         W: tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -143,6 +147,7 @@ impl Inner {
             peer,
             self.connection_config.clone(),
             self.abort_all.child_token(),
+            direct,
         ));
         let core = podnet_proto::Connection::server(
             self.settings.clone(),
@@ -205,7 +210,7 @@ impl Inner {
                 Some(Ok(Ok(_))) if inner.stop_accepting.is_cancelled() => {}
                 Some(Ok(Ok(stream))) => {
                     let (reader, writer) = tokio::io::split(stream);
-                    inner.start_connection(id, reader, writer, peer);
+                    inner.start_connection(id, reader, writer, peer, None);
                     return;
                 }
                 Some(Ok(Err(err))) => debug!(%err, "TLS handshake failed"),

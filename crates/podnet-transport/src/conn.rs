@@ -37,9 +37,6 @@ pub(crate) struct Shared {
     pub(crate) peer: SocketAddr,
     pub(crate) config: Arc<ConnectionConfig>,
     pub(crate) queue: OutboundQueue,
-    /// The socket, for writing from the sending thread when nothing is queued (plain TCP;
-    /// `None` for TLS, whose writes go through its session).
-    direct: Option<Arc<dyn DirectWrite>>,
     /// Set by the reader when the peer sends something; a direct write consumes it.
     pub(crate) direct_ok: AtomicBool,
     /// Cancelled when a graceful close starts.
@@ -98,14 +95,15 @@ impl Shared {
         peer: SocketAddr,
         config: Arc<ConnectionConfig>,
         abort: CancellationToken,
+        // The socket, for writing from the sending thread when nothing is queued (plain
+        // TCP; `None` for TLS, whose writes go through its session).
         direct: Option<Arc<dyn DirectWrite>>,
     ) -> Self {
         let close_ms = u64::try_from(config.close_timeout.as_millis()).unwrap_or(u64::MAX);
         Self {
             id,
             peer,
-            queue: OutboundQueue::new(config.max_queued_bytes),
-            direct,
+            queue: OutboundQueue::new(config.max_queued_bytes, direct),
             direct_ok: AtomicBool::new(false),
             config,
             closing: CancellationToken::new(),
@@ -163,11 +161,7 @@ impl Shared {
     /// has sent something since the last such write, queued otherwise; the slow-consumer
     /// policy applies if the queue is full.
     pub(crate) fn send(&self, frame: Bytes) -> Result<(), TransportError> {
-        let pushed = match &self.direct {
-            Some(socket) => self.queue.push_direct(frame, &**socket, &self.direct_ok),
-            None => self.queue.push(frame),
-        };
-        match pushed {
+        match self.queue.push_direct(frame, &self.direct_ok) {
             Ok(()) => Ok(()),
             Err(PushError::Closed) => Err(self.not_connected()),
             Err(PushError::Full { queued, limit }) => {

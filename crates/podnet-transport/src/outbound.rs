@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::Notify;
@@ -64,6 +64,10 @@ struct State {
     close_frame: Option<Bytes>,
     /// The writer holds a batch it is writing: nothing may be written around it.
     writing: bool,
+    /// The socket, for direct writes (plain TCP only). Let go of as soon as the queue
+    /// closes, so that the socket is closed once the connection's tasks end, not when
+    /// the last handle to the connection is dropped.
+    direct: Option<Arc<dyn DirectWrite>>,
     closing: bool,
     aborted: bool,
 }
@@ -87,9 +91,12 @@ pub(crate) struct QueueStats {
 }
 
 impl OutboundQueue {
-    pub(crate) fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize, direct: Option<Arc<dyn DirectWrite>>) -> Self {
         Self {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                direct,
+                ..State::default()
+            }),
             limit,
             writer: Notify::new(),
             room: Notify::new(),
@@ -146,17 +153,17 @@ impl OutboundQueue {
     pub(crate) fn push_direct(
         &self,
         mut frame: Bytes,
-        socket: &dyn DirectWrite,
         allowed: &std::sync::atomic::AtomicBool,
     ) -> Result<(), PushError> {
         let state = self.lock();
         if state.closing || state.aborted {
             return Err(PushError::Closed);
         }
-        if state.frames.is_empty()
-            && !state.writing
-            && allowed.swap(false, std::sync::atomic::Ordering::Relaxed)
-        {
+        if let Some(socket) = state.direct.as_ref().filter(|_| {
+            state.frames.is_empty()
+                && !state.writing
+                && allowed.swap(false, std::sync::atomic::Ordering::Relaxed)
+        }) {
             match socket.try_write(&frame) {
                 Ok(n) if n == frame.len() => return Ok(()),
                 // The rest goes first, since nothing else is queued.
@@ -187,6 +194,7 @@ impl OutboundQueue {
     /// if it was already closing or aborted.
     pub(crate) fn close(&self, close_frame: Bytes) -> bool {
         let mut state = self.lock();
+        state.direct = None;
         if state.closing || state.aborted {
             return false;
         }
@@ -202,6 +210,7 @@ impl OutboundQueue {
     pub(crate) fn abort(&self) {
         let mut state = self.lock();
         state.aborted = true;
+        state.direct = None;
         state.frames.clear();
         drop(state);
         self.writer.notify_one();
@@ -269,7 +278,7 @@ mod tests {
     /// Frames come out in order, all at once, and their room comes back on release.
     #[tokio::test]
     async fn batches_in_order_and_releases() {
-        let q = OutboundQueue::new(1000);
+        let q = OutboundQueue::new(1000, None);
         q.push(Bytes::from_static(b"a")).unwrap();
         q.push(Bytes::from_static(b"b")).unwrap();
         let mut batch = VecDeque::new();
@@ -284,10 +293,10 @@ mod tests {
     /// The byte limit holds, counting the batch being written; an empty queue takes any frame.
     #[test]
     fn limit_counts_bytes_and_overhead() {
-        let q = OutboundQueue::new(200);
+        let q = OutboundQueue::new(200, None);
         q.push(frame(5000)).unwrap(); // alone, over the limit: accepted
         assert!(matches!(q.push(frame(1)), Err(PushError::Full { .. })));
-        let q = OutboundQueue::new(200);
+        let q = OutboundQueue::new(200, None);
         q.push(frame(100)).unwrap();
         assert_eq!(
             q.push(frame(100 - FRAME_OVERHEAD + 1)),
@@ -302,7 +311,7 @@ mod tests {
     /// Closing hands out what was queued, then the close frame, and refuses new pushes.
     #[tokio::test]
     async fn close_comes_after_what_was_queued() {
-        let q = OutboundQueue::new(1000);
+        let q = OutboundQueue::new(1000, None);
         q.push(Bytes::from_static(b"last")).unwrap();
         assert!(q.close(Bytes::from_static(b"bye")));
         assert!(!q.close(Bytes::from_static(b"again")));
@@ -320,7 +329,7 @@ mod tests {
     /// A producer waiting for room is woken by a release.
     #[tokio::test]
     async fn push_wait_resumes_after_release() {
-        let q = std::sync::Arc::new(OutboundQueue::new(100));
+        let q = std::sync::Arc::new(OutboundQueue::new(100, None));
         q.push(frame(60)).unwrap();
         let waiter = tokio::spawn({
             let q = q.clone();

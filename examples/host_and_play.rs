@@ -79,7 +79,10 @@ fn main() -> Result<(), podnet::Error> {
     let mut frame = 0;
     // Each player makes 3 moves; each sees all 6.
     while host.listener().moves_seen < 6 || guest.listener().moves_seen < 6 {
-        if frame < 3 {
+        // Moves start once the server has both players: a move relayed before a player's
+        // handshake is done would not reach them.
+        let everyone_in = server.channels().count() == 2;
+        if everyone_in && frame < 3 {
             host.send(&Move {
                 who: "host".into(),
                 x: frame,
@@ -91,7 +94,9 @@ fn main() -> Result<(), podnet::Error> {
                 y: frame,
             })?;
         }
-        frame += 1;
+        if everyone_in {
+            frame += 1;
+        }
         // The host's game loop pumps both its server and its own client.
         server.pump();
         host.pump();

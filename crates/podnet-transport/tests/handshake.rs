@@ -157,14 +157,20 @@ async fn connection_types() {
 
     let mut spectator = ClientConfig::default();
     spectator.connection_type = "spectator".into();
-    let (_client, mut client_events) = Client::connect(server.local_addr(), spectator)
+    let (client, mut client_events) = Client::connect(server.local_addr(), spectator)
         .await
         .unwrap();
+    // Sent at once: the hello still goes first, so the type is settled by it.
+    client.send(&Echo { n: 1 }).unwrap();
     let ServerEvent::Connected { handshake, .. } = next_server_event(&mut events).await else {
         panic!("expected Connected");
     };
     assert_eq!(handshake.connection_type.name(), "spectator");
     assert_eq!(handshake.peer, Peer::Podnet { protocol: 2 });
+    assert!(matches!(
+        next_server_event(&mut events).await,
+        ServerEvent::Message { .. }
+    ));
     loop {
         if let ClientEvent::Handshake(handshake) = next_client_event(&mut client_events).await {
             assert_eq!(handshake.connection_type.name(), "spectator");

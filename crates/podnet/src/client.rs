@@ -203,7 +203,11 @@ pub struct Client<L: ConnectionListener> {
 
 impl<L: ConnectionListener> Client<L> {
     /// Connects to `addr` and starts the network on a background thread (repod's
-    /// `connect`). Returns once connected.
+    /// `connect`). Returns once the TCP connection is open; the handshake follows, and
+    /// [`ConnectionListener::on_handshake_complete`] runs when it is done. Until the
+    /// server has read the handshake it does not count this client as a player, so a
+    /// broadcast it makes meanwhile does not reach it; what this client sends is always
+    /// handled after its handshake.
     ///
     /// # Errors
     ///

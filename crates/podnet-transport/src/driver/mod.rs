@@ -58,6 +58,10 @@ pub(crate) fn spawn<R, W, O>(
     W: AsyncWrite + Unpin + Send + 'static,
     O: Owner,
 {
+    // What the connection says first (a client's hello) is queued now, on the caller's
+    // thread, so that it goes out before anything the application sends once this
+    // returns.
+    reader::carry_out(&conn, &mut core, &owner);
     let span = match conn.id {
         Some(id) => tracing::info_span!("connection", id = id.get(), peer = %conn.peer),
         None => tracing::info_span!("connection", peer = %conn.peer),

@@ -29,7 +29,7 @@ const ERROR_EVENT_COST: usize = 256;
 
 /// Whether reading goes on after the state machine's actions were carried out.
 #[derive(Debug, PartialEq, Eq)]
-enum Flow {
+pub(super) enum Flow {
     Continue,
     /// A graceful close started: what was read before it is still handed over, what
     /// follows is dropped.
@@ -39,7 +39,11 @@ enum Flow {
 }
 
 /// Carries out what the state machine asks, in order.
-fn carry_out<O: Owner>(conn: &Shared, core: &mut podnet_proto::Connection, owner: &O) -> Flow {
+pub(super) fn carry_out<O: Owner>(
+    conn: &Shared,
+    core: &mut podnet_proto::Connection,
+    owner: &O,
+) -> Flow {
     let mut flow = Flow::Continue;
     while let Some(action) = core.poll() {
         match action {
@@ -99,9 +103,6 @@ where
     let timer = tokio::time::sleep_until(Instant::now());
     tokio::pin!(timer);
     let mut chunk = READ_START;
-    if carry_out(conn, core, owner) == Flow::Stop {
-        return core.closing_deadline();
-    }
 
     loop {
         if !closing && conn.closing.is_cancelled() {

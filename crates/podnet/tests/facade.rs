@@ -272,6 +272,11 @@ fn host_and_play() {
     let mut server = start();
     let mut host = Client::connect(server.local_addr(), Watcher::default()).unwrap();
     let mut guest = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    // Both are in before anyone moves: a broadcast reaches players whose handshake the
+    // server has read.
+    pump_until(&mut server, &mut [&mut host, &mut guest], |s, _| {
+        s.channels().count() == 2
+    });
     host.send(&Move {
         x: 1,
         y: 0,

@@ -65,6 +65,16 @@ fn sent_actions(actions: &[Action]) -> Vec<String> {
         .collect()
 }
 
+/// Whether the handshake is reported before anything is sent: a client that has the
+/// server's hello or greeting is already counted in.
+fn established_before_sending(actions: &[Action]) -> bool {
+    let established = actions
+        .iter()
+        .position(|a| matches!(a, Action::Established(_)));
+    let first_send = actions.iter().position(|a| matches!(a, Action::Send(_)));
+    matches!((established, first_send), (Some(e), Some(s)) if e < s)
+}
+
 fn established(actions: &[Action]) -> Option<&podnet_proto::Handshake> {
     actions.iter().find_map(|a| match a {
         Action::Established(h) => Some(h),
@@ -131,6 +141,7 @@ fn handshake_hello_makes_a_podnet_session() {
         Some(t0 + Duration::from_secs(5)),
         "first ping due"
     );
+    assert!(established_before_sending(&acts));
 }
 
 /// A peer whose first frame is an ordinary message never said hello: it is a classic repod
@@ -150,6 +161,7 @@ fn handshake_first_message_makes_a_repod_session() {
     assert_eq!(sent_actions(&acts), ["connected"]);
     assert_eq!(established(&acts).unwrap().peer, Peer::Repod);
     assert!(acts.contains(&Action::Spoke));
+    assert!(established_before_sending(&acts));
     assert!(!conn.needs_frames(), "the hot path stops asking");
     assert_eq!(conn.poll_timeout(), None, "a repod peer has no timer");
 }

@@ -82,9 +82,7 @@ pub enum Action {
     Send(Bytes),
     /// The handshake completed: the connection is what this says. On a server, a
     /// [session](ConnectionKind::Session) becomes visible to the application now, before
-    /// any message of its and before the server's hello or greeting is sent (so a client
-    /// that has either is counted in); an [info](ConnectionKind::Info) connection is to
-    /// be answered
+    /// any message of its; an [info](ConnectionKind::Info) connection is to be answered
     /// with [`Connection::answer_info`] (or refused with
     /// [`Connection::refuse_info`]).
     Established(Handshake),
@@ -499,14 +497,12 @@ impl Connection {
                 let greeting = (ty.kind() == ConnectionKind::Session)
                     .then(|| settings.greeting.clone())
                     .flatten();
-                // Established before anything is sent: by the time the client has the
-                // server's hello (or greeting), the server counts it in.
-                self.become_podnet(protocol, now);
-                self.establish(Peer::Podnet { protocol }, ty);
                 self.actions.push_back(Action::Send(hello));
                 if let Some(greeting) = greeting {
                     self.actions.push_back(Action::Send(greeting));
                 }
+                self.become_podnet(protocol, now);
+                self.establish(Peer::Podnet { protocol }, ty);
             }
             Role::Client {
                 connection_type, ..
@@ -561,18 +557,16 @@ impl Connection {
     fn settle_without_hello(&mut self, _now: Instant) {
         match &self.role {
             Role::Server(settings) => {
-                let greeting = settings.greeting.clone();
+                if let Some(greeting) = settings.greeting.clone() {
+                    self.actions.push_back(Action::Send(greeting));
+                }
                 // The registry's own `classic` (a reference count, not an allocation).
                 let classic = settings
                     .types
                     .get(ConnectionType::CLASSIC)
                     .cloned()
                     .unwrap_or_else(ConnectionType::classic);
-                // Established before the greeting goes: a client that has it is in.
                 self.establish(Peer::Repod, classic);
-                if let Some(greeting) = greeting {
-                    self.actions.push_back(Action::Send(greeting));
-                }
             }
             Role::Client {
                 connection_type, ..

@@ -10,11 +10,26 @@ use std::time::Duration;
 
 use common::{Echo, RawPeer, close_reason, next_client_event, next_server_event};
 use podnet_transport::{
-    Client, ClientConfig, ClientEvent, ConnectionKind, DisconnectReason, Peer, RateLimit, Server,
-    ServerConfig, ServerEvent, TransportError, query_info,
+    Client, ClientConfig, ClientEvent, ConnectionKind, DisconnectReason, EventStream, Handshake,
+    Peer, RateLimit, Server, ServerConfig, ServerEvent, TransportError, query_info,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
+
+/// repod's greeting, `{"action": "connected"}`, as a repod server sends it on accepting.
+const REPOD_GREETING: &[u8] = b"\0\0\0\x12\x81\xa6action\xa9connected";
+
+/// A client's first two events: the socket opening, then the handshake, which it returns.
+async fn opening_handshake(events: &mut EventStream<ClientEvent>) -> Handshake {
+    assert!(matches!(
+        next_client_event(events).await,
+        ClientEvent::SocketConnect { .. }
+    ));
+    match next_client_event(events).await {
+        ClientEvent::Handshake(handshake) => handshake,
+        other => panic!("expected the handshake first, got {other:?}"),
+    }
+}
 
 /// `query_info` gets the server's name, protocol, player count, capacity and the game's
 /// fields; the query itself never reaches the application.
@@ -89,10 +104,7 @@ async fn info_from_servers_that_are_not_podnet() {
         let mut held = Vec::new();
         while let Ok((mut stream, _)) = repod.accept().await {
             // repod's greeting, and nothing else, ever.
-            stream
-                .write_all(b"\0\0\0\x12\x81\xa6action\xa9connected")
-                .await
-                .unwrap();
+            stream.write_all(REPOD_GREETING).await.unwrap();
             held.push(stream);
         }
     });
@@ -210,13 +222,7 @@ async fn client_handshake_comes_before_the_first_message() {
     let (_client, mut events) = Client::connect(server.local_addr(), ClientConfig::default())
         .await
         .unwrap();
-    assert!(matches!(
-        next_client_event(&mut events).await,
-        ClientEvent::SocketConnect { .. }
-    ));
-    let ClientEvent::Handshake(handshake) = next_client_event(&mut events).await else {
-        panic!("expected the handshake first");
-    };
+    let handshake = opening_handshake(&mut events).await;
     assert_eq!(handshake.peer, Peer::Podnet { protocol: 2 });
     let ClientEvent::Message(greeting) = next_client_event(&mut events).await else {
         panic!("expected the greeting");
@@ -229,17 +235,8 @@ async fn client_handshake_comes_before_the_first_message() {
         .await
         .unwrap();
     let (mut stream, _) = repod.accept().await.unwrap();
-    stream
-        .write_all(b"\0\0\0\x12\x81\xa6action\xa9connected")
-        .await
-        .unwrap();
-    assert!(matches!(
-        next_client_event(&mut events).await,
-        ClientEvent::SocketConnect { .. }
-    ));
-    let ClientEvent::Handshake(handshake) = next_client_event(&mut events).await else {
-        panic!("expected the handshake first");
-    };
+    stream.write_all(REPOD_GREETING).await.unwrap();
+    let handshake = opening_handshake(&mut events).await;
     assert_eq!(handshake.peer, Peer::Repod);
     assert!(matches!(
         next_client_event(&mut events).await,

@@ -280,6 +280,9 @@ def scenario_full(port, n):
     print("FILLED", flush=True)
     player = Recorder("player")
     player.connect("127.0.0.1", port)
+    # repod's client drops what is sent before its socket is up: wait for the greeting
+    # (it raises `connected` locally once, then for the server's greeting).
+    pump_until((player,), lambda: player.connected >= 2, "the server's greeting")
     player.send({"action": "chat", "who": "player", "text": "let me in"})
     pump_until((player,), lambda: ("player", "let me in") in player.chats, "the player's echo")
     # The oldest silent socket (the first) made room: it was greeted after the hello wait,

@@ -9,12 +9,13 @@
 //!
 //! Run it with `cargo run --release --example bench_server -- --port 5071`; add `--stats`
 //! to print the connection count and moves every second, and `--network-threads N` to spread
-//! the connections over N network threads (`ServerConfig::network_threads`). Stop it with
-//! Ctrl-C.
+//! the connections over N network threads (`ServerConfig::network_threads`). Ctrl-C or
+//! SIGTERM stops it gracefully.
 
 use std::time::{Duration, Instant};
 
-use podnet::{Channel, ChannelHandlers, Frame, Message, Server, ServerConfig};
+use podnet::wire::Frame;
+use podnet::{Channel, ChannelHandlers, Message, SendError, Server, ServerConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Default)]
@@ -22,12 +23,10 @@ struct Counters {
     moves: u64,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "report")]
 struct Report {
     moves: u64,
-}
-impl Message for Report {
-    const ACTION: &'static str = "report";
 }
 
 #[derive(Default)]
@@ -37,21 +36,19 @@ impl Channel for BenchChannel {
     type Game = Counters;
 
     fn handlers(h: &mut ChannelHandlers<Self>) {
-        h.on_raw("ping", |_, ctx, msg| {
-            if let Ok(frame) = Frame::from_message(msg) {
-                let _ = ctx.server().send_frame(ctx.id(), &frame);
-            }
+        h.on_raw("ping", |_, ctx, msg| -> Result<(), SendError> {
+            ctx.server()
+                .send_frame(ctx.id(), &Frame::from_message(msg)?)
         })
         .on_raw("move", |_, ctx, _| ctx.game.moves += 1)
         .on_raw("report", |_, ctx, _| {
-            let _ = ctx.send(&Report {
+            ctx.send(&Report {
                 moves: ctx.game.moves,
-            });
+            })
         })
-        .on_raw("broadcast", |_, ctx, msg| {
-            if let Ok(frame) = Frame::from_message(msg) {
-                ctx.server().send_frame_to_all(&frame);
-            }
+        .on_raw("broadcast", |_, ctx, msg| -> Result<(), SendError> {
+            ctx.server().send_frame_to_all(&Frame::from_message(msg)?);
+            Ok(())
         });
     }
 }
@@ -74,22 +71,24 @@ fn main() -> Result<(), podnet::Error> {
     let mut config = ServerConfig::default();
     config.max_connections = 20_000; // the bench opens up to 10,000 clients
     config.network_threads = network_threads;
-    let mut server = Server::<BenchChannel>::start_background_with(
-        format!("127.0.0.1:{port}").as_str(),
-        config,
-        Counters::default(),
-    )?;
+    let mut server = Server::<BenchChannel>::builder()
+        .addr(format!("127.0.0.1:{port}"))
+        .config(config)
+        .start_background(Counters::default())?;
+    server.stop_on_signals()?;
     println!("bench server on {}", server.local_addr());
     let mut next_stats = Instant::now() + Duration::from_secs(1);
-    loop {
+    while server.stop_requested().is_none() {
         server.pump_timeout(Duration::from_millis(100));
         if stats && Instant::now() >= next_stats {
             println!(
                 "connections: {}  moves: {}",
-                server.connection_count(),
+                server.len(),
                 server.game().moves
             );
             next_stats += Duration::from_secs(1);
         }
     }
+    server.shutdown("bench server stopped", Duration::from_secs(2));
+    Ok(())
 }

@@ -1,8 +1,9 @@
 //! PodSixNet's console chat, client side: type lines, see everyone's.
 //!
 //! Run `cargo run --example chat_server` first, then
-//! `cargo run --example chat_client -- --port 5071 --name alice`. Type a line and press
-//! Enter to send it; Ctrl-D (end of input) to leave.
+//! `cargo run --example chat_client -- --name alice` (`--host` and `--port` default to
+//! repod's 127.0.0.1:5071). Type a line and press Enter to send it; Ctrl-D (end of input)
+//! to leave.
 //!
 //! Reading the keyboard blocks, so it runs on its own thread and sends from there with a
 //! cloned client handle; the main thread pumps the network.
@@ -10,33 +11,30 @@
 use std::io::BufRead;
 use std::time::Duration;
 
-use podnet::{Client, ClientCtx, Connected, ConnectionListener, ListenerHandlers, Message};
+use podnet::{
+    Client, ClientCtx, Connected, ConnectionListener, DEFAULT_HOST, DEFAULT_PORT, ListenerHandlers,
+    Message, SendError,
+};
 use serde::{Deserialize, Serialize};
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "nickname")]
 struct Nickname {
     nickname: String,
 }
-impl Message for Nickname {
-    const ACTION: &'static str = "nickname";
-}
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "message")]
 struct Line {
     #[serde(default)]
     who: String,
     message: String,
 }
-impl Message for Line {
-    const ACTION: &'static str = "message";
-}
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "players")]
 struct Players {
     players: Vec<String>,
-}
-impl Message for Players {
-    const ACTION: &'static str = "players";
 }
 
 struct ChatScreen {
@@ -48,17 +46,17 @@ impl ConnectionListener for ChatScreen {
         h.on(Self::connected).on(Self::line).on(Self::players);
     }
 
-    fn on_close(&mut self, _ctx: &mut ClientCtx<'_>, reason: &podnet::DisconnectReason) {
+    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &podnet::DisconnectReason) {
         println!("*** disconnected: {reason}");
     }
 }
 
 impl ChatScreen {
-    fn connected(&mut self, ctx: &mut ClientCtx<'_>, _: Connected) {
+    fn connected(&mut self, ctx: &mut ClientCtx<'_>, _: Connected) -> Result<(), SendError> {
         println!("*** connected as {}", self.name);
-        let _ = ctx.send(&Nickname {
+        ctx.send(&Nickname {
             nickname: self.name.clone(),
-        });
+        })
     }
 
     fn line(&mut self, _ctx: &mut ClientCtx<'_>, msg: Line) {
@@ -71,19 +69,22 @@ impl ChatScreen {
 }
 
 fn main() -> Result<(), podnet::Error> {
-    let port = arg("--port").unwrap_or_else(|| "5071".into());
-    let host = arg("--host").unwrap_or_else(|| "127.0.0.1".into());
+    let port = arg("--port").unwrap_or_else(|| DEFAULT_PORT.to_string());
+    let host = arg("--host").unwrap_or_else(|| DEFAULT_HOST.into());
     let name = arg("--name").unwrap_or_else(|| format!("guest{}", std::process::id() % 1000));
     let mut client = Client::connect(format!("{host}:{port}").as_str(), ChatScreen { name })?;
 
-    let sender = client.handle();
+    let sender = client.handle().clone();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(message) = line else { break };
-            let _ = sender.send(&Line {
+            let line = Line {
                 who: String::new(),
                 message,
-            });
+            };
+            if sender.send(&line).is_err() {
+                break; // the connection is gone
+            }
         }
         sender.close("bye");
     });

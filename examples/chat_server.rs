@@ -1,40 +1,38 @@
 //! PodSixNet's console chat, server side: players pick a nickname, everyone sees who joins
 //! and leaves, and every line goes to everyone.
 //!
-//! Run it with `cargo run --example chat_server -- --port 5071`, then start a few
-//! `cargo run --example chat_client -- --port 5071 --name alice`. Stop it with Ctrl-C.
-//! Python repod clients can join too: the wire format is the same.
+//! Run it with `cargo run --example chat_server`, then start a few
+//! `cargo run --example chat_client -- --name alice`. It listens on repod's address,
+//! 127.0.0.1:5071; `--host 0.0.0.0` lets other machines in, `--port` picks another port.
+//! Ctrl-C (or SIGTERM) stops it gracefully: every player is told why.
 
-use podnet::{Channel, ChannelCtx, ChannelHandlers, DisconnectReason, Message, Server};
+use podnet::{
+    Channel, ChannelCtx, ChannelHandlers, DEFAULT_HOST, DEFAULT_PORT, DisconnectReason, Message,
+    SendError, Server,
+};
 use serde::{Deserialize, Serialize};
 
 /// A client picks its nickname.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "nickname")]
 struct Nickname {
     nickname: String,
 }
-impl Message for Nickname {
-    const ACTION: &'static str = "nickname";
-}
 
 /// A chat line, from a client; relayed to everyone with `who` filled in.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "message")]
 struct ChatLine {
     #[serde(default)]
     who: String,
     message: String,
 }
-impl Message for ChatLine {
-    const ACTION: &'static str = "message";
-}
 
 /// Who is here, sent to everyone whenever it changes.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "players")]
 struct Players {
     players: Vec<String>,
-}
-impl Message for Players {
-    const ACTION: &'static str = "players";
 }
 
 /// The nicknames of everyone connected, in the order they joined.
@@ -44,9 +42,10 @@ struct Room {
 }
 
 /// Tells everyone who is here now.
-fn announce(ctx: &ChannelCtx<'_, Chatter>) {
+fn announce(ctx: &ChannelCtx<'_, Chatter>) -> Result<(), SendError> {
     let players = ctx.game.nicknames.iter().map(|(_, n)| n.clone()).collect();
-    let _ = ctx.send_to_all(&Players { players });
+    ctx.send_to_all(&Players { players })?;
+    Ok(())
 }
 
 #[derive(Default)]
@@ -69,22 +68,23 @@ impl Channel for Chatter {
             let (_, name) = ctx.game.nicknames.remove(pos);
             println!("{name} left ({reason})");
         }
-        announce(ctx);
+        // A hook has nobody to report to; a broadcast only fails if it cannot encode.
+        let _ = announce(ctx);
     }
 }
 
 impl Chatter {
-    fn nickname(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Nickname) {
+    fn nickname(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Nickname) -> Result<(), SendError> {
         let id = ctx.id();
         println!("{id} is now {}", msg.nickname);
         match ctx.game.nicknames.iter_mut().find(|(who, _)| *who == id) {
             Some((_, name)) => *name = msg.nickname,
             None => ctx.game.nicknames.push((id, msg.nickname)),
         }
-        announce(ctx);
+        announce(ctx)
     }
 
-    fn message(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: ChatLine) {
+    fn message(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: ChatLine) -> Result<(), SendError> {
         let id = ctx.id();
         let who = ctx
             .game
@@ -93,19 +93,23 @@ impl Chatter {
             .find(|(w, _)| *w == id)
             .map_or_else(|| id.to_string(), |(_, n)| n.clone());
         println!("{who}: {}", msg.message);
-        let _ = ctx.send_to_all(&ChatLine {
+        ctx.send_to_all(&ChatLine {
             who,
             message: msg.message,
-        });
+        })?;
+        Ok(())
     }
 }
 
 fn main() -> Result<(), podnet::Error> {
-    let port = arg("--port").unwrap_or_else(|| "5071".into());
-    let addr = format!("0.0.0.0:{port}");
-    println!("chat server on {addr}; Ctrl-C to stop");
-    // launch() runs the server on this thread until a handler stops it (this one never does).
-    Server::<Chatter>::launch(addr.as_str(), Room::default())?;
+    let host = arg("--host").unwrap_or_else(|| DEFAULT_HOST.into());
+    let port = arg("--port").unwrap_or_else(|| DEFAULT_PORT.to_string());
+    let server = Server::<Chatter>::start_background(format!("{host}:{port}"), Room::default())?;
+    server.stop_on_signals()?;
+    println!("chat server on {}; Ctrl-C to stop", server.local_addr());
+    // run() pumps on this thread until the server is asked to stop (here: Ctrl-C).
+    let room = server.run();
+    println!("stopped with {} players connected", room.nicknames.len());
     Ok(())
 }
 

@@ -13,14 +13,12 @@ use podnet::{
 };
 use serde::{Deserialize, Serialize};
 
-#[derive(Serialize, Deserialize, Clone, Debug)]
+#[derive(Serialize, Deserialize, Clone, Debug, Message)]
+#[message(action = "move")]
 struct Move {
     who: String,
     x: i32,
     y: i32,
-}
-impl Message for Move {
-    const ACTION: &'static str = "move";
 }
 
 /// The host's server: relays every move to every player (repod's `GameChannel`).
@@ -32,7 +30,7 @@ impl Channel for GameChannel {
 
     fn handlers(h: &mut ChannelHandlers<Self>) {
         h.on(|_: &mut Self, ctx: &mut ChannelCtx<'_, Self>, msg: Move| {
-            let _ = ctx.send_to_all(&msg);
+            ctx.send_to_all(&msg).map(drop)
         });
     }
 }
@@ -81,7 +79,7 @@ fn main() -> Result<(), podnet::Error> {
     while host.listener().moves_seen < 6 || guest.listener().moves_seen < 6 {
         // Moves start once the server has both players: a move relayed before a player's
         // handshake is done would not reach them.
-        let everyone_in = server.channels().count() == 2;
+        let everyone_in = server.len() == 2;
         if everyone_in && frame < 3 {
             host.send(&Move {
                 who: "host".into(),

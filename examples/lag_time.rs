@@ -6,19 +6,18 @@
 
 use std::time::{Duration, Instant};
 
+use podnet::wire::Frame;
 use podnet::{
-    Channel, ChannelHandlers, Client, ClientCtx, ConnectionListener, Frame, ListenerHandlers,
-    Message, Server,
+    Channel, ChannelHandlers, Client, ClientCtx, ConnectionListener, ListenerHandlers, Message,
+    SendError, Server,
 };
 use serde::{Deserialize, Serialize};
 
 /// A ping carrying when it was sent; the server sends it back unchanged.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "ping")]
 struct Ping {
     sent_us: u64,
-}
-impl Message for Ping {
-    const ACTION: &'static str = "ping";
 }
 
 #[derive(Default)]
@@ -26,10 +25,10 @@ struct Echo;
 impl Channel for Echo {
     type Game = ();
     fn handlers(h: &mut ChannelHandlers<Self>) {
-        h.on_raw("ping", |_, ctx, msg| {
-            if let Ok(frame) = Frame::from_message(msg) {
-                let _ = ctx.server().send_frame(ctx.id(), &frame);
-            }
+        // Echoed as received, without decoding it.
+        h.on_raw("ping", |_, ctx, msg| -> Result<(), SendError> {
+            ctx.server()
+                .send_frame(ctx.id(), &Frame::from_message(msg)?)
         });
     }
 }
@@ -51,9 +50,9 @@ impl ConnectionListener for Lag {
             let rtt = Duration::from_micros(lag.now_us().saturating_sub(ping.sent_us));
             lag.samples.push(rtt);
             // Keep one ping in flight.
-            let _ = ctx.send(&Ping {
+            ctx.send(&Ping {
                 sent_us: lag.now_us(),
-            });
+            })
         });
     }
 }

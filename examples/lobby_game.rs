@@ -5,8 +5,9 @@
 //! Run it with `cargo run --example lobby_game`.
 //!
 //! What to look at:
-//! - `Guess` is one session of the game, for one pair: its own state, a phase
-//!   (select → play), and handlers keyed by action that get the sender's seat;
+//! - `Guesses` is one session of the game, for one pair: its own state, a phase
+//!   (select → play), and handlers keyed by action (`ctx.sender()` is the seat of the
+//!   player who sent the message);
 //! - the lobby does the rest (logins, unique names, pairing in join order, sessions side
 //!   by side, players back to the lobby), driven by `server.pump()`;
 //! - the bots are plain podnet clients reacting to the lobby's messages
@@ -14,7 +15,7 @@
 
 use std::time::{Duration, Instant};
 
-use podnet::{Client, ClientCtx, ConnectionListener, ListenerHandlers, Message};
+use podnet::{Client, ClientCtx, ConnectionListener, ListenerHandlers, Message, SendError};
 use podnet_lobby::protocol::{GameOver, GameStart, Login, LoginRefused, LoginRequired, Welcome};
 use podnet_lobby::{Game, LobbyConfig, LobbyServer, Seat, SessionCtx, SessionHandlers};
 use serde::{Deserialize, Serialize};
@@ -22,49 +23,39 @@ use serde::{Deserialize, Serialize};
 // ---- The game's messages ----
 
 /// Select phase, client → server: the largest number this player wants in play.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "pick")]
 struct Pick {
     max: u32,
 }
-impl Message for Pick {
-    const ACTION: &'static str = "pick";
-}
 
 /// Server → everyone: the secret is between 1 and `max`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "play")]
 struct Play {
     max: u32,
 }
-impl Message for Play {
-    const ACTION: &'static str = "play";
-}
 
 /// Server → one player: guess now.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "your_turn")]
 struct YourTurn {}
-impl Message for YourTurn {
-    const ACTION: &'static str = "your_turn";
-}
 
 /// Client → server: a guess.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "guess")]
 struct Guess {
     n: u32,
 }
-impl Message for Guess {
-    const ACTION: &'static str = "guess";
-}
 
 /// Server → everyone: how a guess compares with the secret.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "hint")]
 struct Hint {
     who: String,
     n: u32,
     /// "higher", "lower" or "correct".
     hint: String,
-}
-impl Message for Hint {
-    const ACTION: &'static str = "hint";
 }
 
 // ---- One session of the game ----
@@ -114,11 +105,11 @@ impl Game for Guesses {
 }
 
 impl Guesses {
-    fn pick(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat, pick: Pick) {
+    fn pick(&mut self, ctx: &mut SessionCtx<'_>, pick: Pick) {
         let Phase::Select { picks } = &mut self.phase else {
             return; // picks after the select phase are ignored
         };
-        picks[seat] = Some(pick.max.clamp(2, 1000));
+        picks[ctx.sender()] = Some(pick.max.clamp(2, 1000));
         if picks.iter().all(Option::is_some) {
             // Everyone picked: play up to the smallest pick.
             let max = picks.iter().flatten().copied().min().unwrap_or(2);
@@ -134,7 +125,8 @@ impl Guesses {
         }
     }
 
-    fn guess(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat, guess: Guess) {
+    fn guess(&mut self, ctx: &mut SessionCtx<'_>, guess: Guess) {
+        let seat = ctx.sender();
         let Phase::Play {
             secret,
             turn,
@@ -185,6 +177,8 @@ fn xorshift(mut x: u64) -> u64 {
 const GAMES: u32 = 2;
 
 struct Bot {
+    /// Which bot this is, so that two bots trying one name tell apart in the output.
+    number: usize,
     name: String,
     games: u32,
     /// What the bot knows of the secret: it is in `low..=high`.
@@ -206,8 +200,9 @@ impl ConnectionListener for Bot {
 }
 
 impl Bot {
-    fn new(name: &str) -> Self {
+    fn new(number: usize, name: &str) -> Self {
         Bot {
+            number,
             name: name.into(),
             games: 0,
             low: 1,
@@ -215,46 +210,64 @@ impl Bot {
         }
     }
 
-    fn login_required(&mut self, ctx: &mut ClientCtx<'_>, _: LoginRequired) {
-        let _ = ctx.send(&Login {
-            name: self.name.clone(),
-        });
+    /// How the bot shows in the output: its number and the name it goes by.
+    fn tag(&self) -> String {
+        format!("bot {} \"{}\"", self.number, self.name)
     }
 
-    fn login_refused(&mut self, ctx: &mut ClientCtx<'_>, no: LoginRefused) {
+    fn login_required(
+        &mut self,
+        ctx: &mut ClientCtx<'_>,
+        _: LoginRequired,
+    ) -> Result<(), SendError> {
+        ctx.send(&Login {
+            name: self.name.clone(),
+        })
+    }
+
+    fn login_refused(
+        &mut self,
+        ctx: &mut ClientCtx<'_>,
+        no: LoginRefused,
+    ) -> Result<(), SendError> {
         println!(
             "  [{}] refused: {}; trying {}2",
-            self.name, no.reason, self.name
+            self.tag(),
+            no.reason,
+            self.name
         );
         self.name.push('2');
-        let _ = ctx.send(&Login {
+        ctx.send(&Login {
             name: self.name.clone(),
-        });
+        })
     }
 
     fn welcome(&mut self, _: &mut ClientCtx<'_>, welcome: Welcome) {
         println!(
             "  [{}] in the lobby; waiting: {:?}",
-            self.name, welcome.waiting
+            self.tag(),
+            welcome.waiting
         );
     }
 
-    fn game_start(&mut self, ctx: &mut ClientCtx<'_>, start: GameStart) {
+    fn game_start(&mut self, ctx: &mut ClientCtx<'_>, start: GameStart) -> Result<(), SendError> {
         println!(
             "  [{}] game {} with {:?}",
-            self.name, start.session, start.players
+            self.tag(),
+            start.session,
+            start.players
         );
         let max = if start.seat == 0 { 50 } else { 30 };
-        let _ = ctx.send(&Pick { max });
+        ctx.send(&Pick { max })
     }
 
     fn play(&mut self, _: &mut ClientCtx<'_>, play: Play) {
         (self.low, self.high) = (1, play.max);
     }
 
-    fn your_turn(&mut self, ctx: &mut ClientCtx<'_>, _: YourTurn) {
+    fn your_turn(&mut self, ctx: &mut ClientCtx<'_>, _: YourTurn) -> Result<(), SendError> {
         let n = (self.low + self.high) / 2;
-        let _ = ctx.send(&Guess { n });
+        ctx.send(&Guess { n })
     }
 
     fn hint(&mut self, _: &mut ClientCtx<'_>, hint: Hint) {
@@ -269,12 +282,14 @@ impl Bot {
         self.games += 1;
         println!(
             "  [{}] game {} over: {}",
-            self.name, over.session, over.result
+            self.tag(),
+            over.session,
+            over.result
         );
         if self.games == GAMES {
             // The lobby has already paired us again (the pair came back together); leaving
             // now ends that new game before it begins.
-            println!("  [{}] played {GAMES} games; leaving", self.name);
+            println!("  [{}] played {GAMES} games; leaving", self.tag());
             ctx.close("played enough");
         }
     }
@@ -288,8 +303,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // "ann" twice: whichever logs in second is refused and tries "ann2".
     let mut bots = Vec::new();
-    for name in ["ann", "ben", "cat", "ann"] {
-        bots.push(Client::connect(server.local_addr(), Bot::new(name))?);
+    for (number, name) in ["ann", "ben", "cat", "ann"].into_iter().enumerate() {
+        bots.push(Client::connect(
+            server.local_addr(),
+            Bot::new(number + 1, name),
+        )?);
     }
 
     // The game loop: pump the lobby and the bots once per frame.

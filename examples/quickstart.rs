@@ -4,7 +4,7 @@
 //! Run it with `cargo run --example quickstart`.
 //!
 //! What to look at:
-//! - messages are plain structs with an action name (`Hello`, `Chat`);
+//! - messages are plain structs with an action name (`#[derive(Message)]`);
 //! - the server side is a `Player` per connection, with a handler per action, and a shared
 //!   `Lobby` game state that handlers change through `ctx.game`: no locks, because
 //!   handlers run in `server.pump()`, on this thread;
@@ -15,29 +15,25 @@ use std::time::{Duration, Instant};
 
 use podnet::{
     Channel, ChannelCtx, ChannelHandlers, Client, ClientCtx, Connected, ConnectionListener,
-    DisconnectReason, ListenerHandlers, Message, Server,
+    DisconnectReason, ListenerHandlers, Message, SendError, Server,
 };
 use serde::{Deserialize, Serialize};
 
 // ---- The messages both sides agree on ----
 
 /// A player introduces themself.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "hello")]
 struct Hello {
     name: String,
 }
-impl Message for Hello {
-    const ACTION: &'static str = "hello";
-}
 
 /// A line of chat; the server relays it to everyone.
-#[derive(Serialize, Deserialize, Clone)]
+#[derive(Serialize, Deserialize, Clone, Message)]
+#[message(action = "chat")]
 struct Chat {
     who: String,
     text: String,
-}
-impl Message for Chat {
-    const ACTION: &'static str = "chat";
 }
 
 // ---- The server ----
@@ -68,6 +64,7 @@ impl Channel for Player {
     fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
         let name = self.name.as_deref().unwrap_or("someone");
         println!("[server] {name} left ({reason})");
+        // A hook has nobody to report an error to; a broadcast only fails to encode.
         let _ = ctx.send_to_all(&Chat {
             who: "server".into(),
             text: format!("{name} left"),
@@ -81,10 +78,13 @@ impl Player {
         self.name = Some(msg.name);
     }
 
-    fn chat(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Chat) {
+    /// A handler may return a `Result`: an error goes to `Channel::on_error`, with the
+    /// action named.
+    fn chat(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Chat) -> Result<(), SendError> {
         ctx.game.lines += 1;
         // Encoded once, queued for every player.
-        let _ = ctx.send_to_all(&msg);
+        ctx.send_to_all(&msg)?;
+        Ok(())
     }
 }
 
@@ -106,14 +106,14 @@ impl ConnectionListener for Bot {
 
 impl Bot {
     /// The server's greeting: introduce ourselves and say hi.
-    fn connected(&mut self, ctx: &mut ClientCtx<'_>, _: Connected) {
-        let _ = ctx.send(&Hello {
+    fn connected(&mut self, ctx: &mut ClientCtx<'_>, _: Connected) -> Result<(), SendError> {
+        ctx.send(&Hello {
             name: self.name.into(),
-        });
-        let _ = ctx.send(&Chat {
+        })?;
+        ctx.send(&Chat {
             who: self.name.into(),
             text: format!("hi, I'm {}!", self.name),
-        });
+        })
     }
 
     fn chat(&mut self, ctx: &mut ClientCtx<'_>, msg: Chat) {
@@ -150,7 +150,7 @@ fn main() -> Result<(), podnet::Error> {
             bot.pump();
         }
         let everyone_left = bots.iter().all(|bot| !bot.is_connected());
-        if everyone_left && server.channels().count() == 0 {
+        if everyone_left && server.is_empty() {
             break;
         }
         assert!(

@@ -15,18 +15,16 @@ use std::time::{Duration, Instant};
 
 use podnet::{
     Channel, ChannelCtx, ChannelHandlers, Client, ClientConfig, ClientCtx, ClientTls, Connected,
-    ConnectionListener, ListenerHandlers, Message, Server, ServerConfig, ServerTls,
+    ConnectionListener, ListenerHandlers, Message, SendError, Server, ServerConfig, ServerTls,
 };
 use serde::{Deserialize, Serialize};
 
 /// A line of chat; the server relays it to everyone.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "chat")]
 struct Chat {
     who: String,
     text: String,
-}
-impl Message for Chat {
-    const ACTION: &'static str = "chat";
 }
 
 /// The server's side of one player: it relays what they say.
@@ -42,9 +40,10 @@ impl Channel for Player {
 }
 
 impl Player {
-    fn chat(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Chat) {
+    fn chat(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Chat) -> Result<(), SendError> {
         println!("[server] relaying {}'s line", msg.who);
-        let _ = ctx.send_to_all(&msg);
+        ctx.send_to_all(&msg)?;
+        Ok(())
     }
 }
 
@@ -63,11 +62,11 @@ impl ConnectionListener for Bot {
 }
 
 impl Bot {
-    fn connected(&mut self, ctx: &mut ClientCtx<'_>, _: Connected) {
-        let _ = ctx.send(&Chat {
+    fn connected(&mut self, ctx: &mut ClientCtx<'_>, _: Connected) -> Result<(), SendError> {
+        ctx.send(&Chat {
             who: self.name.into(),
             text: "this line is encrypted on the wire".into(),
-        });
+        })
     }
 
     fn chat(&mut self, ctx: &mut ClientCtx<'_>, msg: Chat) {
@@ -90,7 +89,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cert_pem.as_bytes(),
         key_pem.as_bytes(),
     )?);
-    let mut server = Server::<Player>::start_background_with("127.0.0.1:0", server_config, ())?;
+    let mut server = Server::<Player>::builder()
+        .addr("127.0.0.1:0")
+        .config(server_config)
+        .start_background(())?;
     println!("[server] serving TLS on {}", server.local_addr());
 
     // Each client: the root it trusts (here the self-signed certificate itself) and the
@@ -100,16 +102,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut bots = Vec::new();
     for name in BOTS {
         let bot = Bot { name, heard: 0 };
-        bots.push(Client::connect_with(
-            server.local_addr(),
-            client_config.clone(),
-            bot,
-        )?);
+        let client = Client::builder()
+            .addr(server.local_addr())
+            .config(client_config.clone())
+            .connect(bot)?;
+        bots.push(client);
     }
 
     // The game loop, exactly as over plain TCP.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while bots.iter().any(Client::is_connected) || server.channels().count() > 0 {
+    while bots.iter().any(Client::is_connected) || !server.is_empty() {
         server.pump();
         for bot in &mut bots {
             bot.pump();

@@ -106,7 +106,7 @@ async fn throughput(addr: &str, clients: usize, messages: u64) -> Result<(), Cli
                 client.send_frame_wait(&frame).await?;
             }
             // Keep the connection open until the count is in.
-            Ok::<_, podnet_transport::TransportError>((client, _events))
+            Ok::<_, podnet_transport::SendError>((client, _events))
         });
     }
 

@@ -9,6 +9,10 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Transport(#[from] podnet_transport::TransportError),
 
+    /// A message could not be sent: the server closed, or the message does not encode.
+    #[error(transparent)]
+    Send(#[from] podnet_transport::SendError),
+
     /// Reading stdin or writing stdout failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

@@ -127,6 +127,21 @@ pub enum FramingError {
     )]
     Decode(#[source] rmp_serde::decode::Error),
 
+    /// A well-formed message did not match the type it was decoded into, and this says
+    /// where: the field (a path such as `players[2].name`) and what it expected.
+    #[error(
+        "{}: {problem}; check that both sides agree on the message's fields (fields a sender \
+         may omit need `#[serde(default)]`)",
+        match field { Some(field) => format!("the field `{field}` does not fit"), None => "the message does not fit".to_owned() }
+    )]
+    Field {
+        /// The field that did not fit, as a path; `None` when the problem is the whole
+        /// message (a missing field is named in `problem`).
+        field: Option<String>,
+        /// What was wrong, with the type expected: `invalid type: string "up", expected i32`.
+        problem: String,
+    },
+
     /// A message type did not serialize to a map or a struct.
     #[error(
         "a message must serialize as a struct or a map, not {found}; wrap the value in a \

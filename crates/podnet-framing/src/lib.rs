@@ -67,6 +67,8 @@ pub use encode::{encode_message, encode_value, encode_with_action};
 pub use error::FramingError;
 pub use frame::{FRAME_HEADER_LEN, FrameCodec};
 pub use message::{Message, RawMessage, decode, decode_value, peek_action};
+/// `#[derive(Message)]`, with `#[message(action = "...")]`: see the [`Message`](trait@Message) trait.
+pub use podnet_derive::Message;
 /// A dynamic msgpack value, what a fallback handler receives (re-exported from `rmpv`).
 ///
 /// Index a message map by key: `value["x"]` is the `"x"` entry, or `Value::Nil` if there is

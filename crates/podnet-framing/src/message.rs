@@ -298,7 +298,34 @@ fn decode_checked<'de, T: Deserialize<'de>>(
     // array, map or ext and fails when its budget reaches zero, so `max_depth` containers
     // with an ext inside the deepest need `max_depth + 2`.
     de.set_max_depth(max_depth.saturating_add(2));
-    T::deserialize(&mut de).map_err(FramingError::Decode)
+    T::deserialize(&mut de).map_err(|err| explain::<T>(payload, max_depth, err))
+}
+
+/// Says which field of a message did not fit `T`, and what it expected: rmp-serde's own
+/// error names neither ("wrong msgpack marker FixStr(3)"). Runs only after decoding failed,
+/// so it costs nothing on the way messages usually go: decodes the payload again, as a
+/// [`Value`], through `serde_path_to_error`.
+#[cold]
+fn explain<'de, T: Deserialize<'de>>(
+    payload: &[u8],
+    max_depth: usize,
+    original: rmp_serde::decode::Error,
+) -> FramingError {
+    let Ok(value) = value_checked(payload, max_depth) else {
+        return FramingError::Decode(original);
+    };
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        // A borrowed field cannot borrow from a `Value`: that failure is this function's,
+        // not the message's.
+        Err(err) if !err.inner().to_string().contains("borrowed") => {
+            let path = err.path().to_string();
+            FramingError::Field {
+                field: (path != ".").then_some(path),
+                problem: err.into_inner().to_string(),
+            }
+        }
+        _ => FramingError::Decode(original),
+    }
 }
 
 /// Reads a payload that [`scan_message`] accepted with `max_depth` into a [`Value`].

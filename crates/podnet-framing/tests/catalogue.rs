@@ -380,9 +380,31 @@ fn typed_decoding() {
         Move { x: 1, y: 2, z: 3 }
     );
     let err = decode::<Move>(b"\x82\xa6action\xa4move\xa1x\x01", &config()).unwrap_err();
-    assert!(matches!(err, FramingError::Decode(_)));
+    assert!(
+        matches!(err, FramingError::Field { field: None, .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("missing field `y`"), "{err}");
     assert!(!err.is_fatal());
+}
+
+/// A field of the wrong type is named, with the type it expected: not rmp-serde's
+/// "wrong msgpack marker".
+#[test]
+fn decoding_names_the_field_that_does_not_fit() {
+    // {"action": "move", "x": 1, "y": "up", "z": 3}
+    let payload = b"\x84\xa6action\xa4move\xa1x\x01\xa1y\xa2up\xa1z\x03";
+    let err = decode::<Move>(payload, &config()).unwrap_err();
+    let FramingError::Field { field, problem } = &err else {
+        panic!("expected a field error, got {err:?}");
+    };
+    assert_eq!(field.as_deref(), Some("y"));
+    assert!(problem.contains("expected i32"), "{problem}");
+    assert!(
+        err.to_string().starts_with("the field `y` does not fit"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("marker"), "{err}");
 }
 
 /// Only structs and maps encode as messages; an own "action" field is refused.

@@ -17,14 +17,14 @@
 //! own" is checked by the compiler.
 //!
 //! A game defines one session with [`Game`]: its state, and handlers keyed by action name
-//! (as the facade's channels have), which get the sender's [`Seat`]. The lobby itself is
+//! (the same table as the facade's channels; [`SessionCtx::sender`] is the sender's [`Seat`]). The lobby itself is
 //! sans-IO ([`Lobby`]); [`LobbyServer`] runs it under `pump()` on a game's own thread,
 //! and [`run`] runs it on an async server. The messages on the wire are in [`protocol`].
 //!
 //! # Example
 //!
 //! ```
-//! use podnet_lobby::{Game, LobbyConfig, LobbyServer, Message, Seat, SessionCtx, SessionHandlers};
+//! use podnet_lobby::{Game, LobbyConfig, LobbyServer, Message, SessionCtx, SessionHandlers};
 //! use serde::{Deserialize, Serialize};
 //!
 //! /// Both players say a number; the higher one wins.
@@ -33,12 +33,10 @@
 //!     said: [Option<u32>; 2],
 //! }
 //!
-//! #[derive(Serialize, Deserialize)]
+//! #[derive(Serialize, Deserialize, Message)]
+//! #[message(action = "card")]
 //! struct Card {
 //!     value: u32,
-//! }
-//! impl Message for Card {
-//!     const ACTION: &'static str = "card";
 //! }
 //!
 //! impl Game for HighCard {
@@ -54,8 +52,8 @@
 //! }
 //!
 //! impl HighCard {
-//!     fn card(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat, card: Card) {
-//!         self.said[seat] = Some(card.value);
+//!     fn card(&mut self, ctx: &mut SessionCtx<'_>, card: Card) {
+//!         self.said[ctx.sender()] = Some(card.value);
 //!         if let [Some(a), Some(b)] = self.said {
 //!             let winner = if a >= b { 0 } else { 1 };
 //!             let result = format!("{} wins", ctx.name(winner));
@@ -91,9 +89,10 @@ pub use error::Error;
 pub use lobby::Lobby;
 pub use names::{Name, Player};
 pub use outbox::Outbox;
+pub use podnet_dispatch::{MessageError, PanicPolicy};
 pub use podnet_framing::Message;
 pub use run::run;
-pub use session::{Game, Seat, SessionCtx, SessionHandlers};
+pub use session::{Game, Seat, SessionCtx, SessionHandlers, SessionSide};
 pub use sync::LobbyServer;
 
 /// docs/lobby.md's code, compiled and run as doctests so the guide cannot go stale.

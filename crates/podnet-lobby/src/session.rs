@@ -1,12 +1,11 @@
 //! What a game defines: a [`Game`] is one session for one group, with handlers keyed by
 //! action name, as the facade's channels have.
 
-use std::collections::HashMap;
 use std::fmt;
 
-use podnet_framing::{Message, RawMessage};
+use podnet_dispatch::Context;
+use podnet_framing::Message;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::names::Player;
 use crate::outbox::{Outbox, send};
@@ -25,15 +24,15 @@ pub type Seat = usize;
 /// # Example
 ///
 /// ```
-/// use podnet_lobby::{Game, Message, Seat, SessionCtx, SessionHandlers};
+/// use podnet_lobby::{Game, Message, SessionCtx, SessionHandlers};
 /// use serde::{Deserialize, Serialize};
 ///
 /// /// First to say "win" wins.
 /// struct Race;
 ///
-/// #[derive(Serialize, Deserialize)]
+/// #[derive(Serialize, Deserialize, Message)]
+/// #[message(action = "win")]
 /// struct Win {}
-/// impl Message for Win { const ACTION: &'static str = "win"; }
 ///
 /// impl Game for Race {
 ///     type Setup = ();
@@ -46,8 +45,8 @@ pub type Seat = usize;
 /// }
 ///
 /// impl Race {
-///     fn win(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat, _: Win) {
-///         let winner = ctx.name(seat).to_owned();
+///     fn win(&mut self, ctx: &mut SessionCtx<'_>, _: Win) {
+///         let winner = ctx.name(ctx.sender()).to_owned();
 ///         ctx.end(format!("{winner} won"));
 ///     }
 /// }
@@ -72,104 +71,30 @@ pub trait Game: Send + Sized + 'static {
     }
 }
 
-/// A handler: decodes the message and calls the game, or says why it could not.
-type Handler<G> =
-    Box<dyn Fn(&mut G, &mut SessionCtx<'_>, Seat, &RawMessage) -> Result<(), String> + Send + Sync>;
+/// The [`Context`] of a [`Game`]'s handlers: a [`SessionCtx`].
+#[derive(Debug)]
+pub struct SessionSide;
 
-/// A game's handlers, keyed by action name. Filled in by [`Game::handlers`].
-pub struct SessionHandlers<G> {
-    table: HashMap<Box<[u8]>, Handler<G>>,
+impl Context for SessionSide {
+    type Ctx<'a> = SessionCtx<'a>;
 }
 
-impl<G: Game> SessionHandlers<G> {
-    pub(crate) fn build() -> Self {
-        let mut handlers = Self {
-            table: HashMap::new(),
-        };
-        G::handlers(&mut handlers);
-        handlers
-    }
-
-    /// Calls `f` for every `M` a player sends during a session, with their seat.
-    ///
-    /// A message with `M`'s action that does not decode as `M` gets the sender a
-    /// [`LobbyError`](crate::protocol::LobbyError) reply; the session goes on.
-    ///
-    /// # Panics
-    ///
-    /// If a handler for `M::ACTION` is already registered, or the action is in podnet's
-    /// reserved `podnet:` namespace: both are mistakes in the game's code.
-    #[track_caller]
-    pub fn on<M>(
-        &mut self,
-        f: impl Fn(&mut G, &mut SessionCtx<'_>, Seat, M) + Send + Sync + 'static,
-    ) -> &mut Self
-    where
-        M: Message + DeserializeOwned,
-    {
-        let action = M::ACTION;
-        assert!(
-            !action.starts_with(podnet_transport::RESERVED_PREFIX),
-            "podnet-lobby: {action:?} is in podnet's reserved `podnet:` namespace"
-        );
-        let handler: Handler<G> = Box::new(move |game, ctx, seat, msg| {
-            let decoded = msg.decode::<M>().map_err(|e| {
-                format!(
-                    "the {action:?} message does not fit {}: {e}",
-                    std::any::type_name::<M>()
-                )
-            })?;
-            f(game, ctx, seat, decoded);
-            Ok(())
-        });
-        let previous = self.table.insert(action.as_bytes().into(), handler);
-        assert!(
-            previous.is_none(),
-            "podnet-lobby: two handlers for the action {action:?}"
-        );
-        self
-    }
-
-    /// Runs the handler for `msg`'s action, or says there is none.
-    pub(crate) fn dispatch(
-        &self,
-        game: &mut G,
-        ctx: &mut SessionCtx<'_>,
-        seat: Seat,
-        msg: &RawMessage,
-    ) -> Result<(), String> {
-        match self.table.get(msg.action_bytes()) {
-            Some(handler) => handler(game, ctx, seat, msg),
-            None => Err(format!(
-                "this game has no {:?} action; it handles {:?}",
-                msg.action(),
-                self.actions()
-            )),
-        }
-    }
-
-    fn actions(&self) -> Vec<String> {
-        let mut actions: Vec<String> = self
-            .table
-            .keys()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        actions.sort();
-        actions
-    }
-}
-
-impl<G> fmt::Debug for SessionHandlers<G> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionHandlers")
-            .field("actions", &self.table.len())
-            .finish()
-    }
-}
+/// A game's handlers, keyed by action name, filled in by [`Game::handlers`]: the same
+/// table as a server channel's and a client's (see [`Handlers`](podnet_dispatch::Handlers)
+/// for `on`, `on_value`, `on_raw`, `fallback` and the panic policy). The player who sent
+/// the message is [`SessionCtx::sender`].
+///
+/// A message that does not fit its handler's type, or whose handler returns an error,
+/// gets its sender a [`LobbyError`](crate::protocol::LobbyError) reply, and so does an
+/// action the game has no handler for (unless there is a fallback); the session goes on.
+/// A handler that panics ends its session with "the game failed" (under the default
+/// [`PanicPolicy::Catch`](podnet_dispatch::PanicPolicy)); the other sessions go on.
+pub type SessionHandlers<G> = podnet_dispatch::Handlers<G, SessionSide>;
 
 /// What a game's code can do in a session: see who plays, send to them, end the session.
 pub struct SessionCtx<'a> {
     pub(crate) session: u64,
+    pub(crate) sender: Option<Seat>,
     pub(crate) seats: &'a [Option<Player>],
     pub(crate) out: &'a dyn Outbox,
     pub(crate) ended: &'a mut Option<String>,
@@ -179,6 +104,12 @@ impl SessionCtx<'_> {
     /// This session's number, unique in the lobby.
     pub fn session(&self) -> u64 {
         self.session
+    }
+
+    /// The seat of the player whose message is being handled; in [`Game::on_leave`],
+    /// the seat that left. In [`Game::start`], where nobody sent anything, it is 0.
+    pub fn sender(&self) -> Seat {
+        self.sender.unwrap_or(0)
     }
 
     /// How many seats the session has: the group size.
@@ -244,6 +175,7 @@ impl fmt::Debug for SessionCtx<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionCtx")
             .field("session", &self.session)
+            .field("sender", &self.sender)
             .field("seats", &self.seats)
             .field("ended", &self.ended)
             .finish_non_exhaustive()

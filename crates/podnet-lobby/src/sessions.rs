@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use podnet_dispatch::{Handled, MessageError, catch};
 use podnet_framing::RawMessage;
 
 use crate::names::Player;
@@ -17,6 +18,9 @@ struct Running<G> {
     seats: Vec<Option<Player>>,
     ended: Option<String>,
 }
+
+/// The result a session ends with when the game's code panicked.
+const FAILED: &str = "the game failed";
 
 /// The sessions running side by side.
 pub(crate) struct Sessions<G: Game> {
@@ -33,7 +37,11 @@ impl<G: Game> Sessions<G> {
     pub(crate) fn new(setup: G::Setup) -> Self {
         Self {
             running: HashMap::new(),
-            handlers: SessionHandlers::build(),
+            handlers: {
+                let mut handlers = SessionHandlers::new();
+                G::handlers(&mut handlers);
+                handlers
+            },
             setup,
             next: 1,
         }
@@ -66,15 +74,34 @@ impl<G: Game> Sessions<G> {
         }
         let seats: Vec<Option<Player>> = group.into_iter().map(Some).collect();
         let mut ended = None;
-        let game = G::start(
-            &self.setup,
-            &mut SessionCtx {
-                session,
-                seats: &seats,
-                out,
-                ended: &mut ended,
-            },
-        );
+        let mut ctx = SessionCtx {
+            session,
+            sender: None,
+            seats: &seats,
+            out,
+            ended: &mut ended,
+        };
+        let setup = &self.setup;
+        let game = match catch(self.handlers.panic_policy(), "start", || {
+            G::start(setup, &mut ctx)
+        }) {
+            Ok(game) => game,
+            Err(panic) => {
+                tracing::error!(session, %panic, "the game failed to start its session");
+                let players: Returning = seats.into_iter().flatten().collect();
+                for player in &players {
+                    send(
+                        out,
+                        player.id(),
+                        &GameOver {
+                            session,
+                            result: FAILED.to_owned(),
+                        },
+                    );
+                }
+                return (session, Some(players));
+            }
+        };
         self.running.insert(session, Running { game, seats, ended });
         (session, self.finish_if_ended(session, out))
     }
@@ -92,14 +119,27 @@ impl<G: Game> Sessions<G> {
         let Running { game, seats, ended } = running;
         let mut ctx = SessionCtx {
             session,
+            sender: Some(seat),
             seats,
             out,
             ended,
         };
-        if let Err(reason) = self.handlers.dispatch(game, &mut ctx, seat, msg) {
-            if let Some(Some(player)) = seats.get(seat) {
-                send(out, player.id(), &LobbyError { reason });
+        let reason = match self.handlers.dispatch(game, &mut ctx, msg) {
+            Ok(Handled::ByHandler | Handled::ByFallback) => None,
+            Ok(Handled::Unhandled) => Some(format!(
+                "this game has no {:?} action; it handles {:?}",
+                msg.action(),
+                self.handlers.actions()
+            )),
+            Err(panic @ MessageError::Panicked { .. }) => {
+                tracing::error!(session, %panic, "ending the session (PanicPolicy::Catch)");
+                ctx.end(FAILED);
+                None
             }
+            Err(error) => Some(error.to_string()),
+        };
+        if let (Some(reason), Some(Some(player))) = (reason, seats.get(seat)) {
+            send(out, player.id(), &LobbyError { reason });
         }
         self.finish_if_ended(session, out)
     }
@@ -119,15 +159,19 @@ impl<G: Game> Sessions<G> {
             return Some(Vec::new());
         }
         let Running { game, seats, ended } = running;
-        game.on_leave(
-            &mut SessionCtx {
-                session,
-                seats,
-                out,
-                ended,
-            },
-            seat,
-        );
+        let mut ctx = SessionCtx {
+            session,
+            sender: Some(seat),
+            seats,
+            out,
+            ended,
+        };
+        if let Err(panic) = catch(self.handlers.panic_policy(), "on_leave", || {
+            game.on_leave(&mut ctx, seat)
+        }) {
+            tracing::error!(session, %panic, "ending the session (PanicPolicy::Catch)");
+            ctx.end(FAILED);
+        }
         self.finish_if_ended(session, out)
     }
 

@@ -69,7 +69,7 @@ impl<G: Game> LobbyServer<G> {
     ) -> Result<Self, Error> {
         let net = podnet_sync::Server::start(addr, server_config)?;
         Ok(Self {
-            handle: net.handle(),
+            handle: net.handle().clone(),
             net,
             lobby: Lobby::new(config, setup),
         })

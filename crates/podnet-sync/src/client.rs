@@ -1,13 +1,13 @@
 //! The client with its network on a background thread.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use podnet_transport::podnet_framing::Message;
-use podnet_transport::{ClientConfig, ClientEvent, ConnectionInfo, Frame, ServerInfo};
+use podnet_transport::{ClientConfig, ClientEvent, ConnectionInfo, Frame, SendError, ServerInfo};
 use serde::Serialize;
 
 use crate::SyncError;
@@ -16,13 +16,14 @@ use crate::thread::{ChannelSink, Delivery, drain, resolve, spawn, wait_first};
 /// A connection to a podnet or repod server whose network runs on a background thread,
 /// while its events are handled on the thread that calls [`pump`](Self::pump).
 ///
-/// The handle is `Clone + Send + Sync`: send from any thread. Pump from one thread (the
-/// game loop); see [`podnet_sync::Server`](crate::Server) for the `pump()` contract, which
-/// is the same here.
+/// The `Client` owns the events: it pumps, and it is not `Clone`. To send or close from
+/// other threads, take a [`ClientHandle`] ([`handle`](Self::handle)), which is
+/// `Clone + Send + Sync` and cannot pump. See [`podnet_sync::Server`](crate::Server) for
+/// the `pump()` contract, which is the same here.
 ///
-/// Dropping the last handle closes the connection gracefully (what was sent is delivered,
+/// Dropping the `Client` closes the connection gracefully (what was sent is delivered,
 /// then `podnet:close`) and waits for the network thread to finish, at most the
-/// connection's `close_timeout`.
+/// connection's `close_timeout`; handles left behind then fail with `NotConnected`.
 ///
 /// # Example
 ///
@@ -40,18 +41,30 @@ use crate::thread::{ChannelSink, Delivery, drain, resolve, spawn, wait_first};
 ///     client.send_with_action("input", &std::collections::HashMap::from([("left", true)]))?;
 ///     std::thread::sleep(std::time::Duration::from_millis(16)); // the rest of the frame
 /// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    handle: ClientHandle,
+    events: Receiver<Delivery<ClientEvent>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Sends to a [`Client`]'s server and closes its connection from any thread:
+/// `Clone + Send + Sync`. It cannot pump, and does not keep the connection open: once the
+/// `Client` is dropped, sends fail with `NotConnected`.
+///
+/// ```no_run
+/// # let client = podnet_sync::Client::connect("127.0.0.1:5071", Default::default())?;
+/// let handle = client.handle().clone();
+/// std::thread::spawn(move || {
+///     let _ = handle.send_with_action("chat", &std::collections::HashMap::from([("text", "hi")]));
+/// });
 /// # Ok::<(), podnet_sync::SyncError>(())
 /// ```
 #[derive(Debug, Clone)]
-pub struct Client {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
+pub struct ClientHandle {
     net: Arc<podnet_transport::Client>,
-    events: Receiver<Delivery<ClientEvent>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Client {
@@ -87,17 +100,15 @@ impl Client {
         })?;
         let net = ready_rx.recv().map_err(|_| SyncError::Stopped)??;
         Ok(Client {
-            inner: Arc::new(Inner {
-                net,
-                events,
-                thread: Mutex::new(Some(thread)),
-            }),
+            handle: ClientHandle { net },
+            events,
+            thread: Some(thread),
         })
     }
 
     /// Handles every event queued now, in order; returns how many. Never blocks.
     pub fn pump(&self, handler: impl FnMut(ClientEvent)) -> usize {
-        drain(&self.inner.events, None, handler)
+        drain(&self.events, None, handler)
     }
 
     /// Waits up to `timeout` for the first event, then handles it and everything else
@@ -105,23 +116,89 @@ impl Client {
     /// [`Server::pump_timeout`](crate::Server::pump_timeout), it polls for 50 µs before
     /// it sleeps.
     pub fn pump_timeout(&self, timeout: Duration, handler: impl FnMut(ClientEvent)) -> usize {
-        match wait_first(&self.inner.events, timeout) {
-            Some(first) => drain(&self.inner.events, Some(first), handler),
+        match wait_first(&self.events, timeout) {
+            Some(first) => drain(&self.events, Some(first), handler),
             None => 0,
         }
     }
 
+    /// The handle for sending and closing from other threads; clone it to keep one.
+    pub fn handle(&self) -> &ClientHandle {
+        &self.handle
+    }
+
+    /// Sends a typed message (see [`ClientHandle::send`]). Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// As [`ClientHandle::send`].
+    pub fn send<M>(&self, msg: &M) -> Result<(), SendError>
+    where
+        M: Message + Serialize + ?Sized,
+    {
+        self.handle.send(msg)
+    }
+
+    /// Sends a message under an action name chosen at run time (see
+    /// [`ClientHandle::send_with_action`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`ClientHandle::send`].
+    pub fn send_with_action<T>(&self, action: &str, msg: &T) -> Result<(), SendError>
+    where
+        T: Serialize + ?Sized,
+    {
+        self.handle.send_with_action(action, msg)
+    }
+
+    /// Sends an encoded frame (see [`ClientHandle::send_frame`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`ClientHandle::send`].
+    pub fn send_frame(&self, frame: &Frame) -> Result<(), SendError> {
+        self.handle.send_frame(frame)
+    }
+
+    /// Closes the connection gracefully (see [`ClientHandle::close`]).
+    pub fn close(&self, reason: &str) {
+        self.handle.close(reason);
+    }
+
+    /// Whether the connection is open (not closing or closed).
+    pub fn is_connected(&self) -> bool {
+        self.handle.is_connected()
+    }
+
+    /// The server's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.handle.peer_addr()
+    }
+
+    /// This side's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr()
+    }
+
+    /// Figures for the connection, the round trip among them.
+    pub fn info(&self) -> ConnectionInfo {
+        self.handle.info()
+    }
+}
+
+impl ClientHandle {
     /// Sends a typed message. Never blocks; callable from any thread.
     ///
     /// # Errors
     ///
     /// `NotConnected` once the connection is closing or closed; `QueueFull` if the server
     /// does not read fast enough; encoding errors.
-    pub fn send<M>(&self, msg: &M) -> Result<(), SyncError>
+    pub fn send<M>(&self, msg: &M) -> Result<(), SendError>
     where
         M: Message + Serialize + ?Sized,
     {
-        Ok(self.inner.net.send(msg)?)
+        self.net.send(msg)
     }
 
     /// Sends a message under an action name chosen at run time (repod's
@@ -130,11 +207,11 @@ impl Client {
     /// # Errors
     ///
     /// As [`send`](Self::send).
-    pub fn send_with_action<T>(&self, action: &str, msg: &T) -> Result<(), SyncError>
+    pub fn send_with_action<T>(&self, action: &str, msg: &T) -> Result<(), SendError>
     where
         T: Serialize + ?Sized,
     {
-        Ok(self.inner.net.send_with_action(action, msg)?)
+        self.net.send_with_action(action, msg)
     }
 
     /// Sends an encoded frame. Never blocks.
@@ -142,49 +219,48 @@ impl Client {
     /// # Errors
     ///
     /// As [`send`](Self::send).
-    pub fn send_frame(&self, frame: &Frame) -> Result<(), SyncError> {
-        Ok(self.inner.net.send_frame(frame)?)
+    pub fn send_frame(&self, frame: &Frame) -> Result<(), SendError> {
+        self.net.send_frame(frame)
     }
 
     /// Closes the connection gracefully: what was sent goes out, then `podnet:close` with
     /// `reason`. Does not wait; the `Disconnected` event follows. Safe to call from any
     /// thread, and more than once.
     pub fn close(&self, reason: &str) {
-        self.inner.net.close(reason);
+        self.net.close(reason);
     }
 
     /// Whether the connection is open (not closing or closed).
     pub fn is_connected(&self) -> bool {
-        self.inner.net.is_connected()
+        self.net.is_connected()
     }
 
     /// The server's address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.inner.net.peer_addr()
+        self.net.peer_addr()
     }
 
     /// This side's address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.inner.net.local_addr()
+        self.net.local_addr()
     }
 
     /// Figures for the connection, the round trip among them.
     pub fn info(&self) -> ConnectionInfo {
-        self.inner.net.info()
+        self.net.info()
     }
 
     /// The framing limits, for encoding [`Frame`]s.
     pub fn framing(&self) -> &podnet_transport::podnet_framing::FramingConfig {
-        self.inner.net.framing()
+        self.net.framing()
     }
 }
 
-impl Drop for Inner {
+impl Drop for Client {
     fn drop(&mut self) {
-        self.net.close("client closed");
+        self.handle.net.close("client closed");
         // The network thread ends once the close has finished (bounded by close_timeout).
-        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(thread) = thread {
+        if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
     }

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use podnet_transport::TransportError;
+use podnet_transport::{SendError, TransportError};
 
 /// What can go wrong starting or using a background network thread.
 ///
@@ -18,6 +18,12 @@ pub enum SyncError {
     /// The network layer reported an error (bind, connect, send, ...).
     #[error(transparent)]
     Transport(#[from] TransportError),
+
+    /// A message could not be sent: the connection is gone or not reading, or the
+    /// message does not encode. Sending returns [`SendError`] itself; this variant lets
+    /// `?` carry it through code that also starts servers.
+    #[error(transparent)]
+    Send(#[from] SendError),
 
     /// The network thread or its runtime could not be started.
     #[error("could not start the network thread: {0}")]

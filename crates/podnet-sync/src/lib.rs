@@ -45,7 +45,7 @@ mod error;
 mod server;
 mod thread;
 
-pub use client::{Client, query_info};
+pub use client::{Client, ClientHandle, query_info};
 pub use error::SyncError;
 #[doc(inline)]
 pub use podnet_transport;

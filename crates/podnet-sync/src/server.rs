@@ -9,7 +9,7 @@ use std::time::Duration;
 use crossbeam_channel::Receiver;
 use podnet_transport::podnet_framing::Message;
 use podnet_transport::{
-    ConnectionId, ConnectionInfo, Frame, ServerConfig, ServerEvent, ShutdownReport,
+    ConnectionId, ConnectionInfo, Frame, SendError, ServerConfig, ServerEvent, ShutdownReport,
 };
 use serde::Serialize;
 use tokio::sync::oneshot;
@@ -20,6 +20,10 @@ use crate::thread::{ChannelSink, Delivery, drain, resolve, spawn, wait_first};
 
 /// How long a dropped server waits for its connections to close gracefully.
 const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often a run loop waiting for events checks for a stop requested from another
+/// thread or a signal: the most such a stop waits.
+pub(crate) const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// What the handle asks the network thread to do when it shuts down.
 #[derive(Debug)]
@@ -87,7 +91,7 @@ pub struct Server {
 ///
 /// ```
 /// # let (server, _t) = podnet_sync::Server::start_background("127.0.0.1:0", Default::default())?;
-/// let handle = server.handle();
+/// let handle = server.handle().clone();
 /// std::thread::spawn(move || {
 ///     // Broadcast from another thread: encoded once, never blocks.
 ///     let _ = handle.send_with_action_to_all("tick", &());
@@ -97,6 +101,15 @@ pub struct Server {
 #[derive(Debug, Clone)]
 pub struct ServerHandle {
     net: Arc<podnet_transport::Server>,
+    stop: Arc<StopRequest>,
+}
+
+/// A request to stop the server's run loop, from any thread (see
+/// [`ServerHandle::request_stop`]).
+#[derive(Debug, Default)]
+struct StopRequest {
+    requested: AtomicBool,
+    reason: std::sync::Mutex<Option<String>>,
 }
 
 impl Server {
@@ -159,7 +172,10 @@ impl Server {
         })?;
         let net = ready_rx.recv().map_err(|_| SyncError::Stopped)??;
         Ok(Server {
-            handle: ServerHandle { net },
+            handle: ServerHandle {
+                net,
+                stop: Arc::default(),
+            },
             events,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
@@ -182,7 +198,7 @@ impl Server {
     /// // A dedicated echo server that stops after its first client leaves.
     /// Server::launch("0.0.0.0:5071", Default::default(), |server, event| match event {
     ///     ServerEvent::Message { id, message } => {
-    ///         let _ = server.send_frame(id, &podnet_transport::Frame::from_message(&message).unwrap());
+    ///         let _ = server.handle().send_frame(id, &podnet_transport::Frame::from_message(&message).unwrap());
     ///     }
     ///     ServerEvent::Disconnected { .. } => server.stop(),
     ///     _ => {}
@@ -195,20 +211,28 @@ impl Server {
         mut handler: impl FnMut(&mut Server, ServerEvent),
     ) -> Result<ShutdownReport, SyncError> {
         let mut server = Self::start(addr, config)?;
-        while !server.is_stopping() {
-            let Ok(delivery) = server.events.recv_timeout(Duration::from_millis(100)) else {
+        while !server.is_stopping() && server.stop_requested().is_none() {
+            let Ok(delivery) = server.events.recv_timeout(STOP_POLL) else {
                 continue;
             };
             delivery.handle(&mut |event| handler(&mut server, event));
         }
+        let reason = server
+            .stop_requested()
+            .unwrap_or_else(|| "server closed".to_owned());
         server
-            .shutdown("server closed", DROP_SHUTDOWN_TIMEOUT)
+            .shutdown(&reason, DROP_SHUTDOWN_TIMEOUT)
             .ok_or(SyncError::Stopped)
     }
 
     /// Asks [`launch`](Self::launch)'s loop to end after the current event.
     pub fn stop(&mut self) {
         self.stopped.store(true, Ordering::Release);
+    }
+
+    /// The reason given to [`ServerHandle::request_stop`], once a stop was requested.
+    pub fn stop_requested(&self) -> Option<String> {
+        self.handle.stop_requested()
     }
 
     fn is_stopping(&self) -> bool {
@@ -234,9 +258,15 @@ impl Server {
         }
     }
 
-    /// A handle for sending from other threads.
-    pub fn handle(&self) -> ServerHandle {
-        self.handle.clone()
+    /// The handle for sending, closing and asking about connections, from this thread
+    /// or (cloned) from any other.
+    pub fn handle(&self) -> &ServerHandle {
+        &self.handle
+    }
+
+    /// The address the server listens on, with the actual port when bound to port 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr()
     }
 
     /// Stops accepting, closes every connection with `reason` after what was sent to it,
@@ -267,14 +297,6 @@ impl Server {
     }
 }
 
-impl std::ops::Deref for Server {
-    type Target = ServerHandle;
-
-    fn deref(&self) -> &ServerHandle {
-        &self.handle
-    }
-}
-
 impl Drop for Server {
     fn drop(&mut self) {
         if self.shutdown.is_some() {
@@ -284,6 +306,30 @@ impl Drop for Server {
 }
 
 impl ServerHandle {
+    /// Asks the server's run loop (`launch`, or the facade's `Server::run`) to shut down
+    /// gracefully with `reason`, from any thread: it stops within 50 ms. The first reason
+    /// given stands. Servers pumped by a game loop of their own check
+    /// [`stop_requested`](Self::stop_requested) themselves.
+    pub fn request_stop(&self, reason: &str) {
+        let mut slot = self.stop.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(reason.to_owned());
+        }
+        self.stop.requested.store(true, Ordering::Release);
+    }
+
+    /// The reason given to [`request_stop`](Self::request_stop), once it was called.
+    pub fn stop_requested(&self) -> Option<String> {
+        if !self.stop.requested.load(Ordering::Acquire) {
+            return None;
+        }
+        self.stop
+            .reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// The address the server listens on, with the actual port when bound to port 0.
     pub fn local_addr(&self) -> SocketAddr {
         self.net.local_addr()
@@ -301,11 +347,11 @@ impl ServerHandle {
     ///
     /// As [`podnet_transport::Server::send`]: the connection is gone, or it is a slow
     /// consumer, or the message does not encode.
-    pub fn send<M>(&self, id: ConnectionId, msg: &M) -> Result<(), SyncError>
+    pub fn send<M>(&self, id: ConnectionId, msg: &M) -> Result<(), SendError>
     where
         M: Message + Serialize + ?Sized,
     {
-        Ok(self.net.send(id, msg)?)
+        self.net.send(id, msg)
     }
 
     /// Sends a message under an action name chosen at run time. Never blocks.
@@ -318,11 +364,11 @@ impl ServerHandle {
         id: ConnectionId,
         action: &str,
         msg: &T,
-    ) -> Result<(), SyncError>
+    ) -> Result<(), SendError>
     where
         T: Serialize + ?Sized,
     {
-        Ok(self.net.send_with_action(id, action, msg)?)
+        self.net.send_with_action(id, action, msg)
     }
 
     /// Sends an encoded frame to one connection. Never blocks.
@@ -330,8 +376,8 @@ impl ServerHandle {
     /// # Errors
     ///
     /// As [`send`](Self::send).
-    pub fn send_frame(&self, id: ConnectionId, frame: &Frame) -> Result<(), SyncError> {
-        Ok(self.net.send_frame(id, frame)?)
+    pub fn send_frame(&self, id: ConnectionId, frame: &Frame) -> Result<(), SendError> {
+        self.net.send_frame(id, frame)
     }
 
     /// Sends a typed message to every connection, encoded once; returns how many it was
@@ -340,11 +386,11 @@ impl ServerHandle {
     /// # Errors
     ///
     /// If the message does not encode.
-    pub fn send_to_all<M>(&self, msg: &M) -> Result<usize, SyncError>
+    pub fn send_to_all<M>(&self, msg: &M) -> Result<usize, SendError>
     where
         M: Message + Serialize + ?Sized,
     {
-        Ok(self.net.send_to_all(msg)?)
+        self.net.send_to_all(msg)
     }
 
     /// Sends a message under a run-time action name to every connection, encoded once.
@@ -352,7 +398,7 @@ impl ServerHandle {
     /// # Errors
     ///
     /// If the message does not encode.
-    pub fn send_with_action_to_all<T>(&self, action: &str, msg: &T) -> Result<usize, SyncError>
+    pub fn send_with_action_to_all<T>(&self, action: &str, msg: &T) -> Result<usize, SendError>
     where
         T: Serialize + ?Sized,
     {
@@ -370,8 +416,8 @@ impl ServerHandle {
     /// # Errors
     ///
     /// If the connection is gone or already closing.
-    pub fn close(&self, id: ConnectionId, reason: &str) -> Result<(), SyncError> {
-        Ok(self.net.close(id, reason)?)
+    pub fn close(&self, id: ConnectionId, reason: &str) -> Result<(), SendError> {
+        self.net.close(id, reason)
     }
 
     /// The ids of the open connections (repod's `server.channels`).

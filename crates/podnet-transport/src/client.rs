@@ -17,7 +17,8 @@ use crate::driver::{self, Owner, SharedTcpWriter};
 use crate::event::{EventSink, EventStream, Received};
 use crate::frame::Frame;
 use crate::outbound::DirectWrite;
-use crate::{ClientEvent, DisconnectReason, Incoming, TransportError, socket};
+use crate::{ClientEvent, DisconnectReason, Incoming, SendError, TransportError, socket};
+use podnet_framing::FramingError;
 
 /// A connection to a podnet or repod server, reporting what happens as [`ClientEvent`]s.
 ///
@@ -33,7 +34,7 @@ use crate::{ClientEvent, DisconnectReason, Incoming, TransportError, socket};
 /// use podnet_transport::{Client, ClientConfig, ClientEvent};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), podnet_transport::TransportError> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let (client, mut events) = Client::connect("127.0.0.1:5071", ClientConfig::default()).await?;
 /// client.send_with_action("chat", &std::collections::HashMap::from([("text", "hi")]))?;
 /// while let Some(event) = events.recv().await {
@@ -66,7 +67,7 @@ impl Client {
     /// included), [`TransportError::TlsHandshake`] if TLS is configured and the handshake
     /// fails.
     pub async fn connect(
-        addr: impl ToSocketAddrs,
+        addr: impl ToSocketAddrs + std::fmt::Debug,
         config: ClientConfig,
     ) -> Result<(Client, EventStream<ClientEvent>), TransportError> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -80,7 +81,7 @@ impl Client {
     ///
     /// As [`connect`](Self::connect).
     pub async fn connect_with_sink(
-        addr: impl ToSocketAddrs,
+        addr: impl ToSocketAddrs + std::fmt::Debug,
         config: ClientConfig,
         sink: impl EventSink<ClientEvent>,
     ) -> Result<Client, TransportError> {
@@ -204,10 +205,10 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`TransportError::NotConnected`] once the connection is closing or closed;
-    /// [`TransportError::QueueFull`] if the server is not reading fast enough; encoding
+    /// [`SendError::NotConnected`] once the connection is closing or closed;
+    /// [`SendError::QueueFull`] if the server is not reading fast enough; encoding
     /// errors as [`Frame::encode`].
-    pub fn send<M>(&self, msg: &M) -> Result<(), TransportError>
+    pub fn send<M>(&self, msg: &M) -> Result<(), SendError>
     where
         M: Message + Serialize + ?Sized,
     {
@@ -219,7 +220,7 @@ impl Client {
     /// # Errors
     ///
     /// As [`send`](Self::send).
-    pub fn send_with_action<T>(&self, action: &str, msg: &T) -> Result<(), TransportError>
+    pub fn send_with_action<T>(&self, action: &str, msg: &T) -> Result<(), SendError>
     where
         T: Serialize + ?Sized,
     {
@@ -231,7 +232,7 @@ impl Client {
     /// # Errors
     ///
     /// As [`send`](Self::send).
-    pub fn send_frame(&self, frame: &Frame) -> Result<(), TransportError> {
+    pub fn send_frame(&self, frame: &Frame) -> Result<(), SendError> {
         self.conn.send(frame.as_bytes().clone())
     }
 
@@ -239,8 +240,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`TransportError::NotConnected`] if the connection is closing or closes meanwhile.
-    pub async fn send_frame_wait(&self, frame: &Frame) -> Result<(), TransportError> {
+    /// [`SendError::NotConnected`] if the connection is closing or closes meanwhile.
+    pub async fn send_frame_wait(&self, frame: &Frame) -> Result<(), SendError> {
         self.conn.send_wait(frame.as_bytes().clone()).await
     }
 
@@ -278,11 +279,14 @@ impl Drop for Client {
     }
 }
 
-async fn resolve_and_connect(addr: impl ToSocketAddrs) -> Result<TcpStream, TransportError> {
+async fn resolve_and_connect(
+    addr: impl ToSocketAddrs + std::fmt::Debug,
+) -> Result<TcpStream, TransportError> {
+    let described = format!("{addr:?}");
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
         .await
-        .map_err(|source| TransportError::Connect {
-            addr: "the given address".into(),
+        .map_err(|source| TransportError::Resolve {
+            addr: described.clone(),
             source,
         })?
         .collect();
@@ -298,8 +302,9 @@ async fn resolve_and_connect(addr: impl ToSocketAddrs) -> Result<TcpStream, Tran
             addr: addr.to_string(),
             source,
         },
-        None => TransportError::NoAddress {
-            addr: "the given address".into(),
+        None => TransportError::Resolve {
+            addr: described,
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address found"),
         },
     })
 }
@@ -324,7 +329,7 @@ impl Owner for ConnOwner {
         self.sink.deliver_received(Received::new((), messages));
     }
 
-    fn error(&self, error: Incoming<TransportError>) {
+    fn error(&self, error: Incoming<FramingError>) {
         self.sink.deliver(ClientEvent::Error(error));
     }
 
@@ -359,7 +364,7 @@ impl Owner for ConnOwner {
 /// # }
 /// ```
 pub async fn query_info(
-    addr: impl ToSocketAddrs,
+    addr: impl ToSocketAddrs + std::fmt::Debug,
     mut config: ClientConfig,
 ) -> Result<ServerInfo, TransportError> {
     config.connection_type = ConnectionType::INFO.to_owned();
@@ -386,7 +391,10 @@ pub async fn query_info(
                 _ => {}
             }
         }
-        Err(TransportError::NotConnected { id: None })
+        Err(TransportError::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the connection ended without the server's info",
+        )))
     })
     .await
     .unwrap_or_else(|_| {

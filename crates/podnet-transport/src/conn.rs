@@ -28,7 +28,7 @@ use tracing::warn;
 
 use crate::config::{ConnectionConfig, SlowConsumerPolicy};
 use crate::outbound::{DirectWrite, OutboundQueue, PushError};
-use crate::{ConnectionId, DisconnectReason, TransportError};
+use crate::{ConnectionId, DisconnectReason, SendError};
 
 /// The state of one connection that its tasks and the application's handles share.
 #[derive(Debug)]
@@ -153,14 +153,14 @@ impl Shared {
         self.session.load(Ordering::Acquire)
     }
 
-    fn not_connected(&self) -> TransportError {
-        TransportError::NotConnected { id: self.id }
+    fn not_connected(&self) -> SendError {
+        SendError::NotConnected { id: self.id }
     }
 
     /// Sends a frame without waiting: written at once if nothing is queued and the peer
     /// has sent something since the last such write, queued otherwise; the slow-consumer
     /// policy applies if the queue is full.
-    pub(crate) fn send(&self, frame: Bytes) -> Result<(), TransportError> {
+    pub(crate) fn send(&self, frame: Bytes) -> Result<(), SendError> {
         match self.queue.push_direct(frame, &self.direct_ok) {
             Ok(()) => Ok(()),
             Err(PushError::Closed) => Err(self.not_connected()),
@@ -169,7 +169,7 @@ impl Shared {
                     warn!(peer = %self.peer, queued, limit, "slow consumer: disconnecting");
                     self.abort_with(DisconnectReason::SlowConsumer { queued, limit });
                 }
-                Err(TransportError::QueueFull {
+                Err(SendError::QueueFull {
                     id: self.id,
                     queued,
                     limit,
@@ -179,7 +179,7 @@ impl Shared {
     }
 
     /// Queues a frame, waiting for room instead of applying the slow-consumer policy.
-    pub(crate) async fn send_wait(&self, frame: Bytes) -> Result<(), TransportError> {
+    pub(crate) async fn send_wait(&self, frame: Bytes) -> Result<(), SendError> {
         self.queue
             .push_wait(frame)
             .await

@@ -8,13 +8,14 @@ use podnet_framing::FramingError;
 
 use crate::ConnectionId;
 
-/// Everything that can go wrong in the transport.
+/// What can go wrong starting a server or a client, or querying a server, in the transport.
+/// Sending has its own error, [`SendError`].
 ///
 /// ```
-/// use podnet_transport::{ConnectionId, TransportError};
+/// use podnet_transport::TransportError;
 ///
-/// let err = TransportError::NotConnected { id: Some(ConnectionId::from_raw(3)) };
-/// assert_eq!(err.to_string(), "connection #3 is closed (or was never open)");
+/// let err = TransportError::InfoTimeout { addr: "127.0.0.1:5071".into(), timeout: std::time::Duration::from_secs(1) };
+/// assert!(err.to_string().starts_with("127.0.0.1:5071 sent no info within 1s"));
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -49,42 +50,6 @@ pub enum TransportError {
         addr: String,
         /// The timeout that elapsed.
         timeout: Duration,
-    },
-
-    /// The connection is closed, closing, or was never open: nothing more can be sent on it.
-    #[error("{}", match id {
-        Some(id) => format!("connection {id} is closed (or was never open)"),
-        None => "the connection is closed".to_string(),
-    })]
-    NotConnected {
-        /// The connection, on a server.
-        id: Option<ConnectionId>,
-    },
-
-    /// The connection's outbound queue is over `ConnectionConfig::max_queued_bytes`: the peer
-    /// reads slower than it is sent to.
-    #[error(
-        "the outbound queue{} holds {queued} bytes, over the limit of {limit}: the peer is not \
-         reading fast enough",
-        match id { Some(id) => format!(" of connection {id}"), None => String::new() }
-    )]
-    QueueFull {
-        /// The connection, on a server.
-        id: Option<ConnectionId>,
-        /// Bytes queued.
-        queued: usize,
-        /// The configured limit.
-        limit: usize,
-    },
-
-    /// A message used an action in podnet's reserved `podnet:` namespace.
-    #[error(
-        "the action {action:?} is in the `podnet:` namespace, which podnet reserves for its own \
-         control messages; rename the action"
-    )]
-    ReservedAction {
-        /// The action name.
-        action: String,
     },
 
     /// A frame or message could not be encoded or decoded.
@@ -148,11 +113,16 @@ pub enum TransportError {
         timeout: Duration,
     },
 
-    /// The peer address could not be resolved.
-    #[error("could not resolve {addr}: no address found")]
-    NoAddress {
+    /// The address could not be resolved (no such host, or no port given).
+    #[error(
+        "could not resolve {addr}: {source}; write it as HOST:PORT, for example 127.0.0.1:5071"
+    )]
+    Resolve {
         /// The address asked for.
         addr: String,
+        /// Why it failed.
+        #[source]
+        source: io::Error,
     },
 }
 
@@ -163,4 +133,58 @@ impl TransportError {
             source,
         }
     }
+}
+
+/// Why a message could not be sent (or a connection closed): the connection is gone, its
+/// peer does not read, or the message cannot be encoded.
+///
+/// ```
+/// use podnet_transport::{ConnectionId, SendError};
+///
+/// let err = SendError::NotConnected { id: Some(ConnectionId::from_raw(3)) };
+/// assert_eq!(err.to_string(), "connection #3 is closed (or was never open)");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The connection is closed, closing, or was never open: nothing more can be sent on it.
+    #[error("{}", match id {
+        Some(id) => format!("connection {id} is closed (or was never open)"),
+        None => "the connection is closed".to_string(),
+    })]
+    NotConnected {
+        /// The connection, on a server.
+        id: Option<ConnectionId>,
+    },
+
+    /// The connection's outbound queue is over `ConnectionConfig::max_queued_bytes`: the peer
+    /// reads slower than it is sent to.
+    #[error(
+        "the outbound queue{} holds {queued} bytes, over the limit of {limit}: the peer is not \
+         reading fast enough",
+        match id { Some(id) => format!(" of connection {id}"), None => String::new() }
+    )]
+    QueueFull {
+        /// The connection, on a server.
+        id: Option<ConnectionId>,
+        /// Bytes queued.
+        queued: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+
+    /// A message used an action in podnet's reserved `podnet:` namespace.
+    #[error(
+        "the action {action:?} is in the `podnet:` namespace, which podnet reserves for its own \
+         control messages; rename the action"
+    )]
+    ReservedAction {
+        /// The action name.
+        action: String,
+    },
+
+    /// The message could not be encoded (see `FramingError`), or is over the maximum
+    /// frame length.
+    #[error(transparent)]
+    Encode(#[from] FramingError),
 }

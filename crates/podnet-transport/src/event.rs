@@ -7,11 +7,12 @@ use std::ops::Deref;
 use podnet_framing::{IntoMessages, MessageBatch, RawMessage};
 use podnet_proto::{DisconnectReason, Handshake, ServerInfo};
 
+use crate::ConnectionId;
 use crate::budget::Share;
-use crate::{ConnectionId, TransportError};
+use podnet_framing::FramingError;
 
 /// Something received from a peer: a message ([`Incoming`], the default), or an error
-/// about a frame that was not one (`Incoming<TransportError>`).
+/// about a frame that was not one (`Incoming<FramingError>`).
 ///
 /// It dereferences to what it holds; for a message that is the [`RawMessage`], with
 /// [`action`](RawMessage::action), [`decode`](RawMessage::decode) and
@@ -98,7 +99,7 @@ pub enum ServerEvent {
         /// Who sent it.
         id: ConnectionId,
         /// What was wrong.
-        error: Incoming<TransportError>,
+        error: Incoming<FramingError>,
     },
     /// A connection ended; its id is no longer valid. Under repod's name: `disconnected`.
     Disconnected {
@@ -134,7 +135,7 @@ pub enum ClientEvent {
     /// The server sent a message.
     Message(Incoming),
     /// The server sent a frame that is not a message. Under repod's name: `error`.
-    Error(Incoming<TransportError>),
+    Error(Incoming<FramingError>),
     /// The connection ended. Under repod's name: `disconnected`.
     Disconnected(DisconnectReason),
 }

@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use podnet_framing::{FramingConfig, Message, RawMessage, Value, encode_value, encode_with_action};
 use serde::Serialize;
 
-use crate::TransportError;
+use crate::SendError;
 
 /// Encoding reuses a per-thread buffer: each frame is split off its front, so a run of
 /// small messages shares one allocation instead of making one each.
@@ -20,7 +20,7 @@ thread_local! {
 
 fn encode_into_scratch(
     write: impl FnOnce(&mut BytesMut) -> Result<(), podnet_framing::FramingError>,
-) -> Result<Bytes, TransportError> {
+) -> Result<Bytes, SendError> {
     SCRATCH.with_borrow_mut(|buf| {
         if buf.capacity() - buf.len() < SCRATCH_LOW {
             buf.reserve(SCRATCH_BLOCK);
@@ -30,9 +30,9 @@ fn encode_into_scratch(
     })
 }
 
-fn check_action(action: &str) -> Result<(), TransportError> {
+fn check_action(action: &str) -> Result<(), SendError> {
     if podnet_proto::is_reserved(action) {
-        return Err(TransportError::ReservedAction {
+        return Err(SendError::ReservedAction {
             action: action.to_owned(),
         });
     }
@@ -57,7 +57,7 @@ fn check_action(action: &str) -> Result<(), TransportError> {
 /// let frame = Frame::encode(&Chat { text: "hi".into() }, &FramingConfig::default())?;
 /// let copy = frame.clone(); // shares the bytes
 /// assert_eq!(copy.as_bytes().len(), 4 + 21);
-/// # Ok::<(), podnet_transport::TransportError>(())
+/// # Ok::<(), podnet_transport::SendError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame(Bytes);
@@ -67,10 +67,10 @@ impl Frame {
     ///
     /// # Errors
     ///
-    /// [`TransportError::ReservedAction`] if `M::ACTION` starts with `podnet:`;
-    /// [`TransportError::Framing`] if the message does not encode (see
+    /// [`SendError::ReservedAction`] if `M::ACTION` starts with `podnet:`;
+    /// [`SendError::Encode`] if the message does not encode (see
     /// [`podnet_framing::encode_message`]).
-    pub fn encode<M>(msg: &M, config: &FramingConfig) -> Result<Self, TransportError>
+    pub fn encode<M>(msg: &M, config: &FramingConfig) -> Result<Self, SendError>
     where
         M: Message + Serialize + ?Sized,
     {
@@ -89,13 +89,13 @@ impl Frame {
     ///
     /// let ping = Frame::encode_with_action("ping", &(), &FramingConfig::default())?;
     /// assert!(Frame::encode_with_action("podnet:ping", &(), &FramingConfig::default()).is_err());
-    /// # Ok::<(), podnet_transport::TransportError>(())
+    /// # Ok::<(), podnet_transport::SendError>(())
     /// ```
     pub fn encode_with_action<T>(
         action: &str,
         msg: &T,
         config: &FramingConfig,
-    ) -> Result<Self, TransportError>
+    ) -> Result<Self, SendError>
     where
         T: Serialize + ?Sized,
     {
@@ -117,9 +117,9 @@ impl Frame {
     /// let msg = Value::Map(vec![("action".into(), "hello".into())]);
     /// let frame = Frame::from_value(&msg, &FramingConfig::default())?;
     /// assert_eq!(frame.as_bytes().len(), 4 + 14);
-    /// # Ok::<(), podnet_transport::TransportError>(())
+    /// # Ok::<(), podnet_transport::SendError>(())
     /// ```
-    pub fn from_value(value: &Value, config: &FramingConfig) -> Result<Self, TransportError> {
+    pub fn from_value(value: &Value, config: &FramingConfig) -> Result<Self, SendError> {
         if let Some(action) = value["action"].as_str() {
             check_action(action)?;
         }
@@ -131,7 +131,7 @@ impl Frame {
     ///
     /// # Errors
     ///
-    /// [`TransportError::ReservedAction`] for a `podnet:` message.
+    /// [`SendError::ReservedAction`] for a `podnet:` message.
     ///
     /// ```
     /// use podnet_framing::{FramingConfig, RawMessage};
@@ -142,7 +142,7 @@ impl Frame {
     /// assert_eq!(&frame.as_bytes()[..4], &[0, 0, 0, 13]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn from_message(msg: &RawMessage) -> Result<Self, TransportError> {
+    pub fn from_message(msg: &RawMessage) -> Result<Self, SendError> {
         check_action(msg.action())?;
         let payload = msg.payload();
         encode_into_scratch(|buf| {

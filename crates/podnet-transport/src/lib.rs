@@ -35,7 +35,7 @@
 //! use podnet_transport::{Client, ClientConfig, ClientEvent, Server, ServerConfig, ServerEvent};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), podnet_transport::TransportError> {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let (server, mut server_events) = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
 //! let (client, mut client_events) =
 //!     Client::connect(server.local_addr(), ClientConfig::default()).await?;
@@ -76,7 +76,7 @@ mod tls;
 pub use client::{Client, query_info};
 pub use config::{ClientConfig, ConnectionConfig, ServerConfig, SlowConsumerPolicy};
 pub use conn::ConnectionInfo;
-pub use error::TransportError;
+pub use error::{SendError, TransportError};
 pub use event::{
     ClientEvent, EventSink, EventStream, Incoming, Received, ReceivedEvent, ReceivedEvents,
     ServerEvent,

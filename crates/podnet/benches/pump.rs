@@ -15,14 +15,12 @@ use podnet::{Channel, ChannelCtx, ChannelHandlers, Message, Server};
 use serde::{Deserialize, Serialize};
 
 /// The message both handlers get; the `on_raw` one receives it under the action `move`.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "step")]
 struct Step {
     id: u32,
     x: f32,
     y: f32,
-}
-impl Message for Step {
-    const ACTION: &'static str = "step";
 }
 
 #[derive(Default)]
@@ -59,7 +57,7 @@ fn pump_per_event(c: &mut Criterion) {
                 x: 1.5,
                 y: -2.0,
             };
-            podnet::encode_with_action(action, &step, &mut wire, &config).unwrap();
+            podnet::wire::encode_with_action(action, &step, &mut wire, &config).unwrap();
         }
         let frame_len = wire.len() / BATCH as usize;
         group.bench_function(name, |b| {

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use podnet::wire::Frame;
 use podnet::{
-    Channel, ChannelHandlers, Client, ClientCtx, ConnectionListener, Frame, ListenerHandlers,
-    Message, Server,
+    Channel, ChannelHandlers, Client, ClientCtx, ConnectionListener, ListenerHandlers, Message,
+    Server,
 };
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,12 +24,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const WARMUP: usize = 500;
 const ROUND_TRIPS: usize = 5_000;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "ping")]
 struct Ping {
     seq: u64,
-}
-impl Message for Ping {
-    const ACTION: &'static str = "ping";
 }
 
 struct Figures {
@@ -82,7 +81,7 @@ fn baseline() -> Vec<Duration> {
         let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
         stream.set_nodelay(true).unwrap();
         let mut frame = bytes::BytesMut::new();
-        podnet::encode_message(
+        podnet::wire::encode_message(
             &Ping { seq: 1 },
             &mut frame,
             &podnet::FramingConfig::default(),

@@ -3,29 +3,31 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use podnet_framing::{Message, RawMessage, Value};
-use podnet_sync::ClientEvent;
-use podnet_transport::{ClientConfig, ConnectionInfo, DisconnectReason, Handshake};
+use podnet_dispatch::{Context, MessageError, catch};
+use podnet_framing::Message;
+use podnet_sync::{ClientEvent, ClientHandle};
+use podnet_transport::{ClientConfig, ConnectionInfo, DisconnectReason, Handshake, SendError};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use crate::Error;
-use crate::handlers::{Table, decode, to_value};
+use crate::addr::{Addrs, resolve};
+use crate::{Error, report};
 
 /// A game's client side: repod's `ConnectionListener`.
 ///
 /// Your type holds the client's state; its handlers, registered once in
 /// [`handlers`](Self::handlers), get `&mut self` and a [`ClientCtx`] to send with. They run
-/// on the thread that calls [`Client::pump`].
+/// on the thread that calls [`Client::pump`]. The hooks have the server's names:
+/// [`on_connect`](Self::on_connect), [`on_disconnect`](Self::on_disconnect),
+/// [`on_error`](Self::on_error).
 ///
 /// | repod | podnet |
 /// |---|---|
 /// | `def Network_state(self, data)` | `h.on(Self::on_state)` with `fn on_state(&mut self, ctx, msg: State)` |
 /// | `Network_connected` (the server's greeting) | `h.on(Self::connected)` with [`Connected`](crate::Connected) |
-/// | `Network_socketConnect` | [`on_connect`](Self::on_connect) |
-/// | `Network_disconnected` | [`on_close`](Self::on_close) |
+/// | `Network_socketConnect` | [`on_socket_connect`](Self::on_socket_connect) |
+/// | `Network_disconnected` | [`on_disconnect`](Self::on_disconnect) |
 /// | `Network_error` | [`on_error`](Self::on_error) |
-/// | `network_received` | [`network_received`](Self::network_received) |
+/// | `network_received` | `h.fallback(...)`, with the message as a [`Value`](crate::Value) |
 ///
 /// # Example
 ///
@@ -33,9 +35,9 @@ use crate::handlers::{Table, decode, to_value};
 /// use podnet::{ClientCtx, ConnectionListener, ListenerHandlers, Message};
 /// use serde::{Deserialize, Serialize};
 ///
-/// #[derive(Serialize, Deserialize)]
+/// #[derive(Serialize, Deserialize, Message)]
+/// #[message(action = "chat")]
 /// struct Chat { who: String, text: String }
-/// impl Message for Chat { const ACTION: &'static str = "chat"; }
 ///
 /// #[derive(Default)]
 /// struct ChatWindow { lines: Vec<String> }
@@ -52,131 +54,175 @@ use crate::handlers::{Table, decode, to_value};
 ///     }
 /// }
 /// ```
-pub trait ConnectionListener: 'static {
-    /// Registers the handlers, once per client. Default: none.
-    fn handlers(h: &mut ListenerHandlers<Self>)
-    where
-        Self: Sized,
-    {
+pub trait ConnectionListener: Sized + 'static {
+    /// Registers the handlers, once per client. Default: none, so every message is
+    /// ignored.
+    fn handlers(h: &mut ListenerHandlers<Self>) {
         let _ = h;
     }
 
-    /// The TCP connection opened (repod's `socketConnect`). The server's own greeting
-    /// follows as the `connected` message.
-    fn on_connect(&mut self, ctx: &mut ClientCtx<'_>) {
+    /// The TCP connection opened (repod's `socketConnect`); the handshake follows.
+    fn on_socket_connect(&mut self, ctx: &mut ClientCtx<'_>) {
         let _ = ctx;
     }
 
     /// The handshake with the server completed (peng3dnet's `on_handshake_complete`),
     /// before any message is handled: with a podnet server's `podnet:hello`, or at once
     /// with the first message of a repod server, which never says hello.
-    /// [`Handshake::peer`](podnet_transport::Handshake::peer) says which.
-    fn on_handshake_complete(&mut self, ctx: &mut ClientCtx<'_>, handshake: &Handshake) {
-        let _ = (ctx, handshake);
+    /// [`ClientCtx::handshake`] says which. The server's own greeting follows as the
+    /// `connected` message.
+    fn on_connect(&mut self, ctx: &mut ClientCtx<'_>) {
+        let _ = ctx;
     }
 
     /// The connection ended, for `reason` (repod's `disconnected`).
-    fn on_close(&mut self, ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
+    fn on_disconnect(&mut self, ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
         let _ = (ctx, reason);
     }
 
-    /// Something the server sent could not be handled (repod's `error`). The connection
-    /// stays open. Default: logs a warning.
-    fn on_error(&mut self, ctx: &mut ClientCtx<'_>, error: Error) {
+    /// Something the server sent was not handled: a frame that is not a message, a
+    /// message that does not fit its handler's type, or a handler that returned an error
+    /// (repod's `error`). The connection stays open.
+    ///
+    /// Default: a warning naming the action, through `tracing` if the program installed
+    /// a subscriber, on stderr if not.
+    fn on_error(&mut self, ctx: &mut ClientCtx<'_>, error: MessageError) {
         let _ = ctx;
-        tracing::warn!(%error, "message not handled");
-    }
-
-    /// A message whose action has no handler (repod's `network_received`), as a dynamic
-    /// value with its `"action"`. Default: ignores it.
-    fn network_received(&mut self, ctx: &mut ClientCtx<'_>, msg: Value) {
-        let _ = (ctx, msg);
+        report::warn(format_args!(
+            "{error} (override ConnectionListener::on_error to handle this)"
+        ));
     }
 }
 
-type ListenerFn<L> =
-    Box<dyn for<'a, 'b> Fn(&mut L, &'b mut ClientCtx<'a>, &RawMessage) -> Result<(), Error>>;
+/// The [`Context`] of a [`ConnectionListener`]'s handlers: a [`ClientCtx`].
+#[derive(Debug)]
+pub struct ListenerSide;
 
-/// The handlers of a [`ConnectionListener`] type, one per action.
-pub struct ListenerHandlers<L> {
-    table: Table<ListenerFn<L>>,
+impl Context for ListenerSide {
+    type Ctx<'a> = ClientCtx<'a>;
 }
 
-impl<L: ConnectionListener> ListenerHandlers<L> {
-    /// Handles messages of type `M` (action `M::ACTION`) with `f`: repod's
-    /// `Network_<action>`. A message that does not fit `M` goes to
-    /// [`ConnectionListener::on_error`].
-    ///
-    /// # Panics
-    ///
-    /// If `M::ACTION` already has a handler, or starts with `podnet:`.
-    #[track_caller]
-    pub fn on<M>(&mut self, f: impl Fn(&mut L, &mut ClientCtx<'_>, M) + 'static) -> &mut Self
-    where
-        M: Message + DeserializeOwned + 'static,
-    {
-        let handler: ListenerFn<L> = Box::new(
-            move |listener: &mut L, ctx: &mut ClientCtx<'_>, msg: &RawMessage| {
-                f(listener, ctx, decode::<M>(msg)?);
-                Ok(())
-            },
-        );
-        self.table
-            .insert(M::ACTION, std::any::type_name::<M>(), handler);
-        self
-    }
-
-    /// Handles the action `action` with `f`, which gets the message as a dynamic value.
-    ///
-    /// # Panics
-    ///
-    /// As [`on`](Self::on).
-    #[track_caller]
-    pub fn on_value(
-        &mut self,
-        action: &str,
-        f: impl Fn(&mut L, &mut ClientCtx<'_>, Value) + 'static,
-    ) -> &mut Self {
-        let handler: ListenerFn<L> = Box::new(
-            move |listener: &mut L, ctx: &mut ClientCtx<'_>, msg: &RawMessage| {
-                let value = to_value(msg)?;
-                f(listener, ctx, value);
-                Ok(())
-            },
-        );
-        self.table.insert(action, "a value handler", handler);
-        self
-    }
-}
+/// The handlers of a [`ConnectionListener`] type, one per action: see
+/// [`Handlers`](crate::Handlers) for the registrations (`on`, `on_value`, `on_raw`,
+/// `fallback`) and the [`PanicPolicy`](crate::PanicPolicy).
+pub type ListenerHandlers<L> = podnet_dispatch::Handlers<L, ListenerSide>;
 
 /// What a [`ConnectionListener`]'s handlers get besides the message: a way to send.
 pub struct ClientCtx<'a> {
-    net: &'a podnet_sync::Client,
+    handle: &'a ClientHandle,
+    handshake: Option<&'a Handshake>,
 }
 
 impl ClientCtx<'_> {
-    /// Sends a message to the server.
+    /// Sends a message to the server. Never blocks.
     ///
     /// # Errors
     ///
-    /// If the connection is closed, or the message does not encode.
-    pub fn send<M: Message + Serialize + ?Sized>(&self, msg: &M) -> Result<(), Error> {
-        Ok(self.net.send(msg)?)
+    /// If the connection is closed, the server does not read fast enough, or the message
+    /// does not encode.
+    pub fn send<M: Message + Serialize + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
+        self.handle.send(msg)
     }
 
-    /// Closes the connection gracefully with `reason`.
+    /// Sends a message under an action name chosen at run time.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send).
+    pub fn send_with_action<T: Serialize + ?Sized>(
+        &self,
+        action: &str,
+        msg: &T,
+    ) -> Result<(), SendError> {
+        self.handle.send_with_action(action, msg)
+    }
+
+    /// Closes the connection gracefully with `reason`, after what was sent.
     pub fn close(&self, reason: &str) {
-        self.net.close(reason);
+        self.handle.close(reason);
     }
 
-    /// The underlying client handle, `Clone + Send`, for other threads.
-    pub fn handle(&self) -> &podnet_sync::Client {
-        self.net
+    /// What the handshake settled (podnet or repod server), once it completed: always
+    /// in handlers and in `on_connect`, `None` in `on_socket_connect`.
+    pub fn handshake(&self) -> Option<&Handshake> {
+        self.handshake
+    }
+
+    /// The client's handle, `Clone + Send`: clone it to send from other threads.
+    pub fn handle(&self) -> &ClientHandle {
+        self.handle
+    }
+}
+
+/// Sets up a [`Client`]: its server's address (default repod's,
+/// [`DEFAULT_ADDR`](crate::DEFAULT_ADDR)) and its [`ClientConfig`]. From
+/// [`Client::builder`].
+///
+/// ```no_run
+/// use podnet::{Client, ClientConfig, ConnectionListener};
+///
+/// #[derive(Default)]
+/// struct Game;
+/// impl ConnectionListener for Game {}
+///
+/// // 127.0.0.1:5071, as repod's clients default to.
+/// let client = Client::builder().config(ClientConfig::default()).connect(Game)?;
+/// # Ok::<(), podnet::Error>(())
+/// ```
+#[must_use = "a builder does nothing until `connect`"]
+pub struct ClientBuilder {
+    addrs: Result<Addrs, Error>,
+    config: ClientConfig,
+}
+
+impl ClientBuilder {
+    /// Connects to `addr` instead of [`DEFAULT_ADDR`](crate::DEFAULT_ADDR).
+    pub fn addr(mut self, addr: impl std::net::ToSocketAddrs + std::fmt::Debug) -> Self {
+        self.addrs = resolve(addr);
+        self
+    }
+
+    /// Uses `config` instead of `ClientConfig::default()`.
+    pub fn config(mut self, config: ClientConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Connects, with `listener` as the client's state, and starts the network on a
+    /// background thread (repod's `connect`). Returns once the TCP connection is open;
+    /// the handshake follows, and [`ConnectionListener::on_connect`] runs when it is done.
+    /// Until the server has read the handshake it does not count this client as a
+    /// player, so a broadcast it makes meanwhile does not reach it; what this client
+    /// sends is always handled after its handshake.
+    ///
+    /// # Errors
+    ///
+    /// If the address does not resolve or the server cannot be reached; the error names
+    /// the address and says why (refused, timed out, ...).
+    ///
+    /// # Panics
+    ///
+    /// If [`ConnectionListener::handlers`] registers two handlers for one action.
+    pub fn connect<L: ConnectionListener>(self, listener: L) -> Result<Client<L>, Error> {
+        let mut handlers = ListenerHandlers::<L>::new();
+        L::handlers(&mut handlers);
+        let addrs = self.addrs?;
+        let net = podnet_sync::Client::connect(&addrs[..], self.config)?;
+        Ok(Client {
+            net,
+            handlers,
+            listener,
+            handshake: None,
+        })
     }
 }
 
 /// A connection to a podnet or repod server, with its network on a background thread and
 /// its [`ConnectionListener`] on the thread that calls [`pump`](Self::pump).
+///
+/// The `Client` owns the listener and pumps; it is not `Clone`. To send or close from
+/// other threads, clone its [`handle`](Self::handle), which cannot pump. Dropping the
+/// client closes the connection gracefully.
 ///
 /// # Example
 ///
@@ -199,75 +245,68 @@ pub struct Client<L: ConnectionListener> {
     net: podnet_sync::Client,
     handlers: ListenerHandlers<L>,
     listener: L,
+    handshake: Option<Handshake>,
 }
 
+impl Client<()> {
+    /// A [`ClientBuilder`] with repod's address (`127.0.0.1:5071`) and the default
+    /// configuration.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder {
+            addrs: resolve(crate::DEFAULT_ADDR),
+            config: ClientConfig::default(),
+        }
+    }
+}
+
+/// `()` as a listener: a client that handles nothing, e.g. a bot that only sends.
+impl ConnectionListener for () {}
+
 impl<L: ConnectionListener> Client<L> {
-    /// Connects to `addr` and starts the network on a background thread (repod's
-    /// `connect`). Returns once the TCP connection is open; the handshake follows, and
-    /// [`ConnectionListener::on_handshake_complete`] runs when it is done. Until the
-    /// server has read the handshake it does not count this client as a player, so a
-    /// broadcast it makes meanwhile does not reach it; what this client sends is always
-    /// handled after its handshake.
+    /// Connects to `addr` with `listener` as the client's state (repod's `connect`); see
+    /// [`ClientBuilder::connect`]. For a configuration or repod's default address, see
+    /// [`Client::builder`].
     ///
     /// # Errors
     ///
-    /// If the server cannot be reached; the error says why (refused, timed out, ...).
+    /// As [`ClientBuilder::connect`].
     ///
     /// # Panics
     ///
-    /// If [`ConnectionListener::handlers`] registers two handlers for one action.
+    /// As [`ClientBuilder::connect`].
     pub fn connect(
         addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
         listener: L,
     ) -> Result<Self, Error> {
-        Self::connect_with(addr, ClientConfig::default(), listener)
-    }
-
-    /// As [`connect`](Self::connect), with a configuration.
-    ///
-    /// # Errors
-    ///
-    /// As [`connect`](Self::connect).
-    pub fn connect_with(
-        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
-        config: ClientConfig,
-        listener: L,
-    ) -> Result<Self, Error> {
-        let mut handlers = ListenerHandlers {
-            table: Table::default(),
-        };
-        L::handlers(&mut handlers);
-        let net = podnet_sync::Client::connect(addr, config)?;
-        Ok(Client {
-            net,
-            handlers,
-            listener,
-        })
+        Client::builder().addr(addr).connect(listener)
     }
 
     /// Handles every event queued now with the listener, on this thread. Returns how many
     /// events it handled. Never blocks; call it once per frame.
     pub fn pump(&mut self) -> usize {
-        let (net, dispatch) = self.dispatcher();
-        net.pump(dispatch)
+        let Self {
+            net,
+            handlers,
+            listener,
+            handshake,
+        } = self;
+        let handle = net.handle();
+        net.pump(|event| dispatch(event, handle, handlers, listener, handshake))
     }
 
     /// Waits up to `timeout` for the first event, then handles it and everything queued.
     /// Returns how many events it handled.
     pub fn pump_timeout(&mut self, timeout: Duration) -> usize {
-        let (net, dispatch) = self.dispatcher();
-        net.pump_timeout(timeout, dispatch)
-    }
-
-    /// The network handle, and the handler that dispatches its events to the listener.
-    fn dispatcher(&mut self) -> (&podnet_sync::Client, impl FnMut(ClientEvent) + '_) {
         let Self {
             net,
             handlers,
             listener,
+            handshake,
         } = self;
-        let net: &podnet_sync::Client = net;
-        (net, move |event| dispatch(event, net, handlers, listener))
+        let handle = net.handle();
+        net.pump_timeout(timeout, |event| {
+            dispatch(event, handle, handlers, listener, handshake)
+        })
     }
 
     /// Sends a message to the server. Never blocks.
@@ -276,8 +315,8 @@ impl<L: ConnectionListener> Client<L> {
     ///
     /// If the connection is closed, the server does not read fast enough, or the message
     /// does not encode.
-    pub fn send<M: Message + Serialize + ?Sized>(&self, msg: &M) -> Result<(), Error> {
-        Ok(self.net.send(msg)?)
+    pub fn send<M: Message + Serialize + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
+        self.net.send(msg)
     }
 
     /// Sends a message under an action name chosen at run time.
@@ -289,11 +328,12 @@ impl<L: ConnectionListener> Client<L> {
         &self,
         action: &str,
         msg: &T,
-    ) -> Result<(), Error> {
-        Ok(self.net.send_with_action(action, msg)?)
+    ) -> Result<(), SendError> {
+        self.net.send_with_action(action, msg)
     }
 
-    /// Closes the connection gracefully with `reason`; `on_close` follows on a later pump.
+    /// Closes the connection gracefully with `reason`, after what was sent;
+    /// `on_disconnect` follows on a later pump.
     pub fn close(&self, reason: &str) {
         self.net.close(reason);
     }
@@ -301,6 +341,11 @@ impl<L: ConnectionListener> Client<L> {
     /// Whether the connection is open.
     pub fn is_connected(&self) -> bool {
         self.net.is_connected()
+    }
+
+    /// What the handshake settled, once it completed.
+    pub fn handshake(&self) -> Option<&Handshake> {
+        self.handshake.as_ref()
     }
 
     /// The listener: the client's state.
@@ -313,9 +358,10 @@ impl<L: ConnectionListener> Client<L> {
         &mut self.listener
     }
 
-    /// A `Clone + Send` handle for sending from other threads.
-    pub fn handle(&self) -> podnet_sync::Client {
-        self.net.clone()
+    /// The handle for sending and closing from other threads (`Clone + Send + Sync`;
+    /// it cannot pump). Clone it to keep one.
+    pub fn handle(&self) -> &ClientHandle {
+        self.net.handle()
     }
 
     /// The server's address.
@@ -332,27 +378,45 @@ impl<L: ConnectionListener> Client<L> {
 
 fn dispatch<L: ConnectionListener>(
     event: ClientEvent,
-    net: &podnet_sync::Client,
+    handle: &ClientHandle,
     handlers: &ListenerHandlers<L>,
     listener: &mut L,
+    handshake: &mut Option<Handshake>,
 ) {
-    let mut ctx = ClientCtx { net };
-    match event {
-        ClientEvent::SocketConnect { .. } => listener.on_connect(&mut ctx),
-        ClientEvent::Handshake(handshake) => listener.on_handshake_complete(&mut ctx, &handshake),
-        ClientEvent::Message(message) => {
-            let handled = match handlers.table.get(message.action_bytes()) {
-                Some(handler) => handler(listener, &mut ctx, &message),
-                None => to_value(&message).map(|value| listener.network_received(&mut ctx, value)),
-            };
-            if let Err(error) = handled {
-                listener.on_error(&mut ctx, error);
-            }
-        }
+    let policy = handlers.panic_policy();
+    if let ClientEvent::Handshake(settled) = &event {
+        *handshake = Some(settled.clone());
+    }
+    let mut ctx = ClientCtx {
+        handle,
+        handshake: handshake.as_ref(),
+    };
+    let outcome = match event {
+        ClientEvent::SocketConnect { .. } => catch(policy, "on_socket_connect", || {
+            listener.on_socket_connect(&mut ctx)
+        }),
+        ClientEvent::Handshake(_) => catch(policy, "on_connect", || listener.on_connect(&mut ctx)),
+        ClientEvent::Message(message) => match handlers.dispatch(listener, &mut ctx, &message) {
+            Ok(_) => Ok(()),
+            Err(error @ MessageError::Panicked { .. }) => Err(error),
+            Err(error) => catch(policy, "on_error", || listener.on_error(&mut ctx, error)),
+        },
         ClientEvent::Error(error) => {
-            listener.on_error(&mut ctx, Error::Transport(error.into_inner()));
+            let error = MessageError::NotAMessage {
+                source: error.into_inner(),
+            };
+            catch(policy, "on_error", || listener.on_error(&mut ctx, error))
         }
-        ClientEvent::Disconnected(reason) => listener.on_close(&mut ctx, &reason),
-        _ => {}
+        ClientEvent::Disconnected(reason) => catch(policy, "on_disconnect", || {
+            listener.on_disconnect(&mut ctx, &reason)
+        }),
+        _ => Ok(()),
+    };
+    if let Err(panic) = outcome {
+        report::error(format_args!(
+            "{panic}; closing the connection (PanicPolicy::Catch)"
+        ));
+        let what = panic.action().unwrap_or("a message");
+        handle.close(&format!("the client failed handling {what:?}"));
     }
 }

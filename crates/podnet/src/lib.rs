@@ -3,7 +3,7 @@
 //! action name, and the game loop calls `pump()` once per frame while the network runs on a
 //! background thread.
 //!
-//! - Define messages as serde structs with an action name ([`Message`]).
+//! - Define messages as serde structs with an action name (`#[derive(Message)]`).
 //! - Server: a [`Channel`] type per player, with handlers registered in
 //!   [`Channel::handlers`]; [`Server::start_background`] then [`Server::pump`] every frame,
 //!   or [`Server::launch`] for a dedicated server.
@@ -13,21 +13,21 @@
 //! Handlers run on the thread that pumps, with `&mut` access to the game state: no locks.
 //! podnet speaks repod's wire format, so Python repod clients and servers can take part.
 //!
-//! This crate re-exports the layers below it: [`podnet_framing`] (the wire format),
-//! [`podnet_transport`] (the async tokio server and client) and [`podnet_sync`] (the
-//! network thread and raw `pump()`).
+//! The root holds what a game uses; [`wire`] holds the wire level. The layers below
+//! (`podnet-framing`, `podnet-dispatch`, `podnet-transport`, `podnet-sync`) are crates of
+//! their own, for games that want only a part.
 //!
 //! # Example
 //!
 //! ```
 //! use std::time::Duration;
 //! use podnet::{Channel, ChannelCtx, ChannelHandlers, Client, ClientCtx, ConnectionListener,
-//!              ListenerHandlers, Message, Server};
+//!              ListenerHandlers, Message, SendError, Server};
 //! use serde::{Deserialize, Serialize};
 //!
-//! #[derive(Serialize, Deserialize, Clone)]
+//! #[derive(Serialize, Deserialize, Clone, Message)]
+//! #[message(action = "chat")]
 //! struct Chat { text: String }
-//! impl Message for Chat { const ACTION: &'static str = "chat"; }
 //!
 //! // The server: relays every chat line to everyone.
 //! #[derive(Default)]
@@ -35,8 +35,9 @@
 //! impl Channel for Player {
 //!     type Game = ();
 //!     fn handlers(h: &mut ChannelHandlers<Self>) {
-//!         h.on(|_: &mut Player, ctx: &mut ChannelCtx<'_, Player>, msg: Chat| {
-//!             let _ = ctx.send_to_all(&msg);
+//!         h.on(|_, ctx, msg: Chat| -> Result<(), SendError> {
+//!             ctx.send_to_all(&msg)?;
+//!             Ok(())
 //!         });
 //!     }
 //! }
@@ -52,6 +53,9 @@
 //!
 //! let mut server = Server::<Player>::start_background("127.0.0.1:0", ())?;
 //! let mut client = Client::connect(server.local_addr(), Screen::default())?;
+//! while server.is_empty() {
+//!     server.pump_timeout(Duration::from_millis(10));
+//! }
 //! client.send(&Chat { text: "hello".into() })?;
 //! while client.listener().heard.is_empty() {
 //!     server.pump_timeout(Duration::from_millis(10));
@@ -61,34 +65,75 @@
 //! # Ok::<(), podnet::Error>(())
 //! ```
 
+mod addr;
 mod builtin;
 mod client;
 mod error;
-mod handlers;
+mod report;
 mod server;
 
+pub use addr::{DEFAULT_ADDR, DEFAULT_HOST, DEFAULT_PORT};
 pub use builtin::Connected;
-pub use client::{Client, ClientCtx, ConnectionListener, ListenerHandlers};
-pub use error::Error;
-#[doc(inline)]
-pub use podnet_framing::{
-    FrameCodec, FramingConfig, FramingError, Message, RawMessage, Value, decode, decode_value,
-    encode_message, encode_value, encode_with_action, peek_action,
+pub use client::{
+    Client, ClientBuilder, ClientCtx, ConnectionListener, ListenerHandlers, ListenerSide,
 };
-#[doc(inline)]
-pub use podnet_sync::{ServerHandle, SyncError, query_info};
-#[doc(inline)]
+pub use error::Error;
+#[doc(no_inline)]
+pub use podnet_dispatch::{Handlers, MessageError, PanicPolicy};
+#[doc(no_inline)]
+pub use podnet_framing::{FramingConfig, Message, Value};
+#[doc(no_inline)]
+pub use podnet_sync::{ClientHandle, ServerHandle};
+#[doc(no_inline)]
 pub use podnet_transport::{
     ClientConfig, ConnectionConfig, ConnectionId, ConnectionInfo, ConnectionKind, ConnectionType,
-    ConnectionTypes, DisconnectReason, Frame, Handshake, Liveness, PROTOCOL_VERSION, Peer,
-    RateLimit, ServerConfig, ServerInfo, ShutdownReport, SlowConsumerPolicy, TransportError,
+    ConnectionTypes, DisconnectReason, Handshake, Liveness, PROTOCOL_VERSION, Peer, RateLimit,
+    SendError, ServerConfig, ServerInfo, ShutdownReport, SlowConsumerPolicy,
 };
 #[cfg(feature = "tls")]
-#[doc(inline)]
+#[doc(no_inline)]
 pub use podnet_transport::{ClientTls, ServerTls};
-pub use server::{Channel, ChannelCtx, ChannelHandlers, Server};
-/// The layers below, for what the facade does not re-export.
-pub use {podnet_framing, podnet_sync, podnet_transport};
+pub use server::{
+    Channel, ChannelCtx, ChannelHandlers, ChannelSide, DefaultChannel, NewChannel, Server,
+    ServerBuilder,
+};
+
+/// The wire level, for what a game rarely needs: messages as received
+/// ([`RawMessage`](wire::RawMessage), for `on_raw` handlers), encoded frames
+/// ([`Frame`](wire::Frame), for relaying and broadcasting pre-encoded messages), and the
+/// codec functions repod's format is made of. See docs/protocol.md.
+pub mod wire {
+    #[doc(no_inline)]
+    pub use podnet_framing::{
+        FRAME_HEADER_LEN, FrameCodec, FramingError, RawMessage, decode, decode_value,
+        encode_message, encode_value, encode_with_action, peek_action,
+    };
+    #[doc(no_inline)]
+    pub use podnet_transport::Frame;
+}
+
+/// Asks the server at `addr` for its description (an `info` connection, answered at
+/// once and never seen by the game): its name, protocol version, player count, capacity
+/// and the fields the game set with [`ServerHandle::set_info`]. Blocks until it answers,
+/// at most `config.connect_timeout`.
+///
+/// # Errors
+///
+/// If the server cannot be reached, is not a podnet server (a repod server has no info),
+/// or does not answer in time; the error says which.
+///
+/// ```no_run
+/// let info = podnet::query_info("127.0.0.1:5071", Default::default())?;
+/// println!("{}: {} of {} players", info.name, info.players, info.capacity);
+/// # Ok::<(), podnet::Error>(())
+/// ```
+pub fn query_info(
+    addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+    config: ClientConfig,
+) -> Result<ServerInfo, Error> {
+    let addrs = addr::resolve(addr)?;
+    Ok(podnet_sync::query_info(&addrs[..], config)?)
+}
 
 /// The README's code, compiled and run as a doctest so it cannot go stale.
 #[cfg(doctest)]

@@ -1,40 +1,53 @@
 //! The server side: a `Channel` per connection, handlers keyed by action, one game state.
 
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use podnet_framing::{Message, RawMessage, Value};
+use podnet_dispatch::{Context, MessageError, catch};
+use podnet_framing::Message;
 use podnet_sync::{ServerEvent, ServerHandle};
-use podnet_transport::{ConnectionId, DisconnectReason, Handshake, ServerConfig, ShutdownReport};
+use podnet_transport::{
+    ConnectionId, DisconnectReason, Handshake, SendError, ServerConfig, ShutdownReport,
+};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use crate::Error;
-use crate::handlers::{FxMap, Table, decode, to_value};
+use crate::addr::{Addrs, resolve};
+use crate::{Error, report};
+
+/// How long [`Server::run`] and [`Server::launch`] give connections to close when the
+/// server stops.
+const RUN_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often [`Server::run`], waiting for events, checks whether a stop was asked for:
+/// the longest a stop from another thread or a signal waits.
+const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// One connected player, as the server sees them: repod's `Channel`.
 ///
-/// A value of your type is created with `Default` when a client connects and dropped when
-/// it leaves. Its handlers, registered once in [`handlers`](Self::handlers), get `&mut self`
-/// and a [`ChannelCtx`] with the server-wide [`Game`](Self::Game) state and ways to send.
-/// They run on the thread that calls [`Server::pump`], so nothing needs a lock.
+/// A value of your type is created when a client has connected (with `Default`, or the
+/// function given to [`ServerBuilder::new_channel`]) and dropped when it leaves. Its
+/// handlers, registered once in [`handlers`](Self::handlers), get `&mut self` and a
+/// [`ChannelCtx`] with the server-wide [`Game`](Self::Game) state and ways to send. They
+/// run on the thread that calls [`Server::pump`], so nothing needs a lock.
 ///
 /// | repod | podnet |
 /// |---|---|
 /// | `def Network_move(self, data)` | `h.on(Self::on_move)` with `fn on_move(&mut self, ctx, msg: Move)` |
-/// | `def network_received(self, data)` | [`network_received`](Self::network_received) |
+/// | `def network_received(self, data)` | `h.fallback(...)`, with the message as a [`Value`](crate::Value) |
 /// | `on_connect` / `on_close` / `on_error` | [`on_connect`](Self::on_connect) / [`on_disconnect`](Self::on_disconnect) / [`on_error`](Self::on_error) |
-/// | `self.server.send_to_all(data)` | `ctx.send_to_all(&msg)` |
+/// | `self.server.send_to_all(data)` | `ctx.send_to_all(&msg)?` |
 ///
 /// # Example
 ///
 /// ```
-/// use podnet::{Channel, ChannelCtx, ChannelHandlers, Message};
+/// use podnet::{Channel, ChannelCtx, ChannelHandlers, Message, SendError};
 /// use serde::{Deserialize, Serialize};
 ///
-/// #[derive(Serialize, Deserialize)]
+/// #[derive(Serialize, Deserialize, Message)]
+/// #[message(action = "chat")]
 /// struct Chat { text: String }
-/// impl Message for Chat { const ACTION: &'static str = "chat"; }
 ///
 /// #[derive(Default)]
 /// struct Room { lines: usize }
@@ -51,20 +64,21 @@ use crate::handlers::{FxMap, Table, decode, to_value};
 /// }
 ///
 /// impl Player {
-///     fn chat(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Chat) {
+///     fn chat(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Chat) -> Result<(), SendError> {
 ///         self.said += 1;
 ///         ctx.game.lines += 1;
-///         let _ = ctx.send_to_all(&msg);
+///         ctx.send_to_all(&msg)?;
+///         Ok(())
 ///     }
 /// }
 /// ```
-pub trait Channel: Default + 'static {
+pub trait Channel: Sized + 'static {
     /// The state the whole server shares, owned by the thread that pumps (use `()` if
     /// there is none).
     type Game: 'static;
 
-    /// Registers the handlers, once per server. Default: none, so every message goes to
-    /// [`network_received`](Self::network_received).
+    /// Registers the handlers, once per server. Default: none, so every message is
+    /// ignored.
     fn handlers(h: &mut ChannelHandlers<Self>) {
         let _ = h;
     }
@@ -84,129 +98,32 @@ pub trait Channel: Default + 'static {
         let _ = (ctx, reason);
     }
 
-    /// Something the client sent could not be handled: a frame that is not a message, or
-    /// a message that does not fit its handler's type (repod's `on_error`; the `error`
-    /// event). The connection stays open. Default: logs a warning.
-    fn on_error(&mut self, ctx: &mut ChannelCtx<'_, Self>, error: Error) {
-        tracing::warn!(id = %ctx.id(), %error, "message not handled");
-    }
-
-    /// A message whose action has no handler (repod's `network_received`), as a dynamic
-    /// value with its `"action"`. Default: ignores it.
-    fn network_received(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Value) {
-        let _ = (ctx, msg);
-    }
-}
-
-type ChannelFn<C> =
-    Box<dyn for<'a, 'b> Fn(&mut C, &'b mut ChannelCtx<'a, C>, &RawMessage) -> Result<(), Error>>;
-
-/// The handlers of a [`Channel`] type, one per action.
-///
-/// Registering two handlers for one action, or one for a `podnet:` action, panics at
-/// registration, when the server starts.
-pub struct ChannelHandlers<C: Channel> {
-    table: Table<ChannelFn<C>>,
-}
-
-impl<C: Channel> ChannelHandlers<C> {
-    /// Handles messages of type `M` (action `M::ACTION`) with `f`: repod's
-    /// `Network_<action>`. The message is decoded into `M` first; one that does not fit
-    /// goes to [`Channel::on_error`].
+    /// Something the client sent was not handled: a frame that is not a message, a
+    /// message that does not fit its handler's type, or a handler that returned an error
+    /// (repod's `on_error`; the `error` event). The connection stays open.
     ///
-    /// # Panics
-    ///
-    /// If `M::ACTION` already has a handler, or starts with `podnet:`.
-    #[track_caller]
-    pub fn on<M>(&mut self, f: impl Fn(&mut C, &mut ChannelCtx<'_, C>, M) + 'static) -> &mut Self
-    where
-        M: Message + DeserializeOwned + 'static,
-    {
-        let handler: ChannelFn<C> = Box::new(
-            move |channel: &mut C, ctx: &mut ChannelCtx<'_, C>, msg: &RawMessage| {
-                f(channel, ctx, decode::<M>(msg)?);
-                Ok(())
-            },
-        );
-        self.table
-            .insert(M::ACTION, std::any::type_name::<M>(), handler);
-        self
-    }
-
-    /// Handles the action `action` with `f`, which gets the message as a dynamic value: for
-    /// actions named at run time, or messages without a Rust type.
-    ///
-    /// # Panics
-    ///
-    /// As [`on`](Self::on).
-    #[track_caller]
-    pub fn on_value(
-        &mut self,
-        action: &str,
-        f: impl Fn(&mut C, &mut ChannelCtx<'_, C>, Value) + 'static,
-    ) -> &mut Self {
-        let handler: ChannelFn<C> = Box::new(
-            move |channel: &mut C, ctx: &mut ChannelCtx<'_, C>, msg: &RawMessage| {
-                let value = to_value(msg)?;
-                f(channel, ctx, value);
-                Ok(())
-            },
-        );
-        self.table.insert(action, "a value handler", handler);
-        self
-    }
-
-    /// Handles the action `action` with `f`, which gets the message as received, undecoded:
-    /// for relaying or echoing it unchanged (see [`Frame::from_message`]).
-    ///
-    /// [`Frame::from_message`]: podnet_transport::Frame::from_message
-    ///
-    /// # Panics
-    ///
-    /// As [`on`](Self::on).
-    ///
-    /// ```
-    /// use podnet::{Channel, ChannelHandlers, Frame};
-    ///
-    /// #[derive(Default)]
-    /// struct Echo;
-    /// impl Channel for Echo {
-    ///     type Game = ();
-    ///     fn handlers(h: &mut ChannelHandlers<Self>) {
-    ///         h.on_raw("ping", |_, ctx, msg| {
-    ///             if let Ok(frame) = Frame::from_message(msg) {
-    ///                 let _ = ctx.server().send_frame(ctx.id(), &frame);
-    ///             }
-    ///         });
-    ///     }
-    /// }
-    /// ```
-    #[track_caller]
-    pub fn on_raw(
-        &mut self,
-        action: &str,
-        f: impl Fn(&mut C, &mut ChannelCtx<'_, C>, &RawMessage) + 'static,
-    ) -> &mut Self {
-        let handler: ChannelFn<C> = Box::new(
-            move |channel: &mut C, ctx: &mut ChannelCtx<'_, C>, msg: &RawMessage| {
-                f(channel, ctx, msg);
-                Ok(())
-            },
-        );
-        self.table.insert(action, "a raw handler", handler);
-        self
-    }
-
-    /// How many actions have a handler.
-    pub fn len(&self) -> usize {
-        self.table.len()
-    }
-
-    /// Whether no action has a handler.
-    pub fn is_empty(&self) -> bool {
-        self.table.len() == 0
+    /// Default: a warning naming the connection and the action, through `tracing` if
+    /// the program installed a subscriber, on stderr if not.
+    fn on_error(&mut self, ctx: &mut ChannelCtx<'_, Self>, error: MessageError) {
+        report::warn(format_args!(
+            "connection {}: {error} (override Channel::on_error to handle this)",
+            ctx.id()
+        ));
     }
 }
+
+/// The [`Context`] of a [`Channel`]'s handlers: a [`ChannelCtx`].
+#[derive(Debug)]
+pub struct ChannelSide<C>(PhantomData<fn() -> C>);
+
+impl<C: Channel> Context for ChannelSide<C> {
+    type Ctx<'a> = ChannelCtx<'a, C>;
+}
+
+/// The handlers of a [`Channel`] type, one per action: see [`Handlers`](crate::Handlers)
+/// for the registrations (`on`, `on_value`, `on_raw`, `fallback`) and the
+/// [`PanicPolicy`].
+pub type ChannelHandlers<C> = podnet_dispatch::Handlers<C, ChannelSide<C>>;
 
 /// What a [`Channel`]'s handlers get besides the message: the game state, the connection,
 /// and ways to send.
@@ -217,7 +134,6 @@ pub struct ChannelCtx<'a, C: Channel> {
     /// The server-wide state.
     pub game: &'a mut C::Game,
     server: &'a ServerHandle,
-    stop: &'a mut bool,
 }
 
 impl<C: Channel> ChannelCtx<'_, C> {
@@ -238,14 +154,14 @@ impl<C: Channel> ChannelCtx<'_, C> {
         self.handshake
     }
 
-    /// Sends a message to this client (repod's `self.send`).
+    /// Sends a message to this client (repod's `self.send`). Never blocks.
     ///
     /// # Errors
     ///
     /// If the client is gone or not reading (see `SlowConsumerPolicy`), or the message
     /// does not encode.
-    pub fn send<M: Message + Serialize + ?Sized>(&self, msg: &M) -> Result<(), Error> {
-        Ok(self.server.send(self.id, msg)?)
+    pub fn send<M: Message + Serialize + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
+        self.server.send(self.id, msg)
     }
 
     /// Sends a message to another connection.
@@ -257,8 +173,8 @@ impl<C: Channel> ChannelCtx<'_, C> {
         &self,
         id: ConnectionId,
         msg: &M,
-    ) -> Result<(), Error> {
-        Ok(self.server.send(id, msg)?)
+    ) -> Result<(), SendError> {
+        self.server.send(id, msg)
     }
 
     /// Sends a message to every client, this one included, encoded once (repod's
@@ -267,13 +183,16 @@ impl<C: Channel> ChannelCtx<'_, C> {
     /// # Errors
     ///
     /// If the message does not encode.
-    pub fn send_to_all<M: Message + Serialize + ?Sized>(&self, msg: &M) -> Result<usize, Error> {
-        Ok(self.server.send_to_all(msg)?)
+    pub fn send_to_all<M: Message + Serialize + ?Sized>(
+        &self,
+        msg: &M,
+    ) -> Result<usize, SendError> {
+        self.server.send_to_all(msg)
     }
 
-    /// Closes this client's connection gracefully with `reason`.
+    /// Closes this client's connection gracefully with `reason`, after what was sent to
+    /// it. Closing twice is fine: the first reason stands.
     pub fn close(&self, reason: &str) {
-        // Already closing is fine: the reason given first stands.
         let _ = self.server.close(self.id, reason);
     }
 
@@ -282,17 +201,147 @@ impl<C: Channel> ChannelCtx<'_, C> {
         self.server
     }
 
-    /// Asks [`Server::launch`] to shut the server down once this event is handled.
-    pub fn stop_server(&mut self) {
-        *self.stop = true;
+    /// Asks [`Server::run`] (or [`Server::launch`]) to shut the server down once this
+    /// event is handled.
+    pub fn stop_server(&self) {
+        self.server.request_stop("server closed");
     }
 }
+
+/// Makes a [`Channel`] when a client connects: `Default` ([`DefaultChannel`]), or a
+/// function given to [`ServerBuilder::new_channel`].
+pub trait NewChannel<C: Channel>: Send + 'static {
+    /// The channel for the client in `ctx`.
+    fn new_channel(&mut self, ctx: &mut ChannelCtx<'_, C>) -> C;
+}
+
+/// Makes each [`Channel`] with `Default`: what a [`ServerBuilder`] does unless given
+/// [`new_channel`](ServerBuilder::new_channel).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DefaultChannel;
+
+impl<C: Channel + Default> NewChannel<C> for DefaultChannel {
+    fn new_channel(&mut self, _: &mut ChannelCtx<'_, C>) -> C {
+        C::default()
+    }
+}
+
+impl<C: Channel, F: FnMut(&mut ChannelCtx<'_, C>) -> C + Send + 'static> NewChannel<C> for F {
+    fn new_channel(&mut self, ctx: &mut ChannelCtx<'_, C>) -> C {
+        self(ctx)
+    }
+}
+
+/// Sets up a [`Server`]: its address (default repod's, [`DEFAULT_ADDR`](crate::DEFAULT_ADDR)),
+/// its [`ServerConfig`], and how its channels are made. From [`Server::builder`].
+///
+/// ```
+/// use podnet::{Channel, ChannelCtx, Server, ServerConfig};
+///
+/// /// A channel made with arguments, not `Default`.
+/// struct Player { number: u64 }
+/// impl Channel for Player { type Game = u64; }
+///
+/// let mut config = ServerConfig::default();
+/// config.max_connections = 100;
+/// let server = Server::<Player>::builder()
+///     .addr("127.0.0.1:0")
+///     .config(config)
+///     .new_channel(|ctx: &mut ChannelCtx<'_, Player>| {
+///         *ctx.game += 1;
+///         Player { number: *ctx.game }
+///     })
+///     .start_background(0)?;
+/// # drop(server);
+/// # Ok::<(), podnet::Error>(())
+/// ```
+#[must_use = "a builder does nothing until `start_background` or `launch`"]
+pub struct ServerBuilder<C: Channel, F = DefaultChannel> {
+    addrs: Result<Addrs, Error>,
+    config: ServerConfig,
+    new_channel: F,
+    _channel: PhantomData<fn() -> C>,
+}
+
+impl<C: Channel, F> ServerBuilder<C, F> {
+    /// Listens on `addr` instead of [`DEFAULT_ADDR`](crate::DEFAULT_ADDR) (`127.0.0.1:5071`,
+    /// repod's). Port 0 picks a free port; `0.0.0.0:PORT` accepts players from other
+    /// machines.
+    pub fn addr(mut self, addr: impl std::net::ToSocketAddrs + std::fmt::Debug) -> Self {
+        self.addrs = resolve(addr);
+        self
+    }
+
+    /// Uses `config` instead of `ServerConfig::default()`.
+    pub fn config(mut self, config: ServerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Makes each channel with `f` when its client connects, instead of `Default`: for
+    /// channels built with arguments (from the game state, the handshake, ...).
+    pub fn new_channel<G>(self, f: G) -> ServerBuilder<C, G>
+    where
+        G: FnMut(&mut ChannelCtx<'_, C>) -> C + Send + 'static,
+    {
+        ServerBuilder {
+            addrs: self.addrs,
+            config: self.config,
+            new_channel: f,
+            _channel: PhantomData,
+        }
+    }
+}
+
+impl<C: Channel, F: NewChannel<C>> ServerBuilder<C, F> {
+    /// Starts the server on a background thread, with `game` as its state (repod's
+    /// `start_background`); call [`Server::pump`] once per frame.
+    ///
+    /// # Errors
+    ///
+    /// If the address does not resolve or cannot be listened on, or the network thread
+    /// cannot start. The error names the address.
+    ///
+    /// # Panics
+    ///
+    /// If [`Channel::handlers`] registers two handlers for one action, or one for a
+    /// `podnet:` action.
+    pub fn start_background(self, game: C::Game) -> Result<Server<C>, Error> {
+        let mut handlers = ChannelHandlers::<C>::new();
+        C::handlers(&mut handlers);
+        let addrs = self.addrs?;
+        let net = podnet_sync::Server::start(&addrs[..], self.config)?;
+        let mut new_channel = self.new_channel;
+        Ok(Server {
+            net,
+            handlers,
+            channels: BTreeMap::new(),
+            new_channel: Box::new(move |ctx: &mut ChannelCtx<'_, C>| new_channel.new_channel(ctx)),
+            game,
+        })
+    }
+
+    /// Starts the server and runs it on the calling thread until it is stopped (repod's
+    /// `launch`, for dedicated servers): see [`Server::run`]. Returns the game state.
+    ///
+    /// # Errors
+    ///
+    /// As [`start_background`](Self::start_background).
+    pub fn launch(self, game: C::Game) -> Result<C::Game, Error> {
+        Ok(self.start_background(game)?.run())
+    }
+}
+
+type MakeChannel<C> = Box<dyn FnMut(&mut ChannelCtx<'_, C>) -> C + Send>;
 
 /// A podnet server: its network on a background thread, its [`Channel`]s and game state on
 /// the thread that calls [`pump`](Self::pump).
 ///
-/// It dereferences to a [`ServerHandle`] for sending (`send`, `send_to_all`, `close`,
-/// `connection_ids`, `local_addr`). Dropping it shuts it down gracefully.
+/// What a game does with the server is here: [`send`](Self::send),
+/// [`send_to_all`](Self::send_to_all), [`close`](Self::close), the channels and the game
+/// state. Everything else (connection ids and figures, frames, `info`) is on its
+/// [`handle`](Self::handle), which other threads can keep a clone of. Dropping the server
+/// shuts it down gracefully.
 ///
 /// # Example
 ///
@@ -310,11 +359,10 @@ impl<C: Channel> ChannelCtx<'_, C> {
 /// ```
 pub struct Server<C: Channel> {
     net: podnet_sync::Server,
-    handle: ServerHandle,
     handlers: ChannelHandlers<C>,
-    channels: FxMap<ConnectionId, Slot<C>>,
+    channels: BTreeMap<ConnectionId, Slot<C>>,
+    new_channel: MakeChannel<C>,
     game: C::Game,
-    stop: bool,
 }
 
 /// One connected client: its channel, and what the transport told of it.
@@ -324,97 +372,144 @@ struct Slot<C> {
     handshake: Handshake,
 }
 
-impl<C: Channel> Server<C> {
+impl<C: Channel + Default> Server<C> {
     /// Starts the server on a background thread, listening on `addr`, with `game` as its
-    /// state (repod's `start_background`). Port 0 picks a free port.
+    /// state (repod's `start_background`). Port 0 picks a free port. For a configuration,
+    /// repod's default address, or channels that are not `Default`, see
+    /// [`builder`](Self::builder).
     ///
     /// # Errors
     ///
-    /// If the address does not resolve or cannot be listened on.
+    /// As [`ServerBuilder::start_background`].
     ///
     /// # Panics
     ///
-    /// If [`Channel::handlers`] registers two handlers for one action.
+    /// As [`ServerBuilder::start_background`].
     pub fn start_background(
         addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
         game: C::Game,
     ) -> Result<Self, Error> {
-        Self::start_background_with(addr, ServerConfig::default(), game)
+        Self::builder().addr(addr).start_background(game)
     }
 
-    /// As [`start_background`](Self::start_background), with a configuration.
+    /// Starts the server on `addr` and runs it on the calling thread until it is stopped
+    /// (repod's `launch`): see [`run`](Self::run). Returns the game state.
     ///
     /// # Errors
     ///
-    /// As [`start_background`](Self::start_background).
-    pub fn start_background_with(
-        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
-        config: ServerConfig,
-        game: C::Game,
-    ) -> Result<Self, Error> {
-        let mut handlers = ChannelHandlers {
-            table: Table::default(),
-        };
-        C::handlers(&mut handlers);
-        let net = podnet_sync::Server::start(addr, config)?;
-        Ok(Server {
-            handle: net.handle(),
-            net,
-            handlers,
-            channels: FxMap::default(),
-            game,
-            stop: false,
-        })
-    }
-
-    /// Runs the server on the calling thread until a handler calls
-    /// [`ChannelCtx::stop_server`] (repod's `launch`, for dedicated servers), then shuts it
-    /// down and returns the game state.
-    ///
-    /// # Errors
-    ///
-    /// As [`start_background`](Self::start_background).
+    /// As [`ServerBuilder::start_background`].
     pub fn launch(
         addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
         game: C::Game,
     ) -> Result<C::Game, Error> {
-        let mut server = Self::start_background(addr, game)?;
-        while !server.stop {
-            server.pump_timeout(Duration::from_millis(100));
+        Self::builder().addr(addr).launch(game)
+    }
+}
+
+impl<C: Channel> Server<C> {
+    /// A [`ServerBuilder`] with repod's address (`127.0.0.1:5071`), the default
+    /// configuration, and channels made with `Default`.
+    pub fn builder() -> ServerBuilder<C> {
+        ServerBuilder {
+            addrs: resolve(crate::DEFAULT_ADDR),
+            config: ServerConfig::default(),
+            new_channel: DefaultChannel,
+            _channel: PhantomData,
         }
-        server.shutdown("server closed", Duration::from_secs(5));
-        let Server { game, .. } = server;
-        Ok(game)
+    }
+
+    /// Runs the server on the calling thread, pumping as events come, until it is asked
+    /// to stop: by a handler ([`ChannelCtx::stop_server`]), from another thread
+    /// ([`ServerHandle::request_stop`]), or by Ctrl-C / SIGTERM once
+    /// [`stop_on_signals`](Self::stop_on_signals) was called. Then shuts down gracefully
+    /// with the reason given (every channel's `on_disconnect` runs), and returns the game
+    /// state.
+    ///
+    /// ```
+    /// use podnet::{Channel, Server};
+    ///
+    /// #[derive(Default)]
+    /// struct Player;
+    /// impl Channel for Player { type Game = (); }
+    ///
+    /// let server = Server::<Player>::start_background("127.0.0.1:0", ())?;
+    /// let handle = server.handle().clone();
+    /// let admin = std::thread::spawn(move || handle.request_stop("maintenance"));
+    /// server.run(); // returns once the admin thread asked
+    /// admin.join().unwrap();
+    /// # Ok::<(), podnet::Error>(())
+    /// ```
+    pub fn run(mut self) -> C::Game {
+        while self.net.stop_requested().is_none() {
+            self.pump_timeout(STOP_POLL);
+        }
+        let reason = self
+            .net
+            .stop_requested()
+            .unwrap_or_else(|| "server closed".to_owned());
+        self.shutdown(&reason, RUN_SHUTDOWN_TIMEOUT);
+        let Server { game, .. } = self;
+        game
+    }
+
+    /// Stops the server gracefully on Ctrl-C (SIGINT) or SIGTERM: the process's signal
+    /// handler calls [`ServerHandle::request_stop`], so [`run`](Self::run) and
+    /// [`launch`](ServerBuilder::launch) shut down with the reason "the server was
+    /// stopped by a signal", and a game loop of its own sees
+    /// [`stop_requested`](Self::stop_requested).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Signals`] if the process already has such a handler (one per process).
+    pub fn stop_on_signals(&self) -> Result<(), Error> {
+        let handle = self.net.handle().clone();
+        ctrlc::set_handler(move || handle.request_stop("the server was stopped by a signal"))
+            .map_err(|err| Error::Signals {
+                problem: err.to_string(),
+            })
+    }
+
+    /// The reason a stop was asked for (see [`run`](Self::run)), for a game loop that
+    /// pumps by itself and should end.
+    pub fn stop_requested(&self) -> Option<String> {
+        self.net.stop_requested()
     }
 
     /// Handles every event queued now on this thread: creates and drops channels, calls
     /// their handlers and hooks. Returns how many events it handled. Never blocks; call it
     /// once per frame. See [`podnet_sync::Server`] for the full contract.
     pub fn pump(&mut self) -> usize {
-        let (net, dispatch) = self.dispatcher();
-        net.pump(dispatch)
+        let (net, mut dispatcher) = self.dispatcher();
+        net.pump(|event| dispatcher.dispatch(event))
     }
 
     /// Waits up to `timeout` for the first event, then handles it and everything queued,
     /// as [`pump`](Self::pump). Returns how many events it handled.
     pub fn pump_timeout(&mut self, timeout: Duration) -> usize {
-        let (net, dispatch) = self.dispatcher();
-        net.pump_timeout(timeout, dispatch)
+        let (net, mut dispatcher) = self.dispatcher();
+        net.pump_timeout(timeout, |event| dispatcher.dispatch(event))
     }
 
-    /// The network, and the handler that dispatches its events to the channels.
-    fn dispatcher(&mut self) -> (&mut podnet_sync::Server, impl FnMut(ServerEvent) + '_) {
+    /// The network, and what dispatches its events to the channels.
+    fn dispatcher(&mut self) -> (&mut podnet_sync::Server, Dispatcher<'_, C>) {
         let Self {
             net,
-            handle,
             handlers,
             channels,
+            new_channel,
             game,
-            stop,
         } = self;
-        (net, move |event| {
-            dispatch(event, handle, handlers, channels, game, stop)
-        })
+        let server = net.handle().clone();
+        (
+            net,
+            Dispatcher {
+                server,
+                handlers,
+                channels,
+                new_channel,
+                game,
+            },
+        )
     }
 
     /// The game state.
@@ -432,15 +527,91 @@ impl<C: Channel> Server<C> {
         self.channels.get(&id).map(|slot| &slot.channel)
     }
 
-    /// Every connected client's channel, in no particular order (repod's
-    /// `server.channels`).
+    /// One connected client's channel, to change from the game loop.
+    pub fn channel_mut(&mut self, id: ConnectionId) -> Option<&mut C> {
+        self.channels.get_mut(&id).map(|slot| &mut slot.channel)
+    }
+
+    /// Every connected client's channel, by connection id (the order they connected in;
+    /// repod's `server.channels`).
     pub fn channels(&self) -> impl Iterator<Item = (ConnectionId, &C)> {
         self.channels.iter().map(|(id, slot)| (*id, &slot.channel))
     }
 
-    /// A handle for sending from other threads.
-    pub fn handle(&self) -> ServerHandle {
-        self.handle.clone()
+    /// Every connected client's channel, by connection id, to change from the game loop.
+    pub fn channels_mut(&mut self) -> impl Iterator<Item = (ConnectionId, &mut C)> {
+        self.channels
+            .iter_mut()
+            .map(|(id, slot)| (*id, &mut slot.channel))
+    }
+
+    /// Every connected client's channel by id, with the game state: to change both from
+    /// the game loop (a tick that moves every player inside the world).
+    pub fn channels_and_game_mut(
+        &mut self,
+    ) -> (impl Iterator<Item = (ConnectionId, &mut C)>, &mut C::Game) {
+        let channels = self
+            .channels
+            .iter_mut()
+            .map(|(id, slot)| (*id, &mut slot.channel));
+        (channels, &mut self.game)
+    }
+
+    /// How many clients are connected (have a channel).
+    pub fn len(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// Whether no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.channels.is_empty()
+    }
+
+    /// The handle for everything else, `Clone + Send + Sync`: connection ids and
+    /// figures, frames, `info`, stopping. Clone it to keep one on another thread.
+    pub fn handle(&self) -> &ServerHandle {
+        self.net.handle()
+    }
+
+    /// The address the server listens on, with the actual port when bound to port 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.net.local_addr()
+    }
+
+    /// Sends a message to one client. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// As [`ChannelCtx::send`].
+    pub fn send<M: Message + Serialize + ?Sized>(
+        &self,
+        id: ConnectionId,
+        msg: &M,
+    ) -> Result<(), SendError> {
+        self.net.handle().send(id, msg)
+    }
+
+    /// Sends a message to every client, encoded once (repod's `send_to_all`). Returns how
+    /// many it was queued for.
+    ///
+    /// # Errors
+    ///
+    /// If the message does not encode.
+    pub fn send_to_all<M: Message + Serialize + ?Sized>(
+        &self,
+        msg: &M,
+    ) -> Result<usize, SendError> {
+        self.net.handle().send_to_all(msg)
+    }
+
+    /// Closes one client's connection gracefully with `reason`, after what was sent to it;
+    /// its channel's `on_disconnect` follows on a later pump.
+    ///
+    /// # Errors
+    ///
+    /// If the connection is gone or already closing.
+    pub fn close(&self, id: ConnectionId, reason: &str) -> Result<(), SendError> {
+        self.net.handle().close(id, reason)
     }
 
     /// Shuts down: stops accepting, closes every connection with `reason` after what was
@@ -454,108 +625,150 @@ impl<C: Channel> Server<C> {
     }
 }
 
-impl<C: Channel> std::ops::Deref for Server<C> {
-    type Target = ServerHandle;
-
-    fn deref(&self) -> &ServerHandle {
-        &self.handle
-    }
+/// Dispatches one pump's events to the channels.
+struct Dispatcher<'s, C: Channel> {
+    server: ServerHandle,
+    handlers: &'s ChannelHandlers<C>,
+    channels: &'s mut BTreeMap<ConnectionId, Slot<C>>,
+    new_channel: &'s mut MakeChannel<C>,
+    game: &'s mut C::Game,
 }
 
-fn dispatch<C: Channel>(
-    event: ServerEvent,
-    server: &ServerHandle,
-    handlers: &ChannelHandlers<C>,
-    channels: &mut FxMap<ConnectionId, Slot<C>>,
-    game: &mut C::Game,
-    stop: &mut bool,
-) {
-    match event {
-        ServerEvent::Connected {
-            id,
-            peer,
-            handshake,
-        } => {
-            let Slot {
-                channel,
-                peer,
-                handshake,
-            } = channels.entry(id).or_insert_with(|| Slot {
-                channel: C::default(),
-                peer,
-                handshake,
-            });
-            let mut ctx = ChannelCtx {
+impl<C: Channel> Dispatcher<'_, C> {
+    fn dispatch(&mut self, event: ServerEvent) {
+        let policy = self.handlers.panic_policy();
+        match event {
+            ServerEvent::Connected {
                 id,
-                peer: *peer,
-                handshake,
-                game,
-                server,
-                stop,
-            };
-            channel.on_connect(&mut ctx);
-        }
-        ServerEvent::Message { id, message } => {
-            let Some(Slot {
-                channel,
                 peer,
                 handshake,
-            }) = channels.get_mut(&id)
-            else {
-                return;
-            };
-            let mut ctx = ChannelCtx {
-                id,
-                peer: *peer,
-                handshake,
-                game,
-                server,
-                stop,
-            };
-            let handled = match handlers.table.get(message.action_bytes()) {
-                Some(handler) => handler(channel, &mut ctx, &message),
-                None => to_value(&message).map(|value| channel.network_received(&mut ctx, value)),
-            };
-            if let Err(error) = handled {
-                channel.on_error(&mut ctx, error);
-            }
-        }
-        ServerEvent::Error { id, error } => {
-            if let Some(Slot {
-                channel,
-                peer,
-                handshake,
-            }) = channels.get_mut(&id)
-            {
-                let mut ctx = ChannelCtx {
-                    id,
-                    peer: *peer,
-                    handshake,
-                    game,
-                    server,
-                    stop,
-                };
-                channel.on_error(&mut ctx, Error::Transport(error.into_inner()));
-            }
-        }
-        ServerEvent::Disconnected { id, reason } => {
-            if let Some(Slot {
-                mut channel,
-                peer,
-                handshake,
-            }) = channels.remove(&id)
-            {
+            } => {
                 let mut ctx = ChannelCtx {
                     id,
                     peer,
                     handshake: &handshake,
-                    game,
-                    server,
-                    stop,
+                    game: self.game,
+                    server: &self.server,
                 };
-                channel.on_disconnect(&mut ctx, &reason);
+                let made = catch(policy, "new_channel", || (self.new_channel)(&mut ctx));
+                let channel = match made {
+                    Ok(channel) => channel,
+                    Err(panic) => return self.failed(id, &panic),
+                };
+                let slot = self.channels.entry(id).or_insert(Slot {
+                    channel,
+                    peer,
+                    handshake,
+                });
+                let mut ctx = ChannelCtx {
+                    id,
+                    peer,
+                    handshake: &slot.handshake,
+                    game: self.game,
+                    server: &self.server,
+                };
+                let channel = &mut slot.channel;
+                if let Err(panic) = catch(policy, "on_connect", || channel.on_connect(&mut ctx)) {
+                    self.failed(id, &panic);
+                }
             }
+            ServerEvent::Message { id, message } => {
+                let Some(slot) = self.channels.get_mut(&id) else {
+                    return;
+                };
+                let mut ctx = ChannelCtx {
+                    id,
+                    peer: slot.peer,
+                    handshake: &slot.handshake,
+                    game: self.game,
+                    server: &self.server,
+                };
+                let error = match self
+                    .handlers
+                    .dispatch(&mut slot.channel, &mut ctx, &message)
+                {
+                    Ok(_) => return,
+                    Err(error @ MessageError::Panicked { .. }) => return self.failed(id, &error),
+                    Err(error) => error,
+                };
+                let channel = &mut slot.channel;
+                if let Err(panic) = catch(policy, "on_error", || channel.on_error(&mut ctx, error))
+                {
+                    self.failed(id, &panic);
+                }
+            }
+            ServerEvent::Error { id, error } => {
+                let Some(slot) = self.channels.get_mut(&id) else {
+                    return;
+                };
+                let mut ctx = ChannelCtx {
+                    id,
+                    peer: slot.peer,
+                    handshake: &slot.handshake,
+                    game: self.game,
+                    server: &self.server,
+                };
+                let error = MessageError::NotAMessage {
+                    source: error.into_inner(),
+                };
+                let channel = &mut slot.channel;
+                if let Err(panic) = catch(policy, "on_error", || channel.on_error(&mut ctx, error))
+                {
+                    self.failed(id, &panic);
+                }
+            }
+            ServerEvent::Disconnected { id, reason } => {
+                let Some(mut slot) = self.channels.remove(&id) else {
+                    return;
+                };
+                let mut ctx = ChannelCtx {
+                    id,
+                    peer: slot.peer,
+                    handshake: &slot.handshake,
+                    game: self.game,
+                    server: &self.server,
+                };
+                let channel = &mut slot.channel;
+                if let Err(panic) = catch(policy, "on_disconnect", || {
+                    channel.on_disconnect(&mut ctx, &reason)
+                }) {
+                    report::error(format_args!("connection {id}: {panic}"));
+                }
+            }
+            _ => {}
         }
-        _ => {}
+    }
+
+    /// A handler or hook panicked while handling connection `id` (and the policy caught
+    /// it): says so, and closes that connection; the game goes on.
+    fn failed(&self, id: ConnectionId, panic: &MessageError) {
+        report::error(format_args!(
+            "connection {id}: {panic}; closing the connection (PanicPolicy::Catch)"
+        ));
+        let what = panic.action().unwrap_or("a message");
+        let _ = self
+            .server
+            .close(id, &format!("the server failed handling {what:?}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use podnet_dispatch::PanicPolicy;
+
+    /// The table's policy is what `pump` uses; `Propagate` is a real choice.
+    #[test]
+    fn panic_policy_is_the_tables() {
+        let mut h = ChannelHandlers::<Unit>::new();
+        assert_eq!(h.panic_policy(), PanicPolicy::Catch);
+        h.set_panic_policy(PanicPolicy::Propagate);
+        assert_eq!(h.panic_policy(), PanicPolicy::Propagate);
+    }
+
+    #[derive(Default)]
+    struct Unit;
+    impl Channel for Unit {
+        type Game = ();
     }
 }

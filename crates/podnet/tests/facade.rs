@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use podnet::{
     Channel, ChannelCtx, ChannelHandlers, Client, ClientCtx, Connected, ConnectionId,
-    ConnectionListener, DisconnectReason, Error, ListenerHandlers, Message, Server, Value,
+    ConnectionListener, DisconnectReason, ListenerHandlers, Message, MessageError, PanicPolicy,
+    SendError, Server, Value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -32,15 +33,13 @@ fn pump_until<C: Channel, L: ConnectionListener>(
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone, Message)]
+#[message(action = "move")]
 struct Move {
     x: i32,
     y: i32,
     #[serde(default)]
     tag: Option<String>,
-}
-impl Message for Move {
-    const ACTION: &'static str = "move";
 }
 
 /// Server-side record of what happened, in order.
@@ -50,6 +49,15 @@ struct Log {
     moves: Vec<(ConnectionId, Move)>,
     unknown: Vec<Value>,
     errors: Vec<String>,
+    error_actions: Vec<Option<String>>,
+}
+
+/// A shout: its handler fails (returns an error) when the text is empty, and panics when
+/// it is "boom": a bug in the game's code.
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone, Message)]
+#[message(action = "shout")]
+struct Shout {
+    text: String,
 }
 
 #[derive(Default)]
@@ -61,7 +69,9 @@ impl Channel for Player {
     type Game = Log;
 
     fn handlers(h: &mut ChannelHandlers<Self>) {
-        h.on(Self::on_move);
+        h.on(Self::on_move)
+            .on(Self::on_shout)
+            .fallback(|_, ctx, msg| ctx.game.unknown.push(msg));
     }
 
     fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
@@ -78,12 +88,11 @@ impl Channel for Player {
         ctx.game.events.push(event);
     }
 
-    fn on_error(&mut self, ctx: &mut ChannelCtx<'_, Self>, error: Error) {
+    fn on_error(&mut self, ctx: &mut ChannelCtx<'_, Self>, error: MessageError) {
         ctx.game.errors.push(error.to_string());
-    }
-
-    fn network_received(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Value) {
-        ctx.game.unknown.push(msg);
+        ctx.game
+            .error_actions
+            .push(error.action().map(str::to_owned));
     }
 }
 
@@ -94,6 +103,14 @@ impl Player {
         ctx.game.events.push(format!("move {id}"));
         ctx.game.moves.push((id, msg.clone()));
         ctx.send_to_all(&msg).unwrap();
+    }
+
+    fn on_shout(&mut self, _: &mut ChannelCtx<'_, Self>, msg: Shout) -> Result<(), String> {
+        match msg.text.as_str() {
+            "" => Err("an empty shout".to_owned()),
+            "boom" => panic!("the shout handler has a bug"),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -110,19 +127,24 @@ impl ConnectionListener for Watcher {
         h.on(|w: &mut Self, _: &mut ClientCtx<'_>, _: Connected| {
             w.events.push("connected".into());
         })
-        .on(|w: &mut Self, _: &mut ClientCtx<'_>, m: Move| w.moves.push(m));
+        .on(|w: &mut Self, _: &mut ClientCtx<'_>, m: Move| w.moves.push(m))
+        .fallback(|w, _, msg| w.unknown.push(msg));
     }
 
-    fn on_connect(&mut self, _ctx: &mut ClientCtx<'_>) {
+    fn on_socket_connect(&mut self, _ctx: &mut ClientCtx<'_>) {
         self.events.push("socketConnect".into());
     }
 
-    fn on_close(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
-        self.events.push(format!("disconnected: {reason}"));
+    fn on_connect(&mut self, ctx: &mut ClientCtx<'_>) {
+        assert!(
+            ctx.handshake().is_some(),
+            "on_connect comes after the handshake"
+        );
+        self.events.push("handshake".into());
     }
 
-    fn network_received(&mut self, _ctx: &mut ClientCtx<'_>, msg: Value) {
-        self.unknown.push(msg);
+    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
+        self.events.push(format!("disconnected: {reason}"));
     }
 }
 
@@ -178,9 +200,16 @@ fn fallback_gets_unknown_actions_and_misfits_go_to_on_error() {
         error.contains("\"move\"") && error.contains("Move"),
         "{error}"
     );
+    // The error names the field that did not fit and the type it expected.
+    assert!(
+        error.contains("the field `x` does not fit") && error.contains("expected i32"),
+        "{error}"
+    );
+    assert_eq!(server.game().error_actions[0].as_deref(), Some("move"));
 
     // The server's fallback path on the client: an action the Watcher has no handler for.
     server
+        .handle()
         .send_with_action_to_all("scoreboard", &HashMap::from([("top", 3)]))
         .unwrap();
     pump_until(&mut server, &mut [&mut client], |_, c| {
@@ -207,7 +236,7 @@ fn lifecycle_events_arrive_once_in_order() {
     });
     client.close("done");
     pump_until(&mut server, &mut [&mut client], |s, c| {
-        s.channels().count() == 0 && c[0].listener().events.len() == 3
+        s.is_empty() && c[0].listener().events.len() == 4
     });
     // A few more pumps: nothing else may arrive.
     for _ in 0..10 {
@@ -225,7 +254,12 @@ fn lifecycle_events_arrive_once_in_order() {
     );
     assert_eq!(
         client.listener().events,
-        ["socketConnect", "connected", "disconnected: closed: done"]
+        [
+            "socketConnect",
+            "handshake",
+            "connected",
+            "disconnected: closed: done"
+        ]
     );
 }
 
@@ -234,7 +268,7 @@ fn lifecycle_events_arrive_once_in_order() {
 fn sending_from_other_threads() {
     let mut server = start();
     let mut client = Client::connect(server.local_addr(), Watcher::default()).unwrap();
-    let client_handle = client.handle();
+    let client_handle = client.handle().clone();
     std::thread::spawn(move || {
         for x in 0..10 {
             client_handle.send(&Move { x, y: 0, tag: None }).unwrap();
@@ -248,7 +282,7 @@ fn sending_from_other_threads() {
     let xs: Vec<i32> = server.game().moves.iter().map(|(_, m)| m.x).collect();
     assert_eq!(xs, (0..10).collect::<Vec<_>>());
 
-    let server_handle = server.handle();
+    let server_handle = server.handle().clone();
     std::thread::spawn(move || {
         server_handle
             .send_to_all(&Move {
@@ -275,7 +309,7 @@ fn host_and_play() {
     // Both are in before anyone moves: a broadcast reaches players whose handshake the
     // server has read.
     pump_until(&mut server, &mut [&mut host, &mut guest], |s, _| {
-        s.channels().count() == 2
+        s.len() == 2
     });
     host.send(&Move {
         x: 1,
@@ -293,7 +327,7 @@ fn host_and_play() {
     pump_until(&mut server, &mut [&mut host, &mut guest], |_, c| {
         c.iter().all(|c| c.listener().moves.len() == 2)
     });
-    assert_eq!(server.channels().count(), 2);
+    assert_eq!(server.len(), 2);
 }
 
 /// Dropping the server closes every client with its reason; dropping a client closes it
@@ -320,7 +354,7 @@ fn drop_shuts_down_cleanly() {
 
     drop(server);
     let deadline = Instant::now() + WAIT;
-    while client.is_connected() || client.listener().events.len() < 3 {
+    while client.is_connected() || client.listener().events.len() < 4 {
         assert!(Instant::now() < deadline);
         client.pump_timeout(Duration::from_millis(10));
     }
@@ -419,8 +453,11 @@ fn connect_errors_say_what_to_do() {
 fn two_network_threads_serve_like_one() {
     let mut config = podnet::ServerConfig::default();
     config.network_threads = 2;
-    let mut server =
-        Server::<Player>::start_background_with("127.0.0.1:0", config, Log::default()).unwrap();
+    let mut server = Server::<Player>::builder()
+        .addr("127.0.0.1:0")
+        .config(config)
+        .start_background(Log::default())
+        .unwrap();
     let mut clients: Vec<Client<Watcher>> = (0..6)
         .map(|_| Client::connect(server.local_addr(), Watcher::default()).unwrap())
         .collect();
@@ -450,4 +487,253 @@ fn two_network_threads_serve_like_one() {
     let report = server.shutdown("done", WAIT).unwrap();
     assert!(report.clean);
     assert_eq!(report.connections, 6);
+}
+
+/// A handler that returns an error reports it to `on_error` with its action named; the
+/// connection stays open.
+#[test]
+fn handler_errors_go_to_on_error_with_the_action() {
+    let mut server = start();
+    let mut client = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    client
+        .send(&Shout {
+            text: String::new(),
+        })
+        .unwrap();
+    pump_until(&mut server, &mut [&mut client], |s, _| {
+        !s.game().errors.is_empty()
+    });
+    assert_eq!(
+        server.game().errors[0],
+        "the handler for \"shout\" failed: an empty shout"
+    );
+    assert_eq!(server.game().error_actions[0].as_deref(), Some("shout"));
+    client
+        .send(&Move {
+            x: 1,
+            y: 2,
+            tag: None,
+        })
+        .unwrap();
+    pump_until(&mut server, &mut [&mut client], |s, _| {
+        !s.game().moves.is_empty()
+    });
+    assert!(client.is_connected());
+}
+
+/// By default a handler that panics is caught: that client is closed with a reason that
+/// names the action, and everyone else plays on.
+#[test]
+fn a_panicking_handler_closes_its_connection_and_the_game_goes_on() {
+    let mut server = start();
+    let mut buggy = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    let mut other = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    pump_until(&mut server, &mut [&mut buggy, &mut other], |s, _| {
+        s.len() == 2
+    });
+    buggy
+        .send(&Shout {
+            text: "boom".into(),
+        })
+        .unwrap();
+    pump_until(&mut server, &mut [&mut buggy, &mut other], |s, c| {
+        s.len() == 1 && !c[0].is_connected()
+    });
+    pump_until(&mut server, &mut [&mut buggy], |_, c| {
+        c[0].listener()
+            .events
+            .iter()
+            .any(|e| e.starts_with("disconnected"))
+    });
+    assert_eq!(
+        buggy.listener().events.last().unwrap(),
+        "disconnected: closed by the peer: the server failed handling \"shout\""
+    );
+    // The server and the other player go on.
+    other
+        .send(&Move {
+            x: 3,
+            y: 4,
+            tag: None,
+        })
+        .unwrap();
+    pump_until(&mut server, &mut [&mut other], |_, c| {
+        !c[0].listener().moves.is_empty()
+    });
+    assert!(
+        server
+            .game()
+            .events
+            .iter()
+            .any(|e| e.contains("disconnect"))
+    );
+}
+
+/// With `PanicPolicy::Propagate` the panic comes out of `pump()`.
+#[test]
+fn propagate_lets_a_handler_panic_out_of_pump() {
+    #[derive(Default)]
+    struct Strict;
+    impl Channel for Strict {
+        type Game = ();
+        fn handlers(h: &mut ChannelHandlers<Self>) {
+            h.set_panic_policy(PanicPolicy::Propagate)
+                .on(|_, _, _: Shout| -> () { panic!("strict bug") });
+        }
+    }
+    let mut server = Server::<Strict>::start_background("127.0.0.1:0", ()).unwrap();
+    let client = Client::connect(server.local_addr(), ()).unwrap();
+    client.send(&Shout { text: "x".into() }).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        while Instant::now() < deadline {
+            server.pump_timeout(Duration::from_millis(10));
+        }
+    }));
+    let payload = panicked.expect_err("the handler's panic comes out of pump()");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"strict bug"));
+}
+
+/// A client-side handler that panics is caught too: the client closes its connection
+/// with a reason naming the action.
+#[test]
+fn a_panicking_client_handler_closes_the_client() {
+    struct Fragile;
+    impl ConnectionListener for Fragile {
+        fn handlers(h: &mut ListenerHandlers<Self>) {
+            h.on(|_, _, _: Connected| -> () { panic!("client bug") });
+        }
+    }
+    let mut server = start();
+    let mut client = Client::connect(server.local_addr(), Fragile).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while client.is_connected() {
+        assert!(Instant::now() < deadline);
+        server.pump_timeout(Duration::from_millis(5));
+        client.pump();
+    }
+    pump_until(
+        &mut server,
+        &mut [],
+        |s: &Server<Player>, _: &[&mut Client<()>]| {
+            s.game()
+                .events
+                .iter()
+                .any(|e| e.contains("the client failed handling \"connected\""))
+        },
+    );
+}
+
+/// Channels come in connection order, the game loop can change them, and a channel can
+/// be built with arguments instead of `Default`.
+#[test]
+fn channels_are_ordered_mutable_and_built_by_the_game() {
+    struct Numbered {
+        number: usize,
+        score: u32,
+    }
+    impl Channel for Numbered {
+        type Game = usize;
+    }
+    let mut server = Server::<Numbered>::builder()
+        .addr("127.0.0.1:0")
+        .new_channel(|ctx: &mut ChannelCtx<'_, Numbered>| {
+            *ctx.game += 1;
+            Numbered {
+                number: *ctx.game,
+                score: 0,
+            }
+        })
+        .start_background(0)
+        .unwrap();
+    let mut clients: Vec<Client<()>> = (0..5)
+        .map(|_| Client::connect(server.local_addr(), ()).unwrap())
+        .collect();
+    let mut refs: Vec<&mut Client<()>> = clients.iter_mut().collect();
+    pump_until(&mut server, &mut refs, |s, _| s.len() == 5);
+    let ids: Vec<ConnectionId> = server.channels().map(|(id, _)| id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "channels() is in id order");
+    let mut numbers: Vec<usize> = server.channels().map(|(_, c)| c.number).collect();
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        [1, 2, 3, 4, 5],
+        "each built once, by the game's function"
+    );
+    for (_, channel) in server.channels_mut() {
+        channel.score += 10;
+    }
+    let first = ids[0];
+    server.channel_mut(first).unwrap().score += 5;
+    let scores: Vec<u32> = server.channels().map(|(_, c)| c.score).collect();
+    assert_eq!(scores, [15, 10, 10, 10, 10]);
+}
+
+/// `run()` is stopped from another thread through the handle: it shuts down with the
+/// reason given, which the players receive.
+#[test]
+fn run_stops_when_asked_from_another_thread() {
+    let server = start();
+    let addr = server.local_addr();
+    let handle = server.handle().clone();
+    let mut client = Client::connect(addr, Watcher::default()).unwrap();
+    let runner = std::thread::spawn(move || server.run());
+    // Wait until the player is in (the server counts it), then ask for the stop.
+    let deadline = Instant::now() + WAIT;
+    while handle.connection_count() == 0 {
+        assert!(Instant::now() < deadline);
+        client.pump_timeout(Duration::from_millis(5));
+    }
+    handle.request_stop("maintenance");
+    let log = runner.join().unwrap();
+    assert!(
+        log.events.iter().any(|e| e.ends_with(": maintenance")),
+        "{:?}",
+        log.events
+    );
+    while client.is_connected()
+        || !client
+            .listener()
+            .events
+            .iter()
+            .any(|e| e.starts_with("disconnected"))
+    {
+        assert!(Instant::now() < deadline);
+        client.pump_timeout(Duration::from_millis(5));
+    }
+    assert_eq!(
+        client.listener().events.last().unwrap(),
+        "disconnected: closed by the peer: maintenance"
+    );
+}
+
+/// What a failing `main` prints (`Debug`) reads as a sentence that names the address.
+#[test]
+fn errors_read_as_sentences_and_name_the_address() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let err = Client::connect(addr, ()).err().expect("refused");
+    let debug = format!("{err:?}");
+    assert!(
+        debug.starts_with(&format!("could not connect to {addr}")),
+        "{debug}"
+    );
+    assert!(!debug.contains("Os {"), "{debug}");
+    let err = Client::connect("no-such-host.invalid:5071", ())
+        .err()
+        .expect("unresolvable");
+    assert!(matches!(err, podnet::Error::Resolve { .. }), "{err}");
+    assert!(
+        err.to_string().contains("no-such-host.invalid:5071"),
+        "{err}"
+    );
+    let err = Client::connect("localhost", ()).err().expect("no port");
+    assert!(err.to_string().contains("HOST:PORT"), "{err}");
+    // A send error is its own type, and converts for `?` in main.
+    let send: SendError = SendError::NotConnected { id: None };
+    let main_error: podnet::Error = send.into();
+    assert!(matches!(main_error, podnet::Error::Send(_)));
 }

@@ -14,9 +14,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use podnet::wire::Frame;
 use podnet::{
     Channel, ChannelCtx, ChannelHandlers, Client, ClientCtx, Connected, ConnectionListener,
-    DisconnectReason, Frame, ListenerHandlers, Message, Server, ServerConfig, Value,
+    DisconnectReason, ListenerHandlers, Message, Server, ServerConfig, Value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -115,17 +116,16 @@ fn until(what: &str, mut step: impl FnMut() -> bool) {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Message)]
+#[message(action = "chat")]
 struct Chat {
     who: String,
     text: String,
 }
-impl Message for Chat {
-    const ACTION: &'static str = "chat";
-}
 
 /// Every msgpack type the Python client sends, with the Rust type that holds it.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Message)]
+#[message(action = "types")]
 struct Types {
     s: String,
     #[serde(with = "serde_bytes")]
@@ -138,9 +138,6 @@ struct Types {
     n: Option<i32>,
     lst: Vec<Value>,
     m: HashMap<String, Value>,
-}
-impl Message for Types {
-    const ACTION: &'static str = "types";
 }
 
 #[derive(Default)]
@@ -193,13 +190,11 @@ impl Channel for Member {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, Message)]
+#[message(action = "burst")]
 struct Burst {
     from: String,
     seq: u32,
-}
-impl Message for Burst {
-    const ACTION: &'static str = "burst";
 }
 
 /// A podnet client for the scenarios.
@@ -235,15 +230,12 @@ impl ConnectionListener for Player {
             })
             .on_value("shout", |p, _, msg| {
                 p.shouts.push(msg["text"].as_str().unwrap().to_owned());
-            });
+            })
+            .fallback(|p, _, msg| p.unknown.push(msg));
     }
 
-    fn on_close(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
+    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
         self.closed = Some(reason.clone());
-    }
-
-    fn network_received(&mut self, _ctx: &mut ClientCtx<'_>, msg: Value) {
-        self.unknown.push(msg);
     }
 }
 
@@ -399,8 +391,11 @@ fn podnet_clients_on_a_repod_server() {
 fn podnet_control_messages_are_unknown_actions_to_repod() {
     let mut config = ServerConfig::default();
     config.connection.liveness.heartbeat_interval = Some(Duration::from_millis(50));
-    let mut server =
-        Server::<Member>::start_background_with("127.0.0.1:0", config, Room::default()).unwrap();
+    let mut server = Server::<Member>::builder()
+        .addr("127.0.0.1:0")
+        .config(config)
+        .start_background(Room::default())
+        .unwrap();
     let port = server.local_addr().port().to_string();
     let mut python = Scenario::start(&["control", &port]);
     until("the Python client", || {
@@ -421,8 +416,11 @@ fn mixed_room_burst() {
     // Room for the whole burst in every queue: this scenario is about delivery, not about
     // slow consumers.
     config.connection.max_queued_bytes = 8 * 1024 * 1024;
-    let mut server =
-        Server::<Member>::start_background_with("127.0.0.1:0", config, Room::default()).unwrap();
+    let mut server = Server::<Member>::builder()
+        .addr("127.0.0.1:0")
+        .config(config)
+        .start_background(Room::default())
+        .unwrap();
     let port = server.local_addr().port().to_string();
     let mut clients: Vec<_> = ["rsA", "rsB"]
         .into_iter()
@@ -476,13 +474,19 @@ fn quiet_repod_watcher_is_kept() {
     config.hello_wait = Duration::from_millis(50);
     config.connection.liveness.heartbeat_interval = Some(Duration::from_millis(30));
     config.connection.liveness.heartbeat_timeout = Duration::from_millis(300);
-    let mut server =
-        Server::<Member>::start_background_with("127.0.0.1:0", config, Room::default()).unwrap();
+    let mut server = Server::<Member>::builder()
+        .addr("127.0.0.1:0")
+        .config(config)
+        .start_background(Room::default())
+        .unwrap();
     let port = server.local_addr().port().to_string();
     let mut python = Scenario::start(&["quiet", &port, "1.5"]);
     python.wait_line("READY");
     python.wait_line("QUIET");
-    server.send_with_action_to_all("news", &()).unwrap();
+    server
+        .handle()
+        .send_with_action_to_all("news", &())
+        .unwrap();
     until("the watcher to finish", || {
         server.pump();
         python.finished()
@@ -513,17 +517,20 @@ fn quiet_repod_watcher_is_kept() {
 fn a_server_full_of_silent_sockets_admits_a_player() {
     let mut config = ServerConfig::default();
     config.max_connections = 8;
-    let mut server =
-        Server::<Member>::start_background_with("127.0.0.1:0", config, Room::default()).unwrap();
+    let mut server = Server::<Member>::builder()
+        .addr("127.0.0.1:0")
+        .config(config)
+        .start_background(Room::default())
+        .unwrap();
     let port = server.local_addr().port().to_string();
     let mut python = Scenario::start(&["full", &port, "8"]);
     until("the player to get in and leave", || {
         server.pump();
         python.finished()
     });
-    assert!(server.evicted_count() >= 1);
+    assert!(server.handle().evicted_count() >= 1);
     assert_eq!(
-        server.rejected_count(),
+        server.handle().rejected_count(),
         0,
         "room was made, no one was turned away"
     );

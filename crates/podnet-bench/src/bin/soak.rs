@@ -28,9 +28,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use podnet::podnet_transport::{self, ClientEvent};
 use podnet::{Channel, ChannelCtx, ChannelHandlers, Message, Server};
 use podnet_framing::{FrameCodec, FramingConfig, RawMessage};
+use podnet_transport::ClientEvent;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
@@ -52,34 +52,28 @@ const DRAIN: Duration = Duration::from_secs(20);
 // ---- The messages ----
 
 /// A line: who says it, its number in the sender's sequence, and padding.
-#[derive(Serialize, Deserialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone, Message)]
+#[message(action = "say")]
 struct Say {
     from: u64,
     seq: u64,
     #[serde(with = "serde_bytes")]
     pad: Vec<u8>,
 }
-impl Message for Say {
-    const ACTION: &'static str = "say";
-}
 
 /// The same line, as the server relays it to everyone.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, Message)]
+#[message(action = "said")]
 struct Said {
     from: u64,
     seq: u64,
 }
-impl Message for Said {
-    const ACTION: &'static str = "said";
-}
 
 /// The server relayed the sender's line `seq`.
-#[derive(Serialize, Deserialize, Debug)]
+#[derive(Serialize, Deserialize, Debug, Message)]
+#[message(action = "ack")]
 struct Ack {
     seq: u64,
-}
-impl Message for Ack {
-    const ACTION: &'static str = "ack";
 }
 
 fn main() -> Result<()> {
@@ -520,7 +514,7 @@ async fn churn_client(
 async fn resetting_client(addr: SocketAddr, from: u64, ledger: Shared) -> Result<()> {
     let config = FramingConfig::default();
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let frame = podnet::podnet_transport::Frame::encode(
+    let frame = podnet_transport::Frame::encode(
         &Say {
             from,
             seq: 0,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use podnet_framing::RawMessage;
 use podnet_lobby::protocol::{GameStart, LobbyUpdate, Login, Welcome};
-use podnet_lobby::{Game, Lobby, LobbyConfig, Message, Seat, SessionCtx, SessionHandlers};
+use podnet_lobby::{Game, Lobby, LobbyConfig, Message, SessionCtx, SessionHandlers};
 use podnet_transport::{
     Client, ClientConfig, ClientEvent, DisconnectReason, EventStream, Server, ServerConfig,
     ShutdownReport,
@@ -22,30 +22,29 @@ pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 // ---- The test game: players talk; the session counts its own lines ----
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Message)]
+#[message(action = "say")]
 pub(crate) struct Say {
     pub(crate) text: String,
 }
-impl Message for Say {
-    const ACTION: &'static str = "say";
-}
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Message)]
+#[message(action = "said")]
 pub(crate) struct Said {
     pub(crate) seat: usize,
     pub(crate) text: String,
     /// Lines said in this session so far.
     pub(crate) lines: u32,
 }
-impl Message for Said {
-    const ACTION: &'static str = "said";
-}
 
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Message)]
+#[message(action = "finish")]
 pub(crate) struct Finish {}
-impl Message for Finish {
-    const ACTION: &'static str = "finish";
-}
+
+/// Makes the game's handler panic: a bug in the game, for the panic policy.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Message)]
+#[message(action = "boom")]
+pub(crate) struct Boom {}
 
 /// A session: lines said so far, its own.
 pub(crate) struct Talk {
@@ -60,23 +59,32 @@ impl Game for Talk {
     }
 
     fn handlers(h: &mut SessionHandlers<Self>) {
-        h.on(Self::say).on(Self::finish);
+        h.on(Self::say).on(Self::finish).on(Self::boom);
     }
 }
 
 impl Talk {
-    fn say(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat, msg: Say) {
+    fn say(&mut self, ctx: &mut SessionCtx<'_>, msg: Say) {
         self.lines += 1;
         ctx.send_to_all(&Said {
-            seat,
+            seat: ctx.sender(),
             text: msg.text,
             lines: self.lines,
         });
     }
 
-    fn finish(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat, _: Finish) {
-        let result = format!("{} finished after {} lines", ctx.name(seat), self.lines);
+    fn finish(&mut self, ctx: &mut SessionCtx<'_>, _: Finish) {
+        let result = format!(
+            "{} finished after {} lines",
+            ctx.name(ctx.sender()),
+            self.lines
+        );
         ctx.end(result);
+    }
+
+    /// A bug in the game's code.
+    fn boom(&mut self, _: &mut SessionCtx<'_>, _: Boom) {
+        panic!("the game's code has a bug");
     }
 }
 

@@ -18,7 +18,8 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug};
 
 use crate::conn::Shared;
-use crate::{DisconnectReason, Incoming, TransportError};
+use crate::{DisconnectReason, Incoming};
+use podnet_framing::FramingError;
 
 /// What a connection reports to: the server (which adds the connection's id) or a client.
 pub(crate) trait Owner: Send + Sync + 'static {
@@ -34,7 +35,7 @@ pub(crate) trait Owner: Send + Sync + 'static {
     /// Hands over the messages one read brought, in order.
     fn messages(&self, messages: MessageBatch);
     /// Hands over a frame that was not a message.
-    fn error(&self, error: Incoming<TransportError>);
+    fn error(&self, error: Incoming<FramingError>);
     /// The connection has ended: forget it, then report it.
     fn closed(&self, reason: DisconnectReason);
 }

@@ -15,7 +15,7 @@ use tracing::{debug, trace, warn};
 use super::{Owner, now};
 use crate::budget::Budget;
 use crate::conn::Shared;
-use crate::{DisconnectReason, Incoming, TransportError};
+use crate::{DisconnectReason, Incoming};
 
 /// A connection's read buffer starts this small: most game clients send a few small
 /// messages at a time, and ten thousand of them should not each hold a large buffer.
@@ -316,7 +316,7 @@ impl Inbound {
         {
             return false;
         }
-        owner.error(Incoming::new(TransportError::Framing(err), Some(share)));
+        owner.error(Incoming::new(err, Some(share)));
         true
     }
 }

@@ -24,6 +24,7 @@ use crate::driver::{self, Owner, SharedTcpWriter};
 use crate::event::Received;
 use crate::outbound::DirectWrite;
 use crate::{ConnectionId, DisconnectReason, Incoming, ServerEvent, TransportError, socket};
+use podnet_framing::FramingError;
 
 /// Rejected clients (over the connection cap) are handled by at most this many small tasks
 /// at once; beyond that they are dropped without a reason, so a flood of connections
@@ -37,10 +38,16 @@ const EVICT_LINGER: Duration = Duration::from_secs(1);
 const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 
 /// Resolves `addr` and binds the first address that works.
-pub(super) async fn bind(addr: impl ToSocketAddrs) -> Result<TcpListener, TransportError> {
+pub(super) async fn bind(
+    addr: impl ToSocketAddrs + std::fmt::Debug,
+) -> Result<TcpListener, TransportError> {
+    let described = format!("{addr:?}");
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
         .await
-        .map_err(|e| TransportError::bind("the given address", e))?
+        .map_err(|source| TransportError::Resolve {
+            addr: described.clone(),
+            source,
+        })?
         .collect();
     let mut last = None;
     for addr in &addrs {
@@ -51,10 +58,10 @@ pub(super) async fn bind(addr: impl ToSocketAddrs) -> Result<TcpListener, Transp
     }
     Err(match last {
         Some((addr, err)) => TransportError::bind(addr.to_string(), err),
-        None => TransportError::bind(
-            "the given address",
-            io::Error::new(io::ErrorKind::InvalidInput, "it resolved to no address"),
-        ),
+        None => TransportError::Resolve {
+            addr: described,
+            source: io::Error::new(io::ErrorKind::NotFound, "no address found"),
+        },
     })
 }
 
@@ -297,7 +304,7 @@ impl Owner for ConnOwner {
             .deliver_received(Received::new(self.id, messages));
     }
 
-    fn error(&self, error: Incoming<TransportError>) {
+    fn error(&self, error: Incoming<FramingError>) {
         self.inner
             .sink
             .deliver(ServerEvent::Error { id: self.id, error });

@@ -21,7 +21,7 @@ use crate::config::{ConnectionConfig, ServerConfig};
 use crate::conn::{ConnectionInfo, Shared};
 use crate::event::{EventSink, EventStream};
 use crate::frame::Frame;
-use crate::{ConnectionId, DisconnectReason, ServerEvent, TransportError};
+use crate::{ConnectionId, DisconnectReason, SendError, ServerEvent, TransportError};
 
 /// A podnet server: accepts clients, one connection each, and reports what they do as
 /// [`ServerEvent`]s.
@@ -42,7 +42,7 @@ use crate::{ConnectionId, DisconnectReason, ServerEvent, TransportError};
 /// use podnet_transport::{Server, ServerConfig, ServerEvent};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), podnet_transport::TransportError> {
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
 /// println!("listening on {}", server.local_addr());
 /// # let _client = podnet_transport::Client::connect(server.local_addr(), Default::default()).await?;
@@ -121,7 +121,7 @@ impl Server {
     ///
     /// [`TransportError::Bind`] if the address cannot be resolved or listened on.
     pub async fn bind(
-        addr: impl ToSocketAddrs,
+        addr: impl ToSocketAddrs + std::fmt::Debug,
         config: ServerConfig,
     ) -> Result<(Server, EventStream<ServerEvent>), TransportError> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -135,7 +135,7 @@ impl Server {
     ///
     /// As [`bind`](Self::bind).
     pub async fn bind_with_sink(
-        addr: impl ToSocketAddrs,
+        addr: impl ToSocketAddrs + std::fmt::Debug,
         config: ServerConfig,
         sink: impl EventSink<ServerEvent>,
     ) -> Result<Server, TransportError> {
@@ -183,24 +183,24 @@ impl Server {
     }
 
     /// The session `id`, if it is open.
-    fn session(&self, id: ConnectionId) -> Result<Arc<Shared>, TransportError> {
+    fn session(&self, id: ConnectionId) -> Result<Arc<Shared>, SendError> {
         self.inner
             .table()
             .get(&id)
             .filter(|conn| conn.is_session())
             .cloned()
-            .ok_or(TransportError::NotConnected { id: Some(id) })
+            .ok_or(SendError::NotConnected { id: Some(id) })
     }
 
     /// Sends a typed message to one connection. Never blocks.
     ///
     /// # Errors
     ///
-    /// [`TransportError::NotConnected`] if the connection is gone or closing;
-    /// [`TransportError::QueueFull`] if the client is not reading fast enough (by default
+    /// [`SendError::NotConnected`] if the connection is gone or closing;
+    /// [`SendError::QueueFull`] if the client is not reading fast enough (by default
     /// it is then disconnected, see [`SlowConsumerPolicy`](crate::SlowConsumerPolicy));
     /// encoding errors as [`Frame::encode`].
-    pub fn send<M>(&self, id: ConnectionId, msg: &M) -> Result<(), TransportError>
+    pub fn send<M>(&self, id: ConnectionId, msg: &M) -> Result<(), SendError>
     where
         M: Message + Serialize + ?Sized,
     {
@@ -217,7 +217,7 @@ impl Server {
         id: ConnectionId,
         action: &str,
         msg: &T,
-    ) -> Result<(), TransportError>
+    ) -> Result<(), SendError>
     where
         T: Serialize + ?Sized,
     {
@@ -229,7 +229,7 @@ impl Server {
     /// # Errors
     ///
     /// As [`send`](Self::send).
-    pub fn send_frame(&self, id: ConnectionId, frame: &Frame) -> Result<(), TransportError> {
+    pub fn send_frame(&self, id: ConnectionId, frame: &Frame) -> Result<(), SendError> {
         self.session(id)?.send(frame.as_bytes().clone())
     }
 
@@ -238,12 +238,8 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// [`TransportError::NotConnected`] if the connection is gone or closes meanwhile.
-    pub async fn send_frame_wait(
-        &self,
-        id: ConnectionId,
-        frame: &Frame,
-    ) -> Result<(), TransportError> {
+    /// [`SendError::NotConnected`] if the connection is gone or closes meanwhile.
+    pub async fn send_frame_wait(&self, id: ConnectionId, frame: &Frame) -> Result<(), SendError> {
         self.session(id)?.send_wait(frame.as_bytes().clone()).await
     }
 
@@ -254,7 +250,7 @@ impl Server {
     /// # Errors
     ///
     /// Encoding errors as [`Frame::encode`].
-    pub fn send_to_all<M>(&self, msg: &M) -> Result<usize, TransportError>
+    pub fn send_to_all<M>(&self, msg: &M) -> Result<usize, SendError>
     where
         M: Message + Serialize + ?Sized,
     {
@@ -278,8 +274,8 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// [`TransportError::NotConnected`] if it is gone or already closing.
-    pub fn close(&self, id: ConnectionId, reason: &str) -> Result<(), TransportError> {
+    /// [`SendError::NotConnected`] if it is gone or already closing.
+    pub fn close(&self, id: ConnectionId, reason: &str) -> Result<(), SendError> {
         let conn = self.session(id)?;
         if conn.close(
             DisconnectReason::Closed {
@@ -289,7 +285,7 @@ impl Server {
         ) {
             Ok(())
         } else {
-            Err(TransportError::NotConnected { id: Some(id) })
+            Err(SendError::NotConnected { id: Some(id) })
         }
     }
 

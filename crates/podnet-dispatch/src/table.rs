@@ -1,0 +1,265 @@
+//! The table: one handler per action, and a fallback.
+
+use std::fmt;
+
+use podnet_framing::{Message, RawMessage, Value};
+use serde::de::DeserializeOwned;
+
+use crate::handler::{Context, Handler, Outcome, RawHandler};
+use crate::key::ActionMap;
+use crate::panic::catch;
+use crate::{MessageError, PanicPolicy};
+
+/// A handler as stored: decodes the message, calls the game's code, reports the outcome.
+type Boxed<S, X> = Box<
+    dyn for<'a, 'b> Fn(
+            &mut S,
+            &'b mut <X as Context>::Ctx<'a>,
+            &RawMessage,
+        ) -> Result<(), MessageError>
+        + Send
+        + Sync,
+>;
+
+/// One registered handler, with its action and what kind of handler it is (for messages).
+struct Entry<S, X: Context> {
+    handler: Boxed<S, X>,
+    action: Box<str>,
+    what: &'static str,
+}
+
+/// Who handled a message: see [`Handlers::dispatch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// The handler registered for its action.
+    ByHandler,
+    /// The [`fallback`](Handlers::fallback).
+    ByFallback,
+    /// Nobody: its action has no handler and there is no fallback.
+    Unhandled,
+}
+
+/// The handlers of a state type `S`, one per action, and an optional fallback: what
+/// repod's `Network_<action>` methods and `network_received` are.
+///
+/// Registering two handlers for one action, or one for a `podnet:` action, panics at
+/// registration (when the server, client or lobby starts): both are mistakes in the
+/// game's code, not in what a peer sent.
+pub struct Handlers<S, X: Context> {
+    table: ActionMap<Entry<S, X>>,
+    fallback: Option<Boxed<S, X>>,
+    panics: PanicPolicy,
+}
+
+impl<S: 'static, X: Context> Default for Handlers<S, X> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S: 'static, X: Context> Handlers<S, X> {
+    /// An empty table: every message is [`Handled::Unhandled`].
+    pub fn new() -> Self {
+        Self {
+            table: ActionMap::default(),
+            fallback: None,
+            panics: PanicPolicy::default(),
+        }
+    }
+
+    /// Handles messages of type `M` (action `M::ACTION`) with `f`: repod's
+    /// `Network_<action>`. The message is decoded into `M` first; one that does not fit
+    /// goes to `on_error` as [`MessageError::Decode`], naming the field.
+    ///
+    /// # Panics
+    ///
+    /// If `M::ACTION` already has a handler, or starts with `podnet:`.
+    #[track_caller]
+    pub fn on<M, R, F>(&mut self, f: F) -> &mut Self
+    where
+        M: Message + DeserializeOwned + 'static,
+        R: Outcome,
+        F: Handler<S, X, M, R>,
+    {
+        let boxed: Boxed<S, X> = Box::new(move |state, ctx, raw| {
+            let msg = raw.decode::<M>().map_err(|source| MessageError::Decode {
+                action: raw.action().to_owned(),
+                message_type: std::any::type_name::<M>(),
+                source,
+            })?;
+            report(raw, f(state, ctx, msg))
+        });
+        self.insert(M::ACTION, std::any::type_name::<M>(), boxed)
+    }
+
+    /// Handles the action `action` with `f`, which gets the message as a dynamic
+    /// [`Value`] (the whole map, `"action"` included): for actions named at run time, or
+    /// messages without a Rust type.
+    ///
+    /// # Panics
+    ///
+    /// As [`on`](Self::on).
+    #[track_caller]
+    pub fn on_value<R, F>(&mut self, action: &str, f: F) -> &mut Self
+    where
+        R: Outcome,
+        F: Handler<S, X, Value, R>,
+    {
+        let boxed: Boxed<S, X> = Box::new(move |state, ctx, raw| {
+            let value = to_value(raw)?;
+            report(raw, f(state, ctx, value))
+        });
+        self.insert(action, "a value handler", boxed)
+    }
+
+    /// Handles the action `action` with `f`, which gets the message as received,
+    /// undecoded: for relaying or echoing it unchanged, or decoding it lazily.
+    ///
+    /// # Panics
+    ///
+    /// As [`on`](Self::on).
+    #[track_caller]
+    pub fn on_raw<R, F>(&mut self, action: &str, f: F) -> &mut Self
+    where
+        R: Outcome,
+        F: RawHandler<S, X, R>,
+    {
+        let boxed: Boxed<S, X> = Box::new(move |state, ctx, raw| report(raw, f(state, ctx, raw)));
+        self.insert(action, "a raw handler", boxed)
+    }
+
+    /// Handles every message whose action has no handler with `f`, which gets it as a
+    /// dynamic [`Value`] with its `"action"` (repod's `network_received`). Without a
+    /// fallback such messages are ignored.
+    ///
+    /// # Panics
+    ///
+    /// If a fallback is already set.
+    #[track_caller]
+    pub fn fallback<R, F>(&mut self, f: F) -> &mut Self
+    where
+        R: Outcome,
+        F: Handler<S, X, Value, R>,
+    {
+        assert!(
+            self.fallback.is_none(),
+            "podnet: two fallback handlers; a table has at most one"
+        );
+        self.fallback = Some(Box::new(move |state, ctx, raw| {
+            let value = to_value(raw)?;
+            report(raw, f(state, ctx, value))
+        }));
+        self
+    }
+
+    /// What a panicking handler does: caught (the default) or propagated. See
+    /// [`PanicPolicy`].
+    pub fn set_panic_policy(&mut self, policy: PanicPolicy) -> &mut Self {
+        self.panics = policy;
+        self
+    }
+
+    /// The [`PanicPolicy`] in force.
+    pub fn panic_policy(&self) -> PanicPolicy {
+        self.panics
+    }
+
+    /// How many actions have a handler (the fallback not counted).
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Whether no action has a handler.
+    pub fn is_empty(&self) -> bool {
+        self.table.len() == 0
+    }
+
+    /// Whether there is a fallback.
+    pub fn has_fallback(&self) -> bool {
+        self.fallback.is_some()
+    }
+
+    /// The actions with a handler, sorted: for telling a peer what it may send.
+    pub fn actions(&self) -> Vec<&str> {
+        let mut actions: Vec<&str> = self.table.values().map(|entry| &*entry.action).collect();
+        actions.sort_unstable();
+        actions
+    }
+
+    /// Runs the handler for `msg`'s action (or the fallback) on `state` with `ctx`, under
+    /// the [`PanicPolicy`]; says who handled it.
+    ///
+    /// # Errors
+    ///
+    /// The message did not fit the handler's type, the handler returned an error, or it
+    /// panicked and the policy is [`PanicPolicy::Catch`].
+    #[inline]
+    pub fn dispatch(
+        &self,
+        state: &mut S,
+        ctx: &mut X::Ctx<'_>,
+        msg: &RawMessage,
+    ) -> Result<Handled, MessageError> {
+        let (handler, handled) = match self.table.get(msg.action_bytes()) {
+            Some(entry) => (&entry.handler, Handled::ByHandler),
+            None => match &self.fallback {
+                Some(fallback) => (fallback, Handled::ByFallback),
+                None => return Ok(Handled::Unhandled),
+            },
+        };
+        catch(self.panics, msg.action(), || handler(state, ctx, msg))??;
+        Ok(handled)
+    }
+
+    #[track_caller]
+    fn insert(&mut self, action: &str, what: &'static str, handler: Boxed<S, X>) -> &mut Self {
+        assert!(
+            !podnet_proto::is_reserved(action),
+            "podnet: cannot register a handler for {action:?} ({what}): actions starting with \
+             `podnet:` are podnet's own control messages"
+        );
+        if let Some(existing) = self.table.get(action.as_bytes()) {
+            panic!(
+                "podnet: two handlers for the action {action:?} ({} and {what}); each action \
+                 has exactly one handler",
+                existing.what
+            );
+        }
+        let entry = Entry {
+            handler,
+            action: action.into(),
+            what,
+        };
+        self.table.insert(action.as_bytes(), entry);
+        self
+    }
+}
+
+impl<S, X: Context> fmt::Debug for Handlers<S, X> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handlers")
+            .field("actions", &self.table.len())
+            .field("fallback", &self.fallback.is_some())
+            .field("panics", &self.panics)
+            .finish()
+    }
+}
+
+/// A handler's outcome as the table reports it.
+#[inline]
+fn report<R: Outcome>(raw: &RawMessage, outcome: R) -> Result<(), MessageError> {
+    outcome
+        .into_result()
+        .map_err(|source| MessageError::Handler {
+            action: raw.action().to_owned(),
+            source,
+        })
+}
+
+/// Reads `raw` as a dynamic value, for value handlers and the fallback.
+fn to_value(raw: &RawMessage) -> Result<Value, MessageError> {
+    raw.to_value().map_err(|source| MessageError::Unreadable {
+        action: raw.action().to_owned(),
+        source,
+    })
+}

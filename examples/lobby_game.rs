@@ -10,13 +10,15 @@
 //!   player who sent the message);
 //! - the lobby does the rest (logins, unique names, pairing in join order, sessions side
 //!   by side, players back to the lobby), driven by `server.pump()`;
-//! - the bots are plain podnet clients reacting to the lobby's messages
-//!   (`podnet_lobby::protocol`) and the game's.
+//! - the bots are plain podnet clients: `podnet_lobby::client` handles the lobby's side
+//!   (logging in, retrying a taken name, the start and end of each game), and the bots'
+//!   own handlers play the game.
 
 use std::time::{Duration, Instant};
 
 use podnet::{Client, ClientCtx, ConnectionListener, ListenerHandlers, Message, SendError};
-use podnet_lobby::protocol::{GameOver, GameStart, Login, LoginRefused, LoginRequired, Welcome};
+use podnet_lobby::client::{LobbyPlayer, LobbyState, lobby_handlers};
+use podnet_lobby::protocol::{GameOver, GameStart, LoginRefused, Welcome};
 use podnet_lobby::{Game, LobbyConfig, LobbyServer, Seat, SessionCtx, SessionHandlers};
 use serde::{Deserialize, Serialize};
 
@@ -179,8 +181,8 @@ const GAMES: u32 = 2;
 struct Bot {
     /// Which bot this is, so that two bots trying one name tell apart in the output.
     number: usize,
-    name: String,
-    games: u32,
+    /// Its name and where it is in the lobby, kept by the lobby's client helper.
+    lobby: LobbyState,
     /// What the bot knows of the secret: it is in `low..=high`.
     low: u32,
     high: u32,
@@ -188,14 +190,69 @@ struct Bot {
 
 impl ConnectionListener for Bot {
     fn handlers(h: &mut ListenerHandlers<Self>) {
-        h.on(Self::login_required)
-            .on(Self::login_refused)
-            .on(Self::welcome)
-            .on(Self::game_start)
-            .on(Self::play)
-            .on(Self::your_turn)
-            .on(Self::hint)
-            .on(Self::game_over);
+        // The lobby's side (logging in, a taken name, waiting, game start and end) is
+        // podnet-lobby's client helper; the game's messages are the bot's own.
+        lobby_handlers(h);
+        h.on(Self::play).on(Self::your_turn).on(Self::hint);
+    }
+}
+
+impl LobbyPlayer for Bot {
+    fn lobby(&mut self) -> &mut LobbyState {
+        &mut self.lobby
+    }
+
+    fn next_name(&mut self, refused: &LoginRefused) -> Option<String> {
+        let next = format!("{}2", refused.name);
+        println!(
+            "  [{}] refused: {}; trying {next}",
+            self.tag(),
+            refused.reason
+        );
+        Some(next)
+    }
+
+    fn on_welcome(&mut self, _: &mut ClientCtx<'_>, welcome: &Welcome) -> Result<(), SendError> {
+        println!(
+            "  [{}] in the lobby; waiting: {:?}",
+            self.tag(),
+            welcome.waiting
+        );
+        Ok(())
+    }
+
+    fn on_game_start(
+        &mut self,
+        ctx: &mut ClientCtx<'_>,
+        start: &GameStart,
+    ) -> Result<(), SendError> {
+        println!(
+            "  [{}] game {} with {:?}",
+            self.tag(),
+            start.session,
+            start.players
+        );
+        if self.lobby.games_played() == GAMES {
+            return Ok(()); // leaving: this game ends as it begins
+        }
+        let max = if start.seat == 0 { 50 } else { 30 };
+        ctx.send(&Pick { max })
+    }
+
+    fn on_game_over(&mut self, ctx: &mut ClientCtx<'_>, over: &GameOver) -> Result<(), SendError> {
+        println!(
+            "  [{}] game {} over: {}",
+            self.tag(),
+            over.session,
+            over.result
+        );
+        if self.lobby.games_played() == GAMES {
+            // The lobby has already paired us again (the pair came back together); leaving
+            // now ends that new game before it begins.
+            println!("  [{}] played {GAMES} games; leaving", self.tag());
+            ctx.close("played enough");
+        }
+        Ok(())
     }
 }
 
@@ -203,8 +260,7 @@ impl Bot {
     fn new(number: usize, name: &str) -> Self {
         Bot {
             number,
-            name: name.into(),
-            games: 0,
+            lobby: LobbyState::new(name),
             low: 1,
             high: 1,
         }
@@ -212,53 +268,7 @@ impl Bot {
 
     /// How the bot shows in the output: its number and the name it goes by.
     fn tag(&self) -> String {
-        format!("bot {} \"{}\"", self.number, self.name)
-    }
-
-    fn login_required(
-        &mut self,
-        ctx: &mut ClientCtx<'_>,
-        _: LoginRequired,
-    ) -> Result<(), SendError> {
-        ctx.send(&Login {
-            name: self.name.clone(),
-        })
-    }
-
-    fn login_refused(
-        &mut self,
-        ctx: &mut ClientCtx<'_>,
-        no: LoginRefused,
-    ) -> Result<(), SendError> {
-        println!(
-            "  [{}] refused: {}; trying {}2",
-            self.tag(),
-            no.reason,
-            self.name
-        );
-        self.name.push('2');
-        ctx.send(&Login {
-            name: self.name.clone(),
-        })
-    }
-
-    fn welcome(&mut self, _: &mut ClientCtx<'_>, welcome: Welcome) {
-        println!(
-            "  [{}] in the lobby; waiting: {:?}",
-            self.tag(),
-            welcome.waiting
-        );
-    }
-
-    fn game_start(&mut self, ctx: &mut ClientCtx<'_>, start: GameStart) -> Result<(), SendError> {
-        println!(
-            "  [{}] game {} with {:?}",
-            self.tag(),
-            start.session,
-            start.players
-        );
-        let max = if start.seat == 0 { 50 } else { 30 };
-        ctx.send(&Pick { max })
+        format!("bot {} \"{}\"", self.number, self.lobby.name())
     }
 
     fn play(&mut self, _: &mut ClientCtx<'_>, play: Play) {
@@ -275,22 +285,6 @@ impl Bot {
             "higher" => self.low = hint.n + 1,
             "lower" => self.high = hint.n.saturating_sub(1),
             _ => {}
-        }
-    }
-
-    fn game_over(&mut self, ctx: &mut ClientCtx<'_>, over: GameOver) {
-        self.games += 1;
-        println!(
-            "  [{}] game {} over: {}",
-            self.tag(),
-            over.session,
-            over.result
-        );
-        if self.games == GAMES {
-            // The lobby has already paired us again (the pair came back together); leaving
-            // now ends that new game before it begins.
-            println!("  [{}] played {GAMES} games; leaving", self.tag());
-            ctx.close("played enough");
         }
     }
 }
@@ -325,7 +319,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for bot in &bots {
         assert_eq!(
-            bot.listener().games,
+            bot.listener().lobby.games_played(),
             GAMES,
             "every bot played {GAMES} games"
         );

@@ -18,10 +18,32 @@ use crate::{FramingConfig, FramingError, Value};
 ///
 /// # Example
 ///
+/// Derive it, naming the action (without `#[message(...)]` the action is the type's name
+/// in snake_case: `PlayerLeft` travels as `"player_left"`):
+///
 /// ```
 /// use podnet_framing::Message;
 /// use serde::{Deserialize, Serialize};
 ///
+/// #[derive(Serialize, Deserialize, Message)]
+/// #[message(action = "chat")]
+/// struct Chat {
+///     text: String,
+/// }
+/// assert_eq!(Chat::ACTION, "chat");
+///
+/// #[derive(Serialize, Deserialize, Message)]
+/// struct PlayerLeft {
+///     name: String,
+/// }
+/// assert_eq!(PlayerLeft::ACTION, "player_left");
+/// ```
+///
+/// or write the one-line impl by hand:
+///
+/// ```
+/// # use podnet_framing::Message;
+/// # use serde::{Deserialize, Serialize};
 /// #[derive(Serialize, Deserialize)]
 /// struct Chat {
 ///     text: String,
@@ -35,8 +57,9 @@ use crate::{FramingConfig, FramingError, Value};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a podnet message",
     label = "this type has no action name",
-    note = "add `impl podnet::Message for {Self} {{ const ACTION: &'static str = \"...\"; }}` \
-            with the action name it travels under"
+    note = "derive it with the action name it travels under: `#[derive(Message)]` and \
+            `#[message(action = \"...\")]` on the type, or write \
+            `impl Message for {Self} {{ const ACTION: &'static str = \"...\"; }}`"
 )]
 pub trait Message {
     /// The value of the message's `"action"` key: the name its handler is registered

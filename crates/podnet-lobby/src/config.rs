@@ -35,7 +35,21 @@ pub struct LobbyConfig {
     /// Default: **16**.
     pub max_name_len: usize,
 
+    /// The kinds of game a group may choose among (nine43's select section). With two or
+    /// more, each new group is asked to vote ([`ChooseGame`](crate::protocol::ChooseGame))
+    /// and its session starts with the kind chosen ([`SessionCtx::kind`](crate::SessionCtx::kind));
+    /// with none or one, sessions start at once.
+    ///
+    /// Default: **none**.
+    pub game_kinds: Vec<String>,
+
+    /// How long a group has to choose its kind of game; then the votes so far decide.
+    ///
+    /// Default: **15 s**.
+    pub choose_timeout: Duration,
+
     /// On shutdown, how long running sessions may go on before they are cut.
+    /// `Duration::MAX` means until they finish by themselves.
     ///
     /// Default: **10 s**.
     pub session_grace: Duration,
@@ -63,6 +77,26 @@ impl LobbyConfig {
         self
     }
 
+    /// Returns this config with [`game_kinds`](Self::game_kinds) set: the kinds a group
+    /// votes among, in order (a tie goes to the first).
+    ///
+    /// ```
+    /// let config = podnet_lobby::LobbyConfig::new(2).with_game_kinds(["dice", "cards"]);
+    /// assert_eq!(config.game_kinds, ["dice", "cards"]);
+    /// ```
+    #[must_use]
+    pub fn with_game_kinds(mut self, kinds: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.game_kinds = kinds.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Returns this config with [`choose_timeout`](Self::choose_timeout) set.
+    #[must_use]
+    pub fn with_choose_timeout(mut self, timeout: Duration) -> Self {
+        self.choose_timeout = timeout;
+        self
+    }
+
     /// Returns this config with [`session_grace`](Self::session_grace) set.
     ///
     /// ```
@@ -84,6 +118,8 @@ impl Default for LobbyConfig {
             login_timeout: Duration::from_secs(30),
             max_name_len: 16,
             session_grace: Duration::from_secs(10),
+            game_kinds: Vec::new(),
+            choose_timeout: Duration::from_secs(15),
         }
     }
 }

@@ -73,6 +73,7 @@
 //! See docs/lobby.md for the whole protocol, and `examples/lobby_game.rs` for a game
 //! played by bots from login to their second game.
 
+pub mod client;
 mod config;
 mod error;
 mod lobby;

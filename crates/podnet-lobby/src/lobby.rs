@@ -11,7 +11,9 @@ use podnet_transport::{ConnectionId, ServerEvent};
 use crate::config::LobbyConfig;
 use crate::names::{Names, Player};
 use crate::outbox::{Outbox, send};
-use crate::protocol::{LobbyError, LobbyUpdate, Login, LoginRefused, LoginRequired, Welcome};
+use crate::protocol::{
+    Choose, ChooseGame, LobbyError, LobbyUpdate, Login, LoginRefused, LoginRequired, Welcome,
+};
 use crate::session::{Game, Seat};
 use crate::sessions::{Returning, Sessions};
 
@@ -22,17 +24,30 @@ enum Stage {
     LoggingIn { deadline: Instant },
     /// Logged in, in the waiting room.
     Waiting,
+    /// In a group choosing its kind of game.
+    Choosing { group: u64, seat: Seat },
     /// In a session.
     Playing { session: u64, seat: Seat },
     /// Being closed by the lobby; only its disconnect matters now.
     Closing,
 }
 
+/// A group voting for its kind of game (nine43's select section).
+#[derive(Debug)]
+struct Choosing {
+    players: Vec<Player>,
+    /// Each seat's vote, an index into `LobbyConfig::game_kinds`.
+    votes: Vec<Option<usize>>,
+    deadline: Instant,
+}
+
 /// A shutdown under way.
 #[derive(Debug)]
 struct ShuttingDown {
     reason: String,
-    cut_at: Instant,
+    /// When the sessions still running are cut; `None`: never (they finish by
+    /// themselves).
+    cut_at: Option<Instant>,
 }
 
 /// The lobby: every connection's way from login to games and back. Sans-IO: feed it
@@ -64,6 +79,12 @@ pub struct Lobby<G: Game> {
     /// timeout is the same for all); stale entries are skipped.
     deadlines: VecDeque<(Instant, ConnectionId)>,
     waiting: VecDeque<Player>,
+    /// Groups choosing their kind of game, by group number.
+    choosing: HashMap<u64, Choosing>,
+    /// Their deadlines, in time order (the timeout is the same for all); stale entries
+    /// are skipped.
+    choose_deadlines: VecDeque<(Instant, u64)>,
+    next_group: u64,
     sessions: Sessions<G>,
     shutdown: Option<ShuttingDown>,
 }
@@ -77,6 +98,9 @@ impl<G: Game> Lobby<G> {
             stages: HashMap::new(),
             deadlines: VecDeque::new(),
             waiting: VecDeque::new(),
+            choosing: HashMap::new(),
+            choose_deadlines: VecDeque::new(),
+            next_group: 1,
             sessions: Sessions::new(setup),
             shutdown: None,
         }
@@ -119,8 +143,9 @@ impl<G: Game> Lobby<G> {
     /// a shutdown's grace.
     pub fn next_deadline(&self) -> Option<Instant> {
         let login = self.deadlines.front().map(|(at, _)| *at);
-        let cut = self.shutdown.as_ref().map(|s| s.cut_at);
-        login.into_iter().chain(cut).min()
+        let choose = self.choose_deadlines.front().map(|(at, _)| *at);
+        let cut = self.shutdown.as_ref().and_then(|s| s.cut_at);
+        login.into_iter().chain(choose).chain(cut).min()
     }
 
     /// Takes one server event.
@@ -131,7 +156,12 @@ impl<G: Game> Lobby<G> {
             ServerEvent::Error { id, error } => {
                 if matches!(
                     self.stages.get(&id),
-                    Some(Stage::LoggingIn { .. } | Stage::Waiting | Stage::Playing { .. })
+                    Some(
+                        Stage::LoggingIn { .. }
+                            | Stage::Waiting
+                            | Stage::Choosing { .. }
+                            | Stage::Playing { .. }
+                    )
                 ) {
                     let reason = format!("{error}");
                     send(out, id, &LobbyError { reason });
@@ -156,13 +186,28 @@ impl<G: Game> Lobby<G> {
                 out.close(id, &format!("no login within {timeout:?}"));
             }
         }
-        if self.shutdown.as_ref().is_some_and(|s| now >= s.cut_at) {
+        while let Some(&(at, group)) = self.choose_deadlines.front() {
+            if at > now {
+                break;
+            }
+            self.choose_deadlines.pop_front();
+            if self.choosing.get(&group).is_some_and(|c| c.deadline == at) {
+                self.decide(group, out);
+            }
+        }
+        if self
+            .shutdown
+            .as_ref()
+            .is_some_and(|s| s.cut_at.is_some_and(|at| now >= at))
+        {
             self.cut_sessions(out);
         }
     }
 
-    /// During a shutdown: ends every session now, closing its players.
-    pub(crate) fn cut_sessions(&mut self, out: &dyn Outbox) {
+    /// During a shutdown: ends every session now, closing its players with the
+    /// shutdown's reason, without waiting for the rest of the grace. Outside a shutdown
+    /// it does nothing (end sessions one by one with [`end_session`](Self::end_session)).
+    pub fn cut_sessions(&mut self, out: &dyn Outbox) {
         let Some(shutdown) = &self.shutdown else {
             return;
         };
@@ -189,7 +234,8 @@ impl<G: Game> Lobby<G> {
         out.stop_accepting();
         self.shutdown = Some(ShuttingDown {
             reason: reason.to_owned(),
-            cut_at: now + self.config.session_grace,
+            // A grace too long to add (`Duration::MAX`) means: until they finish.
+            cut_at: now.checked_add(self.config.session_grace),
         });
         self.deadlines.clear();
         for (id, stage) in &mut self.stages {
@@ -200,7 +246,33 @@ impl<G: Game> Lobby<G> {
         }
         let waiting: Vec<Player> = self.waiting.drain(..).collect();
         self.close_all(waiting, reason, out);
+        self.choose_deadlines.clear();
+        let choosing: Vec<Player> = self
+            .choosing
+            .drain()
+            .flat_map(|(_, group)| group.players)
+            .collect();
+        self.close_all(choosing, reason, out);
         self.tick(now, out);
+    }
+
+    /// Ends `session` now with `result`, from outside the game (the host's console, an
+    /// admin command, a match timer in the game loop): every player still in it gets
+    /// [`GameOver`](crate::protocol::GameOver) and goes back to the lobby (or, during a
+    /// shutdown, is closed). Returns false if there is no such session.
+    pub fn end_session(&mut self, session: u64, result: &str, out: &dyn Outbox) -> bool {
+        match self.sessions.end(session, result, out) {
+            Some(players) => {
+                self.back_from_session(players, out);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The running sessions' numbers, in the order they started.
+    pub fn sessions(&self) -> Vec<u64> {
+        self.sessions.ids()
     }
 
     fn connected(&mut self, id: ConnectionId, out: &dyn Outbox) {
@@ -247,6 +319,7 @@ impl<G: Game> Lobby<G> {
                 self.waiting.len(),
                 msg.action()
             )),
+            Stage::Choosing { group, seat } => self.vote(group, seat, msg, out),
             Stage::Playing { session, seat } => {
                 if let Some(players) = self.sessions.message(session, seat, msg, out) {
                     self.back_from_session(players, out);
@@ -254,6 +327,106 @@ impl<G: Game> Lobby<G> {
             }
             Stage::Closing => {}
         }
+    }
+
+    /// A vote from the player at `seat` of a choosing group.
+    fn vote(&mut self, group: u64, seat: Seat, msg: &RawMessage, out: &dyn Outbox) {
+        let kinds = &self.config.game_kinds;
+        let Some(choosing) = self.choosing.get_mut(&group) else {
+            return;
+        };
+        let id = choosing.players.get(seat).map(Player::id);
+        let refuse = |reason: String| {
+            if let Some(id) = id {
+                send(out, id, &LobbyError { reason });
+            }
+        };
+        if msg.action_bytes() != Choose::ACTION.as_bytes() {
+            return refuse(format!(
+                "your group is choosing its game: send {{\"action\": \"choose\", \"kind\": ...}} \
+                 with one of {kinds:?} (got {:?})",
+                msg.action()
+            ));
+        }
+        let choice = msg
+            .decode::<Choose>()
+            .ok()
+            .and_then(|choose| kinds.iter().position(|kind| *kind == choose.kind));
+        let Some(choice) = choice else {
+            return refuse(format!("choose one of {kinds:?}"));
+        };
+        choosing.votes[seat] = Some(choice);
+        if choosing.votes.iter().all(Option::is_some) {
+            self.decide(group, out);
+        }
+    }
+
+    /// The group's votes decide its kind of game (most votes; a tie goes to the kind
+    /// listed first), and its session starts.
+    fn decide(&mut self, group: u64, out: &dyn Outbox) {
+        let Some(choosing) = self.choosing.remove(&group) else {
+            return;
+        };
+        let kinds = &self.config.game_kinds;
+        let mut tally = vec![0usize; kinds.len()];
+        for vote in choosing.votes.iter().flatten() {
+            tally[*vote] += 1;
+        }
+        let best = tally.iter().copied().max().unwrap_or(0);
+        let chosen = tally.iter().position(|&n| n == best).unwrap_or(0);
+        let kind = kinds.get(chosen).cloned().unwrap_or_default();
+        tracing::debug!(group, kind = %kind, ?tally, "a group chose its game");
+        let ended = self.start_session(choosing.players, kind, out);
+        self.after_start(ended, out);
+    }
+
+    /// Starts a session of `kind` for `group`; returns its players if the game ended it
+    /// at once.
+    fn start_session(&mut self, group: Vec<Player>, kind: String, out: &dyn Outbox) -> Vec<Player> {
+        let ids: Vec<ConnectionId> = group.iter().map(Player::id).collect();
+        let (session, ended) = self.sessions.start(group, kind, out);
+        for (seat, id) in ids.into_iter().enumerate() {
+            self.stages.insert(id, Stage::Playing { session, seat });
+        }
+        ended.unwrap_or_default()
+    }
+
+    /// A new group: asked to choose its game when there are several kinds, else its
+    /// session starts at once. Returns the players of a session that ended at once.
+    fn new_group(&mut self, group: Vec<Player>, out: &dyn Outbox) -> Vec<Player> {
+        if self.config.game_kinds.len() < 2 {
+            let kind = self.config.game_kinds.first().cloned().unwrap_or_default();
+            return self.start_session(group, kind, out);
+        }
+        let number = self.next_group;
+        self.next_group += 1;
+        let deadline = Instant::now() + self.config.choose_timeout;
+        let ask = ChooseGame {
+            kinds: self.config.game_kinds.clone(),
+            players: group.iter().map(|p| p.name().to_owned()).collect(),
+            timeout_secs: self.config.choose_timeout.as_secs(),
+        };
+        for (seat, player) in group.iter().enumerate() {
+            self.stages.insert(
+                player.id(),
+                Stage::Choosing {
+                    group: number,
+                    seat,
+                },
+            );
+            send(out, player.id(), &ask);
+        }
+        self.choose_deadlines.push_back((deadline, number));
+        let votes = vec![None; group.len()];
+        self.choosing.insert(
+            number,
+            Choosing {
+                players: group,
+                votes,
+                deadline,
+            },
+        );
+        Vec::new()
     }
 
     /// The initiator: a free, valid name makes a [`Player`], who joins the waiting room.
@@ -295,19 +468,24 @@ impl<G: Game> Lobby<G> {
     /// starts a session; everyone still waiting hears who is there.
     fn join(&mut self, players: Vec<Player>, out: &dyn Outbox) {
         self.enter(players, out);
+        self.group_waiting(out);
+    }
+
+    /// Forms every full group from the waiting room, in join order.
+    fn group_waiting(&mut self, out: &dyn Outbox) {
         let size = self.config.group_size;
         let mut ended_at_once = Vec::new();
         while self.waiting.len() >= size {
             let group: Vec<Player> = self.waiting.drain(..size).collect();
-            let ids: Vec<ConnectionId> = group.iter().map(Player::id).collect();
-            let (session, ended) = self.sessions.start(group, out);
-            for (seat, id) in ids.into_iter().enumerate() {
-                self.stages.insert(id, Stage::Playing { session, seat });
-            }
-            ended_at_once.extend(ended.into_iter().flatten());
+            ended_at_once.extend(self.new_group(group, out));
         }
-        // Players of a game that ended as it started wait for the next arrival to be
-        // grouped again, so such a game cannot loop forever.
+        self.after_start(ended_at_once, out);
+    }
+
+    /// After sessions started: the players of one that ended as it started wait for the
+    /// next arrival to be grouped again (so such a game cannot loop forever), and
+    /// everyone waiting hears who is there.
+    fn after_start(&mut self, ended_at_once: Vec<Player>, out: &dyn Outbox) {
         match &self.shutdown {
             Some(shutdown) => {
                 let reason = shutdown.reason.clone();
@@ -386,6 +564,32 @@ impl<G: Game> Lobby<G> {
                 self.waiting.retain(|p| p.id() != id);
                 self.lobby_update(out);
             }
+            Some(Stage::Choosing { group, seat }) => {
+                // The group dissolves: the others go back to the front of the waiting
+                // room, in their order, and are grouped again with whoever is next.
+                let Some(mut choosing) = self.choosing.remove(&group) else {
+                    return;
+                };
+                if seat < choosing.players.len() {
+                    // Dropping the player frees the name.
+                    drop(choosing.players.remove(seat));
+                }
+                let back: Vec<ConnectionId> = choosing.players.iter().map(Player::id).collect();
+                for player in choosing.players.into_iter().rev() {
+                    self.stages.insert(player.id(), Stage::Waiting);
+                    self.waiting.push_front(player);
+                }
+                let names: Vec<String> = self.waiting().map(str::to_owned).collect();
+                for player in self.waiting.iter().filter(|p| back.contains(&p.id())) {
+                    let welcome = Welcome {
+                        name: player.name().to_owned(),
+                        group_size: self.config.group_size,
+                        waiting: names.clone(),
+                    };
+                    send(out, player.id(), &welcome);
+                }
+                self.group_waiting(out);
+            }
             Some(Stage::Playing { session, seat }) => {
                 if let Some(players) = self.sessions.leave(session, seat, out) {
                     self.back_from_session(players, out);
@@ -402,6 +606,7 @@ impl<G: Game> std::fmt::Debug for Lobby<G> {
             .field("config", &self.config)
             .field("connections", &self.stages.len())
             .field("waiting", &self.waiting.len())
+            .field("choosing", &self.choosing.len())
             .field("sessions", &self.sessions.len())
             .field("shutting_down", &self.shutdown.is_some())
             .finish()

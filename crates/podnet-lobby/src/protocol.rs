@@ -81,7 +81,8 @@ impl Message for LobbyUpdate {
 /// Server → each player of a new group: a session starts. From here until
 /// [`GameOver`], the connection carries the game's own messages.
 ///
-/// Wire: `{"action": "game_start", "session": 1, "players": ["alice", "bob"], "seat": 0}`
+/// Wire: `{"action": "game_start", "session": 1, "players": ["alice", "bob"], "seat": 0,
+/// "kind": "dice"}`
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GameStart {
     /// The session's number, unique in this lobby.
@@ -90,9 +91,48 @@ pub struct GameStart {
     pub players: Vec<String>,
     /// This player's seat: their index in `players`.
     pub seat: usize,
+    /// The kind of game the group chose (see [`ChooseGame`]); empty when the lobby has
+    /// only one kind.
+    #[serde(default)]
+    pub kind: String,
 }
 impl Message for GameStart {
     const ACTION: &'static str = "game_start";
+}
+
+/// Server → each player of a new group, when the lobby offers several kinds of game
+/// (`LobbyConfig::game_kinds`): vote for one with [`Choose`] within `timeout_secs`. Once
+/// everyone has voted, or the time is up, the kind with the most votes is played; a tie
+/// goes to the kind listed first, and so does a group where nobody voted. A player may
+/// change their vote until then. [`GameStart`] follows, with the `kind`. If a player
+/// leaves meanwhile, the group goes back to the front of the waiting room and is welcomed
+/// again.
+///
+/// Wire: `{"action": "choose_game", "kinds": ["dice", "cards"], "players": ["alice",
+/// "bob"], "timeout_secs": 15}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChooseGame {
+    /// The kinds on offer, in the lobby's order.
+    pub kinds: Vec<String>,
+    /// The group, in seat order.
+    pub players: Vec<String>,
+    /// Seconds left to vote.
+    pub timeout_secs: u64,
+}
+impl Message for ChooseGame {
+    const ACTION: &'static str = "choose_game";
+}
+
+/// Client → server, after [`ChooseGame`]: this player's vote.
+///
+/// Wire: `{"action": "choose", "kind": "dice"}`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choose {
+    /// One of the kinds on offer.
+    pub kind: String,
+}
+impl Message for Choose {
+    const ACTION: &'static str = "choose";
 }
 
 /// Server → each player still in a session when it ends; a [`Welcome`] follows.

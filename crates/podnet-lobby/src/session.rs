@@ -94,6 +94,7 @@ pub type SessionHandlers<G> = podnet_dispatch::Handlers<G, SessionSide>;
 /// What a game's code can do in a session: see who plays, send to them, end the session.
 pub struct SessionCtx<'a> {
     pub(crate) session: u64,
+    pub(crate) kind: &'a str,
     pub(crate) sender: Option<Seat>,
     pub(crate) seats: &'a [Option<Player>],
     pub(crate) out: &'a dyn Outbox,
@@ -104,6 +105,13 @@ impl SessionCtx<'_> {
     /// This session's number, unique in the lobby.
     pub fn session(&self) -> u64 {
         self.session
+    }
+
+    /// The kind of game this session plays, as the group chose it (see
+    /// [`LobbyConfig::game_kinds`](crate::LobbyConfig::game_kinds)); empty when the lobby
+    /// has only one kind.
+    pub fn kind(&self) -> &str {
+        self.kind
     }
 
     /// The seat of the player whose message is being handled; in [`Game::on_leave`],
@@ -175,6 +183,7 @@ impl fmt::Debug for SessionCtx<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionCtx")
             .field("session", &self.session)
+            .field("kind", &self.kind)
             .field("sender", &self.sender)
             .field("seats", &self.seats)
             .field("ended", &self.ended)

@@ -15,6 +15,7 @@ use crate::session::{Game, Seat, SessionCtx, SessionHandlers};
 /// a player left).
 struct Running<G> {
     game: G,
+    kind: String,
     seats: Vec<Option<Player>>,
     ended: Option<String>,
 }
@@ -56,6 +57,7 @@ impl<G: Game> Sessions<G> {
     pub(crate) fn start(
         &mut self,
         group: Vec<Player>,
+        kind: String,
         out: &dyn Outbox,
     ) -> (u64, Option<Returning>) {
         let session = self.next;
@@ -69,6 +71,7 @@ impl<G: Game> Sessions<G> {
                     session,
                     players: players.clone(),
                     seat,
+                    kind: kind.clone(),
                 },
             );
         }
@@ -76,6 +79,7 @@ impl<G: Game> Sessions<G> {
         let mut ended = None;
         let mut ctx = SessionCtx {
             session,
+            kind: &kind,
             sender: None,
             seats: &seats,
             out,
@@ -102,7 +106,15 @@ impl<G: Game> Sessions<G> {
                 return (session, Some(players));
             }
         };
-        self.running.insert(session, Running { game, seats, ended });
+        self.running.insert(
+            session,
+            Running {
+                game,
+                kind,
+                seats,
+                ended,
+            },
+        );
         (session, self.finish_if_ended(session, out))
     }
 
@@ -116,9 +128,15 @@ impl<G: Game> Sessions<G> {
         out: &dyn Outbox,
     ) -> Option<Returning> {
         let running = self.running.get_mut(&session)?;
-        let Running { game, seats, ended } = running;
+        let Running {
+            game,
+            kind,
+            seats,
+            ended,
+        } = running;
         let mut ctx = SessionCtx {
             session,
+            kind,
             sender: Some(seat),
             seats,
             out,
@@ -158,9 +176,15 @@ impl<G: Game> Sessions<G> {
             self.running.remove(&session);
             return Some(Vec::new());
         }
-        let Running { game, seats, ended } = running;
+        let Running {
+            game,
+            kind,
+            seats,
+            ended,
+        } = running;
         let mut ctx = SessionCtx {
             session,
+            kind,
             sender: Some(seat),
             seats,
             out,
@@ -173,6 +197,27 @@ impl<G: Game> Sessions<G> {
             ctx.end(FAILED);
         }
         self.finish_if_ended(session, out)
+    }
+
+    /// Ends `session` with `result`, from outside the game; hands its players back.
+    pub(crate) fn end(
+        &mut self,
+        session: u64,
+        result: &str,
+        out: &dyn Outbox,
+    ) -> Option<Returning> {
+        let running = self.running.get_mut(&session)?;
+        if running.ended.is_none() {
+            running.ended = Some(result.to_owned());
+        }
+        self.finish_if_ended(session, out)
+    }
+
+    /// The running sessions' numbers, in the order they started.
+    pub(crate) fn ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.running.keys().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// Ends every session now (a shutdown's grace ran out): their players are handed back

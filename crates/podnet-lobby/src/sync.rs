@@ -85,6 +85,23 @@ impl<G: Game> LobbyServer<G> {
         &self.lobby
     }
 
+    /// Ends `session` now with `result`, whatever its game is doing: its players get
+    /// [`GameOver`](crate::protocol::GameOver) and go back to the lobby. Returns false if
+    /// there is no such session. See [`Lobby::end_session`].
+    pub fn end_session(&mut self, session: u64, result: &str) -> bool {
+        self.lobby.end_session(session, result, &self.handle)
+    }
+
+    /// Ends every running session now with `result` (see
+    /// [`end_session`](Self::end_session)); returns how many it ended.
+    pub fn end_all_sessions(&mut self, result: &str) -> usize {
+        let sessions = self.lobby.sessions();
+        sessions
+            .into_iter()
+            .filter(|&session| self.lobby.end_session(session, result, &self.handle))
+            .count()
+    }
+
     /// Handles every event queued now, and the deadlines due; returns how many events.
     /// Never blocks.
     pub fn pump(&mut self) -> usize {
@@ -112,7 +129,8 @@ impl<G: Game> LobbyServer<G> {
     /// Shuts down, blocking until it is done: stops accepting, closes everyone not in a
     /// game with `reason`, runs the sessions (pumping) until they end or
     /// [`LobbyConfig::session_grace`] runs out, then closes the server, delivering what
-    /// was sent. Never hangs: it takes at most the grace plus 5 s.
+    /// was sent. It takes at most the grace plus 5 s; with a grace of `Duration::MAX` it
+    /// waits for the sessions to finish by themselves.
     ///
     /// Returns the server's [`ShutdownReport`], or `None` if it was already shut down.
     pub fn shutdown(&mut self, reason: &str) -> Option<ShutdownReport> {

@@ -8,9 +8,11 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Finish, Peer, Said, Say, Served, pair_in_game, peer_reason};
+use common::{Boom, Finish, Peer, Said, Say, Served, pair_in_game, peer_reason};
 use podnet_lobby::LobbyConfig;
-use podnet_lobby::protocol::{GameOver, LobbyError, LobbyUpdate, LoginRefused, Welcome};
+use podnet_lobby::protocol::{
+    Choose, ChooseGame, GameOver, LobbyError, LobbyUpdate, LoginRefused, Welcome,
+};
 use tokio::io::AsyncWriteExt;
 
 fn refused(msg: &podnet_framing::RawMessage) -> LoginRefused {
@@ -433,5 +435,178 @@ async fn shutdown_cuts_sessions_after_the_grace() {
         assert_eq!(peer_reason(&peer.closed().await), "closing time");
     }
     assert!(started.elapsed() >= grace, "cut before the grace was over");
+    served.finished().await;
+}
+
+/// 10. A game whose handler panics ends that session with "the game failed" (its players
+/// go back to the lobby); the other sessions and the lobby go on.
+#[tokio::test]
+async fn a_panicking_game_ends_its_session_and_the_others_play_on() {
+    let served = Served::start(LobbyConfig::new(2)).await;
+    let (mut a, mut b, broken) = pair_in_game(served.addr, ["a", "b"]).await;
+    let (c, mut d, _) = pair_in_game(served.addr, ["c", "d"]).await;
+    a.send(&Boom {});
+    for peer in [&mut a, &mut b] {
+        let over: GameOver = peer.expect("game_over").await.decode().unwrap();
+        assert_eq!(
+            (over.session, over.result.as_str()),
+            (broken, "the game failed")
+        );
+        peer.expect("welcome").await;
+    }
+    c.send(&Say {
+        text: "fine".into(),
+    });
+    let said: Said = d.expect("said").await.decode().unwrap();
+    assert_eq!(said.text, "fine");
+    // The players of the failed game are grouped again and play.
+    let again = a.game_start().await;
+    assert_ne!(again.session, broken);
+    b.game_start().await;
+}
+
+/// 11. With several kinds of game, a new group votes: most votes win, a tie goes to the
+/// kind listed first, a wrong choice gets an error naming the kinds, and the session
+/// knows its kind.
+#[tokio::test]
+async fn groups_choose_their_kind_of_game() {
+    let config = LobbyConfig::new(3).with_game_kinds(["dice", "cards"]);
+    let served = Served::start(config).await;
+    let mut peers = Vec::new();
+    for name in ["a", "b", "c"] {
+        let mut peer = Peer::connect(served.addr).await;
+        peer.login(name).await;
+        peers.push(peer);
+    }
+    for peer in &mut peers {
+        let ask: ChooseGame = peer
+            .expect_skipping_updates("choose_game")
+            .await
+            .decode()
+            .unwrap();
+        assert_eq!(ask.kinds, ["dice", "cards"]);
+        assert_eq!(ask.players, ["a", "b", "c"]);
+    }
+    peers[0].send(&Choose {
+        kind: "chess".into(),
+    });
+    let error: LobbyError = peers[0].expect("lobby_error").await.decode().unwrap();
+    assert!(
+        error.reason.contains("[\"dice\", \"cards\"]"),
+        "{}",
+        error.reason
+    );
+    peers[0].send(&Say { text: "hi".into() });
+    let error: LobbyError = peers[0].expect("lobby_error").await.decode().unwrap();
+    assert!(
+        error.reason.contains("choosing its game"),
+        "{}",
+        error.reason
+    );
+
+    // a changes their mind; cards wins two to one. Votes from different connections
+    // reach the lobby in any order, so each voter's change is known to be in (its next
+    // message's error reply came back) before c casts the last vote.
+    for (i, kind) in [(0, "dice"), (1, "dice"), (0, "cards")] {
+        peers[i].send(&Choose { kind: kind.into() });
+    }
+    for peer in &mut peers[..2] {
+        peer.send(&Say {
+            text: "barrier".into(),
+        });
+        peer.expect("lobby_error").await;
+    }
+    peers[2].send(&Choose {
+        kind: "cards".into(),
+    });
+    for peer in &mut peers {
+        assert_eq!(peer.game_start().await.kind, "cards");
+    }
+    peers[1].send(&Finish {});
+    let over: GameOver = peers[0].expect("game_over").await.decode().unwrap();
+    assert_eq!(over.result, "b finished after 0 lines of cards");
+}
+
+/// 11b. A group whose time to choose runs out plays what its votes say (a tie, or no
+/// vote at all, goes to the first kind); a player who leaves while their group chooses
+/// sends the others back to the front of the waiting room.
+#[tokio::test]
+async fn choosing_times_out_and_a_leaver_dissolves_the_group() {
+    let config = LobbyConfig::new(2)
+        .with_game_kinds(["dice", "cards"])
+        .with_choose_timeout(Duration::from_millis(200));
+    let served = Served::start(config).await;
+    let (mut a, mut b) = (
+        Peer::connect(served.addr).await,
+        Peer::connect(served.addr).await,
+    );
+    a.login("a").await;
+    b.login("b").await;
+    a.expect_skipping_updates("choose_game").await;
+    b.expect_skipping_updates("choose_game").await;
+    a.send(&Choose {
+        kind: "cards".into(),
+    });
+    b.send(&Choose {
+        kind: "dice".into(),
+    });
+    // A tie: the first kind listed.
+    assert_eq!(a.game_start().await.kind, "dice");
+    assert_eq!(b.game_start().await.kind, "dice");
+
+    let (mut c, mut d) = (
+        Peer::connect(served.addr).await,
+        Peer::connect(served.addr).await,
+    );
+    c.login("c").await;
+    d.login("d").await;
+    c.expect_skipping_updates("choose_game").await;
+    d.expect_skipping_updates("choose_game").await;
+    // Nobody votes: after the timeout, the first kind.
+    assert_eq!(c.game_start().await.kind, "dice");
+    d.game_start().await;
+
+    let (mut e, mut f) = (
+        Peer::connect(served.addr).await,
+        Peer::connect(served.addr).await,
+    );
+    e.login("e").await;
+    f.login("f").await;
+    e.expect_skipping_updates("choose_game").await;
+    f.expect_skipping_updates("choose_game").await;
+    f.client.close("changed my mind");
+    f.closed().await;
+    let welcome: Welcome = e.expect_skipping_updates("welcome").await.decode().unwrap();
+    assert_eq!(welcome.waiting, ["e"]);
+    let mut g = Peer::connect(served.addr).await;
+    g.login_once_free("f").await; // the leaver's name is free again
+    let ask: ChooseGame = e
+        .expect_skipping_updates("choose_game")
+        .await
+        .decode()
+        .unwrap();
+    assert_eq!(ask.players, ["e", "f"], "e first: back at the front");
+}
+
+/// 9c. A grace of `Duration::MAX` means "until they finish": the session is never cut,
+/// and the shutdown completes when it ends.
+#[tokio::test]
+async fn a_grace_of_duration_max_lets_sessions_finish() {
+    let mut served = Served::start(LobbyConfig::new(2).with_session_grace(Duration::MAX)).await;
+    let (mut a, mut b, _) = pair_in_game(served.addr, ["a", "b"]).await;
+    let mut waiting = Peer::connect(served.addr).await;
+    waiting.login("waiting").await;
+    served.shut_down("last game");
+    assert_eq!(peer_reason(&waiting.closed().await), "last game");
+    // Still playing after the shutdown began.
+    a.send(&Say {
+        text: "still on".into(),
+    });
+    b.expect("said").await;
+    b.send(&Finish {});
+    for peer in [&mut a, &mut b] {
+        peer.expect_skipping_said("game_over").await;
+        assert_eq!(peer_reason(&peer.closed().await), "last game");
+    }
     served.finished().await;
 }

@@ -61,3 +61,124 @@ async fn a_pumped_lobby_logs_in_groups_plays_and_shuts_down() {
     assert!(report.is_some());
     assert_eq!(names, 0, "every name is freed once everyone is gone");
 }
+
+/// The game can end a session from its loop at any time (a force-cut): its players get
+/// `game_over` with the game's result and go back to the lobby.
+#[tokio::test]
+async fn the_game_loop_ends_a_session_at_any_time() {
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (cut_tx, cut_rx) = mpsc::channel::<()>();
+    let (ended_tx, ended_rx) = mpsc::channel::<(bool, usize)>();
+    let game_loop = std::thread::spawn(move || {
+        // No grace at the end: the pair is playing again by then.
+        let config = LobbyConfig::new(2).with_session_grace(Duration::ZERO);
+        let mut server = LobbyServer::<Talk>::start_background("127.0.0.1:0", config, ()).unwrap();
+        addr_tx.send(server.local_addr()).unwrap();
+        loop {
+            server.pump_timeout(Duration::from_millis(5));
+            if cut_rx.try_recv().is_ok() {
+                let sessions = server.lobby().sessions();
+                let ended = server.end_session(sessions[0], "the host ended the round");
+                let unknown = server.end_session(9_999, "no such session");
+                ended_tx.send((ended && !unknown, sessions.len())).unwrap();
+                break;
+            }
+        }
+        server.shutdown("test over");
+    });
+    let addr = addr_rx.recv_timeout(common::WAIT).unwrap();
+    let (mut a, mut b, session) = pair_in_game(addr, ["a", "b"]).await;
+    cut_tx.send(()).unwrap();
+    for peer in [&mut a, &mut b] {
+        let over: GameOver = peer.expect("game_over").await.decode().unwrap();
+        assert_eq!(
+            (over.session, over.result.as_str()),
+            (session, "the host ended the round")
+        );
+        peer.expect("welcome").await;
+    }
+    let (ended, running) = ended_rx.recv_timeout(common::WAIT).unwrap();
+    assert!(ended, "end_session said whether the session existed");
+    assert_eq!(running, 1);
+    tokio::task::spawn_blocking(move || game_loop.join().unwrap())
+        .await
+        .unwrap();
+}
+
+/// The lobby's client helper: two bots asking for one name log in as "ann" and "ann2",
+/// vote for a kind of game, play it, and are back in the lobby afterwards.
+#[test]
+fn the_client_helper_logs_in_retries_votes_and_plays() {
+    use podnet::{Client, ClientCtx, ConnectionListener, ListenerHandlers, SendError};
+    use podnet_lobby::client::{LobbyPlayer, LobbyState, Status, lobby_handlers};
+    use podnet_lobby::protocol::{ChooseGame, GameStart};
+
+    struct Bot {
+        lobby: LobbyState,
+        kind: Option<String>,
+    }
+    impl ConnectionListener for Bot {
+        fn handlers(h: &mut ListenerHandlers<Self>) {
+            lobby_handlers(h);
+        }
+    }
+    impl LobbyPlayer for Bot {
+        fn lobby(&mut self) -> &mut LobbyState {
+            &mut self.lobby
+        }
+        fn choose_game(&mut self, ask: &ChooseGame) -> Option<String> {
+            ask.kinds.last().cloned()
+        }
+        fn on_game_start(
+            &mut self,
+            ctx: &mut ClientCtx<'_>,
+            start: &GameStart,
+        ) -> Result<(), SendError> {
+            self.kind = Some(start.kind.clone());
+            if start.seat == 0 {
+                ctx.send(&Finish {})?;
+            }
+            Ok(())
+        }
+    }
+
+    let config = LobbyConfig::new(2).with_game_kinds(["dice", "cards"]);
+    let mut server = LobbyServer::<Talk>::start_background("127.0.0.1:0", config, ()).unwrap();
+    let mut bots: Vec<Client<Bot>> = (0..2)
+        .map(|_| {
+            let bot = Bot {
+                lobby: LobbyState::new("ann"),
+                kind: None,
+            };
+            Client::connect(server.local_addr(), bot).unwrap()
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while bots.iter().any(|b| {
+        b.listener().lobby.games_played() == 0
+            || !matches!(
+                b.listener().lobby.status(),
+                Status::Waiting { .. } | Status::Choosing { .. }
+            )
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bots did not finish a game"
+        );
+        server.pump_timeout(Duration::from_millis(2));
+        for bot in &mut bots {
+            bot.pump();
+        }
+    }
+    let mut names: Vec<String> = bots
+        .iter()
+        .map(|b| b.listener().lobby.name().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ann", "ann2"]);
+    for bot in &bots {
+        assert_eq!(bot.listener().kind.as_deref(), Some("cards"));
+    }
+    drop(bots);
+    server.shutdown("test over");
+}

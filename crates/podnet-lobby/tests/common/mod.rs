@@ -49,13 +49,18 @@ pub(crate) struct Boom {}
 /// A session: lines said so far, its own.
 pub(crate) struct Talk {
     lines: u32,
+    /// The kind of game the group chose, when the lobby offers several.
+    kind: String,
 }
 
 impl Game for Talk {
     type Setup = ();
 
-    fn start(_: &(), _: &mut SessionCtx<'_>) -> Self {
-        Talk { lines: 0 }
+    fn start(_: &(), ctx: &mut SessionCtx<'_>) -> Self {
+        Talk {
+            lines: 0,
+            kind: ctx.kind().to_owned(),
+        }
     }
 
     fn handlers(h: &mut SessionHandlers<Self>) {
@@ -74,11 +79,14 @@ impl Talk {
     }
 
     fn finish(&mut self, ctx: &mut SessionCtx<'_>, _: Finish) {
-        let result = format!(
+        let mut result = format!(
             "{} finished after {} lines",
             ctx.name(ctx.sender()),
             self.lines
         );
+        if !self.kind.is_empty() {
+            result += &format!(" of {}", self.kind);
+        }
         ctx.end(result);
     }
 
@@ -175,6 +183,17 @@ impl Peer {
             msg.to_value().unwrap()
         );
         msg
+    }
+
+    /// The next message with `action`, skipping the session's `said` lines.
+    pub(crate) async fn expect_skipping_said(&mut self, action: &str) -> RawMessage {
+        loop {
+            let msg = self.next().await;
+            if msg.action() != "said" {
+                assert_eq!(msg.action(), action, "{:?}", msg.to_value().unwrap());
+                return msg;
+            }
+        }
     }
 
     /// The next message with `action`, skipping lobby updates.

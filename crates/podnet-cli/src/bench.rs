@@ -12,8 +12,11 @@ use crate::error::CliError;
 
 /// How long the server may stay silent before the run is abandoned.
 const PATIENCE: Duration = Duration::from_secs(10);
-/// How often progress is printed on long runs.
+/// How often progress is printed on long runs (only when the count moved).
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// How long the server may answer `report` without counting a single `move` before the
+/// run stops: a bench server counts the first of a pipelined burst within milliseconds.
+const FIRST_MOVE: Duration = Duration::from_secs(3);
 
 pub(crate) async fn run(
     addr: &str,
@@ -81,7 +84,9 @@ async fn report(client: &Client, events: &mut EventStream<ClientEvent>) -> Resul
     let value = msg
         .to_value()
         .map_err(podnet_transport::TransportError::from)?;
-    Ok(value["moves"].as_u64().unwrap_or(0))
+    value["moves"].as_u64().ok_or(CliError::NotBench {
+        answer: crate::json::to_line(&value),
+    })
 }
 
 /// `clients` connections pipeline `messages` moves in all; the run ends when the server
@@ -111,6 +116,7 @@ async fn throughput(addr: &str, clients: usize, messages: u64) -> Result<(), Cli
     }
 
     let mut last_print = Instant::now();
+    let mut printed = start_moves;
     let mut last_count = start_moves;
     let mut last_change = Instant::now();
     loop {
@@ -120,14 +126,19 @@ async fn throughput(addr: &str, clients: usize, messages: u64) -> Result<(), Cli
         }
         if counted != last_count {
             (last_count, last_change) = (counted, Instant::now());
+        } else if counted == start_moves && last_change.elapsed() > FIRST_MOVE {
+            return Err(CliError::NoAnswer {
+                what: "waiting for the first `move` to be counted (its `report` stays the same)",
+                after: FIRST_MOVE,
+            });
         } else if last_change.elapsed() > PATIENCE {
             return Err(CliError::NoAnswer {
                 what: "counting moves",
                 after: PATIENCE,
             });
         }
-        if last_print.elapsed() >= PROGRESS_EVERY {
-            last_print = Instant::now();
+        if last_print.elapsed() >= PROGRESS_EVERY && counted != printed {
+            (last_print, printed) = (Instant::now(), counted);
             progress(format_args!(
                 "throughput: {} of {messages} moves counted",
                 counted - start_moves

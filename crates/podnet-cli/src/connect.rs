@@ -89,11 +89,14 @@ fn send_line(client: &Client, line: &str, line_no: u64) {
     }
 }
 
-/// A close by either side is the normal end; anything else is an error.
+/// A close by either side is the normal end, said once on stderr; anything else is an
+/// error, which `main` reports (once).
 fn ended(reason: DisconnectReason) -> Result<(), CliError> {
-    eprintln!("podnet: disconnected: {reason}");
     match reason {
-        DisconnectReason::Closed { .. } | DisconnectReason::PeerClosed { .. } => Ok(()),
+        DisconnectReason::Closed { .. } | DisconnectReason::PeerClosed { .. } => {
+            eprintln!("podnet: disconnected: {reason}");
+            Ok(())
+        }
         other => Err(CliError::Closed {
             reason: other.to_string(),
         }),

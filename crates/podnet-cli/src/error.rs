@@ -24,6 +24,18 @@ pub(crate) enum CliError {
         reason: String,
     },
 
+    /// The server answered `report` without a `moves` count: it does not speak the bench
+    /// protocol (an echo server, say).
+    #[error(
+        "the server answered `report` with {answer}, without a `moves` count: it does not \
+         speak the bench protocol (ping, move, report); try `podnet serve --bench` or \
+         `cargo run --release --example bench_server`"
+    )]
+    NotBench {
+        /// The answer, as JSON.
+        answer: String,
+    },
+
     /// The server did not answer in time.
     #[error(
         "no answer from the server within {after:?} while {what}; is it a server speaking \

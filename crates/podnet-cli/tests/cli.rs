@@ -144,3 +144,87 @@ fn errors_say_what_went_wrong() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--echo|--relay|--bench"));
 }
+
+/// What a user gets wrong gets one message that says what to do: an address without a
+/// port asks for HOST:PORT, an unknown host is named (and not blamed on a server that is
+/// not running, nor on another program holding the port).
+#[test]
+fn address_mistakes_are_named_once() {
+    let out = run_with_input(podnet().args(["connect", "localhost"]), "");
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("could not resolve localhost"), "{stderr}");
+    assert!(stderr.contains("HOST:PORT"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let out = run_with_input(podnet().args(["connect", "no-such-host.invalid:5071"]), "");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no-such-host.invalid:5071"), "{stderr}");
+    assert!(!stderr.contains("is the server running"), "{stderr}");
+
+    let out = run_with_input(
+        podnet().args(["serve", "--host", "no-such-host.invalid", "--echo"]),
+        "",
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("could not resolve no-such-host.invalid:5071"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("another program"), "{stderr}");
+}
+
+/// A server that answers in text (HTTP) is reported once, as not speaking the repod
+/// protocol, with no advice to raise a limit.
+#[test]
+fn a_text_protocol_server_is_named_as_such() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let _ = socket.read(&mut buf);
+        let _ = socket.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    let out = run_with_input(podnet().args(["connect", &addr]), "");
+    server.join().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("does not speak the repod protocol"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\"HTTP\""), "{stderr}");
+    assert!(!stderr.contains("raise"), "{stderr}");
+    assert_eq!(
+        stderr.matches("does not speak").count(),
+        1,
+        "said once: {stderr}"
+    );
+}
+
+/// `bench` against a server that does not speak the bench protocol stops at once and
+/// says so, instead of printing "0 of N" for ten seconds.
+#[test]
+fn bench_against_a_non_bench_server_says_so_at_once() {
+    let server = serve("--echo");
+    let started = std::time::Instant::now();
+    let out = run_with_input(
+        podnet().args(["bench", &server.addr, "--messages", "1000", "--pings", "5"]),
+        "",
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("does not speak the bench protocol"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(" of 1000"), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}

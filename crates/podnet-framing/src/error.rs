@@ -30,10 +30,7 @@ pub enum FramingError {
     /// A length prefix announced a frame over [`FramingConfig::max_frame_length`].
     ///
     /// [`FramingConfig::max_frame_length`]: crate::FramingConfig::max_frame_length
-    #[error(
-        "frame of {len} bytes is over the maximum of {max} bytes; if messages this large are \
-         expected, raise `FramingConfig::max_frame_length` on both peers"
-    )]
+    #[error("{}", too_large(*len, *max))]
     FrameTooLarge {
         /// The length the prefix announced.
         len: u64,
@@ -206,5 +203,25 @@ impl FramingError {
             self,
             Self::FrameTooLarge { .. } | Self::TruncatedStream { .. } | Self::Io(_)
         )
+    }
+}
+
+/// The message for [`FramingError::FrameTooLarge`]. A length whose four bytes are text
+/// ("HTTP", "SSH-") is not a frame at all: the peer speaks another protocol, and raising
+/// the limit would not help, so the message says that instead.
+fn too_large(len: u64, max: usize) -> String {
+    let header = u32::try_from(len).map(u32::to_be_bytes).ok();
+    let text = header.filter(|h| h.iter().all(|b| b.is_ascii_graphic() || *b == b' '));
+    match text {
+        Some(bytes) => format!(
+            "the peer does not speak the repod protocol: the 4 bytes where a frame's length \
+             belongs are the text {:?} (as a length, {len} bytes: over the maximum of {max}); \
+             is it an HTTP or other text-protocol server, or the wrong port?",
+            String::from_utf8_lossy(&bytes)
+        ),
+        None => format!(
+            "frame of {len} bytes is over the maximum of {max} bytes; if messages this large \
+             are expected, raise `FramingConfig::max_frame_length` on both peers"
+        ),
     }
 }

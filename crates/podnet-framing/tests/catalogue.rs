@@ -531,3 +531,25 @@ fn depth_limit_is_reached_not_exceeded() {
         ));
     }
 }
+
+/// A "length" that is text is another protocol, and the error says so instead of advising
+/// a bigger limit.
+#[test]
+fn a_text_header_is_named_as_another_protocol() {
+    let http = FramingError::FrameTooLarge {
+        len: u64::from(u32::from_be_bytes(*b"HTTP")),
+        max: 1 << 20,
+    };
+    let text = http.to_string();
+    assert!(text.contains("does not speak the repod protocol"), "{text}");
+    assert!(text.contains("\"HTTP\""), "{text}");
+    assert!(!text.contains("raise"), "{text}");
+    let big = FramingError::FrameTooLarge {
+        len: 2 << 20,
+        max: 1 << 20,
+    };
+    assert!(
+        big.to_string()
+            .contains("raise `FramingConfig::max_frame_length`")
+    );
+}

@@ -1,4 +1,5 @@
-//! The background network thread: a single-threaded tokio runtime of its own.
+//! The background network thread: a tokio runtime of its own, current-thread by default
+//! and multi-threaded when `ServerConfig::network_threads` asks for more than one worker.
 
 use std::future::Future;
 use std::thread::{self, JoinHandle};

@@ -282,7 +282,7 @@ impl Drop for Client {
 async fn resolve_and_connect(
     addr: impl ToSocketAddrs + std::fmt::Debug,
 ) -> Result<TcpStream, TransportError> {
-    let described = format!("{addr:?}");
+    let described = crate::error::describe_addr(&addr);
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
         .await
         .map_err(|source| TransportError::Resolve {

@@ -27,7 +27,7 @@ pub enum SlowConsumerPolicy {
     #[default]
     Disconnect,
     /// Keep the connection and refuse the message that did not fit, with
-    /// [`TransportError::QueueFull`](crate::TransportError::QueueFull). For games whose
+    /// [`SendError::QueueFull`](crate::SendError::QueueFull). For games whose
     /// messages are state that the next update replaces anyway.
     DropMessage,
 }

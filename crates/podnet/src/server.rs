@@ -122,7 +122,7 @@ impl<C: Channel> Context for ChannelSide<C> {
 
 /// The handlers of a [`Channel`] type, one per action: see [`Handlers`](crate::Handlers)
 /// for the registrations (`on`, `on_value`, `on_raw`, `fallback`) and the
-/// [`PanicPolicy`].
+/// [`PanicPolicy`](crate::PanicPolicy).
 pub type ChannelHandlers<C> = podnet_dispatch::Handlers<C, ChannelSide<C>>;
 
 /// What a [`Channel`]'s handlers get besides the message: the game state, the connection,

@@ -26,9 +26,12 @@ pub(crate) struct Running {
 impl Running {
     /// Starts `cmd`, waiting for a stdout line with `marker` followed by an address.
     pub(crate) fn start(cmd: &mut Command, marker: &str) -> Self {
+        // Its stderr (a `connect` child's "connected to ..." line) is not the test's to
+        // print; what a test checks comes on stdout.
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let stdin = child.stdin.take();

@@ -41,7 +41,7 @@ const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 pub(super) async fn bind(
     addr: impl ToSocketAddrs + std::fmt::Debug,
 ) -> Result<TcpListener, TransportError> {
-    let described = format!("{addr:?}");
+    let described = crate::error::describe_addr(&addr);
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
         .await
         .map_err(|source| TransportError::Resolve {

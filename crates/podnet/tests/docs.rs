@@ -1,0 +1,233 @@
+//! Keeps what the documentation says about the code honest, where a test can tell:
+//!
+//! - every relative link in README.md, CHANGELOG.md and docs/*.md leads to a file that
+//!   exists;
+//! - every repository path the docs name in backticks (`crates/...`, `examples/...`,
+//!   `docs/...`, `xtask/...`) exists;
+//! - every `Type::member` the docs name, where `Type` is one of podnet's own types, has
+//!   that member (a method, field, variant or constant) somewhere in the workspace's
+//!   source: a renamed hook or method shows up here;
+//! - every guide with Rust code is compiled and run as a doctest (included by a crate's
+//!   `lib.rs`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// README.md, CHANGELOG.md and every docs/*.md, with their text.
+fn documents() -> Vec<(PathBuf, String)> {
+    let root = root();
+    let mut paths = vec![root.join("README.md"), root.join("CHANGELOG.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p, text)
+        })
+        .collect()
+}
+
+/// Every `.rs` file under crates/, examples/ and xtask/, concatenated.
+fn all_source() -> String {
+    fn walk(dir: &Path, out: &mut String) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path.file_name().is_some_and(|n| n == "target") {
+                    continue;
+                }
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push_str(&std::fs::read_to_string(&path).unwrap());
+                out.push('\n');
+            }
+        }
+    }
+    let mut source = String::new();
+    for dir in ["crates", "examples", "xtask"] {
+        walk(&root().join(dir), &mut source);
+    }
+    source
+}
+
+/// The texts between backticks, outside fenced code blocks.
+fn inline_code(text: &str) -> Vec<String> {
+    let mut spans = Vec::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        let mut parts = line.split('`');
+        parts.next();
+        while let (Some(code), Some(_)) = (parts.next(), parts.next()) {
+            spans.push(code.to_owned());
+        }
+    }
+    spans
+}
+
+#[test]
+fn relative_links_lead_to_files() {
+    let mut broken = Vec::new();
+    for (path, text) in documents() {
+        let dir = path.parent().unwrap();
+        for (i, _) in text.match_indices("](") {
+            let rest = &text[i + 2..];
+            let Some(end) = rest.find(')') else { continue };
+            let target = &rest[..end];
+            if target.starts_with("http") || target.starts_with('#') || target.contains(' ') {
+                continue;
+            }
+            let file = target.split('#').next().unwrap();
+            if !dir.join(file).exists() {
+                broken.push(format!("{}: {target}", path.display()));
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "links to nothing:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn named_repository_paths_exist() {
+    let mut missing = Vec::new();
+    for (path, text) in documents() {
+        for code in inline_code(&text) {
+            let candidate = code.split_whitespace().next().unwrap_or_default();
+            let is_path = ["crates/", "examples/", "docs/", "xtask/"]
+                .iter()
+                .any(|p| candidate.starts_with(p));
+            if !is_path || candidate.contains('*') || candidate.contains('<') {
+                continue;
+            }
+            let file = candidate.trim_end_matches([',', '.', ':']);
+            if !root().join(file).exists() {
+                missing.push(format!("{}: {file}", path.display()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "paths that do not exist:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn named_members_of_podnet_types_exist() {
+    let source = all_source();
+    let own_types: BTreeSet<String> = source
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start().trim_start_matches("pub ");
+            let line = line.trim_start_matches("pub(crate) ");
+            for keyword in ["struct ", "enum ", "trait ", "type "] {
+                if let Some(rest) = line.strip_prefix(keyword) {
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    return Some(name);
+                }
+            }
+            None
+        })
+        .collect();
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for (path, text) in documents() {
+        if path.ends_with("CHANGELOG.md") {
+            continue; // it names what was removed, on purpose
+        }
+        for code in inline_code(&text) {
+            for (i, _) in code.match_indices("::") {
+                let before: String = code[..i]
+                    .chars()
+                    .rev()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                let member: String = code[i + 2..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let is_type = before.chars().next().is_some_and(char::is_uppercase);
+                if !is_type || member.is_empty() || !own_types.contains(&before) {
+                    continue;
+                }
+                checked += 1;
+                let defined = [
+                    format!("fn {member}"),
+                    format!("pub {member}:"),
+                    format!("    {member} {{"),
+                    format!("    {member}("),
+                    format!("    {member},"),
+                    format!("const {member}"),
+                    format!("type {member}"),
+                ]
+                .iter()
+                .any(|needle| source.contains(needle.as_str()));
+                if !defined {
+                    missing.push(format!("{}: {before}::{member}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 50,
+        "the check found only {checked} names: is it still working?"
+    );
+    assert!(
+        missing.is_empty(),
+        "names the docs use that the code does not have:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[test]
+fn guides_with_rust_code_are_compiled() {
+    let libs: String = ["crates/podnet/src/lib.rs", "crates/podnet-lobby/src/lib.rs"]
+        .iter()
+        .map(|p| std::fs::read_to_string(root().join(p)).unwrap())
+        .collect();
+    let mut uncompiled = Vec::new();
+    for (path, text) in documents() {
+        let has_rust = text
+            .lines()
+            .any(|l| l.trim_start().starts_with("```rust") && !l.contains("ignore"));
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let included = libs.contains(&format!("{name}\")"));
+        if has_rust && !included {
+            uncompiled.push(name);
+        }
+    }
+    assert!(
+        uncompiled.is_empty(),
+        "documents with Rust code that no doctest includes: {uncompiled:?}"
+    );
+}

@@ -7,6 +7,7 @@ use crate::util::{TestCounts, cargo, run as run_command, run_tests};
 /// The examples that end by themselves, with the features each needs.
 const SELF_ENDING_EXAMPLES: &[(&str, &str)] = &[
     ("quickstart", ""),
+    ("positions", ""),
     ("host_and_play", ""),
     ("lag_time", ""),
     ("tls_chat", "tls"),

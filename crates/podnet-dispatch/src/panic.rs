@@ -1,6 +1,6 @@
 //! What happens when a handler panics.
 
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::MessageError;
 
@@ -37,26 +37,30 @@ pub enum PanicPolicy {
 /// assert!(matches!(caught, Err(MessageError::Panicked { message, .. }) if message == "off the board"));
 /// assert_eq!(catch(PanicPolicy::Catch, "move", || 5).ok(), Some(5));
 /// ```
+#[inline]
 pub fn catch<T>(
     policy: PanicPolicy,
     action: &str,
     f: impl FnOnce() -> T,
 ) -> Result<T, MessageError> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(value) => Ok(value),
-        Err(payload) if policy == PanicPolicy::Propagate => resume_unwind(payload),
-        Err(payload) => {
-            let message = if let Some(text) = payload.downcast_ref::<&str>() {
-                (*text).to_owned()
-            } else if let Some(text) = payload.downcast_ref::<String>() {
-                text.clone()
-            } else {
-                "(a panic without a message)".to_owned()
-            };
-            Err(MessageError::Panicked {
-                action: action.to_owned(),
-                message,
-            })
-        }
+    if policy == PanicPolicy::Propagate {
+        return Ok(f());
+    }
+    catch_unwind(AssertUnwindSafe(f)).map_err(|payload| panicked(action, payload))
+}
+
+/// The error for a caught panic: its message, with the action it happened in.
+#[cold]
+pub(crate) fn panicked(action: &str, payload: Box<dyn std::any::Any + Send>) -> MessageError {
+    let message = if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "(a panic without a message)".to_owned()
+    };
+    MessageError::Panicked {
+        action: action.to_owned(),
+        message,
     }
 }

@@ -7,19 +7,19 @@ use serde::de::DeserializeOwned;
 
 use crate::handler::{Context, Handler, Outcome, RawHandler};
 use crate::key::ActionMap;
-use crate::panic::catch;
+use crate::panic::panicked;
 use crate::{MessageError, PanicPolicy};
 
 /// A handler as stored: decodes the message, calls the game's code, reports the outcome.
 type Boxed<S, X> = Box<
-    dyn for<'a, 'b> Fn(
-            &mut S,
-            &'b mut <X as Context>::Ctx<'a>,
-            &RawMessage,
-        ) -> Result<(), MessageError>
+    dyn for<'a, 'b> Fn(&mut S, &'b mut <X as Context>::Ctx<'a>, &RawMessage) -> Returned
         + Send
         + Sync,
 >;
+
+/// What a stored handler returns. The error is boxed so that every call returns one word
+/// (null when all went well): the error path is the rare one.
+type Returned = Result<(), Box<MessageError>>;
 
 /// One registered handler, with its action and what kind of handler it is (for messages).
 struct Entry<S, X: Context> {
@@ -82,10 +82,12 @@ impl<S: 'static, X: Context> Handlers<S, X> {
         F: Handler<S, X, M, R>,
     {
         let boxed: Boxed<S, X> = Box::new(move |state, ctx, raw| {
-            let msg = raw.decode::<M>().map_err(|source| MessageError::Decode {
-                action: raw.action().to_owned(),
-                message_type: std::any::type_name::<M>(),
-                source,
+            let msg = raw.decode::<M>().map_err(|source| {
+                Box::new(MessageError::Decode {
+                    action: raw.action().to_owned(),
+                    message_type: std::any::type_name::<M>(),
+                    source,
+                })
             })?;
             report(raw, f(state, ctx, msg))
         });
@@ -207,8 +209,21 @@ impl<S: 'static, X: Context> Handlers<S, X> {
                 None => return Ok(Handled::Unhandled),
             },
         };
-        catch(self.panics, msg.action(), || handler(state, ctx, msg))??;
-        Ok(handled)
+        let outcome = match self.panics {
+            PanicPolicy::Propagate => handler(state, ctx, msg),
+            PanicPolicy::Catch => {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    handler(state, ctx, msg)
+                })) {
+                    Ok(outcome) => outcome,
+                    Err(payload) => return Err(panicked(msg.action(), payload)),
+                }
+            }
+        };
+        match outcome {
+            Ok(()) => Ok(handled),
+            Err(error) => Err(*error),
+        }
     }
 
     #[track_caller]
@@ -247,19 +262,21 @@ impl<S, X: Context> fmt::Debug for Handlers<S, X> {
 
 /// A handler's outcome as the table reports it.
 #[inline]
-fn report<R: Outcome>(raw: &RawMessage, outcome: R) -> Result<(), MessageError> {
-    outcome
-        .into_result()
-        .map_err(|source| MessageError::Handler {
+fn report<R: Outcome>(raw: &RawMessage, outcome: R) -> Returned {
+    outcome.into_result().map_err(|source| {
+        Box::new(MessageError::Handler {
             action: raw.action().to_owned(),
             source,
         })
+    })
 }
 
 /// Reads `raw` as a dynamic value, for value handlers and the fallback.
-fn to_value(raw: &RawMessage) -> Result<Value, MessageError> {
-    raw.to_value().map_err(|source| MessageError::Unreadable {
-        action: raw.action().to_owned(),
-        source,
+fn to_value(raw: &RawMessage) -> Result<Value, Box<MessageError>> {
+    raw.to_value().map_err(|source| {
+        Box::new(MessageError::Unreadable {
+            action: raw.action().to_owned(),
+            source,
+        })
     })
 }

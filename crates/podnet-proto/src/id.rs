@@ -5,7 +5,8 @@ use std::fmt;
 /// Identifies one connection of a server, for as long as the server runs.
 ///
 /// Ids count up from 1 and are never reused, so a stale id can never reach a newer
-/// connection (peng3dnet's client ids).
+/// connection (peng3dnet's client ids). An id travels in messages as its number
+/// (`Serialize`/`Deserialize`), so a game can tell players which player is which.
 ///
 /// ```
 /// use podnet_proto::ConnectionId;
@@ -14,7 +15,10 @@ use std::fmt;
 /// assert_eq!(id.get(), 7);
 /// assert_eq!(id.to_string(), "#7");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct ConnectionId(u64);
 
 impl ConnectionId {

@@ -9,7 +9,11 @@
 //!   `Lobby` game state that handlers change through `ctx.game`: no locks, because
 //!   handlers run in `server.pump()`, on this thread;
 //! - the client side is a `Bot` with handlers of its own, run in `bot.pump()`;
-//! - the network itself runs on background threads.
+//! - the network itself runs on background threads;
+//! - a message that does not fit its handler's type, or a handler that returns an error,
+//!   reaches `on_error`; until you override it, that prints a warning on stderr (or
+//!   through `tracing`, once your program installs a subscriber), so nothing is lost
+//!   silently.
 
 use std::time::{Duration, Instant};
 

@@ -20,6 +20,27 @@ struct Running<G> {
     ended: Option<String>,
 }
 
+impl<G> Running<G> {
+    /// The game, and the context its code gets for a message from (or the leave of) the
+    /// player at `sender`.
+    fn split<'a>(
+        &'a mut self,
+        session: u64,
+        sender: Seat,
+        out: &'a dyn Outbox,
+    ) -> (&'a mut G, SessionCtx<'a>) {
+        let ctx = SessionCtx {
+            session,
+            kind: &self.kind,
+            sender: Some(sender),
+            seats: &self.seats,
+            out,
+            ended: &mut self.ended,
+        };
+        (&mut self.game, ctx)
+    }
+}
+
 /// The result a session ends with when the game's code panicked.
 const FAILED: &str = "the game failed";
 
@@ -128,20 +149,7 @@ impl<G: Game> Sessions<G> {
         out: &dyn Outbox,
     ) -> Option<Returning> {
         let running = self.running.get_mut(&session)?;
-        let Running {
-            game,
-            kind,
-            seats,
-            ended,
-        } = running;
-        let mut ctx = SessionCtx {
-            session,
-            kind,
-            sender: Some(seat),
-            seats,
-            out,
-            ended,
-        };
+        let (game, mut ctx) = running.split(session, seat, out);
         let reason = match self.handlers.dispatch(game, &mut ctx, msg) {
             Ok(Handled::ByHandler | Handled::ByFallback) => None,
             Ok(Handled::Unhandled) => Some(format!(
@@ -156,7 +164,7 @@ impl<G: Game> Sessions<G> {
             }
             Err(error) => Some(error.to_string()),
         };
-        if let (Some(reason), Some(Some(player))) = (reason, seats.get(seat)) {
+        if let (Some(reason), Some(Some(player))) = (reason, ctx.seats.get(seat)) {
             send(out, player.id(), &LobbyError { reason });
         }
         self.finish_if_ended(session, out)
@@ -176,20 +184,7 @@ impl<G: Game> Sessions<G> {
             self.running.remove(&session);
             return Some(Vec::new());
         }
-        let Running {
-            game,
-            kind,
-            seats,
-            ended,
-        } = running;
-        let mut ctx = SessionCtx {
-            session,
-            kind,
-            sender: Some(seat),
-            seats,
-            out,
-            ended,
-        };
+        let (game, mut ctx) = running.split(session, seat, out);
         if let Err(panic) = catch(self.handlers.panic_policy(), "on_leave", || {
             game.on_leave(&mut ctx, seat)
         }) {

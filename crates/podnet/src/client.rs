@@ -284,19 +284,16 @@ impl<L: ConnectionListener> Client<L> {
     /// Handles every event queued now with the listener, on this thread. Returns how many
     /// events it handled. Never blocks; call it once per frame.
     pub fn pump(&mut self) -> usize {
-        let Self {
-            net,
-            handlers,
-            listener,
-            handshake,
-        } = self;
-        let handle = net.handle();
-        net.pump(|event| dispatch(event, handle, handlers, listener, handshake))
+        self.pump_within(None)
     }
 
     /// Waits up to `timeout` for the first event, then handles it and everything queued.
     /// Returns how many events it handled.
     pub fn pump_timeout(&mut self, timeout: Duration) -> usize {
+        self.pump_within(Some(timeout))
+    }
+
+    fn pump_within(&mut self, timeout: Option<Duration>) -> usize {
         let Self {
             net,
             handlers,
@@ -304,9 +301,11 @@ impl<L: ConnectionListener> Client<L> {
             handshake,
         } = self;
         let handle = net.handle();
-        net.pump_timeout(timeout, |event| {
-            dispatch(event, handle, handlers, listener, handshake)
-        })
+        let each = |event| dispatch(event, handle, handlers, listener, handshake);
+        match timeout {
+            None => net.pump(each),
+            Some(timeout) => net.pump_timeout(timeout, each),
+        }
     }
 
     /// Sends a message to the server. Never blocks.

@@ -372,6 +372,25 @@ struct Slot<C> {
     handshake: Handshake,
 }
 
+impl<C: Channel> Slot<C> {
+    /// The channel, and the context its handlers and hooks get.
+    fn split<'a>(
+        &'a mut self,
+        id: ConnectionId,
+        game: &'a mut C::Game,
+        server: &'a ServerHandle,
+    ) -> (&'a mut C, ChannelCtx<'a, C>) {
+        let ctx = ChannelCtx {
+            id,
+            peer: self.peer,
+            handshake: &self.handshake,
+            game,
+            server,
+        };
+        (&mut self.channel, ctx)
+    }
+}
+
 impl<C: Channel + Default> Server<C> {
     /// Starts the server on a background thread, listening on `addr`, with `game` as its
     /// state (repod's `start_background`). Port 0 picks a free port. For a configuration,
@@ -660,14 +679,7 @@ impl<C: Channel> Dispatcher<'_, C> {
                     peer,
                     handshake,
                 });
-                let mut ctx = ChannelCtx {
-                    id,
-                    peer,
-                    handshake: &slot.handshake,
-                    game: self.game,
-                    server: &self.server,
-                };
-                let channel = &mut slot.channel;
+                let (channel, mut ctx) = slot.split(id, self.game, &self.server);
                 if let Err(panic) = catch(policy, "on_connect", || channel.on_connect(&mut ctx)) {
                     self.failed(id, &panic);
                 }
@@ -676,59 +688,24 @@ impl<C: Channel> Dispatcher<'_, C> {
                 let Some(slot) = self.channels.get_mut(&id) else {
                     return;
                 };
-                let mut ctx = ChannelCtx {
-                    id,
-                    peer: slot.peer,
-                    handshake: &slot.handshake,
-                    game: self.game,
-                    server: &self.server,
-                };
-                let error = match self
-                    .handlers
-                    .dispatch(&mut slot.channel, &mut ctx, &message)
-                {
-                    Ok(_) => return,
-                    Err(error @ MessageError::Panicked { .. }) => return self.failed(id, &error),
-                    Err(error) => error,
-                };
-                let channel = &mut slot.channel;
-                if let Err(panic) = catch(policy, "on_error", || channel.on_error(&mut ctx, error))
-                {
-                    self.failed(id, &panic);
+                let (channel, mut ctx) = slot.split(id, self.game, &self.server);
+                match self.handlers.dispatch(channel, &mut ctx, &message) {
+                    Ok(_) => {}
+                    Err(error @ MessageError::Panicked { .. }) => self.failed(id, &error),
+                    Err(error) => self.on_error(id, error),
                 }
             }
             ServerEvent::Error { id, error } => {
-                let Some(slot) = self.channels.get_mut(&id) else {
-                    return;
-                };
-                let mut ctx = ChannelCtx {
-                    id,
-                    peer: slot.peer,
-                    handshake: &slot.handshake,
-                    game: self.game,
-                    server: &self.server,
-                };
                 let error = MessageError::NotAMessage {
                     source: error.into_inner(),
                 };
-                let channel = &mut slot.channel;
-                if let Err(panic) = catch(policy, "on_error", || channel.on_error(&mut ctx, error))
-                {
-                    self.failed(id, &panic);
-                }
+                self.on_error(id, error);
             }
             ServerEvent::Disconnected { id, reason } => {
                 let Some(mut slot) = self.channels.remove(&id) else {
                     return;
                 };
-                let mut ctx = ChannelCtx {
-                    id,
-                    peer: slot.peer,
-                    handshake: &slot.handshake,
-                    game: self.game,
-                    server: &self.server,
-                };
-                let channel = &mut slot.channel;
+                let (channel, mut ctx) = slot.split(id, self.game, &self.server);
                 if let Err(panic) = catch(policy, "on_disconnect", || {
                     channel.on_disconnect(&mut ctx, &reason)
                 }) {
@@ -736,6 +713,18 @@ impl<C: Channel> Dispatcher<'_, C> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Hands `error` to the channel's `on_error`, under the panic policy.
+    fn on_error(&mut self, id: ConnectionId, error: MessageError) {
+        let Some(slot) = self.channels.get_mut(&id) else {
+            return;
+        };
+        let policy = self.handlers.panic_policy();
+        let (channel, mut ctx) = slot.split(id, self.game, &self.server);
+        if let Err(panic) = catch(policy, "on_error", || channel.on_error(&mut ctx, error)) {
+            self.failed(id, &panic);
         }
     }
 

@@ -113,18 +113,7 @@ impl<G: Game> Sessions<G> {
             Ok(game) => game,
             Err(panic) => {
                 tracing::error!(session, %panic, "the game failed to start its session");
-                let players: Returning = seats.into_iter().flatten().collect();
-                for player in &players {
-                    send(
-                        out,
-                        player.id(),
-                        &GameOver {
-                            session,
-                            result: FAILED.to_owned(),
-                        },
-                    );
-                }
-                return (session, Some(players));
+                return (session, Some(game_over(session, seats, FAILED, out)));
             }
         };
         self.running.insert(
@@ -229,17 +218,25 @@ impl<G: Game> Sessions<G> {
     fn finish_if_ended(&mut self, session: u64, out: &dyn Outbox) -> Option<Returning> {
         let result = self.running.get(&session)?.ended.clone()?;
         let running = self.running.remove(&session)?;
-        let players: Returning = running.seats.into_iter().flatten().collect();
-        for player in &players {
-            send(
-                out,
-                player.id(),
-                &GameOver {
-                    session,
-                    result: result.clone(),
-                },
-            );
-        }
-        Some(players)
+        Some(game_over(session, running.seats, &result, out))
     }
+}
+
+/// Tells the players still in `seats` that `session` ended with `result`, and hands them
+/// back, in seat order.
+fn game_over(
+    session: u64,
+    seats: Vec<Option<Player>>,
+    result: &str,
+    out: &dyn Outbox,
+) -> Returning {
+    let players: Returning = seats.into_iter().flatten().collect();
+    let over = GameOver {
+        session,
+        result: result.to_owned(),
+    };
+    for player in &players {
+        send(out, player.id(), &over);
+    }
+    players
 }

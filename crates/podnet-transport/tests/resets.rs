@@ -60,8 +60,23 @@ async fn thousands_of_connections_reset_mid_frame() {
     .unwrap_or_else(|_| panic!("{opened} opened, {closed} closed of {RESETS}"));
     attack.await.unwrap();
     assert_eq!(server.connection_count(), 1, "only the good client is left");
-    if let (Some(before), Some(after)) = (fds_before, open_fds()) {
-        assert_eq!(after, before, "open files after {RESETS} resets");
+    // Every file the resets opened is closed again. A socket's descriptor may be released
+    // just after its Disconnected event (seen once in about ten full CI runs: 15 against
+    // 14), so this waits, up to a deadline, for the count to come back, rather than
+    // reading it once: a leak still fails.
+    if let Some(before) = fds_before {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let after = open_fds().unwrap_or(before);
+            if after == before {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "open files after {RESETS} resets: {after}, before: {before}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     // The good client is still served.

@@ -506,8 +506,13 @@ impl<G: Game> Lobby<G> {
             self.stages.insert(player.id(), Stage::Waiting);
             self.waiting.push_back(player);
         }
+        self.welcome(&joined, out);
+    }
+
+    /// Welcomes the waiting players in `ids`, each with who is waiting now.
+    fn welcome(&self, ids: &[ConnectionId], out: &dyn Outbox) {
         let names: Vec<String> = self.waiting().map(str::to_owned).collect();
-        for player in self.waiting.iter().filter(|p| joined.contains(&p.id())) {
+        for player in self.waiting.iter().filter(|p| ids.contains(&p.id())) {
             let welcome = Welcome {
                 name: player.name().to_owned(),
                 group_size: self.config.group_size,
@@ -579,15 +584,7 @@ impl<G: Game> Lobby<G> {
                     self.stages.insert(player.id(), Stage::Waiting);
                     self.waiting.push_front(player);
                 }
-                let names: Vec<String> = self.waiting().map(str::to_owned).collect();
-                for player in self.waiting.iter().filter(|p| back.contains(&p.id())) {
-                    let welcome = Welcome {
-                        name: player.name().to_owned(),
-                        group_size: self.config.group_size,
-                        waiting: names.clone(),
-                    };
-                    send(out, player.id(), &welcome);
-                }
+                self.welcome(&back, out);
                 self.group_waiting(out);
             }
             Some(Stage::Playing { session, seat }) => {

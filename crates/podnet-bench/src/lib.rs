@@ -3,6 +3,8 @@
 //! generator that drives any bench-protocol server the same way. `cargo xtask bench` runs
 //! them; see docs/performance.md.
 
+pub mod ws;
+
 use bytes::{Bytes, BytesMut};
 use podnet_framing::{FramingConfig, Value, encode_value};
 

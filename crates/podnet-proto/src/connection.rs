@@ -348,12 +348,17 @@ impl Connection {
 
     /// A frame that breaks the stream (over the length limit): close, telling the peer.
     pub fn on_protocol_error(&mut self, error: &FramingError) {
-        let text = error.to_string();
+        self.on_protocol_violation(error.to_string());
+    }
+
+    /// The layer under the framing (a WebSocket) broke its own protocol, as `error` says:
+    /// the connection closes gracefully with that reason, as for a framing error.
+    pub fn on_protocol_violation(&mut self, error: String) {
         self.close(
             DisconnectReason::Protocol {
-                error: text.clone(),
+                error: error.clone(),
             },
-            text,
+            error,
         );
     }
 

@@ -216,6 +216,123 @@ pub struct ServerConfig {
     /// Default: **None** (plain TCP, as repod).
     #[cfg(feature = "tls")]
     pub tls: Option<crate::ServerTls>,
+
+    /// Browser players: WebSocket connections on the same port (see
+    /// [`WebSocketConfig`]). A connection whose first byte is an ASCII capital letter is
+    /// an HTTP request (`GET ...`); any other is repod framing. With `tls`, both come
+    /// inside TLS (`wss://`).
+    ///
+    /// Default: **on** (`Some(WebSocketConfig::default())`). `None` serves repod framing
+    /// only.
+    pub websocket: Option<WebSocketConfig>,
+}
+
+/// A server that also takes WebSocket clients needs `framing.max_frame_length` below this:
+/// `0x4100_0000` bytes (1,090,519,040: `"A\0\0\0"` read as a length; `"GET "` reads as
+/// 1,195,725,856). A repod frame's length prefix then never starts with an ASCII capital
+/// letter, as every HTTP request does, so one byte tells the two apart.
+/// [`Server::bind`](crate::Server::bind) refuses a config that breaks this.
+pub const MAX_FRAME_WITH_WEBSOCKET: usize = 0x4100_0000;
+
+/// A page the server answers plain HTTP requests for (see [`WebSocketConfig::pages`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Page {
+    /// The `Content-Type` it is sent with.
+    pub content_type: String,
+    /// What it holds.
+    pub body: bytes::Bytes,
+}
+
+/// WebSocket clients on a server's own port: browsers, and anything else that speaks
+/// RFC 6455.
+///
+/// A WebSocket client is a podnet peer like any other: the same handshake (the TypeScript
+/// client says `podnet:hello`), heartbeat, limits and close reasons. Each **binary**
+/// WebSocket message carries one podnet message: the msgpack map with its `action`,
+/// *without* repod's 4-byte length (the WebSocket frame has its own). The most a message
+/// may hold is `framing.max_frame_length`, as over TCP.
+///
+/// ```
+/// use std::time::Duration;
+/// use podnet_transport::{ServerConfig, WebSocketConfig};
+///
+/// let mut config = ServerConfig::default();
+/// let mut websocket = WebSocketConfig::default()
+///     .with_page("/", "text/html; charset=utf-8", "<script src=game.js></script>");
+/// websocket.allowed_origins = Some(vec!["https://mygame.example".to_owned()]);
+/// assert_eq!(websocket.handshake_timeout, Duration::from_secs(5));
+/// config.websocket = Some(websocket);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WebSocketConfig {
+    /// The pages whose `Origin` may open a WebSocket, as browsers send it
+    /// (`"https://mygame.example"`, `"http://localhost:8000"`), compared exactly but for
+    /// ASCII case. With a list, a request without an `Origin` (a program, not a browser)
+    /// is refused too; without one, any page and any program may connect.
+    ///
+    /// Default: **`None`**: games are played from pages anywhere (itch.io, a LAN), and
+    /// podnet uses no cookies, so a foreign page gains nothing a program could not do.
+    /// Set it when your players log in with cookies or another ambient credential.
+    pub allowed_origins: Option<Vec<String>>,
+
+    /// The longest HTTP request header the server reads before it answers 431.
+    ///
+    /// Default: **8 KiB**: a browser's upgrade request is about 500 bytes.
+    pub max_request_bytes: usize,
+
+    /// How long a connection that opened with an HTTP request may take to complete it.
+    /// A slow request (slowloris) is closed when this runs out; it holds a connection slot
+    /// until then.
+    ///
+    /// Default: **5 s**.
+    pub handshake_timeout: std::time::Duration,
+
+    /// The most fragments one WebSocket message may come in. Browsers send each message
+    /// whole; this bounds a peer that sends endless (even empty) fragments.
+    ///
+    /// Default: **64**.
+    pub max_fragments: usize,
+
+    /// Pages served to plain HTTP `GET` requests on the same port, by path (without the
+    /// query): a browser game's page and script. Any other path is answered 404 with a
+    /// line that says what the server is.
+    ///
+    /// Default: **none**.
+    pub pages: std::collections::BTreeMap<String, Page>,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: None,
+            max_request_bytes: 8 * 1024,
+            handshake_timeout: Duration::from_secs(5),
+            max_fragments: 64,
+            pages: std::collections::BTreeMap::new(),
+        }
+    }
+}
+
+impl WebSocketConfig {
+    /// Returns this config serving `body` at `path` (as `/index.html`), with
+    /// `content_type`.
+    pub fn with_page(
+        mut self,
+        path: impl Into<String>,
+        content_type: impl Into<String>,
+        body: impl Into<bytes::Bytes>,
+    ) -> Self {
+        self.pages.insert(
+            path.into(),
+            Page {
+                content_type: content_type.into(),
+                body: body.into(),
+            },
+        );
+        self
+    }
 }
 
 impl Default for ServerConfig {
@@ -233,6 +350,7 @@ impl Default for ServerConfig {
             network_threads: 1,
             #[cfg(feature = "tls")]
             tls: None,
+            websocket: Some(WebSocketConfig::default()),
         }
     }
 }

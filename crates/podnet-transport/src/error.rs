@@ -124,6 +124,13 @@ pub enum TransportError {
         #[source]
         source: io::Error,
     },
+
+    /// The server's configuration cannot work: the message says which field to change.
+    #[error("server configuration: {problem}")]
+    Config {
+        /// What is wrong, and what to change.
+        problem: String,
+    },
 }
 
 impl TransportError {

@@ -72,9 +72,13 @@ mod server;
 mod socket;
 #[cfg(feature = "tls")]
 mod tls;
+mod websocket;
 
 pub use client::{Client, query_info};
-pub use config::{ClientConfig, ConnectionConfig, ServerConfig, SlowConsumerPolicy};
+pub use config::{
+    ClientConfig, ConnectionConfig, MAX_FRAME_WITH_WEBSOCKET, Page, ServerConfig,
+    SlowConsumerPolicy, WebSocketConfig,
+};
 pub use conn::ConnectionInfo;
 pub use error::{SendError, TransportError};
 pub use event::{

@@ -219,3 +219,87 @@ fn unreadable_pem_is_a_config_error() {
         "{bad_name}"
     );
 }
+
+/// `wss://`: a WebSocket client over TLS on the TLS server's own port plays like any
+/// other, and a plain TLS client still gets repod framing on the same port.
+#[tokio::test]
+async fn websocket_over_tls_on_the_same_port() {
+    use futures_util::{SinkExt, StreamExt};
+    use std::sync::Arc;
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let (cert, key) = certificate();
+    let (server, mut server_events) = tls_server(&cert, &key).await;
+    let addr = server.local_addr();
+
+    let mut roots = rustls::RootCertStore::empty();
+    for root in CertificateDer::pem_slice_iter(cert.as_bytes()) {
+        roots.add(root.unwrap()).unwrap();
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::client_async(format!("wss://localhost:{}/", addr.port()), stream)
+            .await
+            .unwrap();
+
+    let mut frame = bytes::BytesMut::new();
+    podnet_framing::encode_with_action(
+        "say",
+        &Say { from: 5, seq: 1 },
+        &mut frame,
+        &podnet_framing::FramingConfig::default(),
+    )
+    .unwrap();
+    ws.send(Message::Binary(frame.split_off(4).freeze()))
+        .await
+        .unwrap();
+    let id = next_connected(&mut server_events).await;
+    match next_server_event(&mut server_events).await {
+        ServerEvent::Message { id: from, message } => {
+            assert_eq!(from, id);
+            assert_eq!(message.decode::<Say>().unwrap(), Say { from: 5, seq: 1 });
+        }
+        other => panic!("expected the message, got {other:?}"),
+    }
+    server.send(id, &Say { from: 0, seq: 2 }).unwrap();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        match tokio::time::timeout(common::WAIT, ws.next()).await.unwrap() {
+            Some(Ok(Message::Binary(payload))) => got.push(
+                podnet_framing::RawMessage::parse(
+                    payload,
+                    &podnet_framing::FramingConfig::default(),
+                )
+                .unwrap(),
+            ),
+            other => panic!("expected a binary message, got {other:?}"),
+        }
+    }
+    assert_eq!(got[0].action(), "connected");
+    assert_eq!(got[1].decode::<Say>().unwrap(), Say { from: 0, seq: 2 });
+
+    // The same port still serves a TLS client speaking repod framing.
+    let (client, mut client_events) = Client::connect(addr, tls_client_config(&cert))
+        .await
+        .unwrap();
+    client.send(&Say { from: 6, seq: 1 }).unwrap();
+    next_connected(&mut server_events).await;
+    assert_eq!(
+        next_client_message(&mut client_events).await.action(),
+        "connected"
+    );
+}

@@ -87,8 +87,9 @@ pub use podnet_sync::{ClientHandle, ServerHandle};
 #[doc(no_inline)]
 pub use podnet_transport::{
     ClientConfig, ConnectionConfig, ConnectionId, ConnectionInfo, ConnectionKind, ConnectionType,
-    ConnectionTypes, DisconnectReason, Handshake, Liveness, PROTOCOL_VERSION, Peer, RateLimit,
-    SendError, ServerConfig, ServerInfo, ShutdownReport, SlowConsumerPolicy,
+    ConnectionTypes, DisconnectReason, Handshake, Liveness, MAX_FRAME_WITH_WEBSOCKET,
+    PROTOCOL_VERSION, Page, Peer, RateLimit, SendError, ServerConfig, ServerInfo, ShutdownReport,
+    SlowConsumerPolicy, WebSocketConfig,
 };
 #[cfg(feature = "tls")]
 #[doc(no_inline)]

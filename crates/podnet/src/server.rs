@@ -278,6 +278,32 @@ impl<C: Channel, F> ServerBuilder<C, F> {
         self
     }
 
+    /// Serves `body` at `path` to plain HTTP requests on the game's own port: the page and
+    /// script of a browser game, next to the WebSocket its players connect to (see
+    /// [`WebSocketConfig`](crate::WebSocketConfig) and `docs/browser.md`). Turns WebSocket
+    /// on if the config had it off.
+    ///
+    /// ```
+    /// use podnet::{Channel, Server};
+    ///
+    /// #[derive(Default)]
+    /// struct Player;
+    /// impl Channel for Player { type Game = (); }
+    ///
+    /// let server = Server::<Player>::builder()
+    ///     .addr("127.0.0.1:0")
+    ///     .page("/", "text/html; charset=utf-8", "<script src=\"/game.js\"></script>")
+    ///     .page("/game.js", "text/javascript", "/* ... */")
+    ///     .start_background(())?;
+    /// # drop(server);
+    /// # Ok::<(), podnet::Error>(())
+    /// ```
+    pub fn page(mut self, path: &str, content_type: &str, body: impl Into<bytes::Bytes>) -> Self {
+        let websocket = self.config.websocket.take().unwrap_or_default();
+        self.config.websocket = Some(websocket.with_page(path, content_type, body));
+        self
+    }
+
     /// Makes each channel with `f` when its client connects, instead of `Default`: for
     /// channels built with arguments (from the game state, the handshake, ...).
     pub fn new_channel<G>(self, f: G) -> ServerBuilder<C, G>

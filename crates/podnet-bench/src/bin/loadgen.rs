@@ -10,13 +10,16 @@
 //! loadgen connections ADDR N                 N clients connect and each gets one echo; then
 //!                                            prints HOLDING and keeps them open until stdin closes
 //! ```
+//!
+//! `ws-throughput`, `ws-rtt` and `ws-fanout` do the same over WebSocket (`ws://ADDR/`),
+//! each message one binary WebSocket message.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use podnet_bench::frame;
+use podnet_bench::{frame, ws};
 use podnet_framing::{FrameCodec, FramingConfig, RawMessage, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -37,6 +40,10 @@ fn main() -> Result<()> {
     };
     let num = |i: usize| -> Result<usize> { Ok(arg(i)?.parse()?) };
     let scenario = arg(0)?.to_owned();
+    let (wire, scenario) = match scenario.strip_prefix("ws-") {
+        Some(rest) => (Wire::Ws, rest.to_owned()),
+        None => (Wire::Tcp, scenario),
+    };
     let addr = arg(1)?.to_owned();
     if scenario == "rtt-pump" {
         return rtt_pump(&addr, num(2)?);
@@ -47,13 +54,52 @@ fn main() -> Result<()> {
         .build()?;
     runtime.block_on(async {
         match scenario.as_str() {
-            "throughput" => throughput(&addr, num(2)?, num(3)?).await,
-            "rtt" => rtt(&addr, num(2)?).await,
-            "fanout" => fanout(&addr, num(2)?, num(3)?).await,
+            "throughput" => throughput(&addr, wire, num(2)?, num(3)?).await,
+            "rtt" => rtt(&addr, wire, num(2)?).await,
+            "fanout" => fanout(&addr, wire, num(2)?, num(3)?).await,
             "connections" => connections(&addr, num(2)?).await,
             other => Err(format!("unknown scenario {other}").into()),
         }
     })
+}
+
+/// How messages travel: repod frames on TCP, or one binary WebSocket message each.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    Tcp,
+    Ws,
+}
+
+impl Wire {
+    /// What goes on the wire for this repod frame.
+    fn encode(self, frame: &[u8]) -> Vec<u8> {
+        match self {
+            Wire::Tcp => frame.to_vec(),
+            Wire::Ws => ws::masked(frame),
+        }
+    }
+
+    fn cutter(self) -> Cutter {
+        match self {
+            Wire::Tcp => Cutter::Repod(FrameCodec::new(&FramingConfig::default())),
+            Wire::Ws => Cutter::Ws,
+        }
+    }
+}
+
+/// Cuts messages (payloads) off the received bytes.
+enum Cutter {
+    Repod(FrameCodec),
+    Ws,
+}
+
+impl Cutter {
+    fn next(&mut self, buf: &mut BytesMut) -> Result<Option<bytes::Bytes>> {
+        match self {
+            Cutter::Repod(codec) => Ok(codec.decode(buf)?),
+            Cutter::Ws => ws::next_message(buf),
+        }
+    }
 }
 
 /// What a connection's reader task saw.
@@ -69,17 +115,29 @@ async fn connect(addr: &str) -> Result<TcpStream> {
     Ok(stream)
 }
 
+/// Connects over `wire`; returns the stream and what was read past the upgrade.
+async fn connect_over(addr: &str, wire: Wire) -> Result<(TcpStream, BytesMut)> {
+    let mut stream = connect(addr).await?;
+    let leftover = match wire {
+        Wire::Tcp => BytesMut::new(),
+        Wire::Ws => ws::upgrade(&mut stream, addr).await?,
+    };
+    Ok((stream, leftover))
+}
+
 /// Reads frames forever: counts broadcasts and pings, forwards reports.
-async fn read_all(mut reader: OwnedReadHalf, seen: Arc<Seen>, reports: mpsc::UnboundedSender<u64>) {
+async fn read_all(
+    mut reader: OwnedReadHalf,
+    mut buf: BytesMut,
+    wire: Wire,
+    seen: Arc<Seen>,
+    reports: mpsc::UnboundedSender<u64>,
+) {
     let config = FramingConfig::default();
-    let mut codec = FrameCodec::new(&config);
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut cutter = wire.cutter();
+    buf.reserve(64 * 1024);
     loop {
-        match reader.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        while let Ok(Some(payload)) = codec.decode(&mut buf) {
+        while let Ok(Some(payload)) = cutter.next(&mut buf) {
             let Ok(msg) = RawMessage::parse(payload, &config) else {
                 continue;
             };
@@ -97,16 +155,21 @@ async fn read_all(mut reader: OwnedReadHalf, seen: Arc<Seen>, reports: mpsc::Unb
                 _ => {}
             }
         }
+        match reader.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
     }
 }
 
 /// Asks for the move count until it reaches `target`.
 async fn wait_moves(
     writer: &mut tokio::net::tcp::OwnedWriteHalf,
+    wire: Wire,
     reports: &mut mpsc::UnboundedReceiver<u64>,
     target: u64,
 ) -> Result<u64> {
-    let report = frame("report", vec![]);
+    let report = wire.encode(&frame("report", vec![]));
     let deadline = Instant::now() + DEADLINE;
     loop {
         writer.write_all(&report).await?;
@@ -123,17 +186,24 @@ async fn wait_moves(
     }
 }
 
-async fn throughput(addr: &str, clients: usize, messages: usize) -> Result<()> {
+async fn throughput(addr: &str, wire: Wire, clients: usize, messages: usize) -> Result<()> {
     let (report_tx, mut reports) = mpsc::unbounded_channel();
     let seen = Arc::new(Seen::default());
     let mut writers = Vec::new();
     for _ in 0..clients.max(1) {
-        let (reader, writer) = connect(addr).await?.into_split();
-        tokio::spawn(read_all(reader, seen.clone(), report_tx.clone()));
+        let (stream, leftover) = connect_over(addr, wire).await?;
+        let (reader, writer) = stream.into_split();
+        tokio::spawn(read_all(
+            reader,
+            leftover,
+            wire,
+            seen.clone(),
+            report_tx.clone(),
+        ));
         writers.push(writer);
     }
     // The first client also asks for the count.
-    let start_moves = wait_moves(&mut writers[0], &mut reports, 0).await?;
+    let start_moves = wait_moves(&mut writers[0], wire, &mut reports, 0).await?;
 
     // Each client writes its share as fast as it can, in batches of frames.
     let fields = vec![
@@ -141,7 +211,7 @@ async fn throughput(addr: &str, clients: usize, messages: usize) -> Result<()> {
         ("y", Value::from(-20)),
         ("id", Value::from(7)),
     ];
-    let move_frame = frame("move", fields);
+    let move_frame = wire.encode(&frame("move", fields));
     let frame_len = move_frame.len();
     let per_client = messages / writers.len();
     let batch_frames = 256.min(per_client.max(1));
@@ -172,7 +242,7 @@ async fn throughput(addr: &str, clients: usize, messages: usize) -> Result<()> {
         writers.push(task.await??);
     }
     let total = (per_client * writers.len()) as u64;
-    wait_moves(&mut writers[0], &mut reports, start_moves + total).await?;
+    wait_moves(&mut writers[0], wire, &mut reports, start_moves + total).await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "RESULT throughput clients={clients} messages={total} seconds={secs:.4} per_second={:.0}",
@@ -194,22 +264,22 @@ fn percentiles(mut samples: Vec<Duration>) -> String {
     )
 }
 
-async fn rtt(addr: &str, n: usize) -> Result<()> {
-    let mut stream = connect(addr).await?;
+async fn rtt(addr: &str, wire: Wire, n: usize) -> Result<()> {
+    let (mut stream, mut buf) = connect_over(addr, wire).await?;
     let config = FramingConfig::default();
-    let mut codec = FrameCodec::new(&config);
-    let mut buf = BytesMut::with_capacity(64 * 1024);
-    let ping = frame(
+    let mut cutter = wire.cutter();
+    buf.reserve(64 * 1024);
+    let ping = wire.encode(&frame(
         "ping",
         vec![("seq", Value::from(1)), ("t", Value::from(123_456_789))],
-    );
+    ));
     let warmup = n / 10;
     let mut samples = Vec::with_capacity(n);
     for i in 0..warmup + n {
         let start = Instant::now();
         stream.write_all(&ping).await?;
         'echo: loop {
-            while let Some(payload) = codec.decode(&mut buf)? {
+            while let Some(payload) = cutter.next(&mut buf)? {
                 if RawMessage::parse(payload, &config)?.action() == "ping" {
                     break 'echo;
                 }
@@ -266,17 +336,24 @@ fn rtt_pump(addr: &str, n: usize) -> Result<()> {
     Ok(())
 }
 
-async fn fanout(addr: &str, clients: usize, messages: usize) -> Result<()> {
+async fn fanout(addr: &str, wire: Wire, clients: usize, messages: usize) -> Result<()> {
     let (report_tx, _reports) = mpsc::unbounded_channel();
     let seen = Arc::new(Seen::default());
     let mut writers = Vec::new();
     for _ in 0..clients {
-        let (reader, writer) = connect(addr).await?.into_split();
-        tokio::spawn(read_all(reader, seen.clone(), report_tx.clone()));
+        let (stream, leftover) = connect_over(addr, wire).await?;
+        let (reader, writer) = stream.into_split();
+        tokio::spawn(read_all(
+            reader,
+            leftover,
+            wire,
+            seen.clone(),
+            report_tx.clone(),
+        ));
         writers.push(writer);
     }
     // Every client is registered once its echo comes back (the server has its connection).
-    let ping = frame("ping", vec![]);
+    let ping = wire.encode(&frame("ping", vec![]));
     for writer in &mut writers {
         writer.write_all(&ping).await?;
     }
@@ -288,7 +365,7 @@ async fn fanout(addr: &str, clients: usize, messages: usize) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let payload = Value::Binary(vec![7u8; 64]);
-    let message = frame("broadcast", vec![("data", payload)]);
+    let message = wire.encode(&frame("broadcast", vec![("data", payload)]));
     let batch: Vec<u8> = message
         .iter()
         .copied()

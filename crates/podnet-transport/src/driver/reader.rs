@@ -147,6 +147,16 @@ where
                         }
                     }
                     Err(err) => {
+                        if let Some(violation) = crate::websocket::violation_text(&err) {
+                            // The WebSocket under the framing was broken by the peer:
+                            // closed gracefully, with the reason, as a bad frame would be.
+                            warn!(%violation, "protocol error: closing");
+                            core.on_protocol_violation(violation);
+                            if carry_out(conn, core, owner) == Flow::Stop {
+                                return core.closing_deadline();
+                            }
+                            continue;
+                        }
                         debug!(%err, "read failed");
                         conn.abort_with(DisconnectReason::Io { error: err.to_string() });
                         return None;

@@ -108,15 +108,27 @@ pub(super) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, config
                 if let Err(err) = socket::tune(&stream, &inner.connection_config.liveness) {
                     debug!(%peer, %err, "could not set socket options");
                 }
+                let accepted = tokio::time::Instant::now().into_std();
                 #[cfg(feature = "tls")]
                 if let Some(tls) = tls {
                     inner.start_tls(id, stream, peer, tls);
                     continue;
                 }
+                if inner.websocket.is_some() {
+                    inner.start_sniffing(id, stream, peer, accepted);
+                    continue;
+                }
                 let (reader, writer) = stream.into_split();
                 let writer = Arc::new(writer);
                 let direct: Arc<dyn DirectWrite> = writer.clone();
-                inner.start_connection(id, reader, SharedTcpWriter(writer), peer, Some(direct));
+                inner.start_connection(
+                    id,
+                    reader,
+                    SharedTcpWriter(writer),
+                    peer,
+                    Some(direct),
+                    accepted,
+                );
             }
             Err(err) if is_connection_error(&err) => debug!(%err, "accept: skipped"),
             Err(err) => {
@@ -137,14 +149,15 @@ pub(super) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, config
 impl Inner {
     /// Starts serving an accepted connection (past its TLS handshake, if any) through its
     /// two halves. It is quiet, and not yet visible to the application, until its
-    /// handshake completes.
-    fn start_connection<R, W>(
+    /// handshake completes; `hello_wait` counts from `started`.
+    pub(super) fn start_connection<R, W>(
         self: &Arc<Self>,
         id: ConnectionId,
         reader: R,
         writer: W,
         peer: SocketAddr,
         direct: Option<Arc<dyn DirectWrite>>,
+        started: std::time::Instant,
     ) where
         R: tokio::io::AsyncRead + Unpin + Send + 'static,
         W: tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -156,10 +169,7 @@ impl Inner {
             self.abort_all.child_token(),
             direct,
         ));
-        let core = podnet_proto::Connection::server(
-            self.settings.clone(),
-            tokio::time::Instant::now().into_std(),
-        );
+        let core = podnet_proto::Connection::server(self.settings.clone(), started);
         self.table().insert(id, conn.clone());
         let eviction = self.admission().started(id);
         if let Some(eviction) = eviction {
@@ -216,8 +226,14 @@ impl Inner {
                 // table it would join.
                 Some(Ok(Ok(_))) if inner.stop_accepting.is_cancelled() => {}
                 Some(Ok(Ok(stream))) => {
+                    // `hello_wait` counts from the end of the TLS handshake.
+                    let handshaken = tokio::time::Instant::now().into_std();
+                    if inner.websocket.is_some() {
+                        inner.sniff_stream(id, stream, peer, handshaken).await;
+                        return;
+                    }
                     let (reader, writer) = tokio::io::split(stream);
-                    inner.start_connection(id, reader, writer, peer, None);
+                    inner.start_connection(id, reader, writer, peer, None, handshaken);
                     return;
                 }
                 Some(Ok(Err(err))) => debug!(%err, "TLS handshake failed"),

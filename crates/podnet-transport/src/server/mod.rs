@@ -2,6 +2,9 @@
 //! connection are in [`listener`]; the connections' tasks in `crate::driver`.
 
 mod listener;
+mod opening;
+#[cfg(feature = "tls")]
+mod rewind;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -89,6 +92,10 @@ struct Inner {
     rejected: AtomicU64,
     evicted: AtomicU64,
     aborted: AtomicU64,
+    /// How to serve connections that open with an HTTP request, if the server does.
+    websocket: Option<Arc<crate::config::WebSocketConfig>>,
+    /// How long a new connection may stay silent before it is a repod peer.
+    hello_wait: Duration,
 }
 
 impl std::fmt::Debug for Inner {
@@ -139,6 +146,19 @@ impl Server {
         config: ServerConfig,
         sink: impl EventSink<ServerEvent>,
     ) -> Result<Server, TransportError> {
+        if config.websocket.is_some()
+            && config.connection.framing.max_frame_length >= crate::config::MAX_FRAME_WITH_WEBSOCKET
+        {
+            return Err(TransportError::Config {
+                problem: format!(
+                    "framing.max_frame_length is {} bytes, but a server that takes WebSocket \
+                     clients on the same port allows at most {} (so that a repod frame \
+                     cannot look like an HTTP request); lower it, or set websocket to None",
+                    config.connection.framing.max_frame_length,
+                    crate::config::MAX_FRAME_WITH_WEBSOCKET - 1
+                ),
+            });
+        }
         let listener = listener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let greeting = config
@@ -163,6 +183,8 @@ impl Server {
             rejected: AtomicU64::new(0),
             evicted: AtomicU64::new(0),
             aborted: AtomicU64::new(0),
+            websocket: config.websocket.clone().map(Arc::new),
+            hello_wait: config.hello_wait,
         });
         info!(%local_addr, "listening");
         inner.tracker.spawn(

@@ -1,0 +1,170 @@
+//! How a connection opens on a server that also takes WebSocket clients: its first byte
+//! says whether it is repod framing or an HTTP request; an HTTP request is answered (the
+//! WebSocket upgrade, a page, or a refusal), and an upgraded connection is served like any
+//! other, through a [`WsStream`].
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tracing::{Instrument, debug};
+
+use super::Inner;
+use crate::ConnectionId;
+use crate::driver::SharedTcpWriter;
+use crate::outbound::DirectWrite;
+use crate::websocket::{self, WsStream, upgrade};
+
+/// How long a refused HTTP client is given to read the answer.
+const REFUSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Inner {
+    /// Serves a plain TCP connection once its first byte (or `hello_wait` of silence)
+    /// says what it is, in a task of its own.
+    pub(super) fn start_sniffing(
+        self: &Arc<Self>,
+        id: ConnectionId,
+        stream: TcpStream,
+        peer: SocketAddr,
+        accepted: std::time::Instant,
+    ) {
+        let inner = Arc::clone(self);
+        let task = async move {
+            let mut first = [0u8; 1];
+            let peeked = tokio::select! {
+                () = inner.stop_accepting.cancelled() => {
+                    inner.admission().ended(id);
+                    return;
+                }
+                peeked = tokio::time::timeout(inner.hello_wait, stream.peek(&mut first)) => peeked,
+            };
+            if matches!(peeked, Ok(Ok(1))) && websocket::is_http(first[0]) {
+                inner.serve_http(id, stream, peer, BytesMut::new()).await;
+                return;
+            }
+            let (reader, writer) = stream.into_split();
+            let writer = Arc::new(writer);
+            let direct: Arc<dyn DirectWrite> = writer.clone();
+            inner.start_connection(
+                id,
+                reader,
+                SharedTcpWriter(writer),
+                peer,
+                Some(direct),
+                accepted,
+            );
+        };
+        self.tracker
+            .spawn(task.instrument(tracing::debug_span!("opening", %peer)));
+    }
+
+    /// As [`start_sniffing`](Self::start_sniffing), for a stream that cannot be peeked
+    /// (TLS): the first bytes read are handed on.
+    #[cfg(feature = "tls")]
+    pub(super) async fn sniff_stream<S>(
+        self: &Arc<Self>,
+        id: ConnectionId,
+        mut io: S,
+        peer: SocketAddr,
+        accepted: std::time::Instant,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let mut buf = BytesMut::with_capacity(1024);
+        let read = tokio::time::timeout(self.hello_wait, io.read_buf(&mut buf)).await;
+        if matches!(read, Ok(Ok(n)) if n > 0) && websocket::is_http(buf[0]) {
+            self.serve_http(id, io, peer, buf).await;
+            return;
+        }
+        let (reader, writer) = tokio::io::split(super::rewind::Rewind { prefix: buf, io });
+        self.start_connection(id, reader, writer, peer, None, accepted);
+    }
+
+    /// Reads the HTTP request `io` opened with (`buf` holds its start) and answers it:
+    /// upgraded to a WebSocket, the connection is served; otherwise it gets its page or
+    /// refusal and is closed.
+    pub(super) async fn serve_http<S>(
+        self: &Arc<Self>,
+        id: ConnectionId,
+        mut io: S,
+        peer: SocketAddr,
+        mut buf: BytesMut,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Some(config) = self.websocket.clone() else {
+            self.admission().ended(id);
+            return;
+        };
+        let read = async {
+            loop {
+                if let Some(answer) = upgrade::answer(&buf, &config) {
+                    return Ok(Some(answer));
+                }
+                buf.reserve(1024);
+                if io.read_buf(&mut buf).await? == 0 {
+                    return Ok::<_, io::Error>(None);
+                }
+            }
+        };
+        let answer = tokio::select! {
+            () = self.stop_accepting.cancelled() => None,
+            answer = tokio::time::timeout(config.handshake_timeout, read) => match answer {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(err)) => {
+                    debug!(%err, "HTTP request: read failed");
+                    None
+                }
+                Err(_) => {
+                    debug!(timeout = ?config.handshake_timeout, "HTTP request: too slow");
+                    let _ = tokio::time::timeout(
+                        REFUSE_LINGER,
+                        io.write_all(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                    )
+                    .await;
+                    None
+                }
+            },
+        };
+        match answer {
+            Some(upgrade::Answer::Upgrade { response, consumed }) => {
+                if let Err(err) = io.write_all(&response).await {
+                    debug!(%err, "WebSocket upgrade: write failed");
+                } else if !self.stop_accepting.is_cancelled() {
+                    buf.advance(consumed);
+                    debug!("WebSocket upgrade");
+                    let stream = WsStream::new(
+                        io,
+                        buf,
+                        self.connection_config.framing.max_frame_length,
+                        config.max_fragments,
+                    );
+                    let (reader, writer) = tokio::io::split(stream);
+                    let now = tokio::time::Instant::now().into_std();
+                    self.start_connection(id, reader, writer, peer, None, now);
+                    return;
+                }
+            }
+            Some(upgrade::Answer::Respond { response, refused }) => {
+                if let Some(why) = refused {
+                    debug!(%why, "HTTP request refused");
+                }
+                let _ = tokio::time::timeout(REFUSE_LINGER, async {
+                    io.write_all(&response).await?;
+                    io.shutdown().await?;
+                    // Read until the client closes, so that unread input does not turn
+                    // the close into a reset that destroys the answer.
+                    let mut sink = [0u8; 1024];
+                    while io.read(&mut sink).await? > 0 {}
+                    Ok::<_, io::Error>(())
+                })
+                .await;
+            }
+            None => {}
+        }
+        self.admission().ended(id);
+    }
+}

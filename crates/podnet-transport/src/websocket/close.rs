@@ -1,0 +1,102 @@
+//! How a WebSocket connection closes: the codes podnet sends, and the violations that make
+//! it close.
+
+use std::fmt;
+
+/// The close codes podnet sends (RFC 6455, 7.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CloseCode {
+    /// 1000: a close with a reason, from either side.
+    Normal,
+    /// 1002: the peer broke the WebSocket protocol.
+    Protocol,
+    /// 1003: the peer sent a kind of data podnet does not take (text).
+    Unsupported,
+    /// 1007: data that should be UTF-8 was not.
+    InvalidData,
+    /// 1009: a message over the limit.
+    TooBig,
+}
+
+impl CloseCode {
+    pub(crate) fn code(self) -> u16 {
+        match self {
+            Self::Normal => 1000,
+            Self::Protocol => 1002,
+            Self::Unsupported => 1003,
+            Self::InvalidData => 1007,
+            Self::TooBig => 1009,
+        }
+    }
+
+    /// Whether a peer may put `code` in a close frame: 1000-1003, 1007-1014, and the
+    /// ranges for libraries (3000-3999) and applications (4000-4999).
+    pub(crate) fn may_be_sent(code: u16) -> bool {
+        matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+    }
+}
+
+/// The peer broke the WebSocket protocol or one of the server's limits: the connection
+/// closes with this code and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Violation {
+    pub(crate) code: CloseCode,
+    pub(crate) reason: String,
+}
+
+impl Violation {
+    pub(crate) fn new(code: CloseCode, reason: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason: reason.into(),
+        }
+    }
+
+    /// The violation an I/O error carries, if it is one.
+    pub(crate) fn of(err: &std::io::Error) -> Option<&Self> {
+        err.get_ref()?.downcast_ref()
+    }
+
+    pub(crate) fn into_io(self) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, self)
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "websocket: {}", self.reason)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// The payload of a close frame: the code, then the reason cut to fit the 123 bytes a
+/// control frame leaves (at a character boundary).
+pub(crate) fn close_payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(&reason.as_bytes()[..end]);
+    payload
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_reasons_are_cut_at_a_character() {
+        let payload = close_payload(1000, &"é".repeat(100));
+        assert_eq!(payload.len(), 2 + 122);
+        assert!(std::str::from_utf8(&payload[2..]).is_ok());
+    }
+
+    #[test]
+    fn violations_travel_in_io_errors() {
+        let err = Violation::new(CloseCode::TooBig, "big").into_io();
+        assert_eq!(Violation::of(&err).map(|v| v.code), Some(CloseCode::TooBig));
+        assert_eq!(err.to_string(), "websocket: big");
+    }
+}

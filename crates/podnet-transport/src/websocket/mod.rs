@@ -1,0 +1,24 @@
+//! WebSocket clients on the server's own port.
+//!
+//! A connection whose first byte is a capital letter opened with an HTTP request
+//! ([`upgrade`]): a WebSocket upgrade, a page, or a refusal that says why. Past the
+//! upgrade, [`WsStream`] turns the WebSocket into a stream of repod frames, so the
+//! connection's driver and state machine serve it as they serve a TCP peer. The
+//! protocol work is sans IO ([`inbound`], [`outbound`]); tungstenite provides the frame
+//! header codec and the accept key.
+
+mod close;
+mod inbound;
+mod outbound;
+mod stream;
+pub(crate) mod upgrade;
+
+pub(crate) use stream::{WsStream, violation_text};
+
+/// Whether a connection that starts with `first` opened with an HTTP request rather than a
+/// repod frame: an ASCII capital letter (`GET`, `POST`, ...) can only start a repod length
+/// prefix of at least [`MAX_FRAME_WITH_WEBSOCKET`](crate::config::MAX_FRAME_WITH_WEBSOCKET)
+/// bytes, which such a server refuses.
+pub(crate) fn is_http(first: u8) -> bool {
+    first.is_ascii_uppercase()
+}

@@ -160,6 +160,7 @@ impl Client {
             Arc::new(config.connection),
             CancellationToken::new(),
             direct,
+            None,
         ));
         let tracker = TaskTracker::new();
         driver::spawn(

@@ -28,6 +28,7 @@ use tracing::warn;
 
 use crate::config::{ConnectionConfig, SlowConsumerPolicy};
 use crate::outbound::{DirectWrite, OutboundQueue, PushError};
+use crate::websocket::{self, WsLink};
 use crate::{ConnectionId, DisconnectReason, SendError};
 
 /// The state of one connection that its tasks and the application's handles share.
@@ -56,6 +57,9 @@ pub(crate) struct Shared {
     pub(crate) bad_frames: AtomicU64,
     /// Last measured round trip, in microseconds; 0 until measured.
     pub(crate) rtt_micros: AtomicU64,
+    /// A WebSocket peer's link to its reader: each frame goes out as a WebSocket message,
+    /// and the close answers the peer's.
+    websocket: Option<Arc<WsLink>>,
 }
 
 /// A snapshot of one connection's figures.
@@ -98,6 +102,7 @@ impl Shared {
         // The socket, for writing from the sending thread when nothing is queued (plain
         // TCP; `None` for TLS, whose writes go through its session).
         direct: Option<Arc<dyn DirectWrite>>,
+        websocket: Option<Arc<WsLink>>,
     ) -> Self {
         let close_ms = u64::try_from(config.close_timeout.as_millis()).unwrap_or(u64::MAX);
         Self {
@@ -115,6 +120,7 @@ impl Shared {
             podnet_peer: AtomicBool::new(false),
             bad_frames: AtomicU64::new(0),
             rtt_micros: AtomicU64::new(0),
+            websocket,
         }
     }
 
@@ -153,6 +159,26 @@ impl Shared {
         self.session.load(Ordering::Acquire)
     }
 
+    /// A repod frame as it goes to this peer: as it is, or as a WebSocket message (a
+    /// header, then the message sliced out of the same bytes).
+    fn on_the_wire(&self, frame: Bytes) -> (Option<Bytes>, Bytes) {
+        match &self.websocket {
+            None => (None, frame),
+            Some(_) => {
+                let (header, message) = websocket::frames::message(&frame);
+                (Some(header), message)
+            }
+        }
+    }
+
+    /// What goes out last when the reader ended before any close from this side: the
+    /// answer to a WebSocket peer's close frame; nothing otherwise.
+    pub(crate) fn last_words(&self) -> Bytes {
+        self.websocket
+            .as_ref()
+            .map_or_else(Bytes::new, |link| link.ending())
+    }
+
     fn not_connected(&self) -> SendError {
         SendError::NotConnected { id: self.id }
     }
@@ -161,7 +187,8 @@ impl Shared {
     /// has sent something since the last such write, queued otherwise; the slow-consumer
     /// policy applies if the queue is full.
     pub(crate) fn send(&self, frame: Bytes) -> Result<(), SendError> {
-        match self.queue.push_direct(frame, &self.direct_ok) {
+        let (header, frame) = self.on_the_wire(frame);
+        match self.queue.push_direct(header, frame, &self.direct_ok) {
             Ok(()) => Ok(()),
             Err(PushError::Closed) => Err(self.not_connected()),
             Err(PushError::Full { queued, limit }) => {
@@ -180,8 +207,9 @@ impl Shared {
 
     /// Queues a frame, waiting for room instead of applying the slow-consumer policy.
     pub(crate) async fn send_wait(&self, frame: Bytes) -> Result<(), SendError> {
+        let (header, frame) = self.on_the_wire(frame);
         self.queue
-            .push_wait(frame)
+            .push_wait(header, frame)
             .await
             .map_err(|_| self.not_connected())
     }
@@ -189,7 +217,10 @@ impl Shared {
     /// Starts a graceful close: what is queued goes out, then `podnet:close` with
     /// `wire_reason`. Returns false if the connection was already closing.
     pub(crate) fn close(&self, reason: DisconnectReason, wire_reason: &str) -> bool {
-        let frame = podnet_proto::close_frame(wire_reason, &self.config.framing);
+        let mut frame = podnet_proto::close_frame(wire_reason, &self.config.framing);
+        if let Some(link) = &self.websocket {
+            frame = link.closing(&frame, wire_reason);
+        }
         // Hold the reason while closing the queue: once the queue is closed the writer can
         // send the close and the peer can answer with end-of-stream, and the reader must
         // not record "closed by the peer" before this side's reason is in.

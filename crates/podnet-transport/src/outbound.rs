@@ -18,13 +18,13 @@ use tokio::sync::Notify;
 /// A socket the sending thread may write to without waiting: a non-blocking write that
 /// takes what the kernel accepts now.
 pub(crate) trait DirectWrite: Send + Sync + std::fmt::Debug + 'static {
-    /// Writes what fits now; `WouldBlock` if nothing does.
-    fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+    /// Writes what fits now, in order; `WouldBlock` if nothing does.
+    fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize>;
 }
 
 impl DirectWrite for tokio::net::tcp::OwnedWriteHalf {
-    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        tokio::net::tcp::OwnedWriteHalf::try_write(self, buf)
+    fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        tokio::net::tcp::OwnedWriteHalf::try_write_vectored(self, bufs)
     }
 }
 
@@ -115,15 +115,19 @@ impl OutboundQueue {
         if state.closing || state.aborted {
             return Err(PushError::Closed);
         }
-        self.push_locked(state, frame)
+        self.push_locked(state, None, frame)
     }
 
+    /// Queues `frame` after `header` (a WebSocket frame's header), as one: nothing else
+    /// goes between them. Each counts as an entry of the queue.
     fn push_locked(
         &self,
         mut state: std::sync::MutexGuard<'_, State>,
+        header: Option<Bytes>,
         frame: Bytes,
     ) -> Result<(), PushError> {
-        let cost = frame.len() + FRAME_OVERHEAD;
+        let header_cost = header.as_ref().map_or(0, |h| h.len() + FRAME_OVERHEAD);
+        let cost = frame.len() + FRAME_OVERHEAD + header_cost;
         if state.charged > 0 && state.charged + cost > self.limit {
             return Err(PushError::Full {
                 queued: state.charged + cost,
@@ -131,6 +135,9 @@ impl OutboundQueue {
             });
         }
         let was_empty = state.frames.is_empty();
+        if let Some(header) = header {
+            state.frames.push_back(header);
+        }
         state.frames.push_back(frame);
         state.charged += cost;
         state.high_water = state.high_water.max(state.charged);
@@ -150,8 +157,11 @@ impl OutboundQueue {
     /// sends something. So a burst of sends between two reads writes once and queues the
     /// rest for one vectored write, and a broadcast writes directly only to the peers
     /// that spoke since their last direct write, whatever the number of sends.
+    ///
+    /// `header`, when given, goes first and with it (a WebSocket frame's header).
     pub(crate) fn push_direct(
         &self,
+        mut header: Option<Bytes>,
         mut frame: Bytes,
         allowed: &std::sync::atomic::AtomicBool,
     ) -> Result<(), PushError> {
@@ -164,26 +174,48 @@ impl OutboundQueue {
                 && !state.writing
                 && allowed.swap(false, std::sync::atomic::Ordering::Relaxed)
         }) {
-            match socket.try_write(&frame) {
-                Ok(n) if n == frame.len() => return Ok(()),
+            let head = header.as_deref().unwrap_or_default();
+            let written = if head.is_empty() {
+                socket.try_write_vectored(&[io::IoSlice::new(&frame)])
+            } else {
+                socket.try_write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(&frame)])
+            };
+            match written {
+                Ok(n) if n == head.len() + frame.len() => return Ok(()),
                 // The rest goes first, since nothing else is queued.
-                Ok(n) => frame = frame.slice(n..),
+                Ok(n) if n < head.len() => header = header.map(|h| h.slice(n..)),
+                Ok(n) => {
+                    frame = frame.slice(n - head.len()..);
+                    header = None;
+                }
                 // Full, or failed: the writer finds out which and acts on it.
                 Err(_) => {}
             }
         }
-        self.push_locked(state, frame)
+        self.push_locked(state, header, frame)
     }
 
-    /// Queues a frame, waiting for room if the queue is full.
-    pub(crate) async fn push_wait(&self, frame: Bytes) -> Result<(), PushError> {
+    /// Queues a frame (after `header`, when given), waiting for room if the queue is full.
+    pub(crate) async fn push_wait(
+        &self,
+        header: Option<Bytes>,
+        frame: Bytes,
+    ) -> Result<(), PushError> {
         loop {
             let room = self.room.notified();
             tokio::pin!(room);
             // Register before checking, so a release between the check and the wait is
             // not missed.
             room.as_mut().enable();
-            match self.push(frame.clone()) {
+            let pushed = {
+                let state = self.lock();
+                if state.closing || state.aborted {
+                    Err(PushError::Closed)
+                } else {
+                    self.push_locked(state, header.clone(), frame.clone())
+                }
+            };
+            match pushed {
                 Err(PushError::Full { .. }) => room.await,
                 other => return other,
             }
@@ -333,7 +365,7 @@ mod tests {
         q.push(frame(60)).unwrap();
         let waiter = tokio::spawn({
             let q = q.clone();
-            async move { q.push_wait(frame(60)).await }
+            async move { q.push_wait(None, frame(60)).await }
         });
         let mut batch = VecDeque::new();
         assert_eq!(q.next(&mut batch).await, Next::Write);

@@ -76,7 +76,7 @@ pub(crate) fn spawn<R, W, O>(
 
             // Reading is over. Let the writer flush what was queued (gracefully, within the
             // close deadline) unless the connection is being cut.
-            conn.queue.close(bytes::Bytes::new());
+            conn.queue.close(conn.last_words());
             let deadline = closing_deadline
                 .map(Instant::from_std)
                 .unwrap_or_else(|| Instant::now() + conn.close_within_limit());

@@ -11,6 +11,7 @@ use std::time::Duration;
 use podnet_framing::MessageBatch;
 use podnet_proto::{Admit, ConnectionKind, EVICTION_REASON, Eviction, Handshake};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
 #[cfg(feature = "tls")]
@@ -23,6 +24,7 @@ use crate::conn::Shared;
 use crate::driver::{self, Owner, SharedTcpWriter};
 use crate::event::Received;
 use crate::outbound::DirectWrite;
+use crate::websocket::WsLink;
 use crate::{ConnectionId, DisconnectReason, Incoming, ServerEvent, TransportError, socket};
 use podnet_framing::FramingError;
 
@@ -118,17 +120,7 @@ pub(super) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, config
                     inner.start_sniffing(id, stream, peer, accepted);
                     continue;
                 }
-                let (reader, writer) = stream.into_split();
-                let writer = Arc::new(writer);
-                let direct: Arc<dyn DirectWrite> = writer.clone();
-                inner.start_connection(
-                    id,
-                    reader,
-                    SharedTcpWriter(writer),
-                    peer,
-                    Some(direct),
-                    accepted,
-                );
+                inner.start_connection(id, Halves::tcp(stream), peer, accepted);
             }
             Err(err) if is_connection_error(&err) => debug!(%err, "accept: skipped"),
             Err(err) => {
@@ -153,10 +145,8 @@ impl Inner {
     pub(super) fn start_connection<R, W>(
         self: &Arc<Self>,
         id: ConnectionId,
-        reader: R,
-        writer: W,
+        halves: Halves<R, W>,
         peer: SocketAddr,
-        direct: Option<Arc<dyn DirectWrite>>,
         started: std::time::Instant,
     ) where
         R: tokio::io::AsyncRead + Unpin + Send + 'static,
@@ -167,8 +157,12 @@ impl Inner {
             peer,
             self.connection_config.clone(),
             self.abort_all.child_token(),
-            direct,
+            halves.direct,
+            halves.websocket.clone(),
         ));
+        if let Some(link) = &halves.websocket {
+            link.attach(&conn);
+        }
         let core = podnet_proto::Connection::server(self.settings.clone(), started);
         self.table().insert(id, conn.clone());
         let eviction = self.admission().started(id);
@@ -180,7 +174,14 @@ impl Inner {
             conn: conn.clone(),
             inner: Arc::clone(self),
         };
-        driver::spawn(conn, core, reader, writer, owner, &self.tracker);
+        driver::spawn(
+            conn,
+            core,
+            halves.reader,
+            halves.writer,
+            owner,
+            &self.tracker,
+        );
     }
 
     /// Closes a quiet connection to make room: told why and given a moment to read it, or
@@ -233,7 +234,13 @@ impl Inner {
                         return;
                     }
                     let (reader, writer) = tokio::io::split(stream);
-                    inner.start_connection(id, reader, writer, peer, None, handshaken);
+                    let halves = Halves {
+                        reader,
+                        writer,
+                        direct: None,
+                        websocket: None,
+                    };
+                    inner.start_connection(id, halves, peer, handshaken);
                     return;
                 }
                 Some(Ok(Err(err))) => debug!(%err, "TLS handshake failed"),
@@ -338,6 +345,31 @@ impl Owner for ConnOwner {
                 id: self.id,
                 reason,
             });
+        }
+    }
+}
+
+/// A connection's two halves, ready to be served.
+pub(super) struct Halves<R, W> {
+    pub(super) reader: R,
+    pub(super) writer: W,
+    /// The socket, for writes straight from the sending thread (plain TCP).
+    pub(super) direct: Option<Arc<dyn DirectWrite>>,
+    /// A WebSocket peer's link between its reader and its sending side.
+    pub(super) websocket: Option<Arc<WsLink>>,
+}
+
+impl Halves<OwnedReadHalf, SharedTcpWriter> {
+    /// A plain TCP connection: its writing half shared for direct writes.
+    pub(super) fn tcp(stream: TcpStream) -> Self {
+        let (reader, writer) = stream.into_split();
+        let writer = Arc::new(writer);
+        let direct: Arc<dyn DirectWrite> = writer.clone();
+        Self {
+            reader,
+            writer: SharedTcpWriter(writer),
+            direct: Some(direct),
+            websocket: None,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! How a connection opens on a server that also takes WebSocket clients: its first byte
 //! says whether it is repod framing or an HTTP request; an HTTP request is answered (the
 //! WebSocket upgrade, a page, or a refusal), and an upgraded connection is served like any
-//! other, through a [`WsStream`].
+//! other: read through a [`WsReader`], written to as a TCP peer is (each frame with its
+//! WebSocket header).
 
 use std::io;
 use std::net::SocketAddr;
@@ -13,10 +14,10 @@ use tokio::net::TcpStream;
 use tracing::{Instrument, debug};
 
 use super::Inner;
+use super::listener::Halves;
 use crate::ConnectionId;
-use crate::driver::SharedTcpWriter;
-use crate::outbound::DirectWrite;
-use crate::websocket::{self, WsStream, upgrade};
+use crate::config::WebSocketConfig;
+use crate::websocket::{self, WsLink, WsReader, upgrade};
 
 /// How long a refused HTTP client is given to read the answer.
 const REFUSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
@@ -27,7 +28,7 @@ impl Inner {
     pub(super) fn start_sniffing(
         self: &Arc<Self>,
         id: ConnectionId,
-        stream: TcpStream,
+        mut stream: TcpStream,
         peer: SocketAddr,
         accepted: std::time::Instant,
     ) {
@@ -41,21 +42,29 @@ impl Inner {
                 }
                 peeked = tokio::time::timeout(inner.hello_wait, stream.peek(&mut first)) => peeked,
             };
-            if matches!(peeked, Ok(Ok(1))) && websocket::is_http(first[0]) {
-                inner.serve_http(id, stream, peer, BytesMut::new()).await;
+            if !(matches!(peeked, Ok(Ok(1))) && websocket::is_http(first[0])) {
+                inner.start_connection(id, Halves::tcp(stream), peer, accepted);
                 return;
             }
-            let (reader, writer) = stream.into_split();
-            let writer = Arc::new(writer);
-            let direct: Arc<dyn DirectWrite> = writer.clone();
-            inner.start_connection(
-                id,
+            let mut buf = BytesMut::new();
+            let Some(config) = inner.answer_http(id, &mut stream, &mut buf).await else {
+                return;
+            };
+            let link = WsLink::new();
+            let Halves {
                 reader,
-                SharedTcpWriter(writer),
-                peer,
-                Some(direct),
-                accepted,
-            );
+                writer,
+                direct,
+                ..
+            } = Halves::tcp(stream);
+            let halves = Halves {
+                reader: inner.ws_reader(reader, buf, &link, &config),
+                writer,
+                direct,
+                websocket: Some(link),
+            };
+            let now = tokio::time::Instant::now().into_std();
+            inner.start_connection(id, halves, peer, now);
         };
         self.tracker
             .spawn(task.instrument(tracing::debug_span!("opening", %peer)));
@@ -75,60 +84,63 @@ impl Inner {
     {
         let mut buf = BytesMut::with_capacity(1024);
         let read = tokio::time::timeout(self.hello_wait, io.read_buf(&mut buf)).await;
-        if matches!(read, Ok(Ok(n)) if n > 0) && websocket::is_http(buf[0]) {
-            self.serve_http(id, io, peer, buf).await;
+        if !(matches!(read, Ok(Ok(n)) if n > 0) && websocket::is_http(buf[0])) {
+            let (reader, writer) = tokio::io::split(super::rewind::Rewind { prefix: buf, io });
+            let halves = Halves {
+                reader,
+                writer,
+                direct: None,
+                websocket: None,
+            };
+            self.start_connection(id, halves, peer, accepted);
             return;
         }
-        let (reader, writer) = tokio::io::split(super::rewind::Rewind { prefix: buf, io });
-        self.start_connection(id, reader, writer, peer, None, accepted);
-    }
-
-    /// Reads the HTTP request `io` opened with (`buf` holds its start) and answers it:
-    /// upgraded to a WebSocket, the connection is served; otherwise it gets its page or
-    /// refusal and is closed.
-    pub(super) async fn serve_http<S>(
-        self: &Arc<Self>,
-        id: ConnectionId,
-        mut io: S,
-        peer: SocketAddr,
-        mut buf: BytesMut,
-    ) where
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let Some(config) = self.websocket.clone() else {
-            self.admission().ended(id);
+        let Some(config) = self.answer_http(id, &mut io, &mut buf).await else {
             return;
         };
-        let read = async {
-            loop {
-                if let Some(answer) = upgrade::answer(&buf, &config) {
-                    return Ok(Some(answer));
-                }
-                buf.reserve(1024);
-                if io.read_buf(&mut buf).await? == 0 {
-                    return Ok::<_, io::Error>(None);
-                }
-            }
+        let link = WsLink::new();
+        let (reader, writer) = tokio::io::split(io);
+        let halves = Halves {
+            reader: self.ws_reader(reader, buf, &link, &config),
+            writer,
+            direct: None,
+            websocket: Some(link),
         };
-        let answer = tokio::select! {
-            () = self.stop_accepting.cancelled() => None,
-            answer = tokio::time::timeout(config.handshake_timeout, read) => match answer {
-                Ok(Ok(answer)) => answer,
-                Ok(Err(err)) => {
-                    debug!(%err, "HTTP request: read failed");
-                    None
-                }
-                Err(_) => {
-                    debug!(timeout = ?config.handshake_timeout, "HTTP request: too slow");
-                    let _ = tokio::time::timeout(
-                        REFUSE_LINGER,
-                        io.write_all(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
-                    )
-                    .await;
-                    None
-                }
-            },
-        };
+        let now = tokio::time::Instant::now().into_std();
+        self.start_connection(id, halves, peer, now);
+    }
+
+    fn ws_reader<R>(
+        &self,
+        reader: R,
+        leftover: BytesMut,
+        link: &Arc<WsLink>,
+        config: &WebSocketConfig,
+    ) -> WsReader<R> {
+        WsReader::new(
+            reader,
+            leftover,
+            Arc::clone(link),
+            self.connection_config.framing.max_frame_length,
+            config.max_fragments,
+        )
+    }
+
+    /// Reads the HTTP request `io` opened with (`buf` holds its start) and answers it.
+    /// Returns the WebSocket settings once the upgrade is answered (`buf` then holds what
+    /// followed the request); otherwise the client got its page or refusal, the
+    /// connection is over and its slot freed.
+    async fn answer_http<S>(
+        &self,
+        id: ConnectionId,
+        io: &mut S,
+        buf: &mut BytesMut,
+    ) -> Option<Arc<WebSocketConfig>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let config = self.websocket.clone()?;
+        let answer = self.read_request(io, buf, &config).await;
         match answer {
             Some(upgrade::Answer::Upgrade { response, consumed }) => {
                 if let Err(err) = io.write_all(&response).await {
@@ -136,16 +148,7 @@ impl Inner {
                 } else if !self.stop_accepting.is_cancelled() {
                     buf.advance(consumed);
                     debug!("WebSocket upgrade");
-                    let stream = WsStream::new(
-                        io,
-                        buf,
-                        self.connection_config.framing.max_frame_length,
-                        config.max_fragments,
-                    );
-                    let (reader, writer) = tokio::io::split(stream);
-                    let now = tokio::time::Instant::now().into_std();
-                    self.start_connection(id, reader, writer, peer, None, now);
-                    return;
+                    return Some(config);
                 }
             }
             Some(upgrade::Answer::Respond { response, refused }) => {
@@ -166,5 +169,51 @@ impl Inner {
             None => {}
         }
         self.admission().ended(id);
+        None
+    }
+
+    /// Reads until the request is whole, or too big, or too slow (then answered with 408).
+    async fn read_request<S>(
+        &self,
+        io: &mut S,
+        buf: &mut BytesMut,
+        config: &WebSocketConfig,
+    ) -> Option<upgrade::Answer>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let read = async {
+            loop {
+                if let Some(answer) = upgrade::answer(buf, config) {
+                    return Ok(Some(answer));
+                }
+                buf.reserve(1024);
+                if io.read_buf(buf).await? == 0 {
+                    return Ok::<_, io::Error>(None);
+                }
+            }
+        };
+        tokio::select! {
+            () = self.stop_accepting.cancelled() => None,
+            answer = tokio::time::timeout(config.handshake_timeout, read) => match answer {
+                Ok(Ok(answer)) => answer,
+                Ok(Err(err)) => {
+                    debug!(%err, "HTTP request: read failed");
+                    None
+                }
+                Err(_) => {
+                    debug!(timeout = ?config.handshake_timeout, "HTTP request: too slow");
+                    let _ = tokio::time::timeout(
+                        REFUSE_LINGER,
+                        io.write_all(
+                            b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\
+                              Connection: close\r\n\r\n",
+                        ),
+                    )
+                    .await;
+                    None
+                }
+            },
+        }
     }
 }

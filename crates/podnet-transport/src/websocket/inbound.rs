@@ -102,6 +102,9 @@ impl Inbound {
             match self.state {
                 State::Closed => return Ok(Step::Closed(None)),
                 State::Header => {
+                    if self.whole_message(raw, out) {
+                        continue;
+                    }
                     let mut cursor = std::io::Cursor::new(&raw[..]);
                     let parsed = FrameHeader::parse(&mut cursor).map_err(|err| {
                         Violation::new(CloseCode::Protocol, format!("bad frame header: {err}"))
@@ -157,6 +160,40 @@ impl Inbound {
                 }
             }
         }
+    }
+
+    /// The usual case, in one step: a whole, unfragmented binary message under 64 KiB,
+    /// all of it in `raw`, with room for it in `out`. Returns false, having done nothing,
+    /// for anything else (the general path then checks it).
+    fn whole_message<B: BufMut>(&mut self, raw: &mut BytesMut, out: &mut B) -> bool {
+        // FIN and binary, no reserved bits; masked.
+        if self.gathering.is_some() || raw.len() < 6 || raw[0] != 0x82 || raw[1] & 0x80 == 0 {
+            return false;
+        }
+        let (length, header) = match raw[1] & 0x7f {
+            short @ 0..=125 => (usize::from(short), 6),
+            126 if raw.len() >= 8 => (usize::from(u16::from_be_bytes([raw[2], raw[3]])), 8),
+            _ => return false,
+        };
+        if length > self.max_message
+            || raw.len() < header + length
+            || out.remaining_mut() < 4 + length
+        {
+            return false;
+        }
+        let mask = [
+            raw[header - 4],
+            raw[header - 3],
+            raw[header - 2],
+            raw[header - 1],
+        ];
+        let payload = &mut raw[header..header + length];
+        unmask(payload, mask, 0);
+        // Within max_message, so within u32.
+        out.put_u32(length as u32);
+        out.put_slice(payload);
+        raw.advance(header + length);
+        true
     }
 
     /// Checks a frame's header and sets up the reading of its payload.

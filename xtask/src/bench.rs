@@ -21,9 +21,42 @@ struct ServerKind {
     command: Vec<String>,
     /// repod (Python) is given a lighter load; rates are per second either way.
     scale: f64,
-    /// The scenarios it runs; all when `None`.
+    /// The scenarios it runs; all when `None` (WebSocket ones only if `websocket`).
     only: Option<&'static [&'static str]>,
+    /// Whether it serves WebSocket clients (`ws://ADDR/`).
+    websocket: bool,
 }
+
+/// The WebSocket rows: podnet over WebSocket beside podnet over TCP (same server, same
+/// run) and beside a plain tokio-tungstenite server. (label, WebSocket scenario, TCP
+/// scenario, key, target against TCP, target against the WebSocket baseline)
+const WS_ROWS: &[(&str, &str, &str, &str, &str, &str)] = &[
+    (
+        "throughput, 1 client (msg/s)",
+        "ws-throughput1",
+        "throughput1",
+        "per_second",
+        ">= 0.6x",
+        ">= 0.8x",
+    ),
+    (
+        "throughput, 8 clients (msg/s)",
+        "ws-throughput8",
+        "throughput8",
+        "per_second",
+        ">= 0.6x",
+        ">= 0.8x",
+    ),
+    (
+        "round trip p50 (us)",
+        "ws-rtt",
+        "rtt",
+        "p50_us",
+        "<= 1.3x",
+        "",
+    ),
+    ("round trip p99 (us)", "ws-rtt", "rtt", "p99_us", "", ""),
+];
 
 /// One measured figure: which scenario, which key of its RESULT line.
 struct Row {
@@ -170,6 +203,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             ],
             scale: 1.0,
             only: None,
+            websocket: true,
         },
         // The same server with its connections spread over two network threads
         // (`ServerConfig::network_threads`), for the many-clients throughput only.
@@ -184,6 +218,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             ],
             scale: 1.0,
             only: Some(&["throughput8"]),
+            websocket: false,
         },
         ServerKind {
             name: "baseline",
@@ -194,6 +229,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             ],
             scale: 1.0,
             only: None,
+            websocket: false,
+        },
+        ServerKind {
+            name: "ws-baseline",
+            command: vec![
+                path(release.join(exe("ws_baseline_server"))),
+                "--port".into(),
+                "0".into(),
+            ],
+            scale: 1.0,
+            only: Some(&["ws-throughput1", "ws-throughput8", "ws-rtt"]),
+            websocket: true,
         },
     ];
     if let Some(before) = &against {
@@ -204,6 +251,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             // Not rtt-pump: its client is this build's podnet client, which an earlier
             // build may not share a protocol version with.
             only: Some(&["throughput1", "throughput8", "rtt", "fanout", "connections"]),
+            websocket: false,
         });
     }
     let venv_python = target_dir().join("podnet-python/venv/bin/python");
@@ -216,6 +264,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             ],
             scale: 0.05,
             only: None,
+            websocket: false,
         });
     } else {
         println!("(no interop venv: run `cargo xtask interop` once to add repod as a column)");
@@ -279,8 +328,31 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                     ],
                 ),
             ];
+            let ws_scenarios: Vec<(&str, Vec<String>)> = [
+                ("ws-throughput1", "1"),
+                ("ws-throughput8", "8"),
+            ]
+            .into_iter()
+            .map(|(name, clients)| {
+                (
+                    name,
+                    vec![
+                        "ws-throughput".into(),
+                        "{addr}".into(),
+                        clients.into(),
+                        scaled(load.messages).to_string(),
+                    ],
+                )
+            })
+            .chain([(
+                "ws-rtt",
+                vec!["ws-rtt".into(), "{addr}".into(), load.pings.to_string()],
+            )])
+            .collect();
             let scenarios = scenarios
                 .into_iter()
+                .chain(ws_scenarios)
+                .filter(|(name, _)| kind.websocket || !name.starts_with("ws-"))
                 .filter(|(name, _)| kind.only.is_none_or(|only| only.contains(name)));
             for (scenario, args) in scenarios {
                 let figures = measure(kind, &loadgen, scenario, &args)
@@ -522,6 +594,7 @@ fn print_table(
             row.target
         );
     }
+    print_websocket_table(&get_any(results));
     // The game-loop view: podnet client and server, both through pump(), against the
     // baseline's own client and server.
     if let (Some(p), Some(b)) = (
@@ -543,6 +616,52 @@ fn print_table(
             b,
             format!("{:.2}x", p / b),
             "<= 1.5x"
+        );
+    }
+}
+
+/// A lookup of medians: (server, scenario, key) -> value.
+fn get_any<'a>(
+    results: &'a BTreeMap<&str, BTreeMap<&str, BTreeMap<String, Vec<f64>>>>,
+) -> impl Fn(&str, &str, &str) -> Option<f64> + 'a {
+    move |kind, scenario, key| {
+        results
+            .get(kind)?
+            .get(scenario)?
+            .get(key)
+            .and_then(|v| median(v.clone()))
+    }
+}
+
+/// podnet over WebSocket beside podnet over TCP and the plain tokio-tungstenite server.
+fn print_websocket_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
+    if get("podnet", "ws-rtt", "p50_us").is_none() {
+        return;
+    }
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "-".into(),
+    };
+    let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+    println!("\npodnet over WebSocket, same run, same server");
+    println!(
+        "{:<32} {:>12} {:>12} {:>8} {:>8} {:>12} {:>14} {:>8}",
+        "", "podnet ws", "podnet tcp", "ws/tcp", "target", "ws-baseline", "ws/ws-baseline", "target"
+    );
+    for (label, ws, tcp, key, tcp_target, base_target) in WS_ROWS {
+        let podnet = get("podnet", ws, key);
+        let over_tcp = get("podnet", tcp, key);
+        let baseline = get("ws-baseline", ws, key);
+        println!(
+            "{:<32} {:>12} {:>12} {:>8} {:>8} {:>12} {:>14} {:>8}",
+            label,
+            show(podnet),
+            show(over_tcp),
+            ratio(podnet, over_tcp),
+            tcp_target,
+            show(baseline),
+            ratio(podnet, baseline),
+            base_target
         );
     }
 }

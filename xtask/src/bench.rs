@@ -328,27 +328,25 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                     ],
                 ),
             ];
-            let ws_scenarios: Vec<(&str, Vec<String>)> = [
-                ("ws-throughput1", "1"),
-                ("ws-throughput8", "8"),
-            ]
-            .into_iter()
-            .map(|(name, clients)| {
-                (
-                    name,
-                    vec![
-                        "ws-throughput".into(),
-                        "{addr}".into(),
-                        clients.into(),
-                        scaled(load.messages).to_string(),
-                    ],
-                )
-            })
-            .chain([(
-                "ws-rtt",
-                vec!["ws-rtt".into(), "{addr}".into(), load.pings.to_string()],
-            )])
-            .collect();
+            let ws_scenarios: Vec<(&str, Vec<String>)> =
+                [("ws-throughput1", "1"), ("ws-throughput8", "8")]
+                    .into_iter()
+                    .map(|(name, clients)| {
+                        (
+                            name,
+                            vec![
+                                "ws-throughput".into(),
+                                "{addr}".into(),
+                                clients.into(),
+                                scaled(load.messages).to_string(),
+                            ],
+                        )
+                    })
+                    .chain([(
+                        "ws-rtt",
+                        vec!["ws-rtt".into(), "{addr}".into(), load.pings.to_string()],
+                    )])
+                    .collect();
             let scenarios = scenarios
                 .into_iter()
                 .chain(ws_scenarios)
@@ -646,7 +644,14 @@ fn print_websocket_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
     println!("\npodnet over WebSocket, same run, same server");
     println!(
         "{:<32} {:>12} {:>12} {:>8} {:>8} {:>12} {:>14} {:>8}",
-        "", "podnet ws", "podnet tcp", "ws/tcp", "target", "ws-baseline", "ws/ws-baseline", "target"
+        "",
+        "podnet ws",
+        "podnet tcp",
+        "ws/tcp",
+        "target",
+        "ws-baseline",
+        "ws/ws-baseline",
+        "target"
     );
     for (label, ws, tcp, key, tcp_target, base_target) in WS_ROWS {
         let podnet = get("podnet", ws, key);

@@ -96,6 +96,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         run_command(&mut cmd).map_err(|e| format!("{e}\nxtask: the example `{example}` failed"))?;
     }
 
+    step("TypeScript client (node --test against a real podnet server)");
+    counts.add(crate::node::run_client_tests()?);
+
     step("interop with Python (msgpack, repod)");
     counts.add(interop::run_interop()?);
 

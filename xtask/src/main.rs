@@ -6,9 +6,11 @@ mod bench;
 mod ci;
 mod fuzz;
 mod interop;
+mod node;
 mod python;
 mod release;
 mod soak;
+mod system;
 mod util;
 
 use std::process::ExitCode;
@@ -18,7 +20,10 @@ usage: cargo xtask <task>
 
 tasks:
   ci       everything CI checks: fmt, clippy -D warnings, all workspace tests, docs,
-           the self-ending examples, and the interop tests
+           the self-ending examples, the TypeScript client, and the interop tests
+  typescript  the TypeScript client (clients/typescript): npm ci from its lockfile,
+           build, and its tests against a real podnet server (node and npm from apt
+           when missing)
   interop  the tests against real Python peers (msgpack, repod), in a venv it makes
            under target/ with xtask/python/requirements.txt
   bench    the benchmarks: podnet beside a plain tokio baseline (and repod), as ratios;
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
         Some("soak") => soak::run(&args[1..]),
         Some("release") => release::run(&args[1..]),
         Some("interop") => interop::run(&args[1..]),
+        Some("typescript") => node::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

@@ -38,7 +38,10 @@ enum Command {
     /// closes, or after stdin ends and the server has gone quiet (see --linger); what was
     /// sent is delivered first.
     Connect(ConnectArgs),
-    /// Run a server for testing clients, printing what happens, until Ctrl-C.
+    /// Run a server for testing clients, printing what happens, until Ctrl-C. Takes TCP
+    /// and WebSocket clients (`ws://HOST:PORT/`) on the same port. With --echo or
+    /// --relay, `{"action": "close-me", "reason": "..."}` makes the server close that
+    /// client with the reason.
     Serve(ServeArgs),
     /// Measure a server speaking the bench protocol (ping, move, report): throughput
     /// with several clients pipelining `move`s, and `ping` round trips.
@@ -93,6 +96,10 @@ struct ServeArgs {
     /// count, send `broadcast` to everyone. Prints only connections.
     #[arg(long)]
     bench: bool,
+    /// Ping podnet clients every this many milliseconds (the server's heartbeat;
+    /// default 5000).
+    #[arg(long)]
+    heartbeat_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -136,7 +143,12 @@ fn main() -> ExitCode {
                 } else {
                     serve::Mode::Bench
                 };
-                serve::run(&args.host, args.port, mode).await
+                let mut config = podnet_transport::ServerConfig::default();
+                if let Some(ms) = args.heartbeat_ms {
+                    config.connection.liveness.heartbeat_interval =
+                        Some(Duration::from_millis(ms.max(1)));
+                }
+                serve::run(&args.host, args.port, mode, config).await
             }
             Command::Bench(args) => {
                 bench::run(&args.addr, args.clients.max(1), args.messages, args.pings).await

@@ -23,8 +23,13 @@ pub(crate) enum Mode {
 
 /// Serves on `host:port` until Ctrl-C, printing `listening on ADDR` first, then one line
 /// per connection, message (not in bench mode) and disconnect.
-pub(crate) async fn run(host: &str, port: u16, mode: Mode) -> Result<(), CliError> {
-    let (server, mut events) = Server::bind((host, port), ServerConfig::default()).await?;
+pub(crate) async fn run(
+    host: &str,
+    port: u16,
+    mode: Mode,
+    config: ServerConfig,
+) -> Result<(), CliError> {
+    let (server, mut events) = Server::bind((host, port), config).await?;
     say(format_args!(
         "listening on {} ({mode:?})",
         server.local_addr()
@@ -62,6 +67,12 @@ pub(crate) async fn run(host: &str, port: u16, mode: Mode) -> Result<(), CliErro
                         .map(|v| json::to_line(&v))
                         .unwrap_or_default();
                     say(format_args!("[{id}] {line}"))?;
+                }
+                if mode != Mode::Bench && message.action() == "close-me" {
+                    let value = message.to_value().unwrap_or(Value::Nil);
+                    let reason = value["reason"].as_str().unwrap_or("you asked");
+                    let _ = server.close(id, reason);
+                    continue;
                 }
                 let frame = Frame::from_message(&message)?;
                 match (mode, message.action()) {

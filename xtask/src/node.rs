@@ -1,0 +1,117 @@
+//! Node and the TypeScript client (clients/typescript): node and npm from the machine
+//! (apt's `nodejs` and `npm` when missing), the packages with `npm ci` from the committed
+//! lockfile, and the client's tests (`node --test`) against a real podnet server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::system::{apt_install, find_program};
+use crate::util::{TestCounts, cargo, describe, project_root, run as run_command, target_dir};
+
+/// The oldest Node the client supports.
+const MIN_NODE: u32 = 20;
+
+/// The TypeScript client's directory.
+pub(crate) fn client_dir() -> PathBuf {
+    project_root().join("clients/typescript")
+}
+
+fn node_major(node: &Path) -> Option<u32> {
+    let out = Command::new(node).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// `npm`, with a Node >= 20 beside it, installed with apt when missing.
+pub(crate) fn ensure_npm() -> Result<PathBuf, String> {
+    if find_program("node").is_none() || find_program("npm").is_none() {
+        apt_install(&["nodejs", "npm"])?;
+    }
+    let node = find_program("node").ok_or("node is still missing after installing nodejs")?;
+    let npm = find_program("npm").ok_or("npm is still missing after installing npm")?;
+    match node_major(&node) {
+        Some(major) if major >= MIN_NODE => Ok(npm),
+        Some(major) => Err(format!(
+            "{} is Node {major}; the TypeScript client needs Node >= {MIN_NODE}",
+            node.display()
+        )),
+        None => Err(format!("could not ask {} for its version", node.display())),
+    }
+}
+
+/// Installs the packages of the npm project in `dir` from its lockfile (`npm ci`), unless
+/// node_modules already matches it.
+pub(crate) fn npm_ci(npm: &Path, dir: &Path) -> Result<(), String> {
+    let stamp = dir.join("node_modules/.package-lock.json");
+    let lock = dir.join("package-lock.json");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if let (Some(installed), Some(locked)) = (modified(&stamp), modified(&lock)) {
+        if installed >= locked {
+            return Ok(());
+        }
+    }
+    run_command(
+        Command::new(npm)
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(dir),
+    )
+}
+
+/// Builds the TypeScript client and runs its tests against this build's `podnet serve`.
+pub(crate) fn run_client_tests() -> Result<TestCounts, String> {
+    let npm = ensure_npm()?;
+    let dir = client_dir();
+    npm_ci(&npm, &dir)?;
+    run_command(cargo().args(["build", "--locked", "--package", "podnet-cli"]))?;
+    run_command(Command::new(&npm).args(["run", "build"]).current_dir(&dir))?;
+    let podnet = target_dir()
+        .join("debug")
+        .join(format!("podnet{}", std::env::consts::EXE_SUFFIX));
+    let mut cmd = Command::new(find_program("node").ok_or("node is missing")?);
+    cmd.args(["--test", "--test-reporter=tap", "test/"])
+        .current_dir(&dir)
+        .env("PODNET_BIN", &podnet)
+        .stdout(Stdio::piped());
+    let output = cmd
+        .output()
+        .map_err(|e| format!("could not start `{}`: {e}", describe(&cmd)))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    print!("{text}");
+    let count = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let counts = TestCounts {
+        passed: count("# pass "),
+        failed: count("# fail "),
+        ignored: count("# skipped "),
+    };
+    if !output.status.success() || counts.failed > 0 {
+        return Err(format!(
+            "the TypeScript client's tests failed ({} failed)",
+            counts.failed
+        ));
+    }
+    Ok(counts)
+}
+
+/// `cargo xtask typescript`: the client's tests alone.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if let Some(arg) = args.first() {
+        return Err(format!(
+            "`cargo xtask typescript` takes no arguments (got `{arg}`)"
+        ));
+    }
+    let counts = run_client_tests()?;
+    println!(
+        "typescript: {} passed, {} failed",
+        counts.passed, counts.failed
+    );
+    Ok(())
+}

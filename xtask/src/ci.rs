@@ -97,7 +97,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 
     step("TypeScript client (node --test against a real podnet server)");
-    counts.add(crate::node::run_client_tests()?);
+    counts.add(crate::node::run_client_tests(false)?);
 
     step("interop with Python (msgpack, repod)");
     counts.add(interop::run_interop()?);

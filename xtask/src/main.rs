@@ -3,6 +3,7 @@
 //! CI calls exactly what a developer calls: `cargo xtask ci`.
 
 mod bench;
+mod browser;
 mod ci;
 mod fuzz;
 mod interop;
@@ -24,6 +25,8 @@ tasks:
   typescript  the TypeScript client (clients/typescript): npm ci from its lockfile,
            build, and its tests against a real podnet server (node and npm from apt
            when missing)
+  browser  the whiteboard example in headless Chromium (apt's chromium) with two tabs,
+           a late tab, the Rust bot and repod's own pygame client (from repod's sdist)
   interop  the tests against real Python peers (msgpack, repod), in a venv it makes
            under target/ with xtask/python/requirements.txt
   bench    the benchmarks: podnet beside a plain tokio baseline (and repod), as ratios;
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Some("release") => release::run(&args[1..]),
         Some("interop") => interop::run(&args[1..]),
         Some("typescript") => node::run(&args[1..]),
+        Some("browser") => browser::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

@@ -62,24 +62,12 @@ pub(crate) fn npm_ci(npm: &Path, dir: &Path) -> Result<(), String> {
     )
 }
 
-/// Builds the TypeScript client and runs its tests against this build's `podnet serve`.
-pub(crate) fn run_client_tests() -> Result<TestCounts, String> {
-    let npm = ensure_npm()?;
-    let dir = client_dir();
-    npm_ci(&npm, &dir)?;
-    run_command(cargo().args(["build", "--locked", "--package", "podnet-cli"]))?;
-    run_command(Command::new(&npm).args(["run", "build"]).current_dir(&dir))?;
-    let podnet = target_dir()
-        .join("debug")
-        .join(format!("podnet{}", std::env::consts::EXE_SUFFIX));
-    let mut cmd = Command::new(find_program("node").ok_or("node is missing")?);
-    cmd.args(["--test", "--test-reporter=tap", "test/"])
-        .current_dir(&dir)
-        .env("PODNET_BIN", &podnet)
-        .stdout(Stdio::piped());
+/// Runs `node --test` (TAP output), echoing it; returns its counts.
+pub(crate) fn run_node_tests(cmd: &mut Command, what: &str) -> Result<TestCounts, String> {
+    cmd.stdout(Stdio::piped());
     let output = cmd
         .output()
-        .map_err(|e| format!("could not start `{}`: {e}", describe(&cmd)))?;
+        .map_err(|e| format!("could not start `{}`: {e}", describe(cmd)))?;
     let text = String::from_utf8_lossy(&output.stdout);
     print!("{text}");
     let count = |key: &str| {
@@ -93,22 +81,65 @@ pub(crate) fn run_client_tests() -> Result<TestCounts, String> {
         ignored: count("# skipped "),
     };
     if !output.status.success() || counts.failed > 0 {
-        return Err(format!(
-            "the TypeScript client's tests failed ({} failed)",
-            counts.failed
-        ));
+        return Err(format!("{what} failed ({} failed)", counts.failed));
     }
     Ok(counts)
 }
 
-/// `cargo xtask typescript`: the client's tests alone.
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    if let Some(arg) = args.first() {
-        return Err(format!(
-            "`cargo xtask typescript` takes no arguments (got `{arg}`)"
-        ));
+/// The browser bundle of the client that the whiteboard example serves (committed, so
+/// that `cargo run --example whiteboard` needs no npm).
+const BUNDLE_COPY: &str = "examples/whiteboard/podnet-client.js";
+
+/// Checks that the committed bundle is the one just built; with `bless`, updates it.
+fn check_bundle(dir: &Path, bless: bool) -> Result<(), String> {
+    let built = std::fs::read(dir.join("dist/podnet-client.browser.js"))
+        .map_err(|e| format!("the client's bundle was not built: {e}"))?;
+    let copy = project_root().join(BUNDLE_COPY);
+    if bless {
+        return std::fs::write(&copy, &built).map_err(|e| format!("writing {BUNDLE_COPY}: {e}"));
     }
-    let counts = run_client_tests()?;
+    match std::fs::read(&copy) {
+        Ok(committed) if committed == built => Ok(()),
+        _ => Err(format!(
+            "{BUNDLE_COPY} is not the client as built from clients/typescript/src: run \
+             `cargo xtask typescript --bless` and commit it"
+        )),
+    }
+}
+
+/// Builds the TypeScript client and runs its tests against this build's `podnet serve`.
+pub(crate) fn run_client_tests(bless: bool) -> Result<TestCounts, String> {
+    let npm = ensure_npm()?;
+    let dir = client_dir();
+    npm_ci(&npm, &dir)?;
+    run_command(cargo().args(["build", "--locked", "--package", "podnet-cli"]))?;
+    run_command(Command::new(&npm).args(["run", "build"]).current_dir(&dir))?;
+    check_bundle(&dir, bless)?;
+    let podnet = target_dir()
+        .join("debug")
+        .join(format!("podnet{}", std::env::consts::EXE_SUFFIX));
+    let mut cmd = Command::new(find_program("node").ok_or("node is missing")?);
+    cmd.args(["--test", "--test-reporter=tap", "test/"])
+        .current_dir(&dir)
+        .env("PODNET_BIN", &podnet);
+    let counts = run_node_tests(&mut cmd, "the TypeScript client's tests")?;
+    Ok(counts)
+}
+
+/// `cargo xtask typescript [--bless]`: the client's tests alone; `--bless` updates the
+/// whiteboard's copy of the bundle.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let bless = match args {
+        [] => false,
+        [flag] if flag == "--bless" => true,
+        _ => {
+            return Err(format!(
+                "`cargo xtask typescript` takes only --bless (got `{}`)",
+                args.join(" ")
+            ));
+        }
+    };
+    let counts = run_client_tests(bless)?;
     println!(
         "typescript: {} passed, {} failed",
         counts.passed, counts.failed

@@ -11,6 +11,9 @@
 //! to print the connection count and moves every second, and `--network-threads N` to spread
 //! the connections over N network threads (`ServerConfig::network_threads`). Ctrl-C or
 //! SIGTERM stops it gracefully.
+//!
+//! WebSocket load generators drive it on the same port, at `ws://ADDR/`: each binary
+//! WebSocket message is one bench message (the msgpack map, without the 4-byte length).
 
 use std::time::{Duration, Instant};
 

@@ -592,7 +592,6 @@ fn print_table(
             row.target
         );
     }
-    print_websocket_table(&get_any(results));
     // The game-loop view: podnet client and server, both through pump(), against the
     // baseline's own client and server.
     if let (Some(p), Some(b)) = (
@@ -616,6 +615,7 @@ fn print_table(
             "<= 1.5x"
         );
     }
+    print_websocket_table(&get_any(results));
 }
 
 /// A lookup of medians: (server, scenario, key) -> value.

@@ -622,3 +622,49 @@ async fn with_websocket_off_http_is_not_answered() {
     let answer = raw_exchange(server.local_addr(), b"GET / HTTP/1.1\r\n\r\n").await;
     assert!(!answer.contains("HTTP/1.1"), "{answer}");
 }
+
+/// Connections still opening (silent, their first byte not yet read, or half through an
+/// HTTP request) are quiet: a newcomer to a full server takes the oldest one's slot, and
+/// a silent one is told why.
+#[tokio::test]
+async fn opening_connections_make_room_for_players() {
+    let mut config = ServerConfig::default();
+    config.max_connections = 2;
+    config.hello_wait = Duration::from_secs(30);
+    let (server, mut events) = server(config).await;
+    let addr = server.local_addr();
+
+    let mut silent = RawPeer::connect(addr).await;
+    let mut half_http = TcpStream::connect(addr).await.unwrap();
+    half_http.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+
+    let mut player = RawPeer::connect(addr).await;
+    player.send("say", &Say { from: 1, seq: 0 }).await;
+    let (id, _) = next_connected(&mut events).await;
+    assert_eq!(
+        next_message(&mut events, "say").await,
+        (id, Say { from: 1, seq: 0 })
+    );
+
+    let told = silent.recv_until_eof().await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    let reason = close_reason(&told[0]).unwrap();
+    assert!(reason.starts_with("server full"), "{reason}");
+    assert_eq!(server.evicted_count(), 1);
+
+    // The next newcomer takes the half-sent request's slot.
+    let mut second = RawPeer::connect(addr).await;
+    second.send("say", &Say { from: 2, seq: 0 }).await;
+    let (id, _) = next_connected(&mut events).await;
+    assert_eq!(
+        next_message(&mut events, "say").await,
+        (id, Say { from: 2, seq: 0 })
+    );
+    let mut rest = Vec::new();
+    tokio::time::timeout(WAIT, half_http.read_to_end(&mut rest))
+        .await
+        .expect("the half-sent request is closed")
+        .ok();
+    assert_eq!(server.evicted_count(), 2);
+    assert_eq!(server.rejected_count(), 0);
+}

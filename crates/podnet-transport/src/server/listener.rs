@@ -186,16 +186,21 @@ impl Inner {
 
     /// Closes a quiet connection to make room: told why and given a moment to read it, or
     /// cut at once when many are being told already.
-    fn evict(&self, eviction: Eviction) {
-        let victim = self.table().get(&eviction.victim).cloned();
-        let Some(victim) = victim else {
-            return; // it ended meanwhile; its slot is free all the same
-        };
+    pub(super) fn evict(&self, eviction: Eviction) {
         let count = self.evicted.fetch_add(1, Ordering::Relaxed) + 1;
         if count == 1 || count.is_power_of_two() {
             warn!(evicted = count, "closing quiet connections to make room");
         }
         debug!(id = %eviction.victim, tell = eviction.tell, "evicting a quiet connection");
+        let victim = self.table().get(&eviction.victim).cloned();
+        let Some(victim) = victim else {
+            // Still opening: its task closes it (telling it why if it may). Otherwise it
+            // ended meanwhile; its slot is free all the same.
+            if let Some(opening) = self.openings().remove(&eviction.victim) {
+                opening.evict(eviction.tell);
+            }
+            return;
+        };
         if !(eviction.tell
             && victim.close_within(DisconnectReason::Evicted, EVICTION_REASON, EVICT_LINGER))
         {

@@ -96,6 +96,9 @@ struct Inner {
     websocket: Option<Arc<crate::config::WebSocketConfig>>,
     /// How long a new connection may stay silent before it is a repod peer.
     hello_wait: Duration,
+    /// Connections still opening (their first byte not read yet, or their HTTP request
+    /// being answered): quiet, so a newcomer may evict them.
+    openings: Mutex<HashMap<ConnectionId, Arc<opening::Opening>>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -185,6 +188,7 @@ impl Server {
             aborted: AtomicU64::new(0),
             websocket: config.websocket.clone().map(Arc::new),
             hello_wait: config.hello_wait,
+            openings: Mutex::new(HashMap::new()),
         });
         info!(%local_addr, "listening");
         inner.tracker.spawn(
@@ -454,6 +458,11 @@ impl Inner {
     fn table(&self) -> MutexGuard<'_, HashMap<ConnectionId, Arc<Shared>>> {
         // Updates are single inserts and removes; a poisoned table is still consistent.
         self.connections.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn openings(&self) -> MutexGuard<'_, HashMap<ConnectionId, Arc<opening::Opening>>> {
+        // Single inserts and removes.
+        self.openings.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn admission(&self) -> MutexGuard<'_, Admission> {

@@ -7,6 +7,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -24,50 +25,101 @@ const REFUSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Inner {
     /// Serves a plain TCP connection once its first byte (or `hello_wait` of silence)
-    /// says what it is, in a task of its own.
+    /// says what it is, in a task of its own. Meanwhile it is quiet: a newcomer to a full
+    /// server may evict it, as any connection that has not spoken.
     pub(super) fn start_sniffing(
         self: &Arc<Self>,
         id: ConnectionId,
-        mut stream: TcpStream,
+        stream: TcpStream,
         peer: SocketAddr,
         accepted: std::time::Instant,
     ) {
+        let opening = Arc::new(Opening::default());
+        self.openings().insert(id, opening.clone());
+        let eviction = self.admission().started(id);
+        if let Some(eviction) = eviction {
+            self.evict(eviction);
+        }
         let inner = Arc::clone(self);
         let task = async move {
-            let mut first = [0u8; 1];
-            let peeked = tokio::select! {
-                () = inner.stop_accepting.cancelled() => {
+            let mut stream = stream;
+            let sniffed = tokio::select! {
+                () = opening.cancel.cancelled() => None,
+                sniffed = inner.sniff(&mut stream) => Some(sniffed),
+            };
+            if inner.openings().remove(&id).is_none() && sniffed.is_some() {
+                // Evicted just as it finished opening: the eviction wins.
+                opening.cancel.cancel();
+            }
+            let sniffed = match sniffed {
+                Some(sniffed) if !opening.cancel.is_cancelled() => sniffed,
+                _ => {
+                    if opening.tell.load(Ordering::Relaxed) {
+                        inner.tell_evicted(stream).await;
+                    }
                     inner.admission().ended(id);
                     return;
                 }
-                peeked = tokio::time::timeout(inner.hello_wait, stream.peek(&mut first)) => peeked,
             };
-            if !(matches!(peeked, Ok(Ok(1))) && websocket::is_http(first[0])) {
-                inner.start_connection(id, Halves::tcp(stream), peer, accepted);
-                return;
+            match sniffed {
+                Sniffed::Repod => inner.start_connection(id, Halves::tcp(stream), peer, accepted),
+                Sniffed::WebSocket { leftover, config } => {
+                    let link = WsLink::new();
+                    let Halves {
+                        reader,
+                        writer,
+                        direct,
+                        ..
+                    } = Halves::tcp(stream);
+                    let halves = Halves {
+                        reader: inner.ws_reader(reader, leftover, &link, &config),
+                        writer,
+                        direct,
+                        websocket: Some(link),
+                    };
+                    let now = tokio::time::Instant::now().into_std();
+                    inner.start_connection(id, halves, peer, now);
+                }
+                Sniffed::Over => inner.admission().ended(id),
             }
-            let mut buf = BytesMut::new();
-            let Some(config) = inner.answer_http(id, &mut stream, &mut buf).await else {
-                return;
-            };
-            let link = WsLink::new();
-            let Halves {
-                reader,
-                writer,
-                direct,
-                ..
-            } = Halves::tcp(stream);
-            let halves = Halves {
-                reader: inner.ws_reader(reader, buf, &link, &config),
-                writer,
-                direct,
-                websocket: Some(link),
-            };
-            let now = tokio::time::Instant::now().into_std();
-            inner.start_connection(id, halves, peer, now);
         };
         self.tracker
             .spawn(task.instrument(tracing::debug_span!("opening", %peer)));
+    }
+
+    /// Waits for the first byte (at most `hello_wait`) and, for an HTTP request, answers
+    /// it.
+    async fn sniff(&self, stream: &mut TcpStream) -> Sniffed {
+        let mut first = [0u8; 1];
+        let peeked = tokio::select! {
+            () = self.stop_accepting.cancelled() => return Sniffed::Over,
+            peeked = tokio::time::timeout(self.hello_wait, stream.peek(&mut first)) => peeked,
+        };
+        if !(matches!(peeked, Ok(Ok(1))) && websocket::is_http(first[0])) {
+            return Sniffed::Repod;
+        }
+        let mut leftover = BytesMut::new();
+        match self.answer_http(stream, &mut leftover).await {
+            Some(config) => Sniffed::WebSocket { leftover, config },
+            None => Sniffed::Over,
+        }
+    }
+
+    /// Tells an evicted opening connection why, as a full server tells a quiet one, and
+    /// closes it.
+    async fn tell_evicted(&self, mut stream: TcpStream) {
+        let frame = podnet_proto::close_frame(
+            podnet_proto::EVICTION_REASON,
+            &self.connection_config.framing,
+        );
+        let _ = tokio::time::timeout(REFUSE_LINGER, async {
+            stream.write_all(&frame).await?;
+            stream.shutdown().await?;
+            let mut sink = [0u8; 1024];
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<_, io::Error>(())
+        })
+        .await;
     }
 
     /// As [`start_sniffing`](Self::start_sniffing), for a stream that cannot be peeked
@@ -95,7 +147,8 @@ impl Inner {
             self.start_connection(id, halves, peer, accepted);
             return;
         }
-        let Some(config) = self.answer_http(id, &mut io, &mut buf).await else {
+        let Some(config) = self.answer_http(&mut io, &mut buf).await else {
+            self.admission().ended(id);
             return;
         };
         let link = WsLink::new();
@@ -128,14 +181,9 @@ impl Inner {
 
     /// Reads the HTTP request `io` opened with (`buf` holds its start) and answers it.
     /// Returns the WebSocket settings once the upgrade is answered (`buf` then holds what
-    /// followed the request); otherwise the client got its page or refusal, the
-    /// connection is over and its slot freed.
-    async fn answer_http<S>(
-        &self,
-        id: ConnectionId,
-        io: &mut S,
-        buf: &mut BytesMut,
-    ) -> Option<Arc<WebSocketConfig>>
+    /// followed the request); otherwise the client got its page or refusal, and the
+    /// connection is over (the caller frees its slot).
+    async fn answer_http<S>(&self, io: &mut S, buf: &mut BytesMut) -> Option<Arc<WebSocketConfig>>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -168,7 +216,6 @@ impl Inner {
             }
             None => {}
         }
-        self.admission().ended(id);
         None
     }
 
@@ -215,5 +262,34 @@ impl Inner {
                 }
             },
         }
+    }
+}
+
+/// What a connection turned out to be.
+enum Sniffed {
+    /// repod framing (or silence).
+    Repod,
+    /// An upgraded WebSocket; `leftover` is what followed the request.
+    WebSocket {
+        leftover: BytesMut,
+        config: Arc<WebSocketConfig>,
+    },
+    /// Answered over HTTP (a page or a refusal), or the server is stopping: nothing to
+    /// serve.
+    Over,
+}
+
+/// A connection still opening, as the eviction of quiet connections sees it.
+#[derive(Debug, Default)]
+pub(super) struct Opening {
+    cancel: tokio_util::sync::CancellationToken,
+    tell: AtomicBool,
+}
+
+impl Opening {
+    /// Closes it to make room; `tell`: say why first.
+    pub(super) fn evict(&self, tell: bool) {
+        self.tell.store(tell, Ordering::Relaxed);
+        self.cancel.cancel();
     }
 }

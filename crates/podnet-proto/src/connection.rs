@@ -16,10 +16,12 @@ use bytes::Bytes;
 use podnet_framing::{FramingError, RawMessage};
 use tracing::{debug, trace};
 
-use crate::control::{self, Control, MAX_TYPE_NAME, PROTOCOL_VERSION};
+use crate::control::{self, Control, HelloOut, HelloResume, MAX_TYPE_NAME, PROTOCOL_VERSION};
+use crate::resume::{Receipts, ResumeRole};
 use crate::{
-    ConnectionKind, ConnectionSettings, ConnectionType, ConnectionTypes, DisconnectReason,
-    Handshake, Peer, ServerInfo, TokenBucket,
+    ConnectionId, ConnectionKind, ConnectionSettings, ConnectionType, ConnectionTypes,
+    DisconnectReason, Handshake, Peer, RESUME_REFUSED, ResumeSettings, ResumeToken, ServerInfo,
+    TokenBucket,
 };
 
 /// What a server-side connection needs beyond [`ConnectionSettings`]. One per server,
@@ -37,6 +39,12 @@ pub struct ServerSettings {
     /// repod's `{"action": "connected"}` greeting, encoded, sent to each session when its
     /// handshake completes; `None` sends none.
     pub greeting: Option<Bytes>,
+    /// Grant resumable sessions to podnet clients that ask, acknowledging as this says;
+    /// `None` grants none (a resume is then refused). Default: `None`.
+    pub resume: Option<ResumeSettings>,
+    /// This server instance's number, carried in every resume token it gives, so that a
+    /// restarted server refuses the tokens of the one before. Default: a random number.
+    pub instance: u64,
 }
 
 impl Default for ServerSettings {
@@ -46,6 +54,8 @@ impl Default for ServerSettings {
             types: ConnectionTypes::default(),
             hello_wait: Duration::from_millis(500),
             greeting: None,
+            resume: None,
+            instance: ResumeToken::new_instance(),
         }
     }
 }
@@ -61,6 +71,9 @@ pub struct ClientSettings {
     /// Say `podnet:hello` first thing. Default: **true**. Without it a podnet server
     /// takes this client for a repod one.
     pub hello: bool,
+    /// Ask the server for a resumable session, acknowledging as this says; `None` asks
+    /// for none. Default: `None`.
+    pub resume: Option<ResumeSettings>,
 }
 
 impl Default for ClientSettings {
@@ -69,6 +82,7 @@ impl Default for ClientSettings {
             connection: ConnectionSettings::default(),
             connection_type: ConnectionType::CLASSIC.to_owned(),
             hello: true,
+            resume: None,
         }
     }
 }
@@ -77,9 +91,44 @@ impl Default for ClientSettings {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Action {
-    /// Queue this frame (a control message, or the `connected` greeting) behind what is
-    /// queued already.
+    /// Queue this control message behind what is queued already. It is not an
+    /// application frame: it is not counted, kept or sent again after a resume.
     Send(Bytes),
+    /// Queue this application message (the `connected` greeting) behind what is queued
+    /// already: on a resumable session it is counted and kept like the application's own.
+    SendMessage(Bytes),
+    /// The session is resumable from now on, with this token: keep every application
+    /// frame sent until the peer acknowledges it. A server stores the token to check a
+    /// resume against; a client presents it after a drop. Comes again, with a new token,
+    /// at every resume.
+    Resumable(ResumeToken),
+    /// (Server.) The client has the token of the last [`Action::Resumable`]: it sent
+    /// something on the resumed link, which it does only after reading the answer that
+    /// carried the token. Until then the token before it is still good, so a client that
+    /// lost the answer in another drop can still resume.
+    TokenConfirmed,
+    /// A client asked for a resumable session, and the server did not grant one: stop
+    /// keeping what is sent.
+    NotResumable,
+    /// The peer has received this many application frames of the session: what is kept
+    /// up to there may go.
+    Acked(u64),
+    /// (Server, on a new connection.) The client asks to resume the session its token
+    /// names; `received` is how many application frames of it the client had. The driver
+    /// checks the token and either hands this connection to that session (see
+    /// [`Connection::resume_link`]) or calls [`Connection::refuse_resume`].
+    Resume {
+        /// The token presented.
+        token: ResumeToken,
+        /// How many application frames of the session the client had received.
+        received: u64,
+    },
+    /// The session resumed on a new link: send again, in order, every application frame
+    /// after the first `received` (what the peer had), then carry on.
+    Resumed {
+        /// How many application frames the peer had received.
+        received: u64,
+    },
     /// The handshake completed: the connection is what this says. On a server, a
     /// [session](ConnectionKind::Session) becomes visible to the application now, before
     /// any message of its; an [info](ConnectionKind::Info) connection is to be answered
@@ -118,6 +167,9 @@ enum State {
     /// The handshake has not settled what the connection is.
     Handshaking,
     Established,
+    /// (Client.) A resume hello went out on a new link; the answer is awaited until the
+    /// deadline.
+    Resuming,
     /// A graceful close is under way: only its deadline matters.
     Closing,
     /// Cut, or past the close's deadline: nothing more happens.
@@ -209,9 +261,17 @@ pub struct Connection {
     /// The reason the peer gave in `podnet:close`.
     peer_reason: Option<String>,
     /// While handshaking (on a server): when the peer counts as a silent repod peer.
-    /// While closing: when the close must end. Never both at once.
+    /// While resuming: when the answer is late. While closing: when the close must end.
     deadline: Option<Instant>,
     actions: VecDeque<Action>,
+    /// The connection's id (on a server), for the resume tokens it gives.
+    id: Option<ConnectionId>,
+    /// Resume bookkeeping, when asked for or agreed.
+    receipts: Option<Box<Receipts>>,
+    /// A graceful close (either side's) started: the session ends with the connection.
+    closed: bool,
+    /// (Server.) A resume answer went out with a new token, and nothing came back since.
+    unconfirmed: bool,
 }
 
 impl Connection {
@@ -240,6 +300,10 @@ impl Connection {
             peer_reason: None,
             deadline: None,
             actions: VecDeque::new(),
+            id: None,
+            receipts: None,
+            closed: false,
+            unconfirmed: false,
         }
     }
 
@@ -251,6 +315,13 @@ impl Connection {
         conn
     }
 
+    /// Names the connection (on a server): the resume tokens it gives carry its id. A
+    /// server connection without one grants no resume.
+    pub fn with_id(mut self, id: ConnectionId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
     /// A client's connection, opened at `now`. Its first action is its hello (unless
     /// [`ClientSettings::hello`] is off).
     pub fn client(settings: Arc<ClientSettings>, now: Instant) -> Self {
@@ -258,9 +329,22 @@ impl Connection {
             .get(&settings.connection_type)
             .cloned()
             .unwrap_or_else(|| ConnectionType::session(&settings.connection_type));
-        let hello = settings
-            .hello
-            .then(|| control::hello_frame(&settings.connection_type, &settings.connection.framing));
+        let asks = settings.hello && settings.resume.is_some();
+        let hello = settings.hello.then(|| {
+            control::hello_frame_with(
+                &settings.connection_type,
+                &HelloOut {
+                    resume: asks,
+                    ..HelloOut::default()
+                },
+                &settings.connection.framing,
+            )
+        });
+        let receipts = settings
+            .resume
+            .clone()
+            .filter(|_| asks)
+            .map(|s| Box::new(Receipts::new(s, ResumeRole::Asked)));
         let mut conn = Self::new(
             Role::Client {
                 settings,
@@ -268,6 +352,7 @@ impl Connection {
             },
             now,
         );
+        conn.receipts = receipts;
         if let Some(hello) = hello {
             conn.actions.push_back(Action::Send(hello));
         }
@@ -319,6 +404,10 @@ impl Connection {
     #[inline]
     pub fn on_read(&mut self, now: Instant) {
         self.heartbeat.last_heard = now;
+        if self.unconfirmed {
+            self.unconfirmed = false;
+            self.actions.push_back(Action::TokenConfirmed);
+        }
     }
 
     /// Whether [`on_frame`](Self::on_frame) still matters: until the handshake has settled
@@ -365,6 +454,13 @@ impl Connection {
     /// The reason the connection ends with when the peer closes its side;
     /// `mid_frame` is how many bytes of an unfinished frame had arrived, if any.
     pub fn peer_closed(&mut self, mid_frame: Option<usize>) -> DisconnectReason {
+        if let (State::Resuming | State::Closing, Some(reason)) = (self.state, &self.peer_reason) {
+            if reason.starts_with(RESUME_REFUSED) {
+                return DisconnectReason::ResumeRefused {
+                    reason: reason.clone(),
+                };
+            }
+        }
         match mid_frame {
             None => DisconnectReason::PeerClosed {
                 reason: self.peer_reason.take(),
@@ -401,6 +497,7 @@ impl Connection {
             // Input after a close started is read and dropped; only the peer's own
             // close reason still counts.
             if let Control::Close { reason } = control {
+                self.closed = true;
                 self.peer_reason = Some(reason);
             }
             return;
@@ -410,7 +507,14 @@ impl Connection {
             Control::Hello {
                 protocol,
                 conn_type,
-            } => self.on_hello(protocol, conn_type, now),
+                resume,
+            } => self.on_hello(protocol, conn_type, resume, now),
+            Control::Ack { n: Some(n) } => {
+                if self.is_agreed() {
+                    self.actions.push_back(Action::Acked(n));
+                }
+            }
+            Control::Ack { n: None } => trace!("podnet:ack without a count: ignored"),
             Control::Ping { seq } => {
                 let pong = control::pong_frame(seq.unwrap_or(0), &self.settings().framing);
                 self.actions.push_back(Action::Send(pong));
@@ -430,6 +534,10 @@ impl Connection {
             }
             Control::Close { reason } => {
                 debug!(%reason, "peer is closing");
+                // A busy server asks a resuming client to try again: the session lives on.
+                if !(self.state == State::Resuming && reason == crate::RESUME_BUSY) {
+                    self.closed = true;
+                }
                 self.peer_reason = Some(reason);
             }
             Control::Info => self.on_info(msg, now),
@@ -456,7 +564,16 @@ impl Connection {
         }
     }
 
-    fn on_hello(&mut self, protocol: Option<u32>, conn_type: Option<String>, now: Instant) {
+    fn on_hello(
+        &mut self,
+        protocol: Option<u32>,
+        conn_type: Option<String>,
+        resume: HelloResume,
+        now: Instant,
+    ) {
+        if self.state == State::Resuming {
+            return self.on_resume_answer(resume, now);
+        }
         if self.podnet.is_some() {
             trace!("a second hello: ignored");
             return;
@@ -466,6 +583,9 @@ impl Connection {
         }
         let protocol = protocol.unwrap_or(PROTOCOL_VERSION);
         match &self.role {
+            Role::Server(_) if resume.token.is_some() => {
+                self.on_resume_request(protocol, resume, now);
+            }
             Role::Server(settings) => {
                 let name = conn_type.as_deref().unwrap_or(ConnectionType::CLASSIC);
                 if name.len() > MAX_TYPE_NAME {
@@ -499,12 +619,36 @@ impl Connection {
                     self.become_podnet(protocol, now);
                     return;
                 }
-                let greeting = (ty.kind() == ConnectionKind::Session)
-                    .then(|| settings.greeting.clone())
-                    .flatten();
+                let session = ty.kind() == ConnectionKind::Session;
+                let greeting = session.then(|| settings.greeting.clone()).flatten();
+                // A resumable session, if the client asks and this server grants them.
+                let grant = settings
+                    .resume
+                    .clone()
+                    .filter(|_| resume.resume && session)
+                    .zip(self.id)
+                    .map(|(resume, id)| (resume, ResumeToken::mint(settings.instance, id)));
+                let hello = match &grant {
+                    None => hello,
+                    Some((_, token)) => control::hello_frame_with(
+                        ty.name(),
+                        &HelloOut {
+                            token: Some(&token.to_wire()),
+                            ..HelloOut::default()
+                        },
+                        &settings.connection.framing,
+                    ),
+                };
+                if let Some((resume, token)) = grant {
+                    let mut receipts = Receipts::new(resume, ResumeRole::Agreed);
+                    receipts.token = Some(token.clone());
+                    self.receipts = Some(Box::new(receipts));
+                    // Before anything counted goes out (the greeting is the first).
+                    self.actions.push_back(Action::Resumable(token));
+                }
                 self.actions.push_back(Action::Send(hello));
                 if let Some(greeting) = greeting {
-                    self.actions.push_back(Action::Send(greeting));
+                    self.actions.push_back(Action::SendMessage(greeting));
                 }
                 self.become_podnet(protocol, now);
                 self.establish(Peer::Podnet { protocol }, ty);
@@ -514,11 +658,251 @@ impl Connection {
             } => {
                 let ty = connection_type.clone();
                 self.become_podnet(protocol, now);
+                if let Some(receipts) = self.receipts.as_mut() {
+                    match resume.token.as_deref().and_then(ResumeToken::parse) {
+                        Some(token) => {
+                            receipts.role = ResumeRole::Agreed;
+                            receipts.token = Some(token.clone());
+                            self.actions.push_back(Action::Resumable(token));
+                        }
+                        None => self.not_resumable(),
+                    }
+                }
                 if self.state == State::Handshaking {
                     self.establish(Peer::Podnet { protocol }, ty);
                 }
             }
         }
+    }
+
+    /// (Client.) The server did not grant the resumable session asked for.
+    fn not_resumable(&mut self) {
+        if self.receipts.take().is_some() {
+            debug!("the server does not resume sessions");
+            self.actions.push_back(Action::NotResumable);
+        }
+    }
+
+    fn is_agreed(&self) -> bool {
+        self.receipts
+            .as_ref()
+            .is_some_and(|r| r.role == ResumeRole::Agreed)
+    }
+
+    /// (Server, new connection.) A hello with a token: the client wants a session back.
+    fn on_resume_request(&mut self, protocol: u32, resume: HelloResume, now: Instant) {
+        let Role::Server(settings) = &self.role else {
+            return;
+        };
+        if settings.resume.is_none() {
+            return self.refuse_resume("this server does not resume sessions");
+        }
+        let Some(token) = resume.token.as_deref().and_then(ResumeToken::parse) else {
+            return self.refuse_resume("the token is not one a podnet server gives");
+        };
+        self.become_podnet(protocol, now);
+        // The driver decides now; until then nothing else happens on this connection.
+        self.deadline = None;
+        self.actions.push_back(Action::Resume {
+            token,
+            received: resume.received.unwrap_or(0),
+        });
+    }
+
+    /// (Server, new connection.) The resume asked for cannot be granted, as `why` says:
+    /// the client is told and the connection closes. `why` is prefixed with
+    /// [`RESUME_REFUSED`](crate::RESUME_REFUSED) unless it is
+    /// [`RESUME_BUSY`](crate::RESUME_BUSY).
+    pub fn refuse_resume(&mut self, why: &str) {
+        let wire = if why == crate::RESUME_BUSY {
+            why.to_owned()
+        } else {
+            format!("{RESUME_REFUSED}: {why}")
+        };
+        debug!(%wire, "refusing a resume");
+        self.close(
+            DisconnectReason::ResumeRefused {
+                reason: wire.clone(),
+            },
+            wire,
+        );
+    }
+
+    /// (Server, the session's own state.) The session resumes on a new link at `now`; the
+    /// client had received `peer_received` of its application frames. Asks to record a
+    /// new token ([`Action::Resumable`]; the one before stays good until
+    /// [`Action::TokenConfirmed`], and while it is not confirmed a resume gives the same
+    /// token again), answers the client, and asks to send again what the client had not
+    /// received ([`Action::Resumed`]). Returns false (and does nothing) if the session is
+    /// not resumable.
+    pub fn resume_link(&mut self, now: Instant, peer_received: u64) -> bool {
+        let Role::Server(settings) = &self.role else {
+            return false;
+        };
+        let (Some(id), Some(ty)) = (self.id, self.handshake.as_ref()) else {
+            return false;
+        };
+        if !self.survives_drop() {
+            return false;
+        }
+        let Some(receipts) = self.receipts.as_mut() else {
+            return false;
+        };
+        // A client that never confirmed the last token may not have it: it is given
+        // again, not replaced, so the tokens that work stay two (the last confirmed one
+        // and this one).
+        let rotate = !self.unconfirmed || receipts.token.is_none();
+        let token = match &receipts.token {
+            Some(token) if !rotate => token.clone(),
+            _ => ResumeToken::mint(settings.instance, id),
+        };
+        let answer = control::hello_frame_with(
+            ty.connection_type.name(),
+            &HelloOut {
+                token: Some(&token.to_wire()),
+                received: Some(receipts.received),
+                resumed: true,
+                ..HelloOut::default()
+            },
+            &settings.connection.framing,
+        );
+        receipts.token = Some(token.clone());
+        receipts.acked = receipts.received;
+        receipts.ack_due = None;
+        self.fresh_link(now);
+        self.state = State::Established;
+        self.unconfirmed = true;
+        if rotate {
+            self.actions.push_back(Action::Resumable(token));
+        }
+        self.actions.push_back(Action::Send(answer));
+        self.actions.push_back(Action::Resumed {
+            received: peer_received,
+        });
+        true
+    }
+
+    /// (Client.) The session's connection dropped and a new one opened at `now`: say
+    /// hello with the token and what was received, and await the answer. Returns false
+    /// (and does nothing) if the session is not resumable.
+    pub fn start_resume(&mut self, now: Instant) -> bool {
+        let Role::Client { settings, .. } = &self.role else {
+            return false;
+        };
+        if !self.survives_drop() {
+            return false;
+        }
+        let Some(receipts) = self.receipts.as_mut() else {
+            return false;
+        };
+        let Some(token) = receipts.token.as_ref() else {
+            return false;
+        };
+        let hello = control::hello_frame_with(
+            &settings.connection_type,
+            &HelloOut {
+                token: Some(&token.to_wire()),
+                received: Some(receipts.received),
+                ..HelloOut::default()
+            },
+            &settings.connection.framing,
+        );
+        receipts.acked = receipts.received;
+        receipts.ack_due = None;
+        let answer_by = now + receipts.settings.answer_timeout;
+        self.fresh_link(now);
+        self.state = State::Resuming;
+        self.deadline = Some(answer_by);
+        self.actions.push_back(Action::Send(hello));
+        true
+    }
+
+    /// (Client.) The server's hello after a resume hello.
+    fn on_resume_answer(&mut self, resume: HelloResume, _now: Instant) {
+        let token = resume.token.as_deref().and_then(ResumeToken::parse);
+        let (true, Some(token), Some(receipts)) = (resume.resumed, token, self.receipts.as_mut())
+        else {
+            let error = "the server answered a resume without resuming the session".to_owned();
+            self.closed = true;
+            return self.close(
+                DisconnectReason::Protocol {
+                    error: error.clone(),
+                },
+                error,
+            );
+        };
+        receipts.token = Some(token.clone());
+        debug!("session resumed");
+        self.state = State::Established;
+        self.deadline = None;
+        self.actions.push_back(Action::Resumable(token));
+        self.actions.push_back(Action::Resumed {
+            received: resume.received.unwrap_or(0),
+        });
+    }
+
+    /// A new link starts: the heartbeat starts over, and the peer's close reason of the
+    /// old one is forgotten.
+    fn fresh_link(&mut self, now: Instant) {
+        self.heartbeat.last_heard = now;
+        self.heartbeat.last_ping = now;
+        self.heartbeat.outstanding = None;
+        self.peer_reason = None;
+        self.closed = false;
+        self.deadline = None;
+    }
+
+    /// Whether the session outlives its connection: it is resumable and no close (this
+    /// side's or the peer's) has started. When the connection drops (an error, an end of
+    /// stream without a close, a heartbeat timeout), a driver keeps the session for a
+    /// resume instead of ending it.
+    pub fn survives_drop(&self) -> bool {
+        self.is_agreed() && !self.closed
+    }
+
+    /// The token of a resumable session, once agreed.
+    pub fn resume_token(&self) -> Option<&ResumeToken> {
+        self.receipts.as_ref().and_then(|r| r.token.as_ref())
+    }
+
+    /// `count` application frames (messages, or frames that were not), in `bytes` bytes
+    /// read, arrived and are being handed over. On a resumable session they are counted,
+    /// and acknowledged every [`ResumeSettings::ack_every`] frames or
+    /// [`ResumeSettings::ack_bytes`] bytes, or after [`ResumeSettings::ack_delay`].
+    #[inline]
+    pub fn on_messages(&mut self, count: u64, bytes: usize, now: Instant) {
+        let Some(receipts) = self.receipts.as_mut() else {
+            return;
+        };
+        if receipts.role != ResumeRole::Agreed || self.state != State::Established {
+            return;
+        }
+        receipts.received += count;
+        receipts.unacked_bytes = receipts.unacked_bytes.saturating_add(bytes);
+        if receipts.received - receipts.acked >= u64::from(receipts.settings.ack_every.max(1))
+            || receipts.unacked_bytes >= receipts.settings.ack_bytes
+        {
+            self.send_ack();
+        } else if receipts.ack_due.is_none() {
+            receipts.ack_due = Some(now + receipts.settings.ack_delay);
+        }
+    }
+
+    /// Whether [`on_messages`](Self::on_messages) matters: the session is resumable.
+    #[inline]
+    pub fn counts_messages(&self) -> bool {
+        self.is_agreed()
+    }
+
+    fn send_ack(&mut self) {
+        let Some(receipts) = self.receipts.as_mut() else {
+            return;
+        };
+        receipts.acked = receipts.received;
+        receipts.unacked_bytes = 0;
+        receipts.ack_due = None;
+        let ack = control::ack_frame(receipts.received, &self.settings().framing);
+        self.actions.push_back(Action::Send(ack));
     }
 
     fn on_info(&mut self, msg: &RawMessage, _now: Instant) {
@@ -563,7 +947,7 @@ impl Connection {
         match &self.role {
             Role::Server(settings) => {
                 if let Some(greeting) = settings.greeting.clone() {
-                    self.actions.push_back(Action::Send(greeting));
+                    self.actions.push_back(Action::SendMessage(greeting));
                 }
                 // The registry's own `classic` (a reference count, not an allocation).
                 let classic = settings
@@ -577,6 +961,7 @@ impl Connection {
                 connection_type, ..
             } => {
                 let ty = connection_type.clone();
+                self.not_resumable();
                 self.establish(Peer::Repod, ty);
             }
         }
@@ -597,6 +982,7 @@ impl Connection {
         if matches!(self.state, State::Closing | State::Done) {
             return;
         }
+        self.closed = true;
         self.state = State::Closing;
         // The close's own deadline comes with `start_closing`.
         self.deadline = None;
@@ -643,6 +1029,7 @@ impl Connection {
         if self.state == State::Done {
             return;
         }
+        self.closed = true;
         self.state = State::Closing;
         self.deadline = Some(now + within);
     }
@@ -651,14 +1038,23 @@ impl Connection {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {
             State::Done => None,
-            State::Closing | State::Handshaking => self.deadline,
+            State::Closing | State::Handshaking | State::Resuming => self.deadline,
             State::Established => {
-                let interval = self.settings().liveness.heartbeat_interval?;
-                self.podnet?;
-                let timeout = self.settings().liveness.heartbeat_timeout;
-                Some((self.heartbeat.last_ping + interval).min(self.heartbeat.last_heard + timeout))
+                let ack = self.receipts.as_ref().and_then(|r| r.ack_due);
+                let heartbeat = self.heartbeat_due();
+                match (ack, heartbeat) {
+                    (Some(a), Some(h)) => Some(a.min(h)),
+                    (a, h) => a.or(h),
+                }
             }
         }
+    }
+
+    fn heartbeat_due(&self) -> Option<Instant> {
+        let interval = self.settings().liveness.heartbeat_interval?;
+        self.podnet?;
+        let timeout = self.settings().liveness.heartbeat_timeout;
+        Some((self.heartbeat.last_ping + interval).min(self.heartbeat.last_heard + timeout))
     }
 
     /// Does what is due at `now`: settles a silent peer's handshake, sends a ping, times
@@ -678,7 +1074,28 @@ impl Connection {
                     self.settle_without_hello(now);
                 }
             }
+            State::Resuming => {
+                if self.deadline.is_some_and(|at| now >= at) {
+                    let after = self
+                        .receipts
+                        .as_ref()
+                        .map(|r| r.settings.answer_timeout)
+                        .unwrap_or_default();
+                    debug!(?after, "no answer to the resume");
+                    self.state = State::Done;
+                    self.actions
+                        .push_back(Action::Cut(DisconnectReason::TimedOut { after }));
+                }
+            }
             State::Established => {
+                if self
+                    .receipts
+                    .as_ref()
+                    .and_then(|r| r.ack_due)
+                    .is_some_and(|at| now >= at)
+                {
+                    self.send_ack();
+                }
                 let liveness = &self.settings().liveness;
                 let (Some(interval), Some(_)) = (liveness.heartbeat_interval, self.podnet) else {
                     return;

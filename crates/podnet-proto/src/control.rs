@@ -27,7 +27,8 @@ pub fn is_reserved(action: &str) -> bool {
 /// peers speak to each other only if their versions are equal.
 ///
 /// - 1: podnet 0.1 (`hello` with a version only; no connection types).
-/// - 2: podnet 0.2 (`hello` with a connection type; `podnet:info`).
+/// - 2: podnet 0.2 (`hello` with a connection type; `podnet:info`; session resume, with
+///   its fields in `hello` and `podnet:ack`).
 pub const PROTOCOL_VERSION: u32 = 2;
 
 pub(crate) const CLOSE: &str = "podnet:close";
@@ -35,6 +36,7 @@ pub(crate) const HELLO: &str = "podnet:hello";
 pub(crate) const PING: &str = "podnet:ping";
 pub(crate) const PONG: &str = "podnet:pong";
 pub(crate) const INFO: &str = "podnet:info";
+pub(crate) const ACK: &str = "podnet:ack";
 
 /// The longest connection type name a hello may carry; a longer one is refused.
 pub(crate) const MAX_TYPE_NAME: usize = 64;
@@ -49,11 +51,57 @@ struct CloseMsg<'a> {
 /// `{"action": "podnet:hello", "protocol": 2, "type": "classic"}`: "I am podnet, and this
 /// is the kind of connection I want" (from a client), or "so am I, and that is what you
 /// have" (the server's answer).
+///
+/// Resume rides on it (see `docs/protocol.md`): a client asks for a resumable session
+/// with `"resume": true`, or resumes one with `"token"` and `"received"` (how many
+/// application frames it had received); the server grants one with `"token"`, and answers
+/// a resume with `"resumed": true`, a new `"token"` and its own `"received"`.
 #[derive(Serialize, Deserialize)]
 struct HelloMsg<'a> {
     protocol: u32,
     #[serde(rename = "type", default, borrow)]
     conn_type: Option<&'a str>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    resume: bool,
+    #[serde(default, borrow, skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    received: Option<u64>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    resumed: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The resume fields of a hello, as received.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct HelloResume {
+    /// A client asks for a resumable session.
+    pub(crate) resume: bool,
+    /// A client's token to resume with; the server's token for the session.
+    pub(crate) token: Option<String>,
+    /// How many application frames the sender had received.
+    pub(crate) received: Option<u64>,
+    /// The server's answer to a resume.
+    pub(crate) resumed: bool,
+}
+
+/// What a hello says about resume, to write one.
+#[derive(Debug, Default)]
+pub(crate) struct HelloOut<'a> {
+    pub(crate) resume: bool,
+    pub(crate) token: Option<&'a str>,
+    pub(crate) received: Option<u64>,
+    pub(crate) resumed: bool,
+}
+
+/// `{"action": "podnet:ack", "n": 1234}`: the sender has received this many application
+/// frames on the session.
+#[derive(Serialize, Deserialize)]
+struct AckMsg {
+    n: u64,
 }
 
 /// `podnet:ping` and `podnet:pong` carry a sequence number.
@@ -73,6 +121,11 @@ pub(crate) enum Control {
         protocol: Option<u32>,
         /// `None` if it named no type (podnet 0.1 did not): the default type.
         conn_type: Option<String>,
+        /// What it says about resume.
+        resume: HelloResume,
+    },
+    Ack {
+        n: Option<u64>,
     },
     Ping {
         seq: Option<u64>,
@@ -104,11 +157,21 @@ impl Control {
                 Ok(hello) => Control::Hello {
                     protocol: Some(hello.protocol),
                     conn_type: hello.conn_type.map(str::to_owned),
+                    resume: HelloResume {
+                        resume: hello.resume,
+                        token: hello.token.map(str::to_owned),
+                        received: hello.received,
+                        resumed: hello.resumed,
+                    },
                 },
                 Err(_) => Control::Hello {
                     protocol: None,
                     conn_type: None,
+                    resume: HelloResume::default(),
                 },
+            },
+            ACK => Control::Ack {
+                n: msg.decode::<AckMsg>().ok().map(|a| a.n),
             },
             PING => Control::Ping {
                 seq: msg.decode::<PingMsg>().ok().map(|p| p.seq),
@@ -158,14 +221,30 @@ pub fn close_frame(reason: &str, config: &FramingConfig) -> Bytes {
 }
 
 pub(crate) fn hello_frame(conn_type: &str, config: &FramingConfig) -> Bytes {
+    hello_frame_with(conn_type, &HelloOut::default(), config)
+}
+
+pub(crate) fn hello_frame_with(
+    conn_type: &str,
+    resume: &HelloOut<'_>,
+    config: &FramingConfig,
+) -> Bytes {
     frame(
         HELLO,
         &HelloMsg {
             protocol: PROTOCOL_VERSION,
             conn_type: Some(conn_type),
+            resume: resume.resume,
+            token: resume.token,
+            received: resume.received,
+            resumed: resume.resumed,
         },
         config,
     )
+}
+
+pub(crate) fn ack_frame(n: u64, config: &FramingConfig) -> Bytes {
+    frame(ACK, &AckMsg { n }, config)
 }
 
 pub(crate) fn ping_frame(seq: u64, config: &FramingConfig) -> Bytes {
@@ -200,9 +279,30 @@ mod tests {
             parse(hello_frame("info", &config)),
             Control::Hello {
                 protocol: Some(PROTOCOL_VERSION),
-                conn_type: Some("info".into())
+                conn_type: Some("info".into()),
+                resume: HelloResume::default(),
             }
         );
+        let resume = HelloOut {
+            resume: false,
+            token: Some("ab"),
+            received: Some(9),
+            resumed: true,
+        };
+        assert_eq!(
+            parse(hello_frame_with("classic", &resume, &config)),
+            Control::Hello {
+                protocol: Some(PROTOCOL_VERSION),
+                conn_type: Some("classic".into()),
+                resume: HelloResume {
+                    resume: false,
+                    token: Some("ab".into()),
+                    received: Some(9),
+                    resumed: true,
+                },
+            }
+        );
+        assert_eq!(parse(ack_frame(42, &config)), Control::Ack { n: Some(42) });
         assert_eq!(
             parse(ping_frame(7, &config)),
             Control::Ping { seq: Some(7) }
@@ -226,7 +326,8 @@ mod tests {
             parse(old),
             Control::Hello {
                 protocol: Some(1),
-                conn_type: None
+                conn_type: None,
+                resume: HelloResume::default(),
             }
         );
     }

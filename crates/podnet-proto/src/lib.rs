@@ -79,6 +79,7 @@ mod id;
 mod info;
 mod rate;
 mod reason;
+mod resume;
 mod types;
 
 pub use admission::{
@@ -95,4 +96,5 @@ pub use info::ServerInfo;
 pub use podnet_framing;
 pub use rate::TokenBucket;
 pub use reason::{DisconnectReason, Ending};
+pub use resume::{RESUME_BUSY, RESUME_REFUSED, ResumeSettings, ResumeToken};
 pub use types::{ConnectionKind, ConnectionType, ConnectionTypes};

@@ -60,6 +60,20 @@ pub enum DisconnectReason {
     Evicted,
     /// A graceful close or a shutdown ran out of time and the connection was cut.
     Aborted,
+    /// The session's connection dropped, and it was not resumed within the server's grace
+    /// period (on a server), or the client gave up reconnecting after its attempts.
+    NotResumed {
+        /// Why the connection dropped in the first place.
+        dropped: String,
+        /// What happened since: the grace that ran out, or the attempts made.
+        after: String,
+    },
+    /// The server refused to resume the session (it was restarted, the session had
+    /// ended, or the token was not the session's).
+    ResumeRefused {
+        /// The server's reason.
+        reason: String,
+    },
 }
 
 impl fmt::Display for DisconnectReason {
@@ -83,6 +97,13 @@ impl fmt::Display for DisconnectReason {
                 "evicted: the server was full and this connection had not sent anything",
             ),
             Self::Aborted => f.write_str("aborted: the close did not finish in time"),
+            Self::NotResumed { dropped, after } => {
+                write!(
+                    f,
+                    "not resumed: the connection dropped ({dropped}), then {after}"
+                )
+            }
+            Self::ResumeRefused { reason } => write!(f, "the server refused the resume: {reason}"),
         }
     }
 }

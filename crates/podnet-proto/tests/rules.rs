@@ -52,7 +52,7 @@ fn sent(actions: &[Action]) -> Vec<RawMessage> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Send(frame) => Some(msg(frame)),
+            Action::Send(frame) | Action::SendMessage(frame) => Some(msg(frame)),
             _ => None,
         })
         .collect()
@@ -72,7 +72,9 @@ fn greeting_first(actions: &[Action]) -> bool {
     let established = actions
         .iter()
         .position(|a| matches!(a, Action::Established(_)));
-    let last_send = actions.iter().rposition(|a| matches!(a, Action::Send(_)));
+    let last_send = actions
+        .iter()
+        .rposition(|a| matches!(a, Action::Send(_) | Action::SendMessage(_)));
     matches!((established, last_send), (Some(e), Some(s)) if s < e)
 }
 

@@ -1,7 +1,8 @@
 //! The client: one connection to a server.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use podnet_framing::{Message, MessageBatch};
 use podnet_proto::{ConnectionType, Handshake, ServerInfo};
@@ -149,6 +150,21 @@ impl Client {
             local: local_addr,
             peer,
         });
+        let tracker = TaskTracker::new();
+        let redial = config
+            .resume
+            .clone()
+            .filter(|_| config.hello)
+            .map(|resume| {
+                Arc::new(Redial {
+                    peer,
+                    config: config.clone(),
+                    resume,
+                    tracker: tracker.clone(),
+                    attempts: AtomicU32::new(0),
+                    first_drop: Mutex::new(None),
+                })
+            });
 
         let core = podnet_proto::Connection::client(
             Arc::new(config.client_settings()),
@@ -162,7 +178,11 @@ impl Client {
             direct,
             None,
         ));
-        let tracker = TaskTracker::new();
+        if redial.is_some() {
+            // Counted from the first message: the server counts every one after the
+            // hello, and the application may send before the server's answer arrives.
+            conn.queue.keep_for_resume();
+        }
         driver::spawn(
             conn.clone(),
             core,
@@ -171,6 +191,7 @@ impl Client {
             ConnOwner {
                 sink,
                 conn: conn.clone(),
+                redial,
             },
             &tracker,
         );
@@ -311,9 +332,158 @@ async fn resolve_and_connect(
 }
 
 /// Makes a client's events and hands them to its sink.
+#[derive(Clone)]
 struct ConnOwner {
     sink: Arc<dyn EventSink<ClientEvent>>,
     conn: Arc<Shared>,
+    /// How to reconnect, for a client that resumes its session.
+    redial: Option<Arc<Redial>>,
+}
+
+/// What a resuming client needs to open new connections to its server.
+struct Redial {
+    /// The server's address, as first connected to.
+    peer: SocketAddr,
+    config: ClientConfig,
+    resume: crate::ResumeConfig,
+    tracker: TaskTracker,
+    /// Attempts since the last resume (or since the connection first dropped).
+    attempts: AtomicU32,
+    /// Why the connection dropped, before any attempt failed.
+    first_drop: Mutex<Option<String>>,
+}
+
+/// A number in `[0, 1)`, random enough for jitter.
+fn random_unit() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(u64::from(std::process::id()));
+    let bits = hasher.finish() >> 11;
+    #[allow(clippy::cast_precision_loss)]
+    let unit = bits as f64 / (1u64 << 53) as f64;
+    unit
+}
+
+impl ConnOwner {
+    /// Reconnects and resumes the session whose connection dropped for `reason`, with
+    /// backoff, until an attempt gets a new connection (its resume hello then goes out,
+    /// and a failure comes back through `dropped`), the attempts run out, or the client
+    /// closes.
+    async fn reconnect(
+        self,
+        redial: Arc<Redial>,
+        mut core: podnet_proto::Connection,
+        mut reason: DisconnectReason,
+    ) {
+        let conn = self.conn.clone();
+        loop {
+            let attempt = redial.attempts.fetch_add(1, Ordering::Relaxed) + 1;
+            if attempt > redial.resume.max_attempts {
+                let dropped = redial
+                    .first_drop
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+                    .unwrap_or_else(|| reason.to_string());
+                conn.record(DisconnectReason::NotResumed {
+                    dropped,
+                    after: format!(
+                        "{} reconnection attempts failed (the last: {reason})",
+                        redial.resume.max_attempts
+                    ),
+                });
+                break;
+            }
+            self.sink.deliver(ClientEvent::Reconnecting {
+                attempt,
+                reason: reason.clone(),
+            });
+            let pause = redial.resume.backoff(attempt, random_unit());
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = conn.closing.cancelled() => break,
+                () = conn.abort.cancelled() => break,
+            }
+            match open_link(redial.peer, &redial.config).await {
+                Ok(link) => {
+                    if conn.closing.is_cancelled() || conn.abort.is_cancelled() {
+                        break;
+                    }
+                    if !core.start_resume(tokio::time::Instant::now().into_std()) {
+                        break;
+                    }
+                    debug!(attempt, "reconnected: resuming the session");
+                    conn.queue.relink(link.direct);
+                    let tracker = redial.tracker.clone();
+                    driver::spawn(conn, core, link.reader, link.writer, self, &tracker);
+                    return;
+                }
+                Err(err) => {
+                    debug!(attempt, %err, "reconnection failed");
+                    reason = DisconnectReason::Io {
+                        error: err.to_string(),
+                    };
+                }
+            }
+        }
+        conn.queue.abort();
+        self.sink
+            .deliver(ClientEvent::Disconnected(conn.take_reason()));
+    }
+}
+
+/// A new connection to a resuming client's server.
+struct Link {
+    reader: driver::BoxRead,
+    writer: driver::BoxWrite,
+    direct: Option<Arc<dyn DirectWrite>>,
+}
+
+/// Connects to `peer` as `config` says (TLS included), within its connect timeout.
+async fn open_link(peer: SocketAddr, config: &ClientConfig) -> Result<Link, TransportError> {
+    let timeout = config.connect_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let timed_out = || TransportError::ConnectTimeout {
+        addr: peer.to_string(),
+        timeout,
+    };
+    let stream = tokio::time::timeout_at(deadline, TcpStream::connect(peer))
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(|source| TransportError::Connect {
+            addr: peer.to_string(),
+            source,
+        })?;
+    if let Err(err) = socket::tune(&stream, &config.connection.liveness) {
+        debug!(%peer, %err, "could not set socket options");
+    }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = config.tls.clone() {
+        let stream = tokio::time::timeout_at(
+            deadline,
+            tls.connector.connect(tls.server_name.clone(), stream),
+        )
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(|source| TransportError::TlsHandshake {
+            server_name: tls.server_name(),
+            source,
+        })?;
+        let (reader, writer) = tokio::io::split(stream);
+        return Ok(Link {
+            reader: Box::new(reader),
+            writer: Box::new(writer),
+            direct: None,
+        });
+    }
+    let (reader, writer) = stream.into_split();
+    let writer = Arc::new(writer);
+    let direct: Arc<dyn DirectWrite> = writer.clone();
+    Ok(Link {
+        reader: Box::new(reader),
+        writer: Box::new(SharedTcpWriter(writer)),
+        direct: Some(direct),
+    })
 }
 
 impl Owner for ConnOwner {
@@ -336,6 +506,28 @@ impl Owner for ConnOwner {
 
     fn closed(&self, reason: DisconnectReason) {
         self.sink.deliver(ClientEvent::Disconnected(reason));
+    }
+
+    fn dropped(&self, core: podnet_proto::Connection, reason: DisconnectReason) {
+        let Some(redial) = self.redial.clone() else {
+            drop(core);
+            return self.closed(reason);
+        };
+        redial
+            .first_drop
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(|| reason.to_string());
+        let tracker = redial.tracker.clone();
+        tracker.spawn(self.clone().reconnect(redial, core, reason));
+    }
+
+    fn resumed(&self) {
+        if let Some(redial) = &self.redial {
+            redial.attempts.store(0, Ordering::Relaxed);
+            *redial.first_drop.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        self.sink.deliver(ClientEvent::Resumed);
     }
 }
 

@@ -5,8 +5,89 @@ use std::time::Duration;
 use podnet_framing::FramingConfig;
 use podnet_proto::{
     AdmissionSettings, ClientSettings, ConnectionSettings, ConnectionTypes, Liveness, RateLimit,
-    ServerSettings,
+    ResumeSettings, ServerSettings,
 };
+
+/// Sessions that survive a dropped connection, between podnet peers (see
+/// `docs/resume.md`). The same struct configures both sides; each field says which side
+/// reads it.
+///
+/// When a resumable session's connection drops without a close (a reset, a timeout, a
+/// network change), the client reconnects by itself and takes the session back: the same
+/// connection id, and every message sent either way arrives exactly once, in order. The
+/// server keeps the session for [`grace`](Self::grace) meanwhile, and what is sent to it
+/// is kept (up to [`ConnectionConfig::max_unacked_bytes`]). repod peers never ask for it:
+/// a drop ends their connection as before.
+///
+/// ```
+/// use std::time::Duration;
+/// use podnet_transport::{ClientConfig, ResumeConfig};
+///
+/// let resume = ResumeConfig::default();
+/// assert_eq!(resume.grace, Duration::from_secs(30));
+/// assert_eq!(resume.max_attempts, 12);
+/// let mut config = ClientConfig::default();
+/// config.resume = None; // a drop ends the session at once
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResumeConfig {
+    /// (Server.) How long a dropped session waits for its client to come back before it
+    /// ends with [`DisconnectReason::NotResumed`](crate::DisconnectReason::NotResumed).
+    ///
+    /// Default: **30 s**: a phone switching networks, a router rebooting.
+    pub grace: Duration,
+
+    /// (Client.) The pause before the first reconnection attempt; each further pause
+    /// doubles, up to [`max_backoff`](Self::max_backoff). Each pause is shortened by a
+    /// random part of up to half (jitter), so that a server's clients do not all come back
+    /// at the same instant.
+    ///
+    /// Default: **100 ms**.
+    pub initial_backoff: Duration,
+
+    /// (Client.) The longest pause between attempts. Default: **5 s**.
+    pub max_backoff: Duration,
+
+    /// (Client.) How many attempts before giving up with
+    /// [`DisconnectReason::NotResumed`](crate::DisconnectReason::NotResumed). Default:
+    /// **12**: with the default backoffs, about 30 s, the server's default grace.
+    pub max_attempts: u32,
+
+    /// (Server.) How many resume attempts the server takes, server-wide; over it, a
+    /// client is told to try again after its backoff.
+    ///
+    /// Default: **100 a second, bursts of 200**.
+    pub attempt_rate: RateLimit,
+
+    /// (Both.) How often acknowledgements go back; see [`ResumeSettings`].
+    pub acks: ResumeSettings,
+}
+
+impl Default for ResumeConfig {
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(30),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            max_attempts: 12,
+            attempt_rate: RateLimit::new(100, 200),
+            acks: ResumeSettings::default(),
+        }
+    }
+}
+
+impl ResumeConfig {
+    /// The pause before reconnection attempt `attempt` (from 1), given a random `unit`
+    /// in `[0, 1)`: the backoff, shortened by up to half.
+    pub(crate) fn backoff(&self, attempt: u32, unit: f64) -> Duration {
+        let doubled = self
+            .initial_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+        let full = doubled.min(self.max_backoff);
+        full.mul_f64(1.0 - 0.5 * unit.clamp(0.0, 1.0))
+    }
+}
 
 /// What happens when a connection's outbound queue is over
 /// [`ConnectionConfig::max_queued_bytes`]: the peer reads slower than it is sent to.
@@ -76,6 +157,16 @@ pub struct ConnectionConfig {
     /// Dead-peer detection; see [`Liveness`].
     pub liveness: Liveness,
 
+    /// The most bytes of messages a resumable session keeps that the peer has not
+    /// acknowledged yet (see [`ResumeConfig`]): in flight, and everything sent while its
+    /// connection is down. Past it the slow-consumer policy applies, as for
+    /// `max_queued_bytes`.
+    ///
+    /// Default: **4 MiB**: what is in flight counts too (a fast link's socket buffers hold
+    /// megabytes), so it is larger than `max_queued_bytes`; it is reached only by a peer
+    /// that stops reading or a session whose connection is down.
+    pub max_unacked_bytes: usize,
+
     /// The most frames per second podnet reads from one peer, if set; see [`RateLimit`].
     /// A peer over it is paced, not dropped: podnet stops reading its socket until a token
     /// is due, and TCP slows the peer down. Every frame counts, control messages and bad
@@ -113,6 +204,7 @@ impl Default for ConnectionConfig {
             max_inbound_bytes: 1024 * 1024,
             close_timeout: Duration::from_secs(5),
             liveness: Liveness::default(),
+            max_unacked_bytes: 4 * 1024 * 1024,
             rate_limit: None,
         }
     }
@@ -225,6 +317,13 @@ pub struct ServerConfig {
     /// Default: **on** (`Some(WebSocketConfig::default())`). `None` serves repod framing
     /// only.
     pub websocket: Option<WebSocketConfig>,
+
+    /// Grant resumable sessions to podnet clients that ask (see [`ResumeConfig`]). Not
+    /// yet to WebSocket clients.
+    ///
+    /// Default: **on** (`Some(ResumeConfig::default())`). `None` grants none: a drop ends
+    /// every session at once.
+    pub resume: Option<ResumeConfig>,
 }
 
 /// A server that also takes WebSocket clients needs `framing.max_frame_length` below this:
@@ -351,6 +450,7 @@ impl Default for ServerConfig {
             #[cfg(feature = "tls")]
             tls: None,
             websocket: Some(WebSocketConfig::default()),
+            resume: Some(ResumeConfig::default()),
         }
     }
 }
@@ -398,6 +498,14 @@ pub struct ClientConfig {
     /// Default: **None** (plain TCP, as repod).
     #[cfg(feature = "tls")]
     pub tls: Option<crate::ClientTls>,
+
+    /// Ask a podnet server for a resumable session, and resume it after a drop (see
+    /// [`ResumeConfig`]). Needs [`hello`](Self::hello). A server that does not grant one
+    /// (a repod server, or a podnet server without resume) is played with as before.
+    ///
+    /// Default: **on** (`Some(ResumeConfig::default())`). `None`: a drop ends the
+    /// session at once.
+    pub resume: Option<ResumeConfig>,
 }
 
 impl Default for ClientConfig {
@@ -409,6 +517,7 @@ impl Default for ClientConfig {
             connection_type: podnet_proto::ConnectionType::CLASSIC.to_owned(),
             #[cfg(feature = "tls")]
             tls: None,
+            resume: Some(ResumeConfig::default()),
         }
     }
 }
@@ -422,6 +531,7 @@ impl ServerConfig {
         settings.types = self.connection_types.clone();
         settings.hello_wait = self.hello_wait;
         settings.greeting = greeting;
+        settings.resume = self.resume.as_ref().map(|r| r.acks.clone());
         settings
     }
 
@@ -440,6 +550,7 @@ impl ClientConfig {
         settings.connection = self.connection.settings();
         settings.connection_type = self.connection_type.clone();
         settings.hello = self.hello;
+        settings.resume = self.resume.as_ref().map(|r| r.acks.clone());
         settings
     }
 }

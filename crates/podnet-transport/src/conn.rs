@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use podnet_proto::{ConnectionKind, Ending, Handshake};
+use podnet_proto::{ConnectionKind, Ending, Handshake, ResumeToken};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -60,6 +60,29 @@ pub(crate) struct Shared {
     /// A WebSocket peer's link to its reader: each frame goes out as a WebSocket message,
     /// and the close answers the peer's.
     websocket: Option<Arc<WsLink>>,
+    /// Set while the session is resumable: a failed connection drops it, not the session.
+    resumable: AtomicBool,
+    /// What a resumable session keeps between its connections.
+    resume_slot: Mutex<SessionSlot>,
+    /// Wakes whoever waits for the session to be parked (a resume taking it over).
+    pub(crate) parked_notify: tokio::sync::Notify,
+}
+
+/// A resumable session's state between its connections.
+#[derive(Debug, Default)]
+pub(crate) struct SessionSlot {
+    /// The token in force, and (on a server) the one before while the client has not
+    /// confirmed the new one.
+    pub(crate) token: Option<ResumeToken>,
+    pub(crate) previous: Option<ResumeToken>,
+    /// The protocol state while no connection carries the session, with why it dropped.
+    pub(crate) parked: Option<(podnet_proto::Connection, DisconnectReason)>,
+    /// Counts parkings, so a grace timer knows whether its parking is still the one.
+    pub(crate) generation: u64,
+    /// Cuts the current connection (not the session).
+    pub(crate) link: Option<CancellationToken>,
+    /// Why the current connection failed, as its writer saw it.
+    pub(crate) link_error: Option<String>,
 }
 
 /// A snapshot of one connection's figures.
@@ -91,6 +114,12 @@ pub struct ConnectionInfo {
     pub podnet_peer: bool,
     /// What the handshake settled, once it has.
     pub handshake: Option<Handshake>,
+    /// Whether the session resumes after a dropped connection (see
+    /// [`ResumeConfig`](crate::ResumeConfig)).
+    pub resumable: bool,
+    /// Messages kept for a resume that the peer has not acknowledged yet, and their bytes
+    /// (as counted against [`ConnectionConfig::max_unacked_bytes`]).
+    pub unacked: (usize, usize),
 }
 
 impl Shared {
@@ -108,7 +137,11 @@ impl Shared {
         Self {
             id,
             peer,
-            queue: OutboundQueue::new(config.max_queued_bytes, direct),
+            queue: OutboundQueue::with_replay_limit(
+                config.max_queued_bytes,
+                config.max_unacked_bytes,
+                direct,
+            ),
             direct_ok: AtomicBool::new(false),
             config,
             closing: CancellationToken::new(),
@@ -121,7 +154,79 @@ impl Shared {
             bad_frames: AtomicU64::new(0),
             rtt_micros: AtomicU64::new(0),
             websocket,
+            resumable: AtomicBool::new(false),
+            resume_slot: Mutex::new(SessionSlot::default()),
+            parked_notify: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Whether the peer is a WebSocket client.
+    pub(crate) fn is_websocket(&self) -> bool {
+        self.websocket.is_some()
+    }
+
+    /// The resumable session's state.
+    pub(crate) fn slot(&self) -> MutexGuard<'_, SessionSlot> {
+        // Plain assignments only.
+        self.resume_slot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the session is resumable (a failed connection drops it, not the session).
+    pub(crate) fn is_resumable(&self) -> bool {
+        self.resumable.load(Ordering::Acquire)
+    }
+
+    /// The session is resumable with `token` from now on (the one before stays good
+    /// until confirmed).
+    pub(crate) fn set_resumable(&self, token: ResumeToken) {
+        self.queue.keep_for_resume();
+        let mut slot = self.slot();
+        slot.previous = slot.token.replace(token);
+        drop(slot);
+        self.resumable.store(true, Ordering::Release);
+    }
+
+    /// The session is not resumable (the server granted none).
+    pub(crate) fn set_not_resumable(&self) {
+        self.resumable.store(false, Ordering::Release);
+        self.queue.stop_keeping();
+        let mut slot = self.slot();
+        slot.token = None;
+        slot.previous = None;
+    }
+
+    /// Whether `token` is the session's current one, or the one before it while the
+    /// client has not confirmed the new one: compared in constant time.
+    pub(crate) fn token_matches(&self, token: &ResumeToken) -> bool {
+        let slot = self.slot();
+        let good =
+            |ours: &ResumeToken| ours.instance() == token.instance() && ours.same_secret(token);
+        // Both are compared, always, so timing does not say which one matched.
+        let current = slot.token.as_ref().is_some_and(good);
+        let previous = slot.previous.as_ref().is_some_and(good);
+        current | previous
+    }
+
+    /// The connection failed as the writer saw it: on a resumable session it is cut
+    /// (the session stays, for a resume); otherwise the session ends.
+    pub(crate) fn link_failed(&self, error: String) {
+        if self.is_resumable() {
+            let mut slot = self.slot();
+            slot.link_error.get_or_insert(error);
+            if let Some(link) = &slot.link {
+                link.cancel();
+            }
+        } else {
+            self.abort_with(DisconnectReason::Io { error });
+        }
+    }
+
+    /// Sends a control message: never kept for a resume, dropped while no connection
+    /// carries the session.
+    pub(crate) fn send_control(&self, frame: Bytes) {
+        let (header, frame) = self.on_the_wire(frame);
+        // A full queue here is the slow-consumer case for the next message.
+        let _ = self.queue.push_control(header, frame);
     }
 
     fn ending(&self) -> MutexGuard<'_, Ending> {
@@ -274,6 +379,8 @@ impl Shared {
             rtt: (rtt > 0).then(|| Duration::from_micros(rtt)),
             podnet_peer: self.podnet_peer.load(Ordering::Relaxed),
             handshake: self.handshake.get().cloned(),
+            resumable: self.is_resumable(),
+            unacked: self.queue.kept(),
         }
     }
 }

@@ -101,7 +101,26 @@ pub enum ServerEvent {
         /// What was wrong.
         error: Incoming<FramingError>,
     },
+    /// A resumable session's connection dropped (see
+    /// [`ResumeConfig`](crate::ResumeConfig)): the player is away, and may come back
+    /// within the grace period with the same id. Messages sent to it meanwhile are kept
+    /// and delivered on its return. A game may pause, or show the player as
+    /// reconnecting. Either [`Resumed`](Self::Resumed) or
+    /// [`Disconnected`](Self::Disconnected) follows.
+    Dropped {
+        /// The session.
+        id: ConnectionId,
+        /// Why its connection dropped.
+        reason: DisconnectReason,
+    },
+    /// A dropped session is back, on a new connection: nothing sent either way was lost.
+    Resumed {
+        /// The session.
+        id: ConnectionId,
+    },
     /// A connection ended; its id is no longer valid. Under repod's name: `disconnected`.
+    /// For a dropped session that did not come back within the grace period, the reason
+    /// is [`DisconnectReason::NotResumed`].
     Disconnected {
         /// The connection that ended.
         id: ConnectionId,
@@ -136,7 +155,20 @@ pub enum ClientEvent {
     Message(Incoming),
     /// The server sent a frame that is not a message. Under repod's name: `error`.
     Error(Incoming<FramingError>),
-    /// The connection ended. Under repod's name: `disconnected`.
+    /// The connection dropped and the client is reconnecting to resume its session (see
+    /// [`ResumeConfig`](crate::ResumeConfig)): attempt `attempt` (from 1) is next.
+    /// Messages sent meanwhile are kept and delivered once it resumes.
+    Reconnecting {
+        /// Which attempt comes next, from 1.
+        attempt: u32,
+        /// Why the connection dropped (the first time), or why the last attempt failed.
+        reason: DisconnectReason,
+    },
+    /// The session resumed on a new connection: nothing sent either way was lost.
+    Resumed,
+    /// The connection ended. Under repod's name: `disconnected`. A client that gave up
+    /// reconnecting ends with [`DisconnectReason::NotResumed`], one the server refused
+    /// with [`DisconnectReason::ResumeRefused`].
     Disconnected(DisconnectReason),
 }
 

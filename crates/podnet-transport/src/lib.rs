@@ -68,6 +68,7 @@ mod error;
 mod event;
 mod frame;
 mod outbound;
+mod rewind;
 mod server;
 mod socket;
 #[cfg(feature = "tls")]
@@ -76,7 +77,7 @@ mod websocket;
 
 pub use client::{Client, query_info};
 pub use config::{
-    ClientConfig, ConnectionConfig, MAX_FRAME_WITH_WEBSOCKET, Page, ServerConfig,
+    ClientConfig, ConnectionConfig, MAX_FRAME_WITH_WEBSOCKET, Page, ResumeConfig, ServerConfig,
     SlowConsumerPolicy, WebSocketConfig,
 };
 pub use conn::ConnectionInfo;
@@ -93,7 +94,8 @@ pub use podnet_proto;
 #[doc(inline)]
 pub use podnet_proto::{
     ConnectionId, ConnectionKind, ConnectionType, ConnectionTypes, DisconnectReason, Handshake,
-    Liveness, PROTOCOL_VERSION, Peer, RESERVED_PREFIX, RateLimit, ServerInfo,
+    Liveness, PROTOCOL_VERSION, Peer, RESERVED_PREFIX, RateLimit, ResumeSettings, ResumeToken,
+    ServerInfo,
 };
 pub use server::{Server, ShutdownReport};
 #[cfg(feature = "tls")]

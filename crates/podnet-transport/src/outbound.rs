@@ -53,6 +53,33 @@ pub(crate) enum Next {
     Abort,
 }
 
+/// Where the queue's frames go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Link {
+    /// To the writer of a live connection.
+    #[default]
+    Attached,
+    /// Nowhere: the session's connection dropped. Messages are kept for a resume;
+    /// control messages are dropped.
+    Detached,
+    /// To a new connection that is resuming: control messages go out, messages are kept
+    /// until [`OutboundQueue::replay_from`] sends them, in order.
+    Resuming,
+}
+
+/// What a resumable session keeps: every application frame sent and not yet acknowledged
+/// by the peer, oldest first.
+#[derive(Debug, Default)]
+struct Replay {
+    frames: VecDeque<Bytes>,
+    /// Frames acknowledged so far: `frames[0]` is number `acked + 1`.
+    acked: u64,
+    /// Frames sent on the session so far.
+    sent: u64,
+    /// Charged bytes of `frames` (with [`FRAME_OVERHEAD`] each).
+    charged: usize,
+}
+
 #[derive(Debug, Default)]
 struct State {
     frames: VecDeque<Bytes>,
@@ -70,12 +97,17 @@ struct State {
     direct: Option<Arc<dyn DirectWrite>>,
     closing: bool,
     aborted: bool,
+    link: Link,
+    /// Set while the session is resumable.
+    replay: Option<Box<Replay>>,
 }
 
 #[derive(Debug)]
 pub(crate) struct OutboundQueue {
     state: Mutex<State>,
     limit: usize,
+    /// The most bytes a resumable session keeps unacknowledged.
+    replay_limit: usize,
     /// Wakes the writer when the queue stops being empty (or closes).
     writer: Notify,
     /// Wakes producers waiting for room.
@@ -91,13 +123,23 @@ pub(crate) struct QueueStats {
 }
 
 impl OutboundQueue {
+    #[cfg(test)]
     pub(crate) fn new(limit: usize, direct: Option<Arc<dyn DirectWrite>>) -> Self {
+        Self::with_replay_limit(limit, usize::MAX, direct)
+    }
+
+    pub(crate) fn with_replay_limit(
+        limit: usize,
+        replay_limit: usize,
+        direct: Option<Arc<dyn DirectWrite>>,
+    ) -> Self {
         Self {
             state: Mutex::new(State {
                 direct,
                 ..State::default()
             }),
             limit,
+            replay_limit,
             writer: Notify::new(),
             room: Notify::new(),
         }
@@ -110,21 +152,63 @@ impl OutboundQueue {
     }
 
     /// Queues a frame. A frame always fits into an empty queue, whatever its size.
+    #[cfg(test)]
     pub(crate) fn push(&self, frame: Bytes) -> Result<(), PushError> {
         let state = self.lock();
         if state.closing || state.aborted {
             return Err(PushError::Closed);
         }
-        self.push_locked(state, None, frame)
+        self.push_locked(state, None, frame, None)
+    }
+
+    /// Queues a control message (after `header`, when given): never kept for a resume,
+    /// and dropped while no connection is attached.
+    pub(crate) fn push_control(
+        &self,
+        header: Option<Bytes>,
+        frame: Bytes,
+    ) -> Result<(), PushError> {
+        let state = self.lock();
+        if state.closing || state.aborted {
+            return Err(PushError::Closed);
+        }
+        if state.link == Link::Detached {
+            return Ok(());
+        }
+        self.push_locked(state, header, frame, None)
+    }
+
+    /// Keeps an application frame for a resume, if the session is resumable: charged to
+    /// the replay limit, and refused as `Full` past it. Returns whether the frame also goes
+    /// to the writer now (a connection is attached).
+    fn keep(&self, state: &mut State, frame: &Bytes) -> Result<bool, PushError> {
+        let Some(replay) = state.replay.as_mut() else {
+            return Ok(true);
+        };
+        let cost = frame.len() + FRAME_OVERHEAD;
+        if replay.charged > 0 && replay.charged + cost > self.replay_limit {
+            return Err(PushError::Full {
+                queued: replay.charged + cost,
+                limit: self.replay_limit,
+            });
+        }
+        replay.frames.push_back(frame.clone());
+        replay.sent += 1;
+        replay.charged += cost;
+        Ok(state.link == Link::Attached)
     }
 
     /// Queues `frame` after `header` (a WebSocket frame's header), as one: nothing else
     /// goes between them. Each counts as an entry of the queue.
+    ///
+    /// `kept`, for an application frame of a resumable session, is the frame as kept for
+    /// a resume (it is kept too, unless the queue is full).
     fn push_locked(
         &self,
         mut state: std::sync::MutexGuard<'_, State>,
         header: Option<Bytes>,
         frame: Bytes,
+        kept: Option<&Bytes>,
     ) -> Result<(), PushError> {
         let header_cost = header.as_ref().map_or(0, |h| h.len() + FRAME_OVERHEAD);
         let cost = frame.len() + FRAME_OVERHEAD + header_cost;
@@ -133,6 +217,11 @@ impl OutboundQueue {
                 queued: state.charged + cost,
                 limit: self.limit,
             });
+        }
+        if let Some(kept) = kept {
+            if !self.keep(&mut state, kept)? {
+                return Ok(());
+            }
         }
         let was_empty = state.frames.is_empty();
         if let Some(header) = header {
@@ -161,14 +250,47 @@ impl OutboundQueue {
     /// `header`, when given, goes first and with it (a WebSocket frame's header).
     pub(crate) fn push_direct(
         &self,
-        mut header: Option<Bytes>,
-        mut frame: Bytes,
+        header: Option<Bytes>,
+        frame: Bytes,
         allowed: &std::sync::atomic::AtomicBool,
     ) -> Result<(), PushError> {
-        let state = self.lock();
+        let mut state = self.lock();
         if state.closing || state.aborted {
             return Err(PushError::Closed);
         }
+        if state.replay.is_some() {
+            let original = frame.clone();
+            if state.link != Link::Attached {
+                return self.keep(&mut state, &original).map(drop);
+            }
+            // Kept first, so a full replay refuses the frame before any of it is written;
+            // un-kept if the queue refuses it.
+            self.keep(&mut state, &original)?;
+            return self.write_or_queue(state, header, frame, allowed, true);
+        }
+        self.write_or_queue(state, header, frame, allowed, false)
+    }
+
+    /// Takes back the frame [`keep`](Self::keep) kept last (the queue refused it).
+    fn unkeep(state: &mut State) {
+        if let Some(replay) = state.replay.as_mut() {
+            if let Some(frame) = replay.frames.pop_back() {
+                replay.sent -= 1;
+                replay.charged = replay.charged.saturating_sub(frame.len() + FRAME_OVERHEAD);
+            }
+        }
+    }
+
+    /// The direct write of [`push_direct`](Self::push_direct), or queueing, for a frame
+    /// already kept if it had to be.
+    fn write_or_queue(
+        &self,
+        mut state: std::sync::MutexGuard<'_, State>,
+        mut header: Option<Bytes>,
+        mut frame: Bytes,
+        allowed: &std::sync::atomic::AtomicBool,
+        kept: bool,
+    ) -> Result<(), PushError> {
         if let Some(socket) = state.direct.as_ref().filter(|_| {
             state.frames.is_empty()
                 && !state.writing
@@ -192,7 +314,12 @@ impl OutboundQueue {
                 Err(_) => {}
             }
         }
-        self.push_locked(state, header, frame)
+        let header_cost = header.as_ref().map_or(0, |h| h.len() + FRAME_OVERHEAD);
+        let cost = frame.len() + FRAME_OVERHEAD + header_cost;
+        if kept && state.charged > 0 && state.charged + cost > self.limit {
+            Self::unkeep(&mut state);
+        }
+        self.push_locked(state, header, frame, None)
     }
 
     /// Queues a frame (after `header`, when given), waiting for room if the queue is full.
@@ -212,7 +339,8 @@ impl OutboundQueue {
                 if state.closing || state.aborted {
                     Err(PushError::Closed)
                 } else {
-                    self.push_locked(state, header.clone(), frame.clone())
+                    let kept = state.replay.is_some().then_some(&frame);
+                    self.push_locked(state, header.clone(), frame.clone(), kept)
                 }
             };
             match pushed {
@@ -287,6 +415,110 @@ impl OutboundQueue {
         state.writing = false;
         drop(state);
         self.room.notify_waiters();
+    }
+
+    /// The session is resumable from now on: keep every application frame until it is
+    /// acknowledged. Does nothing if it already is.
+    pub(crate) fn keep_for_resume(&self) {
+        let mut state = self.lock();
+        if state.replay.is_none() {
+            state.replay = Some(Box::default());
+        }
+    }
+
+    /// The session is not resumable: let go of what was kept.
+    pub(crate) fn stop_keeping(&self) {
+        self.lock().replay = None;
+    }
+
+    /// The peer has received `n` application frames: drop what was kept up to there.
+    /// Returns false if `n` is more than were sent (the peer is lying or broken).
+    pub(crate) fn acked(&self, n: u64) -> bool {
+        let mut state = self.lock();
+        let Some(replay) = state.replay.as_mut() else {
+            return true;
+        };
+        if n > replay.sent {
+            return false;
+        }
+        while replay.acked < n {
+            if let Some(frame) = replay.frames.pop_front() {
+                replay.charged = replay.charged.saturating_sub(frame.len() + FRAME_OVERHEAD);
+            }
+            replay.acked += 1;
+        }
+        drop(state);
+        // Producers waiting for room in the replay may go on.
+        self.room.notify_waiters();
+        true
+    }
+
+    /// The session's connection dropped (its writer has ended): nothing goes out until a
+    /// new one is attached; what was queued is dropped, since what matters of it is kept.
+    pub(crate) fn detach(&self) {
+        let mut state = self.lock();
+        state.link = Link::Detached;
+        state.frames.clear();
+        state.charged = 0;
+        state.writing = false;
+        state.direct = None;
+        drop(state);
+        self.room.notify_waiters();
+    }
+
+    /// A new connection takes over the session: control messages go to it from now on;
+    /// messages wait for [`replay_from`](Self::replay_from). `direct` is its socket for
+    /// direct writes (plain TCP).
+    pub(crate) fn relink(&self, direct: Option<Arc<dyn DirectWrite>>) {
+        let mut state = self.lock();
+        state.link = Link::Resuming;
+        state.frames.clear();
+        state.charged = 0;
+        state.writing = false;
+        if !(state.closing || state.aborted) {
+            state.direct = direct;
+        }
+    }
+
+    /// The resume is agreed: the peer had received `received` application frames. Queues
+    /// every kept frame after those, in order, and attaches the connection. Returns false
+    /// if `received` is outside what was sent and not yet acknowledged.
+    pub(crate) fn replay_from(&self, received: u64) -> bool {
+        let mut state = self.lock();
+        let Some(replay) = state.replay.as_ref() else {
+            return false;
+        };
+        if received < replay.acked || received > replay.sent {
+            return false;
+        }
+        let skip = usize::try_from(received - replay.acked).unwrap_or(usize::MAX);
+        let again: Vec<Bytes> = replay.frames.iter().skip(skip).cloned().collect();
+        let was_empty = state.frames.is_empty();
+        for frame in again {
+            // Not charged to the queue's limit: the replay limit already bounds them.
+            state.frames.push_back(frame);
+        }
+        state.link = Link::Attached;
+        let wake = was_empty && !state.frames.is_empty();
+        drop(state);
+        if wake {
+            self.writer.notify_one();
+        }
+        true
+    }
+
+    /// Application frames kept for a resume: how many, and their charged bytes.
+    pub(crate) fn kept(&self) -> (usize, usize) {
+        let state = self.lock();
+        state
+            .replay
+            .as_ref()
+            .map_or((0, 0), |r| (r.frames.len(), r.charged))
+    }
+
+    /// The direct-write socket, taken away (a connection handed to another session).
+    pub(crate) fn take_direct(&self) -> Option<Arc<dyn DirectWrite>> {
+        self.lock().direct.take()
     }
 
     pub(crate) fn stats(&self) -> QueueStats {

@@ -11,7 +11,7 @@ pub(crate) use writer::SharedTcpWriter;
 use std::sync::Arc;
 
 use podnet_framing::MessageBatch;
-use podnet_proto::{Handshake, ServerInfo};
+use podnet_proto::{Handshake, ResumeToken, ServerInfo};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
@@ -38,6 +38,41 @@ pub(crate) trait Owner: Send + Sync + 'static {
     fn error(&self, error: Incoming<FramingError>);
     /// The connection has ended: forget it, then report it.
     fn closed(&self, reason: DisconnectReason);
+    /// A resumable session's connection dropped for `reason`; `core` is the session's
+    /// protocol state, to keep until a resume (or the end of the session). The default
+    /// ends the session.
+    fn dropped(&self, core: podnet_proto::Connection, reason: DisconnectReason) {
+        drop(core);
+        self.closed(reason);
+    }
+    /// The session resumed on a new connection.
+    fn resumed(&self) {}
+    /// (Server.) Whether the session `token` names may be resumed by this connection;
+    /// `Err` says why not, as the client is told.
+    fn check_resume(&self, token: &ResumeToken) -> Result<(), String> {
+        let _ = token;
+        Err("this side does not resume sessions".to_owned())
+    }
+    /// (Server.) This connection takes over the session `token` names: its socket's
+    /// halves, what was read past the resume hello, and its direct-write handle.
+    fn handoff(&self, handoff: Handoff) {
+        drop(handoff);
+    }
+}
+
+/// A boxed reading half, for connections that change hands.
+pub(crate) type BoxRead = Box<dyn AsyncRead + Unpin + Send>;
+/// A boxed writing half.
+pub(crate) type BoxWrite = Box<dyn AsyncWrite + Unpin + Send>;
+
+/// A connection handed over to the session it resumes.
+pub(crate) struct Handoff {
+    pub(crate) token: ResumeToken,
+    /// How many of the session's application frames the client had received.
+    pub(crate) received: u64,
+    pub(crate) reader: BoxRead,
+    pub(crate) writer: BoxWrite,
+    pub(crate) direct: Option<Arc<dyn crate::outbound::DirectWrite>>,
 }
 
 /// The current time, as the state machine takes it.
@@ -67,12 +102,66 @@ pub(crate) fn spawn<R, W, O>(
         Some(id) => tracing::info_span!("connection", id = id.get(), peer = %conn.peer),
         None => tracing::info_span!("connection", peer = %conn.peer),
     };
-    let mut writer_task =
-        tracker.spawn(writer::write_loop(conn.clone(), writer).instrument(span.clone()));
+    // Cuts this connection, not the session (a resumable session outlives it).
+    let link = conn.abort.child_token();
+    conn.slot().link = Some(link.clone());
+    let mut writer_task = tracker
+        .spawn(writer::write_loop(conn.clone(), writer, link.clone()).instrument(span.clone()));
     tracker.spawn(
         async move {
             debug!("open");
-            let closing_deadline = reader::read_loop(&conn, &mut core, reader, &owner).await;
+            let (end, reader, leftover) =
+                reader::read_loop(&conn, &mut core, reader, &owner, &link).await;
+            let closing_deadline = match end {
+                reader::ReadEnd::Closed(deadline) => deadline,
+                reader::ReadEnd::Lost(reason)
+                    if core.survives_drop()
+                        && conn.is_resumable()
+                        && !conn.abort.is_cancelled()
+                        && !conn.closing.is_cancelled() =>
+                {
+                    // The connection dropped; the session waits for a resume.
+                    debug!(%reason, "connection dropped: the session is kept for a resume");
+                    link.cancel();
+                    let _ = (&mut writer_task).await;
+                    conn.queue.detach();
+                    {
+                        let mut slot = conn.slot();
+                        slot.link = None;
+                        slot.link_error = None;
+                    }
+                    owner.dropped(core, reason);
+                    return;
+                }
+                reader::ReadEnd::Lost(reason) => {
+                    conn.abort_with(reason);
+                    None
+                }
+                reader::ReadEnd::Handoff { token, received } => {
+                    link.cancel();
+                    let writer = match (&mut writer_task).await {
+                        Ok((_, writer)) => writer,
+                        Err(_) => {
+                            owner.closed(conn.take_reason());
+                            return;
+                        }
+                    };
+                    let reader: BoxRead = Box::new(crate::rewind::Rewind::new(leftover, reader));
+                    owner.handoff(Handoff {
+                        token,
+                        received,
+                        reader,
+                        writer: Box::new(writer),
+                        direct: conn.queue.take_direct(),
+                    });
+                    // This connection never was a session of its own.
+                    conn.queue.abort();
+                    owner.closed(DisconnectReason::Closed {
+                        reason: "handed over to the session it resumed".into(),
+                    });
+                    return;
+                }
+            };
 
             // Reading is over. Let the writer flush what was queued (gracefully, within the
             // close deadline) unless the connection is being cut.
@@ -81,11 +170,11 @@ pub(crate) fn spawn<R, W, O>(
                 .map(Instant::from_std)
                 .unwrap_or_else(|| Instant::now() + conn.close_within_limit());
             let finished = tokio::select! {
-                done = &mut writer_task => done.unwrap_or(false),
+                done = &mut writer_task => done.is_ok_and(|(finished, _)| finished),
                 () = tokio::time::sleep_until(deadline) => {
                     conn.queue.abort();
                     conn.abort.cancel();
-                    (&mut writer_task).await.unwrap_or(false)
+                    (&mut writer_task).await.is_ok_and(|(finished, _)| finished)
                 }
             };
             if !finished {

@@ -6,10 +6,10 @@ use std::pin::Pin;
 
 use bytes::BytesMut;
 use podnet_framing::{BatchDecoder, Decoded};
-use podnet_proto::{Action, RESERVED_PREFIX};
+use podnet_proto::{Action, RESERVED_PREFIX, ResumeToken};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::time::Instant;
-use tokio_util::sync::WaitForCancellationFuture;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::{debug, trace, warn};
 
 use super::{Owner, now};
@@ -36,6 +36,26 @@ pub(super) enum Flow {
     Closing,
     /// The connection was cut, or its close's deadline passed.
     Stop,
+    /// The connection was lost (a resumable session's heartbeat timed out).
+    Lost(DisconnectReason),
+    /// This connection resumes the session the token names.
+    Handoff {
+        token: ResumeToken,
+        received: u64,
+    },
+}
+
+/// How reading ended.
+#[derive(Debug)]
+pub(super) enum ReadEnd {
+    /// The connection ends with the session; a graceful close's deadline, if one is under
+    /// way.
+    Closed(Option<std::time::Instant>),
+    /// The connection failed (an error, an end of stream without a close, a timeout):
+    /// a resumable session survives it.
+    Lost(DisconnectReason),
+    /// This connection takes over the session the token names.
+    Handoff { token: ResumeToken, received: u64 },
 }
 
 /// Carries out what the state machine asks, in order.
@@ -47,8 +67,34 @@ pub(super) fn carry_out<O: Owner>(
     let mut flow = Flow::Continue;
     while let Some(action) = core.poll() {
         match action {
+            Action::Send(frame) => conn.send_control(frame),
             // A full queue here is the slow-consumer case; `send` handles it.
-            Action::Send(frame) => drop(conn.send(frame)),
+            Action::SendMessage(frame) => drop(conn.send(frame)),
+            Action::Resumable(token) => conn.set_resumable(token),
+            Action::TokenConfirmed => conn.slot().previous = None,
+            Action::NotResumable => conn.set_not_resumable(),
+            Action::Acked(n) => {
+                if !conn.queue.acked(n) {
+                    core.on_protocol_violation(format!(
+                        "the peer acknowledged {n} messages, more than were sent to it"
+                    ));
+                }
+            }
+            Action::Resume { token, received } => match owner.check_resume(&token) {
+                Ok(()) => return Flow::Handoff { token, received },
+                Err(why) => core.refuse_resume(&why),
+            },
+            Action::Resumed { received } => {
+                if conn.queue.replay_from(received) {
+                    debug!(received, "session resumed");
+                    owner.resumed();
+                } else {
+                    core.on_protocol_violation(format!(
+                        "the peer's count of messages received ({received}) is not one this \
+                         side can resume from"
+                    ));
+                }
+            }
             Action::Established(handshake) => {
                 debug!(peer = ?handshake.peer, r#type = %handshake.connection_type, "handshake complete");
                 owner.established(handshake, core);
@@ -67,6 +113,9 @@ pub(super) fn carry_out<O: Owner>(
                 flow = Flow::Closing;
             }
             Action::Cut(reason) => {
+                if core.survives_drop() {
+                    return Flow::Lost(reason);
+                }
                 conn.abort_with(reason);
                 return Flow::Stop;
             }
@@ -77,14 +126,15 @@ pub(super) fn carry_out<O: Owner>(
     flow
 }
 
-/// Reads frames until the connection ends; returns the deadline of the graceful close if
-/// one is under way.
+/// Reads frames until the connection ends; returns how, with the reading half and what
+/// was read and not handed over (for a handoff).
 pub(super) async fn read_loop<R, O>(
     conn: &Shared,
     core: &mut podnet_proto::Connection,
     mut reader: R,
     owner: &O,
-) -> Option<std::time::Instant>
+    link: &CancellationToken,
+) -> (ReadEnd, R, BytesMut)
 where
     R: AsyncRead + Unpin,
     O: Owner,
@@ -92,9 +142,26 @@ where
     let config = &conn.config;
     let mut inbound = Inbound {
         decoder: BatchDecoder::new(&config.framing).with_reserved_prefix(RESERVED_PREFIX),
+        read_bytes: 0,
         buf: BytesMut::with_capacity(READ_START),
         budget: Budget::new(config.max_inbound_bytes),
     };
+    let end = read_frames(conn, core, &mut reader, owner, link, &mut inbound).await;
+    (end, reader, inbound.buf)
+}
+
+async fn read_frames<R, O>(
+    conn: &Shared,
+    core: &mut podnet_proto::Connection,
+    reader: &mut R,
+    owner: &O,
+    link: &CancellationToken,
+    inbound: &mut Inbound,
+) -> ReadEnd
+where
+    R: AsyncRead + Unpin,
+    O: Owner,
+{
     // Set once a graceful close is under way: from then on, input is read and discarded.
     let mut closing = false;
 
@@ -123,12 +190,22 @@ where
 
         tokio::select! {
             biased;
-            () = &mut aborted => return core.closing_deadline(),
+            () = &mut aborted => return ReadEnd::Closed(core.closing_deadline()),
+            () = link.cancelled() => {
+                let error = conn
+                    .slot()
+                    .link_error
+                    .take()
+                    .unwrap_or_else(|| "the connection was replaced".to_owned());
+                return ReadEnd::Lost(DisconnectReason::Io { error });
+            }
             () = conn.closing.cancelled(), if !closing => continue,
             () = &mut timer, if wake_at.is_some() => {
                 core.handle_timeout(now());
-                if carry_out(conn, core, owner) == Flow::Stop {
-                    return core.closing_deadline();
+                match carry_out(conn, core, owner) {
+                    Flow::Stop => return ReadEnd::Closed(core.closing_deadline()),
+                    Flow::Lost(reason) => return ReadEnd::Lost(reason),
+                    _ => {}
                 }
             }
             read = reader.read_buf(buf) => {
@@ -138,10 +215,15 @@ where
                             .decoder
                             .is_mid_frame(&inbound.buf)
                             .then_some(inbound.buf.len());
-                        conn.record(core.peer_closed(mid_frame));
-                        return core.closing_deadline();
+                        let reason = core.peer_closed(mid_frame);
+                        if core.survives_drop() {
+                            return ReadEnd::Lost(reason);
+                        }
+                        conn.record(reason);
+                        return ReadEnd::Closed(core.closing_deadline());
                     }
                     Ok(read) => {
+                        inbound.read_bytes += read;
                         if read >= room {
                             chunk = (chunk * 2).min(READ_CHUNK);
                         }
@@ -153,13 +235,17 @@ where
                             warn!(%violation, "protocol error: closing");
                             core.on_protocol_violation(violation);
                             if carry_out(conn, core, owner) == Flow::Stop {
-                                return core.closing_deadline();
+                                return ReadEnd::Closed(core.closing_deadline());
                             }
                             continue;
                         }
                         debug!(%err, "read failed");
-                        conn.abort_with(DisconnectReason::Io { error: err.to_string() });
-                        return None;
+                        let reason = DisconnectReason::Io { error: err.to_string() };
+                        if core.survives_drop() {
+                            return ReadEnd::Lost(reason);
+                        }
+                        conn.abort_with(reason);
+                        return ReadEnd::Closed(None);
                     }
                 }
                 core.on_read(now());
@@ -169,9 +255,13 @@ where
                     inbound.buf.clear();
                     continue;
                 }
-                if inbound.hand_over(conn, core, owner, aborted.as_mut()).await == Flow::Stop
-                {
-                    return core.closing_deadline();
+                match inbound.hand_over(conn, core, owner, aborted.as_mut()).await {
+                    Flow::Stop => return ReadEnd::Closed(core.closing_deadline()),
+                    Flow::Lost(reason) => return ReadEnd::Lost(reason),
+                    Flow::Handoff { token, received } => {
+                        return ReadEnd::Handoff { token, received };
+                    }
+                    Flow::Continue | Flow::Closing => {}
                 }
             }
         }
@@ -181,6 +271,8 @@ where
 /// The reading side of a connection, between reads.
 struct Inbound {
     decoder: BatchDecoder,
+    /// Bytes read since the last hand-over, for a resumable session's acknowledgements.
+    read_bytes: usize,
     buf: BytesMut,
     budget: Budget,
 }
@@ -197,6 +289,8 @@ impl Inbound {
         owner: &O,
         mut aborted: Pin<&mut WaitForCancellationFuture<'_>>,
     ) -> Flow {
+        // Application frames handed over, for a resumable session's acknowledgements.
+        let mut counted: u64 = 0;
         loop {
             if core.is_rate_limited() && self.decoder.has_frame(&self.buf) {
                 // Over the rate: hand over what was read, then wait for a token before
@@ -231,7 +325,15 @@ impl Inbound {
             let flow = match decoded {
                 Decoded::Reserved(ref msg) => {
                     core.on_control(msg, now());
-                    carry_out(conn, core, owner)
+                    match carry_out(conn, core, owner) {
+                        Flow::Handoff { token, received } => {
+                            // The frame after the hello stays in the buffer, for the
+                            // session that takes this connection over.
+                            self.decoder.take(&mut self.buf);
+                            return Flow::Handoff { token, received };
+                        }
+                        other => other,
+                    }
                 }
                 // Until the handshake is settled and the peer has spoken, the state
                 // machine sees each frame before the application does.
@@ -241,9 +343,14 @@ impl Inbound {
                 }
                 _ => Flow::Continue,
             };
+            if matches!(decoded, Decoded::Message | Decoded::NotAMessage(_)) {
+                counted += 1;
+            }
             match flow {
                 Flow::Continue => {}
                 Flow::Stop => return Flow::Stop,
+                Flow::Lost(reason) => return Flow::Lost(reason),
+                Flow::Handoff { token, received } => return Flow::Handoff { token, received },
                 Flow::Closing => {
                     // This frame asked for a close (a failed handshake, an answered info
                     // request): what came before it is handed over, what follows is
@@ -278,11 +385,15 @@ impl Inbound {
                 return Flow::Stop;
             }
         }
-        if self.flush(owner, aborted).await {
-            Flow::Continue
-        } else {
-            Flow::Stop
+        if !self.flush(owner, aborted).await {
+            return Flow::Stop;
         }
+        let bytes = std::mem::take(&mut self.read_bytes);
+        if counted > 0 && core.counts_messages() {
+            core.on_messages(counted, bytes, now());
+            return carry_out(conn, core, owner);
+        }
+        Flow::Continue
     }
 
     /// Charges the messages decoded so far to the budget (waiting while the application

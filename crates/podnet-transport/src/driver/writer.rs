@@ -10,23 +10,36 @@ use std::task::{Context, Poll, ready};
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace};
 
-use crate::DisconnectReason;
 use crate::conn::Shared;
 use crate::outbound::Next;
 
 /// At most this many frames go into one vectored write.
 const MAX_IO_SLICES: usize = 64;
 
-/// Writes what the queue hands out until it closes or aborts. Returns true if it finished
-/// a graceful close (everything written, the close frame sent, its half shut down).
-pub(super) async fn write_loop<W>(conn: Arc<Shared>, mut writer: W) -> bool
+/// Writes what the queue hands out until it closes or aborts, or `link` (this connection,
+/// not the session) is cut. Returns true if it finished a graceful close (everything
+/// written, the close frame sent, its half shut down), and the writing half.
+pub(super) async fn write_loop<W>(
+    conn: Arc<Shared>,
+    mut writer: W,
+    link: CancellationToken,
+) -> (bool, W)
+where
+    W: AsyncWrite + Unpin,
+{
+    let finished = write_all(&conn, &mut writer, &link).await;
+    (finished, writer)
+}
+
+async fn write_all<W>(conn: &Shared, writer: &mut W, link: &CancellationToken) -> bool
 where
     W: AsyncWrite + Unpin,
 {
     let mut batch: VecDeque<Bytes> = VecDeque::new();
-    let aborted = conn.abort.cancelled();
+    let aborted = link.cancelled();
     tokio::pin!(aborted);
     loop {
         let next = tokio::select! {
@@ -41,15 +54,13 @@ where
                 let written = tokio::select! {
                     biased;
                     () = &mut aborted => return false,
-                    res = write_batch(&mut writer, &mut batch) => res,
+                    res = write_batch(writer, &mut batch) => res,
                 };
                 batch.clear();
                 conn.queue.release(frames, bytes);
                 if let Err(err) = written {
                     debug!(%err, "write failed");
-                    conn.abort_with(DisconnectReason::Io {
-                        error: err.to_string(),
-                    });
+                    conn.link_failed(err.to_string());
                     return false;
                 }
                 trace!(frames, bytes, "wrote");

@@ -163,7 +163,11 @@ impl Inner {
         if let Some(link) = &halves.websocket {
             link.attach(&conn);
         }
-        let core = podnet_proto::Connection::server(self.settings.clone(), started);
+        let mut core = podnet_proto::Connection::server(self.settings.clone(), started);
+        if halves.websocket.is_none() {
+            // Its id goes into the resume token it may be granted.
+            core = core.with_id(id);
+        }
         self.table().insert(id, conn.clone());
         let eviction = self.admission().started(id);
         if let Some(eviction) = eviction {
@@ -297,10 +301,10 @@ impl Inner {
 }
 
 /// Makes one connection's events (adding its id) and hands them to the server's sink.
-struct ConnOwner {
-    id: ConnectionId,
-    conn: Arc<Shared>,
-    inner: Arc<Inner>,
+pub(super) struct ConnOwner {
+    pub(super) id: ConnectionId,
+    pub(super) conn: Arc<Shared>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl Owner for ConnOwner {
@@ -336,6 +340,24 @@ impl Owner for ConnOwner {
         self.inner
             .sink
             .deliver(ServerEvent::Error { id: self.id, error });
+    }
+
+    fn dropped(&self, core: podnet_proto::Connection, reason: DisconnectReason) {
+        self.inner.park(self.id, self.conn.clone(), core, reason);
+    }
+
+    fn resumed(&self) {
+        self.inner
+            .sink
+            .deliver(ServerEvent::Resumed { id: self.id });
+    }
+
+    fn check_resume(&self, token: &podnet_proto::ResumeToken) -> Result<(), String> {
+        self.inner.check_resume(&self.conn, token)
+    }
+
+    fn handoff(&self, handoff: driver::Handoff) {
+        self.inner.take_over(handoff);
     }
 
     fn closed(&self, reason: DisconnectReason) {

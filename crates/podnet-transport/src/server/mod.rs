@@ -3,8 +3,7 @@
 
 mod listener;
 mod opening;
-#[cfg(feature = "tls")]
-mod rewind;
+mod resume;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -99,6 +98,12 @@ struct Inner {
     /// Connections still opening (their first byte not read yet, or their HTTP request
     /// being answered): quiet, so a newcomer may evict them.
     openings: Mutex<HashMap<ConnectionId, Arc<opening::Opening>>>,
+    /// Resumable sessions, if the server grants them.
+    resume: Option<crate::ResumeConfig>,
+    /// Resume attempts, server-wide.
+    resume_rate: Mutex<podnet_proto::TokenBucket>,
+    /// This server instance's number, in every resume token it gives.
+    instance: u64,
 }
 
 impl std::fmt::Debug for Inner {
@@ -167,12 +172,19 @@ impl Server {
         let greeting = config
             .send_connected
             .then(|| Frame::control("connected", &(), &config.connection.framing));
+        let settings = config.server_settings(greeting);
+        let now = tokio::time::Instant::now().into_std();
+        let attempt_rate = config
+            .resume
+            .as_ref()
+            .map_or(podnet_proto::RateLimit::new(1, 1), |r| r.attempt_rate);
         let inner = Arc::new(Inner {
             local_addr,
             name: config.name.clone(),
             max_connections: config.max_connections,
             connection_config: Arc::new(config.connection.clone()),
-            settings: Arc::new(config.server_settings(greeting)),
+            instance: settings.instance,
+            settings: Arc::new(settings),
             connections: Mutex::new(HashMap::new()),
             admission: Mutex::new(Admission::new(
                 config.admission_settings(),
@@ -189,6 +201,8 @@ impl Server {
             websocket: config.websocket.clone().map(Arc::new),
             hello_wait: config.hello_wait,
             openings: Mutex::new(HashMap::new()),
+            resume: config.resume.clone(),
+            resume_rate: Mutex::new(podnet_proto::TokenBucket::new(attempt_rate, now)),
         });
         info!(%local_addr, "listening");
         inner.tracker.spawn(
@@ -463,6 +477,10 @@ impl Inner {
     fn openings(&self) -> MutexGuard<'_, HashMap<ConnectionId, Arc<opening::Opening>>> {
         // Single inserts and removes.
         self.openings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn resume_rate(&self) -> MutexGuard<'_, podnet_proto::TokenBucket> {
+        self.resume_rate.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn admission(&self) -> MutexGuard<'_, Admission> {

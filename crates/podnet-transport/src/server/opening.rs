@@ -137,7 +137,7 @@ impl Inner {
         let mut buf = BytesMut::with_capacity(1024);
         let read = tokio::time::timeout(self.hello_wait, io.read_buf(&mut buf)).await;
         if !(matches!(read, Ok(Ok(n)) if n > 0) && websocket::is_http(buf[0])) {
-            let (reader, writer) = tokio::io::split(super::rewind::Rewind { prefix: buf, io });
+            let (reader, writer) = tokio::io::split(crate::rewind::Rewind::new(buf, io));
             let halves = Halves {
                 reader,
                 writer,

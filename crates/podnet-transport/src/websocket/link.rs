@@ -38,7 +38,7 @@ impl WsLink {
         if let Some(conn) = self.conn.get().and_then(Weak::upgrade) {
             // A peer that pings and does not read fills its own queue: the pong is
             // dropped like any send to a full queue.
-            let _ = conn.queue.push(frames::pong(payload));
+            let _ = conn.queue.push_control(None, frames::pong(payload));
         }
     }
 

@@ -1,5 +1,5 @@
 //! A stream whose first bytes were read already (to tell TLS from WebSocket from repod
-//! framing inside TLS): they are read again first.
+//! framing inside TLS, or past a resume hello): they are read again first.
 
 use std::io;
 use std::pin::Pin;
@@ -9,9 +9,16 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A stream whose first bytes were read already: they are read again first.
-pub(super) struct Rewind<S> {
-    pub(super) prefix: BytesMut,
-    pub(super) io: S,
+pub(crate) struct Rewind<S> {
+    pub(crate) prefix: BytesMut,
+    pub(crate) io: S,
+}
+
+impl<S> Rewind<S> {
+    /// `io`, with `prefix` read first.
+    pub(crate) fn new(prefix: BytesMut, io: S) -> Self {
+        Self { prefix, io }
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {

@@ -1,0 +1,214 @@
+//! Resumable sessions on the server: a session whose connection dropped is parked (its
+//! protocol state kept, what is sent to it kept) for the grace period; a new connection
+//! that presents its token takes it over; past the grace it ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use podnet_proto::{RESUME_BUSY, RESUME_REFUSED, ResumeToken};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tracing::{Instrument, debug, info};
+
+use super::Inner;
+use super::listener::ConnOwner;
+use crate::conn::Shared;
+use crate::driver::{self, Handoff};
+use crate::{ConnectionId, DisconnectReason, ServerEvent};
+
+/// How long a resume waits for the session's old connection to let go of it (when the
+/// client noticed the drop before the server did).
+const TAKE_OVER_WAIT: Duration = Duration::from_secs(2);
+/// How long a refused resume's client is given to read why.
+const REFUSE_LINGER: Duration = Duration::from_secs(1);
+
+impl Inner {
+    /// Whether the connection `conn` may resume the session `token` names; `Err` says why
+    /// not, as the client is told.
+    pub(super) fn check_resume(&self, conn: &Shared, token: &ResumeToken) -> Result<(), String> {
+        if self.resume.is_none() {
+            return Err("this server does not resume sessions".to_owned());
+        }
+        if conn.is_websocket() {
+            return Err("sessions over WebSocket do not resume yet".to_owned());
+        }
+        let now = tokio::time::Instant::now().into_std();
+        if self.resume_rate().take(now).is_some() {
+            return Err(RESUME_BUSY.to_owned());
+        }
+        if token.instance() != self.instance {
+            return Err(
+                "the token is from another server, or from before this server restarted: \
+                 the session is gone"
+                    .to_owned(),
+            );
+        }
+        let session = self.table().get(&token.id()).cloned();
+        let Some(session) = session.filter(|s| s.is_session() && s.is_open()) else {
+            return Err("the session has ended".to_owned());
+        };
+        if !(session.is_resumable() && session.token_matches(token)) {
+            return Err("the token is not this session's (a stale token, or another's)".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Keeps a session whose connection dropped for `reason`, with its protocol state, for
+    /// the grace period.
+    pub(super) fn park(
+        self: &Arc<Self>,
+        id: ConnectionId,
+        conn: Arc<Shared>,
+        core: podnet_proto::Connection,
+        reason: DisconnectReason,
+    ) {
+        let grace = self.resume.as_ref().map_or(Duration::ZERO, |r| r.grace);
+        let generation = {
+            let mut slot = conn.slot();
+            slot.generation += 1;
+            slot.parked = Some((core, reason.clone()));
+            slot.generation
+        };
+        conn.parked_notify.notify_waiters();
+        info!(%id, %reason, ?grace, "connection dropped: the session waits for a resume");
+        self.sink.deliver(ServerEvent::Dropped {
+            id,
+            reason: reason.clone(),
+        });
+        let inner = Arc::clone(self);
+        self.tracker.spawn(
+            async move {
+                let expired = tokio::select! {
+                    () = tokio::time::sleep(grace) => true,
+                    () = conn.abort.cancelled() => false,
+                    () = conn.closing.cancelled() => false,
+                };
+                let end = expired.then(|| DisconnectReason::NotResumed {
+                    dropped: reason.to_string(),
+                    after: format!("it was not resumed within the grace of {grace:?}"),
+                });
+                inner.end_parked(id, &conn, generation, end);
+            }
+            .instrument(tracing::debug_span!("parked", id = id.get())),
+        );
+    }
+
+    /// Ends a parked session, if it is still the parking `generation`: with `reason`, or
+    /// with the reason recorded (a close, a shutdown, a slow consumer).
+    fn end_parked(
+        self: &Arc<Self>,
+        id: ConnectionId,
+        conn: &Arc<Shared>,
+        generation: u64,
+        reason: Option<DisconnectReason>,
+    ) {
+        let parked = {
+            let mut slot = conn.slot();
+            if slot.generation != generation {
+                return;
+            }
+            slot.parked.take()
+        };
+        if parked.is_none() {
+            return;
+        }
+        if let Some(reason) = reason {
+            conn.record(reason);
+        }
+        conn.queue.abort();
+        let owner = ConnOwner {
+            id,
+            conn: conn.clone(),
+            inner: Arc::clone(self),
+        };
+        use crate::driver::Owner;
+        owner.closed(conn.take_reason());
+    }
+
+    /// A new connection takes over the session its token names: once the session is
+    /// parked (its old connection is cut if the server had not noticed the drop yet), the
+    /// session's state answers the client and sends again what it missed.
+    pub(super) fn take_over(self: &Arc<Self>, handoff: Handoff) {
+        let inner = Arc::clone(self);
+        let id = handoff.token.id();
+        let task = async move {
+            let session = inner.table().get(&id).cloned();
+            let Some(session) = session else {
+                return refuse(handoff, "the session has ended").await;
+            };
+            let Some(mut core) = take_parked(&session).await else {
+                return refuse(handoff, "the session has ended").await;
+            };
+            let now = tokio::time::Instant::now().into_std();
+            if !core.resume_link(now, handoff.received) {
+                return refuse(handoff, "the session has ended").await;
+            }
+            debug!(%id, received = handoff.received, "resuming the session");
+            session.queue.relink(handoff.direct);
+            let owner = ConnOwner {
+                id,
+                conn: session.clone(),
+                inner: Arc::clone(&inner),
+            };
+            driver::spawn(
+                session,
+                core,
+                handoff.reader,
+                handoff.writer,
+                owner,
+                &inner.tracker,
+            );
+        };
+        self.tracker
+            .spawn(task.instrument(tracing::debug_span!("take_over", id = id.get())));
+    }
+}
+
+/// Takes the parked state of `session`, cutting its current connection first if it has
+/// one; `None` if the session ends (or its connection does not let go) meanwhile.
+async fn take_parked(session: &Shared) -> Option<podnet_proto::Connection> {
+    let deadline = tokio::time::Instant::now() + TAKE_OVER_WAIT;
+    loop {
+        let notified = session.parked_notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        {
+            let mut slot = session.slot();
+            if let Some((core, _)) = slot.parked.take() {
+                // The grace timer of this parking no longer applies.
+                slot.generation += 1;
+                return Some(core);
+            }
+            if !session.is_open() {
+                return None;
+            }
+            if let Some(link) = slot.link.take() {
+                slot.link_error = Some("replaced by a resumed connection".to_owned());
+                link.cancel();
+            }
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return None;
+        }
+    }
+}
+
+/// Tells a connection that could not take its session over why, and closes it.
+async fn refuse(handoff: Handoff, why: &str) {
+    let Handoff {
+        mut reader,
+        mut writer,
+        ..
+    } = handoff;
+    let frame = podnet_proto::close_frame(
+        &format!("{RESUME_REFUSED}: {why}"),
+        &podnet_proto::podnet_framing::FramingConfig::default(),
+    );
+    let _ = tokio::time::timeout(REFUSE_LINGER, async {
+        writer.write_all(&frame).await?;
+        writer.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while reader.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
+}

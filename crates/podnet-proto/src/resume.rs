@@ -102,6 +102,7 @@ impl ResumeToken {
     /// If the operating system has no random source (no supported OS lacks one).
     pub fn mint(instance: u64, id: ConnectionId) -> Self {
         let mut secret = [0u8; 16];
+        #[allow(clippy::expect_used)] // no supported OS lacks a random source
         getrandom::fill(&mut secret).expect("the operating system's random source failed");
         Self {
             instance,
@@ -114,6 +115,7 @@ impl ResumeToken {
     /// server (or another one) refuses tokens it did not give.
     pub fn new_instance() -> u64 {
         let mut bytes = [0u8; 8];
+        #[allow(clippy::expect_used)] // no supported OS lacks a random source
         getrandom::fill(&mut bytes).expect("the operating system's random source failed");
         u64::from_le_bytes(bytes)
     }

@@ -32,6 +32,9 @@ impl DirectWrite for tokio::net::tcp::OwnedWriteHalf {
 /// (its `Bytes` handle and queue slot). It keeps a flood of tiny frames bounded as well.
 pub(crate) const FRAME_OVERHEAD: usize = 48;
 
+/// How far past its limit a queue takes control messages.
+const CONTROL_SLACK: usize = 64 * 1024;
+
 /// Why a push was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PushError {
@@ -175,7 +178,10 @@ impl OutboundQueue {
         if state.link == Link::Detached {
             return Ok(());
         }
-        self.push_locked(state, header, frame, None)
+        // Control messages (acknowledgements above all) must get through a queue that
+        // messages filled: a lost acknowledgement could leave both sides waiting for
+        // room. They have a little room of their own past the limit.
+        self.push_within(state, header, frame, None, self.limit + CONTROL_SLACK)
     }
 
     /// Keeps an application frame for a resume, if the session is resumable: charged to
@@ -205,14 +211,25 @@ impl OutboundQueue {
     /// a resume (it is kept too, unless the queue is full).
     fn push_locked(
         &self,
-        mut state: std::sync::MutexGuard<'_, State>,
+        state: std::sync::MutexGuard<'_, State>,
         header: Option<Bytes>,
         frame: Bytes,
         kept: Option<&Bytes>,
     ) -> Result<(), PushError> {
+        self.push_within(state, header, frame, kept, self.limit)
+    }
+
+    fn push_within(
+        &self,
+        mut state: std::sync::MutexGuard<'_, State>,
+        header: Option<Bytes>,
+        frame: Bytes,
+        kept: Option<&Bytes>,
+        limit: usize,
+    ) -> Result<(), PushError> {
         let header_cost = header.as_ref().map_or(0, |h| h.len() + FRAME_OVERHEAD);
         let cost = frame.len() + FRAME_OVERHEAD + header_cost;
-        if state.charged > 0 && state.charged + cost > self.limit {
+        if state.charged > 0 && state.charged + cost > limit {
             return Err(PushError::Full {
                 queued: state.charged + cost,
                 limit: self.limit,
@@ -485,14 +502,20 @@ impl OutboundQueue {
     /// if `received` is outside what was sent and not yet acknowledged.
     pub(crate) fn replay_from(&self, received: u64) -> bool {
         let mut state = self.lock();
-        let Some(replay) = state.replay.as_ref() else {
+        let Some(replay) = state.replay.as_mut() else {
             return false;
         };
         if received < replay.acked || received > replay.sent {
             return false;
         }
-        let skip = usize::try_from(received - replay.acked).unwrap_or(usize::MAX);
-        let again: Vec<Bytes> = replay.frames.iter().skip(skip).cloned().collect();
+        // What the peer has is acknowledged by its count.
+        while replay.acked < received {
+            if let Some(frame) = replay.frames.pop_front() {
+                replay.charged = replay.charged.saturating_sub(frame.len() + FRAME_OVERHEAD);
+            }
+            replay.acked += 1;
+        }
+        let again: Vec<Bytes> = replay.frames.iter().cloned().collect();
         let was_empty = state.frames.is_empty();
         for frame in again {
             // Not charged to the queue's limit: the replay limit already bounds them.
@@ -504,6 +527,7 @@ impl OutboundQueue {
         if wake {
             self.writer.notify_one();
         }
+        self.room.notify_waiters();
         true
     }
 

@@ -73,12 +73,10 @@ pub(super) fn carry_out<O: Owner>(
             Action::Resumable(token) => conn.set_resumable(token),
             Action::TokenConfirmed => conn.slot().previous = None,
             Action::NotResumable => conn.set_not_resumable(),
-            Action::Acked(n) => {
-                if !conn.queue.acked(n) {
-                    core.on_protocol_violation(format!(
-                        "the peer acknowledged {n} messages, more than were sent to it"
-                    ));
-                }
+            Action::Acked(n) if !conn.queue.acked(n) => {
+                core.on_protocol_violation(format!(
+                    "the peer acknowledged {n} messages, more than were sent to it"
+                ));
             }
             Action::Resume { token, received } => match owner.check_resume(&token) {
                 Ok(()) => return Flow::Handoff { token, received },

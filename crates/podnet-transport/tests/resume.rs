@@ -1,0 +1,421 @@
+//! Sessions that survive dropped connections, through a fault-injecting proxy on loopback:
+//! exactly once and in order across cuts, grace expiry, a restarted server, and tokens
+//! that are not the session's.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::proxy::{Cut, Proxy};
+use common::{Echo, RawPeer, WAIT};
+use podnet_transport::{
+    Client, ClientConfig, ClientEvent, ConnectionId, DisconnectReason, EventStream, Frame,
+    ResumeConfig, Server, ServerConfig, ServerEvent,
+};
+
+/// A client that comes back fast, and notices a silent server within half a second.
+fn quick_client() -> ClientConfig {
+    let mut config = ClientConfig::default();
+    let mut resume = ResumeConfig::default();
+    resume.initial_backoff = Duration::from_millis(5);
+    resume.max_backoff = Duration::from_millis(50);
+    resume.max_attempts = 50;
+    config.resume = Some(resume);
+    config.connection.liveness.heartbeat_interval = Some(Duration::from_millis(100));
+    config.connection.liveness.heartbeat_timeout = Duration::from_millis(500);
+    config
+}
+
+fn server_config(grace: Duration) -> ServerConfig {
+    let mut config = ServerConfig::default();
+    config.resume.as_mut().unwrap().grace = grace;
+    config
+}
+
+/// Waits until the client has the server's greeting: past the handshake, so the session
+/// is resumable on both sides.
+async fn greeted(events: &mut EventStream<ClientEvent>) {
+    let msg = common::next_client_message(events).await;
+    assert_eq!(msg.action(), "connected");
+}
+
+async fn connected(events: &mut EventStream<ServerEvent>) -> ConnectionId {
+    match common::next_server_event(events).await {
+        ServerEvent::Connected { id, .. } => id,
+        other => panic!("expected a connection, got {other:?}"),
+    }
+}
+
+/// 100,000 messages each way while the proxy cuts the connection 20 times (both sides
+/// reset, or one side reset and the other left silent), wherever the bytes are: each side
+/// receives every message of the other exactly once, in order, and the session is the
+/// same throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundred_thousand_each_way_through_twenty_cuts() {
+    common::trace();
+    const N: u64 = 100_000;
+    const CUTS: u64 = 20;
+    let (server, mut server_events) =
+        Server::bind("127.0.0.1:0", server_config(Duration::from_secs(30)))
+            .await
+            .unwrap();
+    let server = Arc::new(server);
+    let proxy = Proxy::start(server.local_addr(), 7).await;
+    let (client, mut client_events) = Client::connect(proxy.addr, quick_client()).await.unwrap();
+    let client = Arc::new(client);
+    let id = connected(&mut server_events).await;
+
+    let to_client = tokio::spawn({
+        let server = server.clone();
+        async move {
+            for n in 0..N {
+                let frame = Frame::encode(&Echo { n }, server.framing()).unwrap();
+                server.send_frame_wait(id, &frame).await.unwrap();
+            }
+        }
+    });
+    let to_server = tokio::spawn({
+        let client = client.clone();
+        async move {
+            for n in 0..N {
+                let frame = Frame::encode(&Echo { n }, client.framing()).unwrap();
+                client.send_frame_wait(&frame).await.unwrap();
+            }
+        }
+    });
+
+    let (mut at_server, mut at_client) = (0u64, 0u64);
+    let (mut cuts, mut dropped, mut resumed, mut reconnecting, mut client_resumed) =
+        (0u64, 0, 0, 0, 0);
+    let modes = [Cut::Both, Cut::ClientSide, Cut::ServerSide];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while at_server < N || at_client < N || resumed < cuts || client_resumed < cuts {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => panic!(
+                "stuck: server has {at_server}, client {at_client}, {cuts} cuts, \
+                 {resumed} resumed on the server, {client_resumed} on the client"
+            ),
+            event = server_events.recv() => match event.unwrap() {
+                ServerEvent::Message { id: from, message } => {
+                    assert_eq!(from, id, "the same session throughout");
+                    assert_eq!(message.decode::<Echo>().unwrap().n, at_server, "in order, once");
+                    at_server += 1;
+                }
+                ServerEvent::Dropped { id: from, .. } => {
+                    assert_eq!(from, id);
+                    dropped += 1;
+                }
+                ServerEvent::Resumed { id: from } => {
+                    assert_eq!(from, id);
+                    resumed += 1;
+                }
+                other => panic!("unexpected on the server: {other:?}"),
+            },
+            event = client_events.recv() => match event.unwrap() {
+                ClientEvent::Message(message) => {
+                    if message.action() == "connected" {
+                        continue;
+                    }
+                    assert_eq!(message.decode::<Echo>().unwrap().n, at_client, "in order, once");
+                    at_client += 1;
+                }
+                ClientEvent::Reconnecting { .. } => reconnecting += 1,
+                ClientEvent::Resumed => client_resumed += 1,
+                ClientEvent::SocketConnect { .. } | ClientEvent::Handshake(_) => {}
+                other => panic!("unexpected on the client: {other:?}"),
+            },
+        }
+        // Cut at evenly spread points of the traffic, once the last cut was resumed.
+        let progress = at_server + at_client;
+        if cuts < CUTS
+            && progress >= (cuts + 1) * 2 * N / (CUTS + 1)
+            && resumed == cuts
+            && client_resumed == cuts
+        {
+            proxy.cut(modes[usize::try_from(cuts).unwrap() % modes.len()]);
+            cuts += 1;
+        }
+    }
+    to_client.await.unwrap();
+    to_server.await.unwrap();
+    assert_eq!((at_server, at_client), (N, N));
+    assert_eq!(cuts, CUTS);
+    assert_eq!((dropped, resumed, client_resumed), (CUTS, CUTS, CUTS));
+    assert!(reconnecting >= CUTS);
+    let info = server.connection_info(id).unwrap();
+    assert!(info.resumable);
+    client.close("done");
+    loop {
+        match common::next_server_event(&mut server_events).await {
+            ServerEvent::Disconnected { id: from, reason } => {
+                assert_eq!(from, id);
+                assert_eq!(
+                    reason,
+                    DisconnectReason::PeerClosed {
+                        reason: Some("done".into())
+                    }
+                );
+                break;
+            }
+            ServerEvent::Message { .. } => panic!("nothing more was sent"),
+            _ => {}
+        }
+    }
+}
+
+/// A session whose client does not come back ends once the grace runs out: `Dropped`,
+/// then one `Disconnected` with `NotResumed`; sending to it meanwhile is kept, not refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grace_expiry_ends_the_session_once() {
+    common::trace();
+    let grace = Duration::from_millis(300);
+    let (server, mut events) = Server::bind("127.0.0.1:0", server_config(grace))
+        .await
+        .unwrap();
+    let proxy = Proxy::start(server.local_addr(), 3).await;
+    let mut config = quick_client();
+    config.resume.as_mut().unwrap().max_attempts = 1;
+    config.resume.as_mut().unwrap().initial_backoff = Duration::from_secs(1);
+    config.resume.as_mut().unwrap().max_backoff = Duration::from_secs(1);
+    let (client, mut client_events) = Client::connect(proxy.addr, config).await.unwrap();
+    let id = connected(&mut events).await;
+    greeted(&mut client_events).await;
+    proxy.cut(Cut::Both);
+    let started = tokio::time::Instant::now();
+    match common::next_server_event(&mut events).await {
+        ServerEvent::Dropped { id: from, .. } => assert_eq!(from, id),
+        other => panic!("expected Dropped, got {other:?}"),
+    }
+    // Kept for the player while it is away.
+    let before = server.connection_info(id).unwrap().unacked.0;
+    server.send_with_action(id, "state", &()).unwrap();
+    assert_eq!(server.connection_info(id).unwrap().unacked.0, before + 1);
+    match common::next_server_event(&mut events).await {
+        ServerEvent::Disconnected { id: from, reason } => {
+            assert_eq!(from, id);
+            assert!(
+                matches!(reason, DisconnectReason::NotResumed { .. }),
+                "{reason}"
+            );
+            assert!(started.elapsed() >= grace);
+        }
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+    assert!(server.connection_ids().is_empty());
+    assert!(server.send_with_action(id, "state", &()).is_err());
+    // The client, its one attempt refused (the session is gone), gives up once.
+    drop(proxy);
+    let reason = loop {
+        match common::next_client_event(&mut client_events).await {
+            ClientEvent::Disconnected(reason) => break reason,
+            ClientEvent::Message(_) | ClientEvent::Reconnecting { .. } => {}
+            ClientEvent::SocketConnect { .. } | ClientEvent::Handshake(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(
+        matches!(
+            reason,
+            DisconnectReason::NotResumed { .. } | DisconnectReason::ResumeRefused { .. }
+        ),
+        "{reason}"
+    );
+    drop(client);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), events.recv())
+            .await
+            .is_err(),
+        "no second Disconnected"
+    );
+}
+
+/// A server restarted on the same port refuses the old session's resume with a reason
+/// that says so, and the client reports it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_server_refuses_the_resume() {
+    common::trace();
+    let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let proxy = Proxy::start(addr, 5).await;
+    let mut config = quick_client();
+    config.resume.as_mut().unwrap().initial_backoff = Duration::from_millis(200);
+    config.resume.as_mut().unwrap().max_backoff = Duration::from_millis(200);
+    let (_client, mut client_events) = Client::connect(proxy.addr, config).await.unwrap();
+    connected(&mut events).await;
+    // The server goes; another starts on the same port, before the client's first attempt.
+    server.shutdown("restart", WAIT).await;
+    drop(server);
+    let (_restarted, _events) = Server::bind(addr, ServerConfig::default()).await.unwrap();
+    let reason = loop {
+        if let ClientEvent::Disconnected(reason) =
+            common::next_client_event(&mut client_events).await
+        {
+            break reason;
+        }
+    };
+    // A shutdown is a close, not a drop: the session ends with the server's reason.
+    assert!(
+        matches!(&reason, DisconnectReason::PeerClosed { reason: Some(r) } if r == "restart"),
+        "{reason}"
+    );
+
+    // Now a drop, then a restart: the resume reaches a server that never gave the token.
+    let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let proxy = Proxy::start(addr, 6).await;
+    let mut config = quick_client();
+    config.resume.as_mut().unwrap().initial_backoff = Duration::from_millis(300);
+    config.resume.as_mut().unwrap().max_backoff = Duration::from_millis(300);
+    let (_client, mut client_events) = Client::connect(proxy.addr, config).await.unwrap();
+    connected(&mut events).await;
+    greeted(&mut client_events).await;
+    proxy.cut(Cut::Both);
+    match common::next_server_event(&mut events).await {
+        ServerEvent::Dropped { .. } => {}
+        other => panic!("expected Dropped, got {other:?}"),
+    }
+    // Stopped without telling anyone (the connection is gone already), and restarted.
+    server.shutdown("restart", WAIT).await;
+    drop(server);
+    let (_restarted, _events) = Server::bind(addr, ServerConfig::default()).await.unwrap();
+    let reason = loop {
+        if let ClientEvent::Disconnected(reason) =
+            common::next_client_event(&mut client_events).await
+        {
+            break reason;
+        }
+    };
+    match reason {
+        DisconnectReason::ResumeRefused { reason } => {
+            assert!(reason.contains("before this server restarted"), "{reason}");
+        }
+        other => panic!("expected a refused resume, got {other}"),
+    }
+    drop(proxy);
+}
+
+/// A podnet client by hand: hello asking for resume (or resuming with `token`), and the
+/// server's answer.
+async fn raw_hello(
+    addr: std::net::SocketAddr,
+    token: Option<&str>,
+    received: u64,
+) -> (RawPeer, podnet_framing::RawMessage) {
+    #[derive(serde::Serialize)]
+    struct Hello<'a> {
+        protocol: u32,
+        #[serde(rename = "type")]
+        conn_type: &'a str,
+        resume: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<&'a str>,
+        received: u64,
+    }
+    let mut peer = RawPeer::connect(addr).await;
+    peer.send(
+        "podnet:hello",
+        &Hello {
+            protocol: podnet_transport::PROTOCOL_VERSION,
+            conn_type: "classic",
+            resume: token.is_none(),
+            token,
+            received,
+        },
+    )
+    .await;
+    let answer = tokio::time::timeout(WAIT, peer.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    (peer, answer)
+}
+
+fn token_of(answer: &podnet_framing::RawMessage) -> String {
+    assert_eq!(answer.action(), "podnet:hello");
+    answer.to_value().unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A stale token (one a resume replaced, once the client used the new one) and a token
+/// naming another session are refused with reasons that say so; neither session is
+/// touched, and each one's own token still resumes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_and_foreign_tokens_are_refused() {
+    common::trace();
+    let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let (a, hello_a) = raw_hello(addr, None, 0).await;
+    let a_id = connected(&mut events).await;
+    let (_b, hello_b) = raw_hello(addr, None, 0).await;
+    let b_id = connected(&mut events).await;
+    let (token_a, token_b) = (token_of(&hello_a), token_of(&hello_b));
+
+    // A's connection drops; A resumes, then says something on the new connection (it has
+    // the new token).
+    socket2::SockRef::from(&a.stream)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(a);
+    match common::next_server_event(&mut events).await {
+        ServerEvent::Dropped { id, .. } => assert_eq!(id, a_id),
+        other => panic!("expected Dropped, got {other:?}"),
+    }
+    // Received: the greeting.
+    let (mut a, answer) = raw_hello(addr, Some(&token_a), 1).await;
+    let value = answer.to_value().unwrap();
+    assert_eq!(value["resumed"].as_bool(), Some(true), "{value:?}");
+    let new_token_a = token_of(&answer);
+    assert_ne!(new_token_a, token_a, "rotated");
+    a.send("hi", &()).await;
+    loop {
+        match common::next_server_event(&mut events).await {
+            ServerEvent::Resumed { id } => assert_eq!(id, a_id),
+            ServerEvent::Message { id, message } => {
+                assert_eq!((id, message.action()), (a_id, "hi"));
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    // The stale token: refused, A untouched.
+    let (mut stale, answer) = raw_hello(addr, Some(&token_a), 1).await;
+    let reason = common::close_reason(&answer).expect("a close");
+    assert!(reason.starts_with("resume refused"), "{reason}");
+    assert!(reason.contains("stale"), "{reason}");
+    assert!(stale.recv_until_eof().await.is_empty());
+
+    // B's id with A's secret: refused, B untouched.
+    let foreign = format!("{}{}", &token_b[..32], &new_token_a[32..]);
+    let (_foreign, answer) = raw_hello(addr, Some(&foreign), 1).await;
+    let reason = common::close_reason(&answer).expect("a close");
+    assert!(reason.contains("not this session's"), "{reason}");
+
+    // Neither session noticed anything.
+    assert_eq!(server.connection_ids(), vec![a_id, b_id]);
+    a.send("still here", &()).await;
+    match common::next_server_event(&mut events).await {
+        ServerEvent::Message { id, message } => {
+            assert_eq!((id, message.action()), (a_id, "still here"));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // A malformed token is refused too.
+    let (_bad, answer) = raw_hello(addr, Some("zz"), 0).await;
+    assert!(
+        common::close_reason(&answer)
+            .unwrap()
+            .starts_with("resume refused")
+    );
+}

@@ -97,26 +97,17 @@ impl Client {
             .map_err(|_| timed_out())??;
         let peer = stream.peer_addr()?;
         let local_addr = stream.local_addr()?;
-        if let Err(err) = socket::tune(&stream, &config.connection.liveness) {
-            debug!(%peer, %err, "could not set socket options");
-        }
-        #[cfg(feature = "tls")]
-        if let Some(tls) = config.tls.clone() {
-            let stream = tokio::time::timeout_at(
-                deadline,
-                tls.connector.connect(tls.server_name.clone(), stream),
-            )
-            .await
-            .map_err(|_| timed_out())?
-            .map_err(|source| TransportError::TlsHandshake {
-                server_name: tls.server_name(),
-                source,
-            })?;
-            let (reader, writer) = tokio::io::split(stream);
-            return Ok(Self::start(
-                reader, writer, None, peer, local_addr, config, sink,
-            ));
-        }
+        #[allow(clippy::infallible_destructuring_match)] // one variant without `tls`
+        let stream = match finish_connect(stream, &config, deadline, timed_out).await? {
+            Opened::Tcp(stream) => stream,
+            #[cfg(feature = "tls")]
+            Opened::Tls(stream) => {
+                let (reader, writer) = tokio::io::split(*stream);
+                return Ok(Self::start(
+                    reader, writer, None, peer, local_addr, config, sink,
+                ));
+            }
+        };
         let (reader, writer) = stream.into_split();
         let writer = Arc::new(writer);
         let direct: Arc<dyn DirectWrite> = writer.clone();
@@ -439,6 +430,43 @@ struct Link {
     direct: Option<Arc<dyn DirectWrite>>,
 }
 
+/// A connected socket, past its TLS handshake when the config asks for TLS.
+enum Opened {
+    Tcp(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// Tunes a freshly connected socket and, with TLS configured, runs the handshake by
+/// `deadline` (`timed_out` is the error past it).
+async fn finish_connect(
+    stream: TcpStream,
+    config: &ClientConfig,
+    deadline: tokio::time::Instant,
+    timed_out: impl Fn() -> TransportError,
+) -> Result<Opened, TransportError> {
+    if let Err(err) = socket::tune(&stream, &config.connection.liveness) {
+        debug!(peer = ?stream.peer_addr().ok(), %err, "could not set socket options");
+    }
+    #[cfg(feature = "tls")]
+    if let Some(tls) = config.tls.clone() {
+        let stream = tokio::time::timeout_at(
+            deadline,
+            tls.connector.connect(tls.server_name.clone(), stream),
+        )
+        .await
+        .map_err(|_| timed_out())?
+        .map_err(|source| TransportError::TlsHandshake {
+            server_name: tls.server_name(),
+            source,
+        })?;
+        return Ok(Opened::Tls(Box::new(stream)));
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = (deadline, timed_out);
+    Ok(Opened::Tcp(stream))
+}
+
 /// Connects to `peer` as `config` says (TLS included), within its connect timeout.
 async fn open_link(peer: SocketAddr, config: &ClientConfig) -> Result<Link, TransportError> {
     let timeout = config.connect_timeout;
@@ -454,28 +482,19 @@ async fn open_link(peer: SocketAddr, config: &ClientConfig) -> Result<Link, Tran
             addr: peer.to_string(),
             source,
         })?;
-    if let Err(err) = socket::tune(&stream, &config.connection.liveness) {
-        debug!(%peer, %err, "could not set socket options");
-    }
-    #[cfg(feature = "tls")]
-    if let Some(tls) = config.tls.clone() {
-        let stream = tokio::time::timeout_at(
-            deadline,
-            tls.connector.connect(tls.server_name.clone(), stream),
-        )
-        .await
-        .map_err(|_| timed_out())?
-        .map_err(|source| TransportError::TlsHandshake {
-            server_name: tls.server_name(),
-            source,
-        })?;
-        let (reader, writer) = tokio::io::split(stream);
-        return Ok(Link {
-            reader: Box::new(reader),
-            writer: Box::new(writer),
-            direct: None,
-        });
-    }
+    #[allow(clippy::infallible_destructuring_match)] // one variant without `tls`
+    let stream = match finish_connect(stream, config, deadline, timed_out).await? {
+        Opened::Tcp(stream) => stream,
+        #[cfg(feature = "tls")]
+        Opened::Tls(stream) => {
+            let (reader, writer) = tokio::io::split(*stream);
+            return Ok(Link {
+                reader: Box::new(reader),
+                writer: Box::new(writer),
+                direct: None,
+            });
+        }
+    };
     let (reader, writer) = stream.into_split();
     let writer = Arc::new(writer);
     let direct: Arc<dyn DirectWrite> = writer.clone();

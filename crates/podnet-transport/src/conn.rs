@@ -117,9 +117,10 @@ pub struct ConnectionInfo {
     /// Whether the session resumes after a dropped connection (see
     /// [`ResumeConfig`](crate::ResumeConfig)).
     pub resumable: bool,
-    /// Messages kept for a resume that the peer has not acknowledged yet, and their bytes
-    /// (as counted against [`ConnectionConfig::max_unacked_bytes`]).
-    pub unacked: (usize, usize),
+    /// Messages kept for a resume that the peer has not acknowledged yet.
+    pub unacked_frames: usize,
+    /// Their bytes, as counted against [`ConnectionConfig::max_unacked_bytes`].
+    pub unacked_bytes: usize,
 }
 
 impl Shared {
@@ -370,6 +371,7 @@ impl Shared {
     pub(crate) fn info(&self) -> ConnectionInfo {
         let stats = self.queue.stats();
         let rtt = self.rtt_micros.load(Ordering::Relaxed);
+        let (unacked_frames, unacked_bytes) = self.queue.kept();
         ConnectionInfo {
             peer: self.peer,
             queued_frames: stats.frames,
@@ -380,7 +382,8 @@ impl Shared {
             podnet_peer: self.podnet_peer.load(Ordering::Relaxed),
             handshake: self.handshake.get().cloned(),
             resumable: self.is_resumable(),
-            unacked: self.queue.kept(),
+            unacked_frames,
+            unacked_bytes,
         }
     }
 }

@@ -276,13 +276,11 @@ impl OutboundQueue {
             return Err(PushError::Closed);
         }
         if state.replay.is_some() {
-            let original = frame.clone();
-            if state.link != Link::Attached {
-                return self.keep(&mut state, &original).map(drop);
-            }
             // Kept first, so a full replay refuses the frame before any of it is written;
-            // un-kept if the queue refuses it.
-            self.keep(&mut state, &original)?;
+            // un-kept if the queue refuses it. With no connection attached it is only kept.
+            if !self.keep(&mut state, &frame)? {
+                return Ok(());
+            }
             return self.write_or_queue(state, header, frame, allowed, true);
         }
         self.write_or_queue(state, header, frame, allowed, false)

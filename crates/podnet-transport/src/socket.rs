@@ -1,8 +1,10 @@
-//! Socket options applied to every connection.
+//! Socket options applied to every connection, and the last words of one turned away.
 
 use std::io;
+use std::time::Duration;
 
 use socket2::{SockRef, TcpKeepalive};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use podnet_proto::Liveness;
@@ -25,4 +27,22 @@ pub(crate) fn tune(stream: &TcpStream, liveness: &Liveness) -> io::Result<()> {
         SockRef::from(stream).set_tcp_keepalive(&keepalive)?;
     }
     Ok(())
+}
+
+/// Tells a peer that is being turned away `words` (a close reason, an HTTP answer), shuts
+/// the writing side down, then reads until the peer closes, so that unread input does not
+/// turn the close into a reset that destroys the words before they are read. All within
+/// `linger`; errors only end it early.
+pub(crate) async fn last_words<S>(io: &mut S, words: &[u8], linger: Duration)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let _ = tokio::time::timeout(linger, async {
+        io.write_all(words).await?;
+        io.shutdown().await?;
+        let mut sink = [0u8; 1024];
+        while io.read(&mut sink).await? > 0 {}
+        Ok::<_, io::Error>(())
+    })
+    .await;
 }

@@ -190,9 +190,12 @@ async fn grace_expiry_ends_the_session_once() {
         other => panic!("expected Dropped, got {other:?}"),
     }
     // Kept for the player while it is away.
-    let before = server.connection_info(id).unwrap().unacked.0;
+    let before = server.connection_info(id).unwrap().unacked_frames;
     server.send_with_action(id, "state", &()).unwrap();
-    assert_eq!(server.connection_info(id).unwrap().unacked.0, before + 1);
+    assert_eq!(
+        server.connection_info(id).unwrap().unacked_frames,
+        before + 1
+    );
     match common::next_server_event(&mut events).await {
         ServerEvent::Disconnected { id: from, reason } => {
             assert_eq!(from, id);

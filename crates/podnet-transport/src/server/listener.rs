@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use podnet_framing::MessageBatch;
 use podnet_proto::{Admit, ConnectionKind, EVICTION_REASON, Eviction, Handshake};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
 use tokio::sync::Semaphore;
@@ -285,17 +284,9 @@ impl Inner {
         self.tracker.spawn(async move {
             let _permit = permit;
             let mut stream = stream;
-            let _ = tokio::time::timeout(REJECT_LINGER, async {
-                stream.set_nodelay(true)?;
-                stream.write_all(&frame).await?;
-                stream.shutdown().await?;
-                // Read until the client closes, so unread input does not turn our close
-                // into a reset that could destroy the reason before it is read.
-                let mut sink = [0u8; 1024];
-                while stream.read(&mut sink).await? > 0 {}
-                Ok::<_, io::Error>(())
-            })
-            .await;
+            if stream.set_nodelay(true).is_ok() {
+                socket::last_words(&mut stream, &frame, REJECT_LINGER).await;
+            }
         });
     }
 }

@@ -112,14 +112,7 @@ impl Inner {
             podnet_proto::EVICTION_REASON,
             &self.connection_config.framing,
         );
-        let _ = tokio::time::timeout(REFUSE_LINGER, async {
-            stream.write_all(&frame).await?;
-            stream.shutdown().await?;
-            let mut sink = [0u8; 1024];
-            while stream.read(&mut sink).await? > 0 {}
-            Ok::<_, io::Error>(())
-        })
-        .await;
+        crate::socket::last_words(&mut stream, &frame, REFUSE_LINGER).await;
     }
 
     /// As [`start_sniffing`](Self::start_sniffing), for a stream that cannot be peeked
@@ -203,16 +196,7 @@ impl Inner {
                 if let Some(why) = refused {
                     debug!(%why, "HTTP request refused");
                 }
-                let _ = tokio::time::timeout(REFUSE_LINGER, async {
-                    io.write_all(&response).await?;
-                    io.shutdown().await?;
-                    // Read until the client closes, so that unread input does not turn
-                    // the close into a reset that destroys the answer.
-                    let mut sink = [0u8; 1024];
-                    while io.read(&mut sink).await? > 0 {}
-                    Ok::<_, io::Error>(())
-                })
-                .await;
+                crate::socket::last_words(io, &response, REFUSE_LINGER).await;
             }
             None => {}
         }

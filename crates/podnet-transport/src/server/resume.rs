@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use podnet_proto::{RESUME_BUSY, RESUME_REFUSED, ResumeToken};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{Instrument, debug, info};
 
 use super::Inner;
@@ -194,21 +193,11 @@ async fn take_parked(session: &Shared) -> Option<podnet_proto::Connection> {
 
 /// Tells a connection that could not take its session over why, and closes it.
 async fn refuse(handoff: Handoff, why: &str) {
-    let Handoff {
-        mut reader,
-        mut writer,
-        ..
-    } = handoff;
+    let Handoff { reader, writer, .. } = handoff;
     let frame = podnet_proto::close_frame(
         &format!("{RESUME_REFUSED}: {why}"),
         &podnet_proto::podnet_framing::FramingConfig::default(),
     );
-    let _ = tokio::time::timeout(REFUSE_LINGER, async {
-        writer.write_all(&frame).await?;
-        writer.shutdown().await?;
-        let mut sink = [0u8; 1024];
-        while reader.read(&mut sink).await? > 0 {}
-        Ok::<_, std::io::Error>(())
-    })
-    .await;
+    let mut io = tokio::io::join(reader, writer);
+    crate::socket::last_words(&mut io, &frame, REFUSE_LINGER).await;
 }

@@ -12,6 +12,18 @@ use common::{Echo, RawPeer, WAIT};
 use podnet_transport::{Frame, Server, ServerConfig, ServerEvent};
 use tokio::net::TcpStream;
 
+/// What each open file descriptor is (`socket:[...]`, a path), for a failure's message.
+fn fd_targets() -> Vec<String> {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+                .map(|target| target.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Open file descriptors of this process, where the OS shows them.
 fn open_fds() -> Option<usize> {
     Some(std::fs::read_dir("/proc/self/fd").ok()?.count())
@@ -73,7 +85,8 @@ async fn thousands_of_connections_reset_mid_frame() {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "open files after {RESETS} resets: {after}, before: {before}"
+                "open files after {RESETS} resets: {after}, before: {before}; now open: {:?}",
+                fd_targets()
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

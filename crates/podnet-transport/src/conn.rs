@@ -79,6 +79,9 @@ pub(crate) struct SessionSlot {
     pub(crate) parked: Option<(podnet_proto::Connection, DisconnectReason)>,
     /// Counts parkings, so a grace timer knows whether its parking is still the one.
     pub(crate) generation: u64,
+    /// Stops the grace timer of the current parking (when the session resumes), so no
+    /// task outlives its purpose and holds up a shutdown.
+    pub(crate) grace_timer: Option<CancellationToken>,
     /// Cuts the current connection (not the session).
     pub(crate) link: Option<CancellationToken>,
     /// Why the current connection failed, as its writer saw it.

@@ -9,8 +9,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::proxy::{Cut, Proxy};
 use common::{Echo, RawPeer, WAIT};
+use podnet_testkit::{Cut, Proxy};
 use podnet_transport::{
     Client, ClientConfig, ClientEvent, ConnectionId, DisconnectReason, EventStream, Frame,
     ResumeConfig, Server, ServerConfig, ServerEvent,
@@ -63,8 +63,8 @@ async fn hundred_thousand_each_way_through_twenty_cuts() {
             .await
             .unwrap();
     let server = Arc::new(server);
-    let proxy = Proxy::start(server.local_addr(), 7).await;
-    let (client, mut client_events) = Client::connect(proxy.addr, quick_client()).await.unwrap();
+    let proxy = Proxy::start(server.local_addr(), 7).unwrap();
+    let (client, mut client_events) = Client::connect(proxy.addr(), quick_client()).await.unwrap();
     let client = Arc::new(client);
     let id = connected(&mut server_events).await;
 
@@ -175,12 +175,12 @@ async fn grace_expiry_ends_the_session_once() {
     let (server, mut events) = Server::bind("127.0.0.1:0", server_config(grace))
         .await
         .unwrap();
-    let proxy = Proxy::start(server.local_addr(), 3).await;
+    let proxy = Proxy::start(server.local_addr(), 3).unwrap();
     let mut config = quick_client();
     config.resume.as_mut().unwrap().max_attempts = 1;
     config.resume.as_mut().unwrap().initial_backoff = Duration::from_secs(1);
     config.resume.as_mut().unwrap().max_backoff = Duration::from_secs(1);
-    let (client, mut client_events) = Client::connect(proxy.addr, config).await.unwrap();
+    let (client, mut client_events) = Client::connect(proxy.addr(), config).await.unwrap();
     let id = connected(&mut events).await;
     greeted(&mut client_events).await;
     proxy.cut(Cut::Both);
@@ -244,11 +244,11 @@ async fn a_restarted_server_refuses_the_resume() {
         .await
         .unwrap();
     let addr = server.local_addr();
-    let proxy = Proxy::start(addr, 5).await;
+    let proxy = Proxy::start(addr, 5).unwrap();
     let mut config = quick_client();
     config.resume.as_mut().unwrap().initial_backoff = Duration::from_millis(200);
     config.resume.as_mut().unwrap().max_backoff = Duration::from_millis(200);
-    let (_client, mut client_events) = Client::connect(proxy.addr, config).await.unwrap();
+    let (_client, mut client_events) = Client::connect(proxy.addr(), config).await.unwrap();
     connected(&mut events).await;
     // The server goes; another starts on the same port, before the client's first attempt.
     server.shutdown("restart", WAIT).await;
@@ -272,11 +272,11 @@ async fn a_restarted_server_refuses_the_resume() {
         .await
         .unwrap();
     let addr = server.local_addr();
-    let proxy = Proxy::start(addr, 6).await;
+    let proxy = Proxy::start(addr, 6).unwrap();
     let mut config = quick_client();
     config.resume.as_mut().unwrap().initial_backoff = Duration::from_millis(300);
     config.resume.as_mut().unwrap().max_backoff = Duration::from_millis(300);
-    let (_client, mut client_events) = Client::connect(proxy.addr, config).await.unwrap();
+    let (_client, mut client_events) = Client::connect(proxy.addr(), config).await.unwrap();
     connected(&mut events).await;
     greeted(&mut client_events).await;
     proxy.cut(Cut::Both);

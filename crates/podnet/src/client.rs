@@ -27,6 +27,7 @@ use crate::{Error, report};
 /// | `Network_socketConnect` | [`on_socket_connect`](Self::on_socket_connect) |
 /// | `Network_disconnected` | [`on_disconnect`](Self::on_disconnect) |
 /// | `Network_error` | [`on_error`](Self::on_error) |
+/// | (no resume in repod) | [`on_reconnecting`](Self::on_reconnecting) / [`on_resumed`](Self::on_resumed) |
 /// | `network_received` | `h.fallback(...)`, with the message as a [`Value`](crate::Value) |
 ///
 /// # Example
@@ -75,9 +76,33 @@ pub trait ConnectionListener: Sized + 'static {
         let _ = ctx;
     }
 
-    /// The connection ended, for `reason` (repod's `disconnected`).
+    /// The connection ended, for `reason` (repod's `disconnected`). A client that gave
+    /// up reconnecting ends here once, with [`DisconnectReason::NotResumed`] (or
+    /// [`DisconnectReason::ResumeRefused`] if the server no longer had its session).
     fn on_disconnect(&mut self, ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
         let _ = (ctx, reason);
+    }
+
+    /// The connection to a podnet server dropped without a close, and the client is
+    /// reconnecting to resume its session (see [`ResumeConfig`](crate::ResumeConfig):
+    /// exponential backoff with jitter, 12 attempts by default): `attempt` (from 1) comes
+    /// next; `reason` is why the connection dropped, or why the previous attempt failed.
+    /// Sending goes on working meanwhile: what you send is kept and delivered once the
+    /// session resumes. A game may show "reconnecting...". Then either
+    /// [`on_resumed`](Self::on_resumed), or [`on_disconnect`](Self::on_disconnect) if it
+    /// gives up.
+    fn on_reconnecting(
+        &mut self,
+        ctx: &mut ClientCtx<'_>,
+        attempt: u32,
+        reason: &DisconnectReason,
+    ) {
+        let _ = (ctx, attempt, reason);
+    }
+
+    /// The session resumed on a new connection: nothing sent either way was lost.
+    fn on_resumed(&mut self, ctx: &mut ClientCtx<'_>) {
+        let _ = ctx;
     }
 
     /// Something the server sent was not handled: a frame that is not a message, a
@@ -409,6 +434,10 @@ fn dispatch<L: ConnectionListener>(
         ClientEvent::Disconnected(reason) => catch(policy, "on_disconnect", || {
             listener.on_disconnect(&mut ctx, &reason)
         }),
+        ClientEvent::Reconnecting { attempt, reason } => catch(policy, "on_reconnecting", || {
+            listener.on_reconnecting(&mut ctx, attempt, &reason)
+        }),
+        ClientEvent::Resumed => catch(policy, "on_resumed", || listener.on_resumed(&mut ctx)),
         _ => Ok(()),
     };
     if let Err(panic) = outcome {

@@ -88,8 +88,8 @@ pub use podnet_sync::{ClientHandle, ServerHandle};
 pub use podnet_transport::{
     ClientConfig, ConnectionConfig, ConnectionId, ConnectionInfo, ConnectionKind, ConnectionType,
     ConnectionTypes, DisconnectReason, Handshake, Liveness, MAX_FRAME_WITH_WEBSOCKET,
-    PROTOCOL_VERSION, Page, Peer, RateLimit, SendError, ServerConfig, ServerInfo, ShutdownReport,
-    SlowConsumerPolicy, WebSocketConfig,
+    PROTOCOL_VERSION, Page, Peer, RateLimit, ResumeConfig, SendError, ServerConfig, ServerInfo,
+    ShutdownReport, SlowConsumerPolicy, WebSocketConfig,
 };
 #[cfg(feature = "tls")]
 #[doc(no_inline)]

@@ -37,6 +37,7 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 /// | `def Network_move(self, data)` | `h.on(Self::on_move)` with `fn on_move(&mut self, ctx, msg: Move)` |
 /// | `def network_received(self, data)` | `h.fallback(...)`, with the message as a [`Value`](crate::Value) |
 /// | `on_connect` / `on_close` / `on_error` | [`on_connect`](Self::on_connect) / [`on_disconnect`](Self::on_disconnect) / [`on_error`](Self::on_error) |
+/// | (no resume in repod) | [`on_dropped`](Self::on_dropped) / [`on_resumed`](Self::on_resumed) |
 /// | `self.server.send_to_all(data)` | `ctx.send_to_all(&msg)?` |
 ///
 /// # Example
@@ -93,9 +94,31 @@ pub trait Channel: Sized + 'static {
     }
 
     /// The client is gone, for `reason` (repod's `on_close`; the `disconnected` event).
-    /// Sending to it no longer works.
+    /// Sending to it no longer works. A player whose connection dropped and who did not
+    /// come back within the grace period (see [`on_dropped`](Self::on_dropped)) ends here
+    /// once, with [`DisconnectReason::NotResumed`].
     fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
         let _ = (ctx, reason);
+    }
+
+    /// The client's connection dropped (a reset, a timeout, a network change) and its
+    /// session may resume: a podnet client reconnects by itself, and has
+    /// [`ResumeConfig::grace`](crate::ResumeConfig::grace) (30 s by default) to come back
+    /// as this same channel. Nothing is lost meanwhile: what you send to it is kept and
+    /// delivered when it returns. A game may pause the match or show the player as
+    /// reconnecting. Then either [`on_resumed`](Self::on_resumed) or, once,
+    /// [`on_disconnect`](Self::on_disconnect) with [`DisconnectReason::NotResumed`].
+    ///
+    /// repod clients (and WebSocket players, for now) do not resume: their drop goes
+    /// straight to `on_disconnect`.
+    fn on_dropped(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+        let _ = (ctx, reason);
+    }
+
+    /// The client came back after [`on_dropped`](Self::on_dropped), on a new connection:
+    /// the same channel, and nothing sent either way was lost.
+    fn on_resumed(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+        let _ = ctx;
     }
 
     /// Something the client sent was not handled: a frame that is not a message, a
@@ -727,6 +750,14 @@ impl<C: Channel> Dispatcher<'_, C> {
                 };
                 self.on_error(id, error);
             }
+            ServerEvent::Dropped { id, reason } => {
+                self.hook(id, "on_dropped", |channel, ctx| {
+                    channel.on_dropped(ctx, &reason);
+                });
+            }
+            ServerEvent::Resumed { id } => {
+                self.hook(id, "on_resumed", |channel, ctx| channel.on_resumed(ctx));
+            }
             ServerEvent::Disconnected { id, reason } => {
                 let Some(mut slot) = self.channels.remove(&id) else {
                     return;
@@ -744,12 +775,23 @@ impl<C: Channel> Dispatcher<'_, C> {
 
     /// Hands `error` to the channel's `on_error`, under the panic policy.
     fn on_error(&mut self, id: ConnectionId, error: MessageError) {
+        self.hook(id, "on_error", |channel, ctx| channel.on_error(ctx, error));
+    }
+
+    /// Runs hook `name` of connection `id`'s channel, if it has one, under the panic
+    /// policy.
+    fn hook(
+        &mut self,
+        id: ConnectionId,
+        name: &'static str,
+        hook: impl FnOnce(&mut C, &mut ChannelCtx<'_, C>),
+    ) {
         let Some(slot) = self.channels.get_mut(&id) else {
             return;
         };
         let policy = self.handlers.panic_policy();
         let (channel, mut ctx) = slot.split(id, self.game, &self.server);
-        if let Err(panic) = catch(policy, "on_error", || channel.on_error(&mut ctx, error)) {
+        if let Err(panic) = catch(policy, name, || hook(channel, &mut ctx)) {
             self.failed(id, &panic);
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use podnet_proto::{RESUME_BUSY, RESUME_REFUSED, ResumeToken};
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info};
 
 use super::Inner;
@@ -61,10 +62,12 @@ impl Inner {
         reason: DisconnectReason,
     ) {
         let grace = self.resume.as_ref().map_or(Duration::ZERO, |r| r.grace);
+        let timer = CancellationToken::new();
         let generation = {
             let mut slot = conn.slot();
             slot.generation += 1;
             slot.parked = Some((core, reason.clone()));
+            slot.grace_timer = Some(timer.clone());
             slot.generation
         };
         conn.parked_notify.notify_waiters();
@@ -80,6 +83,7 @@ impl Inner {
                     () = tokio::time::sleep(grace) => true,
                     () = conn.abort.cancelled() => false,
                     () = conn.closing.cancelled() => false,
+                    () = timer.cancelled() => return,
                 };
                 let end = expired.then(|| DisconnectReason::NotResumed {
                     dropped: reason.to_string(),
@@ -175,6 +179,9 @@ async fn take_parked(session: &Shared) -> Option<podnet_proto::Connection> {
             if let Some((core, _)) = slot.parked.take() {
                 // The grace timer of this parking no longer applies.
                 slot.generation += 1;
+                if let Some(timer) = slot.grace_timer.take() {
+                    timer.cancel();
+                }
                 return Some(core);
             }
             if !session.is_open() {

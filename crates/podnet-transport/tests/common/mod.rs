@@ -14,8 +14,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::codec::Decoder;
 
-pub(crate) mod proxy;
-
 /// How long any single expected event may take. Generous: it bounds a failing test, it
 /// does not measure speed.
 pub(crate) const WAIT: Duration = Duration::from_secs(10);

@@ -1,0 +1,12 @@
+//! Test parts shared by podnet's crates, the TypeScript client's tests and the
+//! benchmarks. Not published.
+//!
+//! [`Proxy`] is a fault-injecting TCP proxy on loopback: it forwards bytes both ways in
+//! chunks of random sizes (so frames are split across writes) and, when told, cuts every
+//! connection through it at whatever point the bytes are, mid-frame included. It runs on
+//! a thread of its own, so synchronous tests (`pump()` loops) and async ones use it alike.
+//! The `cut-proxy` binary serves the same to programs in other languages.
+
+mod proxy;
+
+pub use proxy::{Cut, Proxy, Rng};

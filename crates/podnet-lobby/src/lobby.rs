@@ -167,6 +167,8 @@ impl<G: Game> Lobby<G> {
                     send(out, id, &LobbyError { reason });
                 }
             }
+            ServerEvent::Dropped { id, .. } => self.away(id, true, out),
+            ServerEvent::Resumed { id } => self.away(id, false, out),
             ServerEvent::Disconnected { id, .. } => self.disconnected(id, out),
             _ => {}
         }
@@ -560,6 +562,17 @@ impl<G: Game> Lobby<G> {
 
     fn waiting_player(&self, id: ConnectionId) -> Option<&Player> {
         self.waiting.iter().find(|p| p.id() == id)
+    }
+
+    /// A player's connection dropped (`away`) or came back. Wherever they are, they keep
+    /// their place and their name through the grace (only `Disconnected` frees them);
+    /// a game in session is told.
+    fn away(&mut self, id: ConnectionId, away: bool, out: &dyn Outbox) {
+        if let Some(&Stage::Playing { session, seat }) = self.stages.get(&id) {
+            if let Some(players) = self.sessions.away(session, seat, away, out) {
+                self.back_from_session(players, out);
+            }
+        }
     }
 
     fn disconnected(&mut self, id: ConnectionId, out: &dyn Outbox) {

@@ -69,6 +69,23 @@ pub trait Game: Send + Sized + 'static {
     fn on_leave(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat) {
         let _ = (ctx, seat);
     }
+
+    /// The connection of the player at `seat` dropped, and they may come back: a podnet
+    /// client resumes by itself within the server's
+    /// [`ResumeConfig::grace`](podnet_transport::ResumeConfig::grace) (30 s by default),
+    /// keeping their seat and their name. What the game sends them meanwhile is kept and
+    /// delivered on their return. A game may pause, or tell the others. Then either
+    /// [`on_resumed`](Self::on_resumed), or [`on_leave`](Self::on_leave) once when the
+    /// grace runs out. Default: nothing.
+    fn on_dropped(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat) {
+        let _ = (ctx, seat);
+    }
+
+    /// The player at `seat` is back after [`on_dropped`](Self::on_dropped), nothing
+    /// lost either way. Default: nothing.
+    fn on_resumed(&mut self, ctx: &mut SessionCtx<'_>, seat: Seat) {
+        let _ = (ctx, seat);
+    }
 }
 
 /// The [`Context`] of a [`Game`]'s handlers: a [`SessionCtx`].

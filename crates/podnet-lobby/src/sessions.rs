@@ -183,6 +183,35 @@ impl<G: Game> Sessions<G> {
         self.finish_if_ended(session, out)
     }
 
+    /// Tells `session`'s game that the player at `seat` dropped (`away`) or came back;
+    /// hands the players back if the game ended the session.
+    pub(crate) fn away(
+        &mut self,
+        session: u64,
+        seat: Seat,
+        away: bool,
+        out: &dyn Outbox,
+    ) -> Option<Returning> {
+        let running = self.running.get_mut(&session)?;
+        let (game, mut ctx) = running.split(session, seat, out);
+        let (hook, outcome) = if away {
+            let outcome = catch(self.handlers.panic_policy(), "on_dropped", || {
+                game.on_dropped(&mut ctx, seat)
+            });
+            ("on_dropped", outcome)
+        } else {
+            let outcome = catch(self.handlers.panic_policy(), "on_resumed", || {
+                game.on_resumed(&mut ctx, seat)
+            });
+            ("on_resumed", outcome)
+        };
+        if let Err(panic) = outcome {
+            tracing::error!(session, hook, %panic, "ending the session (PanicPolicy::Catch)");
+            ctx.end(FAILED);
+        }
+        self.finish_if_ended(session, out)
+    }
+
     /// Ends `session` with `result`, from outside the game; hands its players back.
     pub(crate) fn end(
         &mut self,

@@ -8,11 +8,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Boom, Finish, Peer, Said, Say, Served, pair_in_game, peer_reason};
+use common::{Away, Boom, Finish, Left, Peer, Said, Say, Served, pair_in_game, peer_reason};
 use podnet_lobby::LobbyConfig;
 use podnet_lobby::protocol::{
     Choose, ChooseGame, GameOver, LobbyError, LobbyUpdate, LoginRefused, Welcome,
 };
+use podnet_testkit::{Cut, Proxy};
 use tokio::io::AsyncWriteExt;
 
 fn refused(msg: &podnet_framing::RawMessage) -> LoginRefused {
@@ -372,7 +373,12 @@ async fn players_go_back_to_the_lobby_and_play_again() {
     y.client.close("gone");
     y.closed().await;
     x.send(&Finish {});
-    x.expect("game_over").await;
+    // The game tells x that y left, if y's leave reaches the lobby before x's finish.
+    let mut msg = x.next().await;
+    if msg.action() == "left" {
+        msg = x.next().await;
+    }
+    assert_eq!(msg.action(), "game_over");
     let welcome: Welcome = x.expect("welcome").await.decode().unwrap();
     assert_eq!(welcome.waiting, ["x"]);
 }
@@ -609,4 +615,123 @@ async fn a_grace_of_duration_max_lets_sessions_finish() {
         assert_eq!(peer_reason(&peer.closed().await), "last game");
     }
     served.finished().await;
+}
+
+/// A client that resumes quickly through the test proxy's cuts.
+fn resuming_client() -> podnet_transport::ClientConfig {
+    let mut config = podnet_transport::ClientConfig::default();
+    let mut resume = podnet_transport::ResumeConfig::default();
+    resume.initial_backoff = Duration::from_millis(5);
+    resume.max_backoff = Duration::from_millis(50);
+    config.resume = Some(resume);
+    config
+}
+
+fn server_with_grace(grace: Duration) -> podnet_transport::ServerConfig {
+    let mut config = podnet_transport::ServerConfig::default();
+    config.resume.as_mut().unwrap().grace = grace;
+    config
+}
+
+/// 10. A player whose connection drops mid-game keeps their seat and name: the game hears
+/// `on_dropped` then `on_resumed`, what was said meanwhile reaches them once, and their
+/// name stays taken.
+#[tokio::test]
+async fn a_dropped_player_keeps_their_seat_and_name() {
+    let served = Served::start_with(
+        LobbyConfig::new(2),
+        server_with_grace(Duration::from_secs(30)),
+    )
+    .await;
+    let proxy = Proxy::start(served.addr, 21).unwrap();
+    let mut a = Peer::connect_with(proxy.addr(), resuming_client()).await;
+    a.login("a").await;
+    let mut b = Peer::connect(served.addr).await;
+    b.login("b").await;
+    let a_seat = a.game_start().await.seat;
+    let session = b.game_start().await.session;
+
+    proxy.cut(Cut::Both);
+    let away: Away = b.expect("away").await.decode().unwrap();
+    assert_eq!(
+        away,
+        Away {
+            seat: a_seat,
+            away: true
+        }
+    );
+    // Said while a is away: kept for a.
+    b.send(&Say {
+        text: "are you there?".into(),
+    });
+    let back: Away = b.expect_skipping_said("away").await.decode().unwrap();
+    assert_eq!(
+        back,
+        Away {
+            seat: a_seat,
+            away: false
+        }
+    );
+
+    // a gets, once and in order: its own away notice (sent while it was away), the line,
+    // and its return.
+    let got: Away = a.expect("away").await.decode().unwrap();
+    assert!(got.away);
+    let said: Said = a.expect("said").await.decode().unwrap();
+    assert_eq!((said.text.as_str(), said.lines), ("are you there?", 1));
+    let got: Away = a.expect("away").await.decode().unwrap();
+    assert!(!got.away);
+
+    // Same seat, same session: its lines go on counting.
+    a.send(&Say {
+        text: "back".into(),
+    });
+    let said: Said = b.expect_skipping_said_until("back").await;
+    assert_eq!((said.seat, said.lines), (a_seat, 2));
+    // The name is still a's.
+    let mut other = Peer::connect(served.addr).await;
+    other.login_as("a");
+    assert_eq!(refused(&other.next().await).reason, "the name is taken");
+    b.send(&Finish {});
+    let over: GameOver = a.expect_skipping_said("game_over").await.decode().unwrap();
+    assert_eq!(over.session, session);
+}
+
+/// 10. A dropped player who does not come back within the grace leaves once: `on_leave`,
+/// and the name is free again.
+#[tokio::test]
+async fn a_dropped_player_who_does_not_return_leaves_once() {
+    let served = Served::start_with(
+        LobbyConfig::new(2),
+        server_with_grace(Duration::from_millis(200)),
+    )
+    .await;
+    let proxy = Proxy::start(served.addr, 22).unwrap();
+    let mut a = Peer::connect_with(proxy.addr(), resuming_client()).await;
+    a.login("a").await;
+    let mut b = Peer::connect(served.addr).await;
+    b.login("b").await;
+    let a_seat = a.game_start().await.seat;
+    b.game_start().await;
+
+    // The proxy goes: a's attempts to come back find nothing.
+    drop(proxy);
+    let away: Away = b.expect("away").await.decode().unwrap();
+    assert_eq!(
+        away,
+        Away {
+            seat: a_seat,
+            away: true
+        }
+    );
+    let left: Left = b.expect("left").await.decode().unwrap();
+    assert_eq!(left.seat, a_seat);
+    // Free again, and nothing more about a reaches b.
+    let mut again = Peer::connect(served.addr).await;
+    again.login_once_free("a").await;
+    b.send(&Say {
+        text: "alone".into(),
+    });
+    let said: Said = b.expect("said").await.decode().unwrap();
+    assert_eq!(said.text, "alone");
 }

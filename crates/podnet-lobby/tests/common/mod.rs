@@ -41,6 +41,22 @@ pub(crate) struct Said {
 #[message(action = "finish")]
 pub(crate) struct Finish {}
 
+/// Sent to everyone in the session when the player at `seat` drops (`away`) or comes
+/// back.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Message)]
+#[message(action = "away")]
+pub(crate) struct Away {
+    pub(crate) seat: usize,
+    pub(crate) away: bool,
+}
+
+/// Sent to everyone left in the session when the player at `seat` leaves it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Message)]
+#[message(action = "left")]
+pub(crate) struct Left {
+    pub(crate) seat: usize,
+}
+
 /// Makes the game's handler panic: a bug in the game, for the panic policy.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Message)]
 #[message(action = "boom")]
@@ -65,6 +81,18 @@ impl Game for Talk {
 
     fn handlers(h: &mut SessionHandlers<Self>) {
         h.on(Self::say).on(Self::finish).on(Self::boom);
+    }
+
+    fn on_dropped(&mut self, ctx: &mut SessionCtx<'_>, seat: usize) {
+        ctx.send_to_all(&Away { seat, away: true });
+    }
+
+    fn on_resumed(&mut self, ctx: &mut SessionCtx<'_>, seat: usize) {
+        ctx.send_to_all(&Away { seat, away: false });
+    }
+
+    fn on_leave(&mut self, ctx: &mut SessionCtx<'_>, seat: usize) {
+        ctx.send_to_all(&Left { seat });
     }
 }
 
@@ -106,9 +134,12 @@ pub(crate) struct Served {
 
 impl Served {
     pub(crate) async fn start(config: LobbyConfig) -> Self {
-        let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
-            .await
-            .unwrap();
+        Self::start_with(config, ServerConfig::default()).await
+    }
+
+    /// As [`start`](Self::start), on a server configured with `server`.
+    pub(crate) async fn start_with(config: LobbyConfig, server: ServerConfig) -> Self {
+        let (server, mut events) = Server::bind("127.0.0.1:0", server).await.unwrap();
         let addr = server.local_addr();
         let (tx, rx) = oneshot::channel::<String>();
         let task = tokio::spawn(async move {
@@ -149,9 +180,12 @@ pub(crate) struct Peer {
 impl Peer {
     /// Connects and reads the lobby's `login_required`.
     pub(crate) async fn connect(addr: SocketAddr) -> Self {
-        let (client, events) = Client::connect(addr, ClientConfig::default())
-            .await
-            .unwrap();
+        Self::connect_with(addr, ClientConfig::default()).await
+    }
+
+    /// As [`connect`](Self::connect), with `config`.
+    pub(crate) async fn connect_with(addr: SocketAddr, config: ClientConfig) -> Self {
+        let (client, events) = Client::connect(addr, config).await.unwrap();
         let mut peer = Self { client, events };
         peer.expect("login_required").await;
         peer
@@ -167,7 +201,10 @@ impl Peer {
             match event {
                 ClientEvent::Message(msg) if msg.action() == "connected" => {}
                 ClientEvent::Message(msg) => return msg.into_inner(),
-                ClientEvent::SocketConnect { .. } | ClientEvent::Handshake(_) => {}
+                ClientEvent::SocketConnect { .. }
+                | ClientEvent::Handshake(_)
+                | ClientEvent::Reconnecting { .. }
+                | ClientEvent::Resumed => {}
                 other => panic!("expected a message, got {other:?}"),
             }
         }
@@ -192,6 +229,16 @@ impl Peer {
             if msg.action() != "said" {
                 assert_eq!(msg.action(), action, "{:?}", msg.to_value().unwrap());
                 return msg;
+            }
+        }
+    }
+
+    /// The next `said` with `text`, skipping other lines.
+    pub(crate) async fn expect_skipping_said_until(&mut self, text: &str) -> Said {
+        loop {
+            let said: Said = self.expect("said").await.decode().unwrap();
+            if said.text == text {
+                return said;
             }
         }
     }

@@ -15,9 +15,14 @@ use crate::json;
 /// what was sent is delivered.
 /// At the end of stdin, messages are still printed until the server has been quiet for
 /// `linger`, since replies to the last lines may still be on their way.
-pub(crate) async fn run(addr: &str, timeout: Duration, linger: Duration) -> Result<(), CliError> {
-    let mut config = ClientConfig::default();
-    config.connect_timeout = timeout;
+/// With `config.resume` (the default), a dropped connection to a podnet server is
+/// reconnected and the session resumed, said on stderr; lines typed meanwhile are kept and
+/// sent once it resumes.
+pub(crate) async fn run(
+    addr: &str,
+    config: ClientConfig,
+    linger: Duration,
+) -> Result<(), CliError> {
     let (client, mut events) = Client::connect(addr, config).await?;
     eprintln!(
         "podnet: connected to {}; type messages as JSON, one per line, e.g. \
@@ -62,6 +67,12 @@ pub(crate) async fn run(addr: &str, timeout: Duration, linger: Duration) -> Resu
                 }
                 Some(ClientEvent::Error(err)) => {
                     eprintln!("podnet: the server sent something that is not a message: {err}");
+                }
+                Some(ClientEvent::Reconnecting { attempt, reason }) => {
+                    eprintln!("podnet: connection lost ({reason}); reconnecting, attempt {attempt}");
+                }
+                Some(ClientEvent::Resumed) => {
+                    eprintln!("podnet: reconnected; the session resumed, nothing lost");
                 }
                 Some(ClientEvent::Disconnected(reason)) => return ended(reason),
                 Some(_) => {}

@@ -75,6 +75,11 @@ struct ConnectArgs {
     /// this many seconds, then close.
     #[arg(long, default_value_t = 1.0)]
     linger: f64,
+    /// Do not resume the session when the connection drops: end instead. By default a
+    /// dropped connection to a podnet server is reconnected (backoff from 100 ms to 5 s,
+    /// 12 attempts) and the session resumed, nothing lost either way.
+    #[arg(long)]
+    no_resume: bool,
 }
 
 #[derive(Debug, Args)]
@@ -133,7 +138,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Connect(args) => {
                 let linger = Duration::try_from_secs_f64(args.linger).unwrap_or_default();
-                connect::run(&args.addr, Duration::from_secs(args.timeout), linger).await
+                let mut config = podnet_transport::ClientConfig::default();
+                config.connect_timeout = Duration::from_secs(args.timeout);
+                if args.no_resume {
+                    config.resume = None;
+                }
+                connect::run(&args.addr, config, linger).await
             }
             Command::Serve(args) => {
                 let mode = if args.echo {
@@ -158,6 +168,10 @@ fn main() -> ExitCode {
             }
         }
     });
+    // Every command has finished its work (connections closed, what was sent delivered);
+    // do not wait for the thread blocked reading stdin, which only a line or the end of
+    // input would wake: `connect` would otherwise hang after the server closed it.
+    runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

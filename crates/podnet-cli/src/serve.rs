@@ -100,6 +100,12 @@ pub(crate) async fn run(
                 }
             }
             ServerEvent::Error { id, error } => say(format_args!("[{id}] bad input: {error}"))?,
+            ServerEvent::Dropped { id, reason } => {
+                say(format_args!(
+                    "[{id}] dropped ({reason}); waiting for it to resume"
+                ))?;
+            }
+            ServerEvent::Resumed { id } => say(format_args!("[{id}] resumed"))?,
             ServerEvent::Disconnected { id, reason } => {
                 say(format_args!("[{id}] disconnected: {reason}"))?;
             }

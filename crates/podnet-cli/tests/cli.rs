@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Running, podnet, run_with_input, text};
+use podnet_testkit::{Cut, Proxy};
 
 fn serve(mode: &str) -> Running {
     Running::start(
@@ -227,4 +228,48 @@ fn bench_against_a_non_bench_server_says_so_at_once() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+/// `connect` resumes through a dropped connection by default: the server sees the same
+/// connection drop and resume (no second "connected"), and lines typed around the cut are
+/// all echoed, once.
+#[test]
+fn connect_resumes_through_a_drop() {
+    let server = serve("--echo");
+    let proxy = Proxy::start(server.addr.parse().unwrap(), 31).unwrap();
+    let mut client = Running::start(
+        podnet().args(["connect", &proxy.addr().to_string()]),
+        "{\"action\":",
+    );
+    server.line_with("[#1] connected from");
+    client.type_line(r#"{"action": "n", "n": 1}"#);
+    assert_eq!(client.line_with(r#""n""#), r#"{"action":"n","n":1}"#);
+    proxy.cut(Cut::Both);
+    client.type_line(r#"{"action": "n", "n": 2}"#);
+    server.line_with("[#1] dropped");
+    client.type_line(r#"{"action": "n", "n": 3}"#);
+    assert_eq!(client.line_with(r#""n""#), r#"{"action":"n","n":2}"#);
+    assert_eq!(client.line_with(r#""n""#), r#"{"action":"n","n":3}"#);
+    // The server's view, in order: the drop, the resume, both lines on connection 1.
+    let rest = [
+        server.line_with("[#1] resumed"),
+        server.line_with(r#"[#1] {"action":"n","n":2}"#),
+        server.line_with(r#"[#1] {"action":"n","n":3}"#),
+    ];
+    assert!(rest.iter().all(|l| l.starts_with("[#1]")), "{rest:?}");
+}
+
+/// `connect --no-resume` ends when its connection drops, with an error that says why.
+#[test]
+fn connect_no_resume_ends_on_a_drop() {
+    let server = serve("--echo");
+    let proxy = Proxy::start(server.addr.parse().unwrap(), 32).unwrap();
+    let mut client = Running::start(
+        podnet().args(["connect", &proxy.addr().to_string(), "--no-resume"]),
+        "{\"action\":",
+    );
+    server.line_with("[#1] connected from");
+    proxy.cut(Cut::Both);
+    assert!(!client.exit_status().success());
+    server.line_with("[#1] disconnected: connection error");
 }

@@ -17,8 +17,9 @@ pub(crate) fn podnet() -> Command {
 /// A long-running child (a server), killed when dropped, with the address it printed.
 pub(crate) struct Running {
     child: Child,
-    /// Held open, so a `connect` child does not see the end of its input.
-    _stdin: Option<std::process::ChildStdin>,
+    /// Held open, so a `connect` child does not see the end of its input; see
+    /// [`type_line`](Self::type_line).
+    stdin: Option<std::process::ChildStdin>,
     pub(crate) addr: String,
     pub(crate) lines: mpsc::Receiver<String>,
 }
@@ -58,7 +59,7 @@ impl Running {
             .unwrap_or_else(|| panic!("no address in {first:?}"));
         Running {
             child,
-            _stdin: stdin,
+            stdin,
             addr,
             lines,
         }
@@ -76,6 +77,28 @@ impl Running {
             if line.contains(text) {
                 return line;
             }
+        }
+    }
+}
+
+impl Running {
+    /// Writes `line` and a newline to the child's stdin.
+    pub(crate) fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits for the child to exit by itself within WAIT; returns how.
+    pub(crate) fn exit_status(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the command did not end in time");
+            // Polling a child's exit has no event to wait on here; this bounds the poll.
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }

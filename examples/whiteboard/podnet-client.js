@@ -1442,8 +1442,20 @@ function decode(buffer, options) {
 
 // src/index.ts
 var PROTOCOL_VERSION = 2;
+var RESUME_DEFAULTS = {
+  initialBackoff: 100,
+  maxBackoff: 5e3,
+  maxAttempts: 12,
+  answerTimeout: 5e3,
+  ackEvery: 128,
+  ackBytes: 65536,
+  ackDelay: 50,
+  maxUnackedBytes: 4 * 1024 * 1024
+};
+var RESUME_BUSY = "resume busy: too many resume attempts, try again shortly";
 var DEFAULTS = {
   pump: false,
+  resume: true,
   maxQueued: 1e4,
   type: "classic",
   hello: true,
@@ -1459,15 +1471,29 @@ var Client = class {
   /** Resolves once, when the connection has ended, with why. */
   closed;
   options;
+  Impl;
   ws;
+  /** Counts the WebSockets opened: events of one this client let go of are ignored. */
+  link = 0;
   handlers = /* @__PURE__ */ new Map();
   fallbackHandler;
   disconnectHandlers = [];
+  reconnectingHandlers = [];
+  resumedHandlers = [];
   errorHandlers = [];
   outbox = [];
   queue = [];
+  /**
+   * `connecting` (the first connection), `open`, `away` (dropped: waiting to reconnect, or
+   * reconnecting), `resuming` (reconnected, the resume asked for), `closing`, `closed`.
+   */
   state = "connecting";
   closeRequested;
+  /** Why the current connection ends, when this side knows better than its close event. */
+  linkReason;
+  /** The server broke the protocol: the session cannot go on. */
+  fatal = false;
+  /** The server's `podnet:close` reason on the current connection. */
   serverReason;
   podnetServer = false;
   pingSeq = 0;
@@ -1475,7 +1501,10 @@ var Client = class {
   lastHeard = now();
   timer;
   connectTimer;
+  answerTimer;
+  retryTimer;
   resolveClosed;
+  session;
   /** Connects to `url` (`ws://host:port/` or `wss://...`). */
   constructor(url, options = {}) {
     this.url = url;
@@ -1487,23 +1516,21 @@ var Client = class {
         "no WebSocket in this runtime: on Node 20, install the `ws` package and pass it: new Client(url, { WebSocket })"
       );
     }
-    this.ws = new Impl(url);
-    this.ws.binaryType = "arraybuffer";
-    this.ws.onopen = () => this.opened();
-    this.ws.onmessage = (event) => this.received(event.data);
-    this.ws.onclose = (event) => this.ended(event.code, event.reason);
-    this.ws.onerror = () => {
-    };
-    this.connectTimer = setTimeout(() => {
-      if (this.state === "connecting") {
-        this.serverReason = `could not connect to ${url} within ${this.options.connectTimeout} ms`;
-        this.ws.close();
-      }
-    }, this.options.connectTimeout);
+    this.Impl = Impl;
+    const resume = this.options.resume;
+    if (resume !== false && this.options.hello) {
+      const settings = resume === true ? {} : resume;
+      this.session = new Session({ ...RESUME_DEFAULTS, ...stripUndefined(settings) });
+    }
+    this.dial();
   }
   /** Whether the connection is open (sends go out now rather than when it opens). */
   get isOpen() {
     return this.state === "open";
+  }
+  /** Whether the server granted a resumable session (it survives dropped connections). */
+  get resumable() {
+    return this.session?.token !== void 0;
   }
   /**
    * Handles messages with this `action` (repod's `Network_<action>`). The server's
@@ -1530,6 +1557,20 @@ var Client = class {
     return this;
   }
   /**
+   * Called when the connection dropped and the client is reconnecting to resume its
+   * session, before each attempt: show "reconnecting...", pause the game. What is sent
+   * meanwhile is kept and goes out once it resumes.
+   */
+  onReconnecting(handler) {
+    this.reconnectingHandlers.push(handler);
+    return this;
+  }
+  /** Called when the session resumed after a drop: nothing sent either way was lost. */
+  onResumed(handler) {
+    this.resumedHandlers.push(handler);
+    return this;
+  }
+  /**
    * Called for what goes wrong without ending the connection: a message that is not a
    * map with an action, a handler that threw (repod's `Network_error`).
    */
@@ -1539,9 +1580,11 @@ var Client = class {
   }
   /**
    * Sends a message: `send({ action: "move", x: 1 })` or `send("move", { x: 1 })`.
-   * Before the connection is open it waits, in order, and goes out when it opens.
+   * Before the connection is open it waits, in order, and goes out when it opens; while
+   * a dropped connection is being resumed it is kept, and goes out once it resumes.
    *
-   * @throws if the action is missing or reserved (`podnet:`), or the client is closing.
+   * @throws if the action is missing or reserved (`podnet:`), the client is closing, or
+   * over `resume.maxUnackedBytes` of sent messages wait for the server's acknowledgement.
    */
   send(message, fields = {}) {
     const msg = typeof message === "string" ? { ...fields, action: message } : message;
@@ -1559,10 +1602,12 @@ var Client = class {
   /**
    * Closes the connection with `reason`: what was sent before goes out first, then the
    * reason (`podnet:close` to a podnet server, and the WebSocket close frame). Resolves
-   * once the connection has ended.
+   * once the connection has ended. While a dropped connection is being resumed, the close
+   * waits for the resume (so that what was sent is delivered), or ends with it if the
+   * resume fails.
    */
   close(reason = "closed by the client") {
-    if (this.state === "connecting") {
+    if (this.state === "connecting" || this.state === "away" || this.state === "resuming") {
       this.closeRequested = reason;
     } else if (this.state === "open") {
       this.shut(reason);
@@ -1585,24 +1630,64 @@ var Client = class {
   write(msg) {
     const { action, ...rest } = msg;
     const bytes = encode({ action, ...rest }, { ignoreUndefined: true });
+    this.session?.keep(bytes);
     if (this.state === "open") {
       this.ws.send(bytes);
-    } else {
+    } else if (this.state === "connecting") {
       this.outbox.push(bytes);
     }
   }
   control(action, fields) {
     const bytes = encode({ action, ...fields });
-    if (this.state === "open" || this.state === "closing") {
+    if (this.state === "open" || this.state === "closing" || this.state === "resuming") {
       this.ws.send(bytes);
     }
   }
+  /** Opens a WebSocket to the server: the first, or a reconnection. */
+  dial() {
+    const link = ++this.link;
+    const mine = () => link === this.link;
+    const ws = new this.Impl(this.url);
+    ws.binaryType = "arraybuffer";
+    ws.onopen = () => mine() && this.opened();
+    ws.onmessage = (event) => mine() && this.received(event.data);
+    ws.onclose = (event) => mine() && this.linkClosed(event.code, event.reason);
+    ws.onerror = () => {
+    };
+    this.ws = ws;
+    this.linkReason = void 0;
+    this.serverReason = void 0;
+    this.connectTimer = setTimeout(() => {
+      if (mine() && (this.state === "connecting" || this.state === "away")) {
+        this.abandon(`could not connect to ${this.url} within ${this.options.connectTimeout} ms`);
+      }
+    }, this.options.connectTimeout);
+  }
   opened() {
     clearTimeout(this.connectTimer);
-    this.state = "open";
     this.lastHeard = now();
+    if (this.state === "away" && this.session?.token !== void 0) {
+      this.state = "resuming";
+      this.control("podnet:hello", {
+        protocol: PROTOCOL_VERSION,
+        type: this.options.type,
+        token: this.session.token,
+        received: this.session.startResume()
+      });
+      const link = this.link;
+      const wait = this.session.settings.answerTimeout;
+      this.answerTimer = setTimeout(() => {
+        if (link === this.link && this.state === "resuming") {
+          this.abandon(`no answer to the resume within ${wait} ms`);
+        }
+      }, wait);
+      return;
+    }
+    this.state = "open";
     if (this.options.hello) {
-      this.control("podnet:hello", { protocol: PROTOCOL_VERSION, type: this.options.type });
+      const fields = { protocol: PROTOCOL_VERSION, type: this.options.type };
+      if (this.session) fields.resume = true;
+      this.control("podnet:hello", fields);
     }
     for (const bytes of this.outbox.splice(0, this.outbox.length)) {
       this.ws.send(bytes);
@@ -1613,6 +1698,53 @@ var Client = class {
     if (this.closeRequested !== void 0) {
       this.shut(this.closeRequested);
     }
+  }
+  /** The server's answer to a resume: the session is back; send what it missed. */
+  resumed(message) {
+    clearTimeout(this.answerTimer);
+    const session = this.session;
+    const token = message.token;
+    if (session === void 0 || message.resumed !== true || typeof token !== "string") {
+      return this.fail("the server answered a resume without resuming the session");
+    }
+    const missed = session.resumed(token, message.received);
+    if (missed === void 0) {
+      return this.fail(
+        `the server says it had ${String(message.received)} of this client's messages, outside what was sent and not yet acknowledged`
+      );
+    }
+    this.state = "open";
+    for (const bytes of missed) {
+      this.ws.send(bytes);
+    }
+    this.emit({ kind: "resumed" });
+    if (this.closeRequested !== void 0) {
+      this.shut(this.closeRequested);
+    }
+  }
+  /** The server broke the protocol: close, saying so. */
+  fail(error) {
+    this.fatal = true;
+    this.linkReason = `protocol error: ${error}`;
+    this.session?.forget();
+    if (this.state === "open" || this.state === "resuming") {
+      this.shut(this.linkReason);
+    } else {
+      this.abandon(this.linkReason);
+    }
+  }
+  /**
+   * Lets go of the current WebSocket at once (its events are ignored from now on): it
+   * timed out, or failed to connect or to answer in time.
+   */
+  abandon(reason) {
+    const ws = this.ws;
+    this.link += 1;
+    try {
+      ws.close();
+    } catch {
+    }
+    this.linkEnded(1006, reason);
   }
   shut(reason) {
     this.state = "closing";
@@ -1627,8 +1759,7 @@ var Client = class {
     }
     const silent = now() - this.lastHeard;
     if (silent > this.options.heartbeatTimeout) {
-      this.serverReason = `timed out: nothing from the server for ${Math.round(silent)} ms`;
-      this.ws.close(1e3, "timed out");
+      this.abandon(`timed out: nothing from the server for ${Math.round(silent)} ms`);
       return;
     }
     this.pingSeq += 1;
@@ -1645,24 +1776,46 @@ var Client = class {
       this.emit({ kind: "error", error: new Error("the server sent a text message; podnet messages are binary") });
       return;
     }
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
     let msg;
     try {
-      msg = decode(data instanceof ArrayBuffer ? new Uint8Array(data) : data);
+      msg = decode(bytes);
     } catch (err) {
+      this.counted(bytes.length);
       this.emit({ kind: "error", error: new Error(`a message that is not msgpack: ${String(err)}`) });
       return;
     }
     if (typeof msg !== "object" || msg === null || typeof msg.action !== "string") {
+      this.counted(bytes.length);
       this.emit({ kind: "error", error: new Error("a message that is not a map with an `action`") });
       return;
     }
     const message = msg;
+    if (!message.action.startsWith("podnet:")) {
+      this.counted(bytes.length);
+    }
     switch (message.action) {
       case "podnet:hello": {
+        if (this.state === "resuming") {
+          return this.resumed(message);
+        }
         this.podnetServer = true;
         if (message.protocol !== PROTOCOL_VERSION) {
-          this.serverReason = `podnet protocol mismatch: the server speaks version ${String(message.protocol)}, this client version ${PROTOCOL_VERSION}; update the one that is behind`;
-          this.shut(this.serverReason);
+          this.linkReason = `podnet protocol mismatch: the server speaks version ${String(message.protocol)}, this client version ${PROTOCOL_VERSION}; update the one that is behind`;
+          this.session?.forget();
+          this.shut(this.linkReason);
+          return;
+        }
+        if (this.session && typeof message.token === "string") {
+          this.session.token = message.token;
+        } else {
+          this.session?.forget();
+        }
+        return;
+      }
+      case "podnet:ack": {
+        if (this.session && !this.session.acked(message.n)) {
+          this.fail(`the server acknowledged ${String(message.n)} messages, more than were sent`);
         }
         return;
       }
@@ -1678,22 +1831,90 @@ var Client = class {
         return;
       }
       case "podnet:close":
-        if (typeof message.reason === "string") this.serverReason = message.reason;
+        this.serverReason = typeof message.reason === "string" ? message.reason : "";
         return;
       default:
         if (message.action.startsWith("podnet:")) return;
+        if (!this.podnetServer) {
+          this.session?.forget();
+        }
         this.emit({ kind: "message", message });
     }
   }
-  ended(code, closeReason) {
-    if (this.state === "closed") return;
-    const byServer = this.state !== "closing";
-    const wasConnecting = this.state === "connecting";
-    this.state = "closed";
+  /** An application message of `size` bytes arrived: count it, and acknowledge in time. */
+  counted(size) {
+    const session = this.session;
+    if (session?.token === void 0 || this.state !== "open") return;
+    if (session.received(size)) {
+      this.sendAck();
+    } else if (session.ackTimer === void 0) {
+      session.ackTimer = setTimeout(() => this.sendAck(), session.settings.ackDelay);
+    }
+  }
+  sendAck() {
+    const n = this.session?.ackNow();
+    if (n !== void 0 && this.state === "open") {
+      this.control("podnet:ack", { n });
+    }
+  }
+  /** The current WebSocket closed. */
+  linkClosed(code, closeReason) {
+    const reason = this.linkReason ?? (this.serverReason || void 0) ?? (closeReason !== "" ? closeReason : this.state === "connecting" || this.state === "away" ? `could not connect to ${this.url}` : code === 1006 ? "connection lost" : `closed (WebSocket code ${code})`);
+    this.linkEnded(code, reason);
+  }
+  /**
+   * The current connection is over, for `reason`: the session resumes on a new one if it
+   * can (it is resumable, and neither side closed it), or the client ends.
+   */
+  linkEnded(code, reason) {
     clearTimeout(this.connectTimer);
+    clearTimeout(this.answerTimer);
+    const state = this.state;
+    if (state === "closed") return;
+    const session = this.session;
+    const resumable = session?.token !== void 0 && !this.fatal && (state === "open" || state === "away" || state === "resuming");
+    if (!resumable || session === void 0) {
+      return this.finish(code, reason);
+    }
+    if (this.serverReason !== void 0) {
+      if (state !== "resuming") return this.finish(code, reason);
+      if (this.serverReason !== RESUME_BUSY) {
+        return this.finish(code, `the server refused the resume: ${reason}`);
+      }
+    }
+    this.dropped(session, reason);
+  }
+  /** The connection dropped: reconnect after a pause, or give up after the last attempt. */
+  dropped(session, reason) {
+    this.state = "away";
+    session.firstDrop ??= reason;
+    session.attempts += 1;
+    const { maxAttempts, initialBackoff, maxBackoff } = session.settings;
+    if (session.attempts > maxAttempts) {
+      return this.finish(
+        1006,
+        `not resumed: the connection dropped (${session.firstDrop}), then ${maxAttempts} reconnection attempts failed (the last: ${reason})`
+      );
+    }
+    this.emit({ kind: "reconnecting", info: { attempt: session.attempts, reason } });
+    const full = Math.min(maxBackoff, initialBackoff * 2 ** Math.min(session.attempts - 1, 20));
+    const pause = full * (1 - 0.5 * Math.random());
+    this.retryTimer = setTimeout(() => {
+      if (this.state === "away") this.dial();
+    }, pause);
+  }
+  /** The client ends, for `reason`. */
+  finish(code, reason) {
+    if (this.state === "closed") return;
+    const byServer = this.state !== "closing" && this.closeRequested === void 0;
+    this.state = "closed";
+    this.link += 1;
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.answerTimer);
+    clearTimeout(this.retryTimer);
     clearInterval(this.timer);
-    const reason = this.serverReason ?? (closeReason !== "" ? closeReason : wasConnecting ? `could not connect to ${this.url}` : code === 1006 ? "connection lost" : `closed (WebSocket code ${code})`);
-    const info = { reason, byServer: byServer && this.closeRequested === void 0, code };
+    this.session?.forget();
+    const info = { reason, byServer, code };
     this.emit({ kind: "disconnected", info });
     this.resolveClosed(info);
   }
@@ -1722,6 +1943,12 @@ var Client = class {
         case "error":
           this.report(event.error);
           break;
+        case "reconnecting":
+          for (const handler of this.reconnectingHandlers) handler(event.info);
+          break;
+        case "resumed":
+          for (const handler of this.resumedHandlers) handler();
+          break;
         case "disconnected":
           for (const handler of this.disconnectHandlers) handler(event.info);
           break;
@@ -1738,6 +1965,106 @@ var Client = class {
     for (const handler of this.errorHandlers) handler(error);
   }
 };
+var Session = class {
+  constructor(settings) {
+    this.settings = settings;
+  }
+  /** The resume token, once the server granted the session. */
+  token;
+  /** Why the connection first dropped, until it resumes. */
+  firstDrop;
+  /** Reconnection attempts since the connection dropped. */
+  attempts = 0;
+  ackTimer;
+  /** Sent messages not yet acknowledged: `kept[head]` is number `acked + 1`. */
+  kept = [];
+  head = 0;
+  keptBytes = 0;
+  acknowledged = 0;
+  sent = 0;
+  /** Whether sent messages are kept (until the server turns the session down). */
+  keeping = true;
+  count = 0;
+  ackedCount = 0;
+  unackedBytes = 0;
+  /** Keeps a sent message until acknowledged; throws past `maxUnackedBytes`. */
+  keep(bytes) {
+    if (!this.keeping) return;
+    const limit = this.settings.maxUnackedBytes;
+    if (this.keptBytes > 0 && this.keptBytes + bytes.length > limit) {
+      throw new Error(
+        `not sent: ${this.keptBytes} bytes of messages wait for the server's acknowledgement, the most resume.maxUnackedBytes (${limit}) allows; the connection is down or the server is not reading`
+      );
+    }
+    this.kept.push(bytes);
+    this.keptBytes += bytes.length;
+    this.sent += 1;
+  }
+  /** The server has `n` of this client's messages: let go of those. False if `n` is more than were sent. */
+  acked(n) {
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0) return true;
+    if (!this.keeping) return true;
+    if (n > this.sent) return false;
+    while (this.acknowledged < n) {
+      const bytes = this.kept[this.head];
+      this.kept[this.head] = EMPTY;
+      this.head += 1;
+      this.keptBytes -= bytes?.length ?? 0;
+      this.acknowledged += 1;
+    }
+    if (this.head > 1024 && this.head * 2 > this.kept.length) {
+      this.kept = this.kept.slice(this.head);
+      this.head = 0;
+    }
+    return true;
+  }
+  /** An application message of `size` bytes arrived; true when an acknowledgement is due now. */
+  received(size) {
+    this.count += 1;
+    this.unackedBytes += size;
+    return this.count - this.ackedCount >= Math.max(1, this.settings.ackEvery) || this.unackedBytes >= this.settings.ackBytes;
+  }
+  /** The count to acknowledge, if anything arrived since the last acknowledgement. */
+  ackNow() {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = void 0;
+    if (this.count === this.ackedCount) return void 0;
+    this.ackedCount = this.count;
+    this.unackedBytes = 0;
+    return this.count;
+  }
+  /** A resume goes out: returns the count it carries (which acknowledges as much). */
+  startResume() {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = void 0;
+    this.ackedCount = this.count;
+    this.unackedBytes = 0;
+    return this.count;
+  }
+  /**
+   * The server resumed the session with a new `token`, having `theirs` of this client's
+   * messages: returns what to send again, in order (undefined if `theirs` is impossible).
+   */
+  resumed(token, theirs) {
+    const n = typeof theirs === "number" ? theirs : 0;
+    if (!Number.isInteger(n) || n < this.acknowledged || !this.acked(n)) return void 0;
+    this.token = token;
+    this.attempts = 0;
+    this.firstDrop = void 0;
+    return this.kept.slice(this.head);
+  }
+  /** The session is not resumable (any more): keep nothing. */
+  forget() {
+    this.keeping = false;
+    this.token = void 0;
+    this.kept = [];
+    this.head = 0;
+    this.keptBytes = 0;
+    clearTimeout(this.ackTimer);
+    this.ackTimer = void 0;
+  }
+};
+var EMPTY = new Uint8Array(0);
 function now() {
   return performance.now();
 }

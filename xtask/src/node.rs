@@ -112,7 +112,14 @@ pub(crate) fn run_client_tests(bless: bool) -> Result<TestCounts, String> {
     let npm = ensure_npm()?;
     let dir = client_dir();
     npm_ci(&npm, &dir)?;
-    run_command(cargo().args(["build", "--locked", "--package", "podnet-cli"]))?;
+    run_command(cargo().args([
+        "build",
+        "--locked",
+        "--package",
+        "podnet-cli",
+        "--package",
+        "podnet-testkit",
+    ]))?;
     run_command(Command::new(&npm).args(["run", "build"]).current_dir(&dir))?;
     check_bundle(&dir, bless)?;
     let podnet = target_dir()
@@ -121,7 +128,13 @@ pub(crate) fn run_client_tests(bless: bool) -> Result<TestCounts, String> {
     let mut cmd = Command::new(find_program("node").ok_or("node is missing")?);
     cmd.args(["--test", "--test-reporter=tap", "test/"])
         .current_dir(&dir)
-        .env("PODNET_BIN", &podnet);
+        .env("PODNET_BIN", &podnet)
+        .env(
+            "CUT_PROXY_BIN",
+            target_dir()
+                .join("debug")
+                .join(format!("cut-proxy{}", std::env::consts::EXE_SUFFIX)),
+        );
     let counts = run_node_tests(&mut cmd, "the TypeScript client's tests")?;
     Ok(counts)
 }

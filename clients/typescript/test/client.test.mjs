@@ -1,84 +1,14 @@
 // The TypeScript client against a real podnet server: `podnet serve --echo`, started by
 // each test on a free port (the CLI's testing server: it echoes every message, prints
 // one line per connection, message and disconnect, and closes a client that sends
-// `close-me` with the reason it gives). PODNET_BIN names the binary; by default the
-// workspace's debug build.
+// `close-me` with the reason it gives).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import { existsSync } from "node:fs";
 import WebSocket from "ws";
 
 import { Client, PROTOCOL_VERSION } from "../dist/index.js";
-
-const WAIT = 10_000;
-const BIN =
-  process.env.PODNET_BIN ??
-  fileURLToPath(new URL("../../../target/debug/podnet", import.meta.url));
-
-/** Starts `podnet serve --echo`; resolves with its URL and a way to wait for its lines. */
-async function startServer(...extra) {
-  assert.ok(existsSync(BIN), `no podnet binary at ${BIN}: run \`cargo build -p podnet-cli\``);
-  const child = spawn(BIN, ["serve", "--echo", "--port", "0", ...extra], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const lines = [];
-  const waiters = [];
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    lines.push(line);
-    for (const waiter of [...waiters]) waiter();
-  });
-  /** Waits for a line matching `pattern` (from `from` on); returns its index. */
-  const waitLine = (pattern, from = 0) =>
-    new Promise((resolve, reject) => {
-      const check = () => {
-        const at = lines.findIndex((l, i) => i >= from && pattern.test(l));
-        if (at >= 0) {
-          waiters.splice(waiters.indexOf(check), 1);
-          clearTimeout(timer);
-          resolve(at);
-        }
-      };
-      const timer = setTimeout(() => {
-        waiters.splice(waiters.indexOf(check), 1);
-        reject(new Error(`no line matching ${pattern} within ${WAIT} ms; got:\n${lines.join("\n")}`));
-      }, WAIT);
-      waiters.push(check);
-      check();
-    });
-  const first = lines[await waitLine(/^listening on /)];
-  const addr = first.split(" ")[2];
-  return {
-    url: `ws://${addr}/`,
-    lines,
-    waitLine,
-    stop: () => child.kill(),
-  };
-}
-
-/** Resolves with the next message of `action` that `client` receives. */
-function next(client, action) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${action} within ${WAIT} ms`)), WAIT);
-    client.on(action, (msg) => {
-      clearTimeout(timer);
-      client.off(action);
-      resolve(msg);
-    });
-  });
-}
-
-/** Waits until `predicate()` holds, checking whenever `client` receives anything. */
-async function until(predicate, what) {
-  const deadline = Date.now() + WAIT;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${WAIT} ms`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
+import { WAIT, next, startServer, until } from "./helpers.mjs";
 
 test("says hello, is greeted, and messages of every kind round-trip", async (t) => {
   const server = await startServer();

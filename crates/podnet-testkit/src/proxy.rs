@@ -58,6 +58,7 @@ pub struct Proxy {
     addr: SocketAddr,
     cuts: watch::Sender<(u64, Cut)>,
     accepted: Arc<AtomicU64>,
+    target: Arc<Mutex<SocketAddr>>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -73,18 +74,21 @@ impl Proxy {
             .build()?;
         let (cuts, _) = watch::channel((0, Cut::Both));
         let accepted = Arc::new(AtomicU64::new(0));
+        let target = Arc::new(Mutex::new(target));
         let (stop, stopped) = oneshot::channel();
         let thread = std::thread::Builder::new()
             .name("cut-proxy".into())
             .spawn({
                 let cuts = cuts.clone();
                 let accepted = accepted.clone();
+                let target = target.clone();
                 move || runtime.block_on(serve(listener, target, seed, cuts, accepted, stopped))
             })?;
         Ok(Proxy {
             addr,
             cuts,
             accepted,
+            target,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -98,6 +102,12 @@ impl Proxy {
     /// How many connections the proxy has accepted so far.
     pub fn accepted(&self) -> u64 {
         self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Sends the connections made from now on to `target` (another server, say one
+    /// started in place of the first); those open stay where they are.
+    pub fn retarget(&self, target: SocketAddr) {
+        *self.target.lock().unwrap_or_else(|e| e.into_inner()) = target;
     }
 
     /// Cuts every connection through the proxy now, as `how` says. Connections made
@@ -123,7 +133,7 @@ impl Drop for Proxy {
 
 async fn serve(
     listener: std::net::TcpListener,
-    target: SocketAddr,
+    target: Arc<Mutex<SocketAddr>>,
     seed: u64,
     cuts: watch::Sender<(u64, Cut)>,
     accepted: Arc<AtomicU64>,
@@ -144,7 +154,8 @@ async fn serve(
         };
         n += 1;
         accepted.fetch_add(1, Ordering::Relaxed);
-        let Ok(server) = TcpStream::connect(target).await else {
+        let to = *target.lock().unwrap_or_else(|e| e.into_inner());
+        let Ok(server) = TcpStream::connect(to).await else {
             reset(client);
             continue;
         };

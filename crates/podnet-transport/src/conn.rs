@@ -57,9 +57,11 @@ pub(crate) struct Shared {
     pub(crate) bad_frames: AtomicU64,
     /// Last measured round trip, in microseconds; 0 until measured.
     pub(crate) rtt_micros: AtomicU64,
-    /// A WebSocket peer's link to its reader: each frame goes out as a WebSocket message,
-    /// and the close answers the peer's.
-    websocket: Option<Arc<WsLink>>,
+    /// Whether the peer speaks WebSocket: each frame goes out as a WebSocket message.
+    is_websocket: bool,
+    /// A WebSocket peer's link to its current connection's reader: the close answers the
+    /// peer's. Replaced when a resumed session takes a new connection.
+    websocket: Mutex<Option<Arc<WsLink>>>,
     /// Set while the session is resumable: a failed connection drops it, not the session.
     resumable: AtomicBool,
     /// What a resumable session keeps between its connections.
@@ -157,7 +159,8 @@ impl Shared {
             podnet_peer: AtomicBool::new(false),
             bad_frames: AtomicU64::new(0),
             rtt_micros: AtomicU64::new(0),
-            websocket,
+            is_websocket: websocket.is_some(),
+            websocket: Mutex::new(websocket),
             resumable: AtomicBool::new(false),
             resume_slot: Mutex::new(SessionSlot::default()),
             parked_notify: tokio::sync::Notify::new(),
@@ -166,7 +169,21 @@ impl Shared {
 
     /// Whether the peer is a WebSocket client.
     pub(crate) fn is_websocket(&self) -> bool {
-        self.websocket.is_some()
+        self.is_websocket
+    }
+
+    /// The WebSocket link of the current connection.
+    pub(crate) fn websocket_link(&self) -> Option<Arc<WsLink>> {
+        self.websocket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A resumed WebSocket session's new connection: its link answers from now on.
+    pub(crate) fn set_websocket_link(self: &Arc<Self>, link: Arc<WsLink>) {
+        link.attach(self);
+        *self.websocket.lock().unwrap_or_else(|e| e.into_inner()) = Some(link);
     }
 
     /// The resumable session's state.
@@ -271,20 +288,18 @@ impl Shared {
     /// A repod frame as it goes to this peer: as it is, or as a WebSocket message (a
     /// header, then the message sliced out of the same bytes).
     fn on_the_wire(&self, frame: Bytes) -> (Option<Bytes>, Bytes) {
-        match &self.websocket {
-            None => (None, frame),
-            Some(_) => {
-                let (header, message) = websocket::frames::message(&frame);
-                (Some(header), message)
-            }
+        if self.is_websocket {
+            let (header, message) = websocket::frames::message(&frame);
+            (Some(header), message)
+        } else {
+            (None, frame)
         }
     }
 
     /// What goes out last when the reader ended before any close from this side: the
     /// answer to a WebSocket peer's close frame; nothing otherwise.
     pub(crate) fn last_words(&self) -> Bytes {
-        self.websocket
-            .as_ref()
+        self.websocket_link()
             .map_or_else(Bytes::new, |link| link.ending())
     }
 
@@ -327,7 +342,7 @@ impl Shared {
     /// `wire_reason`. Returns false if the connection was already closing.
     pub(crate) fn close(&self, reason: DisconnectReason, wire_reason: &str) -> bool {
         let mut frame = podnet_proto::close_frame(wire_reason, &self.config.framing);
-        if let Some(link) = &self.websocket {
+        if let Some(link) = self.websocket_link() {
             frame = link.closing(&frame, wire_reason);
         }
         // Hold the reason while closing the queue: once the queue is closed the writer can

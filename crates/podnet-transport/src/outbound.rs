@@ -74,13 +74,28 @@ pub(crate) enum Link {
 /// by the peer, oldest first.
 #[derive(Debug, Default)]
 struct Replay {
-    frames: VecDeque<Bytes>,
+    frames: VecDeque<Kept>,
     /// Frames acknowledged so far: `frames[0]` is number `acked + 1`.
     acked: u64,
     /// Frames sent on the session so far.
     sent: u64,
     /// Charged bytes of `frames` (with [`FRAME_OVERHEAD`] each).
     charged: usize,
+}
+
+/// One application frame kept for a resume, as it went on the wire: after `header` (a
+/// WebSocket message's), when there is one.
+#[derive(Debug, Clone)]
+struct Kept {
+    header: Option<Bytes>,
+    frame: Bytes,
+}
+
+impl Kept {
+    /// What it is charged against the replay's limit.
+    fn cost(&self) -> usize {
+        self.header.as_ref().map_or(0, Bytes::len) + self.frame.len() + FRAME_OVERHEAD
+    }
 }
 
 #[derive(Debug, Default)]
@@ -161,7 +176,7 @@ impl OutboundQueue {
         if state.closing || state.aborted {
             return Err(PushError::Closed);
         }
-        self.push_locked(state, None, frame, None)
+        self.push_locked(state, None, frame, false)
     }
 
     /// Queues a control message (after `header`, when given): never kept for a resume,
@@ -181,24 +196,33 @@ impl OutboundQueue {
         // Control messages (acknowledgements above all) must get through a queue that
         // messages filled: a lost acknowledgement could leave both sides waiting for
         // room. They have a little room of their own past the limit.
-        self.push_within(state, header, frame, None, self.limit + CONTROL_SLACK)
+        self.push_within(state, header, frame, false, self.limit + CONTROL_SLACK)
     }
 
     /// Keeps an application frame for a resume, if the session is resumable: charged to
     /// the replay limit, and refused as `Full` past it. Returns whether the frame also goes
     /// to the writer now (a connection is attached).
-    fn keep(&self, state: &mut State, frame: &Bytes) -> Result<bool, PushError> {
+    fn keep(
+        &self,
+        state: &mut State,
+        header: Option<&Bytes>,
+        frame: &Bytes,
+    ) -> Result<bool, PushError> {
         let Some(replay) = state.replay.as_mut() else {
             return Ok(true);
         };
-        let cost = frame.len() + FRAME_OVERHEAD;
+        let kept = Kept {
+            header: header.cloned(),
+            frame: frame.clone(),
+        };
+        let cost = kept.cost();
         if replay.charged > 0 && replay.charged + cost > self.replay_limit {
             return Err(PushError::Full {
                 queued: replay.charged + cost,
                 limit: self.replay_limit,
             });
         }
-        replay.frames.push_back(frame.clone());
+        replay.frames.push_back(kept);
         replay.sent += 1;
         replay.charged += cost;
         Ok(state.link == Link::Attached)
@@ -207,16 +231,16 @@ impl OutboundQueue {
     /// Queues `frame` after `header` (a WebSocket frame's header), as one: nothing else
     /// goes between them. Each counts as an entry of the queue.
     ///
-    /// `kept`, for an application frame of a resumable session, is the frame as kept for
-    /// a resume (it is kept too, unless the queue is full).
+    /// With `keep`, an application frame of a resumable session, it is kept for a resume
+    /// too (unless the queue is full).
     fn push_locked(
         &self,
         state: std::sync::MutexGuard<'_, State>,
         header: Option<Bytes>,
         frame: Bytes,
-        kept: Option<&Bytes>,
+        keep: bool,
     ) -> Result<(), PushError> {
-        self.push_within(state, header, frame, kept, self.limit)
+        self.push_within(state, header, frame, keep, self.limit)
     }
 
     fn push_within(
@@ -224,7 +248,7 @@ impl OutboundQueue {
         mut state: std::sync::MutexGuard<'_, State>,
         header: Option<Bytes>,
         frame: Bytes,
-        kept: Option<&Bytes>,
+        keep: bool,
         limit: usize,
     ) -> Result<(), PushError> {
         let header_cost = header.as_ref().map_or(0, |h| h.len() + FRAME_OVERHEAD);
@@ -235,10 +259,8 @@ impl OutboundQueue {
                 limit: self.limit,
             });
         }
-        if let Some(kept) = kept {
-            if !self.keep(&mut state, kept)? {
-                return Ok(());
-            }
+        if keep && !self.keep(&mut state, header.as_ref(), &frame)? {
+            return Ok(());
         }
         let was_empty = state.frames.is_empty();
         if let Some(header) = header {
@@ -278,7 +300,7 @@ impl OutboundQueue {
         if state.replay.is_some() {
             // Kept first, so a full replay refuses the frame before any of it is written;
             // un-kept if the queue refuses it. With no connection attached it is only kept.
-            if !self.keep(&mut state, &frame)? {
+            if !self.keep(&mut state, header.as_ref(), &frame)? {
                 return Ok(());
             }
             return self.write_or_queue(state, header, frame, allowed, true);
@@ -289,9 +311,9 @@ impl OutboundQueue {
     /// Takes back the frame [`keep`](Self::keep) kept last (the queue refused it).
     fn unkeep(state: &mut State) {
         if let Some(replay) = state.replay.as_mut() {
-            if let Some(frame) = replay.frames.pop_back() {
+            if let Some(kept) = replay.frames.pop_back() {
                 replay.sent -= 1;
-                replay.charged = replay.charged.saturating_sub(frame.len() + FRAME_OVERHEAD);
+                replay.charged = replay.charged.saturating_sub(kept.cost());
             }
         }
     }
@@ -334,7 +356,7 @@ impl OutboundQueue {
         if kept && state.charged > 0 && state.charged + cost > self.limit {
             Self::unkeep(&mut state);
         }
-        self.push_locked(state, header, frame, None)
+        self.push_locked(state, header, frame, false)
     }
 
     /// Queues a frame (after `header`, when given), waiting for room if the queue is full.
@@ -354,8 +376,8 @@ impl OutboundQueue {
                 if state.closing || state.aborted {
                     Err(PushError::Closed)
                 } else {
-                    let kept = state.replay.is_some().then_some(&frame);
-                    self.push_locked(state, header.clone(), frame.clone(), kept)
+                    let keep = state.replay.is_some();
+                    self.push_locked(state, header.clone(), frame.clone(), keep)
                 }
             };
             match pushed {
@@ -457,8 +479,8 @@ impl OutboundQueue {
             return false;
         }
         while replay.acked < n {
-            if let Some(frame) = replay.frames.pop_front() {
-                replay.charged = replay.charged.saturating_sub(frame.len() + FRAME_OVERHEAD);
+            if let Some(kept) = replay.frames.pop_front() {
+                replay.charged = replay.charged.saturating_sub(kept.cost());
             }
             replay.acked += 1;
         }
@@ -508,15 +530,18 @@ impl OutboundQueue {
         }
         // What the peer has is acknowledged by its count.
         while replay.acked < received {
-            if let Some(frame) = replay.frames.pop_front() {
-                replay.charged = replay.charged.saturating_sub(frame.len() + FRAME_OVERHEAD);
+            if let Some(kept) = replay.frames.pop_front() {
+                replay.charged = replay.charged.saturating_sub(kept.cost());
             }
             replay.acked += 1;
         }
-        let again: Vec<Bytes> = replay.frames.iter().cloned().collect();
+        let again: Vec<Kept> = replay.frames.iter().cloned().collect();
         let was_empty = state.frames.is_empty();
-        for frame in again {
+        for Kept { header, frame } in again {
             // Not charged to the queue's limit: the replay limit already bounds them.
+            if let Some(header) = header {
+                state.frames.push_back(header);
+            }
             state.frames.push_back(frame);
         }
         state.link = Link::Attached;

@@ -668,3 +668,106 @@ async fn opening_connections_make_room_for_players() {
     assert_eq!(server.evicted_count(), 2);
     assert_eq!(server.rejected_count(), 0);
 }
+
+/// A `podnet:hello` over WebSocket asking for resume (or resuming with `token`).
+fn ws_hello(token: Option<&str>, received: u64) -> Message {
+    let mut hello = std::collections::BTreeMap::new();
+    hello.insert(
+        "protocol",
+        podnet_framing::Value::from(podnet_transport::PROTOCOL_VERSION),
+    );
+    hello.insert("type", podnet_framing::Value::from("classic"));
+    match token {
+        None => hello.insert("resume", podnet_framing::Value::from(true)),
+        Some(token) => {
+            hello.insert("received", podnet_framing::Value::from(received));
+            hello.insert("token", podnet_framing::Value::from(token))
+        }
+    };
+    ws_message("podnet:hello", &hello)
+}
+
+/// A WebSocket player's session resumes over WebSocket, with what was sent to it while it
+/// was away; its token presented over plain TCP is refused (its kept messages are framed
+/// for WebSocket), and the session is not touched by that.
+#[tokio::test]
+async fn a_websocket_session_resumes_over_websocket_only() {
+    let (server, mut events) = server(ServerConfig::default()).await;
+    let addr = server.local_addr();
+    let mut ws = ws_connect(addr).await;
+    ws.send(ws_hello(None, 0)).await.unwrap();
+    let answer = ws_recv(&mut ws).await.unwrap();
+    let token = answer.to_value().unwrap()["token"]
+        .as_str()
+        .expect("a WebSocket session is granted resume")
+        .to_owned();
+    let (id, _) = next_connected(&mut events).await;
+    assert_eq!(ws_recv(&mut ws).await.unwrap().action(), "connected");
+
+    // The connection drops (reset): the session waits; what is sent to it is kept.
+    if let MaybeTlsStream::Plain(tcp) = ws.get_ref() {
+        socket2::SockRef::from(tcp)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+    }
+    drop(ws);
+    match next_server_event(&mut events).await {
+        ServerEvent::Dropped { id: dropped, .. } => assert_eq!(dropped, id),
+        other => panic!("expected Dropped, got {other:?}"),
+    }
+    server.send(id, &Say { from: 0, seq: 7 }).unwrap();
+
+    // The token over TCP: refused, saying why.
+    let mut tcp = RawPeer::connect(addr).await;
+    tcp.send(
+        "podnet:hello",
+        &std::collections::BTreeMap::from([
+            (
+                "protocol",
+                podnet_framing::Value::from(podnet_transport::PROTOCOL_VERSION),
+            ),
+            ("token", podnet_framing::Value::from(token.as_str())),
+            ("received", podnet_framing::Value::from(1)),
+        ]),
+    )
+    .await;
+    let refused = tokio::time::timeout(WAIT, tcp.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let reason = close_reason(&refused).expect("a close");
+    assert!(reason.contains("transport it began on"), "{reason}");
+
+    // Over WebSocket: resumed, and the message kept meanwhile arrives, once.
+    let mut ws = ws_connect(addr).await;
+    ws.send(ws_hello(Some(&token), 1)).await.unwrap();
+    let answer = ws_recv(&mut ws).await.unwrap().to_value().unwrap();
+    assert_eq!(answer["resumed"].as_bool(), Some(true), "{answer:?}");
+    let kept = ws_recv(&mut ws).await.unwrap();
+    assert_eq!(kept.decode::<Say>().unwrap(), Say { from: 0, seq: 7 });
+    match next_server_event(&mut events).await {
+        ServerEvent::Resumed { id: resumed } => assert_eq!(resumed, id),
+        other => panic!("expected Resumed, got {other:?}"),
+    }
+    // The resumed link carries the session both ways.
+    ws.send(ws_message("say", &Say { from: 1, seq: 8 }))
+        .await
+        .unwrap();
+    let (from, said) = next_message(&mut events, "say").await;
+    assert_eq!((from, said.seq), (id, 8));
+    assert_eq!(server.connection_ids(), vec![id]);
+    // WebSocket pings on the new connection are answered on it.
+    ws.send(Message::Ping(Bytes::from_static(b"still there")))
+        .await
+        .unwrap();
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.unwrap() {
+            Some(Ok(Message::Pong(payload))) => {
+                assert_eq!(&payload[..], b"still there");
+                break;
+            }
+            Some(Ok(Message::Binary(_))) => {} // acknowledgements
+            other => panic!("expected a pong, got {other:?}"),
+        }
+    }
+}

@@ -109,8 +109,9 @@ pub trait Channel: Sized + 'static {
     /// reconnecting. Then either [`on_resumed`](Self::on_resumed) or, once,
     /// [`on_disconnect`](Self::on_disconnect) with [`DisconnectReason::NotResumed`].
     ///
-    /// repod clients (and WebSocket players, for now) do not resume: their drop goes
-    /// straight to `on_disconnect`.
+    /// Clients that do not ask for resume (repod's, or a podnet client with resume off),
+    /// and every client of a server whose `ServerConfig::resume` is `None`, do not
+    /// resume: their drop goes straight to `on_disconnect`.
     fn on_dropped(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
         let _ = (ctx, reason);
     }

@@ -2,7 +2,8 @@
 //! languages (the TypeScript client's tests). Prints `listening ADDR` once it accepts;
 //! then each line on stdin is a command: `cut both`, `cut client` or `cut server` cuts
 //! every connection through it (answered with `cut N`, N the connections accepted so
-//! far), `accepted` prints that count. Ends when stdin closes.
+//! far), `target ADDR` sends new connections to another server (answered `target ADDR`),
+//! `accepted` prints that count. Ends when stdin closes.
 
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
@@ -39,8 +40,17 @@ fn main() -> ExitCode {
                 Err(error) => format!("error {error}"),
             },
             ["accepted"] => format!("accepted {}", proxy.accepted()),
+            ["target", addr] => match addr.parse::<SocketAddr>() {
+                Ok(addr) => {
+                    proxy.retarget(addr);
+                    format!("target {addr}")
+                }
+                Err(error) => format!("error not an address {addr:?}: {error}"),
+            },
             [] => continue,
-            _ => format!("error unknown command {line:?}: say cut both|client|server, or accepted"),
+            _ => format!(
+                "error unknown command {line:?}: say cut both|client|server, target ADDR, or accepted"
+            ),
         };
         let _ = writeln!(out, "{answer}");
         let _ = out.flush();

@@ -73,6 +73,8 @@ pub(crate) struct Handoff {
     pub(crate) reader: BoxRead,
     pub(crate) writer: BoxWrite,
     pub(crate) direct: Option<Arc<dyn crate::outbound::DirectWrite>>,
+    /// A WebSocket connection's link to its reader.
+    pub(crate) websocket: Option<Arc<crate::websocket::WsLink>>,
 }
 
 /// The current time, as the state machine takes it.
@@ -153,6 +155,7 @@ pub(crate) fn spawn<R, W, O>(
                         reader,
                         writer: Box::new(writer),
                         direct: conn.queue.take_direct(),
+                        websocket: conn.websocket_link(),
                     });
                     // This connection never was a session of its own.
                     conn.queue.abort();

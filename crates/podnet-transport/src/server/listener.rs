@@ -162,11 +162,8 @@ impl Inner {
         if let Some(link) = &halves.websocket {
             link.attach(&conn);
         }
-        let mut core = podnet_proto::Connection::server(self.settings.clone(), started);
-        if halves.websocket.is_none() {
-            // Its id goes into the resume token it may be granted.
-            core = core.with_id(id);
-        }
+        // Its id goes into the resume token it may be granted.
+        let core = podnet_proto::Connection::server(self.settings.clone(), started).with_id(id);
         self.table().insert(id, conn.clone());
         let eviction = self.admission().started(id);
         if let Some(eviction) = eviction {

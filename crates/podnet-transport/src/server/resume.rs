@@ -28,9 +28,6 @@ impl Inner {
         if self.resume.is_none() {
             return Err("this server does not resume sessions".to_owned());
         }
-        if conn.is_websocket() {
-            return Err("sessions over WebSocket do not resume yet".to_owned());
-        }
         let now = tokio::time::Instant::now().into_std();
         if self.resume_rate().take(now).is_some() {
             return Err(RESUME_BUSY.to_owned());
@@ -48,6 +45,13 @@ impl Inner {
         };
         if !(session.is_resumable() && session.token_matches(token)) {
             return Err("the token is not this session's (a stale token, or another's)".to_owned());
+        }
+        // Only to the token's holder: a session resumes over the transport it began on
+        // (its kept messages are framed for it).
+        if session.is_websocket() != conn.is_websocket() {
+            return Err(
+                "a session resumes over the transport it began on (WebSocket, or TCP)".to_owned(),
+            );
         }
         Ok(())
     }
@@ -146,6 +150,9 @@ impl Inner {
                 return refuse(handoff, "the session has ended").await;
             }
             debug!(%id, received = handoff.received, "resuming the session");
+            if let Some(link) = handoff.websocket {
+                session.set_websocket_link(link);
+            }
             session.queue.relink(handoff.direct);
             let owner = ConnOwner {
                 id,

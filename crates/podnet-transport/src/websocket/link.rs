@@ -2,7 +2,7 @@
 //! frame answers the peer (its own close, or its violation), and the way to the queue for
 //! pongs.
 
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 
@@ -16,7 +16,8 @@ pub(crate) struct WsLink {
     /// The code and reason this side closes with, when it is not a plain close (1000
     /// with the `podnet:close` reason): a violation, or the echo of the peer's close.
     answer: Mutex<Option<(u16, String)>>,
-    conn: OnceLock<Weak<Shared>>,
+    /// The connection (or, once resumed, the session) whose queue takes the pongs.
+    conn: Mutex<Weak<Shared>>,
 }
 
 impl WsLink {
@@ -24,9 +25,10 @@ impl WsLink {
         Arc::new(Self::default())
     }
 
-    /// Connects the link to the connection whose queue takes the pongs.
+    /// Connects the link to the connection whose queue takes the pongs: the one it was
+    /// opened for, then the session it resumes, if it does.
     pub(crate) fn attach(&self, conn: &Arc<Shared>) {
-        let _ = self.conn.set(Arc::downgrade(conn));
+        *self.conn.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(conn);
     }
 
     fn answer(&self) -> std::sync::MutexGuard<'_, Option<(u16, String)>> {
@@ -35,7 +37,12 @@ impl WsLink {
 
     /// The peer pinged: queue the pong (after the message being written, never inside it).
     pub(crate) fn pong(&self, payload: &[u8]) {
-        if let Some(conn) = self.conn.get().and_then(Weak::upgrade) {
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .upgrade();
+        if let Some(conn) = conn {
             // A peer that pings and does not read fills its own queue: the pong is
             // dropped like any send to a full queue.
             let _ = conn.queue.push_control(None, frames::pong(payload));

@@ -58,6 +58,25 @@ const WS_ROWS: &[(&str, &str, &str, &str, &str, &str)] = &[
     ("round trip p99 (us)", "ws-rtt", "rtt", "p99_us", "", ""),
 ];
 
+/// The resume rows (podnet only): throughput from podnet peers that ask for a resumable
+/// session (the server counts, keeps and acknowledges) beside the same peers without
+/// (label, resume scenario, plain scenario, target); and the time from a cut to the
+/// resumed session.
+const RESUME_ROWS: &[(&str, &str, &str, &str)] = &[
+    (
+        "throughput, 1 client (msg/s)",
+        "throughput1-resume",
+        "throughput1-podnet",
+        ">= 0.95x",
+    ),
+    (
+        "throughput, 8 clients (msg/s)",
+        "throughput8-resume",
+        "throughput8-podnet",
+        ">= 0.95x",
+    ),
+];
+
 /// One measured figure: which scenario, which key of its RESULT line.
 struct Row {
     label: &'static str,
@@ -135,6 +154,8 @@ struct Load {
     fanout_messages: usize,
     pings: usize,
     connections: usize,
+    /// Cuts in the resume-time scenario.
+    cuts: usize,
 }
 
 /// Builds podnet-bench's programs (the baseline server, the load generator, the soak)
@@ -170,6 +191,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             fanout_messages: 200,
             pings: 500,
             connections: 1_000,
+            cuts: 5,
         }
     } else {
         Load {
@@ -178,6 +200,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             fanout_messages: 2_000,
             pings: 2_000,
             connections: 10_000,
+            cuts: 50,
         }
     };
 
@@ -347,9 +370,36 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                         vec!["ws-rtt".into(), "{addr}".into(), load.pings.to_string()],
                     )])
                     .collect();
+            // podnet peers with and without resume, and the time to resume (podnet only).
+            let resume_scenarios: Vec<(&str, Vec<String>)> = if kind.name == "podnet" {
+                let throughput = |name: &'static str, mode: &str, clients: &str| {
+                    (
+                        name,
+                        vec![
+                            format!("throughput-{mode}"),
+                            "{addr}".into(),
+                            clients.into(),
+                            scaled(load.messages).to_string(),
+                        ],
+                    )
+                };
+                vec![
+                    throughput("throughput1-podnet", "podnet", "1"),
+                    throughput("throughput1-resume", "resume", "1"),
+                    throughput("throughput8-podnet", "podnet", "8"),
+                    throughput("throughput8-resume", "resume", "8"),
+                    (
+                        "resume-time",
+                        vec!["resume-time".into(), "{addr}".into(), load.cuts.to_string()],
+                    ),
+                ]
+            } else {
+                Vec::new()
+            };
             let scenarios = scenarios
                 .into_iter()
                 .chain(ws_scenarios)
+                .chain(resume_scenarios)
                 .filter(|(name, _)| kind.websocket || !name.starts_with("ws-"))
                 .filter(|(name, _)| kind.only.is_none_or(|only| only.contains(name)));
             for (scenario, args) in scenarios {
@@ -616,6 +666,51 @@ fn print_table(
         );
     }
     print_websocket_table(&get_any(results));
+    print_resume_table(&get_any(results));
+}
+
+/// What resume costs, and how fast it is.
+fn print_resume_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
+    if get("podnet", "resume-time", "p50_ms").is_none() {
+        return;
+    }
+    let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+    println!("\npodnet with session resume, same run, same server");
+    println!(
+        "{:<32} {:>12} {:>12} {:>10} {:>9}",
+        "", "resume on", "resume off", "on/off", "target"
+    );
+    for (label, on, off, target) in RESUME_ROWS {
+        let (on, off) = (
+            get("podnet", on, "per_second"),
+            get("podnet", off, "per_second"),
+        );
+        let ratio = match (on, off) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+            _ => "-".into(),
+        };
+        println!(
+            "{:<32} {:>12} {:>12} {:>10} {:>9}",
+            label,
+            show(on),
+            show(off),
+            ratio,
+            target
+        );
+    }
+    let time = |key| get("podnet", "resume-time", key);
+    println!(
+        "cut to resumed (ms): p50 {} p99 {} max {}; bound = first backoff {} ms + 2 round \
+         trips of {} us = {} ms; cuts within it: {} of {} (target: all)",
+        show(time("p50_ms")),
+        show(time("p99_ms")),
+        show(time("max_ms")),
+        show(time("backoff_ms")),
+        show(time("rtt_us")),
+        time("bound_ms").map_or("-".into(), |v| format!("{v:.2}")),
+        show(time("within")),
+        show(time("cuts")),
+    );
 }
 
 /// A lookup of medians: (server, scenario, key) -> value.

@@ -9,7 +9,13 @@
 //! loadgen fanout ADDR CLIENTS MESSAGES       one client broadcasts 64-byte messages to all
 //! loadgen connections ADDR N                 N clients connect and each gets one echo; then
 //!                                            prints HOLDING and keeps them open until stdin closes
+//! loadgen resume-time ADDR CUTS              a podnet client through a fault-injecting proxy:
+//!                                            the time from each cut to the resumed session
 //! ```
+//!
+//! `throughput-podnet` and `throughput-resume` are `throughput` from podnet peers: each
+//! client says `podnet:hello` first, the second asking for a resumable session (so the
+//! server counts, keeps and acknowledges): the cost of resume is the ratio of the two.
 //!
 //! `ws-throughput`, `ws-rtt` and `ws-fanout` do the same over WebSocket (`ws://ADDR/`),
 //! each message one binary WebSocket message.
@@ -44,6 +50,13 @@ fn main() -> Result<()> {
         Some(rest) => (Wire::Ws, rest.to_owned()),
         None => (Wire::Tcp, scenario),
     };
+    let (hello, scenario) = if let Some(rest) = scenario.strip_suffix("-podnet") {
+        (Hello::Podnet, rest.to_owned())
+    } else if let Some(rest) = scenario.strip_suffix("-resume") {
+        (Hello::Resume, rest.to_owned())
+    } else {
+        (Hello::None, scenario)
+    };
     let addr = arg(1)?.to_owned();
     if scenario == "rtt-pump" {
         return rtt_pump(&addr, num(2)?);
@@ -54,7 +67,8 @@ fn main() -> Result<()> {
         .build()?;
     runtime.block_on(async {
         match scenario.as_str() {
-            "throughput" => throughput(&addr, wire, num(2)?, num(3)?).await,
+            "throughput" => throughput(&addr, wire, hello, num(2)?, num(3)?).await,
+            "resume-time" => resume_time(&addr, num(2)?).await,
             "rtt" => rtt(&addr, wire, num(2)?).await,
             "fanout" => fanout(&addr, wire, num(2)?, num(3)?).await,
             "connections" => connections(&addr, num(2)?).await,
@@ -84,6 +98,32 @@ impl Wire {
             Wire::Tcp => Cutter::Repod(FrameCodec::new(&FramingConfig::default())),
             Wire::Ws => Cutter::Ws,
         }
+    }
+}
+
+/// What a client says first.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hello {
+    /// Nothing: a repod client.
+    None,
+    /// `podnet:hello`: a podnet peer.
+    Podnet,
+    /// `podnet:hello` asking for a resumable session.
+    Resume,
+}
+
+impl Hello {
+    fn frame(self) -> Option<bytes::Bytes> {
+        let mut fields = vec![
+            ("protocol", Value::from(podnet_transport::PROTOCOL_VERSION)),
+            ("type", Value::from("classic")),
+        ];
+        match self {
+            Hello::None => return None,
+            Hello::Podnet => {}
+            Hello::Resume => fields.push(("resume", Value::from(true))),
+        }
+        Some(frame("podnet:hello", fields))
     }
 }
 
@@ -186,12 +226,21 @@ async fn wait_moves(
     }
 }
 
-async fn throughput(addr: &str, wire: Wire, clients: usize, messages: usize) -> Result<()> {
+async fn throughput(
+    addr: &str,
+    wire: Wire,
+    hello: Hello,
+    clients: usize,
+    messages: usize,
+) -> Result<()> {
     let (report_tx, mut reports) = mpsc::unbounded_channel();
     let seen = Arc::new(Seen::default());
     let mut writers = Vec::new();
     for _ in 0..clients.max(1) {
-        let (stream, leftover) = connect_over(addr, wire).await?;
+        let (mut stream, leftover) = connect_over(addr, wire).await?;
+        if let Some(hello) = hello.frame() {
+            stream.write_all(&wire.encode(&hello)).await?;
+        }
         let (reader, writer) = stream.into_split();
         tokio::spawn(read_all(
             reader,
@@ -248,6 +297,81 @@ async fn throughput(addr: &str, wire: Wire, clients: usize, messages: usize) -> 
         "RESULT throughput clients={clients} messages={total} seconds={secs:.4} per_second={:.0}",
         total as f64 / secs
     );
+    Ok(())
+}
+
+/// A podnet client (default resume settings: the first attempt after 50..100 ms) through
+/// the test kit's proxy, which cuts the connection `cuts` times (both sides reset, as
+/// when a network goes away): the time from each cut to the resumed session, beside the
+/// round trip measured on the same path.
+async fn resume_time(addr: &str, cuts: usize) -> Result<()> {
+    use podnet_transport::{Client, ClientConfig, ClientEvent, Frame};
+    let proxy = podnet_testkit::Proxy::start(addr.parse()?, 1)?;
+    let config = ClientConfig::default();
+    let backoff = config
+        .resume
+        .as_ref()
+        .map_or(Duration::ZERO, |r| r.initial_backoff);
+    let (client, mut events) = Client::connect(proxy.addr(), config).await?;
+    let ping = Frame::from_value(
+        &Value::Map(vec![
+            (Value::from("action"), Value::from("ping")),
+            (Value::from("seq"), Value::from(1)),
+        ]),
+        client.framing(),
+    )?;
+    // Until a ping echo comes back: the session is up (and resumable).
+    let echo = async |events: &mut podnet_transport::EventStream<ClientEvent>| -> Result<()> {
+        loop {
+            match tokio::time::timeout(DEADLINE, events.recv()).await? {
+                Some(ClientEvent::Message(msg)) if msg.action() == "ping" => return Ok(()),
+                Some(ClientEvent::Disconnected(reason)) => return Err(reason.to_string().into()),
+                None => return Err("the client ended".into()),
+                Some(_) => {}
+            }
+        }
+    };
+    let mut rtts = Vec::new();
+    for _ in 0..200 {
+        let start = Instant::now();
+        client.send_frame(&ping)?;
+        echo(&mut events).await?;
+        rtts.push(start.elapsed());
+    }
+    let mut samples = Vec::with_capacity(cuts);
+    for _ in 0..cuts {
+        let start = Instant::now();
+        proxy.cut(podnet_testkit::Cut::Both);
+        loop {
+            match tokio::time::timeout(DEADLINE, events.recv()).await? {
+                Some(ClientEvent::Resumed) => break,
+                Some(ClientEvent::Disconnected(reason)) => return Err(reason.to_string().into()),
+                None => return Err("the client ended".into()),
+                Some(_) => {}
+            }
+        }
+        samples.push(start.elapsed());
+        client.send_frame(&ping)?;
+        echo(&mut events).await?;
+    }
+    rtts.sort();
+    let rtt = rtts[rtts.len() / 2];
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let bound = backoff + 2 * rtt;
+    println!(
+        "RESULT resume-time cuts={cuts} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} rtt_us={:.1} \
+         backoff_ms={:.1} bound_ms={:.2} within={}",
+        ms(at(0.5)),
+        ms(at(0.99)),
+        ms(at(1.0)),
+        rtt.as_secs_f64() * 1e6,
+        ms(backoff),
+        ms(bound),
+        samples.iter().filter(|s| **s <= bound).count(),
+    );
+    client.close("done");
     Ok(())
 }
 

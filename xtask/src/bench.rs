@@ -392,6 +392,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                         "resume-time",
                         vec!["resume-time".into(), "{addr}".into(), load.cuts.to_string()],
                     ),
+                    // No backoff: what resuming itself takes.
+                    (
+                        "resume-time-0",
+                        vec![
+                            "resume-time".into(),
+                            "{addr}".into(),
+                            load.cuts.to_string(),
+                            "0".into(),
+                        ],
+                    ),
                 ]
             } else {
                 Vec::new()
@@ -700,8 +710,9 @@ fn print_resume_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
     }
     let time = |key| get("podnet", "resume-time", key);
     println!(
-        "cut to resumed (ms): p50 {} p99 {} max {}; bound = first backoff {} ms + 2 round \
-         trips of {} us = {} ms; cuts within it: {} of {} (target: all)",
+        "cut to resumed, default backoff (ms): p50 {} p99 {} max {}; bound = first backoff {} \
+         ms + 1 ms timer tick + 2 round trips of {} us = {} ms; cuts within it: {} of {} \
+         (target: all)",
         show(time("p50_ms")),
         show(time("p99_ms")),
         show(time("max_ms")),
@@ -710,6 +721,22 @@ fn print_resume_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
         time("bound_ms").map_or("-".into(), |v| format!("{v:.2}")),
         show(time("within")),
         show(time("cuts")),
+    );
+    let now = |key| get("podnet", "resume-time-0", key);
+    let rtt2 = now("rtt_us").map(|r| 2.0 * r);
+    let ratio = |v: Option<f64>| match (v, rtt2) {
+        (Some(v), Some(b)) if b > 0.0 => format!("{:.2}x", v / b),
+        _ => "-".into(),
+    };
+    println!(
+        "no backoff, noticed to resumed (us): p50 {} ({} of 2 round trips, {} us), p99 {} ({}); \
+         cut to resumed p50 {} ms",
+        show(now("noticed_p50_us")),
+        ratio(now("noticed_p50_us")),
+        show(rtt2),
+        show(now("noticed_p99_us")),
+        ratio(now("noticed_p99_us")),
+        now("p50_ms").map_or("-".into(), |v| format!("{v:.2}")),
     );
 }
 

@@ -390,10 +390,13 @@ impl ConnOwner {
                 reason: reason.clone(),
             });
             let pause = redial.resume.backoff(attempt, random_unit());
-            tokio::select! {
-                () = tokio::time::sleep(pause) => {}
-                () = conn.closing.cancelled() => break,
-                () = conn.abort.cancelled() => break,
+            // No timer for no pause: a timer fires on the next millisecond tick at best.
+            if !pause.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = conn.closing.cancelled() => break,
+                    () = conn.abort.cancelled() => break,
+                }
             }
             match open_link(redial.peer, &redial.config).await {
                 Ok(link) => {

@@ -422,3 +422,54 @@ async fn stale_and_foreign_tokens_are_refused() {
             .starts_with("resume refused")
     );
 }
+
+/// What is sent to a dropped session is kept up to `max_unacked_bytes`; past it the
+/// session ends at once (slow consumer) with one `Disconnected`, rather than holding more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_session_keeps_a_bounded_amount() {
+    common::trace();
+    let mut config = ServerConfig::default();
+    config.connection.max_unacked_bytes = 64 * 1024;
+    let (server, mut events) = Server::bind("127.0.0.1:0", config).await.unwrap();
+    let (peer, hello) = raw_hello(server.local_addr(), None, 0).await;
+    token_of(&hello);
+    let id = connected(&mut events).await;
+    socket2::SockRef::from(&peer.stream)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(peer);
+    match common::next_server_event(&mut events).await {
+        ServerEvent::Dropped { id: dropped, .. } => assert_eq!(dropped, id),
+        other => panic!("expected Dropped, got {other:?}"),
+    }
+    let chunk = common::Say { from: 0, seq: 0 };
+    let mut kept = 0usize;
+    let refused = loop {
+        match server.send(id, &chunk) {
+            Ok(()) => kept += 1,
+            Err(err) => break err,
+        }
+        assert!(kept < 100_000, "the session kept without bound");
+    };
+    assert!(
+        matches!(refused, podnet_transport::SendError::QueueFull { .. }),
+        "{refused:?}"
+    );
+    match common::next_server_event(&mut events).await {
+        ServerEvent::Disconnected { id: ended, reason } => {
+            assert_eq!(ended, id);
+            assert!(
+                matches!(reason, DisconnectReason::SlowConsumer { .. }),
+                "{reason}"
+            );
+        }
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), events.recv())
+            .await
+            .is_err(),
+        "one Disconnected only"
+    );
+    assert!(server.connection_ids().is_empty());
+}

@@ -9,8 +9,9 @@
 //! loadgen fanout ADDR CLIENTS MESSAGES       one client broadcasts 64-byte messages to all
 //! loadgen connections ADDR N                 N clients connect and each gets one echo; then
 //!                                            prints HOLDING and keeps them open until stdin closes
-//! loadgen resume-time ADDR CUTS              a podnet client through a fault-injecting proxy:
+//! loadgen resume-time ADDR CUTS [BACKOFF_MS] a podnet client through a fault-injecting proxy:
 //!                                            the time from each cut to the resumed session
+//!                                            (the first backoff: the default, or BACKOFF_MS)
 //! ```
 //!
 //! `throughput-podnet` and `throughput-resume` are `throughput` from podnet peers: each
@@ -68,7 +69,7 @@ fn main() -> Result<()> {
     runtime.block_on(async {
         match scenario.as_str() {
             "throughput" => throughput(&addr, wire, hello, num(2)?, num(3)?).await,
-            "resume-time" => resume_time(&addr, num(2)?).await,
+            "resume-time" => resume_time(&addr, num(2)?, num(3).ok()).await,
             "rtt" => rtt(&addr, wire, num(2)?).await,
             "fanout" => fanout(&addr, wire, num(2)?, num(3)?).await,
             "connections" => connections(&addr, num(2)?).await,
@@ -304,10 +305,13 @@ async fn throughput(
 /// the test kit's proxy, which cuts the connection `cuts` times (both sides reset, as
 /// when a network goes away): the time from each cut to the resumed session, beside the
 /// round trip measured on the same path.
-async fn resume_time(addr: &str, cuts: usize) -> Result<()> {
+async fn resume_time(addr: &str, cuts: usize, backoff_ms: Option<usize>) -> Result<()> {
     use podnet_transport::{Client, ClientConfig, ClientEvent, Frame};
     let proxy = podnet_testkit::Proxy::start(addr.parse()?, 1)?;
-    let config = ClientConfig::default();
+    let mut config = ClientConfig::default();
+    if let (Some(ms), Some(resume)) = (backoff_ms, config.resume.as_mut()) {
+        resume.initial_backoff = Duration::from_millis(ms as u64);
+    }
     let backoff = config
         .resume
         .as_ref()
@@ -338,34 +342,51 @@ async fn resume_time(addr: &str, cuts: usize) -> Result<()> {
         echo(&mut events).await?;
         rtts.push(start.elapsed());
     }
+    // From the cut, and from the moment the client noticed it (its first Reconnecting).
     let mut samples = Vec::with_capacity(cuts);
+    let mut after_notice = Vec::with_capacity(cuts);
     for _ in 0..cuts {
         let start = Instant::now();
+        let mut noticed = None;
         proxy.cut(podnet_testkit::Cut::Both);
         loop {
             match tokio::time::timeout(DEADLINE, events.recv()).await? {
                 Some(ClientEvent::Resumed) => break,
+                Some(ClientEvent::Reconnecting { .. }) => {
+                    noticed.get_or_insert_with(Instant::now);
+                }
                 Some(ClientEvent::Disconnected(reason)) => return Err(reason.to_string().into()),
                 None => return Err("the client ended".into()),
                 Some(_) => {}
             }
         }
         samples.push(start.elapsed());
+        after_notice.push(noticed.map_or(Duration::ZERO, |at| at.elapsed()));
         client.send_frame(&ping)?;
         echo(&mut events).await?;
     }
     rtts.sort();
     let rtt = rtts[rtts.len() / 2];
     samples.sort();
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    after_notice.sort();
+    let at = |v: &[Duration], q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let bound = backoff + 2 * rtt;
+    // The backoff's timer fires on a millisecond tick: up to 1 ms late.
+    let tick = if backoff.is_zero() {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(1)
+    };
+    let bound = backoff + tick + 2 * rtt;
     println!(
-        "RESULT resume-time cuts={cuts} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} rtt_us={:.1} \
-         backoff_ms={:.1} bound_ms={:.2} within={}",
-        ms(at(0.5)),
-        ms(at(0.99)),
-        ms(at(1.0)),
+        "RESULT resume-time cuts={cuts} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} \
+         noticed_p50_us={:.1} noticed_p99_us={:.1} rtt_us={:.1} backoff_ms={:.1} \
+         bound_ms={:.2} within={}",
+        ms(at(&samples, 0.5)),
+        ms(at(&samples, 0.99)),
+        ms(at(&samples, 1.0)),
+        at(&after_notice, 0.5).as_secs_f64() * 1e6,
+        at(&after_notice, 0.99).as_secs_f64() * 1e6,
         rtt.as_secs_f64() * 1e6,
         ms(backoff),
         ms(bound),

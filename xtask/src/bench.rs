@@ -383,26 +383,34 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                         ],
                     )
                 };
-                vec![
-                    throughput("throughput1-podnet", "podnet", "1"),
-                    throughput("throughput1-resume", "resume", "1"),
-                    throughput("throughput8-podnet", "podnet", "8"),
-                    throughput("throughput8-resume", "resume", "8"),
-                    (
-                        "resume-time",
-                        vec!["resume-time".into(), "{addr}".into(), load.cuts.to_string()],
-                    ),
-                    // No backoff: what resuming itself takes.
-                    (
-                        "resume-time-0",
-                        vec![
-                            "resume-time".into(),
-                            "{addr}".into(),
-                            load.cuts.to_string(),
-                            "0".into(),
-                        ],
-                    ),
-                ]
+                // Off and on alternately, three times a run: the ratio is small, the
+                // machine's noise is not.
+                let pairs = (0..3).flat_map(|_| {
+                    [
+                        throughput("throughput1-podnet", "podnet", "1"),
+                        throughput("throughput1-resume", "resume", "1"),
+                        throughput("throughput8-podnet", "podnet", "8"),
+                        throughput("throughput8-resume", "resume", "8"),
+                    ]
+                });
+                pairs
+                    .chain([
+                        (
+                            "resume-time",
+                            vec!["resume-time".into(), "{addr}".into(), load.cuts.to_string()],
+                        ),
+                        // No backoff: what resuming itself takes.
+                        (
+                            "resume-time-0",
+                            vec![
+                                "resume-time".into(),
+                                "{addr}".into(),
+                                load.cuts.to_string(),
+                                "0".into(),
+                            ],
+                        ),
+                    ])
+                    .collect()
             } else {
                 Vec::new()
             };
@@ -685,7 +693,7 @@ fn print_resume_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
         return;
     }
     let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
-    println!("\npodnet with session resume, same run, same server");
+    println!("\npodnet with session resume, same run, same server (throughput: 3 pairs a run)");
     println!(
         "{:<32} {:>12} {:>12} {:>10} {:>9}",
         "", "resume on", "resume off", "on/off", "target"

@@ -860,6 +860,11 @@ impl Connection {
         self.is_agreed() && !self.closed
     }
 
+    /// (Client.) Whether a resume hello went out and its answer is awaited.
+    pub fn is_resuming(&self) -> bool {
+        self.state == State::Resuming
+    }
+
     /// The token of a resumable session, once agreed.
     pub fn resume_token(&self) -> Option<&ResumeToken> {
         self.receipts.as_ref().and_then(|r| r.token.as_ref())

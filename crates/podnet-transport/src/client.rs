@@ -392,15 +392,17 @@ impl ConnOwner {
             let pause = redial.resume.backoff(attempt, random_unit());
             // No timer for no pause: a timer fires on the next millisecond tick at best.
             if !pause.is_zero() {
+                // A close meanwhile cuts the pause short: the session resumes at once to
+                // deliver what was sent, then closes.
                 tokio::select! {
                     () = tokio::time::sleep(pause) => {}
-                    () = conn.closing.cancelled() => break,
+                    () = conn.closing.cancelled() => {}
                     () = conn.abort.cancelled() => break,
                 }
             }
             match open_link(redial.peer, &redial.config).await {
                 Ok(link) => {
-                    if conn.closing.is_cancelled() || conn.abort.is_cancelled() {
+                    if conn.abort.is_cancelled() {
                         break;
                     }
                     if !core.start_resume(tokio::time::Instant::now().into_std()) {

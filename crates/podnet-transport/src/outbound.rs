@@ -187,7 +187,9 @@ impl OutboundQueue {
         frame: Bytes,
     ) -> Result<(), PushError> {
         let state = self.lock();
-        if state.closing || state.aborted {
+        // A session closed while its connection was down still resumes (its hello and
+        // acknowledgements go out) so that what it sent is delivered before the close.
+        if state.aborted || (state.closing && state.link == Link::Attached) {
             return Err(PushError::Closed);
         }
         if state.link == Link::Detached {
@@ -433,7 +435,8 @@ impl OutboundQueue {
                     state.writing = true;
                     return Next::Write;
                 }
-                if state.closing {
+                // A resuming session's close waits for the replay (what was sent first).
+                if state.closing && state.link == Link::Attached {
                     return Next::Close(state.close_frame.take().unwrap_or_default());
                 }
             }
@@ -545,7 +548,8 @@ impl OutboundQueue {
             state.frames.push_back(frame);
         }
         state.link = Link::Attached;
-        let wake = was_empty && !state.frames.is_empty();
+        // A close waiting for the attach may go out now too.
+        let wake = (was_empty && !state.frames.is_empty()) || state.closing;
         drop(state);
         if wake {
             self.writer.notify_one();

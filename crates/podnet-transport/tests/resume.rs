@@ -473,3 +473,97 @@ async fn a_dropped_session_keeps_a_bounded_amount() {
     );
     assert!(server.connection_ids().is_empty());
 }
+
+/// A peer that acknowledges more than it was sent breaks the protocol: closed, saying so.
+#[tokio::test]
+async fn acknowledging_more_than_was_sent_closes() {
+    let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let (mut peer, hello) = raw_hello(server.local_addr(), None, 0).await;
+    token_of(&hello);
+    connected(&mut events).await;
+    #[derive(serde::Serialize)]
+    struct Ack {
+        n: u64,
+    }
+    peer.send("podnet:ack", &Ack { n: 1_000 }).await;
+    let reason = loop {
+        let msg = tokio::time::timeout(WAIT, peer.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Some(reason) = common::close_reason(&msg) {
+            break reason;
+        }
+    };
+    assert!(reason.contains("acknowledged 1000 messages"), "{reason}");
+    match common::next_server_event(&mut events).await {
+        ServerEvent::Disconnected { reason, .. } => {
+            assert!(
+                matches!(reason, DisconnectReason::Protocol { .. }),
+                "{reason}"
+            );
+        }
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+}
+
+/// A client that closes while its connection is down resumes first (at once, not after
+/// its backoff), so that what it sent before the close is delivered; then it closes with
+/// its reason. The server sees the messages, then the close: never a drop that ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_while_away_delivers_what_was_sent_first() {
+    common::trace();
+    let (server, mut events) = Server::bind("127.0.0.1:0", server_config(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    let proxy = Proxy::start(server.local_addr(), 8).unwrap();
+    let mut config = quick_client();
+    // A long backoff: the close must not wait for it.
+    config.resume.as_mut().unwrap().initial_backoff = Duration::from_secs(60);
+    config.resume.as_mut().unwrap().max_backoff = Duration::from_secs(60);
+    let (client, mut client_events) = Client::connect(proxy.addr(), config).await.unwrap();
+    let id = connected(&mut events).await;
+    greeted(&mut client_events).await;
+    proxy.cut(Cut::Both);
+    loop {
+        if let ClientEvent::Reconnecting { .. } =
+            common::next_client_event(&mut client_events).await
+        {
+            break;
+        }
+    }
+    for seq in 0..10 {
+        client.send(&common::Say { from: 1, seq }).unwrap();
+    }
+    client.close("bye");
+    let mut seen = Vec::new();
+    let reason = loop {
+        match common::next_server_event(&mut events).await {
+            ServerEvent::Message { id: from, message } => {
+                assert_eq!(from, id);
+                seen.push(message.decode::<common::Say>().unwrap().seq);
+            }
+            ServerEvent::Dropped { .. } | ServerEvent::Resumed { .. } => {}
+            ServerEvent::Disconnected { id: from, reason } => {
+                assert_eq!(from, id);
+                break reason;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(seen, (0..10).collect::<Vec<_>>());
+    assert!(
+        matches!(&reason, DisconnectReason::PeerClosed { reason: Some(r) } if r == "bye"),
+        "{reason}"
+    );
+    let ended = loop {
+        if let ClientEvent::Disconnected(reason) =
+            common::next_client_event(&mut client_events).await
+        {
+            break reason;
+        }
+    };
+    assert!(matches!(ended, DisconnectReason::Closed { .. }), "{ended}");
+}

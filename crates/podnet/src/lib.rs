@@ -161,3 +161,8 @@ pub struct HostAndPlayGuide;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/coming-from-repod.md")]
 pub struct ComingFromRepodDoctests;
+
+/// docs/resume.md, as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/resume.md")]
+pub struct ResumeGuide;

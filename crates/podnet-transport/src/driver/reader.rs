@@ -170,7 +170,9 @@ where
     let mut chunk = READ_START;
 
     loop {
-        if !closing && conn.closing.is_cancelled() {
+        // A close asked for while the session was resuming waits for the resume, so that
+        // what was sent before it is sent again and delivered first.
+        if !closing && conn.closing.is_cancelled() && !core.is_resuming() {
             closing = true;
             core.start_closing(now(), conn.close_within_limit());
         }
@@ -197,7 +199,7 @@ where
                     .unwrap_or_else(|| "the connection was replaced".to_owned());
                 return ReadEnd::Lost(DisconnectReason::Io { error });
             }
-            () = conn.closing.cancelled(), if !closing => continue,
+            () = conn.closing.cancelled(), if !closing && !core.is_resuming() => continue,
             () = &mut timer, if wake_at.is_some() => {
                 core.handle_timeout(now());
                 match carry_out(conn, core, owner) {

@@ -147,6 +147,13 @@ impl Ending {
         true
     }
 
+    /// Records `reason` in place of whatever was recorded: for an ending that explains
+    /// more than the first (a close this side asked for, then a resume refused before
+    /// what was kept could be delivered).
+    pub fn overrule(&mut self, reason: DisconnectReason) {
+        self.reason = Some(reason);
+    }
+
     /// Whether a reason is recorded.
     pub fn is_recorded(&self) -> bool {
         self.reason.is_some()

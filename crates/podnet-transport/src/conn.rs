@@ -260,6 +260,11 @@ impl Shared {
         self.ending().record(reason);
     }
 
+    /// Records why the connection ends in place of the reason recorded before.
+    pub(crate) fn overrule(&self, reason: DisconnectReason) {
+        self.ending().overrule(reason);
+    }
+
     /// A graceful close did not finish in time.
     pub(crate) fn unfinished(&self) {
         self.ending().unfinished();

@@ -520,6 +520,20 @@ impl OutboundQueue {
         }
     }
 
+    /// The connection that was resuming the session ends without resuming it: what is
+    /// queued (the close, above all) goes out to it; nothing kept is sent again. Returns
+    /// whether it was resuming.
+    pub(crate) fn resume_failed(&self) -> bool {
+        let mut state = self.lock();
+        if state.link != Link::Resuming {
+            return false;
+        }
+        state.link = Link::Attached;
+        drop(state);
+        self.writer.notify_one();
+        true
+    }
+
     /// The resume is agreed: the peer had received `received` application frames. Queues
     /// every kept frame after those, in order, and attaches the connection. Returns false
     /// if `received` is outside what was sent and not yet acknowledged.

@@ -567,3 +567,48 @@ async fn a_close_while_away_delivers_what_was_sent_first() {
     };
     assert!(matches!(ended, DisconnectReason::Closed { .. }), "{ended}");
 }
+
+/// A close while away whose resume is refused (the session ended meanwhile) ends at once
+/// with the refusal, not after the close timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_while_away_with_no_session_left_ends_at_once() {
+    common::trace();
+    let (server, mut events) =
+        Server::bind("127.0.0.1:0", server_config(Duration::from_millis(50)))
+            .await
+            .unwrap();
+    let proxy = Proxy::start(server.local_addr(), 9).unwrap();
+    let mut config = quick_client();
+    config.resume.as_mut().unwrap().initial_backoff = Duration::from_secs(60);
+    config.resume.as_mut().unwrap().max_backoff = Duration::from_secs(60);
+    let close_timeout = Duration::from_secs(20);
+    config.connection.close_timeout = close_timeout;
+    let (client, mut client_events) = Client::connect(proxy.addr(), config).await.unwrap();
+    connected(&mut events).await;
+    greeted(&mut client_events).await;
+    proxy.cut(Cut::Both);
+    // The grace runs out on the server.
+    loop {
+        if let ServerEvent::Disconnected { .. } = common::next_server_event(&mut events).await {
+            break;
+        }
+    }
+    let started = tokio::time::Instant::now();
+    client.close("bye");
+    let reason = loop {
+        if let ClientEvent::Disconnected(reason) =
+            common::next_client_event(&mut client_events).await
+        {
+            break reason;
+        }
+    };
+    assert!(
+        matches!(reason, DisconnectReason::ResumeRefused { .. }),
+        "{reason}"
+    );
+    assert!(
+        started.elapsed() < close_timeout / 2,
+        "the close waited {:?} for a resume that had been refused",
+        started.elapsed()
+    );
+}

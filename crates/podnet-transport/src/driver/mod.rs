@@ -117,8 +117,11 @@ pub(crate) fn spawn<R, W, O>(
             let closing_deadline = match end {
                 reader::ReadEnd::Closed(deadline) => deadline,
                 reader::ReadEnd::Lost(reason)
+                    // `is_open`: a close this side began (its frame may be out already,
+                    // and the peer's end of stream its answer) is not a drop.
                     if core.survives_drop()
                         && conn.is_resumable()
+                        && conn.is_open()
                         && !conn.abort.is_cancelled()
                         && !conn.closing.is_cancelled() =>
                 {
@@ -167,8 +170,16 @@ pub(crate) fn spawn<R, W, O>(
             };
 
             // Reading is over. Let the writer flush what was queued (gracefully, within the
-            // close deadline) unless the connection is being cut.
+            // close deadline) unless the connection is being cut. A resume that did not
+            // happen has nothing to wait for: the close goes out now.
             conn.queue.close(conn.last_words());
+            if conn.queue.resume_failed() {
+                // A close asked for while away, then the resume refused: the refusal says
+                // why what was sent could not be delivered.
+                if let refused @ DisconnectReason::ResumeRefused { .. } = core.peer_closed(None) {
+                    conn.overrule(refused);
+                }
+            }
             let deadline = closing_deadline
                 .map(Instant::from_std)
                 .unwrap_or_else(|| Instant::now() + conn.close_within_limit());

@@ -612,3 +612,40 @@ async fn a_close_while_away_with_no_session_left_ends_at_once() {
         started.elapsed()
     );
 }
+
+/// Resume attempts over the server's rate are told "resume busy", and a real client told
+/// so tries again after its backoff and resumes once the rate allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_attempts_over_the_rate_are_told_to_wait() {
+    common::trace();
+    let mut config = server_config(Duration::from_secs(30));
+    config.resume.as_mut().unwrap().attempt_rate = podnet_transport::RateLimit::new(2, 1);
+    let (server, mut events) = Server::bind("127.0.0.1:0", config).await.unwrap();
+    let addr = server.local_addr();
+    let proxy = Proxy::start(addr, 10).unwrap();
+    let (_client, mut client_events) = Client::connect(proxy.addr(), quick_client()).await.unwrap();
+    let id = connected(&mut events).await;
+    greeted(&mut client_events).await;
+
+    // A stranger spends the one attempt there is room for; the next is turned away.
+    let bogus = format!("{:064x}", 1);
+    let (_first, answer) = raw_hello(addr, Some(&bogus), 0).await;
+    let reason = common::close_reason(&answer).unwrap();
+    assert!(reason.starts_with("resume refused"), "{reason}");
+    let (_second, answer) = raw_hello(addr, Some(&bogus), 0).await;
+    assert_eq!(
+        common::close_reason(&answer).unwrap(),
+        podnet_transport::podnet_proto::RESUME_BUSY
+    );
+
+    // The real client's first attempt is as likely to be turned away; it keeps trying.
+    proxy.cut(Cut::Both);
+    loop {
+        match common::next_client_event(&mut client_events).await {
+            ClientEvent::Resumed => break,
+            ClientEvent::Reconnecting { .. } | ClientEvent::Message(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(server.connection_ids(), vec![id]);
+}

@@ -29,7 +29,9 @@ impl Inner {
             return Err("this server does not resume sessions".to_owned());
         }
         let now = tokio::time::Instant::now().into_std();
-        if self.resume_rate().take(now).is_some() {
+        // Refused, not delayed: a refused attempt must not take a token ahead of time, or a
+        // flood of them would keep every real resume waiting behind its debt.
+        if !self.resume_rate().try_take(now) {
             return Err(RESUME_BUSY.to_owned());
         }
         if token.instance() != self.instance {

@@ -99,11 +99,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     step("TypeScript client (node --test against a real podnet server)");
     counts.add(crate::node::run_client_tests(false)?);
 
+    step("cluster (a real redis-server)");
+    counts.add(crate::cluster::run_cluster_tests()?);
+
     step("interop with Python (msgpack, repod)");
     counts.add(interop::run_interop()?);
 
-    // The interop test targets are left out of the workspace run (`test = false`), so
-    // they are counted here only, as they run.
+    // The cluster and interop test targets are left out of the workspace run
+    // (`test = false`), so they are counted here only, as they run.
     println!();
     println!("ci: {} passed, {} failed", counts.passed, counts.failed);
     Ok(())

@@ -5,6 +5,7 @@
 mod bench;
 mod browser;
 mod ci;
+mod cluster;
 mod fuzz;
 mod interop;
 mod node;
@@ -21,12 +22,15 @@ usage: cargo xtask <task>
 
 tasks:
   ci       everything CI checks: fmt, clippy -D warnings, all workspace tests, docs,
-           the self-ending examples, the TypeScript client, and the interop tests
+           the self-ending examples, the TypeScript client, the cluster tests (real
+           redis-server) and the interop tests
   typescript  the TypeScript client (clients/typescript): npm ci from its lockfile,
            build, and its tests against a real podnet server (node and npm from apt
            when missing)
   browser  the whiteboard example in headless Chromium (apt's chromium) with two tabs,
            a late tab, the Rust bot and repod's own pygame client (from repod's sdist)
+  cluster  the cluster's tests against a real redis-server (apt's redis-server when
+           missing; each test starts its own on a free loopback port)
   interop  the tests against real Python peers (msgpack, repod), in a venv it makes
            under target/ with xtask/python/requirements.txt
   bench    the benchmarks: podnet beside a plain tokio baseline (and repod), as ratios;
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         Some("interop") => interop::run(&args[1..]),
         Some("typescript") => node::run(&args[1..]),
         Some("browser") => browser::run(&args[1..]),
+        Some("cluster") => cluster::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

@@ -6,7 +6,12 @@
 //! connection through it at whatever point the bytes are, mid-frame included. It runs on
 //! a thread of its own, so synchronous tests (`pump()` loops) and async ones use it alike.
 //! The `cut-proxy` binary serves the same to programs in other languages.
+//!
+//! [`RedisServer`] is a real `redis-server` on a free loopback port, persistence off, for
+//! the cluster's tests.
 
 mod proxy;
+mod redis;
 
 pub use proxy::{Cut, Proxy, Rng};
+pub use redis::{RedisServer, redis_server_program};

@@ -211,10 +211,14 @@ fn named_members_of_podnet_types_exist() {
 
 #[test]
 fn guides_with_rust_code_are_compiled() {
-    let libs: String = ["crates/podnet/src/lib.rs", "crates/podnet-lobby/src/lib.rs"]
-        .iter()
-        .map(|p| std::fs::read_to_string(root().join(p)).unwrap())
-        .collect();
+    let libs: String = [
+        "crates/podnet/src/lib.rs",
+        "crates/podnet-lobby/src/lib.rs",
+        "crates/podnet-cluster/src/lib.rs",
+    ]
+    .iter()
+    .map(|p| std::fs::read_to_string(root().join(p)).unwrap())
+    .collect();
     let mut uncompiled = Vec::new();
     for (path, text) in documents() {
         let has_rust = text

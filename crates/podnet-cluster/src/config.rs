@@ -1,0 +1,58 @@
+//! The cluster's settings.
+
+use std::time::Duration;
+
+/// How a node joins its cluster.
+///
+/// ```
+/// use std::time::Duration;
+/// use podnet_cluster::ClusterConfig;
+///
+/// let config = ClusterConfig::new("redis://127.0.0.1:6379/");
+/// assert_eq!(config.ttl, Duration::from_secs(5));
+/// assert_eq!(config.heartbeat, Duration::from_secs(1));
+/// assert_eq!(config.command_timeout, Duration::from_secs(1));
+/// assert_eq!(config.prefix, "podnet");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClusterConfig {
+    /// The Redis (or Valkey) server: `redis://host:port/db`, `redis://:password@host/`.
+    pub url: String,
+    /// This node's name in the cluster. Default: `None`, a random one (16 hex digits).
+    pub node: Option<String>,
+    /// How long a node, and the names it holds, outlive its last heartbeat: a node that
+    /// dies is gone from the registry, and its players' names are free again, within it.
+    ///
+    /// Default: **5 s**.
+    pub ttl: Duration,
+    /// How often a node refreshes its entry and its names. Keep it well under `ttl`
+    /// (a third or less), so that one slow round trip does not expire a live node.
+    ///
+    /// Default: **1 s**.
+    pub heartbeat: Duration,
+    /// The longest a Redis command (or connecting) may take before it fails: a Redis that
+    /// hangs makes cluster calls fail, never wait for ever.
+    ///
+    /// Default: **1 s**.
+    pub command_timeout: Duration,
+    /// The prefix of every key and channel, so that several games (or test runs) share
+    /// one Redis.
+    ///
+    /// Default: **`podnet`**.
+    pub prefix: String,
+}
+
+impl ClusterConfig {
+    /// The defaults, with the Redis server at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            node: None,
+            ttl: Duration::from_secs(5),
+            heartbeat: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(1),
+            prefix: "podnet".to_owned(),
+        }
+    }
+}

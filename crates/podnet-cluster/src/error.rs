@@ -1,0 +1,38 @@
+//! What can go wrong in a cluster.
+
+/// An error of the cluster.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// The URL is not one Redis takes.
+    #[error(
+        "{url:?} is not a Redis URL ({source}): write redis://host:port/ (or rediss:// for TLS)"
+    )]
+    BadUrl {
+        /// The URL given.
+        url: String,
+        /// Why.
+        source: redis::RedisError,
+    },
+    /// The Redis server could not be reached.
+    #[error(
+        "could not reach Redis at {url} ({source}): is redis-server (or valkey) running there? \
+         The node serves its own players meanwhile"
+    )]
+    Connect {
+        /// The URL given.
+        url: String,
+        /// Why.
+        source: redis::RedisError,
+    },
+    /// A command failed (Redis stopped, or restarted, or refused it).
+    #[error("Redis failed a cluster command ({source}); the node keeps serving its own players")]
+    Redis {
+        /// Why.
+        #[from]
+        source: redis::RedisError,
+    },
+    /// The settings do not work together.
+    #[error("bad cluster settings: {0}")]
+    Config(String),
+}

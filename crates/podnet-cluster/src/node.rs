@@ -1,0 +1,372 @@
+//! A node: its entry in the registry, its heartbeat, and the names it holds.
+
+use std::sync::{Arc, Mutex};
+
+use redis::Script;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use crate::config::ClusterConfig;
+use crate::error::ClusterError;
+use crate::keys::Keys;
+
+/// Claims a name if nobody holds it: set with NX and the TTL, and noted in the node's set.
+const CLAIM: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('SADD', KEYS[2], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// Releases a name, only if this node holds it.
+const RELEASE: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// The heartbeat: the node's load and TTL, and the TTL of every name it still holds;
+/// returns the names it no longer holds (they expired while the node was not heard from,
+/// and may be someone else's now).
+const HEARTBEAT: &str = r"
+redis.call('HSET', KEYS[1], 'players', ARGV[2], 'sessions', ARGV[3], 'started', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local lost = {}
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local key = ARGV[5] .. name
+  if redis.call('GET', key) == ARGV[4] then
+    redis.call('PEXPIRE', key, ARGV[1])
+  else
+    redis.call('SREM', KEYS[2], name)
+    table.insert(lost, name)
+  end
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return lost
+";
+
+/// Leaves: the node's entry, and every name it holds.
+const LEAVE: &str = r"
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local key = ARGV[2] .. name
+  if redis.call('GET', key) == ARGV[1] then
+    redis.call('DEL', key)
+  end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return 1
+";
+
+/// What a node reports of itself in the registry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Load {
+    /// Players connected to it.
+    pub players: u64,
+    /// Game sessions it runs.
+    pub sessions: u64,
+}
+
+/// A live node, as the registry lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Its name in the cluster.
+    pub id: String,
+    /// Players connected to it, at its last heartbeat.
+    pub players: u64,
+    /// Game sessions it runs, at its last heartbeat.
+    pub sessions: u64,
+}
+
+/// This process's place in the cluster: its registry entry, kept alive by a heartbeat
+/// task (on the tokio runtime that called [`join`](Self::join)), and the player names it
+/// holds.
+///
+/// [`leave`](Self::leave) removes the node and frees its names at once. Dropping a node
+/// without leaving stops its heartbeat, which is what a crash looks like from Redis: its
+/// entry and its names expire within [`ClusterConfig::ttl`].
+pub struct Node {
+    id: String,
+    conn: ConnectionManager,
+    keys: Keys,
+    config: ClusterConfig,
+    load: Arc<Mutex<Load>>,
+    lost: Arc<Mutex<Vec<String>>>,
+    heartbeat: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.id)
+            .field("prefix", &self.config.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.heartbeat.abort();
+    }
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn random_id() -> String {
+    let mut bytes = [0u8; 8];
+    // No supported OS lacks a random source; a fixed id would only risk a clash.
+    let _ = getrandom::fill(&mut bytes);
+    format!("{:016x}", u64::from_le_bytes(bytes))
+}
+
+impl Node {
+    /// Connects to Redis, registers this node, and starts its heartbeat.
+    ///
+    /// # Errors
+    ///
+    /// A bad URL, a Redis that cannot be reached, or a heartbeat not under the TTL.
+    pub async fn join(config: ClusterConfig) -> Result<Node, ClusterError> {
+        if config.heartbeat.is_zero() || config.heartbeat >= config.ttl {
+            return Err(ClusterError::Config(format!(
+                "the heartbeat ({:?}) must be under the TTL ({:?}), a third of it or less, so \
+                 that a live node never expires",
+                config.heartbeat, config.ttl
+            )));
+        }
+        let client =
+            redis::Client::open(config.url.as_str()).map_err(|source| ClusterError::BadUrl {
+                url: config.url.clone(),
+                source,
+            })?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.command_timeout))
+            .set_response_timeout(Some(config.command_timeout))
+            .set_number_of_retries(1);
+        let conn = ConnectionManager::new_with_config(client, manager)
+            .await
+            .map_err(|source| ClusterError::Connect {
+                url: config.url.clone(),
+                source,
+            })?;
+        let id = config.node.clone().unwrap_or_else(random_id);
+        let keys = Keys::new(&config.prefix);
+        let load = Arc::new(Mutex::new(Load::default()));
+        let lost = Arc::new(Mutex::new(Vec::new()));
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, millis);
+        let beat = Beat {
+            conn: conn.clone(),
+            keys: keys.clone(),
+            id: id.clone(),
+            config: config.clone(),
+            load: load.clone(),
+            lost: lost.clone(),
+            started,
+        };
+        // Registered before join returns: others see this node at once.
+        beat.once().await?;
+        let heartbeat = tokio::spawn(beat.run());
+        debug!(node = %id, "joined the cluster");
+        Ok(Node {
+            id,
+            conn,
+            keys,
+            config,
+            load,
+            lost,
+            heartbeat,
+        })
+    }
+
+    /// This node's name in the cluster.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// What the next heartbeat reports of this node.
+    pub fn set_load(&self, load: Load) {
+        *self.load.lock().unwrap_or_else(|e| e.into_inner()) = load;
+    }
+
+    /// The live nodes, this one included, in no particular order.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails the command.
+    pub async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
+        let mut conn = self.conn.clone();
+        let pattern = self.keys.node_pattern();
+        let mut cursor = 0u64;
+        let mut keys = Vec::new();
+        loop {
+            let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(100)
+                .query_async(&mut conn)
+                .await?;
+            keys.extend(batch);
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        let mut nodes = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(id) = self.keys.node_id(&key) else {
+                continue;
+            };
+            let (players, sessions): (Option<u64>, Option<u64>) = redis::cmd("HMGET")
+                .arg(&key)
+                .arg("players")
+                .arg("sessions")
+                .query_async(&mut conn)
+                .await?;
+            // Expired between the scan and now: not live.
+            if let (Some(players), Some(sessions)) = (players, sessions) {
+                nodes.push(NodeInfo {
+                    id: id.to_owned(),
+                    players,
+                    sessions,
+                });
+            }
+        }
+        Ok(nodes)
+    }
+
+    /// Claims `name` for a player of this node, cluster-wide: true if it was free (it is
+    /// this node's now), false if any node holds it. Names compare ignoring case. Atomic:
+    /// of any number of simultaneous claims on any nodes, exactly one wins.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails the command; the name is then not claimed.
+    pub async fn claim_name(&self, name: &str) -> Result<bool, ClusterError> {
+        let mut conn = self.conn.clone();
+        let claimed: i64 = Script::new(CLAIM)
+            .key(self.keys.name(name))
+            .key(self.keys.names_of(&self.id))
+            .arg(&self.id)
+            .arg(millis(self.config.ttl))
+            .arg(name.to_lowercase())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(claimed == 1)
+    }
+
+    /// Frees `name` if this node holds it; returns whether it did.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails the command; the name then expires with the TTL unless this node's
+    /// heartbeat still holds it (release it again).
+    pub async fn release_name(&self, name: &str) -> Result<bool, ClusterError> {
+        let mut conn = self.conn.clone();
+        let released: i64 = Script::new(RELEASE)
+            .key(self.keys.name(name))
+            .key(self.keys.names_of(&self.id))
+            .arg(&self.id)
+            .arg(name.to_lowercase())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(released == 1)
+    }
+
+    /// The node holding `name`, if any.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails the command.
+    pub async fn holder(&self, name: &str) -> Result<Option<String>, ClusterError> {
+        let mut conn = self.conn.clone();
+        Ok(redis::cmd("GET")
+            .arg(self.keys.name(name))
+            .query_async(&mut conn)
+            .await?)
+    }
+
+    /// Names this node held that its heartbeat found expired (the node was not heard
+    /// from for longer than the TTL: Redis was unreachable, or the process stalled);
+    /// another node may hold them now. Taken: each is reported once.
+    pub fn take_lost_names(&self) -> Vec<String> {
+        std::mem::take(&mut *self.lost.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Leaves the cluster: the node's entry and every name it holds are gone at once.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails the command; everything then expires within the TTL.
+    pub async fn leave(self) -> Result<(), ClusterError> {
+        self.heartbeat.abort();
+        let mut conn = self.conn.clone();
+        let _: i64 = Script::new(LEAVE)
+            .key(self.keys.node(&self.id))
+            .key(self.keys.names_of(&self.id))
+            .arg(&self.id)
+            .arg(self.keys.name(""))
+            .invoke_async(&mut conn)
+            .await?;
+        debug!(node = %self.id, "left the cluster");
+        Ok(())
+    }
+}
+
+/// What the heartbeat task holds.
+struct Beat {
+    conn: ConnectionManager,
+    keys: Keys,
+    id: String,
+    config: ClusterConfig,
+    load: Arc<Mutex<Load>>,
+    lost: Arc<Mutex<Vec<String>>>,
+    started: u64,
+}
+
+impl Beat {
+    async fn once(&self) -> Result<(), ClusterError> {
+        let load = *self.load.lock().unwrap_or_else(|e| e.into_inner());
+        let mut conn = self.conn.clone();
+        let lost: Vec<String> = Script::new(HEARTBEAT)
+            .key(self.keys.node(&self.id))
+            .key(self.keys.names_of(&self.id))
+            .arg(millis(self.config.ttl))
+            .arg(load.players)
+            .arg(load.sessions)
+            .arg(&self.id)
+            .arg(self.keys.name(""))
+            .arg(self.started)
+            .invoke_async(&mut conn)
+            .await?;
+        if !lost.is_empty() {
+            warn!(node = %self.id, names = lost.len(), "names expired while this node was not heard from");
+            self.lost
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(lost);
+        }
+        Ok(())
+    }
+
+    async fn run(self) {
+        let mut ticks = tokio::time::interval(self.config.heartbeat);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(err) = self.once().await {
+                warn!(node = %self.id, %err, "cluster heartbeat failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! `cargo xtask cluster`: the cluster's tests against a real `redis-server` (Debian's
+//! `redis-server` package, installed with apt when missing; each test starts its own on a
+//! free loopback port, persistence off).
+
+use crate::system::{apt_install, find_program};
+use crate::util::{TestCounts, cargo, run_tests};
+
+/// Makes sure `redis-server` is there; installs Debian's package if not.
+fn ensure_redis() -> Result<(), String> {
+    if std::env::var_os("REDIS_SERVER").is_some() || find_program("redis-server").is_some() {
+        return Ok(());
+    }
+    apt_install(&["redis-server"])?;
+    find_program("redis-server")
+        .map(|_| ())
+        .ok_or_else(|| "redis-server is still missing after installing it".to_owned())
+}
+
+/// Runs the cluster's tests.
+pub(crate) fn run_cluster_tests() -> Result<TestCounts, String> {
+    ensure_redis()?;
+    let counts = run_tests(cargo().args([
+        "test",
+        "--locked",
+        "--package",
+        "podnet-cluster",
+        "--test",
+        "cluster",
+    ]))?;
+    if counts.passed == 0 {
+        return Err("the cluster tests ran no test".into());
+    }
+    Ok(counts)
+}
+
+/// `cargo xtask cluster`.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    if let Some(arg) = args.first() {
+        return Err(format!(
+            "`cargo xtask cluster` takes no arguments (got `{arg}`)"
+        ));
+    }
+    let counts = run_cluster_tests()?;
+    println!(
+        "\ncluster: {} passed, {} failed",
+        counts.passed, counts.failed
+    );
+    Ok(())
+}

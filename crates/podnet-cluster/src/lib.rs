@@ -11,6 +11,9 @@
 //!   Lua script), compared ignoring case; two nodes never both get a name, however close
 //!   the logins. A node's names live as long as the node: its heartbeat refreshes them, and
 //!   they expire with it.
+//! - [`Cluster`]: a node that also delivers what other nodes send to its players: to a
+//!   player by connection or name, to every player of the cluster, to rooms that span
+//!   nodes; encoded once, published once, checked on arrival.
 //!
 //! What is kept in Redis, and every failure mode, is in `docs/cluster.md`.
 //!
@@ -32,11 +35,14 @@
 //! # }
 //! ```
 
+mod cluster;
 mod config;
+mod envelope;
 mod error;
 mod keys;
 mod node;
 
+pub use cluster::{Cluster, LocalPlayers};
 pub use config::ClusterConfig;
 pub use error::ClusterError;
 pub use node::{Load, Node, NodeInfo};

@@ -191,6 +191,16 @@ impl Node {
         &self.id
     }
 
+    /// The prefix of its keys and channels.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.config.prefix
+    }
+
+    /// Its Redis connection (multiplexed: clones share it, so commands go out in order).
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
     /// What the next heartbeat reports of this node.
     pub fn set_load(&self, load: Load) {
         *self.load.lock().unwrap_or_else(|e| e.into_inner()) = load;
@@ -308,6 +318,11 @@ impl Node {
     ///
     /// If Redis fails the command; everything then expires within the TTL.
     pub async fn leave(self) -> Result<(), ClusterError> {
+        self.leave_now().await
+    }
+
+    /// What [`leave`](Self::leave) does, for a node owned by something else.
+    pub(crate) async fn leave_now(&self) -> Result<(), ClusterError> {
         self.heartbeat.abort();
         let mut conn = self.conn.clone();
         let _: i64 = Script::new(LEAVE)

@@ -178,3 +178,226 @@ async fn bad_settings_and_no_redis_are_clear_errors() {
         .unwrap_err();
     assert!(matches!(err, ClusterError::BadUrl { .. }), "{err}");
 }
+
+// ---- Messaging across nodes ----
+
+use podnet_cluster::Cluster;
+use podnet_framing::Value;
+use podnet_transport::{
+    Client, ClientConfig, ClientEvent, ConnectionId, EventStream, Frame, Server, ServerConfig,
+    ServerEvent,
+};
+use std::sync::Arc;
+
+/// A podnet server joined to the cluster as node `id`.
+struct Served {
+    server: Arc<Server>,
+    events: EventStream<ServerEvent>,
+    cluster: Cluster,
+}
+
+async fn serve(redis: &RedisServer, id: &str) -> Served {
+    let (server, events) = Server::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let server = Arc::new(server);
+    let mut config = config(redis, id);
+    config.ttl = Duration::from_secs(5);
+    config.heartbeat = Duration::from_secs(1);
+    let cluster = Cluster::start(config, server.clone()).await.unwrap();
+    Served {
+        server,
+        events,
+        cluster,
+    }
+}
+
+/// A player connected to `served`, and its id there.
+async fn player(served: &mut Served) -> (Client, EventStream<ClientEvent>, ConnectionId) {
+    let (client, events) = Client::connect(served.server.local_addr(), ClientConfig::default())
+        .await
+        .unwrap();
+    let id = loop {
+        let event = tokio::time::timeout(WAIT, served.events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let ServerEvent::Connected { id, .. } = event {
+            break id;
+        }
+    };
+    (client, events, id)
+}
+
+fn frame(action: &str, n: u64) -> Frame {
+    Frame::from_value(
+        &Value::Map(vec![
+            (Value::from("action"), Value::from(action)),
+            (Value::from("n"), Value::from(n)),
+        ]),
+        &podnet_framing::FramingConfig::default(),
+    )
+    .unwrap()
+}
+
+/// The next message (skipping the greeting): its action and `n`.
+async fn next(events: &mut EventStream<ClientEvent>) -> (String, u64) {
+    loop {
+        let event = tokio::time::timeout(WAIT, events.recv())
+            .await
+            .expect("a message within the timeout")
+            .unwrap();
+        if let ClientEvent::Message(msg) = event {
+            if msg.action() == "connected" {
+                continue;
+            }
+            let n = msg.to_value().unwrap()["n"].as_u64().unwrap();
+            return (msg.action().to_owned(), n);
+        }
+    }
+}
+
+/// Three nodes, a player on each: a player on another node by connection (1,000
+/// messages, once each, in order) and by name; the whole cluster (each player once); a
+/// room with members on two other nodes (they get it, the others do not).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_reach_players_on_other_nodes_once_and_in_order() {
+    let redis = RedisServer::start().unwrap();
+    let mut nodes = Vec::new();
+    for id in ["n0", "n1", "n2"] {
+        nodes.push(serve(&redis, id).await);
+    }
+    let mut players = Vec::new();
+    for served in &mut nodes {
+        players.push(player(served).await);
+    }
+    let ids: Vec<ConnectionId> = players.iter().map(|p| p.2).collect();
+
+    // By connection, from n0 to the player on n1: in order, once.
+    for n in 0..1_000 {
+        nodes[0]
+            .cluster
+            .send_to("n1", ids[1], &frame("seq", n))
+            .await
+            .unwrap();
+    }
+    for n in 0..1_000 {
+        assert_eq!(next(&mut players[1].1).await, ("seq".to_owned(), n));
+    }
+
+    // By name, from n2.
+    assert!(nodes[1].cluster.claim_name("Bob", ids[1]).await.unwrap());
+    assert!(
+        nodes[2]
+            .cluster
+            .send_to_name("bob", &frame("dm", 1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(next(&mut players[1].1).await, ("dm".to_owned(), 1));
+    assert!(
+        !nodes[2]
+            .cluster
+            .send_to_name("nobody", &frame("dm", 2))
+            .await
+            .unwrap()
+    );
+
+    // The whole cluster, from n0: everyone once (the marker after shows nothing more came).
+    nodes[0]
+        .cluster
+        .send_to_all(&frame("all", 7))
+        .await
+        .unwrap();
+    for (i, p) in players.iter_mut().enumerate() {
+        assert_eq!(
+            next(&mut p.1).await,
+            ("all".to_owned(), 7),
+            "player on n{i}"
+        );
+    }
+
+    // A room with members on n0 and n2, sent to from n1.
+    nodes[0].cluster.join_room("red", ids[0]).await;
+    nodes[2].cluster.join_room("red", ids[2]).await;
+    nodes[1]
+        .cluster
+        .send_to_room("red", &frame("room", 3))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut players[0].1).await, ("room".to_owned(), 3));
+    assert_eq!(next(&mut players[2].1).await, ("room".to_owned(), 3));
+    // A member who left gets nothing more; the non-member never did.
+    nodes[2].cluster.leave_room("red", ids[2]);
+    nodes[1]
+        .cluster
+        .send_to_room("red", &frame("room", 4))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut players[0].1).await, ("room".to_owned(), 4));
+    for (i, p) in players.iter_mut().enumerate() {
+        nodes[0]
+            .cluster
+            .send_to(&format!("n{i}"), ids[i], &frame("marker", 9))
+            .await
+            .unwrap();
+        assert_eq!(
+            next(&mut p.1).await,
+            ("marker".to_owned(), 9),
+            "player on n{i}"
+        );
+    }
+    for served in &nodes {
+        assert_eq!(served.cluster.dropped(), 0);
+    }
+}
+
+/// What arrives on a node's channels from Redis that is not a valid envelope or message
+/// is dropped and counted; the players get nothing of it, and valid messages still flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_messages_from_redis_are_dropped() {
+    let redis = RedisServer::start().unwrap();
+    let mut served = serve(&redis, "victim").await;
+    let (_client, mut events, id) = player(&mut served).await;
+    let mut raw = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut id_bytes = vec![b'C'];
+    id_bytes.extend_from_slice(&id.get().to_be_bytes());
+    let mut not_msgpack = id_bytes.clone();
+    not_msgpack.push(0xc1);
+    let mut huge_len = id_bytes.clone();
+    huge_len.extend_from_slice(&[0xdf, 0xff, 0xff, 0xff, 0xff]);
+    for (channel, data) in [
+        ("podnet:to:victim", b"".to_vec()),
+        ("podnet:to:victim", b"Z junk".to_vec()),
+        ("podnet:to:victim", not_msgpack),
+        ("podnet:to:victim", huge_len),
+        ("podnet:all", b"\xffno".to_vec()),
+        ("podnet:all", b"\x01x\x91\x01".to_vec()),
+    ] {
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(data)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+    }
+    served
+        .cluster
+        .send_to("victim", id, &frame("ok", 1))
+        .await
+        .unwrap();
+    // Delivered locally at once; the hostile ones went through Redis before it.
+    let other = serve(&redis, "other").await;
+    other
+        .cluster
+        .send_to("victim", id, &frame("ok", 2))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut events).await, ("ok".to_owned(), 1));
+    assert_eq!(next(&mut events).await, ("ok".to_owned(), 2));
+    assert_eq!(served.cluster.dropped(), 6);
+}

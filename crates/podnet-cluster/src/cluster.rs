@@ -1,0 +1,548 @@
+//! Messaging across nodes: to a player on any node (by connection or by name), to every
+//! player of the cluster, and to rooms whose members sit on different nodes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use podnet_framing::FramingConfig;
+use podnet_transport::{ConnectionId, Frame};
+use redis::aio::ConnectionManager;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use crate::config::ClusterConfig;
+use crate::envelope::{self, To};
+use crate::error::ClusterError;
+use crate::node::Node;
+
+/// Where a cluster delivers what other nodes send to this node's players: podnet's
+/// server (async, `Arc<podnet_transport::Server>`), or the handle of a `pump()` server
+/// (`podnet_sync::ServerHandle`, which the facade's `Server::handle` gives).
+pub trait LocalPlayers: Send + Sync + 'static {
+    /// Sends a frame to one local connection; false if it is not there.
+    fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool;
+    /// Sends a frame to every local player; returns how many.
+    fn send_frame_to_all(&self, frame: &Frame) -> usize;
+}
+
+impl LocalPlayers for Arc<podnet_transport::Server> {
+    fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool {
+        podnet_transport::Server::send_frame(self, id, frame).is_ok()
+    }
+
+    fn send_frame_to_all(&self, frame: &Frame) -> usize {
+        podnet_transport::Server::send_frame_to_all(self, frame)
+    }
+}
+
+impl LocalPlayers for podnet_sync::ServerHandle {
+    fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool {
+        podnet_sync::ServerHandle::send_frame(self, id, frame).is_ok()
+    }
+
+    fn send_frame_to_all(&self, frame: &Frame) -> usize {
+        podnet_sync::ServerHandle::send_frame_to_all(self, frame)
+    }
+}
+
+/// This node's players as the cluster knows them: their names, and the rooms they are in.
+#[derive(Default)]
+struct Local {
+    names: HashMap<String, ConnectionId>,
+    rooms: HashMap<String, HashSet<ConnectionId>>,
+}
+
+/// What the subscriber is asked to change; a join is answered once subscribed.
+enum Subscription {
+    Join(String, oneshot::Sender<()>),
+    Leave(String),
+}
+
+/// A node in a cluster, with messaging: [`Node`]'s registry and names, plus delivery of
+/// what other nodes send to this node's players.
+///
+/// Messages go through Redis pub/sub, encoded once: one publish for a player on another
+/// node, one for the whole cluster, one for a room (every node with members in it is
+/// subscribed to it). Per sender, messages to a player arrive in the order they were
+/// sent. What arrives from Redis is checked as a peer's frames are (size, msgpack, an
+/// action) before any player gets it.
+pub struct Cluster {
+    node: Node,
+    conn: ConnectionManager,
+    local: Arc<Mutex<Local>>,
+    players: Arc<dyn LocalPlayers>,
+    subscriptions: mpsc::UnboundedSender<Subscription>,
+    subscriber: JoinHandle<()>,
+    dropped: Arc<AtomicU64>,
+    command_timeout: Duration,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("node", &self.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.subscriber.abort();
+    }
+}
+
+fn lock(local: &Mutex<Local>) -> std::sync::MutexGuard<'_, Local> {
+    local.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The message of a frame: its bytes without repod's 4-byte length.
+fn payload(frame: &Frame) -> &[u8] {
+    let bytes = frame.as_bytes();
+    &bytes[4.min(bytes.len())..]
+}
+
+impl Cluster {
+    /// Joins the cluster (see [`Node::join`]) and starts delivering what other nodes send
+    /// to `players`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Node::join`]; and if the subscription connection cannot be opened.
+    pub async fn start(
+        config: ClusterConfig,
+        players: impl LocalPlayers,
+    ) -> Result<Cluster, ClusterError> {
+        let node = Node::join(config.clone()).await?;
+        let client =
+            redis::Client::open(config.url.as_str()).map_err(|source| ClusterError::BadUrl {
+                url: config.url.clone(),
+                source,
+            })?;
+        let players: Arc<dyn LocalPlayers> = Arc::new(players);
+        let local = Arc::new(Mutex::new(Local::default()));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (subscriptions, requests) = mpsc::unbounded_channel();
+        let channels = Channels::new(&config.prefix, node.id());
+        // The first subscription is made before start returns: nothing sent to this node
+        // after that is missed.
+        let pubsub =
+            subscribe(&client, &channels, &[])
+                .await
+                .map_err(|source| ClusterError::Connect {
+                    url: config.url.clone(),
+                    source,
+                })?;
+        let subscriber = tokio::spawn(
+            Subscriber {
+                client,
+                channels,
+                local: local.clone(),
+                players: players.clone(),
+                framing: FramingConfig::default(),
+                dropped: dropped.clone(),
+                id: node.id().to_owned(),
+            }
+            .run(pubsub, requests),
+        );
+        Ok(Cluster {
+            conn: node.connection(),
+            node,
+            local,
+            players,
+            subscriptions,
+            subscriber,
+            dropped,
+            command_timeout: config.command_timeout,
+        })
+    }
+
+    /// The node: its id, the registry, its load.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Messages from Redis dropped because they were not valid (or their player was
+    /// gone), since the start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Claims `name` cluster-wide for local player `id` (see [`Node::claim_name`]); once
+    /// claimed, [`send_to_name`](Self::send_to_name) on any node reaches that player.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails the command; the name is then not claimed.
+    pub async fn claim_name(&self, name: &str, id: ConnectionId) -> Result<bool, ClusterError> {
+        let claimed = self.node.claim_name(name).await?;
+        if claimed {
+            lock(&self.local).names.insert(name.to_lowercase(), id);
+        }
+        Ok(claimed)
+    }
+
+    /// Local player `id` left: its name is released and it leaves its rooms.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails a command; its name then expires with the TTL.
+    pub async fn player_left(&self, id: ConnectionId) -> Result<(), ClusterError> {
+        let (names, emptied) = {
+            let mut local = lock(&self.local);
+            let names: Vec<String> = local
+                .names
+                .iter()
+                .filter(|(_, holder)| **holder == id)
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in &names {
+                local.names.remove(name);
+            }
+            let mut emptied = Vec::new();
+            local.rooms.retain(|room, members| {
+                members.remove(&id);
+                let keep = !members.is_empty();
+                if !keep {
+                    emptied.push(room.clone());
+                }
+                keep
+            });
+            (names, emptied)
+        };
+        for room in emptied {
+            let _ = self.subscriptions.send(Subscription::Leave(room));
+        }
+        for name in names {
+            self.node.release_name(&name).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `frame` to connection `id` of node `node` (this one included).
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails the publish.
+    pub async fn send_to(
+        &self,
+        node: &str,
+        id: ConnectionId,
+        frame: &Frame,
+    ) -> Result<(), ClusterError> {
+        if node == self.node.id() {
+            self.players.send_frame(id, frame);
+            return Ok(());
+        }
+        self.publish(
+            &Channels::direct_of(self.node.prefix(), node),
+            envelope::direct(&To::Connection(id), payload(frame)),
+        )
+        .await
+    }
+
+    /// Sends `frame` to the player holding `name`, on whichever node; false if nobody
+    /// holds it.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails a command.
+    pub async fn send_to_name(&self, name: &str, frame: &Frame) -> Result<bool, ClusterError> {
+        let local = lock(&self.local).names.get(&name.to_lowercase()).copied();
+        if let Some(id) = local {
+            return Ok(self.players.send_frame(id, frame));
+        }
+        let Some(node) = self.node.holder(name).await? else {
+            return Ok(false);
+        };
+        if node == self.node.id() {
+            // Claimed through Node::claim_name rather than here: no local player known.
+            return Ok(false);
+        }
+        self.publish(
+            &Channels::direct_of(self.node.prefix(), &node),
+            envelope::direct(&To::Name(name.to_lowercase()), payload(frame)),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Sends `frame` to every player of every node: this node's at once, the others'
+    /// through one publish. Returns how many local players it reached.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails the publish (the local players have it anyway).
+    pub async fn send_to_all(&self, frame: &Frame) -> Result<usize, ClusterError> {
+        let reached = self.players.send_frame_to_all(frame);
+        self.publish(
+            &Channels::all_of(self.node.prefix()),
+            envelope::from_node(self.node.id(), payload(frame)),
+        )
+        .await?;
+        Ok(reached)
+    }
+
+    /// Puts local player `id` in `room` (created by its first member anywhere). Returns
+    /// once this node receives what is sent to the room, from any node.
+    pub async fn join_room(&self, room: &str, id: ConnectionId) {
+        let first = {
+            let mut local = lock(&self.local);
+            let members = local.rooms.entry(room.to_owned()).or_default();
+            members.insert(id);
+            members.len() == 1
+        };
+        if first {
+            let (done, subscribed) = oneshot::channel();
+            if self
+                .subscriptions
+                .send(Subscription::Join(room.to_owned(), done))
+                .is_ok()
+            {
+                // Answered once subscribed. If Redis is away, the room is subscribed with
+                // the others when it is back; this waits no longer than a command may.
+                let _ = tokio::time::timeout(self.command_timeout, subscribed).await;
+            }
+        }
+    }
+
+    /// Takes local player `id` out of `room`.
+    pub fn leave_room(&self, room: &str, id: ConnectionId) {
+        let emptied = {
+            let mut local = lock(&self.local);
+            let Some(members) = local.rooms.get_mut(room) else {
+                return;
+            };
+            members.remove(&id);
+            let emptied = members.is_empty();
+            if emptied {
+                local.rooms.remove(room);
+            }
+            emptied
+        };
+        if emptied {
+            let _ = self
+                .subscriptions
+                .send(Subscription::Leave(room.to_owned()));
+        }
+    }
+
+    /// Sends `frame` to every member of `room`, on every node: this node's at once, the
+    /// others' through one publish.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails the publish (the local members have it anyway).
+    pub async fn send_to_room(&self, room: &str, frame: &Frame) -> Result<(), ClusterError> {
+        let members: Vec<ConnectionId> = lock(&self.local)
+            .rooms
+            .get(room)
+            .map(|m| m.iter().copied().collect())
+            .unwrap_or_default();
+        for id in members {
+            self.players.send_frame(id, frame);
+        }
+        self.publish(
+            &Channels::room_of(self.node.prefix(), room),
+            envelope::from_node(self.node.id(), payload(frame)),
+        )
+        .await
+    }
+
+    async fn publish(&self, channel: &str, data: Vec<u8>) -> Result<(), ClusterError> {
+        let mut conn = self.conn.clone();
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(data)
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Leaves the cluster (see [`Node::leave`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Node::leave`].
+    pub async fn leave(self) -> Result<(), ClusterError> {
+        self.subscriber.abort();
+        self.node.leave_now().await
+    }
+}
+
+/// The pub/sub channels of one node.
+struct Channels {
+    prefix: String,
+    direct: String,
+    all: String,
+}
+
+impl Channels {
+    fn new(prefix: &str, id: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            direct: Self::direct_of(prefix, id),
+            all: Self::all_of(prefix),
+        }
+    }
+
+    fn direct_of(prefix: &str, id: &str) -> String {
+        format!("{prefix}:to:{id}")
+    }
+
+    fn all_of(prefix: &str) -> String {
+        format!("{prefix}:all")
+    }
+
+    fn room_of(prefix: &str, room: &str) -> String {
+        format!("{prefix}:room:{room}")
+    }
+
+    fn room_name<'c>(&self, channel: &'c str) -> Option<&'c str> {
+        channel.strip_prefix(&self.prefix)?.strip_prefix(":room:")
+    }
+}
+
+/// Opens a pub/sub connection subscribed to the node's channels and `rooms`.
+async fn subscribe(
+    client: &redis::Client,
+    channels: &Channels,
+    rooms: &[String],
+) -> redis::RedisResult<redis::aio::PubSub> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(&channels.direct).await?;
+    pubsub.subscribe(&channels.all).await?;
+    for room in rooms {
+        pubsub
+            .subscribe(Channels::room_of(&channels.prefix, room))
+            .await?;
+    }
+    Ok(pubsub)
+}
+
+/// The task that reads the node's subscriptions and delivers to local players; it
+/// reconnects (and subscribes again to the rooms with local members) when Redis goes.
+struct Subscriber {
+    client: redis::Client,
+    channels: Channels,
+    local: Arc<Mutex<Local>>,
+    players: Arc<dyn LocalPlayers>,
+    framing: FramingConfig,
+    dropped: Arc<AtomicU64>,
+    id: String,
+}
+
+impl Subscriber {
+    async fn run(
+        self,
+        pubsub: redis::aio::PubSub,
+        mut requests: mpsc::UnboundedReceiver<Subscription>,
+    ) {
+        let mut pubsub = Some(pubsub);
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let connection = match pubsub.take() {
+                Some(pubsub) => pubsub,
+                None => {
+                    let rooms: Vec<String> = lock(&self.local).rooms.keys().cloned().collect();
+                    match subscribe(&self.client, &self.channels, &rooms).await {
+                        Ok(pubsub) => {
+                            debug!(node = %self.id, "cluster subscriptions restored");
+                            pause = Duration::from_millis(50);
+                            pubsub
+                        }
+                        Err(err) => {
+                            debug!(node = %self.id, %err, "cluster subscriptions: Redis unreachable");
+                            tokio::time::sleep(pause).await;
+                            pause = (pause * 2).min(Duration::from_secs(2));
+                            continue;
+                        }
+                    }
+                }
+            };
+            let (mut sink, mut stream) = connection.split();
+            loop {
+                tokio::select! {
+                    request = requests.recv() => {
+                        let result = match request {
+                            Some(Subscription::Join(room, done)) => {
+                                let result = sink
+                                    .subscribe(Channels::room_of(&self.channels.prefix, &room))
+                                    .await;
+                                let _ = done.send(());
+                                result
+                            }
+                            Some(Subscription::Leave(room)) => {
+                                sink.unsubscribe(Channels::room_of(&self.channels.prefix, &room)).await
+                            }
+                            None => return,
+                        };
+                        if let Err(err) = result {
+                            warn!(node = %self.id, %err, "cluster subscription change failed");
+                            break;
+                        }
+                    }
+                    msg = stream.next() => match msg {
+                        Some(msg) => self.deliver(msg.get_channel_name(), msg.get_payload_bytes()),
+                        None => {
+                            warn!(node = %self.id, "cluster subscriptions lost: reconnecting");
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+    }
+
+    fn dropped(&self, channel: &str, why: &dyn std::fmt::Debug) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        debug!(node = %self.id, channel, ?why, "a cluster message dropped");
+    }
+
+    /// Hands one message from Redis to the local players it is for.
+    fn deliver(&self, channel: &str, data: &[u8]) {
+        if channel == self.channels.direct {
+            let (to, message) = match envelope::read_direct(data, &self.framing) {
+                Ok(read) => read,
+                Err(bad) => return self.dropped(channel, &bad),
+            };
+            let Ok(frame) = Frame::from_message(&message) else {
+                return self.dropped(channel, &"not encodable");
+            };
+            let id = match to {
+                To::Connection(id) => Some(id),
+                To::Name(name) => lock(&self.local).names.get(&name).copied(),
+            };
+            if !id.is_some_and(|id| self.players.send_frame(id, &frame)) {
+                self.dropped(channel, &"no such local player");
+            }
+            return;
+        }
+        let (origin, message) = match envelope::read_from_node(data, &self.framing) {
+            Ok(read) => read,
+            Err(bad) => return self.dropped(channel, &bad),
+        };
+        if origin == self.id.as_bytes() {
+            // This node delivered to its own players when it sent.
+            return;
+        }
+        let Ok(frame) = Frame::from_message(&message) else {
+            return self.dropped(channel, &"not encodable");
+        };
+        if channel == self.channels.all {
+            self.players.send_frame_to_all(&frame);
+        } else if let Some(room) = self.channels.room_name(channel) {
+            let members: Vec<ConnectionId> = lock(&self.local)
+                .rooms
+                .get(room)
+                .map(|m| m.iter().copied().collect())
+                .unwrap_or_default();
+            for id in members {
+                self.players.send_frame(id, &frame);
+            }
+        }
+    }
+}

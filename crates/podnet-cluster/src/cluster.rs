@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use podnet_framing::FramingConfig;
 use podnet_transport::{ConnectionId, Frame};
 use redis::aio::ConnectionManager;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
@@ -79,6 +79,7 @@ pub struct Cluster {
     subscriber: JoinHandle<()>,
     dropped: Arc<AtomicU64>,
     command_timeout: Duration,
+    subscribed: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -126,6 +127,7 @@ impl Cluster {
         let local = Arc::new(Mutex::new(Local::default()));
         let dropped = Arc::new(AtomicU64::new(0));
         let (subscriptions, requests) = mpsc::unbounded_channel();
+        let (subscribed_tx, subscribed) = watch::channel(true);
         let channels = Channels::new(&config.prefix, node.id());
         // The first subscription is made before start returns: nothing sent to this node
         // after that is missed.
@@ -145,6 +147,7 @@ impl Cluster {
                 framing: FramingConfig::default(),
                 dropped: dropped.clone(),
                 id: node.id().to_owned(),
+                subscribed: subscribed_tx,
             }
             .run(pubsub, requests),
         );
@@ -157,12 +160,21 @@ impl Cluster {
             subscriber,
             dropped,
             command_timeout: config.command_timeout,
+            subscribed,
         })
     }
 
     /// The node: its id, the registry, its load.
     pub fn node(&self) -> &Node {
         &self.node
+    }
+
+    /// Whether this node receives what other nodes send (its pub/sub subscription is up),
+    /// and its changes: after Redis comes back, messages from other nodes arrive again
+    /// once it is true. Pub/sub is at most once: what was published while it was false
+    /// did not reach this node's players.
+    pub fn watch_subscribed(&self) -> watch::Receiver<bool> {
+        self.subscribed.clone()
     }
 
     /// Messages from Redis dropped because they were not valid (or their player was
@@ -433,6 +445,7 @@ struct Subscriber {
     framing: FramingConfig,
     dropped: Arc<AtomicU64>,
     id: String,
+    subscribed: watch::Sender<bool>,
 }
 
 impl Subscriber {
@@ -463,6 +476,7 @@ impl Subscriber {
                     }
                 }
             };
+            self.subscribed.send_replace(true);
             let (mut sink, mut stream) = connection.split();
             loop {
                 tokio::select! {
@@ -482,6 +496,7 @@ impl Subscriber {
                         };
                         if let Err(err) = result {
                             warn!(node = %self.id, %err, "cluster subscription change failed");
+                            self.subscribed.send_replace(false);
                             break;
                         }
                     }
@@ -489,6 +504,7 @@ impl Subscriber {
                         Some(msg) => self.deliver(msg.get_channel_name(), msg.get_payload_bytes()),
                         None => {
                             warn!(node = %self.id, "cluster subscriptions lost: reconnecting");
+                            self.subscribed.send_replace(false);
                             break;
                         }
                     },

@@ -45,7 +45,7 @@ mod node;
 pub use cluster::{Cluster, LocalPlayers};
 pub use config::ClusterConfig;
 pub use error::ClusterError;
-pub use node::{Load, Node, NodeInfo};
+pub use node::{Health, Load, Node, NodeInfo};
 
 /// docs/cluster.md, compiled as doctests so the guide cannot go stale.
 #[cfg(doctest)]

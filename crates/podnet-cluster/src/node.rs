@@ -1,9 +1,11 @@
 //! A node: its entry in the registry, its heartbeat, and the names it holds.
 
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
@@ -63,6 +65,34 @@ redis.call('DEL', KEYS[1], KEYS[2])
 return 1
 ";
 
+/// Whether a node has its cluster: Redis answers its heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Redis answers: the registry, names and messaging work.
+    Healthy,
+    /// Redis does not answer (stopped, restarting, unreachable): the node keeps serving
+    /// its own players; cluster calls fail until it is back, and then the node registers
+    /// again and claims its players' names again by itself.
+    Degraded {
+        /// What the last heartbeat got.
+        why: String,
+    },
+}
+
+/// What the node and its heartbeat share.
+struct Shared {
+    load: Mutex<Load>,
+    /// The names this node holds (lowercase), to claim again after Redis comes back.
+    held: Mutex<BTreeSet<String>>,
+    /// Names it held and lost, until taken.
+    lost: Mutex<Vec<String>>,
+    health: watch::Sender<Health>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// What a node reports of itself in the registry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Load {
@@ -95,8 +125,7 @@ pub struct Node {
     conn: ConnectionManager,
     keys: Keys,
     config: ClusterConfig,
-    load: Arc<Mutex<Load>>,
-    lost: Arc<Mutex<Vec<String>>>,
+    shared: Arc<Shared>,
     heartbeat: JoinHandle<()>,
 }
 
@@ -157,8 +186,12 @@ impl Node {
             })?;
         let id = config.node.clone().unwrap_or_else(random_id);
         let keys = Keys::new(&config.prefix);
-        let load = Arc::new(Mutex::new(Load::default()));
-        let lost = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new(Shared {
+            load: Mutex::new(Load::default()),
+            held: Mutex::new(BTreeSet::new()),
+            lost: Mutex::new(Vec::new()),
+            health: watch::Sender::new(Health::Healthy),
+        });
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, millis);
@@ -167,8 +200,7 @@ impl Node {
             keys: keys.clone(),
             id: id.clone(),
             config: config.clone(),
-            load: load.clone(),
-            lost: lost.clone(),
+            shared: shared.clone(),
             started,
         };
         // Registered before join returns: others see this node at once.
@@ -180,8 +212,7 @@ impl Node {
             conn,
             keys,
             config,
-            load,
-            lost,
+            shared,
             heartbeat,
         })
     }
@@ -203,7 +234,17 @@ impl Node {
 
     /// What the next heartbeat reports of this node.
     pub fn set_load(&self, load: Load) {
-        *self.load.lock().unwrap_or_else(|e| e.into_inner()) = load;
+        *lock(&self.shared.load) = load;
+    }
+
+    /// Whether Redis answers this node's heartbeat.
+    pub fn health(&self) -> Health {
+        self.shared.health.borrow().clone()
+    }
+
+    /// Changes of [`health`](Self::health), to wait on (a status line, an alert).
+    pub fn watch_health(&self) -> watch::Receiver<Health> {
+        self.shared.health.subscribe()
     }
 
     /// The live nodes, this one included, in no particular order.
@@ -271,6 +312,9 @@ impl Node {
             .arg(name.to_lowercase())
             .invoke_async(&mut conn)
             .await?;
+        if claimed == 1 {
+            lock(&self.shared.held).insert(name.to_lowercase());
+        }
         Ok(claimed == 1)
     }
 
@@ -281,6 +325,7 @@ impl Node {
     /// If Redis fails the command; the name then expires with the TTL unless this node's
     /// heartbeat still holds it (release it again).
     pub async fn release_name(&self, name: &str) -> Result<bool, ClusterError> {
+        lock(&self.shared.held).remove(&name.to_lowercase());
         let mut conn = self.conn.clone();
         let released: i64 = Script::new(RELEASE)
             .key(self.keys.name(name))
@@ -309,7 +354,7 @@ impl Node {
     /// from for longer than the TTL: Redis was unreachable, or the process stalled);
     /// another node may hold them now. Taken: each is reported once.
     pub fn take_lost_names(&self) -> Vec<String> {
-        std::mem::take(&mut *self.lost.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *lock(&self.shared.lost))
     }
 
     /// Leaves the cluster: the node's entry and every name it holds are gone at once.
@@ -343,14 +388,13 @@ struct Beat {
     keys: Keys,
     id: String,
     config: ClusterConfig,
-    load: Arc<Mutex<Load>>,
-    lost: Arc<Mutex<Vec<String>>>,
+    shared: Arc<Shared>,
     started: u64,
 }
 
 impl Beat {
     async fn once(&self) -> Result<(), ClusterError> {
-        let load = *self.load.lock().unwrap_or_else(|e| e.into_inner());
+        let load = *lock(&self.shared.load);
         let mut conn = self.conn.clone();
         let lost: Vec<String> = Script::new(HEARTBEAT)
             .key(self.keys.node(&self.id))
@@ -365,10 +409,48 @@ impl Beat {
             .await?;
         if !lost.is_empty() {
             warn!(node = %self.id, names = lost.len(), "names expired while this node was not heard from");
-            self.lost
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend(lost);
+            self.lose(lost);
+        }
+        Ok(())
+    }
+
+    fn lose(&self, names: Vec<String>) {
+        let mut held = lock(&self.shared.held);
+        for name in &names {
+            held.remove(name);
+        }
+        drop(held);
+        lock(&self.shared.lost).extend(names);
+    }
+
+    /// After Redis was away: claims again every name this node holds (a restarted Redis
+    /// has none of them); the ones another node took meanwhile are lost.
+    async fn reclaim(&self) -> Result<(), ClusterError> {
+        let names: Vec<String> = lock(&self.shared.held).iter().cloned().collect();
+        let mut lost = Vec::new();
+        for name in names {
+            let mut conn = self.conn.clone();
+            let claimed: i64 = Script::new(CLAIM)
+                .key(self.keys.name(&name))
+                .key(self.keys.names_of(&self.id))
+                .arg(&self.id)
+                .arg(millis(self.config.ttl))
+                .arg(&name)
+                .invoke_async(&mut conn)
+                .await?;
+            if claimed == 0 {
+                let holder: Option<String> = redis::cmd("GET")
+                    .arg(self.keys.name(&name))
+                    .query_async(&mut conn)
+                    .await?;
+                if holder.as_deref() != Some(self.id.as_str()) {
+                    lost.push(name);
+                }
+            }
+        }
+        if !lost.is_empty() {
+            warn!(node = %self.id, names = lost.len(), "names taken by other nodes while Redis was away");
+            self.lose(lost);
         }
         Ok(())
     }
@@ -379,8 +461,34 @@ impl Beat {
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            if let Err(err) = self.once().await {
-                warn!(node = %self.id, %err, "cluster heartbeat failed");
+            let result = match self.once().await {
+                Ok(()) if self.shared.health.borrow().clone() != Health::Healthy => {
+                    self.reclaim().await
+                }
+                other => other,
+            };
+            match result {
+                Ok(()) => {
+                    self.shared.health.send_if_modified(|health| {
+                        let changed = *health != Health::Healthy;
+                        if changed {
+                            warn!(node = %self.id, "the cluster is back");
+                            *health = Health::Healthy;
+                        }
+                        changed
+                    });
+                }
+                Err(err) => {
+                    let why = err.to_string();
+                    self.shared.health.send_if_modified(|health| {
+                        let changed = *health == Health::Healthy;
+                        if changed {
+                            warn!(node = %self.id, %why, "cluster degraded: serving local players only");
+                        }
+                        *health = Health::Degraded { why };
+                        changed
+                    });
+                }
             }
         }
     }

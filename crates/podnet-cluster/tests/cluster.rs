@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use podnet_cluster::{ClusterConfig, ClusterError, Load, Node};
+use podnet_cluster::{ClusterConfig, ClusterError, Health, Load, Node};
 use podnet_testkit::RedisServer;
 
 /// Bounds a failing wait; it does not measure speed.
@@ -400,4 +400,76 @@ async fn hostile_messages_from_redis_are_dropped() {
     assert_eq!(next(&mut events).await, ("ok".to_owned(), 1));
     assert_eq!(next(&mut events).await, ("ok".to_owned(), 2));
     assert_eq!(served.cluster.dropped(), 6);
+}
+
+/// Waits until `rx` shows a value for which `check` holds; fails after WAIT.
+async fn wait_for<T: Clone>(
+    rx: &mut tokio::sync::watch::Receiver<T>,
+    what: &str,
+    check: impl Fn(&T) -> bool,
+) {
+    tokio::time::timeout(WAIT, rx.wait_for(|v| check(v)))
+        .await
+        .unwrap_or_else(|_| panic!("{what} did not happen within {WAIT:?}"))
+        .unwrap();
+}
+
+/// Redis stopped mid-game: every node says it is degraded and goes on serving its own
+/// players; when Redis is back (empty), the nodes register again, claim their players'
+/// names again, subscribe again, and messages cross nodes again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_degrades_then_heals() {
+    let mut redis = RedisServer::start().unwrap();
+    let mut n0 = serve(&redis, "n0").await;
+    let mut n1 = serve(&redis, "n1").await;
+    let (_c0, mut p0, id0) = player(&mut n0).await;
+    let (_c1, mut p1, id1) = player(&mut n1).await;
+    assert!(n1.cluster.claim_name("bob", id1).await.unwrap());
+    let mut health0 = n0.cluster.node().watch_health();
+    let mut health1 = n1.cluster.node().watch_health();
+    let mut subscribed1 = n1.cluster.watch_subscribed();
+
+    redis.stop();
+    let degraded = |h: &Health| matches!(h, Health::Degraded { .. });
+    wait_for(&mut health0, "n0 degraded", degraded).await;
+    wait_for(&mut health1, "n1 degraded", degraded).await;
+    wait_for(&mut subscribed1, "n1's subscription lost", |s| !*s).await;
+    // Local play goes on: a node's own players get what it sends them.
+    n0.cluster
+        .send_to("n0", id0, &frame("local", 1))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut p0).await, ("local".to_owned(), 1));
+    let err = n0
+        .cluster
+        .send_to_all(&frame("local", 2))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("keeps serving its own players"),
+        "{err}"
+    );
+    assert_eq!(next(&mut p0).await, ("local".to_owned(), 2));
+
+    redis.start_again().unwrap();
+    wait_for(&mut health0, "n0 healthy", |h| *h == Health::Healthy).await;
+    wait_for(&mut health1, "n1 healthy", |h| *h == Health::Healthy).await;
+    wait_for(&mut subscribed1, "n1 subscribed again", |s| *s).await;
+    // Registered and named again, in an empty Redis.
+    let live: HashSet<String> = ids(n0.cluster.node()).await;
+    assert_eq!(live, ["n0", "n1"].map(str::to_owned).into());
+    assert_eq!(
+        n0.cluster.node().holder("bob").await.unwrap().as_deref(),
+        Some("n1")
+    );
+    assert!(!n0.cluster.claim_name("BOB", id0).await.unwrap());
+    // Messages cross nodes again.
+    assert!(
+        n0.cluster
+            .send_to_name("bob", &frame("back", 3))
+            .await
+            .unwrap()
+    );
+    assert_eq!(next(&mut p1).await, ("back".to_owned(), 3));
+    assert!(n1.cluster.node().take_lost_names().is_empty());
 }

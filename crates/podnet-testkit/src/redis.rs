@@ -16,6 +16,7 @@ const READY_WITHIN: Duration = Duration::from_secs(10);
 pub struct RedisServer {
     child: Child,
     addr: SocketAddr,
+    program: PathBuf,
 }
 
 /// The server program: `REDIS_SERVER`, else `redis-server` on `PATH`.
@@ -47,23 +48,10 @@ impl RedisServer {
             let port = std::net::TcpListener::bind("127.0.0.1:0")?
                 .local_addr()?
                 .port();
-            let child = Command::new(&program)
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                .args([
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--protected-mode",
-                    "yes",
-                ])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()?;
             let mut server = RedisServer {
-                child,
+                child: spawn(&program, port)?,
                 addr: SocketAddr::from(([127, 0, 0, 1], port)),
+                program: program.clone(),
             };
             match server.wait_ready() {
                 Ok(()) => return Ok(server),
@@ -74,6 +62,19 @@ impl RedisServer {
             }
         }
         Err(last.unwrap_or_else(|| io::Error::other("redis-server did not start")))
+    }
+
+    /// Stops the server (SIGKILL): everything in it is gone, as after a crash.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port, empty, and waits until it answers.
+    pub fn start_again(&mut self) -> io::Result<()> {
+        self.stop();
+        self.child = spawn(&self.program, self.addr.port())?;
+        self.wait_ready()
     }
 
     /// Where it listens.
@@ -106,6 +107,23 @@ impl RedisServer {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+fn spawn(program: &PathBuf, port: u16) -> io::Result<Child> {
+    Command::new(program)
+        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+        .args([
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "yes",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
 }
 
 /// One PING, answered with +PONG.

@@ -9,7 +9,6 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use podnet_framing::FramingConfig;
 use podnet_transport::{ConnectionId, Frame};
-use redis::aio::ConnectionManager;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
@@ -18,6 +17,7 @@ use crate::config::ClusterConfig;
 use crate::envelope::{self, To};
 use crate::error::ClusterError;
 use crate::node::Node;
+use crate::publisher::{self, Op};
 
 /// Where a cluster delivers what other nodes send to this node's players: podnet's
 /// server (async, `Arc<podnet_transport::Server>`), or the handle of a `pump()` server
@@ -72,7 +72,8 @@ enum Subscription {
 /// action) before any player gets it.
 pub struct Cluster {
     node: Node,
-    conn: ConnectionManager,
+    publisher: mpsc::Sender<Op>,
+    publisher_task: JoinHandle<()>,
     local: Arc<Mutex<Local>>,
     players: Arc<dyn LocalPlayers>,
     subscriptions: mpsc::UnboundedSender<Subscription>,
@@ -93,6 +94,7 @@ impl std::fmt::Debug for Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.subscriber.abort();
+        self.publisher_task.abort();
     }
 }
 
@@ -151,8 +153,10 @@ impl Cluster {
             }
             .run(pubsub, requests),
         );
+        let (publisher, publisher_task) = publisher::spawn(node.connection(), config.max_pending);
         Ok(Cluster {
-            conn: node.connection(),
+            publisher,
+            publisher_task,
             node,
             local,
             players,
@@ -364,23 +368,46 @@ impl Cluster {
         .await
     }
 
+    /// Publishes through the node's publisher (in order with everything else this node
+    /// sends), waiting for room, and for Redis's answer.
     async fn publish(&self, channel: &str, data: Vec<u8>) -> Result<(), ClusterError> {
-        let mut conn = self.conn.clone();
-        let _: i64 = redis::cmd("PUBLISH")
-            .arg(channel)
-            .arg(data)
-            .query_async(&mut conn)
-            .await?;
-        Ok(())
+        let (done, answer) = oneshot::channel();
+        let op = Op::Publish {
+            channel: channel.to_owned(),
+            data,
+            done: Some(done),
+        };
+        let gone = || ClusterError::Config("the cluster's publisher has stopped".to_owned());
+        self.publisher.send(op).await.map_err(|_| gone())?;
+        match answer.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(ClusterError::Publish { why }),
+            Err(_) => Err(gone()),
+        }
     }
 
-    /// Leaves the cluster (see [`Node::leave`]).
+    /// A handle for sending from a game loop: it never waits (see [`ClusterHandle`]).
+    pub fn handle(&self) -> ClusterHandle {
+        ClusterHandle {
+            id: self.node.id().to_owned(),
+            prefix: self.node.prefix().to_owned(),
+            players: self.players.clone(),
+            local: self.local.clone(),
+            publisher: self.publisher.clone(),
+        }
+    }
+
+    /// Leaves the cluster (see [`Node::leave`]); what was sent before goes out first.
     ///
     /// # Errors
     ///
     /// As [`Node::leave`].
     pub async fn leave(self) -> Result<(), ClusterError> {
         self.subscriber.abort();
+        // An empty publish after everything sent: answered once they are out.
+        let _ = self
+            .publish(&format!("{}:flush", self.node.prefix()), Vec::new())
+            .await;
         self.node.leave_now().await
     }
 }
@@ -560,5 +587,119 @@ impl Subscriber {
                 self.players.send_frame(id, &frame);
             }
         }
+    }
+}
+
+/// Sends to the cluster from a game loop (a `pump()` thread, a handler): every call
+/// delivers to this node's players at once and hands the publish to the node's publisher
+/// without waiting. In order with everything else the node sends. Past
+/// [`ClusterConfig::max_pending`] waiting publishes a send is refused
+/// ([`ClusterError::Backlog`]) rather than kept without bound. Cheap to clone; `Send`.
+#[derive(Clone)]
+pub struct ClusterHandle {
+    id: String,
+    prefix: String,
+    players: Arc<dyn LocalPlayers>,
+    local: Arc<Mutex<Local>>,
+    publisher: mpsc::Sender<Op>,
+}
+
+impl std::fmt::Debug for ClusterHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterHandle")
+            .field("node", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterHandle {
+    fn hand_over(&self, op: Op) -> Result<(), ClusterError> {
+        self.publisher.try_send(op).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(_) => ClusterError::Backlog {
+                pending: self.publisher.max_capacity(),
+            },
+            mpsc::error::TrySendError::Closed(_) => {
+                ClusterError::Config("the cluster's publisher has stopped".to_owned())
+            }
+        })
+    }
+
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.id
+    }
+
+    /// As [`Cluster::send_to`], without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Backlog`] past `max_pending`.
+    pub fn send_to(&self, node: &str, id: ConnectionId, frame: &Frame) -> Result<(), ClusterError> {
+        if node == self.id {
+            self.players.send_frame(id, frame);
+            return Ok(());
+        }
+        self.hand_over(Op::Publish {
+            channel: Channels::direct_of(&self.prefix, node),
+            data: envelope::direct(&To::Connection(id), payload(frame)),
+            done: None,
+        })
+    }
+
+    /// As [`Cluster::send_to_name`], without waiting: a name no node holds is dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Backlog`] past `max_pending`.
+    pub fn send_to_name(&self, name: &str, frame: &Frame) -> Result<(), ClusterError> {
+        let name = name.to_lowercase();
+        let local = lock(&self.local).names.get(&name).copied();
+        if let Some(id) = local {
+            self.players.send_frame(id, frame);
+            return Ok(());
+        }
+        self.hand_over(Op::ToName {
+            name_key: format!("{}:name:{name}", self.prefix),
+            prefix: self.prefix.clone(),
+            data: envelope::direct(&To::Name(name), payload(frame)),
+            done: None,
+        })
+    }
+
+    /// As [`Cluster::send_to_all`], without waiting; returns how many local players it
+    /// reached.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Backlog`] past `max_pending` (the local players have it anyway).
+    pub fn send_to_all(&self, frame: &Frame) -> Result<usize, ClusterError> {
+        let reached = self.players.send_frame_to_all(frame);
+        self.hand_over(Op::Publish {
+            channel: Channels::all_of(&self.prefix),
+            data: envelope::from_node(&self.id, payload(frame)),
+            done: None,
+        })?;
+        Ok(reached)
+    }
+
+    /// As [`Cluster::send_to_room`], without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Backlog`] past `max_pending` (the local members have it anyway).
+    pub fn send_to_room(&self, room: &str, frame: &Frame) -> Result<(), ClusterError> {
+        let members: Vec<ConnectionId> = lock(&self.local)
+            .rooms
+            .get(room)
+            .map(|m| m.iter().copied().collect())
+            .unwrap_or_default();
+        for id in members {
+            self.players.send_frame(id, frame);
+        }
+        self.hand_over(Op::Publish {
+            channel: Channels::room_of(&self.prefix, room),
+            data: envelope::from_node(&self.id, payload(frame)),
+            done: None,
+        })
     }
 }

@@ -36,6 +36,12 @@ pub struct ClusterConfig {
     ///
     /// Default: **1 s**.
     pub command_timeout: Duration,
+    /// The most publishes that may wait for Redis. A [`ClusterHandle`](crate::ClusterHandle)
+    /// send past it is refused (`ClusterError::Backlog`) rather than kept without bound;
+    /// the async sends wait for room instead.
+    ///
+    /// Default: **10,000**.
+    pub max_pending: usize,
     /// The prefix of every key and channel, so that several games (or test runs) share
     /// one Redis.
     ///
@@ -52,6 +58,7 @@ impl ClusterConfig {
             ttl: Duration::from_secs(5),
             heartbeat: Duration::from_secs(1),
             command_timeout: Duration::from_secs(1),
+            max_pending: 10_000,
             prefix: "podnet".to_owned(),
         }
     }

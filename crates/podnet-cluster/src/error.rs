@@ -32,6 +32,22 @@ pub enum ClusterError {
         #[from]
         source: redis::RedisError,
     },
+    /// A publish failed (Redis stopped, or restarted, or refused it).
+    #[error("Redis failed a publish ({why}); the node keeps serving its own players")]
+    Publish {
+        /// Why.
+        why: String,
+    },
+    /// Too many publishes wait for Redis (`ClusterConfig::max_pending`): it is slower than
+    /// the game sends, or away. The message reached this node's players only.
+    #[error(
+        "{pending} messages already wait for Redis (ClusterConfig::max_pending): it is slower \
+         than the game sends, or away; this one reached this node's players only"
+    )]
+    Backlog {
+        /// How many wait.
+        pending: usize,
+    },
     /// The settings do not work together.
     #[error("bad cluster settings: {0}")]
     Config(String),

@@ -41,8 +41,9 @@ mod envelope;
 mod error;
 mod keys;
 mod node;
+mod publisher;
 
-pub use cluster::{Cluster, LocalPlayers};
+pub use cluster::{Cluster, ClusterHandle, LocalPlayers};
 pub use config::ClusterConfig;
 pub use error::ClusterError;
 pub use node::{Health, Load, Node, NodeInfo};

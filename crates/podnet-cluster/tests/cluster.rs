@@ -473,3 +473,62 @@ async fn a_redis_restart_degrades_then_heals() {
     assert_eq!(next(&mut p1).await, ("back".to_owned(), 3));
     assert!(n1.cluster.node().take_lost_names().is_empty());
 }
+
+/// A game loop's handle never waits: its sends reach local players at once and other
+/// nodes in order (mixed with the async sends); with Redis away, publishes stop at
+/// `max_pending` and further sends say so, while local players still get every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handle_never_waits_and_bounds_what_waits() {
+    let mut redis = RedisServer::start().unwrap();
+    let (server, _events) = Server::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let server = Arc::new(server);
+    let mut small = config(&redis, "small");
+    small.ttl = Duration::from_secs(5);
+    small.heartbeat = Duration::from_secs(1);
+    small.max_pending = 4;
+    let mut n0 = Served {
+        cluster: Cluster::start(small, server.clone()).await.unwrap(),
+        server,
+        events: _events,
+    };
+    let mut n1 = serve(&redis, "n1").await;
+    let (_c0, mut p0, id0) = player(&mut n0).await;
+    let (_c1, mut p1, id1) = player(&mut n1).await;
+    let handle = n0.cluster.handle();
+    // From another thread, as a game loop would: in order with the async sends.
+    let sender = handle.clone();
+    std::thread::spawn(move || {
+        for n in 0..3 {
+            sender.send_to("n1", id1, &frame("seq", n)).unwrap();
+        }
+    })
+    .join()
+    .unwrap();
+    n0.cluster
+        .send_to("n1", id1, &frame("seq", 3))
+        .await
+        .unwrap();
+    for n in 0..4 {
+        assert_eq!(next(&mut p1).await, ("seq".to_owned(), n));
+    }
+
+    redis.stop();
+    let mut refused = 0;
+    for n in 0..50 {
+        match handle.send_to_all(&frame("all", n)) {
+            Ok(local) => assert_eq!(local, 1),
+            Err(ClusterError::Backlog { pending }) => {
+                assert_eq!(pending, 4);
+                refused += 1;
+            }
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert!(refused > 0, "nothing was refused: the backlog is unbounded");
+    for n in 0..50 {
+        assert_eq!(next(&mut p0).await, ("all".to_owned(), n));
+    }
+    let _ = id0;
+}

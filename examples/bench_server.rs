@@ -14,6 +14,10 @@
 //!
 //! WebSocket load generators drive it on the same port, at `ws://ADDR/`: each binary
 //! WebSocket message is one bench message (the msgpack map, without the 4-byte length).
+//!
+//! With `--redis redis://HOST:PORT/` (built with `--features cluster`) it joins a cluster
+//! of bench servers (docs/cluster.md; `--node NAME` names it): `broadcast` then reaches
+//! every client of every node.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +28,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Default)]
 struct Counters {
     moves: u64,
+    /// With `--redis`: the cluster, for `broadcast`.
+    #[cfg(feature = "cluster")]
+    cluster: Option<podnet::cluster::ClusterHandle>,
 }
 
 #[derive(Serialize, Deserialize, Message)]
@@ -50,13 +57,21 @@ impl Channel for BenchChannel {
             })
         })
         .on_raw("broadcast", |_, ctx, msg| -> Result<(), SendError> {
-            ctx.server().send_frame_to_all(&Frame::from_message(msg)?);
+            let frame = Frame::from_message(msg)?;
+            #[cfg(feature = "cluster")]
+            if let Some(cluster) = &ctx.game.cluster {
+                // Every client of every node; refused past the backlog (then only this
+                // node's clients had it), which a bench reports as missing deliveries.
+                let _ = cluster.send_to_all(&frame);
+                return Ok(());
+            }
+            ctx.server().send_frame_to_all(&frame);
             Ok(())
         });
     }
 }
 
-fn main() -> Result<(), podnet::Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let port = args
         .iter()
@@ -71,6 +86,13 @@ fn main() -> Result<(), podnet::Error> {
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(1);
 
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    let redis = value("--redis");
+
     let mut config = ServerConfig::default();
     config.max_connections = 20_000; // the bench opens up to 10,000 clients
     config.network_threads = network_threads;
@@ -79,6 +101,11 @@ fn main() -> Result<(), podnet::Error> {
         .config(config)
         .start_background(Counters::default())?;
     server.stop_on_signals()?;
+    // Kept alive while the server runs: the cluster's tasks run on it.
+    let _cluster = match redis {
+        Some(url) => Some(join_cluster(&url, value("--node"), &mut server)?),
+        None => None,
+    };
     println!("bench server on {}", server.local_addr());
     let mut next_stats = Instant::now() + Duration::from_secs(1);
     while server.stop_requested().is_none() {
@@ -94,4 +121,41 @@ fn main() -> Result<(), podnet::Error> {
     }
     server.shutdown("bench server stopped", Duration::from_secs(2));
     Ok(())
+}
+
+/// Joins the cluster at `url` (on a runtime of its own) and gives `broadcast` its handle.
+#[cfg(feature = "cluster")]
+fn join_cluster(
+    url: &str,
+    node: Option<String>,
+    server: &mut Server<BenchChannel>,
+) -> Result<(tokio::runtime::Runtime, podnet::cluster::Cluster), Box<dyn std::error::Error>> {
+    use podnet::cluster::{Cluster, ClusterConfig};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let mut config = ClusterConfig::new(url);
+    config.node = node;
+    let players = server.handle().clone();
+    let cluster = runtime.block_on(Cluster::start(config, players))?;
+    server.game_mut().cluster = Some(cluster.handle());
+    eprintln!(
+        "bench server: node {} of the cluster at {url}",
+        cluster.node().id()
+    );
+    Ok((runtime, cluster))
+}
+
+#[cfg(not(feature = "cluster"))]
+fn join_cluster(
+    _: &str,
+    _: Option<String>,
+    _: &mut Server<BenchChannel>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    eprintln!(
+        "bench server: --redis needs the cluster feature: \
+         cargo run --release --example bench_server --features cluster -- --redis URL"
+    );
+    std::process::exit(2);
 }

@@ -3,7 +3,7 @@
 //! free loopback port, persistence off).
 
 use crate::system::{apt_install, find_program};
-use crate::util::{TestCounts, cargo, run_tests};
+use crate::util::{TestCounts, cargo, run as run_command, run_tests, target_dir};
 
 /// Makes sure `redis-server` is there; installs Debian's package if not.
 fn ensure_redis() -> Result<(), String> {
@@ -16,17 +16,36 @@ fn ensure_redis() -> Result<(), String> {
         .ok_or_else(|| "redis-server is still missing after installing it".to_owned())
 }
 
-/// Runs the cluster's tests.
+/// Runs the cluster's tests, with `examples/bench_server` built with the cluster feature
+/// for the test that runs several of them.
 pub(crate) fn run_cluster_tests() -> Result<TestCounts, String> {
     ensure_redis()?;
-    let counts = run_tests(cargo().args([
-        "test",
+    run_command(cargo().args([
+        "build",
         "--locked",
         "--package",
-        "podnet-cluster",
-        "--test",
+        "podnet",
+        "--example",
+        "bench_server",
+        "--features",
         "cluster",
     ]))?;
+    let bench_server = target_dir()
+        .join("debug")
+        .join("examples")
+        .join(format!("bench_server{}", std::env::consts::EXE_SUFFIX));
+    let counts = run_tests(
+        cargo()
+            .args([
+                "test",
+                "--locked",
+                "--package",
+                "podnet-cluster",
+                "--test",
+                "cluster",
+            ])
+            .env("PODNET_BENCH_SERVER", &bench_server),
+    )?;
     if counts.passed == 0 {
         return Err("the cluster tests ran no test".into());
     }

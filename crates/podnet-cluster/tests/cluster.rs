@@ -532,3 +532,74 @@ async fn the_handle_never_waits_and_bounds_what_waits() {
     }
     let _ = id0;
 }
+
+/// `examples/bench_server --redis URL`, two processes: a `broadcast` sent to one reaches
+/// the clients of both, once. PODNET_BENCH_SERVER names the example built with the
+/// `cluster` feature (`cargo xtask cluster` builds it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_servers_in_a_cluster_broadcast_to_every_node() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let program = std::env::var_os("PODNET_BENCH_SERVER").expect(
+        "PODNET_BENCH_SERVER names examples/bench_server built with --features cluster: \
+         run `cargo xtask cluster`",
+    );
+    let redis = RedisServer::start().unwrap();
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut servers = Vec::new();
+    let mut addrs = Vec::new();
+    for node in ["b0", "b1"] {
+        let mut child = Command::new(&program)
+            .args(["--port", "0", "--redis", &redis.url(), "--node", node])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+        addrs.push(addr);
+        servers.push(Killed(child));
+    }
+    let mut clients = Vec::new();
+    for addr in &addrs {
+        let (client, events) = Client::connect(addr.as_str(), ClientConfig::default())
+            .await
+            .unwrap();
+        clients.push((client, events));
+    }
+    // Both clients are players (greeted) before the broadcast.
+    for (_, events) in &mut clients {
+        loop {
+            let event = tokio::time::timeout(WAIT, events.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if matches!(&event, ClientEvent::Message(m) if m.action() == "connected") {
+                break;
+            }
+        }
+    }
+    clients[0].0.send_frame(&frame("broadcast", 42)).unwrap();
+    for (i, (_, events)) in clients.iter_mut().enumerate() {
+        assert_eq!(
+            next(events).await,
+            ("broadcast".to_owned(), 42),
+            "client of b{i}"
+        );
+    }
+    // Once: a ping answered next shows nothing else came.
+    for (i, (client, events)) in clients.iter_mut().enumerate() {
+        client.send_frame(&frame("ping", 7)).unwrap();
+        assert_eq!(next(events).await, ("ping".to_owned(), 7), "client of b{i}");
+    }
+    drop(servers);
+}

@@ -94,6 +94,11 @@ pub use podnet_transport::{
 #[cfg(feature = "tls")]
 #[doc(no_inline)]
 pub use podnet_transport::{ClientTls, ServerTls};
+
+/// Servers sharing players through Redis (the `cluster` feature): see
+/// [`podnet_cluster`] and `docs/cluster.md`.
+#[cfg(feature = "cluster")]
+pub use podnet_cluster as cluster;
 pub use server::{
     Channel, ChannelCtx, ChannelHandlers, ChannelSide, DefaultChannel, NewChannel, Server,
     ServerBuilder,

@@ -206,6 +206,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
     println!("==> building the servers and the load generator (release)");
     build_tools()?;
+    // With the cluster feature: the same server, and `--redis` for the cluster rows.
     run_command(cargo().args([
         "build",
         "--release",
@@ -214,6 +215,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "podnet",
         "--example",
         "bench_server",
+        "--features",
+        "cluster",
     ]))?;
     let release = target_dir().join("release");
     let mut kinds = vec![
@@ -439,7 +442,33 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             }
         }
     }
+    // The cluster: three bench servers sharing players through a real redis-server.
+    let mut cluster: BTreeMap<&str, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
+    match crate::system::find_program("redis-server") {
+        Some(redis) => {
+            let bench_server = release.join("examples").join(exe("bench_server"));
+            for run in 1..=load.runs {
+                println!("==> cluster run {run} of {}", load.runs);
+                for (scenario, figures) in measure_cluster(&redis, &bench_server, &loadgen, &load)?
+                {
+                    print!("    cluster   {scenario:<18}");
+                    for (key, value) in &figures {
+                        print!(" {key}={value:.1}");
+                    }
+                    println!();
+                    let slot = cluster.entry(scenario).or_default();
+                    for (key, value) in figures {
+                        slot.entry(key).or_default().push(value);
+                    }
+                }
+            }
+        }
+        None => println!(
+            "(no redis-server: `cargo xtask cluster` installs it; the cluster rows are left out)"
+        ),
+    }
     print_table(&results, &kinds, load.runs);
+    print_cluster_table(&cluster);
 
     if micro {
         println!("\n==> micro-benchmarks (criterion)");
@@ -577,6 +606,184 @@ fn measure(
     }
     let _ = std::io::stdout().flush();
     Ok(figures)
+}
+
+/// One scenario's figures: (key, value) from its RESULT line.
+type Figures = Vec<(String, f64)>;
+
+/// A server process whose first stdout line ends with its address.
+fn start_server(program: &PathBuf, args: &[String]) -> Result<(Running, String), String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("could not start {}: {e}", program.display()))?;
+    let stdout = child.stdout.take().ok_or("no server stdout")?;
+    let running = Running(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let addr = line
+        .split_whitespace()
+        .last()
+        .ok_or("no address in the server's first line")?
+        .to_owned();
+    Ok((running, addr))
+}
+
+/// One run of the cluster scenarios: a redis-server, three bench servers joined to it,
+/// and one alone; fan-out to 100 clients over the three against 100 on the one, and the
+/// time a broadcast takes to a client on another node against one on the same node.
+fn measure_cluster(
+    redis: &PathBuf,
+    bench_server: &PathBuf,
+    loadgen: &PathBuf,
+    load: &Load,
+) -> Result<Vec<(&'static str, Figures)>, String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let _redis = Running(
+        Command::new(redis)
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("could not start redis-server: {e}"))?,
+    );
+    let url = format!("redis://127.0.0.1:{port}/");
+    // Until redis answers: a node that cannot join exits, so retry the first one.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if std::time::Instant::now() > deadline {
+            return Err("redis-server did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut nodes = Vec::new();
+    let mut addrs = Vec::new();
+    for node in ["a", "b", "c"] {
+        let args: Vec<String> = ["--port", "0", "--redis", &url, "--node", node]
+            .map(str::to_owned)
+            .to_vec();
+        let (running, addr) = start_server(bench_server, &args)?;
+        nodes.push(running);
+        addrs.push(addr);
+    }
+    let (_alone, alone) = start_server(bench_server, &["--port".into(), "0".into()])?;
+    let run = |args: &[String]| -> Result<Figures, String> {
+        let out = Command::new(loadgen)
+            .args(args)
+            .output()
+            .map_err(|e| format!("could not start the load generator: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            return Err(format!(
+                "the load generator failed: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let result = text
+            .lines()
+            .find(|l| l.starts_with("RESULT"))
+            .ok_or_else(|| format!("no RESULT line in: {text}"))?;
+        Ok(result
+            .split_whitespace()
+            .skip(2)
+            .filter_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                Some((key.to_owned(), value.parse().ok()?))
+            })
+            .collect())
+    };
+    let messages = load.fanout_messages.to_string();
+    let pings = load.pings.to_string();
+    let spread = addrs.join(",");
+    let arg = |parts: &[&str]| parts.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();
+    Ok(vec![
+        (
+            "fanout-1node",
+            run(&arg(&["fanout", &alone, "100", &messages]))?,
+        ),
+        (
+            "fanout-3nodes",
+            run(&arg(&["fanout", &spread, "100", &messages]))?,
+        ),
+        (
+            "latency-same-node",
+            run(&arg(&[
+                "broadcast-latency",
+                &format!("{},{}", addrs[0], addrs[0]),
+                &pings,
+            ]))?,
+        ),
+        (
+            "latency-other-node",
+            run(&arg(&[
+                "broadcast-latency",
+                &format!("{},{}", addrs[0], addrs[1]),
+                &pings,
+            ]))?,
+        ),
+    ])
+}
+
+/// The cluster beside one node.
+fn print_cluster_table(results: &BTreeMap<&str, BTreeMap<String, Vec<f64>>>) {
+    let get = |scenario: &str, key: &str| {
+        results
+            .get(scenario)?
+            .get(key)
+            .and_then(|v| median(v.clone()))
+    };
+    if get("fanout-1node", "per_second").is_none() {
+        return;
+    }
+    let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+    println!("\npodnet across 3 nodes sharing players through Redis, same run");
+    println!(
+        "{:<40} {:>12} {:>12} {:>10} {:>10}",
+        "", "3 nodes", "1 node", "ratio", "target"
+    );
+    let (three, one) = (
+        get("fanout-3nodes", "per_second"),
+        get("fanout-1node", "per_second"),
+    );
+    println!(
+        "{:<40} {:>12} {:>12} {:>10} {:>10}",
+        "send_to_all, 100 players (deliveries/s)",
+        show(three),
+        show(one),
+        match (three, one) {
+            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+            _ => "-".into(),
+        },
+        ">= 0.5x"
+    );
+    for (label, key) in [
+        ("broadcast latency p50 (us)", "p50_us"),
+        ("broadcast latency p99 (us)", "p99_us"),
+    ] {
+        let (other, same) = (
+            get("latency-other-node", key),
+            get("latency-same-node", key),
+        );
+        println!(
+            "{:<40} {:>12} {:>12} {:>10} {:>10}",
+            format!("{label}: other node / same node"),
+            show(other),
+            show(same),
+            match (other, same) {
+                (Some(a), Some(b)) => format!("+{:.0}", a - b),
+                _ => "-".into(),
+            },
+            if key == "p99_us" { "+<= 1000" } else { "" }
+        );
+    }
 }
 
 /// The resident memory of a process, in KiB (Linux only).

@@ -9,6 +9,8 @@
 //! loadgen fanout ADDR CLIENTS MESSAGES       one client broadcasts 64-byte messages to all
 //! loadgen connections ADDR N                 N clients connect and each gets one echo; then
 //!                                            prints HOLDING and keeps them open until stdin closes
+//! loadgen broadcast-latency A,B N            a client on A broadcasts N times, one at a time;
+//!                                            the time until a client on B has each
 //! loadgen resume-time ADDR CUTS [BACKOFF_MS] a podnet client through a fault-injecting proxy:
 //!                                            the time from each cut to the resumed session
 //!                                            (the first backoff: the default, or BACKOFF_MS)
@@ -70,6 +72,7 @@ fn main() -> Result<()> {
         match scenario.as_str() {
             "throughput" => throughput(&addr, wire, hello, num(2)?, num(3)?).await,
             "resume-time" => resume_time(&addr, num(2)?, num(3).ok()).await,
+            "broadcast-latency" => broadcast_latency(&addr, num(2)?).await,
             "rtt" => rtt(&addr, wire, num(2)?).await,
             "fanout" => fanout(&addr, wire, num(2)?, num(3)?).await,
             "connections" => connections(&addr, num(2)?).await,
@@ -396,6 +399,60 @@ async fn resume_time(addr: &str, cuts: usize, backoff_ms: Option<usize>) -> Resu
     Ok(())
 }
 
+/// A client on the first server broadcasts, one message at a time; a client on the last
+/// server times each arrival. With two nodes of a cluster, the time a message takes from
+/// a player on one node to a player on another; with the same server twice, within one.
+async fn broadcast_latency(addr: &str, n: usize) -> Result<()> {
+    let addrs: Vec<&str> = addr.split(',').collect();
+    let config = FramingConfig::default();
+    let (sender, _) = connect_over(addrs[0], Wire::Tcp).await?;
+    // The sender is a player too: what it is sent is read and dropped.
+    let (mut drain, mut sender) = sender.into_split();
+    tokio::spawn(async move {
+        let mut sink = vec![0u8; 64 * 1024];
+        while matches!(drain.read(&mut sink).await, Ok(n) if n > 0) {}
+    });
+    let (mut receiver, mut buf) = connect_over(addrs[addrs.len() - 1], Wire::Tcp).await?;
+    let mut cutter = Wire::Tcp.cutter();
+    buf.reserve(64 * 1024);
+    // The receiver is a player once its ping comes back.
+    receiver.write_all(&frame("ping", vec![])).await?;
+    'ready: loop {
+        while let Some(payload) = cutter.next(&mut buf)? {
+            if RawMessage::parse(payload, &config)?.action() == "ping" {
+                break 'ready;
+            }
+        }
+        if receiver.read_buf(&mut buf).await? == 0 {
+            return Err("the server closed".into());
+        }
+    }
+    let warmup = n / 10;
+    let mut samples = Vec::with_capacity(n);
+    for seq in 0..(warmup + n) as u64 {
+        let message = frame("broadcast", vec![("seq", Value::from(seq))]);
+        let start = Instant::now();
+        sender.write_all(&message).await?;
+        'arrived: loop {
+            while let Some(payload) = cutter.next(&mut buf)? {
+                let msg = RawMessage::parse(payload, &config)?;
+                if msg.action() == "broadcast" && msg.to_value()?["seq"].as_u64() == Some(seq) {
+                    break 'arrived;
+                }
+            }
+            let read = tokio::time::timeout(DEADLINE, receiver.read_buf(&mut buf)).await??;
+            if read == 0 {
+                return Err("the server closed".into());
+            }
+        }
+        if seq >= warmup as u64 {
+            samples.push(start.elapsed());
+        }
+    }
+    println!("RESULT broadcast-latency {}", percentiles(samples));
+    Ok(())
+}
+
 fn percentiles(mut samples: Vec<Duration>) -> String {
     samples.sort();
     let at =
@@ -482,11 +539,14 @@ fn rtt_pump(addr: &str, n: usize) -> Result<()> {
 }
 
 async fn fanout(addr: &str, wire: Wire, clients: usize, messages: usize) -> Result<()> {
+    // ADDR may list several servers (a cluster), comma-separated: the clients are spread
+    // over them in turn; the first one broadcasts.
+    let addrs: Vec<&str> = addr.split(',').collect();
     let (report_tx, _reports) = mpsc::unbounded_channel();
     let seen = Arc::new(Seen::default());
     let mut writers = Vec::new();
-    for _ in 0..clients {
-        let (stream, leftover) = connect_over(addr, wire).await?;
+    for i in 0..clients {
+        let (stream, leftover) = connect_over(addrs[i % addrs.len()], wire).await?;
         let (reader, writer) = stream.into_split();
         tokio::spawn(read_all(
             reader,

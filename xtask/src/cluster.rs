@@ -30,10 +30,20 @@ pub(crate) fn run_cluster_tests() -> Result<TestCounts, String> {
         "--features",
         "cluster",
     ]))?;
-    let bench_server = target_dir()
-        .join("debug")
-        .join("examples")
-        .join(format!("bench_server{}", std::env::consts::EXE_SUFFIX));
+    run_command(cargo().args([
+        "build",
+        "--locked",
+        "--package",
+        "podnet-cluster",
+        "--example",
+        "cluster_chat",
+    ]))?;
+    let example = |name: &str| {
+        target_dir()
+            .join("debug")
+            .join("examples")
+            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    };
     let counts = run_tests(
         cargo()
             .args([
@@ -44,11 +54,21 @@ pub(crate) fn run_cluster_tests() -> Result<TestCounts, String> {
                 "--test",
                 "cluster",
             ])
-            .env("PODNET_BENCH_SERVER", &bench_server),
+            .env("PODNET_BENCH_SERVER", example("bench_server"))
+            .env("PODNET_CLUSTER_CHAT", example("cluster_chat")),
     )?;
     if counts.passed == 0 {
         return Err("the cluster tests ran no test".into());
     }
+    // The demo the docs give ends by itself, as they promise.
+    run_command(cargo().args([
+        "run",
+        "--locked",
+        "--package",
+        "podnet-cluster",
+        "--example",
+        "cluster_chat",
+    ]))?;
     Ok(counts)
 }
 

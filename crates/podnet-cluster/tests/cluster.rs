@@ -603,3 +603,117 @@ async fn bench_servers_in_a_cluster_broadcast_to_every_node() {
     }
     drop(servers);
 }
+
+/// A node process killed with SIGKILL (the demo's node, `examples/cluster_chat.rs`, TTL
+/// 600 ms): it leaves the registry and its player's name is free again within the TTL (a
+/// player on another node gets it), while the other node serves on. PODNET_CLUSTER_CHAT
+/// names the example's binary (`cargo xtask cluster` builds it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_frees_its_names_within_the_ttl() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let program = std::env::var_os("PODNET_CLUSTER_CHAT").expect(
+        "PODNET_CLUSTER_CHAT names the cluster_chat example's binary: run `cargo xtask cluster`",
+    );
+    let redis = RedisServer::start().unwrap();
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut nodes = Vec::new();
+    let mut addrs = Vec::new();
+    for node in ["a", "b"] {
+        let mut child = Command::new(&program)
+            .args([
+                "node",
+                "--redis",
+                &redis.url(),
+                "--node",
+                node,
+                "--ttl-ms",
+                "600",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        addrs.push(line.split_whitespace().last().unwrap().to_owned());
+        nodes.push(Killed(child));
+    }
+    let observer = Node::join(config(&redis, "observer")).await.unwrap();
+
+    /// Sends a nickname and returns the system line that answers it.
+    async fn nickname(
+        client: &Client,
+        events: &mut EventStream<ClientEvent>,
+        name: &str,
+    ) -> String {
+        let ask = Frame::from_value(
+            &Value::Map(vec![
+                (Value::from("action"), Value::from("nickname")),
+                (Value::from("nickname"), Value::from(name)),
+            ]),
+            &podnet_framing::FramingConfig::default(),
+        )
+        .unwrap();
+        client.send_frame(&ask).unwrap();
+        loop {
+            let event = tokio::time::timeout(WAIT, events.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if let ClientEvent::Message(m) = event {
+                let text = m.to_value().unwrap()["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned();
+                if text.contains(name) {
+                    return text;
+                }
+            }
+        }
+    }
+
+    let (ann, mut ann_events) = Client::connect(addrs[0].as_str(), ClientConfig::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        nickname(&ann, &mut ann_events, "ann").await,
+        "ann joined on node a"
+    );
+    let (other, mut other_events) = Client::connect(addrs[1].as_str(), ClientConfig::default())
+        .await
+        .unwrap();
+    assert!(
+        nickname(&other, &mut other_events, "ann")
+            .await
+            .contains("taken")
+    );
+
+    let killed = Instant::now();
+    drop(nodes.remove(0));
+    until("node a gone from the registry", || async {
+        ids(&observer).await == HashSet::from(["b".to_owned(), "observer".to_owned()])
+    })
+    .await;
+    loop {
+        let answer = nickname(&other, &mut other_events, "ann").await;
+        if answer == "ann joined on node b" {
+            break;
+        }
+        assert!(answer.contains("taken"), "{answer}");
+        assert!(
+            killed.elapsed() < Duration::from_secs(3),
+            "ann still taken {:?} after node a died (TTL 600 ms)",
+            killed.elapsed()
+        );
+    }
+    drop(nodes);
+}

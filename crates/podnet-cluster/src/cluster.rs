@@ -102,6 +102,18 @@ fn lock(local: &Mutex<Local>) -> std::sync::MutexGuard<'_, Local> {
     local.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Sends `frame` to this node's members of `room` (the lock is not held while sending).
+fn to_room_members(local: &Mutex<Local>, players: &dyn LocalPlayers, room: &str, frame: &Frame) {
+    let members: Vec<ConnectionId> = lock(local)
+        .rooms
+        .get(room)
+        .map(|m| m.iter().copied().collect())
+        .unwrap_or_default();
+    for id in members {
+        players.send_frame(id, frame);
+    }
+}
+
 /// The message of a frame: its bytes without repod's 4-byte length.
 fn payload(frame: &Frame) -> &[u8] {
     let bytes = frame.as_bytes();
@@ -353,14 +365,7 @@ impl Cluster {
     ///
     /// If Redis fails the publish (the local members have it anyway).
     pub async fn send_to_room(&self, room: &str, frame: &Frame) -> Result<(), ClusterError> {
-        let members: Vec<ConnectionId> = lock(&self.local)
-            .rooms
-            .get(room)
-            .map(|m| m.iter().copied().collect())
-            .unwrap_or_default();
-        for id in members {
-            self.players.send_frame(id, frame);
-        }
+        to_room_members(&self.local, &*self.players, room, frame);
         self.publish(
             &Channels::room_of(self.node.prefix(), room),
             envelope::from_node(self.node.id(), payload(frame)),
@@ -578,14 +583,7 @@ impl Subscriber {
         if channel == self.channels.all {
             self.players.send_frame_to_all(&frame);
         } else if let Some(room) = self.channels.room_name(channel) {
-            let members: Vec<ConnectionId> = lock(&self.local)
-                .rooms
-                .get(room)
-                .map(|m| m.iter().copied().collect())
-                .unwrap_or_default();
-            for id in members {
-                self.players.send_frame(id, &frame);
-            }
+            to_room_members(&self.local, &*self.players, room, &frame);
         }
     }
 }
@@ -688,14 +686,7 @@ impl ClusterHandle {
     ///
     /// [`ClusterError::Backlog`] past `max_pending` (the local members have it anyway).
     pub fn send_to_room(&self, room: &str, frame: &Frame) -> Result<(), ClusterError> {
-        let members: Vec<ConnectionId> = lock(&self.local)
-            .rooms
-            .get(room)
-            .map(|m| m.iter().copied().collect())
-            .unwrap_or_default();
-        for id in members {
-            self.players.send_frame(id, frame);
-        }
+        to_room_members(&self.local, &*self.players, room, frame);
         self.hand_over(Op::Publish {
             channel: Channels::room_of(&self.prefix, room),
             data: envelope::from_node(&self.id, payload(frame)),

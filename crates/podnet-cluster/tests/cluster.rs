@@ -229,6 +229,32 @@ async fn player(served: &mut Served) -> (Client, EventStream<ClientEvent>, Conne
     (client, events, id)
 }
 
+/// A server process, killed when dropped.
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `program` with `args`; returns it and the address its first line ends with.
+fn start_process(program: &std::ffi::OsStr, args: &[&str]) -> (Process, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line.split_whitespace().last().unwrap().to_owned();
+    (Process(child), addr)
+}
+
 fn frame(action: &str, n: u64) -> Frame {
     Frame::from_value(
         &Value::Map(vec![
@@ -538,36 +564,19 @@ async fn the_handle_never_waits_and_bounds_what_waits() {
 /// `cluster` feature (`cargo xtask cluster` builds it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_servers_in_a_cluster_broadcast_to_every_node() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
     let program = std::env::var_os("PODNET_BENCH_SERVER").expect(
         "PODNET_BENCH_SERVER names examples/bench_server built with --features cluster: \
          run `cargo xtask cluster`",
     );
     let redis = RedisServer::start().unwrap();
-    struct Killed(std::process::Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    let url = redis.url();
     let mut servers = Vec::new();
     let mut addrs = Vec::new();
     for node in ["b0", "b1"] {
-        let mut child = Command::new(&program)
-            .args(["--port", "0", "--redis", &redis.url(), "--node", node])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let addr = line.trim().rsplit(' ').next().unwrap().to_owned();
+        let (server, addr) =
+            start_process(&program, &["--port", "0", "--redis", &url, "--node", node]);
         addrs.push(addr);
-        servers.push(Killed(child));
+        servers.push(server);
     }
     let mut clients = Vec::new();
     for addr in &addrs {
@@ -610,42 +619,18 @@ async fn bench_servers_in_a_cluster_broadcast_to_every_node() {
 /// names the example's binary (`cargo xtask cluster` builds it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_frees_its_names_within_the_ttl() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
     let program = std::env::var_os("PODNET_CLUSTER_CHAT").expect(
         "PODNET_CLUSTER_CHAT names the cluster_chat example's binary: run `cargo xtask cluster`",
     );
     let redis = RedisServer::start().unwrap();
-    struct Killed(std::process::Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    let url = redis.url();
     let mut nodes = Vec::new();
     let mut addrs = Vec::new();
     for node in ["a", "b"] {
-        let mut child = Command::new(&program)
-            .args([
-                "node",
-                "--redis",
-                &redis.url(),
-                "--node",
-                node,
-                "--ttl-ms",
-                "600",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        addrs.push(line.split_whitespace().last().unwrap().to_owned());
-        nodes.push(Killed(child));
+        let args = ["node", "--redis", &url, "--node", node, "--ttl-ms", "600"];
+        let (process, addr) = start_process(&program, &args);
+        addrs.push(addr);
+        nodes.push(process);
     }
     let observer = Node::join(config(&redis, "observer")).await.unwrap();
 

@@ -40,6 +40,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
+    // Test targets with `test = false` (they need redis-server or Python's repod) are
+    // not in --all-targets: linted by name.
+    for (packages, test) in [
+        (&["podnet-cluster", "podnet-lobby"][..], "cluster"),
+        (&["podnet", "podnet-cli", "podnet-framing"][..], "interop"),
+    ] {
+        let mut clippy = cargo();
+        clippy.args(["clippy", "--locked", "--all-features", "--test", test]);
+        for package in packages {
+            clippy.args(["--package", package]);
+        }
+        run_command(clippy.args(["--", "-D", "warnings"]))?;
+    }
     run_command(cargo().args([
         "clippy",
         "--workspace",

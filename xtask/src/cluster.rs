@@ -60,6 +60,22 @@ pub(crate) fn run_cluster_tests() -> Result<TestCounts, String> {
     if counts.passed == 0 {
         return Err("the cluster tests ran no test".into());
     }
+    // The lobby across nodes.
+    let lobby = run_tests(cargo().args([
+        "test",
+        "--locked",
+        "--package",
+        "podnet-lobby",
+        "--features",
+        "cluster",
+        "--test",
+        "cluster",
+    ]))?;
+    if lobby.passed == 0 {
+        return Err("the lobby's cluster tests ran no test".into());
+    }
+    let mut counts = counts;
+    counts.add(lobby);
     // The demo the docs give ends by itself, as they promise.
     run_command(cargo().args([
         "run",

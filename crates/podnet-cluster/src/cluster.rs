@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use podnet_framing::FramingConfig;
+use podnet_framing::{FramingConfig, RawMessage};
 use podnet_transport::{ConnectionId, Frame};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -62,6 +62,32 @@ enum Subscription {
     Leave(String),
 }
 
+/// A message from another node's game loop to this one's (see
+/// [`Cluster::take_node_messages`]): checked as a peer's message is.
+#[derive(Debug, Clone)]
+pub struct NodeMessage {
+    /// The node that sent it.
+    pub from: String,
+    /// The message.
+    pub message: RawMessage,
+}
+
+/// Hands `frame` to this node's own inbox, as if a node had sent it; false if full.
+fn to_own_inbox(inbox: &mpsc::Sender<NodeMessage>, from: &str, frame: &Frame) -> bool {
+    let Ok(message) = RawMessage::parse(
+        bytes::Bytes::copy_from_slice(payload(frame)),
+        &FramingConfig::default(),
+    ) else {
+        return false;
+    };
+    inbox
+        .try_send(NodeMessage {
+            from: from.to_owned(),
+            message,
+        })
+        .is_ok()
+}
+
 /// A node in a cluster, with messaging: [`Node`]'s registry and names, plus delivery of
 /// what other nodes send to this node's players.
 ///
@@ -81,6 +107,8 @@ pub struct Cluster {
     dropped: Arc<AtomicU64>,
     command_timeout: Duration,
     subscribed: watch::Receiver<bool>,
+    inbox: mpsc::Sender<NodeMessage>,
+    node_messages: Option<mpsc::Receiver<NodeMessage>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -143,6 +171,7 @@ impl Cluster {
         let (subscriptions, requests) = mpsc::unbounded_channel();
         let (subscribed_tx, subscribed) = watch::channel(true);
         let channels = Channels::new(&config.prefix, node.id());
+        let (inbox, node_messages) = mpsc::channel(config.max_pending.max(1));
         // The first subscription is made before start returns: nothing sent to this node
         // after that is missed.
         let pubsub =
@@ -162,6 +191,7 @@ impl Cluster {
                 dropped: dropped.clone(),
                 id: node.id().to_owned(),
                 subscribed: subscribed_tx,
+                inbox: inbox.clone(),
             }
             .run(pubsub, requests),
         );
@@ -177,7 +207,17 @@ impl Cluster {
             dropped,
             command_timeout: config.command_timeout,
             subscribed,
+            inbox,
+            node_messages: Some(node_messages),
         })
+    }
+
+    /// What other nodes' game loops send this one's ([`ClusterHandle::send_to_node`]):
+    /// taken once (later calls return `None`), by whoever runs this node's game, the
+    /// cluster lobby for one. At most [`ClusterConfig::max_pending`] wait; past that,
+    /// arrivals are dropped and counted in [`dropped`](Self::dropped).
+    pub fn take_node_messages(&mut self) -> Option<mpsc::Receiver<NodeMessage>> {
+        self.node_messages.take()
     }
 
     /// The node: its id, the registry, its load.
@@ -394,6 +434,7 @@ impl Cluster {
     /// A handle for sending from a game loop: it never waits (see [`ClusterHandle`]).
     pub fn handle(&self) -> ClusterHandle {
         ClusterHandle {
+            inbox: self.inbox.clone(),
             id: self.node.id().to_owned(),
             prefix: self.node.prefix().to_owned(),
             players: self.players.clone(),
@@ -478,6 +519,7 @@ struct Subscriber {
     dropped: Arc<AtomicU64>,
     id: String,
     subscribed: watch::Sender<bool>,
+    inbox: mpsc::Sender<NodeMessage>,
 }
 
 impl Subscriber {
@@ -557,12 +599,18 @@ impl Subscriber {
                 Ok(read) => read,
                 Err(bad) => return self.dropped(channel, &bad),
             };
-            let Ok(frame) = Frame::from_message(&message) else {
-                return self.dropped(channel, &"not encodable");
-            };
             let id = match to {
                 To::Connection(id) => Some(id),
                 To::Name(name) => lock(&self.local).names.get(&name).copied(),
+                To::Node { from } => {
+                    if self.inbox.try_send(NodeMessage { from, message }).is_err() {
+                        self.dropped(channel, &"the node's inbox is full");
+                    }
+                    return;
+                }
+            };
+            let Ok(frame) = Frame::from_message(&message) else {
+                return self.dropped(channel, &"not encodable");
             };
             if !id.is_some_and(|id| self.players.send_frame(id, &frame)) {
                 self.dropped(channel, &"no such local player");
@@ -595,6 +643,7 @@ impl Subscriber {
 /// ([`ClusterError::Backlog`]) rather than kept without bound. Cheap to clone; `Send`.
 #[derive(Clone)]
 pub struct ClusterHandle {
+    inbox: mpsc::Sender<NodeMessage>,
     id: String,
     prefix: String,
     players: Arc<dyn LocalPlayers>,
@@ -640,6 +689,35 @@ impl ClusterHandle {
         self.hand_over(Op::Publish {
             channel: Channels::direct_of(&self.prefix, node),
             data: envelope::direct(&To::Connection(id), payload(frame)),
+            done: None,
+        })
+    }
+
+    /// Sends `frame` to node `node`'s game loop (what it reads from
+    /// [`Cluster::take_node_messages`]), this node included, without waiting. In order
+    /// with everything else this node sends to `node`.
+    ///
+    /// # Errors
+    ///
+    /// [`ClusterError::Backlog`] past `max_pending` (or when this node's own inbox is
+    /// full).
+    pub fn send_to_node(&self, node: &str, frame: &Frame) -> Result<(), ClusterError> {
+        if node == self.id {
+            if to_own_inbox(&self.inbox, &self.id, frame) {
+                return Ok(());
+            }
+            return Err(ClusterError::Backlog {
+                pending: self.inbox.max_capacity(),
+            });
+        }
+        self.hand_over(Op::Publish {
+            channel: Channels::direct_of(&self.prefix, node),
+            data: envelope::direct(
+                &To::Node {
+                    from: self.id.clone(),
+                },
+                payload(frame),
+            ),
             done: None,
         })
     }

@@ -14,10 +14,16 @@ pub(crate) enum To {
     Connection(ConnectionId),
     /// The local player holding this name.
     Name(String),
+    /// The node itself (its game loop), from node `from`.
+    Node {
+        /// The sending node.
+        from: String,
+    },
 }
 
 const TO_CONNECTION: u8 = b'C';
 const TO_NAME: u8 = b'N';
+const TO_NODE: u8 = b'M';
 
 /// The longest name an envelope carries (names are short; this bounds the header).
 pub(crate) const MAX_NAME: usize = 255;
@@ -35,6 +41,12 @@ pub(crate) fn direct(to: &To, payload: &[u8]) -> Vec<u8> {
             let name = &name.as_bytes()[..name.len().min(MAX_NAME)];
             out.put_u8(u8::try_from(name.len()).unwrap_or(u8::MAX));
             out.put_slice(name);
+        }
+        To::Node { from } => {
+            out.put_u8(TO_NODE);
+            let from = &from.as_bytes()[..from.len().min(MAX_NAME)];
+            out.put_u8(u8::try_from(from.len()).unwrap_or(u8::MAX));
+            out.put_slice(from);
         }
     }
     out.put_slice(payload);
@@ -80,15 +92,22 @@ pub(crate) fn read_direct(data: &[u8], config: &FramingConfig) -> Result<(To, Ra
             let to = To::Connection(ConnectionId::from_raw(u64::from_be_bytes(raw)));
             Ok((to, message(rest, config)?))
         }
-        Some((&TO_NAME, rest)) => {
+        Some((&kind @ (TO_NAME | TO_NODE), rest)) => {
             let (&len, rest) = rest.split_first().ok_or(Bad::Header)?;
             let len = usize::from(len);
             if rest.len() < len {
                 return Err(Bad::Header);
             }
             let (name, rest) = rest.split_at(len);
-            let name = std::str::from_utf8(name).map_err(|_| Bad::Header)?;
-            Ok((To::Name(name.to_owned()), message(rest, config)?))
+            let name = std::str::from_utf8(name)
+                .map_err(|_| Bad::Header)?
+                .to_owned();
+            let to = if kind == TO_NAME {
+                To::Name(name)
+            } else {
+                To::Node { from: name }
+            };
+            Ok((to, message(rest, config)?))
         }
         _ => Err(Bad::Header),
     }
@@ -128,6 +147,9 @@ mod tests {
         let to = To::Name("ada".into());
         let (back, msg) = read_direct(&direct(&to, &payload()), &config).unwrap();
         assert_eq!((back, msg.action()), (to, "hi"));
+        let to = To::Node { from: "n2".into() };
+        let (back, msg) = read_direct(&direct(&to, &payload()), &config).unwrap();
+        assert_eq!((back, msg.action()), (to, "hi"));
         let sent = from_node("n1", &payload());
         let (origin, msg) = read_from_node(&sent, &config).unwrap();
         assert_eq!((origin, msg.action()), (&b"n1"[..], "hi"));
@@ -145,6 +167,8 @@ mod tests {
             b"N\x05ab",
             b"X\x00",
             b"N\x02\xff\xfe\x81",
+            b"M",
+            b"M\x09n",
         ] {
             assert!(read_direct(bad, &config).is_err(), "{bad:?}");
         }

@@ -5,6 +5,7 @@
 //! | `{prefix}:node:{id}` | hash | a live node: `players`, `sessions`, `started` (unix ms) | `ttl`, refreshed every `heartbeat` |
 //! | `{prefix}:name:{name}` | string | a claimed player name (lowercase): the node id holding it | `ttl`, refreshed by its node |
 //! | `{prefix}:names:{id}` | set | the names node `id` holds, for refreshing and releasing them | `ttl`, refreshed with the node |
+//! | `{prefix}:queue:{queue}` | list | players waiting for a group, `{node}\n{connection}\n{name}`, in arrival order | none: a dead node's entries are dropped when they reach the head |
 
 /// Key names under one prefix.
 #[derive(Debug, Clone)]
@@ -40,6 +41,10 @@ impl Keys {
 
     pub(crate) fn names_of(&self, id: &str) -> String {
         format!("{}:names:{id}", self.prefix)
+    }
+
+    pub(crate) fn queue(&self, queue: &str) -> String {
+        format!("{}:queue:{queue}", self.prefix)
     }
 }
 

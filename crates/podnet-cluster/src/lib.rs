@@ -43,10 +43,10 @@ mod keys;
 mod node;
 mod publisher;
 
-pub use cluster::{Cluster, ClusterHandle, LocalPlayers};
+pub use cluster::{Cluster, ClusterHandle, LocalPlayers, NodeMessage};
 pub use config::ClusterConfig;
 pub use error::ClusterError;
-pub use node::{Health, Load, Node, NodeInfo};
+pub use node::{Health, Load, Node, NodeInfo, QueueEntry};
 
 /// docs/cluster.md, compiled as doctests so the guide cannot go stale.
 #[cfg(doctest)]

@@ -34,9 +34,11 @@ return 0
 ";
 
 /// The heartbeat: the node's load and TTL, and the TTL of every name it still holds;
-/// returns the names it no longer holds (they expired while the node was not heard from,
-/// and may be someone else's now).
+/// returns whether the node's entry was there (not after Redis restarted, however
+/// quickly), and the names it no longer holds (they expired while the node was not heard
+/// from, and may be someone else's now).
 const HEARTBEAT: &str = r"
+local existed = redis.call('EXISTS', KEYS[1])
 redis.call('HSET', KEYS[1], 'players', ARGV[2], 'sessions', ARGV[3], 'started', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 local lost = {}
@@ -50,7 +52,7 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[2])) do
   end
 end
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
-return lost
+return {existed, lost}
 ";
 
 /// Leaves: the node's entry, and every name it holds.
@@ -64,6 +66,79 @@ end
 redis.call('DEL', KEYS[1], KEYS[2])
 return 1
 ";
+
+/// Joins a waiting queue and, if that makes a group, takes it: pushes the entry (unless
+/// it is there already), then takes the first `n` entries if there are `n` whose nodes
+/// are alive (a dead node's entries are dropped on the way; the calling node is alive).
+/// Atomic: of any number of simultaneous arrivals on any nodes, each group is taken
+/// once, by one of them.
+const WAIT_IN_QUEUE: &str = r"
+if not redis.call('LPOS', KEYS[1], ARGV[1]) then
+  redis.call('RPUSH', KEYS[1], ARGV[1])
+end
+local n = tonumber(ARGV[2])
+while redis.call('LLEN', KEYS[1]) >= n do
+  local group = redis.call('LRANGE', KEYS[1], 0, n - 1)
+  local dead = false
+  for _, entry in ipairs(group) do
+    local node = string.match(entry, '^[^\n]*')
+    if node ~= ARGV[4] and redis.call('EXISTS', ARGV[3] .. node) == 0 then
+      redis.call('LREM', KEYS[1], 0, entry)
+      dead = true
+    end
+  end
+  if not dead then
+    redis.call('LTRIM', KEYS[1], n, -1)
+    return group
+  end
+end
+return {}
+";
+
+/// Books one more session on a node, if it is still alive (never recreating the entry of
+/// a node that expired meanwhile).
+const BOOK: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('HINCRBY', KEYS[1], 'sessions', 1)
+end
+return 0
+";
+
+/// A player waiting in a cluster-wide queue ([`Node::wait_in_queue`]): where they are
+/// connected, and their name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QueueEntry {
+    /// The node the player is connected to.
+    pub node: String,
+    /// Their connection on that node.
+    pub id: podnet_transport::ConnectionId,
+    /// Their name.
+    pub name: String,
+}
+
+impl QueueEntry {
+    /// How it is kept in Redis: `{node}\n{connection}\n{name}` (node ids and names have
+    /// no control characters).
+    fn encode(&self) -> String {
+        format!("{}\n{}\n{}", self.node, self.id.get(), self.name)
+    }
+
+    /// Reads an entry back; `None` for anything malformed.
+    fn decode(entry: &str) -> Option<QueueEntry> {
+        let mut parts = entry.splitn(3, '\n');
+        let node = parts.next()?.to_owned();
+        let id = parts.next()?.parse().ok()?;
+        let name = parts.next()?.to_owned();
+        Some(QueueEntry {
+            node,
+            id: podnet_transport::ConnectionId::from_raw(id),
+            name,
+        })
+    }
+}
+
+/// The longest node id.
+const MAX_NODE_ID: usize = 64;
 
 /// Whether a node has its cluster: Redis answers its heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,6 +237,17 @@ impl Node {
     ///
     /// A bad URL, a Redis that cannot be reached, or a heartbeat not under the TTL.
     pub async fn join(config: ClusterConfig) -> Result<Node, ClusterError> {
+        if let Some(id) = &config.node {
+            if id.is_empty()
+                || id.len() > MAX_NODE_ID
+                || id.chars().any(|c| c.is_control() || c.is_whitespace())
+            {
+                return Err(ClusterError::Config(format!(
+                    "the node id {id:?} must be 1 to {MAX_NODE_ID} bytes, without spaces or \
+                     control characters"
+                )));
+            }
+        }
         if config.heartbeat.is_zero() || config.heartbeat >= config.ttl {
             return Err(ClusterError::Config(format!(
                 "the heartbeat ({:?}) must be under the TTL ({:?}), a third of it or less, so \
@@ -204,7 +290,7 @@ impl Node {
             started,
         };
         // Registered before join returns: others see this node at once.
-        beat.once().await?;
+        let _ = beat.once().await?;
         let heartbeat = tokio::spawn(beat.run());
         debug!(node = %id, "joined the cluster");
         Ok(Node {
@@ -350,6 +436,79 @@ impl Node {
             .await?)
     }
 
+    /// Puts `entry` at the back of the cluster-wide queue `queue` (once: an entry already
+    /// there keeps its place); if that makes `group`
+    /// players waiting (on live nodes), takes the first `group` of them out and returns
+    /// them, in arrival order: the caller forms that group. Atomic across nodes: every
+    /// group is formed once. A dead node's entries are dropped when they reach the head.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails the command; the entry may or may not be queued then (remove it
+    /// with [`leave_queue`](Self::leave_queue) to be sure).
+    pub async fn wait_in_queue(
+        &self,
+        queue: &str,
+        entry: &QueueEntry,
+        group: usize,
+    ) -> Result<Option<Vec<QueueEntry>>, ClusterError> {
+        let mut conn = self.conn.clone();
+        let taken: Vec<String> = Script::new(WAIT_IN_QUEUE)
+            .key(self.keys.queue(queue))
+            .arg(entry.encode())
+            .arg(group.max(1))
+            .arg(self.keys.node(""))
+            .arg(&self.id)
+            .invoke_async(&mut conn)
+            .await?;
+        if taken.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            taken.iter().filter_map(|e| QueueEntry::decode(e)).collect(),
+        ))
+    }
+
+    /// Takes `entry` out of queue `queue` (a player who left while waiting); true if it
+    /// was there.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails the command.
+    pub async fn leave_queue(&self, queue: &str, entry: &QueueEntry) -> Result<bool, ClusterError> {
+        let mut conn = self.conn.clone();
+        let removed: i64 = redis::cmd("LREM")
+            .arg(self.keys.queue(queue))
+            .arg(0)
+            .arg(entry.encode())
+            .query_async(&mut conn)
+            .await?;
+        Ok(removed > 0)
+    }
+
+    /// The live node with the fewest sessions (then the fewest players, then the lowest
+    /// id), with one more session booked on it at once, so that groups formed before its
+    /// next heartbeat spread too. This node if the registry is empty.
+    ///
+    /// # Errors
+    ///
+    /// If Redis fails a command.
+    pub async fn book_session(&self) -> Result<String, ClusterError> {
+        let nodes = self.nodes().await?;
+        let Some(best) = nodes
+            .iter()
+            .min_by(|a, b| (a.sessions, a.players, &a.id).cmp(&(b.sessions, b.players, &b.id)))
+        else {
+            return Ok(self.id.clone());
+        };
+        let mut conn = self.conn.clone();
+        let _: i64 = Script::new(BOOK)
+            .key(self.keys.node(&best.id))
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(best.id.clone())
+    }
+
     /// Names this node held that its heartbeat found expired (the node was not heard
     /// from for longer than the TTL: Redis was unreachable, or the process stalled);
     /// another node may hold them now. Taken: each is reported once.
@@ -393,10 +552,11 @@ struct Beat {
 }
 
 impl Beat {
-    async fn once(&self) -> Result<(), ClusterError> {
+    /// One heartbeat; returns whether Redis still had this node's entry.
+    async fn once(&self) -> Result<bool, ClusterError> {
         let load = *lock(&self.shared.load);
         let mut conn = self.conn.clone();
-        let lost: Vec<String> = Script::new(HEARTBEAT)
+        let (existed, lost): (i64, Vec<String>) = Script::new(HEARTBEAT)
             .key(self.keys.node(&self.id))
             .key(self.keys.names_of(&self.id))
             .arg(millis(self.config.ttl))
@@ -411,7 +571,7 @@ impl Beat {
             warn!(node = %self.id, names = lost.len(), "names expired while this node was not heard from");
             self.lose(lost);
         }
-        Ok(())
+        Ok(existed == 1)
     }
 
     fn lose(&self, names: Vec<String>) {
@@ -462,10 +622,21 @@ impl Beat {
         loop {
             ticks.tick().await;
             let result = match self.once().await {
-                Ok(()) if self.shared.health.borrow().clone() != Health::Healthy => {
+                Ok(true) if *self.shared.health.borrow() == Health::Healthy => Ok(()),
+                Ok(existed) => {
+                    if !existed {
+                        // Redis lost everything (restarted between two heartbeats, too
+                        // quickly to be noticed as away): as after an outage, the node is
+                        // degraded until it has claimed its names again, and those
+                        // watching its health see it come back.
+                        self.shared.health.send_replace(Health::Degraded {
+                            why: "Redis lost this node's entry (it restarted)".to_owned(),
+                        });
+                        warn!(node = %self.id, "Redis restarted: claiming this node's names again");
+                    }
                     self.reclaim().await
                 }
-                other => other,
+                Err(err) => Err(err),
             };
             match result {
                 Ok(()) => {

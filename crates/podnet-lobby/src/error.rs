@@ -16,4 +16,14 @@ pub enum Error {
     /// The async server failed (bind, connect, send).
     #[error(transparent)]
     Transport(#[from] podnet_transport::TransportError),
+
+    /// A lobby run with a cluster was not made for it.
+    #[error(
+        "this lobby is not clustered for node {node:?}: make it with \
+         Lobby::clustered(config, setup, cluster.node().id()), and give the cluster to run once"
+    )]
+    NotClustered {
+        /// The cluster's node id.
+        node: String,
+    },
 }

@@ -74,10 +74,13 @@
 //! played by bots from login to their second game.
 
 pub mod client;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 mod config;
 mod error;
 mod lobby;
 mod names;
+pub mod nodes;
 mod outbox;
 pub mod protocol;
 mod run;
@@ -89,6 +92,7 @@ pub use config::LobbyConfig;
 pub use error::Error;
 pub use lobby::Lobby;
 pub use names::{Name, Player};
+pub use nodes::{ClusterRequest, Waiter};
 pub use outbox::Outbox;
 pub use podnet_dispatch::{MessageError, PanicPolicy};
 pub use podnet_framing::Message;

@@ -10,6 +10,9 @@ use podnet_transport::{ConnectionId, ServerEvent};
 
 use crate::config::LobbyConfig;
 use crate::names::{Names, Player};
+use crate::nodes::{self, Away, ClusterRequest, ClusterSide, Elsewhere, Input, Left, Routed};
+
+mod across;
 use crate::outbox::{Outbox, send};
 use crate::protocol::{
     Choose, ChooseGame, LobbyError, LobbyUpdate, Login, LoginRefused, LoginRequired, Welcome,
@@ -22,6 +25,10 @@ use crate::sessions::{Returning, Sessions};
 enum Stage {
     /// Connected, not logged in yet: the initiator's.
     LoggingIn { deadline: Instant },
+    /// Its name is free here; the cluster is asked (cluster mode).
+    Claiming { deadline: Instant },
+    /// Seated in a session on another node (cluster mode).
+    Elsewhere,
     /// Logged in, in the waiting room.
     Waiting,
     /// In a group choosing its kind of game.
@@ -87,6 +94,8 @@ pub struct Lobby<G: Game> {
     next_group: u64,
     sessions: Sessions<G>,
     shutdown: Option<ShuttingDown>,
+    /// In a cluster: the lobby's side of it.
+    cluster: Option<ClusterSide>,
 }
 
 impl<G: Game> Lobby<G> {
@@ -103,6 +112,59 @@ impl<G: Game> Lobby<G> {
             next_group: 1,
             sessions: Sessions::new(setup),
             shutdown: None,
+            cluster: None,
+        }
+    }
+
+    /// A lobby that is one node of a cluster (see docs/cluster.md, "The lobby across
+    /// nodes"): names are claimed cluster-wide, the waiting room is the cluster's, and a
+    /// group's session runs on the least loaded node, with the players of other nodes
+    /// taking part through their own. `node` is this node's id in the cluster.
+    ///
+    /// The lobby is still sans-IO: it asks its cluster for what it needs through
+    /// [`take_cluster_requests`](Self::take_cluster_requests), and hears back through
+    /// [`claimed`](Self::claimed), [`node_message`](Self::node_message),
+    /// [`live_nodes`](Self::live_nodes) and [`cluster_back`](Self::cluster_back);
+    /// `podnet_lobby::cluster::run` (feature `cluster`) does that with Redis. In a
+    /// cluster, groups play the first of [`LobbyConfig::game_kinds`] (the vote is not
+    /// cluster-wide).
+    pub fn clustered(config: LobbyConfig, setup: G::Setup, node: impl Into<String>) -> Self {
+        let mut lobby = Self::new(config, setup);
+        lobby.cluster = Some(ClusterSide::new(node.into()));
+        lobby
+    }
+
+    /// What this lobby asks of its cluster since the last call, in order (nothing when it
+    /// is not clustered).
+    pub fn take_cluster_requests(&mut self) -> Vec<ClusterRequest> {
+        match &self.cluster {
+            Some(cluster) => std::mem::take(&mut nodes::lock(&cluster.routes).requests),
+            None => Vec::new(),
+        }
+    }
+
+    /// This node's id, if the lobby is clustered ([`clustered`](Self::clustered)).
+    pub fn cluster_node(&self) -> Option<&str> {
+        self.cluster.as_ref().map(|c| c.node.as_str())
+    }
+
+    /// How many of this node's players are in sessions on other nodes.
+    pub fn playing_elsewhere(&self) -> usize {
+        self.cluster.as_ref().map_or(0, |c| c.elsewhere.len())
+    }
+
+    /// How many players of other nodes are in this node's sessions.
+    pub fn visitors(&self) -> usize {
+        self.cluster
+            .as_ref()
+            .map_or(0, |c| nodes::lock(&c.routes).visitors.len())
+    }
+
+    /// The outbox to act through: in a cluster, visitors are sent to through their node.
+    fn routed<'a>(&self, out: &'a dyn Outbox) -> Routed<'a> {
+        Routed {
+            out,
+            routes: self.cluster.as_ref().map(|c| c.routes.clone()),
         }
     }
 
@@ -150,6 +212,8 @@ impl<G: Game> Lobby<G> {
 
     /// Takes one server event.
     pub fn handle(&mut self, event: ServerEvent, out: &dyn Outbox) {
+        let routed = self.routed(out);
+        let out = &routed;
         match event {
             ServerEvent::Connected { id, .. } => self.connected(id, out),
             ServerEvent::Message { id, message } => self.message(id, &message, out),
@@ -158,9 +222,11 @@ impl<G: Game> Lobby<G> {
                     self.stages.get(&id),
                     Some(
                         Stage::LoggingIn { .. }
+                            | Stage::Claiming { .. }
                             | Stage::Waiting
                             | Stage::Choosing { .. }
                             | Stage::Playing { .. }
+                            | Stage::Elsewhere
                     )
                 ) {
                     let reason = format!("{error}");
@@ -177,6 +243,8 @@ impl<G: Game> Lobby<G> {
     /// Acts on the time: closes connections that did not log in by their deadline, and
     /// cuts the sessions still running when a shutdown's grace is over.
     pub fn tick(&mut self, now: Instant, out: &dyn Outbox) {
+        let routed = self.routed(out);
+        let out = &routed;
         while let Some(&(at, id)) = self.deadlines.front() {
             if at > now {
                 break;
@@ -210,6 +278,8 @@ impl<G: Game> Lobby<G> {
     /// shutdown's reason, without waiting for the rest of the grace. Outside a shutdown
     /// it does nothing (end sessions one by one with [`end_session`](Self::end_session)).
     pub fn cut_sessions(&mut self, out: &dyn Outbox) {
+        let routed = self.routed(out);
+        let out = &routed;
         let Some(shutdown) = &self.shutdown else {
             return;
         };
@@ -233,6 +303,8 @@ impl<G: Game> Lobby<G> {
         if self.shutdown.is_some() {
             return;
         }
+        let routed = self.routed(out);
+        let out = &routed;
         out.stop_accepting();
         self.shutdown = Some(ShuttingDown {
             reason: reason.to_owned(),
@@ -247,6 +319,24 @@ impl<G: Game> Lobby<G> {
             }
         }
         let waiting: Vec<Player> = self.waiting.drain(..).collect();
+        if let Some(cluster) = &mut self.cluster {
+            for player in &waiting {
+                cluster.request(ClusterRequest::Dequeue(cluster.waiter(player)));
+            }
+            // Their answer would come too late: they are closed.
+            cluster.pending.clear();
+            // This node's players seated elsewhere leave their sessions there.
+            let elsewhere: Vec<Elsewhere> = cluster.elsewhere.drain().map(|(_, e)| e).collect();
+            for away in elsewhere {
+                let left = Left {
+                    session: away.session,
+                    seat: away.seat,
+                };
+                cluster.to_node(&away.node, &left);
+                self.stages.insert(away.player.id(), Stage::Closing);
+                out.close(away.player.id(), reason);
+            }
+        }
         self.close_all(waiting, reason, out);
         self.choose_deadlines.clear();
         let choosing: Vec<Player> = self
@@ -263,6 +353,8 @@ impl<G: Game> Lobby<G> {
     /// [`GameOver`](crate::protocol::GameOver) and goes back to the lobby (or, during a
     /// shutdown, is closed). Returns false if there is no such session.
     pub fn end_session(&mut self, session: u64, result: &str, out: &dyn Outbox) -> bool {
+        let routed = self.routed(out);
+        let out = &routed;
         match self.sessions.end(session, result, out) {
             Some(players) => {
                 self.back_from_session(players, out);
@@ -304,6 +396,25 @@ impl<G: Game> Lobby<G> {
         let refuse = |reason: String| send(out, id, &LobbyError { reason });
         match stage {
             Stage::LoggingIn { .. } if is_login => self.login(id, msg, out),
+            Stage::Claiming { .. } if is_login => {
+                refuse("a login is under way: wait for its answer".to_owned());
+            }
+            Stage::Claiming { .. } => refuse(format!(
+                "your login is under way; {:?} waits for it (send it again after welcome)",
+                msg.action()
+            )),
+            Stage::Elsewhere => {
+                if let Some(cluster) = &self.cluster {
+                    if let Some(away) = cluster.elsewhere.get(&id) {
+                        let input = Input {
+                            session: away.session,
+                            seat: away.seat,
+                            message: msg.payload().to_vec(),
+                        };
+                        cluster.to_node(&away.node, &input);
+                    }
+                }
+            }
             Stage::LoggingIn { .. } => refuse(format!(
                 "log in first, with {{\"action\": \"login\", \"name\": ...}} (got {:?})",
                 msg.action()
@@ -450,6 +561,19 @@ impl<G: Game> Lobby<G> {
             }
         };
         match self.names.claim(&login.name, self.config.max_name_len) {
+            Ok(name) if self.cluster.is_some() => {
+                let Some(Stage::LoggingIn { deadline }) = self.stages.get(&id).copied() else {
+                    return;
+                };
+                if let Some(cluster) = &mut self.cluster {
+                    cluster.request(ClusterRequest::Claim {
+                        id,
+                        name: name.as_str().to_owned(),
+                    });
+                    cluster.pending.insert(id, name);
+                }
+                self.stages.insert(id, Stage::Claiming { deadline });
+            }
             Ok(name) => {
                 tracing::debug!(%id, name = %name, "logged in");
                 self.stages.insert(id, Stage::Waiting);
@@ -469,8 +593,20 @@ impl<G: Game> Lobby<G> {
     /// The waiting room: `players` join in order and are welcomed; every full group
     /// starts a session; everyone still waiting hears who is there.
     fn join(&mut self, players: Vec<Player>, out: &dyn Outbox) {
+        let ids: Vec<ConnectionId> = players.iter().map(Player::id).collect();
         self.enter(players, out);
-        self.group_waiting(out);
+        match &mut self.cluster {
+            // The cluster's waiting room: a group forms there, from every node's players.
+            Some(cluster) => {
+                let mut queue = std::mem::take(&mut cluster.held_back);
+                queue.extend(ids);
+                for player in self.waiting.iter().filter(|p| queue.contains(&p.id())) {
+                    cluster.request(ClusterRequest::Enqueue(cluster.waiter(player)));
+                }
+                self.lobby_update(out);
+            }
+            None => self.group_waiting(out),
+        }
     }
 
     /// Forms every full group from the waiting room, in join order.
@@ -488,6 +624,12 @@ impl<G: Game> Lobby<G> {
     /// next arrival to be grouped again (so such a game cannot loop forever), and
     /// everyone waiting hears who is there.
     fn after_start(&mut self, ended_at_once: Vec<Player>, out: &dyn Outbox) {
+        let ended_at_once = self.send_visitors_home(ended_at_once);
+        if let (Some(cluster), None) = (&mut self.cluster, &self.shutdown) {
+            cluster
+                .held_back
+                .extend(ended_at_once.iter().map(Player::id));
+        }
         match &self.shutdown {
             Some(shutdown) => {
                 let reason = shutdown.reason.clone();
@@ -543,6 +685,7 @@ impl<G: Game> Lobby<G> {
     /// The players of a session that ended: back to the lobby, or, during a shutdown,
     /// closed.
     fn back_from_session(&mut self, players: Returning, out: &dyn Outbox) {
+        let players = self.send_visitors_home(players);
         match &self.shutdown {
             Some(shutdown) => {
                 let reason = shutdown.reason.clone();
@@ -553,6 +696,7 @@ impl<G: Game> Lobby<G> {
     }
 
     fn close_all(&mut self, players: Vec<Player>, reason: &str, out: &dyn Outbox) {
+        let players = self.send_visitors_home(players);
         for player in players {
             self.stages.insert(player.id(), Stage::Closing);
             out.close(player.id(), reason);
@@ -568,6 +712,17 @@ impl<G: Game> Lobby<G> {
     /// their place and their name through the grace (only `Disconnected` frees them);
     /// a game in session is told.
     fn away(&mut self, id: ConnectionId, away: bool, out: &dyn Outbox) {
+        if let Some(elsewhere) = self.cluster.as_ref().and_then(|c| c.elsewhere.get(&id)) {
+            let msg = Away {
+                session: elsewhere.session,
+                seat: elsewhere.seat,
+                away,
+            };
+            if let Some(cluster) = &self.cluster {
+                cluster.to_node(&elsewhere.node, &msg);
+            }
+            return;
+        }
         if let Some(&Stage::Playing { session, seat }) = self.stages.get(&id) {
             if let Some(players) = self.sessions.away(session, seat, away, out) {
                 self.back_from_session(players, out);
@@ -579,8 +734,30 @@ impl<G: Game> Lobby<G> {
         match self.stages.remove(&id) {
             Some(Stage::Waiting) => {
                 // Dropping the player frees the name; a player who left is never grouped.
+                if let Some(cluster) = &self.cluster {
+                    if let Some(player) = self.waiting.iter().find(|p| p.id() == id) {
+                        cluster.request(ClusterRequest::Dequeue(cluster.waiter(player)));
+                    }
+                }
                 self.waiting.retain(|p| p.id() != id);
                 self.lobby_update(out);
+            }
+            Some(Stage::Claiming { .. }) => {
+                if let Some(cluster) = &mut self.cluster {
+                    // Its name is freed here; the cluster's is released by the driver.
+                    cluster.pending.remove(&id);
+                }
+            }
+            Some(Stage::Elsewhere) => {
+                if let Some(cluster) = &mut self.cluster {
+                    if let Some(away) = cluster.elsewhere.remove(&id) {
+                        let left = Left {
+                            session: away.session,
+                            seat: away.seat,
+                        };
+                        cluster.to_node(&away.node, &left);
+                    }
+                }
             }
             Some(Stage::Choosing { group, seat }) => {
                 // The group dissolves: the others go back to the front of the waiting

@@ -40,7 +40,7 @@ impl Names {
         Ok(Name {
             name: name.to_owned(),
             key,
-            names: self.clone(),
+            names: Some(self.clone()),
         })
     }
 
@@ -54,7 +54,8 @@ impl Names {
 pub struct Name {
     name: String,
     key: String,
-    names: Names,
+    /// The registry it is held in; `None` for a visitor's name, held by its home node.
+    names: Option<Names>,
 }
 
 impl Name {
@@ -66,7 +67,9 @@ impl Name {
 
 impl Drop for Name {
     fn drop(&mut self) {
-        self.names.taken().remove(&self.key);
+        if let Some(names) = &self.names {
+            names.taken().remove(&self.key);
+        }
     }
 }
 
@@ -93,6 +96,19 @@ pub struct Player {
 impl Player {
     pub(crate) fn new(id: ConnectionId, name: Name) -> Self {
         Self { id, name }
+    }
+
+    /// A player of another node taking part in a session here (cluster lobby): `id` is
+    /// the visitor's id on this node, and the name is held by the player's own node.
+    pub(crate) fn visitor(id: ConnectionId, name: String) -> Self {
+        Self {
+            id,
+            name: Name {
+                key: String::new(),
+                name,
+                names: None,
+            },
+        }
     }
 
     /// The player's connection.

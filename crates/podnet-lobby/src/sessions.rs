@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use podnet_dispatch::{Handled, MessageError, catch};
 use podnet_framing::RawMessage;
+use podnet_transport::ConnectionId;
 
 use crate::names::Player;
 use crate::outbox::{Outbox, send};
@@ -73,6 +74,21 @@ impl<G: Game> Sessions<G> {
         self.running.len()
     }
 
+    /// The number the next session will have.
+    pub(crate) fn next_number(&self) -> u64 {
+        self.next
+    }
+
+    /// The connection of the player at `seat` of `session`, if they are still in it.
+    pub(crate) fn seat_id(&self, session: u64, seat: Seat) -> Option<ConnectionId> {
+        self.running
+            .get(&session)?
+            .seats
+            .get(seat)?
+            .as_ref()
+            .map(Player::id)
+    }
+
     /// Starts a session for `group` (in seat order). Returns its number, and the players
     /// back if the game ended it at once.
     pub(crate) fn start(
@@ -81,10 +97,23 @@ impl<G: Game> Sessions<G> {
         kind: String,
         out: &dyn Outbox,
     ) -> (u64, Option<Returning>) {
+        let names = group.iter().map(|p| p.name().to_owned()).collect();
+        self.start_seats(group.into_iter().map(Some).collect(), names, kind, out)
+    }
+
+    /// Starts a session whose seats may be empty already (a cluster group whose player
+    /// left before it started): `names` are every seat's, for [`GameStart`].
+    pub(crate) fn start_seats(
+        &mut self,
+        seats: Vec<Option<Player>>,
+        players: Vec<String>,
+        kind: String,
+        out: &dyn Outbox,
+    ) -> (u64, Option<Returning>) {
         let session = self.next;
         self.next += 1;
-        let players: Vec<String> = group.iter().map(|p| p.name().to_owned()).collect();
-        for (seat, player) in group.iter().enumerate() {
+        for (seat, player) in seats.iter().enumerate() {
+            let Some(player) = player else { continue };
             send(
                 out,
                 player.id(),
@@ -96,7 +125,6 @@ impl<G: Game> Sessions<G> {
                 },
             );
         }
-        let seats: Vec<Option<Player>> = group.into_iter().map(Some).collect();
         let mut ended = None;
         let mut ctx = SessionCtx {
             session,

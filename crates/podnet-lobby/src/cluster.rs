@@ -15,13 +15,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use podnet_cluster::{Cluster, ClusterHandle, Health, Load, QueueEntry};
+use podnet_cluster::{Cluster, ClusterHandle, Health, Load, NodeMessage, QueueEntry};
 use podnet_transport::{ConnectionId, EventStream, Server, ServerEvent, ShutdownReport};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::Error;
 use crate::lobby::Lobby;
 use crate::nodes::{ClusterRequest, Waiter, start_frame};
+use crate::outbox::Outbox;
 use crate::session::Game;
 
 /// How long the final server shutdown may take to deliver the last messages.
@@ -60,7 +61,7 @@ impl Default for ClusterLobbyConfig {
 }
 
 /// What the cluster task is asked, in order.
-enum Job {
+pub(crate) enum Job {
     Claim { id: ConnectionId, name: String },
     Enqueue(Waiter),
     Dequeue(Waiter),
@@ -69,7 +70,7 @@ enum Job {
 }
 
 /// What it answers.
-enum Done {
+pub(crate) enum Done {
     Claimed {
         id: ConnectionId,
         name_claimed: Result<bool, String>,
@@ -165,11 +166,205 @@ async fn cluster_task(
     }
 }
 
+/// What woke the lobby's cluster side.
+pub(crate) enum Wake {
+    Done(Done),
+    Node(NodeMessage),
+    /// The node's health changed; true if it is healthy now.
+    Health(bool),
+    /// Time to read the registry for dead nodes.
+    Check,
+}
+
+/// A clustered lobby's link to its cluster, for either driver: [`run`] (async) and
+/// [`LobbyServer`](crate::LobbyServer) under `pump()` (which polls it).
+pub(crate) struct Link {
+    cluster: Arc<Cluster>,
+    handle: ClusterHandle,
+    jobs: mpsc::UnboundedSender<Job>,
+    done: mpsc::UnboundedReceiver<Done>,
+    node_messages: mpsc::Receiver<NodeMessage>,
+    health: watch::Receiver<Health>,
+    task: tokio::task::JoinHandle<()>,
+    every: Duration,
+    next_check: Instant,
+}
+
+impl Link {
+    /// Links `lobby` to `cluster`, starting the cluster task on the current runtime.
+    pub(crate) fn new<G: Game>(
+        lobby: &Lobby<G>,
+        mut cluster: Cluster,
+        config: &ClusterLobbyConfig,
+    ) -> Result<Link, Error> {
+        let not_clustered = |cluster: &Cluster| Error::NotClustered {
+            node: cluster.node().id().to_owned(),
+        };
+        if lobby.cluster_node() != Some(cluster.node().id()) {
+            return Err(not_clustered(&cluster));
+        }
+        let Some(node_messages) = cluster.take_node_messages() else {
+            return Err(not_clustered(&cluster));
+        };
+        let handle = cluster.handle();
+        let health = cluster.node().watch_health();
+        let cluster = Arc::new(cluster);
+        // Unbounded, and bounded by construction: the lobby asks at most one claim, one
+        // queueing and one leave per connection at a time, and the server bounds
+        // connections.
+        let (jobs, job_queue) = mpsc::unbounded_channel();
+        let (done_tx, done) = mpsc::unbounded_channel();
+        let task = tokio::spawn(cluster_task(
+            cluster.clone(),
+            handle.clone(),
+            config.queue.clone(),
+            lobby.config().group_size,
+            job_queue,
+            done_tx,
+        ));
+        Ok(Link {
+            cluster,
+            handle,
+            jobs,
+            done,
+            node_messages,
+            health,
+            task,
+            every: config.check_nodes_every,
+            next_check: Instant::now(),
+        })
+    }
+
+    /// Hands a server event to the lobby, and frees the cluster name of a player who left.
+    pub(crate) fn event<G: Game>(
+        &mut self,
+        lobby: &mut Lobby<G>,
+        event: ServerEvent,
+        out: &dyn Outbox,
+    ) {
+        let left = match &event {
+            ServerEvent::Disconnected { id, .. } => Some(*id),
+            _ => None,
+        };
+        lobby.handle(event, out);
+        if let Some(id) = left {
+            // After the lobby's own requests for it (taking it out of the queue).
+            self.hand_over(lobby);
+            let _ = self.jobs.send(Job::Left(id));
+        }
+    }
+
+    /// Acts on what woke the lobby.
+    pub(crate) fn wake<G: Game>(
+        &mut self,
+        lobby: &mut Lobby<G>,
+        wake: Wake,
+        out: &dyn Outbox,
+        load: Load,
+    ) {
+        match wake {
+            Wake::Done(Done::Claimed { id, name_claimed }) => {
+                let won = name_claimed == Ok(true);
+                if !lobby.claimed(id, name_claimed, out) && won {
+                    // It left meanwhile: free the name it won.
+                    let _ = self.jobs.send(Job::Left(id));
+                }
+            }
+            Wake::Done(Done::Live { nodes, asked_at }) => lobby.live_nodes(&nodes, asked_at, out),
+            Wake::Node(msg) => lobby.node_message(&msg.from, &msg.message, out),
+            Wake::Health(true) => lobby.cluster_back(out),
+            Wake::Health(false) => {}
+            Wake::Check => {
+                self.next_check = Instant::now() + self.every;
+                let _ = self.jobs.send(Job::Nodes);
+                self.cluster.node().set_load(load);
+            }
+        }
+        self.hand_over(lobby);
+    }
+
+    /// The next thing to act on, waiting for it.
+    pub(crate) async fn next(&mut self) -> Wake {
+        let check = tokio::time::Instant::from_std(self.next_check);
+        tokio::select! {
+            Some(done) = self.done.recv() => Wake::Done(done),
+            Some(msg) = self.node_messages.recv() => Wake::Node(msg),
+            Ok(()) = self.health.changed() => {
+                Wake::Health(*self.health.borrow_and_update() == Health::Healthy)
+            }
+            () = tokio::time::sleep_until(check) => Wake::Check,
+        }
+    }
+
+    /// The next thing to act on, if there is one now (never waits).
+    pub(crate) fn try_next(&mut self) -> Option<Wake> {
+        if let Ok(done) = self.done.try_recv() {
+            return Some(Wake::Done(done));
+        }
+        if let Ok(msg) = self.node_messages.try_recv() {
+            return Some(Wake::Node(msg));
+        }
+        if self.health.has_changed().unwrap_or(false) {
+            return Some(Wake::Health(
+                *self.health.borrow_and_update() == Health::Healthy,
+            ));
+        }
+        (Instant::now() >= self.next_check).then_some(Wake::Check)
+    }
+
+    /// Passes the lobby's requests on: messages to nodes at once (in order, never
+    /// waiting), Redis commands to the cluster task.
+    pub(crate) fn hand_over<G: Game>(&mut self, lobby: &mut Lobby<G>) {
+        for request in lobby.take_cluster_requests() {
+            let job = match request {
+                ClusterRequest::ToNode { node, frame } => {
+                    if let Err(err) = self.handle.send_to_node(&node, &frame) {
+                        tracing::warn!(%node, %err, "a lobby message to another node not sent");
+                    }
+                    continue;
+                }
+                ClusterRequest::Claim { id, name } => Job::Claim { id, name },
+                ClusterRequest::Enqueue(waiter) => Job::Enqueue(waiter),
+                ClusterRequest::Dequeue(waiter) => Job::Dequeue(waiter),
+            };
+            let _ = self.jobs.send(job);
+        }
+    }
+
+    /// Frees the names of players who left (`left`), lets the cluster task finish, and
+    /// leaves the cluster.
+    pub(crate) async fn finish(self, left: impl IntoIterator<Item = ConnectionId>) {
+        for id in left {
+            let _ = self.jobs.send(Job::Left(id));
+        }
+        drop(self.jobs);
+        let _ = self.task.await;
+        if let Ok(cluster) = Arc::try_unwrap(self.cluster) {
+            if let Err(err) = cluster.leave().await {
+                tracing::warn!(%err, "leaving the cluster: this node expires with its TTL");
+            }
+        }
+    }
+}
+
+/// The load a node reports: its connections, and its sessions (while draining, so many
+/// that no node books a session on it).
+pub(crate) fn load<G: Game>(lobby: &Lobby<G>, connections: usize, draining: bool) -> Load {
+    Load {
+        players: connections as u64,
+        sessions: if draining {
+            u64::MAX / 2
+        } else {
+            lobby.session_count() as u64
+        },
+    }
+}
+
 /// Runs a clustered `lobby` (made with [`Lobby::clustered`] and this cluster's node id)
 /// on an async `server`, with `cluster` (started with this server as its local players),
-/// until `shutdown` resolves or the server's events end; then shuts down as [`run`]
-/// (crate::run) does, lets the sessions with players of other nodes finish (those go
-/// back to their own node's lobby), and leaves the cluster.
+/// until `shutdown` resolves or the server's events end; then shuts down as
+/// [`run`](crate::run) does, lets the sessions with players of other nodes finish (those
+/// go back to their own node's lobby), and leaves the cluster.
 ///
 /// # Errors
 ///
@@ -206,37 +401,11 @@ pub async fn run<G: Game>(
     server: &Server,
     events: &mut EventStream<ServerEvent>,
     lobby: &mut Lobby<G>,
-    mut cluster: Cluster,
+    cluster: Cluster,
     config: &ClusterLobbyConfig,
     shutdown: impl Future<Output = String>,
 ) -> Result<ShutdownReport, Error> {
-    if lobby.cluster_node() != Some(cluster.node().id()) {
-        return Err(Error::NotClustered {
-            node: cluster.node().id().to_owned(),
-        });
-    }
-    let Some(mut node_messages) = cluster.take_node_messages() else {
-        return Err(Error::NotClustered {
-            node: cluster.node().id().to_owned(),
-        });
-    };
-    let handle = cluster.handle();
-    let mut health = cluster.node().watch_health();
-    let cluster = Arc::new(cluster);
-    // Unbounded, and bounded by construction: the lobby asks at most one claim, one
-    // queueing and one leave per connection at a time, and the server bounds connections.
-    let (jobs, job_queue) = mpsc::unbounded_channel();
-    let (done_tx, mut done) = mpsc::unbounded_channel();
-    let task = tokio::spawn(cluster_task(
-        cluster.clone(),
-        handle.clone(),
-        config.queue.clone(),
-        lobby.config().group_size,
-        job_queue,
-        done_tx,
-    ));
-    let mut check = tokio::time::interval(config.check_nodes_every);
-    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut link = Link::new(lobby, cluster, config)?;
     let mut shutdown = std::pin::pin!(shutdown);
     let mut reason: Option<String> = None;
     loop {
@@ -250,18 +419,7 @@ pub async fn run<G: Game>(
                 reason = Some(why);
             }
             event = events.recv() => match event {
-                Some(event) => {
-                    let left = match &event {
-                        ServerEvent::Disconnected { id, .. } => Some(*id),
-                        _ => None,
-                    };
-                    lobby.handle(event, server);
-                    if let Some(id) = left {
-                        // After the lobby's own requests for it (taking it out of the queue).
-                        hand_over(lobby, &jobs, &handle);
-                        let _ = jobs.send(Job::Left(id));
-                    }
-                }
+                Some(event) => link.event(lobby, event, server),
                 None => {
                     let why = reason.clone().unwrap_or_else(|| "server closed".into());
                     lobby.begin_shutdown(&why, Instant::now(), server);
@@ -269,81 +427,25 @@ pub async fn run<G: Game>(
                     lobby.cut_sessions(server);
                 }
             },
-            Some(msg) = node_messages.recv() => {
-                lobby.node_message(&msg.from, &msg.message, server);
-            }
-            Some(answer) = done.recv() => match answer {
-                Done::Claimed { id, name_claimed } => {
-                    let won = name_claimed == Ok(true);
-                    if !lobby.claimed(id, name_claimed, server) && won {
-                        // It left meanwhile: free the name it won.
-                        let _ = jobs.send(Job::Left(id));
-                    }
-                }
-                Done::Live { nodes, asked_at } => lobby.live_nodes(&nodes, asked_at, server),
-            },
-            _ = check.tick() => {
-                let _ = jobs.send(Job::Nodes);
-                let sessions = if reason.is_some() {
-                    // Draining: book no more sessions here.
-                    u64::MAX / 2
-                } else {
-                    lobby.session_count() as u64
-                };
-                cluster.node().set_load(Load {
-                    players: server.connection_count() as u64,
-                    sessions,
-                });
-            }
-            Ok(()) = health.changed() => {
-                if *health.borrow_and_update() == Health::Healthy {
-                    lobby.cluster_back(server);
-                }
+            wake = link.next() => {
+                let load = load(lobby, server.connection_count(), reason.is_some());
+                link.wake(lobby, wake, server, load);
             }
             () = sleep_until(deadline) => {}
         }
         lobby.tick(Instant::now(), server);
-        hand_over(lobby, &jobs, &handle);
+        link.hand_over(lobby);
     }
     let reason = reason.unwrap_or_else(|| "server closed".into());
     let report = server.shutdown(&reason, CLOSE_TIMEOUT).await;
-    // What the lobby still asked (the last leaves), then the cluster task ends.
+    let mut left = Vec::new();
     while let Some(event) = events.try_recv() {
         if let ServerEvent::Disconnected { id, .. } = event {
-            let _ = jobs.send(Job::Left(id));
+            left.push(id);
         }
     }
-    drop(jobs);
-    let _ = task.await;
-    if let Ok(cluster) = Arc::try_unwrap(cluster) {
-        if let Err(err) = cluster.leave().await {
-            tracing::warn!(%err, "leaving the cluster: this node expires with its TTL");
-        }
-    }
+    link.finish(left).await;
     Ok(report)
-}
-
-/// Passes the lobby's requests on: messages to nodes at once (in order, never waiting),
-/// Redis commands to the cluster task.
-fn hand_over<G: Game>(
-    lobby: &mut Lobby<G>,
-    jobs: &mpsc::UnboundedSender<Job>,
-    handle: &ClusterHandle,
-) {
-    for request in lobby.take_cluster_requests() {
-        let job = match request {
-            ClusterRequest::ToNode { node, frame } => {
-                if let Err(err) = handle.send_to_node(&node, &frame) {
-                    tracing::warn!(%node, %err, "a lobby message to another node not sent");
-                }
-                continue;
-            }
-            ClusterRequest::Claim { id, name } => Job::Claim { id, name },
-            ClusterRequest::Enqueue(waiter) => Job::Enqueue(waiter),
-            ClusterRequest::Dequeue(waiter) => Job::Dequeue(waiter),
-        };
-        let _ = jobs.send(job);
-    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

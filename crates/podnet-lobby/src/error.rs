@@ -17,6 +17,16 @@ pub enum Error {
     #[error(transparent)]
     Transport(#[from] podnet_transport::TransportError),
 
+    /// Joining the cluster failed (feature `cluster`).
+    #[cfg(feature = "cluster")]
+    #[error(transparent)]
+    Cluster(#[from] podnet_cluster::ClusterError),
+
+    /// The cluster's thread could not be started (feature `cluster`).
+    #[cfg(feature = "cluster")]
+    #[error("could not start the lobby's cluster thread: {0}")]
+    ClusterThread(std::io::Error),
+
     /// A lobby run with a cluster was not made for it.
     #[error(
         "this lobby is not clustered for node {node:?}: make it with \

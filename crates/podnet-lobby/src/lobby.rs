@@ -196,6 +196,11 @@ impl<G: Game> Lobby<G> {
             .count()
     }
 
+    /// Whether a shutdown began ([`begin_shutdown`](Self::begin_shutdown)).
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_some()
+    }
+
     /// Whether a shutdown began and every session has ended: the server can be shut down.
     pub fn is_done(&self) -> bool {
         self.shutdown.is_some() && self.sessions.len() == 0

@@ -39,6 +39,17 @@ pub struct LobbyServer<G: Game> {
     net: podnet_sync::Server,
     handle: ServerHandle,
     lobby: Lobby<G>,
+    /// In a cluster: the link, and the runtime its Redis work runs on.
+    #[cfg(feature = "cluster")]
+    cluster: Option<Clustered>,
+}
+
+/// A `pump()` lobby's cluster: the link, polled by `pump`, and the runtime (one thread of
+/// its own) that talks to Redis.
+#[cfg(feature = "cluster")]
+struct Clustered {
+    link: crate::cluster::Link,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl<G: Game> LobbyServer<G> {
@@ -72,6 +83,47 @@ impl<G: Game> LobbyServer<G> {
             handle: net.handle().clone(),
             net,
             lobby: Lobby::new(config, setup),
+            #[cfg(feature = "cluster")]
+            cluster: None,
+        })
+    }
+
+    /// As [`start_background_with`](Self::start_background_with), as one node of a
+    /// cluster (feature `cluster`; see [`Lobby::clustered`] and docs/cluster.md): joins
+    /// the cluster at `cluster.url`, whose Redis work runs on a thread of its own; `pump`
+    /// handles what the cluster brings, as it does the network's events.
+    ///
+    /// # Errors
+    ///
+    /// If the address cannot be listened on, or the cluster cannot be joined.
+    #[cfg(feature = "cluster")]
+    pub fn start_clustered(
+        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        server_config: ServerConfig,
+        config: LobbyConfig,
+        setup: G::Setup,
+        cluster: podnet_cluster::ClusterConfig,
+        lobby_cluster: &crate::cluster::ClusterLobbyConfig,
+    ) -> Result<Self, Error> {
+        let net = podnet_sync::Server::start(addr, server_config)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("podnet-lobby-cluster")
+            .enable_all()
+            .build()
+            .map_err(Error::ClusterThread)?;
+        let handle = net.handle().clone();
+        let joined = runtime.block_on(podnet_cluster::Cluster::start(cluster, handle.clone()))?;
+        let lobby = Lobby::clustered(config, setup, joined.node().id());
+        let link = {
+            let _in_runtime = runtime.enter();
+            crate::cluster::Link::new(&lobby, joined, lobby_cluster)?
+        };
+        Ok(Self {
+            handle,
+            net,
+            lobby,
+            cluster: Some(Clustered { link, runtime }),
         })
     }
 
@@ -106,9 +158,28 @@ impl<G: Game> LobbyServer<G> {
     /// Never blocks.
     pub fn pump(&mut self) -> usize {
         let (lobby, handle) = (&mut self.lobby, &self.handle);
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = &mut self.cluster {
+            let link = &mut cluster.link;
+            let handled = self.net.pump(|event| link.event(lobby, event, handle));
+            Self::pump_cluster(lobby, link, handle);
+            return handled;
+        }
         let handled = self.net.pump(|event| lobby.handle(event, handle));
         lobby.tick(Instant::now(), handle);
         handled
+    }
+
+    /// What the cluster brought since the last pump, then the deadlines.
+    #[cfg(feature = "cluster")]
+    fn pump_cluster(lobby: &mut Lobby<G>, link: &mut crate::cluster::Link, handle: &ServerHandle) {
+        while let Some(wake) = link.try_next() {
+            let load =
+                crate::cluster::load(lobby, handle.connection_count(), lobby.is_shutting_down());
+            link.wake(lobby, wake, handle, load);
+        }
+        lobby.tick(Instant::now(), handle);
+        link.hand_over(lobby);
     }
 
     /// As [`pump`](Self::pump), first waiting up to `timeout` for an event (less if a
@@ -119,6 +190,16 @@ impl<G: Game> LobbyServer<G> {
             None => timeout,
         };
         let (lobby, handle) = (&mut self.lobby, &self.handle);
+        #[cfg(feature = "cluster")]
+        if let Some(cluster) = &mut self.cluster {
+            // The cluster does not wake the wait: what it brings is handled after it.
+            let link = &mut cluster.link;
+            let handled = self
+                .net
+                .pump_timeout(wait, |event| link.event(lobby, event, handle));
+            Self::pump_cluster(lobby, link, handle);
+            return handled;
+        }
         let handled = self
             .net
             .pump_timeout(wait, |event| lobby.handle(event, handle));
@@ -141,6 +222,11 @@ impl<G: Game> LobbyServer<G> {
         }
         let report = self.net.shutdown(reason, CLOSE_TIMEOUT);
         self.pump();
+        #[cfg(feature = "cluster")]
+        if let Some(Clustered { link, runtime }) = self.cluster.take() {
+            // The last names freed, and the node gone from the registry.
+            runtime.block_on(link.finish([]));
+        }
         report
     }
 }

@@ -18,8 +18,8 @@ use podnet_cluster::{Cluster, ClusterConfig, Node};
 use podnet_lobby::cluster::{ClusterLobbyConfig, run};
 use podnet_lobby::protocol::{GameOver, GameStart, LoginRefused, Welcome};
 use podnet_lobby::{Lobby, LobbyConfig, Message};
-use podnet_testkit::RedisServer;
-use podnet_transport::{Server, ServerConfig, ShutdownReport};
+use podnet_testkit::{Cut, Proxy, RedisServer};
+use podnet_transport::{ClientConfig, ResumeConfig, Server, ServerConfig, ShutdownReport};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -330,11 +330,11 @@ async fn a_session_loses_the_players_of_a_node_that_dies() {
     bob.game_start().await;
     // One of the two nodes runs the session; the other one dies.
     let hosted = hosts(&redis, &ids).await;
-    let (host, other, host_peer, other_name) = if hosted == ["a"] {
-        (a, b, &mut ada, "bob")
+    let (host, other, host_peer, other_name, other_id) = if hosted == ["a"] {
+        (a, b, &mut ada, "bob", "b")
     } else {
         assert_eq!(hosted, ["b"]);
-        (b, a, &mut bob, "ada")
+        (b, a, &mut bob, "ada", "a")
     };
     let other_seat = start.players.iter().position(|n| n == other_name).unwrap();
     other.kill();
@@ -354,7 +354,7 @@ async fn a_session_loses_the_players_of_a_node_that_dies() {
     host_peer.expect(GameOver::ACTION).await;
     drop((ada, bob));
     host.stop().await;
-    // The dead node is gone from the registry.
+    // The session noticed because the dead node is gone from the registry.
     let observer = Node::join(cluster_config(&redis, "observer"))
         .await
         .unwrap();
@@ -365,7 +365,7 @@ async fn a_session_loses_the_players_of_a_node_that_dies() {
         .into_iter()
         .map(|n| n.id)
         .collect();
-    assert!(live.contains("observer"));
+    assert!(!live.contains(other_id), "{live:?}");
     observer.leave().await.unwrap();
 }
 
@@ -404,6 +404,138 @@ async fn a_player_waiting_through_a_redis_restart_is_grouped_after() {
     names.sort();
     assert_eq!(names, ["ada", "bob"]);
     drop((ada, bob));
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A `pump()` lobby (LobbyServer, the game loop on its own thread) is a node like any:
+/// its player and an async node's are grouped, play, and return to their lobbies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pump_lobby_server_is_a_node_too() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let redis = RedisServer::start().unwrap();
+    let mut lobby_cluster = ClusterLobbyConfig::default();
+    lobby_cluster.check_nodes_every = Duration::from_millis(100);
+    let (addr_tx, addr_rx) = oneshot::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let game_loop = {
+        let stop = stop.clone();
+        let cluster = cluster_config(&redis, "pumped");
+        std::thread::spawn(move || {
+            let mut server = podnet_lobby::LobbyServer::<Talk>::start_clustered(
+                "127.0.0.1:0",
+                ServerConfig::default(),
+                LobbyConfig::new(2),
+                (),
+                cluster,
+                &lobby_cluster,
+            )
+            .unwrap();
+            addr_tx.send(server.local_addr()).unwrap();
+            // The game loop: one pump per frame.
+            while !stop.load(Ordering::Relaxed) {
+                server.pump_timeout(Duration::from_millis(5));
+            }
+            server.shutdown("test over");
+        })
+    };
+    let pumped = addr_rx.await.unwrap();
+    let b = LobbyNode::start(&redis, "b", 2).await;
+    let mut ada = Peer::connect(pumped).await;
+    let mut bob = Peer::connect(b.addr).await;
+    login(&mut ada, "ada").await;
+    login(&mut bob, "bob").await;
+    let start = game_start(&mut ada).await;
+    assert_eq!(game_start(&mut bob).await.session, start.session);
+    ada.send(&Say {
+        text: "from the game loop".into(),
+    });
+    bob.send(&Say {
+        text: "from async".into(),
+    });
+    for peer in [&mut ada, &mut bob] {
+        let mut texts = Vec::new();
+        for _ in 0..2 {
+            let said: Said = peer.expect("said").await.decode().unwrap();
+            texts.push(said.text);
+        }
+        texts.sort();
+        assert_eq!(texts, ["from async", "from the game loop"]);
+    }
+    ada.send(&Finish {});
+    for peer in [&mut ada, &mut bob] {
+        peer.expect(GameOver::ACTION).await;
+        peer.expect_skipping_updates(Welcome::ACTION).await;
+    }
+    drop((ada, bob));
+    stop.store(true, Ordering::Relaxed);
+    tokio::task::spawn_blocking(move || game_loop.join().unwrap())
+        .await
+        .unwrap();
+    b.stop().await;
+    // The pumped node left the cluster as it shut down.
+    let observer = Node::join(cluster_config(&redis, "observer"))
+        .await
+        .unwrap();
+    let live: HashSet<String> = observer
+        .nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    assert!(!live.contains("pumped"), "{live:?}");
+    observer.leave().await.unwrap();
+}
+
+/// A player whose connection drops in a session running on another node keeps their
+/// seat: the game there hears `on_dropped` then `on_resumed` (through the player's own
+/// node), and what was said meanwhile reaches the player once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_player_dropping_in_a_session_on_another_node_keeps_their_seat() {
+    let redis = RedisServer::start().unwrap();
+    let a = LobbyNode::start(&redis, "a", 2).await;
+    let b = LobbyNode::start(&redis, "b", 2).await;
+    let proxy = Proxy::start(a.addr, 31).unwrap();
+    let mut client = ClientConfig::default();
+    let mut resume = ResumeConfig::default();
+    resume.initial_backoff = Duration::from_millis(5);
+    resume.max_backoff = Duration::from_millis(50);
+    client.resume = Some(resume);
+    let mut ada = Peer::connect_with(proxy.addr(), client).await;
+    let mut bob = Peer::connect(b.addr).await;
+    login(&mut ada, "ada").await;
+    login(&mut bob, "bob").await;
+    let ada_seat = game_start(&mut ada).await.seat;
+    game_start(&mut bob).await;
+    // Wherever the session runs, one of the two takes part through their own node.
+    assert_eq!(hosts(&redis, &["a", "b"]).await.len(), 1);
+
+    proxy.cut(Cut::Both);
+    let away: common::Away = bob.expect("away").await.decode().unwrap();
+    assert_eq!((away.seat, away.away), (ada_seat, true));
+    bob.send(&Say {
+        text: "are you there?".into(),
+    });
+    let back: common::Away = bob.expect_skipping_said("away").await.decode().unwrap();
+    assert_eq!((back.seat, back.away), (ada_seat, false));
+    // ada gets, once and in order: its own away notice, the line, and its return.
+    let got: common::Away = ada.expect("away").await.decode().unwrap();
+    assert!(got.away);
+    let said: Said = ada.expect("said").await.decode().unwrap();
+    assert_eq!(said.text, "are you there?");
+    let got: common::Away = ada.expect("away").await.decode().unwrap();
+    assert!(!got.away);
+    ada.send(&Say { text: "back".into() });
+    let said = bob.expect_skipping_said_until("back").await;
+    assert_eq!(said.seat, ada_seat);
+    // The session ends (a resumable player who just vanished would hold it, and the
+    // nodes' shutdown, for their grace).
+    bob.send(&Finish {});
+    for peer in [&mut ada, &mut bob] {
+        peer.expect_skipping_said(GameOver::ACTION).await;
+    }
+    drop((ada, bob, proxy));
     a.stop().await;
     b.stop().await;
 }

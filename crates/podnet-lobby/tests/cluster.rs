@@ -526,7 +526,9 @@ async fn a_player_dropping_in_a_session_on_another_node_keeps_their_seat() {
     assert_eq!(said.text, "are you there?");
     let got: common::Away = ada.expect("away").await.decode().unwrap();
     assert!(!got.away);
-    ada.send(&Say { text: "back".into() });
+    ada.send(&Say {
+        text: "back".into(),
+    });
     let said = bob.expect_skipping_said_until("back").await;
     assert_eq!(said.seat, ada_seat);
     // The session ends (a resumable player who just vanished would hold it, and the

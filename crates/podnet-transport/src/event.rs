@@ -53,6 +53,24 @@ impl<T> Incoming<T> {
     }
 }
 
+/// Wraps something received outside a server (it counts against no inbound budget): to
+/// drive a sans-IO consumer of [`ServerEvent`]s by hand, a lobby in a test harness for
+/// one.
+///
+/// ```
+/// use podnet_transport::{ConnectionId, Incoming, ServerEvent};
+/// use podnet_framing::{FramingConfig, RawMessage};
+///
+/// let msg = RawMessage::parse(b"\x81\xa6action\xa4ping".to_vec().into(), &FramingConfig::default())?;
+/// let event = ServerEvent::Message { id: ConnectionId::from_raw(1), message: Incoming::from(msg) };
+/// # Ok::<(), podnet_framing::FramingError>(())
+/// ```
+impl<T> From<T> for Incoming<T> {
+    fn from(inner: T) -> Self {
+        Self::new(inner, None)
+    }
+}
+
 impl<T> Deref for Incoming<T> {
     type Target = T;
 

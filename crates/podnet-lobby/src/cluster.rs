@@ -392,7 +392,8 @@ pub(crate) fn load<G: Game>(lobby: &Lobby<G>, connections: usize, draining: bool
 /// let server = Arc::new(server);
 /// let cluster = Cluster::start(ClusterConfig::new("redis://127.0.0.1:6379/"), server.clone()).await?;
 /// let mut lobby = Lobby::<Nothing>::clustered(LobbyConfig::new(2), (), cluster.node().id());
-/// let shutdown = async { tokio::signal::ctrl_c().await.ok(); "bye".to_string() };
+/// // A real server waits for ctrl-c or an admin command.
+/// let shutdown = std::future::pending::<String>();
 /// podnet_lobby::cluster::run(&server, &mut events, &mut lobby, cluster, &ClusterLobbyConfig::default(), shutdown).await?;
 /// # Ok(())
 /// # }

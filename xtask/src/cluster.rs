@@ -76,7 +76,7 @@ pub(crate) fn run_cluster_tests() -> Result<TestCounts, String> {
     }
     let mut counts = counts;
     counts.add(lobby);
-    // The demo the docs give ends by itself, as they promise.
+    // The demos the docs give end by themselves, as they promise.
     run_command(cargo().args([
         "run",
         "--locked",
@@ -84,6 +84,16 @@ pub(crate) fn run_cluster_tests() -> Result<TestCounts, String> {
         "podnet-cluster",
         "--example",
         "cluster_chat",
+    ]))?;
+    run_command(cargo().args([
+        "run",
+        "--locked",
+        "--package",
+        "podnet-lobby",
+        "--features",
+        "cluster",
+        "--example",
+        "cluster_lobby",
     ]))?;
     Ok(counts)
 }

@@ -353,7 +353,8 @@ pub(crate) fn load<G: Game>(lobby: &Lobby<G>, connections: usize, draining: bool
     Load {
         players: connections as u64,
         sessions: if draining {
-            u64::MAX / 2
+            // More than any node runs, and room left for the bookings others add.
+            1 << 40
         } else {
             lobby.session_count() as u64
         },

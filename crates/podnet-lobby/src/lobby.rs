@@ -318,7 +318,7 @@ impl<G: Game> Lobby<G> {
         });
         self.deadlines.clear();
         for (id, stage) in &mut self.stages {
-            if matches!(stage, Stage::LoggingIn { .. }) {
+            if matches!(stage, Stage::LoggingIn { .. } | Stage::Claiming { .. }) {
                 *stage = Stage::Closing;
                 out.close(*id, reason);
             }

@@ -137,7 +137,10 @@ async fn players_of_three_nodes_play_one_session_and_return_to_the_lobby() {
     }
     let mut ada = Peer::connect(nodes[0].addr).await;
     let mut bob = Peer::connect(nodes[1].addr).await;
-    let mut cyd = Peer::connect(nodes[2].addr).await;
+    // cyd speaks as a repod client does (no podnet hello): it plays the same.
+    let mut repod = ClientConfig::default();
+    repod.hello = false;
+    let mut cyd = Peer::connect_with(nodes[2].addr, repod).await;
     login(&mut ada, "ada").await;
 
     // Another node's player cannot take ada's name, whatever its case.

@@ -377,3 +377,47 @@ fn a_session_here_seats_visitors_through_their_node() {
     lobby.live_nodes(&["a".to_owned()].into(), std::time::Instant::now(), &out);
     assert_eq!(lobby.session_count(), 1);
 }
+
+/// A player of this node who left after their group formed: the session starts without
+/// them, and the game hears it as a leave.
+#[test]
+fn a_player_gone_before_the_session_starts_is_a_leave() {
+    let out = Recorder::default();
+    let mut lobby = Lobby::<Talk>::clustered(LobbyConfig::new(2), (), "a");
+    let ada = connect(&mut lobby, 1, &out);
+    login(&mut lobby, ada, "ada", &out);
+    lobby.take_cluster_requests();
+    assert!(lobby.claimed(ada, Ok(true), &out));
+    out.take();
+    let member = |conn: u64, name: &str| {
+        Value::Array(vec![Value::from("a"), Value::from(conn), Value::from(name)])
+    };
+    let start = message(
+        "lobby:start",
+        vec![(
+            "group",
+            Value::Array(vec![member(1, "ada"), member(2, "gone")]),
+        )],
+    );
+    lobby.node_message("b", &start, &out);
+    assert_eq!(
+        out.take(),
+        [(ada, "game_start".to_owned()), (ada, "left".to_owned())]
+    );
+    assert_eq!(lobby.session_count(), 1);
+}
+
+/// A shutdown closes a player whose login the cluster has not answered yet; the late
+/// answer is not taken (the driver then frees the name).
+#[test]
+fn a_shutdown_closes_logins_under_way() {
+    let out = Recorder::default();
+    let mut lobby = Lobby::<Talk>::clustered(LobbyConfig::new(2), (), "a");
+    let ada = connect(&mut lobby, 1, &out);
+    login(&mut lobby, ada, "ada", &out);
+    lobby.take_cluster_requests();
+    lobby.begin_shutdown("maintenance", std::time::Instant::now(), &out);
+    assert_eq!(*out.closed.lock().unwrap(), [ada]);
+    assert!(!lobby.claimed(ada, Ok(true), &out));
+    assert_eq!(lobby.names_in_use(), 0);
+}

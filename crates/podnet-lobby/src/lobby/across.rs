@@ -252,6 +252,7 @@ impl<G: Game> Lobby<G> {
         if seats.iter().all(Option::is_none) {
             return;
         }
+        let empty: Vec<usize> = (0..seats.len()).filter(|&s| seats[s].is_none()).collect();
         let local: Vec<(usize, ConnectionId)> = seats
             .iter()
             .enumerate()
@@ -265,6 +266,15 @@ impl<G: Game> Lobby<G> {
             self.stages.insert(id, Stage::Playing { session, seat });
         }
         tracing::debug!(session, "a cluster group's session started here");
+        let mut ended = ended;
+        // A player of this node who left after the group formed: the game hears it as a
+        // leave, as it does a visitor's whose node answers that they are gone.
+        for seat in empty {
+            if ended.is_some() {
+                break;
+            }
+            ended = self.sessions.leave(session, seat, out);
+        }
         self.after_start(ended.unwrap_or_default(), out);
     }
 

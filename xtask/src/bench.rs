@@ -82,7 +82,10 @@ struct Row {
     label: &'static str,
     scenario: &'static str,
     key: &'static str,
+    /// podnet against the plain tokio baseline.
     target: &'static str,
+    /// podnet against the lean baseline (the limit of this stack).
+    lean_target: &'static str,
 }
 
 const ROWS: &[Row] = &[
@@ -91,60 +94,70 @@ const ROWS: &[Row] = &[
         scenario: "throughput1",
         key: "per_second",
         target: ">= 0.7x",
+        lean_target: ">= 0.7x",
     },
     Row {
         label: "throughput, 8 clients (msg/s)",
         scenario: "throughput8",
         key: "per_second",
         target: ">= 0.7x",
+        lean_target: ">= 0.7x",
     },
     Row {
         label: "round trip, socket client p50 (us)",
         scenario: "rtt",
         key: "p50_us",
         target: "<= 1.2x",
+        lean_target: "",
     },
     Row {
         label: "round trip, socket client p99 (us)",
         scenario: "rtt",
         key: "p99_us",
         target: "<= 1.2x",
+        lean_target: "",
     },
     Row {
         label: "round trip, socket client max (us)",
         scenario: "rtt",
         key: "max_us",
         target: "<= 2x",
+        lean_target: "",
     },
     Row {
         label: "round trip, pump() client p50 (us)",
         scenario: "rtt-pump",
         key: "p50_us",
         target: "",
+        lean_target: "",
     },
     Row {
         label: "round trip, pump() client p99 (us)",
         scenario: "rtt-pump",
         key: "p99_us",
         target: "",
+        lean_target: "",
     },
     Row {
         label: "fan-out, 100 clients (deliveries/s)",
         scenario: "fanout",
         key: "per_second",
         target: ">= 0.7x",
+        lean_target: "",
     },
     Row {
         label: "connections, all answered, time (s)",
         scenario: "connections",
         key: "seconds",
         target: "",
+        lean_target: "",
     },
     Row {
         label: "connections, server RSS per conn (KiB)",
         scenario: "connections",
         key: "rss_kib_per_conn",
         target: "<= 1.2x",
+        lean_target: "",
     },
 ];
 
@@ -250,6 +263,18 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             name: "baseline",
             command: vec![
                 path(release.join(exe("baseline_server"))),
+                "--port".into(),
+                "0".into(),
+            ],
+            scale: 1.0,
+            only: None,
+            websocket: false,
+        },
+        // The lean baseline: one thread, no locks, no channels, no allocation per message.
+        ServerKind {
+            name: "lean",
+            command: vec![
+                path(release.join(exe("lean_server"))),
                 "--port".into(),
                 "0".into(),
             ],
@@ -810,10 +835,13 @@ fn print_table(
             .get(row.key)
             .and_then(|v| median(v.clone()))
     };
-    println!("\npodnet beside a plain tokio baseline, same run, median of {runs}");
+    println!(
+        "\npodnet beside a plain tokio baseline and the lean one (one thread, no locks, no \
+         channels, no allocation per message), same run, median of {runs}"
+    );
     print!(
-        "{:<40} {:>12} {:>12} {:>16} {:>9}",
-        "", "podnet", "baseline", "podnet/baseline", "target"
+        "{:<40} {:>12} {:>12} {:>16} {:>9} {:>12} {:>12} {:>9}",
+        "", "podnet", "baseline", "podnet/baseline", "target", "lean", "podnet/lean", "target"
     );
     let repod = kinds.iter().any(|k| k.name == "repod");
     let before = kinds.iter().any(|k| k.name == "before");
@@ -832,13 +860,21 @@ fn print_table(
             _ => "-".into(),
         };
         let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        let lean = get("lean", row);
+        let lean_ratio = match (podnet, lean) {
+            (Some(p), Some(l)) if l > 0.0 => format!("{:.2}x", p / l),
+            _ => "-".into(),
+        };
         print!(
-            "{:<40} {:>12} {:>12} {:>16} {:>9}",
+            "{:<40} {:>12} {:>12} {:>16} {:>9} {:>12} {:>12} {:>9}",
             row.label,
             show(podnet),
             show(baseline),
             ratio,
-            row.target
+            row.target,
+            show(lean),
+            lean_ratio,
+            row.lean_target
         );
         if repod {
             print!(" {:>12}", show(get("repod", row)));

@@ -15,6 +15,10 @@
 //! WebSocket load generators drive it on the same port, at `ws://ADDR/`: each binary
 //! WebSocket message is one bench message (the msgpack map, without the 4-byte length).
 //!
+//! With `--metrics ADDR` (`127.0.0.1:9100`; port 0 picks one) it serves `/metrics`,
+//! `/healthz` and `/readyz` there (docs/operations.md), and prints `metrics on ADDR` after
+//! its first line.
+//!
 //! With `--redis redis://HOST:PORT/` (built with `--features cluster`) it joins a cluster
 //! of bench servers (docs/cluster.md; `--node NAME` names it): `broadcast` then reaches
 //! every client of every node.
@@ -96,6 +100,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = ServerConfig::default();
     config.max_connections = 20_000; // the bench opens up to 10,000 clients
     config.network_threads = network_threads;
+    if let Some(addr) = value("--metrics") {
+        config.metrics = Some(podnet::MetricsConfig::on(addr.parse()?));
+    }
     let mut server = Server::<BenchChannel>::builder()
         .addr(format!("127.0.0.1:{port}"))
         .config(config)
@@ -107,6 +114,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
     println!("bench server on {}", server.local_addr());
+    if let Some(addr) = server.handle().metrics_addr() {
+        println!("metrics on {addr}");
+    }
     let mut next_stats = Instant::now() + Duration::from_secs(1);
     while server.stop_requested().is_none() {
         server.pump_timeout(Duration::from_millis(100));

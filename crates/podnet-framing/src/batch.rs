@@ -290,6 +290,11 @@ impl MessageBatch {
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
+
+    /// The bytes the batch's frames took on the wire, headers included.
+    pub fn byte_len(&self) -> usize {
+        self.data.len()
+    }
 }
 
 impl fmt::Debug for MessageBatch {

@@ -76,6 +76,56 @@ pub enum DisconnectReason {
     },
 }
 
+impl DisconnectReason {
+    /// Every [`kind`](Self::kind), in declaration order: the label values a metrics
+    /// exporter uses for disconnects by reason.
+    pub const KINDS: [&'static str; 13] = [
+        "closed",
+        "peer_closed",
+        "shutdown",
+        "slow_consumer",
+        "protocol",
+        "handshake",
+        "io",
+        "timed_out",
+        "evicted",
+        "aborted",
+        "not_resumed",
+        "resume_refused",
+        "other",
+    ];
+
+    /// The reason's kind, without its details, in snake case: `"slow_consumer"`,
+    /// `"timed_out"`, ... (one of [`KINDS`](Self::KINDS)).
+    ///
+    /// ```
+    /// use podnet_proto::DisconnectReason;
+    /// assert_eq!(DisconnectReason::Evicted.kind(), "evicted");
+    /// assert_eq!(DisconnectReason::PeerClosed { reason: None }.kind(), "peer_closed");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        Self::KINDS[self.kind_index()]
+    }
+
+    /// The index of [`kind`](Self::kind) in [`KINDS`](Self::KINDS).
+    pub fn kind_index(&self) -> usize {
+        match self {
+            Self::Closed { .. } => 0,
+            Self::PeerClosed { .. } => 1,
+            Self::Shutdown { .. } => 2,
+            Self::SlowConsumer { .. } => 3,
+            Self::Protocol { .. } => 4,
+            Self::Handshake { .. } => 5,
+            Self::Io { .. } => 6,
+            Self::TimedOut { .. } => 7,
+            Self::Evicted => 8,
+            Self::Aborted => 9,
+            Self::NotResumed { .. } => 10,
+            Self::ResumeRefused { .. } => 11,
+        }
+    }
+}
+
 impl fmt::Display for DisconnectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -441,6 +441,34 @@ impl ServerHandle {
         self.net.rejected_count()
     }
 
+    /// The server's figures now (see [`podnet_transport::Server::stats`]).
+    pub fn stats(&self) -> podnet_transport::ServerStats {
+        self.net.stats()
+    }
+
+    /// The figures in the Prometheus text format (see
+    /// [`podnet_transport::Server::metrics_text`]).
+    pub fn metrics_text(&self, prefix: &str) -> String {
+        self.net.metrics_text(prefix)
+    }
+
+    /// Where the monitoring endpoints listen, when they have a port of their own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.net.metrics_addr()
+    }
+
+    /// Starts draining for a rolling deploy: stops accepting and reports not ready, while
+    /// the players connected play on (see [`podnet_transport::Server::drain`]). Shut down
+    /// once [`connection_count`](Self::connection_count) is 0, or at your deadline.
+    pub fn drain(&self, reason: &str) {
+        self.net.drain(reason);
+    }
+
+    /// Whether [`drain`](Self::drain) was called.
+    pub fn is_draining(&self) -> bool {
+        self.net.is_draining()
+    }
+
     /// How many quiet connections were closed to make room (see
     /// `ServerConfig::max_quiet_connections`).
     pub fn evicted_count(&self) -> u64 {

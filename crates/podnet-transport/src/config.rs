@@ -324,6 +324,69 @@ pub struct ServerConfig {
     /// Default: **on** (`Some(ResumeConfig::default())`). `None` grants none: a drop ends
     /// every session at once.
     pub resume: Option<ResumeConfig>,
+
+    /// Serve the server's figures over HTTP for a monitoring system: `/metrics`
+    /// (Prometheus text), `/healthz` (alive) and `/readyz` (accepting and not draining).
+    /// See [`MetricsConfig`]; [`Server::stats`](crate::Server::stats) gives the same
+    /// figures to code either way.
+    ///
+    /// Default: **None** (off): anyone who reaches the port could read them.
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// Where and how a server serves its figures (see [`ServerConfig::metrics`]).
+///
+/// ```
+/// use podnet_transport::{MetricsConfig, ServerConfig};
+///
+/// let mut config = ServerConfig::default();
+/// config.metrics = Some(MetricsConfig::default()); // /metrics on the game's own port
+/// assert_eq!(config.metrics.as_ref().unwrap().prefix, "podnet");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MetricsConfig {
+    /// A port of their own (`127.0.0.1:9100`, say: keep it private), or `None` for the
+    /// server's own port, beside the WebSocket clients (which needs
+    /// [`ServerConfig::websocket`] on: the port then answers HTTP).
+    ///
+    /// Default: **None** (the server's own port).
+    pub listen: Option<std::net::SocketAddr>,
+    /// The start of every metric's name: `podnet_messages_received_total`, ...
+    ///
+    /// Default: **`podnet`**.
+    pub prefix: String,
+    /// On a port of their own: the most scrapes answered at once (more wait in the
+    /// OS's backlog), each given `WebSocketConfig`'s defaults for the request's size
+    /// (8 KiB) and time (5 s).
+    ///
+    /// Default: **16**.
+    pub max_scrapers: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            prefix: "podnet".to_owned(),
+            max_scrapers: 16,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// The defaults, served on a port of their own at `addr`.
+    ///
+    /// ```
+    /// let config = podnet_transport::MetricsConfig::on("127.0.0.1:0".parse().unwrap());
+    /// assert!(config.listen.is_some());
+    /// ```
+    pub fn on(addr: std::net::SocketAddr) -> Self {
+        Self {
+            listen: Some(addr),
+            ..Self::default()
+        }
+    }
 }
 
 /// A server that also takes WebSocket clients needs `framing.max_frame_length` below this:
@@ -451,6 +514,7 @@ impl Default for ServerConfig {
             tls: None,
             websocket: Some(WebSocketConfig::default()),
             resume: Some(ResumeConfig::default()),
+            metrics: None,
         }
     }
 }

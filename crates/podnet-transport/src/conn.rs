@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) rtt_micros: AtomicU64,
     /// Whether the peer speaks WebSocket: each frame goes out as a WebSocket message.
     is_websocket: bool,
+    /// Whether it is in TLS.
+    tls: bool,
     /// A WebSocket peer's link to its current connection's reader: the close answers the
     /// peer's. Replaced when a resumed session takes a new connection.
     websocket: Mutex<Option<Arc<WsLink>>>,
@@ -117,6 +119,8 @@ pub struct ConnectionInfo {
     pub rtt: Option<Duration>,
     /// Whether the peer said `podnet:hello` (it is podnet, not repod).
     pub podnet_peer: bool,
+    /// How it is connected: TCP, TLS, WebSocket or WebSocket in TLS.
+    pub transport: crate::Transport,
     /// What the handshake settled, once it has.
     pub handshake: Option<Handshake>,
     /// Whether the session resumes after a dropped connection (see
@@ -140,6 +144,8 @@ impl Shared {
         websocket: Option<Arc<WsLink>>,
     ) -> Self {
         let close_ms = u64::try_from(config.close_timeout.as_millis()).unwrap_or(u64::MAX);
+        // Plain TCP writes straight to the socket; TLS goes through its session.
+        let tls = direct.is_none();
         Self {
             id,
             peer,
@@ -160,6 +166,7 @@ impl Shared {
             bad_frames: AtomicU64::new(0),
             rtt_micros: AtomicU64::new(0),
             is_websocket: websocket.is_some(),
+            tls,
             websocket: Mutex::new(websocket),
             resumable: AtomicBool::new(false),
             resume_slot: Mutex::new(SessionSlot::default()),
@@ -403,6 +410,12 @@ impl Shared {
             bad_frames: self.bad_frames.load(Ordering::Relaxed),
             rtt: (rtt > 0).then(|| Duration::from_micros(rtt)),
             podnet_peer: self.podnet_peer.load(Ordering::Relaxed),
+            transport: match (self.is_websocket, self.tls) {
+                (false, false) => crate::Transport::Tcp,
+                (false, true) => crate::Transport::Tls,
+                (true, false) => crate::Transport::WebSocket,
+                (true, true) => crate::Transport::SecureWebSocket,
+            },
             handshake: self.handshake.get().cloned(),
             resumable: self.is_resumable(),
             unacked_frames,

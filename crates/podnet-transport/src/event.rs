@@ -274,6 +274,11 @@ impl<E: ReceivedEvent> Received<E> {
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
     }
+
+    /// The bytes they took on the wire, frame headers included.
+    pub fn bytes(&self) -> usize {
+        self.messages.byte_len()
+    }
 }
 
 impl<E: ReceivedEvent> fmt::Debug for Received<E> {

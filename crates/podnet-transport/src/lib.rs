@@ -67,18 +67,20 @@ mod driver;
 mod error;
 mod event;
 mod frame;
+mod observe;
 mod outbound;
 mod rewind;
 mod server;
 mod socket;
+mod stats;
 #[cfg(feature = "tls")]
 mod tls;
 mod websocket;
 
 pub use client::{Client, query_info};
 pub use config::{
-    ClientConfig, ConnectionConfig, MAX_FRAME_WITH_WEBSOCKET, Page, ResumeConfig, ServerConfig,
-    SlowConsumerPolicy, WebSocketConfig,
+    ClientConfig, ConnectionConfig, MAX_FRAME_WITH_WEBSOCKET, MetricsConfig, Page, ResumeConfig,
+    ServerConfig, SlowConsumerPolicy, WebSocketConfig,
 };
 pub use conn::ConnectionInfo;
 pub use error::{SendError, TransportError};
@@ -98,5 +100,6 @@ pub use podnet_proto::{
     ServerInfo,
 };
 pub use server::{Server, ShutdownReport};
+pub use stats::{ConnectionCounts, RttStats, ServerStats, Transport};
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, ServerTls, rustls};

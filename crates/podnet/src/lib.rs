@@ -86,10 +86,11 @@ pub use podnet_framing::{FramingConfig, Message, Value};
 pub use podnet_sync::{ClientHandle, ServerHandle};
 #[doc(no_inline)]
 pub use podnet_transport::{
-    ClientConfig, ConnectionConfig, ConnectionId, ConnectionInfo, ConnectionKind, ConnectionType,
-    ConnectionTypes, DisconnectReason, Handshake, Liveness, MAX_FRAME_WITH_WEBSOCKET,
-    PROTOCOL_VERSION, Page, Peer, RateLimit, ResumeConfig, SendError, ServerConfig, ServerInfo,
-    ShutdownReport, SlowConsumerPolicy, WebSocketConfig,
+    ClientConfig, ConnectionConfig, ConnectionCounts, ConnectionId, ConnectionInfo, ConnectionKind,
+    ConnectionType, ConnectionTypes, DisconnectReason, Handshake, Liveness,
+    MAX_FRAME_WITH_WEBSOCKET, MetricsConfig, PROTOCOL_VERSION, Page, Peer, RateLimit, ResumeConfig,
+    RttStats, SendError, ServerConfig, ServerInfo, ServerStats, ShutdownReport, SlowConsumerPolicy,
+    Transport, WebSocketConfig,
 };
 #[cfg(feature = "tls")]
 #[doc(no_inline)]

@@ -28,6 +28,10 @@ pub(crate) trait Owner: Send + Sync + 'static {
     fn established(&self, handshake: Handshake, core: &mut podnet_proto::Connection);
     /// The peer sent its first complete frame.
     fn spoke(&self) {}
+    /// The heartbeat measured a round trip.
+    fn rtt(&self, rtt: std::time::Duration) {
+        let _ = rtt;
+    }
     /// The server's description arrived (a client's `info` connection).
     fn info(&self, info: ServerInfo) {
         let _ = info;

@@ -101,10 +101,13 @@ pub(super) fn carry_out<O: Owner>(
             Action::PodnetPeer { .. } => conn
                 .podnet_peer
                 .store(true, std::sync::atomic::Ordering::Relaxed),
-            Action::Rtt(rtt) => conn.rtt_micros.store(
-                u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1),
-                std::sync::atomic::Ordering::Relaxed,
-            ),
+            Action::Rtt(rtt) => {
+                conn.rtt_micros.store(
+                    u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+                owner.rtt(rtt);
+            }
             Action::Info(info) => owner.info(info),
             Action::Close { reason, wire } => {
                 conn.close(reason, &wire);

@@ -296,6 +296,10 @@ pub(super) struct ConnOwner {
 }
 
 impl Owner for ConnOwner {
+    fn rtt(&self, rtt: std::time::Duration) {
+        self.inner.record_rtt(rtt);
+    }
+
     fn established(&self, handshake: Handshake, core: &mut podnet_proto::Connection) {
         let kind = handshake.connection_type.kind();
         if self.conn.set_handshake(handshake.clone()) {

@@ -2,6 +2,7 @@
 //! connection are in [`listener`]; the connections' tasks in `crate::driver`.
 
 mod listener;
+mod metrics;
 mod opening;
 mod resume;
 
@@ -104,6 +105,35 @@ struct Inner {
     resume_rate: Mutex<podnet_proto::TokenBucket>,
     /// This server instance's number, in every resume token it gives.
     instance: u64,
+    /// What it counts (see [`Server::stats`]).
+    counters: Arc<crate::stats::Counters>,
+    /// Set by [`Server::drain`]: not ready any more.
+    draining: std::sync::atomic::AtomicBool,
+    /// The metrics endpoints, if served.
+    metrics: Option<crate::config::MetricsConfig>,
+    /// Their own port's address, if they have one.
+    metrics_addr: Option<SocketAddr>,
+    /// Cancelled when the server shuts down (or is dropped): what stops serving metrics,
+    /// which go on through a drain.
+    shutting_down: CancellationToken,
+}
+
+/// Counts what the application is handed, on its way.
+struct Counting {
+    inner: Arc<dyn EventSink<ServerEvent>>,
+    counters: Arc<crate::stats::Counters>,
+}
+
+impl EventSink<ServerEvent> for Counting {
+    fn deliver(&self, event: ServerEvent) {
+        self.counters.event(&event);
+        self.inner.deliver(event);
+    }
+
+    fn deliver_received(&self, received: crate::event::Received<ServerEvent>) {
+        self.counters.received(&received);
+        self.inner.deliver_received(received);
+    }
 }
 
 impl std::fmt::Debug for Inner {
@@ -178,6 +208,20 @@ impl Server {
             .resume
             .as_ref()
             .map_or(podnet_proto::RateLimit::new(1, 1), |r| r.attempt_rate);
+        if config.metrics.as_ref().is_some_and(|m| m.listen.is_none()) && config.websocket.is_none()
+        {
+            return Err(TransportError::Config {
+                problem: "metrics on the server's own port need HTTP there: turn websocket on \
+                          (WebSocketConfig::default() will do), or give metrics a port of \
+                          their own (MetricsConfig::listen)"
+                    .to_owned(),
+            });
+        }
+        let counters = Arc::new(crate::stats::Counters::default());
+        let metrics_listener = match config.metrics.as_ref().and_then(|m| m.listen) {
+            Some(addr) => Some(listener::bind(addr).await?),
+            None => None,
+        };
         let inner = Arc::new(Inner {
             local_addr,
             name: config.name.clone(),
@@ -191,7 +235,18 @@ impl Server {
                 tokio::time::Instant::now().into_std(),
             )),
             info_fields: Mutex::new(BTreeMap::new()),
-            sink: Arc::new(sink),
+            sink: Arc::new(Counting {
+                inner: Arc::new(sink),
+                counters: counters.clone(),
+            }),
+            counters,
+            draining: std::sync::atomic::AtomicBool::new(false),
+            metrics: config.metrics.clone(),
+            shutting_down: CancellationToken::new(),
+            metrics_addr: match &metrics_listener {
+                Some(listener) => Some(listener.local_addr()?),
+                None => None,
+            },
             stop_accepting: CancellationToken::new(),
             abort_all: CancellationToken::new(),
             tracker: TaskTracker::new(),
@@ -205,6 +260,14 @@ impl Server {
             resume_rate: Mutex::new(podnet_proto::TokenBucket::new(attempt_rate, now)),
         });
         info!(%local_addr, "listening");
+        if let Some(metrics) = metrics_listener {
+            let addr = metrics.local_addr()?;
+            info!(%addr, "serving metrics");
+            inner.tracker.spawn(
+                metrics::serve(inner.clone(), metrics)
+                    .instrument(tracing::info_span!("metrics", addr = %addr)),
+            );
+        }
         inner.tracker.spawn(
             listener::accept_loop(inner.clone(), listener, config)
                 .instrument(tracing::info_span!("server", addr = %local_addr)),
@@ -270,7 +333,9 @@ impl Server {
     ///
     /// As [`send`](Self::send).
     pub fn send_frame(&self, id: ConnectionId, frame: &Frame) -> Result<(), SendError> {
-        self.session(id)?.send(frame.as_bytes().clone())
+        self.session(id)?.send(frame.as_bytes().clone())?;
+        self.inner.counters.sent(frame.as_bytes().len(), 1);
+        Ok(())
     }
 
     /// Sends an encoded frame to one connection, waiting for room in its queue rather than
@@ -280,7 +345,11 @@ impl Server {
     ///
     /// [`SendError::NotConnected`] if the connection is gone or closes meanwhile.
     pub async fn send_frame_wait(&self, id: ConnectionId, frame: &Frame) -> Result<(), SendError> {
-        self.session(id)?.send_wait(frame.as_bytes().clone()).await
+        self.session(id)?
+            .send_wait(frame.as_bytes().clone())
+            .await?;
+        self.inner.counters.sent(frame.as_bytes().len(), 1);
+        Ok(())
     }
 
     /// Sends a typed message to every open connection, encoded once. Returns how many
@@ -301,11 +370,14 @@ impl Server {
     /// how many connections it was queued for.
     pub fn send_frame_to_all(&self, frame: &Frame) -> usize {
         let bytes = frame.as_bytes();
-        self.inner
+        let sent = self
+            .inner
             .table()
             .values()
             .filter(|conn| conn.is_session() && conn.send(bytes.clone()).is_ok())
-            .count()
+            .count();
+        self.inner.counters.sent(bytes.len(), sent);
+        sent
     }
 
     /// Closes one connection gracefully: what was sent to it before still goes out, then
@@ -397,6 +469,56 @@ impl Server {
         self.inner.server_info()
     }
 
+    /// The server's figures now: connections by peer and transport, messages and bytes
+    /// each way, queues, round trips, disconnects by reason, drops and resumes. Counters
+    /// count since the server started.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), podnet_transport::TransportError> {
+    /// use podnet_transport::{Server, ServerConfig};
+    ///
+    /// let (server, _events) = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
+    /// let stats = server.stats();
+    /// assert_eq!((stats.connections.total, stats.messages_in), (0, 0));
+    /// assert!(stats.accepting && !stats.draining);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stats(&self) -> crate::ServerStats {
+        self.inner.stats()
+    }
+
+    /// [`stats`](Self::stats) in the Prometheus text format (OpenMetrics), every name
+    /// starting with `prefix` (`podnet` gives `podnet_messages_received_total`, ...):
+    /// what `/metrics` serves (see [`MetricsConfig`](crate::MetricsConfig)).
+    pub fn metrics_text(&self, prefix: &str) -> String {
+        self.inner.metrics_text(prefix)
+    }
+
+    /// Starts draining, for a rolling deploy: stops accepting (new clients are refused by
+    /// the OS), and reports not ready (`/readyz` answers 503, [`ServerStats::draining`](crate::ServerStats::draining)),
+    /// while the connections open go on until they end by themselves. Then call
+    /// [`shutdown`](Self::shutdown): when [`connection_count`](Self::connection_count) is
+    /// 0, or when your deadline passes. `reason` is logged.
+    pub fn drain(&self, reason: &str) {
+        if !self.inner.draining.swap(true, Ordering::AcqRel) {
+            info!(reason, connections = self.connection_count(), "draining");
+        }
+        self.inner.stop_accepting.cancel();
+    }
+
+    /// Where the monitoring endpoints listen, when they have a port of their own
+    /// ([`MetricsConfig::listen`](crate::MetricsConfig::listen)), with the actual port.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.inner.metrics_addr
+    }
+
+    /// Whether [`drain`](Self::drain) was called.
+    pub fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::Acquire)
+    }
+
     /// Stops accepting new connections; those open are not touched. New clients are then
     /// refused by the OS. [`shutdown`](Self::shutdown) does this first; call it alone to
     /// wind down gently, for example to let running games finish.
@@ -423,6 +545,7 @@ impl Server {
     pub async fn shutdown(&self, reason: &str, timeout: Duration) -> ShutdownReport {
         let inner = &self.inner;
         inner.stop_accepting.cancel();
+        inner.shutting_down.cancel();
         let aborted_before = inner.aborted.load(Ordering::Relaxed);
         let open: Vec<Arc<Shared>> = inner.table().values().cloned().collect();
         info!(connections = open.len(), %reason, "shutting down");
@@ -453,6 +576,7 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         let inner = &self.inner;
+        inner.shutting_down.cancel();
         if inner.stop_accepting.is_cancelled() {
             return;
         }
@@ -497,6 +621,84 @@ impl Inner {
             .values()
             .filter(|conn| conn.is_session())
             .count()
+    }
+
+    fn stats(&self) -> crate::ServerStats {
+        let mut stats = crate::ServerStats {
+            connections: crate::ConnectionCounts::default(),
+            connected: 0,
+            messages_in: 0,
+            bytes_in: 0,
+            messages_out: 0,
+            bytes_out: 0,
+            queued_bytes: 0,
+            max_queued_bytes: 0,
+            bad_frames: 0,
+            disconnects: Vec::new(),
+            slow_consumers: 0,
+            drops: 0,
+            resumes: 0,
+            rejected: self.rejected.load(Ordering::Relaxed),
+            evicted: self.evicted.load(Ordering::Relaxed),
+            rtt: crate::RttStats::default(),
+            accepting: !self.stop_accepting.is_cancelled(),
+            draining: self.draining.load(Ordering::Acquire),
+        };
+        let sessions: Vec<Arc<Shared>> = self
+            .table()
+            .values()
+            .filter(|conn| conn.is_session())
+            .cloned()
+            .collect();
+        let c = &mut stats.connections;
+        for conn in sessions {
+            let info = conn.info();
+            c.total += 1;
+            if info.podnet_peer {
+                c.podnet += 1;
+            } else {
+                c.repod += 1;
+            }
+            match info.transport {
+                crate::Transport::Tcp => c.tcp += 1,
+                crate::Transport::Tls => c.tls += 1,
+                crate::Transport::WebSocket => c.websocket += 1,
+                crate::Transport::SecureWebSocket => c.secure_websocket += 1,
+            }
+            c.resumable += usize::from(info.resumable);
+            stats.queued_bytes += info.queued_bytes;
+            stats.max_queued_bytes = stats.max_queued_bytes.max(info.queued_bytes);
+        }
+        self.counters.fill(&mut stats);
+        stats
+    }
+
+    fn metrics_text(&self, prefix: &str) -> String {
+        self.counters.prometheus(&self.stats(), prefix)
+    }
+
+    /// Whether the server takes new connections: what `/readyz` says.
+    pub(crate) fn is_ready(&self) -> bool {
+        !self.stop_accepting.is_cancelled() && !self.draining.load(Ordering::Acquire)
+    }
+
+    /// The metrics endpoints' settings, if served.
+    pub(crate) fn metrics_config(&self) -> Option<&crate::config::MetricsConfig> {
+        self.metrics.as_ref()
+    }
+
+    /// `/metrics`'s body.
+    pub(crate) fn metrics_body(&self) -> String {
+        let prefix = self
+            .metrics
+            .as_ref()
+            .map_or("podnet", |m| m.prefix.as_str());
+        self.metrics_text(prefix)
+    }
+
+    /// The heartbeat measured a round trip.
+    pub(crate) fn record_rtt(&self, rtt: Duration) {
+        self.counters.rtt(rtt);
     }
 
     fn server_info(&self) -> ServerInfo {

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tracing::{Instrument, debug};
@@ -18,6 +18,7 @@ use super::Inner;
 use super::listener::Halves;
 use crate::ConnectionId;
 use crate::config::WebSocketConfig;
+use crate::observe::Endpoint;
 use crate::websocket::{self, WsLink, WsReader, upgrade};
 
 /// How long a refused HTTP client is given to read the answer.
@@ -198,9 +199,37 @@ impl Inner {
                 }
                 crate::socket::last_words(io, &response, REFUSE_LINGER).await;
             }
+            Some(upgrade::Answer::Observe { endpoint, head }) => {
+                let response = self.observe(endpoint, head, true);
+                crate::socket::last_words(io, &response, REFUSE_LINGER).await;
+            }
             None => {}
         }
         None
+    }
+
+    /// The answer at a monitoring endpoint, if this server serves them here (on its own
+    /// port when `own_port`, else on the metrics port), else a 404.
+    pub(super) fn observe(&self, endpoint: Endpoint, head: bool, own_port: bool) -> Bytes {
+        let served = self
+            .metrics_config()
+            .is_some_and(|m| m.listen.is_none() == own_port);
+        if !served {
+            let path = match endpoint {
+                Endpoint::Metrics => "/metrics",
+                Endpoint::Healthz => "/healthz",
+                Endpoint::Readyz => "/readyz",
+            };
+            return match upgrade::not_found(path) {
+                upgrade::Answer::Respond { response, .. } => response,
+                _ => Bytes::new(),
+            };
+        }
+        let state = crate::observe::State {
+            ready: self.is_ready(),
+            draining: self.draining.load(std::sync::atomic::Ordering::Acquire),
+        };
+        crate::observe::answer(endpoint, head, &state, || self.metrics_body())
     }
 
     /// Reads until the request is whole, or too big, or too slow (then answered with 408).

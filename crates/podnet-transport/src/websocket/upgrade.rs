@@ -21,6 +21,12 @@ pub(crate) enum Answer {
         response: Bytes,
         refused: Option<String>,
     },
+    /// A request for one of the monitoring endpoints (`/metrics`, `/healthz`,
+    /// `/readyz`): answered by the server if it serves them there, else 404.
+    Observe {
+        endpoint: crate::observe::Endpoint,
+        head: bool,
+    },
 }
 
 /// Reads the request at the start of `buf`. `None`: it is not complete yet (read more,
@@ -176,6 +182,12 @@ fn page(method: &str, path: &str, config: &WebSocketConfig) -> Answer {
         );
     }
     let path = path.split(['?', '#']).next().unwrap_or("/");
+    if let Some(endpoint) = crate::observe::Endpoint::at(path) {
+        return Answer::Observe {
+            endpoint,
+            head: method == "HEAD",
+        };
+    }
     match config.pages.get(path) {
         Some(page) => {
             let body: &[u8] = if method == "HEAD" { b"" } else { &page.body };
@@ -200,19 +212,24 @@ fn page(method: &str, path: &str, config: &WebSocketConfig) -> Answer {
                 refused: None,
             }
         }
-        None => refuse(
-            404,
-            "Not Found",
-            format!(
-                "{path}: this is a podnet game server; players connect here with a \
-                 WebSocket (ws://HOST:PORT/) or over TCP"
-            ),
-        ),
+        None => not_found(path),
     }
 }
 
+/// The 404 of a path this server does not serve.
+pub(crate) fn not_found(path: &str) -> Answer {
+    refuse(
+        404,
+        "Not Found",
+        format!(
+            "{path}: this is a podnet game server; players connect here with a \
+             WebSocket (ws://HOST:PORT/) or over TCP"
+        ),
+    )
+}
+
 /// A refusal: the reason as a plain-text body, and for the server's log.
-fn refuse(status: u16, text: &str, why: String) -> Answer {
+pub(crate) fn refuse(status: u16, text: &str, why: String) -> Answer {
     let body = format!("{why}\n");
     Answer::Respond {
         response: response(
@@ -226,7 +243,7 @@ fn refuse(status: u16, text: &str, why: String) -> Answer {
     }
 }
 
-fn response(
+pub(crate) fn response(
     status: u16,
     text: &str,
     extra: &[(&str, &str)],
@@ -258,6 +275,7 @@ mod tests {
     fn status(answer: &Answer) -> u16 {
         let bytes = match answer {
             Answer::Upgrade { response, .. } | Answer::Respond { response, .. } => response,
+            Answer::Observe { .. } => return 0,
         };
         let text = std::str::from_utf8(bytes).unwrap();
         text[9..12].parse().unwrap()

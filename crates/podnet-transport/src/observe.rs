@@ -1,0 +1,122 @@
+//! The monitoring endpoints, sans IO: which paths they are, and what they answer.
+//!
+//! - `/metrics`: the server's figures in the Prometheus text format (OpenMetrics).
+//! - `/healthz`: 200 while the server runs: it answers, so it is alive.
+//! - `/readyz`: 200 while it accepts connections; 503 once it stops accepting or drains.
+
+use bytes::Bytes;
+
+use crate::websocket::upgrade::response;
+
+/// A monitoring endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Metrics,
+    Healthz,
+    Readyz,
+}
+
+impl Endpoint {
+    /// The endpoint at `path` (without its query), if there is one.
+    pub(crate) fn at(path: &str) -> Option<Endpoint> {
+        match path {
+            "/metrics" => Some(Endpoint::Metrics),
+            "/healthz" => Some(Endpoint::Healthz),
+            "/readyz" => Some(Endpoint::Readyz),
+            _ => None,
+        }
+    }
+}
+
+/// What the server says at an endpoint.
+#[derive(Debug)]
+pub(crate) struct State {
+    /// Accepting, and not draining.
+    pub ready: bool,
+    /// Draining (rather than stopped).
+    pub draining: bool,
+}
+
+/// The answer at `endpoint` (without the body for a `HEAD`); `metrics` makes the
+/// `/metrics` text, only when asked for it.
+pub(crate) fn answer(
+    endpoint: Endpoint,
+    head: bool,
+    state: &State,
+    metrics: impl FnOnce() -> String,
+) -> Bytes {
+    let (status, text, content_type, body) = match endpoint {
+        Endpoint::Metrics => (
+            200,
+            "OK",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            metrics(),
+        ),
+        Endpoint::Healthz => (200, "OK", "text/plain; charset=utf-8", "alive\n".to_owned()),
+        Endpoint::Readyz if state.ready => {
+            (200, "OK", "text/plain; charset=utf-8", "ready\n".to_owned())
+        }
+        Endpoint::Readyz => (
+            503,
+            "Service Unavailable",
+            "text/plain; charset=utf-8",
+            if state.draining {
+                "draining\n".to_owned()
+            } else {
+                "not accepting connections\n".to_owned()
+            },
+        ),
+    };
+    let mut out = response(
+        status,
+        text,
+        &[("Cache-Control", "no-store")],
+        content_type,
+        if head { b"" } else { body.as_bytes() },
+    );
+    if head {
+        let text = String::from_utf8_lossy(&out).replace(
+            "Content-Length: 0\r\n",
+            &format!("Content-Length: {}\r\n", body.len()),
+        );
+        out = Bytes::from(text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_answer_with_their_status() {
+        let ready = State {
+            ready: true,
+            draining: false,
+        };
+        let draining = State {
+            ready: false,
+            draining: true,
+        };
+        let status = |b: &Bytes| String::from_utf8_lossy(&b[..12]).into_owned();
+        assert_eq!(
+            status(&answer(Endpoint::Readyz, false, &ready, String::new)),
+            "HTTP/1.1 200"
+        );
+        let answered = answer(Endpoint::Readyz, false, &draining, String::new);
+        assert_eq!(status(&answered), "HTTP/1.1 503");
+        assert!(String::from_utf8_lossy(&answered).ends_with("draining\n"));
+        assert_eq!(
+            status(&answer(Endpoint::Healthz, false, &draining, String::new)),
+            "HTTP/1.1 200"
+        );
+        let metrics = answer(Endpoint::Metrics, true, &ready, || "x 1\n".to_owned());
+        let text = String::from_utf8_lossy(&metrics);
+        assert!(
+            text.contains("Content-Length: 4\r\n") && text.ends_with("\r\n\r\n"),
+            "{text}"
+        );
+        assert_eq!(Endpoint::at("/metrics"), Some(Endpoint::Metrics));
+        assert_eq!(Endpoint::at("/other"), None);
+    }
+}

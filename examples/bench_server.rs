@@ -17,7 +17,7 @@
 //!
 //! With `--metrics ADDR` (`127.0.0.1:9100`; port 0 picks one) it serves `/metrics`,
 //! `/healthz` and `/readyz` there (docs/operations.md), and prints `metrics on ADDR` after
-//! its first line.
+//! its first line; `--heartbeat-ms N` measures round trips to podnet clients that often.
 //!
 //! With `--redis redis://HOST:PORT/` (built with `--features cluster`) it joins a cluster
 //! of bench servers (docs/cluster.md; `--node NAME` names it): `broadcast` then reaches
@@ -100,6 +100,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = ServerConfig::default();
     config.max_connections = 20_000; // the bench opens up to 10,000 clients
     config.network_threads = network_threads;
+    if let Some(ms) = value("--heartbeat-ms").and_then(|ms| ms.parse().ok()) {
+        config.connection.liveness.heartbeat_interval = Some(Duration::from_millis(ms));
+    }
     if let Some(addr) = value("--metrics") {
         config.metrics = Some(podnet::MetricsConfig::on(addr.parse()?));
     }

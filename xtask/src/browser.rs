@@ -83,22 +83,55 @@ pub(crate) fn run_browser_tests() -> Result<TestCounts, String> {
         "--example",
         "whiteboard",
     ]))?;
-    let whiteboard = target_dir()
-        .join("debug/examples")
-        .join(format!("whiteboard{}", std::env::consts::EXE_SUFFIX));
+    // The monitor page's test: the bench server and the load generator.
+    run_command(cargo().args([
+        "build",
+        "--locked",
+        "--package",
+        "podnet",
+        "--example",
+        "bench_server",
+    ]))?;
+    run_command(cargo().args([
+        "build",
+        "--locked",
+        "--package",
+        "podnet-bench",
+        "--bin",
+        "loadgen",
+    ]))?;
+    let exe = |dir: &str, name: &str| {
+        target_dir()
+            .join(dir)
+            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    };
+    let whiteboard = exe("debug/examples", "whiteboard");
     let out = target_dir().join("browser");
     std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     let screenshot = out.join("whiteboard.png");
+    let monitor = out.join("monitor.png");
     let mut cmd = Command::new(find_program("node").ok_or("node is missing")?);
-    cmd.args(["--test", "--test-reporter=tap", "whiteboard.test.mjs"])
-        .current_dir(&dir)
-        .env("WHITEBOARD_BIN", &whiteboard)
-        .env("CHROMIUM", &chromium)
-        .env("PYTHON", &python)
-        .env("REPOD_CLIENT", repod.join("examples/whiteboard/client.py"))
-        .env("SCREENSHOT", &screenshot);
+    cmd.args([
+        "--test",
+        "--test-reporter=tap",
+        "whiteboard.test.mjs",
+        "monitor.test.mjs",
+    ])
+    .current_dir(&dir)
+    .env("WHITEBOARD_BIN", &whiteboard)
+    .env("BENCH_SERVER_BIN", exe("debug/examples", "bench_server"))
+    .env("LOADGEN_BIN", exe("debug", "loadgen"))
+    .env("CHROMIUM", &chromium)
+    .env("PYTHON", &python)
+    .env("REPOD_CLIENT", repod.join("examples/whiteboard/client.py"))
+    .env("SCREENSHOT", &screenshot)
+    .env("SCREENSHOT_MONITOR", &monitor);
     let counts = crate::node::run_node_tests(&mut cmd, "the browser tests")?;
-    println!("browser: screenshot at {}", screenshot.display());
+    println!(
+        "browser: screenshots at {} and {}",
+        screenshot.display(),
+        monitor.display()
+    );
     Ok(counts)
 }
 

@@ -103,3 +103,8 @@ pub use server::{Server, ShutdownReport};
 pub use stats::{ConnectionCounts, RttStats, ServerStats, Transport};
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, ServerTls, rustls};
+
+/// docs/operations.md's code, compiled and run as doctests so the guide cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/operations.md")]
+struct OperationsGuide;

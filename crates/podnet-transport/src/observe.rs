@@ -3,6 +3,8 @@
 //! - `/metrics`: the server's figures in the Prometheus text format (OpenMetrics).
 //! - `/healthz`: 200 while the server runs: it answers, so it is alive.
 //! - `/readyz`: 200 while it accepts connections; 503 once it stops accepting or drains.
+//! - `/monitor`: a live page (plain HTML and a small script) charting players,
+//!   messages per second and round trips from `/metrics`.
 
 use bytes::Bytes;
 
@@ -14,7 +16,11 @@ pub(crate) enum Endpoint {
     Metrics,
     Healthz,
     Readyz,
+    Monitor,
 }
+
+/// The monitor page.
+const MONITOR: &str = include_str!("monitor.html");
 
 impl Endpoint {
     /// The endpoint at `path` (without its query), if there is one.
@@ -23,6 +29,7 @@ impl Endpoint {
             "/metrics" => Some(Endpoint::Metrics),
             "/healthz" => Some(Endpoint::Healthz),
             "/readyz" => Some(Endpoint::Readyz),
+            "/monitor" => Some(Endpoint::Monitor),
             _ => None,
         }
     }
@@ -53,6 +60,7 @@ pub(crate) fn answer(
             metrics(),
         ),
         Endpoint::Healthz => (200, "OK", "text/plain; charset=utf-8", "alive\n".to_owned()),
+        Endpoint::Monitor => (200, "OK", "text/html; charset=utf-8", MONITOR.to_owned()),
         Endpoint::Readyz if state.ready => {
             (200, "OK", "text/plain; charset=utf-8", "ready\n".to_owned())
         }

@@ -219,6 +219,7 @@ impl Inner {
                 Endpoint::Metrics => "/metrics",
                 Endpoint::Healthz => "/healthz",
                 Endpoint::Readyz => "/readyz",
+                Endpoint::Monitor => "/monitor",
             };
             return match upgrade::not_found(path) {
                 upgrade::Answer::Respond { response, .. } => response,

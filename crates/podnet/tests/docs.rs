@@ -215,6 +215,7 @@ fn guides_with_rust_code_are_compiled() {
         "crates/podnet/src/lib.rs",
         "crates/podnet-lobby/src/lib.rs",
         "crates/podnet-cluster/src/lib.rs",
+        "crates/podnet-transport/src/lib.rs",
     ]
     .iter()
     .map(|p| std::fs::read_to_string(root().join(p)).unwrap())

@@ -12,6 +12,13 @@
 //! the connections over N network threads (`ServerConfig::network_threads`). Ctrl-C or
 //! SIGTERM stops it gracefully.
 //!
+//! For the game-tick benchmark (docs/performance.md) it also runs rooms: `join`
+//! (`{"room": R}`, answered `{"action": "joined", "room": R, "seat": S}`) puts the player
+//! in room R; `input` (`{"seq": N}`) is the player's latest input; and 20 times a second
+//! the game loop steps every room, sending its state (`{"action": "state", "tick": T,
+//! "acks": [the last input seq of each seat], "at_us": when, "pad": ...}`, 256 bytes) to
+//! its players.
+//!
 //! WebSocket load generators drive it on the same port, at `ws://ADDR/`: each binary
 //! WebSocket message is one bench message (the msgpack map, without the 4-byte length).
 //!
@@ -23,15 +30,28 @@
 //! of bench servers (docs/cluster.md; `--node NAME` names it): `broadcast` then reaches
 //! every client of every node.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use podnet::wire::Frame;
-use podnet::{Channel, ChannelHandlers, Message, SendError, Server, ServerConfig};
+use podnet::{
+    Channel, ChannelCtx, ChannelHandlers, ConnectionId, DisconnectReason, Message, SendError,
+    Server, ServerConfig,
+};
 use serde::{Deserialize, Serialize};
+
+/// How often the game loop steps the rooms: 20 times a second.
+const TICK: Duration = Duration::from_millis(50);
+
+/// The size of a room's state message.
+const STATE_BYTES: usize = 256;
 
 #[derive(Default)]
 struct Counters {
     moves: u64,
+    /// The tick scenario's rooms, by number.
+    rooms: BTreeMap<u64, Room>,
+    tick: u64,
     /// With `--redis`: the cluster, for `broadcast`.
     #[cfg(feature = "cluster")]
     cluster: Option<podnet::cluster::ClusterHandle>,
@@ -43,11 +63,65 @@ struct Report {
     moves: u64,
 }
 
+/// A room of the tick scenario: its players by seat, and each one's latest input.
 #[derive(Default)]
-struct BenchChannel;
+struct Room {
+    seats: Vec<Option<ConnectionId>>,
+    acks: Vec<u64>,
+}
+
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "join")]
+struct Join {
+    room: u64,
+}
+
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "joined")]
+struct Joined {
+    room: u64,
+    seat: usize,
+}
+
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "input")]
+struct Input {
+    seq: u64,
+}
+
+#[derive(Serialize, Message)]
+#[message(action = "state")]
+struct State<'a> {
+    tick: u64,
+    acks: &'a [u64],
+    /// When the room stepped (unix microseconds): the load generator's clock is the same.
+    at_us: u64,
+    #[serde(with = "serde_bytes")]
+    pad: &'a [u8],
+}
+
+/// A player: where it sits, in the tick scenario.
+#[derive(Default)]
+struct BenchChannel {
+    seat: Option<(u64, usize)>,
+}
 
 impl Channel for BenchChannel {
     type Game = Counters;
+
+    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, _: &DisconnectReason) {
+        let Some((number, seat)) = self.seat else {
+            return;
+        };
+        if let Some(room) = ctx.game.rooms.get_mut(&number) {
+            if let Some(slot) = room.seats.get_mut(seat) {
+                *slot = None;
+            }
+            if room.seats.iter().all(Option::is_none) {
+                ctx.game.rooms.remove(&number);
+            }
+        }
+    }
 
     fn handlers(h: &mut ChannelHandlers<Self>) {
         h.on_raw("ping", |_, ctx, msg| -> Result<(), SendError> {
@@ -55,6 +129,8 @@ impl Channel for BenchChannel {
                 .send_frame(ctx.id(), &Frame::from_message(msg)?)
         })
         .on_raw("move", |_, ctx, _| ctx.game.moves += 1)
+        .on(Self::join)
+        .on(Self::input)
         .on_raw("report", |_, ctx, _| {
             ctx.send(&Report {
                 moves: ctx.game.moves,
@@ -121,8 +197,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("metrics on {addr}");
     }
     let mut next_stats = Instant::now() + Duration::from_secs(1);
+    // Rooms of 10 in the tick scenario: their state is 256 bytes.
+    let pad = state_pad(10);
+    let mut next_tick = Instant::now() + TICK;
     while server.stop_requested().is_none() {
-        server.pump_timeout(Duration::from_millis(100));
+        let wait = next_tick.saturating_duration_since(Instant::now());
+        if server.game().rooms.is_empty() {
+            // Answer at once: the ping, move and broadcast scenarios measure that.
+            server.pump_timeout(wait.min(Duration::from_millis(100)));
+        } else {
+            // A tick-based game's loop: once a tick, take every input that came, step
+            // every room, send the states; sleep in between.
+            std::thread::sleep(wait);
+            server.pump();
+        }
+        let now = Instant::now();
+        if now >= next_tick {
+            if !server.game().rooms.is_empty() {
+                step(&mut server, &pad);
+            }
+            next_tick += TICK;
+            if next_tick < now {
+                // Behind (the machine stalled): the next step is one tick from now.
+                next_tick = now + TICK;
+            }
+        }
         if stats && Instant::now() >= next_stats {
             println!(
                 "connections: {}  moves: {}",
@@ -134,6 +233,73 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     server.shutdown("bench server stopped", Duration::from_secs(2));
     Ok(())
+}
+
+impl BenchChannel {
+    fn join(&mut self, ctx: &mut ChannelCtx<'_, Self>, join: Join) -> Result<(), SendError> {
+        let id = ctx.id();
+        let room = ctx.game.rooms.entry(join.room).or_default();
+        let seat = room.seats.len();
+        room.seats.push(Some(id));
+        room.acks.push(0);
+        self.seat = Some((join.room, seat));
+        ctx.send(&Joined {
+            room: join.room,
+            seat,
+        })
+    }
+
+    fn input(&mut self, ctx: &mut ChannelCtx<'_, Self>, input: Input) {
+        if let Some((room, seat)) = self.seat {
+            if let Some(ack) = ctx
+                .game
+                .rooms
+                .get_mut(&room)
+                .and_then(|r| r.acks.get_mut(seat))
+            {
+                *ack = (*ack).max(input.seq);
+            }
+        }
+    }
+}
+
+/// Steps every room once: its state to each of its players, encoded once per room.
+fn step(server: &mut Server<BenchChannel>, pad: &[u8]) {
+    let at_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+    let handle = server.handle().clone();
+    let game = server.game_mut();
+    game.tick += 1;
+    for room in game.rooms.values() {
+        let state = State {
+            tick: game.tick,
+            acks: &room.acks,
+            at_us,
+            pad,
+        };
+        let Ok(frame) = Frame::encode(&state, handle.framing()) else {
+            continue;
+        };
+        for id in room.seats.iter().flatten() {
+            let _ = handle.send_frame(*id, &frame);
+        }
+    }
+}
+
+/// The padding that makes a full room's state `STATE_BYTES` long.
+fn state_pad(room_size: usize) -> Vec<u8> {
+    let acks = vec![u64::from(u32::MAX); room_size];
+    let probe = State {
+        tick: u64::from(u32::MAX),
+        acks: &acks,
+        at_us: u64::MAX,
+        pad: &[],
+    };
+    let len = Frame::encode(&probe, &Default::default())
+        .map(|f| f.as_bytes().len() - 4)
+        .unwrap_or(STATE_BYTES);
+    vec![0x55; STATE_BYTES.saturating_sub(len)]
 }
 
 /// Joins the cluster at `url` (on a runtime of its own) and gives `broadcast` its handle.

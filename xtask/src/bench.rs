@@ -1,5 +1,6 @@
-//! `cargo xtask bench`: podnet beside a plain tokio baseline (and repod, when the interop
-//! venv exists), measured in the same run, printed as one table of medians and ratios.
+//! `cargo xtask bench`: podnet beside a plain tokio baseline and a lean one (and repod, when
+//! the interop venv exists), measured in the same run, printed as tables of medians and
+//! ratios; the game-tick scenario among them (`--scenario tick` runs it alone).
 //! Then the criterion micro-benchmarks. `cargo xtask bench --quick` runs each scenario once
 //! with less load, as a smoke test; `--no-micro` skips criterion.
 //!
@@ -169,6 +170,9 @@ struct Load {
     connections: usize,
     /// Cuts in the resume-time scenario.
     cuts: usize,
+    /// Players in the game-tick scenario, and how long it is measured.
+    tick_players: usize,
+    tick_seconds: usize,
 }
 
 /// Builds podnet-bench's programs (the baseline server, the load generator, the soak)
@@ -196,7 +200,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         ),
         None => None,
     };
-    let micro = !args.iter().any(|a| a == "--no-micro") && !quick;
+    // `--scenario NAME`: that scenario only (say `tick`), on every server that runs it.
+    let only_scenario = match args.iter().position(|a| a == "--scenario") {
+        Some(i) => Some(
+            args.get(i + 1)
+                .ok_or("`--scenario` takes a scenario's name (tick, throughput1, rtt, ...)")?
+                .clone(),
+        ),
+        None => None,
+    };
+    let micro = !args.iter().any(|a| a == "--no-micro") && !quick && only_scenario.is_none();
     let load = if quick {
         Load {
             runs: 1,
@@ -205,6 +218,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             pings: 500,
             connections: 1_000,
             cuts: 5,
+            tick_players: 200,
+            tick_seconds: 2,
         }
     } else {
         Load {
@@ -214,6 +229,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             pings: 2_000,
             connections: 10_000,
             cuts: 50,
+            tick_players: 2_000,
+            tick_seconds: 5,
         }
     };
 
@@ -279,7 +296,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 "0".into(),
             ],
             scale: 1.0,
-            only: None,
+            // Not the game tick: it has no rooms.
+            only: Some(&[
+                "throughput1",
+                "throughput8",
+                "rtt",
+                "rtt-pump",
+                "fanout",
+                "connections",
+            ]),
             websocket: false,
         },
         ServerKind {
@@ -378,6 +403,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                         },
                     ],
                 ),
+                // The game tick: players in rooms of 10, 30 inputs a second each, every
+                // room stepped 20 times a second (repod at a twentieth of the players).
+                (
+                    "tick",
+                    vec![
+                        "tick".into(),
+                        "{addr}".into(),
+                        scaled(load.tick_players).max(10).to_string(),
+                        "10".into(),
+                        load.tick_seconds.to_string(),
+                        "{pid}".into(),
+                    ],
+                ),
             ];
             let ws_scenarios: Vec<(&str, Vec<String>)> =
                 [("ws-throughput1", "1"), ("ws-throughput8", "8")]
@@ -447,7 +485,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 .chain(ws_scenarios)
                 .chain(resume_scenarios)
                 .filter(|(name, _)| kind.websocket || !name.starts_with("ws-"))
-                .filter(|(name, _)| kind.only.is_none_or(|only| only.contains(name)));
+                .filter(|(name, _)| kind.only.is_none_or(|only| only.contains(name)))
+                .filter(|(name, _)| only_scenario.as_deref().is_none_or(|only| only == *name));
             for (scenario, args) in scenarios {
                 let figures = measure(kind, &loadgen, scenario, &args)
                     .map_err(|e| format!("{} / {scenario}: {e}", kind.name))?;
@@ -469,7 +508,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     // The cluster: three bench servers sharing players through a real redis-server.
     let mut cluster: BTreeMap<&str, BTreeMap<String, Vec<f64>>> = BTreeMap::new();
-    match crate::system::find_program("redis-server") {
+    match crate::system::find_program("redis-server").filter(|_| only_scenario.is_none()) {
         Some(redis) => {
             let bench_server = release.join("examples").join(exe("bench_server"));
             for run in 1..=load.runs {
@@ -565,8 +604,14 @@ fn measure(
         .last()
         .ok_or("no address in the server's first line")?
         .to_owned();
-    let args: Vec<String> = args.iter().map(|a| a.replace("{addr}", &addr)).collect();
     let pid = server.0.id();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| {
+            a.replace("{addr}", &addr)
+                .replace("{pid}", &pid.to_string())
+        })
+        .collect();
 
     let mut figures = Vec::new();
     let output = if scenario == "connections" {
@@ -835,6 +880,11 @@ fn print_table(
             .get(row.key)
             .and_then(|v| median(v.clone()))
     };
+    if ROWS.iter().all(|row| get("podnet", row).is_none()) {
+        // Only other scenarios ran (`--scenario tick`).
+        print_tick_table(&get_any(results));
+        return;
+    }
     println!(
         "\npodnet beside a plain tokio baseline and the lean one (one thread, no locks, no \
          channels, no allocation per message), same run, median of {runs}"
@@ -928,6 +978,62 @@ fn print_table(
     }
     print_websocket_table(&get_any(results));
     print_resume_table(&get_any(results));
+    print_tick_table(&get_any(results));
+}
+
+/// The game-tick rows: (label, key, target against the baseline).
+const TICK_ROWS: &[(&str, &str, &str)] = &[
+    ("server CPU (% of a core)", "cpu_pct", "<= 1.1x"),
+    ("input to state p50 (ms)", "p50_ms", ""),
+    ("input to state p99 (ms)", "p99_ms", "<= 52 ms"),
+    ("input to state max (ms)", "max_ms", ""),
+    ("step to client p50 (ms)", "delivery_p50_ms", ""),
+    ("step to client p99 (ms)", "delivery_p99_ms", ""),
+    ("step to client max (ms)", "delivery_max_ms", "<= 20 ms"),
+    ("states delivered per second", "deliveries_per_second", ""),
+    ("inputs per second", "inputs_per_second", ""),
+    ("lost (states or inputs)", "lost", "0"),
+    ("server RSS (MiB)", "rss_mib", ""),
+];
+
+/// The game tick: a real game's load rather than pipelined bursts.
+fn print_tick_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
+    let Some(players) = get("podnet", "tick", "players") else {
+        return;
+    };
+    println!(
+        "\nthe game tick, same run: {players:.0} players in rooms of 10, 30 inputs a second each, \
+         every room stepped 20 times a second (a 256-byte state to its players)"
+    );
+    let repod_players = get("repod", "tick", "players");
+    print!(
+        "{:<36} {:>12} {:>12} {:>16} {:>10}",
+        "", "podnet", "baseline", "podnet/baseline", "target"
+    );
+    if let Some(n) = repod_players {
+        print!(" {:>16}", format!("repod ({n:.0})"));
+    }
+    println!();
+    for (label, key, target) in TICK_ROWS {
+        let podnet = get("podnet", "tick", key);
+        let baseline = get("baseline", "tick", key);
+        let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        let ratio = match (podnet, baseline) {
+            (Some(p), Some(b)) if b > 0.0 => format!("{:.2}x", p / b),
+            _ => "-".into(),
+        };
+        print!(
+            "{label:<36} {:>12} {:>12} {:>16} {:>10}",
+            show(podnet),
+            show(baseline),
+            ratio,
+            target
+        );
+        if repod_players.is_some() {
+            print!(" {:>16}", show(get("repod", "tick", key)));
+        }
+        println!();
+    }
 }
 
 /// What resume costs, and how fast it is.

@@ -11,6 +11,11 @@
 //!                                            prints HOLDING and keeps them open until stdin closes
 //! loadgen broadcast-latency A,B N            a client on A broadcasts N times, one at a time;
 //!                                            the time until a client on B has each
+//! loadgen tick ADDR PLAYERS ROOM SECONDS [PID]
+//!                                            the game tick: PLAYERS in rooms of ROOM, 30 inputs
+//!                                            a second each; the server steps each room 20 times
+//!                                            a second; input-to-state latency, deliveries, lost,
+//!                                            and with PID the server's CPU and memory
 //! loadgen resume-time ADDR CUTS [BACKOFF_MS] a podnet client through a fault-injecting proxy:
 //!                                            the time from each cut to the resumed session
 //!                                            (the first backoff: the default, or BACKOFF_MS)
@@ -76,6 +81,10 @@ fn main() -> Result<()> {
             "rtt" => rtt(&addr, wire, num(2)?).await,
             "fanout" => fanout(&addr, wire, num(2)?, num(3)?).await,
             "connections" => connections(&addr, num(2)?).await,
+            "tick" => {
+                let pid = arg(5).ok().and_then(|p| p.parse().ok());
+                tick(&addr, num(2)?, num(3)?, num(4)? as u64, pid).await
+            }
             other => Err(format!("unknown scenario {other}").into()),
         }
     })
@@ -676,5 +685,240 @@ async fn connections(addr: &str, n: usize) -> Result<()> {
     })
     .await?;
     drop(streams);
+    Ok(())
+}
+
+// ---- The game-tick scenario ----
+
+/// A room's state, as the tick scenario's servers send it (the `pad` is ignored).
+#[derive(serde::Deserialize)]
+struct TickState {
+    tick: u64,
+    /// The last input seen from each seat.
+    acks: Vec<u64>,
+    /// When the server stepped the room (unix microseconds).
+    at_us: u64,
+}
+
+/// What one player measured.
+#[derive(Default)]
+struct TickSeen {
+    /// Input sent → first state that includes it (microseconds).
+    input_to_state: Vec<u64>,
+    /// Room stepped → state here (microseconds, wall clocks of one machine).
+    delivery: Vec<u64>,
+    states: u64,
+    inputs: u64,
+    /// Ticks of the room this player never got a state of.
+    lost: u64,
+}
+
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// A process's CPU time so far (user + system), from /proc (Linux; clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// `players` players in rooms of `room_size`, each sending 30 inputs a second for
+/// `seconds` (after a second of warm-up), the server stepping each room 20 times a second
+/// and sending its state to the room. With `pid`, the server's CPU and memory too.
+async fn tick(
+    addr: &str,
+    players: usize,
+    room_size: usize,
+    seconds: u64,
+    pid: Option<u32>,
+) -> Result<()> {
+    const INPUTS_PER_SECOND: u64 = 30;
+    let room_size = room_size.max(1);
+    let warmup = Duration::from_secs(1);
+    let measure = Duration::from_secs(seconds.max(1));
+    // Everyone connects and joins first; the clock starts once all have.
+    let mut joined = Vec::with_capacity(players);
+    let wave = 256;
+    let mut pending = Vec::new();
+    for player in 0..players {
+        let addr = addr.to_owned();
+        pending.push(tokio::spawn(async move {
+            let mut stream = connect(&addr).await?;
+            let room = (player / room_size) as u64;
+            stream
+                .write_all(&frame("join", vec![("room", Value::from(room))]))
+                .await?;
+            let mut buf = BytesMut::with_capacity(4096);
+            let mut codec = FrameCodec::new(&FramingConfig::default());
+            loop {
+                while let Some(payload) = codec.decode(&mut buf)? {
+                    let msg = RawMessage::parse(payload, &FramingConfig::default())?;
+                    if msg.action() == "joined" {
+                        let seat = msg.to_value()?["seat"].as_u64().ok_or("no seat")? as usize;
+                        return Ok::<_, Box<dyn std::error::Error + Send + Sync>>((
+                            stream, buf, seat,
+                        ));
+                    }
+                }
+                if stream.read_buf(&mut buf).await? == 0 {
+                    return Err("the server closed before the join was answered".into());
+                }
+            }
+        }));
+        if pending.len() == wave {
+            for task in pending.drain(..) {
+                joined.push(tokio::time::timeout(DEADLINE, task).await???);
+            }
+        }
+    }
+    for task in pending {
+        joined.push(tokio::time::timeout(DEADLINE, task).await???);
+    }
+    let start = Instant::now();
+    let window = (start + warmup, start + warmup + measure);
+    let cpu_before = Arc::new(std::sync::Mutex::new(None));
+    if let Some(pid) = pid {
+        let cpu_before = cpu_before.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(window.0)).await;
+            *cpu_before.lock().unwrap_or_else(|e| e.into_inner()) = cpu_seconds(pid);
+        });
+    }
+    let mut tasks = Vec::with_capacity(players);
+    for (i, (stream, buf, seat)) in joined.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let (mut reader, mut writer) = stream.into_split();
+            let mut buf = buf;
+            let mut codec = FrameCodec::new(&FramingConfig::default());
+            let mut seen = TickSeen::default();
+            // Spread the players' input times over the period.
+            let period = Duration::from_micros(1_000_000 / INPUTS_PER_SECOND);
+            let phase = period * (i as u32 % 97) / 97;
+            let mut inputs = tokio::time::interval_at(tokio::time::Instant::now() + phase, period);
+            let mut sent: std::collections::VecDeque<(u64, Instant)> = Default::default();
+            let mut seq: u64 = 0;
+            let mut last_tick: Option<u64> = None;
+            let stop_at = window.1;
+            let drain_until = window.1 + Duration::from_millis(300);
+            loop {
+                tokio::select! {
+                    _ = inputs.tick(), if Instant::now() < stop_at => {
+                        seq += 1;
+                        let input = frame("input", vec![("seq", Value::from(seq))]);
+                        writer.write_all(&input).await?;
+                        let now = Instant::now();
+                        sent.push_back((seq, now));
+                        if now >= window.0 {
+                            seen.inputs += 1;
+                        }
+                    }
+                    read = reader.read_buf(&mut buf) => {
+                        if read? == 0 {
+                            return Err("the server closed".into());
+                        }
+                        while let Some(payload) = codec.decode(&mut buf)? {
+                            let now = Instant::now();
+                            let wall = unix_micros();
+                            let msg = RawMessage::parse(payload, &FramingConfig::default())?;
+                            if msg.action() != "state" {
+                                continue;
+                            }
+                            let state: TickState = msg.decode()?;
+                            // States are counted in the window; inputs sent in it are
+                            // followed to their state until the drain ends.
+                            let counting = now >= window.0 && now < drain_until;
+                            let in_window = now >= window.0 && now < window.1;
+                            if let Some(last) = last_tick {
+                                if state.tick > last + 1 && counting {
+                                    seen.lost += state.tick - last - 1;
+                                }
+                            }
+                            last_tick = Some(state.tick);
+                            if in_window {
+                                seen.states += 1;
+                                seen.delivery.push(wall.saturating_sub(state.at_us));
+                            }
+                            let ack = state.acks.get(seat).copied().unwrap_or(0);
+                            while let Some(&(s, at)) = sent.front() {
+                                if s > ack {
+                                    break;
+                                }
+                                sent.pop_front();
+                                if at >= window.0 && counting {
+                                    let micros = u64::try_from(now.duration_since(at).as_micros()).unwrap_or(u64::MAX);
+                                    seen.input_to_state.push(micros);
+                                }
+                            }
+                        }
+                    }
+                    () = tokio::time::sleep_until(tokio::time::Instant::from_std(drain_until)) => {
+                        // Inputs sent in the window and never in a state: lost.
+                        seen.lost += sent.iter().filter(|(_, at)| *at >= window.0).count() as u64;
+                        return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(seen);
+                    }
+                }
+            }
+        }));
+    }
+    let mut all = TickSeen::default();
+    for task in tasks {
+        let seen = tokio::time::timeout(DEADLINE, task).await???;
+        all.input_to_state.extend(seen.input_to_state);
+        all.delivery.extend(seen.delivery);
+        all.states += seen.states;
+        all.inputs += seen.inputs;
+        all.lost += seen.lost;
+    }
+    let secs = measure.as_secs_f64();
+    let mut cpu = String::new();
+    if let Some(pid) = pid {
+        let before = *cpu_before.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some(before), Some(after)) = (before, cpu_seconds(pid)) {
+            // Measured to the end of the drain; the window's length is close enough.
+            cpu = format!(" cpu_pct={:.1}", 100.0 * (after - before) / (secs + 0.3));
+        }
+        if let Some(rss) = rss_mib(pid) {
+            cpu.push_str(&format!(" rss_mib={rss:.1}"));
+        }
+    }
+    let q = |v: &mut Vec<u64>, q: f64| -> f64 {
+        if v.is_empty() {
+            return f64::NAN;
+        }
+        v.sort_unstable();
+        let at = ((v.len() as f64 * q) as usize).min(v.len() - 1);
+        v[at] as f64 / 1000.0
+    };
+    let (mut input, mut delivery) = (all.input_to_state, all.delivery);
+    println!(
+        "RESULT tick players={players} rooms={} seconds={secs:.1} p50_ms={:.2} p99_ms={:.2} max_ms={:.2} \
+         delivery_p50_ms={:.2} delivery_p99_ms={:.2} delivery_max_ms={:.2} deliveries_per_second={:.0} \
+         inputs_per_second={:.0} lost={}{cpu}",
+        players.div_ceil(room_size),
+        q(&mut input, 0.5),
+        q(&mut input, 0.99),
+        q(&mut input, 1.0),
+        q(&mut delivery, 0.5),
+        q(&mut delivery, 0.99),
+        q(&mut delivery, 1.0),
+        all.states as f64 / secs,
+        all.inputs as f64 / secs,
+        all.lost,
+    );
     Ok(())
 }

@@ -195,37 +195,12 @@ impl Bot {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 async fn demo() -> Result<()> {
-    let redis = std::env::var_os("REDIS_SERVER")
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            std::env::split_paths(&std::env::var_os("PATH")?)
-                .map(|d| d.join("redis-server"))
-                .find(|p| p.is_file())
-        })
-        .ok_or("no redis-server on PATH: install it (Debian: apt-get install redis-server)")?;
-    let port = free_port()?;
-    let _redis = Process(
-        Command::new(redis)
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
-    let url = format!("redis://127.0.0.1:{port}/");
-    // Until redis answers.
-    for _ in 0..500 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    // A redis-server from PATH (or REDIS_SERVER) on a free port, persistence off,
+    // stopped when dropped: the test kit's.
+    let redis = podnet_testkit::RedisServer::start()
+        .map_err(|e| format!("{e} (Debian: apt-get install redis-server)"))?;
+    let url = redis.url();
     println!("redis-server on {url}; three nodes:");
     let (node_a, a) = start_node(&url, "a")?;
     let (_node_b, b) = start_node(&url, "b")?;

@@ -91,6 +91,21 @@ async fn login(peer: &mut Peer, name: &str) -> Welcome {
         .unwrap()
 }
 
+/// The live nodes, as an observer joined for the question sees them (itself left out).
+async fn live_nodes(redis: &RedisServer) -> HashSet<String> {
+    let observer = Node::join(cluster_config(redis, "observer")).await.unwrap();
+    let live = observer
+        .nodes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .filter(|id| id != "observer")
+        .collect();
+    observer.leave().await.unwrap();
+    live
+}
+
 /// Waits for `game_start`, skipping the welcome and lobby updates.
 async fn game_start(peer: &mut Peer) -> GameStart {
     loop {
@@ -358,18 +373,8 @@ async fn a_session_loses_the_players_of_a_node_that_dies() {
     drop((ada, bob));
     host.stop().await;
     // The session noticed because the dead node is gone from the registry.
-    let observer = Node::join(cluster_config(&redis, "observer"))
-        .await
-        .unwrap();
-    let live: HashSet<String> = observer
-        .nodes()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.id)
-        .collect();
+    let live = live_nodes(&redis).await;
     assert!(!live.contains(other_id), "{live:?}");
-    observer.leave().await.unwrap();
 }
 
 /// Redis restarts (empty) while a player waits: once it is back, the waiting player is
@@ -477,18 +482,8 @@ async fn a_pump_lobby_server_is_a_node_too() {
         .unwrap();
     b.stop().await;
     // The pumped node left the cluster as it shut down.
-    let observer = Node::join(cluster_config(&redis, "observer"))
-        .await
-        .unwrap();
-    let live: HashSet<String> = observer
-        .nodes()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|n| n.id)
-        .collect();
+    let live = live_nodes(&redis).await;
     assert!(!live.contains("pumped"), "{live:?}");
-    observer.leave().await.unwrap();
 }
 
 /// A player whose connection drops in a session running on another node keeps their

@@ -92,6 +92,27 @@ fn login(lobby: &mut Lobby<Talk>, id: ConnectionId, name: &str, out: &Recorder) 
     );
 }
 
+/// A player of this node waiting in the cluster's queue: connected, logged in, the
+/// cluster's yes taken; the requests and what was sent so far are cleared.
+fn waiting(lobby: &mut Lobby<Talk>, id: u64, name: &str, out: &Recorder) -> ConnectionId {
+    let id = connect(lobby, id, out);
+    login(lobby, id, name, out);
+    lobby.take_cluster_requests();
+    assert!(lobby.claimed(id, Ok(true), out));
+    lobby.take_cluster_requests();
+    out.take();
+    id
+}
+
+/// A seat of a `lobby:start` group.
+fn member(node: &str, conn: u64, name: &str) -> Value {
+    Value::Array(vec![
+        Value::from(node),
+        Value::from(conn),
+        Value::from(name),
+    ])
+}
+
 /// A login asks the cluster for the name; the answer decides; a waiting player is queued;
 /// one who leaves is taken out of the queue.
 #[test]
@@ -146,20 +167,8 @@ fn logins_ask_the_cluster_and_waiting_players_are_queued() {
 fn hostile_or_stale_node_messages_change_nothing() {
     let out = Recorder::default();
     let mut lobby = Lobby::<Talk>::clustered(LobbyConfig::new(2), (), "a");
-    let ada = connect(&mut lobby, 1, &out);
-    login(&mut lobby, ada, "ada", &out);
-    lobby.take_cluster_requests();
-    assert!(lobby.claimed(ada, Ok(true), &out));
-    lobby.take_cluster_requests();
-    out.take();
+    let ada = waiting(&mut lobby, 1, "ada", &out);
 
-    let member = |node: &str, conn: u64, name: &str| {
-        Value::Array(vec![
-            Value::from(node),
-            Value::from(conn),
-            Value::from(name),
-        ])
-    };
     let junk = [
         message("lobby:start", vec![("group", Value::from("x"))]),
         message("lobby:start", vec![]),
@@ -308,19 +317,7 @@ fn deliver(session: u64, message_bytes: Value) -> RawMessage {
 fn a_session_here_seats_visitors_through_their_node() {
     let out = Recorder::default();
     let mut lobby = Lobby::<Talk>::clustered(LobbyConfig::new(2), (), "a");
-    let ada = connect(&mut lobby, 1, &out);
-    login(&mut lobby, ada, "ada", &out);
-    lobby.take_cluster_requests();
-    assert!(lobby.claimed(ada, Ok(true), &out));
-    lobby.take_cluster_requests();
-    out.take();
-    let member = |node: &str, conn: u64, name: &str| {
-        Value::Array(vec![
-            Value::from(node),
-            Value::from(conn),
-            Value::from(name),
-        ])
-    };
+    let ada = waiting(&mut lobby, 1, "ada", &out);
     let start = message(
         "lobby:start",
         vec![(
@@ -384,19 +381,12 @@ fn a_session_here_seats_visitors_through_their_node() {
 fn a_player_gone_before_the_session_starts_is_a_leave() {
     let out = Recorder::default();
     let mut lobby = Lobby::<Talk>::clustered(LobbyConfig::new(2), (), "a");
-    let ada = connect(&mut lobby, 1, &out);
-    login(&mut lobby, ada, "ada", &out);
-    lobby.take_cluster_requests();
-    assert!(lobby.claimed(ada, Ok(true), &out));
-    out.take();
-    let member = |conn: u64, name: &str| {
-        Value::Array(vec![Value::from("a"), Value::from(conn), Value::from(name)])
-    };
+    let ada = waiting(&mut lobby, 1, "ada", &out);
     let start = message(
         "lobby:start",
         vec![(
             "group",
-            Value::Array(vec![member(1, "ada"), member(2, "gone")]),
+            Value::Array(vec![member("a", 1, "ada"), member("a", 2, "gone")]),
         )],
     );
     lobby.node_message("b", &start, &out);

@@ -172,11 +172,20 @@ async fn players_of_three_nodes_play_one_session_and_return_to_the_lobby() {
     for peer in players {
         starts.push(peer.game_start().await);
     }
-    // One session, the group in queue order, each player in their own seat.
-    assert!(starts.iter().all(|s| s.session == starts[0].session));
-    assert!(starts.iter().all(|s| s.players == ["ada", "bob", "cyd"]));
-    let seats: Vec<usize> = starts.iter().map(|s| s.seat).collect();
-    assert_eq!(seats, [0, 1, 2]);
+    // One session, the same group for all (in the order the queue got them: each node
+    // queues its player after welcoming it), each player in their own seat.
+    let group = starts[0].players.clone();
+    assert!(
+        starts
+            .iter()
+            .all(|s| s.session == starts[0].session && s.players == group)
+    );
+    let mut sorted = group.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["ada", "bob", "cyd"]);
+    for (start, name) in starts.iter().zip(["ada", "bob", "cyd"]) {
+        assert_eq!(group[start.seat], name);
+    }
     let hosted = hosts(&redis, &ids).await;
     assert_eq!(hosted.len(), 1, "one node runs the session: {hosted:?}");
 
@@ -192,7 +201,7 @@ async fn players_of_three_nodes_play_one_session_and_return_to_the_lobby() {
         let mut next = [0u32; 3];
         for _ in 0..15 {
             let said: Said = peer.expect("said").await.decode().unwrap();
-            let who = ["ada", "bob", "cyd"][said.seat];
+            let who = group[said.seat].as_str();
             assert_eq!(said.text, format!("{who} {}", next[said.seat]));
             next[said.seat] += 1;
         }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use podnet_dispatch::{Context, MessageError, catch};
 use podnet_framing::Message;
@@ -681,6 +681,51 @@ impl<C: Channel> Server<C> {
     /// If the connection is gone or already closing.
     pub fn close(&self, id: ConnectionId, reason: &str) -> Result<(), SendError> {
         self.net.handle().close(id, reason)
+    }
+
+    /// Starts draining, for a rolling deploy: stops accepting (new clients are refused)
+    /// and reports not ready (`/readyz` answers 503, see
+    /// [`ServerConfig::metrics`](crate::ServerConfig::metrics)), while the players
+    /// connected play on: keep pumping. Returns at once; see
+    /// [`drain_and_shutdown`](Self::drain_and_shutdown) for the whole procedure.
+    pub fn drain(&self, reason: &str) {
+        self.net.handle().drain(reason);
+    }
+
+    /// The whole drain: [`drain`](Self::drain), then pumps as the game loop would (the
+    /// players connected play on) until the last one leaves or `deadline` passes, then
+    /// [`shutdown`](Self::shutdown) with `reason` (whoever is left gets everything sent
+    /// to them, then the reason). Blocks for at most `deadline` plus `close_timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # #[derive(Default)] struct Player;
+    /// # impl podnet::Channel for Player {
+    /// #     type Game = ();
+    /// #     fn handlers(_: &mut podnet::ChannelHandlers<Self>) {}
+    /// # }
+    /// let mut server = podnet::Server::<Player>::start_background("127.0.0.1:0", ())?;
+    /// // ... the game runs; a deploy begins ...
+    /// let report = server.drain_and_shutdown("deploying 1.4", Duration::from_secs(60), Duration::from_secs(5));
+    /// assert!(report.is_some_and(|r| r.clean));
+    /// # Ok::<(), podnet::Error>(())
+    /// ```
+    pub fn drain_and_shutdown(
+        &mut self,
+        reason: &str,
+        deadline: Duration,
+        close_timeout: Duration,
+    ) -> Option<ShutdownReport> {
+        self.drain(reason);
+        let until = Instant::now() + deadline;
+        while !self.is_empty() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.pump_timeout(left.min(Duration::from_millis(50)));
+        }
+        self.shutdown(reason, close_timeout)
     }
 
     /// Shuts down: stops accepting, closes every connection with `reason` after what was

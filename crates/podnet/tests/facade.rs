@@ -737,3 +737,49 @@ fn errors_read_as_sentences_and_name_the_address() {
     let main_error: podnet::Error = send.into();
     assert!(matches!(main_error, podnet::Error::Send(_)));
 }
+
+/// A drain for a rolling deploy: the player mid-game plays on (its move reaches the
+/// game during the drain), the server shuts down once it leaves, cleanly, well before
+/// the deadline.
+#[test]
+fn a_drain_lets_the_players_finish_then_shuts_down() {
+    let mut server = start();
+    let mut client = Client::connect(server.local_addr(), Watcher::default()).unwrap();
+    client
+        .send(&Move {
+            x: 1,
+            y: 0,
+            tag: None,
+        })
+        .unwrap();
+    pump_until(&mut server, &mut [&mut client], |s, _| {
+        s.game().moves.len() == 1
+    });
+    server.drain("deploying");
+    assert!(server.handle().is_draining());
+    // The player, on its own thread, makes one more move and leaves.
+    let player = client.handle().clone();
+    let leaving = std::thread::spawn(move || {
+        player
+            .send(&Move {
+                x: 2,
+                y: 0,
+                tag: None,
+            })
+            .unwrap();
+        player.close("game over");
+    });
+    let started = Instant::now();
+    let report = server
+        .drain_and_shutdown("deploying", WAIT, Duration::from_secs(5))
+        .unwrap();
+    leaving.join().unwrap();
+    assert!(report.clean);
+    assert!(
+        started.elapsed() < WAIT,
+        "the drain waited for its deadline"
+    );
+    let xs: Vec<i32> = server.game().moves.iter().map(|(_, m)| m.x).collect();
+    assert_eq!(xs, [1, 2]);
+    assert!(server.is_empty());
+}

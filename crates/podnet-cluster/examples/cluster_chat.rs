@@ -14,12 +14,13 @@
 //! they get `system` lines and `message` lines with `who`.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
 use podnet_cluster::{Cluster, ClusterConfig};
 use podnet_framing::{FramingConfig, Value};
+use podnet_testkit::Process;
 use podnet_transport::{
     Client, ClientConfig, ClientEvent, ConnectionId, EventStream, Frame, Server, ServerConfig,
     ServerEvent,
@@ -109,33 +110,11 @@ async fn node(args: &[String]) -> Result<()> {
 
 // ---- The demo ----
 
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts a node process; returns it and its address.
 fn start_node(url: &str, name: &str) -> Result<(Process, String)> {
-    use std::io::BufRead;
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["node", "--redis", url, "--node", name, "--ttl-ms", "1000"])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let process = Process(child);
-    let mut line = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut line)?;
-    let addr = line
-        .split_whitespace()
-        .last()
-        .ok_or("no address")?
-        .to_owned();
-    Ok((process, addr))
+    let mut node = Command::new(std::env::current_exe()?);
+    node.args(["node", "--redis", url, "--node", name, "--ttl-ms", "1000"]);
+    Ok(Process::start_listening(&mut node)?)
 }
 
 /// A bot: a client, and what it has read.

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use podnet_cluster::{ClusterConfig, ClusterError, Health, Load, Node};
-use podnet_testkit::RedisServer;
+use podnet_testkit::{Process, RedisServer};
 
 /// Bounds a failing wait; it does not measure speed.
 const WAIT: Duration = Duration::from_secs(10);
@@ -229,30 +229,11 @@ async fn player(served: &mut Served) -> (Client, EventStream<ClientEvent>, Conne
     (client, events, id)
 }
 
-/// A server process, killed when dropped.
-struct Process(std::process::Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `program` with `args`; returns it and the address its first line ends with.
 fn start_process(program: &std::ffi::OsStr, args: &[&str]) -> (Process, String) {
-    use std::io::{BufRead, BufReader};
-    let mut child = std::process::Command::new(program)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr = line.split_whitespace().last().unwrap().to_owned();
-    (Process(child), addr)
+    let mut command = std::process::Command::new(program);
+    command.args(args).stderr(std::process::Stdio::null());
+    Process::start_listening(&mut command).unwrap()
 }
 
 fn frame(action: &str, n: u64) -> Frame {

@@ -13,13 +13,14 @@
 //! `cargo run --example cluster_lobby --features cluster -- node --redis
 //! redis://127.0.0.1:6379/ --node a` runs one node (`--port P`, `--ttl-ms N`).
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use podnet_cluster::ClusterConfig;
 use podnet_framing::{FramingConfig, Value};
 use podnet_lobby::cluster::ClusterLobbyConfig;
 use podnet_lobby::{Game, LobbyConfig, LobbyServer, Message, SessionCtx, SessionHandlers};
+use podnet_testkit::Process;
 use podnet_transport::{Client, ClientConfig, ClientEvent, EventStream, Frame, ServerConfig};
 use serde::{Deserialize, Serialize};
 
@@ -112,33 +113,11 @@ fn node(args: &[String]) -> Result<()> {
 
 // ---- The demo ----
 
-/// A child process killed when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts a node process; returns it and its address.
 fn start_node(url: &str, name: &str) -> Result<(Process, String)> {
-    use std::io::BufRead;
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["node", "--redis", url, "--node", name, "--ttl-ms", "1000"])
-        .stdout(Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let process = Process(child);
-    let mut line = String::new();
-    std::io::BufReader::new(stdout).read_line(&mut line)?;
-    let addr = line
-        .split_whitespace()
-        .last()
-        .ok_or("no address")?
-        .to_owned();
-    Ok((process, addr))
+    let mut node = Command::new(std::env::current_exe()?);
+    node.args(["node", "--redis", url, "--node", name, "--ttl-ms", "1000"]);
+    Ok(Process::start_listening(&mut node)?)
 }
 
 /// A bot: a plain client speaking the lobby's messages (a repod client could do the same).

@@ -8,10 +8,13 @@
 //! The `cut-proxy` binary serves the same to programs in other languages.
 //!
 //! [`RedisServer`] is a real `redis-server` on a free loopback port, persistence off, for
-//! the cluster's tests.
+//! the cluster's tests; [`Process`] a program (a server, a cluster node) started for a test
+//! or a demo, killed when dropped.
 
+mod process;
 mod proxy;
 mod redis;
 
+pub use process::Process;
 pub use proxy::{Cut, Proxy, Rng};
 pub use redis::{RedisServer, redis_server_program};

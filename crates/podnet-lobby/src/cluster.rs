@@ -410,9 +410,14 @@ pub async fn run<G: Game>(
     let mut link = Link::new(lobby, cluster, config)?;
     let mut shutdown = std::pin::pin!(shutdown);
     let mut reason: Option<String> = None;
+    let mut published = Instant::now();
     loop {
         if lobby.is_done() {
             break;
+        }
+        if published.elapsed() >= crate::run::PUBLISH_EVERY {
+            lobby.publish(|name, value| server.set_gauge(name, value));
+            published = Instant::now();
         }
         let deadline = lobby.next_deadline().map(tokio::time::Instant::from_std);
         tokio::select! {

@@ -143,6 +143,26 @@ impl<G: Game> Lobby<G> {
         }
     }
 
+    /// Hands the lobby's figures to `set` (name, value): `lobby_waiting`, `lobby_names`,
+    /// `lobby_sessions`, and in a cluster
+    /// `lobby_playing_elsewhere` and `lobby_visitors`. The drivers pass them to the
+    /// server's `set_gauge` (`LobbyServer` at every pump, `run` ten times a second), so
+    /// `/metrics` serves them (as `podnet_game_lobby_*`). Cheap: no scan of the players.
+    pub fn publish(&self, mut set: impl FnMut(&str, f64) -> bool) {
+        let figures = [
+            ("lobby_waiting", self.waiting.len()),
+            ("lobby_names", self.names_in_use()),
+            ("lobby_sessions", self.sessions.len()),
+        ];
+        for (name, value) in figures {
+            set(name, value as f64);
+        }
+        if self.cluster.is_some() {
+            set("lobby_playing_elsewhere", self.playing_elsewhere() as f64);
+            set("lobby_visitors", self.visitors() as f64);
+        }
+    }
+
     /// This node's id, if the lobby is clustered ([`clustered`](Self::clustered)).
     pub fn cluster_node(&self) -> Option<&str> {
         self.cluster.as_ref().map(|c| c.node.as_str())

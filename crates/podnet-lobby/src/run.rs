@@ -11,6 +11,9 @@ use crate::session::Game;
 /// How long the final server shutdown may take to deliver the last messages.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often the lobby's figures go to the server's `/metrics`.
+pub(crate) const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+
 /// Runs `lobby` on an async `server` until `shutdown` resolves (with the reason to tell
 /// the players) or the server's events end; then shuts down as
 /// [`Lobby::begin_shutdown`] describes, and shuts the server down. Never hangs: the
@@ -48,9 +51,14 @@ pub async fn run<G: Game>(
 ) -> ShutdownReport {
     let mut shutdown = std::pin::pin!(shutdown);
     let mut reason: Option<String> = None;
+    let mut published = Instant::now();
     loop {
         if lobby.is_done() {
             break;
+        }
+        if published.elapsed() >= PUBLISH_EVERY {
+            lobby.publish(|name, value| server.set_gauge(name, value));
+            published = Instant::now();
         }
         let deadline = lobby.next_deadline().map(tokio::time::Instant::from_std);
         tokio::select! {

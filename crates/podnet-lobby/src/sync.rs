@@ -137,6 +137,12 @@ impl<G: Game> LobbyServer<G> {
         &self.lobby
     }
 
+    /// The server's handle: its figures ([`ServerHandle::stats`], `/metrics`, where the
+    /// lobby's own figures are `podnet_game_lobby_*`), draining, `info`.
+    pub fn handle(&self) -> &ServerHandle {
+        &self.handle
+    }
+
     /// Ends `session` now with `result`, whatever its game is doing: its players get
     /// [`GameOver`](crate::protocol::GameOver) and go back to the lobby. Returns false if
     /// there is no such session. See [`Lobby::end_session`].
@@ -167,6 +173,7 @@ impl<G: Game> LobbyServer<G> {
         }
         let handled = self.net.pump(|event| lobby.handle(event, handle));
         lobby.tick(Instant::now(), handle);
+        lobby.publish(|name, value| handle.set_gauge(name, value));
         handled
     }
 
@@ -180,6 +187,7 @@ impl<G: Game> LobbyServer<G> {
         }
         lobby.tick(Instant::now(), handle);
         link.hand_over(lobby);
+        lobby.publish(|name, value| handle.set_gauge(name, value));
     }
 
     /// As [`pump`](Self::pump), first waiting up to `timeout` for an event (less if a
@@ -204,6 +212,7 @@ impl<G: Game> LobbyServer<G> {
             .net
             .pump_timeout(wait, |event| lobby.handle(event, handle));
         lobby.tick(Instant::now(), handle);
+        lobby.publish(|name, value| handle.set_gauge(name, value));
         handled
     }
 

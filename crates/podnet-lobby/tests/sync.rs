@@ -182,3 +182,41 @@ fn the_client_helper_logs_in_retries_votes_and_plays() {
     drop(bots);
     server.shutdown("test over");
 }
+
+/// The lobby's figures reach the server's `/metrics` text at every pump.
+#[tokio::test]
+async fn a_pumped_lobby_publishes_its_figures() {
+    let (addr_tx, addr_rx) = mpsc::channel();
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    let (metrics_tx, metrics_rx) = mpsc::channel::<String>();
+    let game_loop = std::thread::spawn(move || {
+        let mut server =
+            LobbyServer::<Talk>::start_background("127.0.0.1:0", LobbyConfig::new(2), ()).unwrap();
+        addr_tx.send(server.local_addr()).unwrap();
+        while stop_rx.try_recv().is_err() {
+            server.pump_timeout(Duration::from_millis(5));
+            let _ = metrics_tx.send(server.handle().metrics_text("podnet"));
+        }
+        server.shutdown("over");
+    });
+    let addr = addr_rx.recv_timeout(common::WAIT).unwrap();
+    let mut waiting = Peer::connect(addr).await;
+    waiting.login("solo").await;
+    // The game loop publishes after each pump: the next texts show the waiting player.
+    let deadline = std::time::Instant::now() + common::WAIT;
+    loop {
+        let text = metrics_rx.recv_timeout(common::WAIT).unwrap();
+        if text.contains("podnet_game_lobby_waiting 1.0")
+            && text.contains("podnet_game_lobby_names 1.0")
+            && text.contains("podnet_game_lobby_sessions 0.0")
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+    }
+    stop_tx.send(()).unwrap();
+    drop(waiting);
+    tokio::task::spawn_blocking(move || game_loop.join().unwrap())
+        .await
+        .unwrap();
+}

@@ -452,6 +452,17 @@ impl ServerHandle {
         self.net.metrics_text(prefix)
     }
 
+    /// Sets one of the game's own figures for `/metrics` (see
+    /// [`podnet_transport::Server::set_gauge`]); false for a name that is not one.
+    pub fn set_gauge(&self, name: &str, value: f64) -> bool {
+        self.net.set_gauge(name, value)
+    }
+
+    /// Removes a figure set with [`set_gauge`](Self::set_gauge).
+    pub fn remove_gauge(&self, name: &str) {
+        self.net.remove_gauge(name);
+    }
+
     /// Where the monitoring endpoints listen, when they have a port of their own.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.net.metrics_addr()

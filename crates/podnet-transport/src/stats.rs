@@ -251,10 +251,19 @@ impl Counters {
         }
     }
 
-    /// `stats` (with these counters) in the Prometheus (OpenMetrics) text format, every
-    /// name starting with `prefix`.
-    pub(crate) fn prometheus(&self, stats: &ServerStats, prefix: &str) -> String {
+    /// `stats` (with these counters) and the game's `gauges` in the Prometheus
+    /// (OpenMetrics) text format, every name starting with `prefix`.
+    pub(crate) fn prometheus(
+        &self,
+        stats: &ServerStats,
+        gauges: &std::collections::BTreeMap<String, f64>,
+        prefix: &str,
+    ) -> String {
         let mut registry = Registry::with_prefix(prefix);
+        let game = registry.sub_registry_with_prefix("game");
+        for (name, value) in gauges {
+            game.register(name.as_str(), "Set by the game", ConstGauge::new(*value));
+        }
         let counter = |registry: &mut Registry, name: &str, help: &str, c: &Counter| {
             registry.register(name, help, c.clone());
         };

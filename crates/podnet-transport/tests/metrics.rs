@@ -247,6 +247,15 @@ async fn endpoints_on_the_game_port() {
     assert_eq!(status, 200);
     assert!(text.contains("podnet_messages_received_total 0"), "{text}");
     assert_eq!(get(server.local_addr(), "/healthz").await.0, 200);
+    // The game's own figures, beside the server's.
+    assert!(server.set_gauge("rooms_open", 3.0));
+    assert!(!server.set_gauge("rooms open", 1.0));
+    assert!(!server.set_gauge("9lives", 1.0));
+    let (_, text) = get(server.local_addr(), "/metrics").await;
+    assert_eq!(samples(&text)["podnet_game_rooms_open"], 3.0, "{text}");
+    server.remove_gauge("rooms_open");
+    let (_, text) = get(server.local_addr(), "/metrics").await;
+    assert!(!text.contains("rooms_open"), "{text}");
 
     let (plain, _events) = Server::bind("127.0.0.1:0", ServerConfig::default())
         .await

@@ -83,6 +83,8 @@ struct Inner {
     admission: Mutex<Admission>,
     /// What the game adds to the answer of `info` connections.
     info_fields: Mutex<BTreeMap<String, Value>>,
+    /// The game's own figures for `/metrics` (see [`Server::set_gauge`]).
+    gauges: Mutex<BTreeMap<String, f64>>,
     sink: Arc<dyn EventSink<ServerEvent>>,
     /// Stops the accept loop.
     stop_accepting: CancellationToken,
@@ -235,6 +237,7 @@ impl Server {
                 tokio::time::Instant::now().into_std(),
             )),
             info_fields: Mutex::new(BTreeMap::new()),
+            gauges: Mutex::new(BTreeMap::new()),
             sink: Arc::new(Counting {
                 inner: Arc::new(sink),
                 counters: counters.clone(),
@@ -508,6 +511,37 @@ impl Server {
         self.inner.stop_accepting.cancel();
     }
 
+    /// Sets one of the game's own figures, served in `/metrics` beside the server's as
+    /// `{prefix}_game_{name}` (rooms open, players waiting, matches played): a gauge, the
+    /// value now. `name` is letters, digits and underscores, starting with a letter;
+    /// anything else is refused (false). Replaces the value if it was set.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), podnet_transport::TransportError> {
+    /// use podnet_transport::{Server, ServerConfig};
+    ///
+    /// let (server, _events) = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
+    /// assert!(server.set_gauge("rooms_open", 12.0));
+    /// assert!(server.metrics_text("mygame").contains("mygame_game_rooms_open 12.0"));
+    /// assert!(!server.set_gauge("rooms open", 1.0));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_gauge(&self, name: &str, value: f64) -> bool {
+        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            self.inner.gauges().insert(name.to_owned(), value);
+        }
+        valid
+    }
+
+    /// Removes a figure set with [`set_gauge`](Self::set_gauge).
+    pub fn remove_gauge(&self, name: &str) {
+        self.inner.gauges().remove(name);
+    }
+
     /// Where the monitoring endpoints listen, when they have a port of their own
     /// ([`MetricsConfig::listen`](crate::MetricsConfig::listen)), with the actual port.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
@@ -612,6 +646,11 @@ impl Inner {
         self.admission.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn gauges(&self) -> MutexGuard<'_, BTreeMap<String, f64>> {
+        // Inserts and removes only: a poisoned map is still consistent.
+        self.gauges.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn info_fields(&self) -> MutexGuard<'_, BTreeMap<String, Value>> {
         self.info_fields.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -674,7 +713,8 @@ impl Inner {
     }
 
     fn metrics_text(&self, prefix: &str) -> String {
-        self.counters.prometheus(&self.stats(), prefix)
+        let gauges = self.gauges().clone();
+        self.counters.prometheus(&self.stats(), &gauges, prefix)
     }
 
     /// Whether the server takes new connections: what `/readyz` says.

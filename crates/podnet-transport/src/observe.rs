@@ -25,12 +25,26 @@ const MONITOR: &str = include_str!("monitor.html");
 impl Endpoint {
     /// The endpoint at `path` (without its query), if there is one.
     pub(crate) fn at(path: &str) -> Option<Endpoint> {
-        match path {
-            "/metrics" => Some(Endpoint::Metrics),
-            "/healthz" => Some(Endpoint::Healthz),
-            "/readyz" => Some(Endpoint::Readyz),
-            "/monitor" => Some(Endpoint::Monitor),
-            _ => None,
+        Self::ALL
+            .into_iter()
+            .find(|endpoint| endpoint.path() == path)
+    }
+
+    /// Every endpoint.
+    const ALL: [Endpoint; 4] = [
+        Endpoint::Metrics,
+        Endpoint::Healthz,
+        Endpoint::Readyz,
+        Endpoint::Monitor,
+    ];
+
+    /// Its path.
+    pub(crate) fn path(self) -> &'static str {
+        match self {
+            Endpoint::Metrics => "/metrics",
+            Endpoint::Healthz => "/healthz",
+            Endpoint::Readyz => "/readyz",
+            Endpoint::Monitor => "/monitor",
         }
     }
 }

@@ -215,13 +215,7 @@ impl Inner {
             .metrics_config()
             .is_some_and(|m| m.listen.is_none() == own_port);
         if !served {
-            let path = match endpoint {
-                Endpoint::Metrics => "/metrics",
-                Endpoint::Healthz => "/healthz",
-                Endpoint::Readyz => "/readyz",
-                Endpoint::Monitor => "/monitor",
-            };
-            return match upgrade::not_found(path) {
+            return match upgrade::not_found(endpoint.path()) {
                 upgrade::Answer::Respond { response, .. } => response,
                 _ => Bytes::new(),
             };

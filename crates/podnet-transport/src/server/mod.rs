@@ -532,7 +532,14 @@ impl Server {
         let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if valid {
-            self.inner.gauges().insert(name.to_owned(), value);
+            // A game sets its figures every frame: the name is allocated once.
+            let mut gauges = self.inner.gauges();
+            match gauges.get_mut(name) {
+                Some(slot) => *slot = value,
+                None => {
+                    gauges.insert(name.to_owned(), value);
+                }
+            }
         }
         valid
     }

@@ -16,7 +16,7 @@ use tracing::{debug, warn};
 use crate::config::ClusterConfig;
 use crate::envelope::{self, To};
 use crate::error::ClusterError;
-use crate::node::Node;
+use crate::node::{Health, Node};
 use crate::publisher::{self, Op};
 
 /// Where a cluster delivers what other nodes send to this node's players: podnet's
@@ -27,6 +27,11 @@ pub trait LocalPlayers: Send + Sync + 'static {
     fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool;
     /// Sends a frame to every local player; returns how many.
     fn send_frame_to_all(&self, frame: &Frame) -> usize;
+    /// The cluster's health changed (`None`: the node left): podnet's servers show it in
+    /// `/readyz` and `/metrics` as the component `"cluster"`.
+    fn cluster_health(&self, health: Option<Health>) {
+        let _ = health;
+    }
 }
 
 impl LocalPlayers for Arc<podnet_transport::Server> {
@@ -37,6 +42,13 @@ impl LocalPlayers for Arc<podnet_transport::Server> {
     fn send_frame_to_all(&self, frame: &Frame) -> usize {
         podnet_transport::Server::send_frame_to_all(self, frame)
     }
+
+    fn cluster_health(&self, health: Option<Health>) {
+        match health {
+            Some(health) => podnet_transport::Server::set_health(self, "cluster", health),
+            None => podnet_transport::Server::remove_health(self, "cluster"),
+        }
+    }
 }
 
 impl LocalPlayers for podnet_sync::ServerHandle {
@@ -46,6 +58,13 @@ impl LocalPlayers for podnet_sync::ServerHandle {
 
     fn send_frame_to_all(&self, frame: &Frame) -> usize {
         podnet_sync::ServerHandle::send_frame_to_all(self, frame)
+    }
+
+    fn cluster_health(&self, health: Option<Health>) {
+        match health {
+            Some(health) => podnet_sync::ServerHandle::set_health(self, "cluster", health),
+            None => podnet_sync::ServerHandle::remove_health(self, "cluster"),
+        }
     }
 }
 
@@ -104,6 +123,8 @@ pub struct Cluster {
     players: Arc<dyn LocalPlayers>,
     subscriptions: mpsc::UnboundedSender<Subscription>,
     subscriber: JoinHandle<()>,
+    /// Tells `players` the node's health as it changes.
+    health_reporter: JoinHandle<()>,
     dropped: Arc<AtomicU64>,
     command_timeout: Duration,
     subscribed: watch::Receiver<bool>,
@@ -123,6 +144,8 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.subscriber.abort();
         self.publisher_task.abort();
+        self.health_reporter.abort();
+        self.players.cluster_health(None);
     }
 }
 
@@ -196,6 +219,18 @@ impl Cluster {
             .run(pubsub, requests),
         );
         let (publisher, publisher_task) = publisher::spawn(node.connection(), config.max_pending);
+        let health_reporter = tokio::spawn({
+            let mut health = node.watch_health();
+            let players = players.clone();
+            async move {
+                loop {
+                    players.cluster_health(Some(health.borrow_and_update().clone()));
+                    if health.changed().await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
         Ok(Cluster {
             publisher,
             publisher_task,
@@ -204,6 +239,7 @@ impl Cluster {
             players,
             subscriptions,
             subscriber,
+            health_reporter,
             dropped,
             command_timeout: config.command_timeout,
             subscribed,

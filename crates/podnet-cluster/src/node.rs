@@ -140,19 +140,13 @@ impl QueueEntry {
 /// The longest node id.
 const MAX_NODE_ID: usize = 64;
 
-/// Whether a node has its cluster: Redis answers its heartbeat.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Health {
-    /// Redis answers: the registry, names and messaging work.
-    Healthy,
-    /// Redis does not answer (stopped, restarting, unreachable): the node keeps serving
-    /// its own players; cluster calls fail until it is back, and then the node registers
-    /// again and claims its players' names again by itself.
-    Degraded {
-        /// What the last heartbeat got.
-        why: String,
-    },
-}
+/// Whether a node has its cluster: `Healthy` while Redis answers its heartbeat (the
+/// registry, names and messaging work); `Degraded { why }` while it does not (stopped,
+/// restarting, unreachable): the node keeps serving its own players, cluster calls fail
+/// until it is back, and then the node registers again and claims its players' names
+/// again by itself. The server's own type: a [`Cluster`](crate::Cluster) reports it to
+/// its server, for `/readyz` and `/metrics`.
+pub use podnet_transport::Health;
 
 /// What the node and its heartbeat share.
 struct Shared {

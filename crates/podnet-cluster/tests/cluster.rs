@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use podnet_cluster::{ClusterConfig, ClusterError, Health, Load, Node};
-use podnet_testkit::{Process, RedisServer};
+use podnet_testkit::{Process, RedisServer, http_get as get};
 
 /// Bounds a failing wait; it does not measure speed.
 const WAIT: Duration = Duration::from_secs(10);
@@ -479,6 +479,74 @@ async fn a_redis_restart_degrades_then_heals() {
     );
     assert_eq!(next(&mut p1).await, ("back".to_owned(), 3));
     assert!(n1.cluster.node().take_lost_names().is_empty());
+}
+
+/// The cluster's health is the server's: `/readyz` answers 503 naming the cluster while
+/// Redis is away and 200 once it is back (or 200 throughout with `ready_while_degraded`),
+/// `/metrics` has `podnet_component_healthy{component="cluster"}`, gone once it leaves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clusters_health_shows_in_readyz_and_metrics() {
+    let mut redis = RedisServer::start().unwrap();
+    let mut strict = ServerConfig::default();
+    strict.metrics = Some(podnet_transport::MetricsConfig::on(
+        "127.0.0.1:0".parse().unwrap(),
+    ));
+    let mut lenient = strict.clone();
+    if let Some(m) = lenient.metrics.as_mut() {
+        m.ready_while_degraded = true;
+    }
+    let mut nodes = Vec::new();
+    for (id, server_config) in [("strict", strict), ("lenient", lenient)] {
+        let (server, _events) = Server::bind("127.0.0.1:0", server_config).await.unwrap();
+        let server = Arc::new(server);
+        let mut config = config(&redis, id);
+        config.ttl = Duration::from_secs(5);
+        config.heartbeat = Duration::from_millis(200);
+        let cluster = Cluster::start(config, server.clone()).await.unwrap();
+        nodes.push((server, cluster));
+    }
+    let healthy = r#"podnet_component_healthy{component="cluster"} 1"#;
+    let unhealthy = r#"podnet_component_healthy{component="cluster"} 0"#;
+    // The reporter sets the health as it changes: waited on in the server's own text,
+    // then asked over HTTP.
+    let until_reported = |server: &Arc<Server>, sample: &'static str| {
+        let server = server.clone();
+        async move {
+            until(&format!("{sample} reported"), || {
+                let text = server.metrics_text("podnet");
+                async move { text.contains(sample) }
+            })
+            .await;
+            server.metrics_addr().unwrap()
+        }
+    };
+    let strict = until_reported(&nodes[0].0, healthy).await;
+    let lenient = until_reported(&nodes[1].0, healthy).await;
+    assert_eq!(get(strict, "/readyz").await, (200, "ready\n".to_owned()));
+    assert!(get(strict, "/metrics").await.1.contains(healthy));
+
+    redis.stop();
+    until_reported(&nodes[0].0, unhealthy).await;
+    until_reported(&nodes[1].0, unhealthy).await;
+    let (status, body) = get(strict, "/readyz").await;
+    assert_eq!(status, 503);
+    assert!(body.starts_with("cluster degraded: "), "{body}");
+    assert!(get(strict, "/metrics").await.1.contains(unhealthy));
+    let (status, body) = get(lenient, "/readyz").await;
+    assert_eq!(status, 200, "ready_while_degraded");
+    assert!(body.starts_with("ready\ncluster degraded: "), "{body}");
+    assert_eq!(get(strict, "/healthz").await.0, 200, "alive all along");
+
+    redis.start_again().unwrap();
+    until_reported(&nodes[0].0, healthy).await;
+    until_reported(&nodes[1].0, healthy).await;
+    assert_eq!(get(strict, "/readyz").await, (200, "ready\n".to_owned()));
+    assert_eq!(get(lenient, "/readyz").await, (200, "ready\n".to_owned()));
+
+    let (server, cluster) = nodes.remove(0);
+    cluster.leave().await.unwrap();
+    let text = server.metrics_text("podnet");
+    assert!(!text.contains("component_healthy"), "{text}");
 }
 
 /// A game loop's handle never waits: its sends reach local players at once and other

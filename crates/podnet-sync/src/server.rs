@@ -463,6 +463,17 @@ impl ServerHandle {
         self.net.remove_gauge(name);
     }
 
+    /// Reports the health of a part the game depends on, for `/readyz` and `/metrics`
+    /// (see [`podnet_transport::Server::set_health`]).
+    pub fn set_health(&self, component: &str, health: podnet_transport::Health) {
+        self.net.set_health(component, health);
+    }
+
+    /// Forgets a part reported with [`set_health`](Self::set_health).
+    pub fn remove_health(&self, component: &str) {
+        self.net.remove_health(component);
+    }
+
     /// Where the monitoring endpoints listen, when they have a port of their own.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.net.metrics_addr()

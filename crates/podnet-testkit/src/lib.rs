@@ -9,12 +9,14 @@
 //!
 //! [`RedisServer`] is a real `redis-server` on a free loopback port, persistence off, for
 //! the cluster's tests; [`Process`] a program (a server, a cluster node) started for a test
-//! or a demo, killed when dropped.
+//! or a demo, killed when dropped; [`http_get`] asks a monitoring endpoint.
 
+mod http;
 mod process;
 mod proxy;
 mod redis;
 
+pub use http::http_get;
 pub use process::Process;
 pub use proxy::{Cut, Proxy, Rng};
 pub use redis::{RedisServer, redis_server_program};

@@ -362,6 +362,15 @@ pub struct MetricsConfig {
     ///
     /// Default: **16**.
     pub max_scrapers: usize,
+    /// Whether `/readyz` still answers 200 while a part the game depends on reports
+    /// itself degraded ([`Server::set_health`](crate::Server::set_health): a cluster node
+    /// that lost Redis). Off, a degraded node says 503 so that the balancer sends new
+    /// players to its healthy peers; but when every node shares one Redis, an outage makes
+    /// them all unready at once, and a balancer that does not fail open (Kubernetes) then
+    /// sends players nowhere: turn it on there. Either way the body names what is degraded.
+    ///
+    /// Default: **false**.
+    pub ready_while_degraded: bool,
 }
 
 impl Default for MetricsConfig {
@@ -370,6 +379,7 @@ impl Default for MetricsConfig {
             listen: None,
             prefix: "podnet".to_owned(),
             max_scrapers: 16,
+            ready_while_degraded: false,
         }
     }
 }

@@ -89,6 +89,7 @@ pub use event::{
     ServerEvent,
 };
 pub use frame::Frame;
+pub use observe::Health;
 #[doc(inline)]
 pub use podnet_framing;
 #[doc(inline)]

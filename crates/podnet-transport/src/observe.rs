@@ -2,7 +2,8 @@
 //!
 //! - `/metrics`: the server's figures in the Prometheus text format (OpenMetrics).
 //! - `/healthz`: 200 while the server runs: it answers, so it is alive.
-//! - `/readyz`: 200 while it accepts connections; 503 once it stops accepting or drains.
+//! - `/readyz`: 200 while it accepts connections; 503 once it stops accepting or drains,
+//!   or while a part the game depends on (its cluster) reports itself degraded.
 //! - `/monitor`: a live page (plain HTML and a small script) charting players,
 //!   messages per second and round trips from `/metrics`.
 
@@ -49,13 +50,56 @@ impl Endpoint {
     }
 }
 
+/// The health of a part the game depends on, beside the server itself (its cluster, a
+/// database), as reported with [`Server::set_health`](crate::Server::set_health): shown in
+/// `/readyz` and in `/metrics` (`podnet_component_healthy{component="cluster"}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// It works.
+    Healthy,
+    /// It does not (its backing service stopped or cannot be reached): the server goes on
+    /// serving what it can.
+    Degraded {
+        /// What went wrong, for the operator.
+        why: String,
+    },
+}
+
 /// What the server says at an endpoint.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct State {
     /// Accepting, and not draining.
     pub ready: bool,
     /// Draining (rather than stopped).
     pub draining: bool,
+    /// The parts reported degraded: (component, why).
+    pub degraded: Vec<(String, String)>,
+    /// Whether a degraded part still leaves the server ready
+    /// ([`MetricsConfig::ready_while_degraded`](crate::MetricsConfig::ready_while_degraded)).
+    pub ready_while_degraded: bool,
+}
+
+impl State {
+    /// What `/readyz` answers: ready or not, and its body.
+    fn readiness(&self) -> (bool, String) {
+        let degraded: String = self
+            .degraded
+            .iter()
+            .map(|(component, why)| format!("{component} degraded: {why}\n"))
+            .collect();
+        if !self.ready {
+            let why = if self.draining {
+                "draining\n"
+            } else {
+                "not accepting connections\n"
+            };
+            (false, format!("{why}{degraded}"))
+        } else if degraded.is_empty() || self.ready_while_degraded {
+            (true, format!("ready\n{degraded}"))
+        } else {
+            (false, degraded)
+        }
+    }
 }
 
 /// The answer at `endpoint` (without the body for a `HEAD`); `metrics` makes the
@@ -75,19 +119,15 @@ pub(crate) fn answer(
         ),
         Endpoint::Healthz => (200, "OK", "text/plain; charset=utf-8", "alive\n".to_owned()),
         Endpoint::Monitor => (200, "OK", "text/html; charset=utf-8", MONITOR.to_owned()),
-        Endpoint::Readyz if state.ready => {
-            (200, "OK", "text/plain; charset=utf-8", "ready\n".to_owned())
-        }
-        Endpoint::Readyz => (
-            503,
-            "Service Unavailable",
-            "text/plain; charset=utf-8",
-            if state.draining {
-                "draining\n".to_owned()
-            } else {
-                "not accepting connections\n".to_owned()
-            },
-        ),
+        Endpoint::Readyz => match state.readiness() {
+            (true, body) => (200, "OK", "text/plain; charset=utf-8", body),
+            (false, body) => (
+                503,
+                "Service Unavailable",
+                "text/plain; charset=utf-8",
+                body,
+            ),
+        },
     };
     let mut out = response(
         status,
@@ -114,11 +154,11 @@ mod tests {
     fn endpoints_answer_with_their_status() {
         let ready = State {
             ready: true,
-            draining: false,
+            ..State::default()
         };
         let draining = State {
-            ready: false,
             draining: true,
+            ..State::default()
         };
         let status = |b: &Bytes| String::from_utf8_lossy(&b[..12]).into_owned();
         assert_eq!(
@@ -140,5 +180,30 @@ mod tests {
         );
         assert_eq!(Endpoint::at("/metrics"), Some(Endpoint::Metrics));
         assert_eq!(Endpoint::at("/other"), None);
+    }
+
+    #[test]
+    fn a_degraded_part_makes_the_server_unready_unless_configured() {
+        let mut state = State {
+            ready: true,
+            degraded: vec![("cluster".into(), "redis unreachable".into())],
+            ..State::default()
+        };
+        assert_eq!(
+            state.readiness(),
+            (false, "cluster degraded: redis unreachable\n".to_owned())
+        );
+        state.ready_while_degraded = true;
+        assert_eq!(
+            state.readiness(),
+            (
+                true,
+                "ready\ncluster degraded: redis unreachable\n".to_owned()
+            )
+        );
+        state.draining = true;
+        state.ready = false;
+        assert!(!state.readiness().0);
+        assert!(state.readiness().1.starts_with("draining\n"));
     }
 }

@@ -257,6 +257,7 @@ impl Counters {
         &self,
         stats: &ServerStats,
         gauges: &std::collections::BTreeMap<String, f64>,
+        health: &std::collections::BTreeMap<String, crate::Health>,
         prefix: &str,
     ) -> String {
         let mut registry = Registry::with_prefix(prefix);
@@ -325,6 +326,19 @@ impl Counters {
             "Quiet connections closed to make room",
             ConstCounter::new(stats.evicted),
         );
+        if !health.is_empty() {
+            let parts = Family::<Vec<(&'static str, String)>, Gauge>::default();
+            for (component, health) in health {
+                parts
+                    .get_or_create(&vec![("component", component.clone())])
+                    .set(i64::from(*health == crate::Health::Healthy));
+            }
+            registry.register(
+                "component_healthy",
+                "1 while a part the game depends on (its cluster) reports itself healthy",
+                parts,
+            );
+        }
         let disconnects = Family::<Vec<(&'static str, &'static str)>, Counter>::default();
         for (kind, counter) in DisconnectReason::KINDS.iter().zip(&self.disconnects) {
             disconnects

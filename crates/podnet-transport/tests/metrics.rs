@@ -6,32 +6,16 @@
 mod common;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{Echo, RawPeer, WAIT, next_client_message, next_server_event};
+use podnet_testkit::http_get as get;
 use podnet_transport::{
     Client, ClientConfig, ConnectionId, EventStream, Frame, MetricsConfig, Server, ServerConfig,
     ServerEvent,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-
-/// One HTTP GET; the status and the body.
-async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
-        .await
-        .expect("an answer within the timeout")
-        .unwrap();
-    let text = String::from_utf8(response).unwrap();
-    let status = text[9..12].parse().unwrap();
-    let body = text.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (status, body)
-}
 
 /// The samples of a metrics text: `name{labels}` → value.
 fn samples(text: &str) -> HashMap<String, f64> {

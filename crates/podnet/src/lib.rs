@@ -87,7 +87,7 @@ pub use podnet_sync::{ClientHandle, ServerHandle};
 #[doc(no_inline)]
 pub use podnet_transport::{
     ClientConfig, ConnectionConfig, ConnectionCounts, ConnectionId, ConnectionInfo, ConnectionKind,
-    ConnectionType, ConnectionTypes, DisconnectReason, Handshake, Liveness,
+    ConnectionType, ConnectionTypes, DisconnectReason, Handshake, Health, Liveness,
     MAX_FRAME_WITH_WEBSOCKET, MetricsConfig, PROTOCOL_VERSION, Page, Peer, RateLimit, ResumeConfig,
     RttStats, SendError, ServerConfig, ServerInfo, ServerStats, ShutdownReport, SlowConsumerPolicy,
     Transport, WebSocketConfig,

@@ -85,6 +85,8 @@ struct Inner {
     info_fields: Mutex<BTreeMap<String, Value>>,
     /// The game's own figures for `/metrics` (see [`Server::set_gauge`]).
     gauges: Mutex<BTreeMap<String, f64>>,
+    /// The health of the parts the game depends on (see [`Server::set_health`]).
+    health: Mutex<BTreeMap<String, crate::Health>>,
     sink: Arc<dyn EventSink<ServerEvent>>,
     /// Stops the accept loop.
     stop_accepting: CancellationToken,
@@ -238,6 +240,7 @@ impl Server {
             )),
             info_fields: Mutex::new(BTreeMap::new()),
             gauges: Mutex::new(BTreeMap::new()),
+            health: Mutex::new(BTreeMap::new()),
             sink: Arc::new(Counting {
                 inner: Arc::new(sink),
                 counters: counters.clone(),
@@ -549,6 +552,38 @@ impl Server {
         self.inner.gauges().remove(name);
     }
 
+    /// Reports the health of a part the game depends on (`"cluster"`, `"database"`): in
+    /// `/metrics` as `{prefix}_component_healthy{component="..."}` (1 or 0), and in
+    /// `/readyz`, which answers 503 while any part is degraded (unless
+    /// [`MetricsConfig::ready_while_degraded`](crate::MetricsConfig::ready_while_degraded)),
+    /// its body saying which and why. A cluster (`podnet-cluster`) reports itself.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), podnet_transport::TransportError> {
+    /// use podnet_transport::{Health, Server, ServerConfig};
+    ///
+    /// let (server, _events) = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
+    /// server.set_health("database", Health::Degraded { why: "no answer in 5 s".into() });
+    /// let text = server.metrics_text("podnet");
+    /// assert!(text.contains(r#"podnet_component_healthy{component="database"} 0"#));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn set_health(&self, component: &str, health: crate::Health) {
+        let mut parts = self.inner.health();
+        if let Some(slot) = parts.get_mut(component) {
+            *slot = health;
+        } else {
+            parts.insert(component.to_owned(), health);
+        }
+    }
+
+    /// Forgets a part reported with [`set_health`](Self::set_health) (it left).
+    pub fn remove_health(&self, component: &str) {
+        self.inner.health().remove(component);
+    }
+
     /// Where the monitoring endpoints listen, when they have a port of their own
     /// ([`MetricsConfig::listen`](crate::MetricsConfig::listen)), with the actual port.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
@@ -658,6 +693,22 @@ impl Inner {
         self.gauges.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn health(&self) -> MutexGuard<'_, BTreeMap<String, crate::Health>> {
+        // Inserts and removes only.
+        self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The parts reported degraded: (component, why).
+    pub(crate) fn degraded(&self) -> Vec<(String, String)> {
+        self.health()
+            .iter()
+            .filter_map(|(component, health)| match health {
+                crate::Health::Healthy => None,
+                crate::Health::Degraded { why } => Some((component.clone(), why.clone())),
+            })
+            .collect()
+    }
+
     fn info_fields(&self) -> MutexGuard<'_, BTreeMap<String, Value>> {
         self.info_fields.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -721,7 +772,9 @@ impl Inner {
 
     fn metrics_text(&self, prefix: &str) -> String {
         let gauges = self.gauges().clone();
-        self.counters.prometheus(&self.stats(), &gauges, prefix)
+        let health = self.health().clone();
+        self.counters
+            .prometheus(&self.stats(), &gauges, &health, prefix)
     }
 
     /// Whether the server takes new connections: what `/readyz` says.

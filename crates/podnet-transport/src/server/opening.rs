@@ -223,6 +223,10 @@ impl Inner {
         let state = crate::observe::State {
             ready: self.is_ready(),
             draining: self.draining.load(std::sync::atomic::Ordering::Acquire),
+            degraded: self.degraded(),
+            ready_while_degraded: self
+                .metrics_config()
+                .is_some_and(|m| m.ready_while_degraded),
         };
         crate::observe::answer(endpoint, head, &state, || self.metrics_body())
     }

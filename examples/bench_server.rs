@@ -15,7 +15,7 @@
 //! For the game-tick benchmark (docs/performance.md) it also runs rooms: `join`
 //! (`{"room": R}`, answered `{"action": "joined", "room": R, "seat": S}`) puts the player
 //! in room R; `input` (`{"seq": N}`) is the player's latest input; and 20 times a second
-//! the game loop steps every room, sending its state (`{"action": "state", "tick": T,
+//! the game loop steps every room (in turns: a tenth of them every 5 ms), sending its state (`{"action": "state", "tick": T,
 //! "acks": [the last input seq of each seat], "at_us": when, "pad": ...}`, 256 bytes) to
 //! its players.
 //!
@@ -40,8 +40,12 @@ use podnet::{
 };
 use serde::{Deserialize, Serialize};
 
-/// How often the game loop steps the rooms: 20 times a second.
+/// How often the game loop steps each room: 20 times a second.
 const TICK: Duration = Duration::from_millis(50);
+
+/// The rooms step in turns: a tenth of them every 5 ms, each every tick, so that the
+/// states go out spread over the tick instead of all at once.
+const SLOTS: u64 = 10;
 
 /// The size of a room's state message.
 const STATE_BYTES: usize = 256;
@@ -199,27 +203,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut next_stats = Instant::now() + Duration::from_secs(1);
     // Rooms of 10 in the tick scenario: their state is 256 bytes.
     let pad = state_pad(10);
-    let mut next_tick = Instant::now() + TICK;
+    let slots = SLOTS;
+    let slot_period = TICK / u32::try_from(slots).unwrap_or(1);
+    let mut slot = 0;
+    let mut next_tick = Instant::now() + slot_period;
     while server.stop_requested().is_none() {
         let wait = next_tick.saturating_duration_since(Instant::now());
         if server.game().rooms.is_empty() {
             // Answer at once: the ping, move and broadcast scenarios measure that.
             server.pump_timeout(wait.min(Duration::from_millis(100)));
         } else {
-            // A tick-based game's loop: once a tick, take every input that came, step
-            // every room, send the states; sleep in between.
+            // A tick-based game's loop: at each turn, take every input that came, step
+            // that turn's rooms, send their states; sleep in between.
             std::thread::sleep(wait);
             server.pump();
         }
         let now = Instant::now();
         if now >= next_tick {
             if !server.game().rooms.is_empty() {
-                step(&mut server, &pad);
+                step(&mut server, &pad, slot, slots);
             }
-            next_tick += TICK;
+            slot = (slot + 1) % slots;
+            next_tick += slot_period;
             if next_tick < now {
-                // Behind (the machine stalled): the next step is one tick from now.
-                next_tick = now + TICK;
+                // Behind (the machine stalled): the next step is one slot from now.
+                next_tick = now + slot_period;
             }
         }
         if stats && Instant::now() >= next_stats {
@@ -263,15 +271,22 @@ impl BenchChannel {
     }
 }
 
-/// Steps every room once: its state to each of its players, encoded once per room.
-fn step(server: &mut Server<BenchChannel>, pad: &[u8]) {
+/// Steps the rooms of `slot` (those whose number is `slot` modulo `slots`) once: its
+/// state to each of its players, encoded once per room.
+fn step(server: &mut Server<BenchChannel>, pad: &[u8], slot: u64, slots: u64) {
     let at_us = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
     let handle = server.handle().clone();
     let game = server.game_mut();
-    game.tick += 1;
-    for room in game.rooms.values() {
+    if slot == 0 {
+        game.tick += 1;
+    }
+    let rooms = game
+        .rooms
+        .iter()
+        .filter(|(number, _)| *number % slots == slot);
+    for (_, room) in rooms {
         let state = State {
             tick: game.tick,
             acks: &room.acks,

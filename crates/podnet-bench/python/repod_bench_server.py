@@ -2,7 +2,8 @@
 
 Also the game-tick scenario's rooms, as examples/bench_server.rs has them: `join` puts the
 player in a room (answered `joined` with its seat), `input` is its latest input, and a
-task steps every room 20 times a second, sending its state (256 bytes) to its players.
+task steps every room 20 times a second (in turns: a tenth of them every 5 ms), sending
+its state (256 bytes) to its players.
 
 Usage: python repod_bench_server.py  -> prints `repod server on 127.0.0.1:PORT`, serves forever.
 """
@@ -13,6 +14,7 @@ import time
 from repod import Channel, Server
 
 TICK = 0.05
+SLOTS = 10
 
 
 class BenchChannel(Channel):
@@ -60,15 +62,21 @@ class BenchServer(Server):
 
 
 async def step(server):
+    # In turns, as the podnet server does: a tenth of the rooms (by number) every 5 ms.
     pad = b"\x55" * 190
     tick = 0
-    next_at = time.monotonic() + TICK
+    slot = 0
+    next_at = time.monotonic() + TICK / SLOTS
     while True:
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-        next_at += TICK
-        tick += 1
+        next_at += TICK / SLOTS
+        if slot == 0:
+            tick += 1
+        this_slot, slot = slot, (slot + 1) % SLOTS
         at_us = time.time_ns() // 1000
-        for room in server.rooms.values():
+        for number, room in list(server.rooms.items()):
+            if number % SLOTS != this_slot:
+                continue
             state = {"action": "state", "tick": tick, "acks": list(room["acks"]), "at_us": at_us, "pad": pad}
             for channel in room["seats"]:
                 if channel is not None:

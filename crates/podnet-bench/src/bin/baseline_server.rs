@@ -5,7 +5,8 @@
 //! the action from the first map entry and decodes nothing else.
 //!
 //! The game-tick scenario's rooms too (see examples/bench_server.rs): `join`, `input`, and
-//! a task that steps every room 20 times a second, sending its state to its players; it
+//! a task that steps every room 20 times a second (in turns, as the podnet server does: a
+//! tenth of them every 5 ms), sending its state to its players; it
 //! decodes what those messages carry with rmp-serde.
 //!
 //! Usage: `baseline_server --port P` (0 picks a free port); prints
@@ -66,8 +67,10 @@ fn encode_frame<T: serde::Serialize>(msg: &T) -> Option<Bytes> {
     Some(Bytes::from(out))
 }
 
-/// Steps every room 20 times a second.
+/// Steps every room 20 times a second, in turns as the podnet server does: a tenth of
+/// the rooms (by number, modulo 10) every 5 ms.
 async fn tick(shared: Arc<Shared>) {
+    const SLOTS: u64 = 10;
     // The padding that makes a full room's state 256 bytes, as the podnet server's.
     let acks = vec![u64::from(u32::MAX); 10];
     let probe = State {
@@ -79,17 +82,22 @@ async fn tick(shared: Arc<Shared>) {
     };
     let len = encode_frame(&probe).map_or(256, |f| f.len() - 4);
     let pad = vec![0x55u8; 256usize.saturating_sub(len)];
-    let mut interval = tokio::time::interval(std::time::Duration::from_millis(50));
+    let mut interval = tokio::time::interval(std::time::Duration::from_millis(50) / SLOTS as u32);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut number = 0;
+    let mut slot = 0;
     loop {
         interval.tick().await;
-        number += 1;
+        if slot == 0 {
+            number += 1;
+        }
+        let this_slot = slot;
+        slot = (slot + 1) % SLOTS;
         let at_us = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         let rooms = shared.rooms.lock().unwrap_or_else(|e| e.into_inner());
-        for room in rooms.values() {
+        for (_, room) in rooms.iter().filter(|(n, _)| *n % SLOTS == this_slot) {
             let state = State {
                 action: "state",
                 tick: number,

@@ -166,8 +166,18 @@ where
     // Set once a graceful close is under way: from then on, input is read and discarded.
     let mut closing = false;
 
+    // The cancellations are waited on by futures made once: each one made afresh would
+    // register with (and leave) its token's waiters at every turn of the loop. And each
+    // poll of one locks its token (tokio-util 0.7's `is_cancelled`), so the loop polls
+    // two: `link` is a child of `conn.abort`, cut by an abort too.
     let aborted = conn.abort.cancelled();
     tokio::pin!(aborted);
+    let cut = link.cancelled();
+    tokio::pin!(cut);
+    let close_asked = conn.closing.cancelled();
+    tokio::pin!(close_asked);
+    // Set when `close_asked` completes; acted on once the session is not resuming.
+    let mut close_wanted = false;
     let timer = tokio::time::sleep_until(Instant::now());
     tokio::pin!(timer);
     let mut chunk = READ_START;
@@ -175,7 +185,7 @@ where
     loop {
         // A close asked for while the session was resuming waits for the resume, so that
         // what was sent before it is sent again and delivered first.
-        if !closing && conn.closing.is_cancelled() && !core.is_resuming() {
+        if !closing && close_wanted && !core.is_resuming() {
             closing = true;
             core.start_closing(now(), conn.close_within_limit());
         }
@@ -193,8 +203,10 @@ where
 
         tokio::select! {
             biased;
-            () = &mut aborted => return ReadEnd::Closed(core.closing_deadline()),
-            () = link.cancelled() => {
+            () = &mut cut => {
+                if conn.abort.is_cancelled() {
+                    return ReadEnd::Closed(core.closing_deadline());
+                }
                 let error = conn
                     .slot()
                     .link_error
@@ -202,7 +214,10 @@ where
                     .unwrap_or_else(|| "the connection was replaced".to_owned());
                 return ReadEnd::Lost(DisconnectReason::Io { error });
             }
-            () = conn.closing.cancelled(), if !closing && !core.is_resuming() => continue,
+            () = &mut close_asked, if !close_wanted => {
+                close_wanted = true;
+                continue;
+            }
             () = &mut timer, if wake_at.is_some() => {
                 core.handle_timeout(now());
                 match carry_out(conn, core, owner) {

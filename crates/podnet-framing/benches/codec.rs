@@ -10,7 +10,7 @@ use std::hint::black_box;
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use podnet_framing::{
-    FRAME_HEADER_LEN, FrameCodec, FramingConfig, Message, RawMessage, encode_message,
+    BatchDecoder, FRAME_HEADER_LEN, FrameCodec, FramingConfig, Message, RawMessage, encode_message,
 };
 use serde::{Deserialize, Serialize};
 use tokio_util::codec::Decoder;
@@ -111,6 +111,62 @@ where
     group.finish();
 }
 
+/// A network thread's work on one read of a pipelining client: 4,096 small `move` frames
+/// cut, checked whole and batched (`BatchDecoder::decode_messages`, then `take`), and the
+/// receiving thread's: each message's action read from the batch. Per message.
+fn batch(c: &mut Criterion) {
+    const FRAMES: usize = 4096;
+    let config = FramingConfig::default();
+    let mut one = BytesMut::new();
+    let msg = Move {
+        id: 7,
+        x: 10.5,
+        y: -20.25,
+    };
+    encode_message(&msg, &mut one, &config).unwrap();
+    let read: Vec<u8> = one
+        .iter()
+        .copied()
+        .cycle()
+        .take(one.len() * FRAMES)
+        .collect();
+    let mut group = c.benchmark_group("batch_of_moves");
+    group.throughput(Throughput::Elements(FRAMES as u64));
+    let mut decoder = BatchDecoder::new(&config);
+    let mut buf = BytesMut::with_capacity(read.len());
+    group.bench_function("cut+check", |b| {
+        b.iter(|| {
+            buf.clear();
+            buf.extend_from_slice(black_box(&read));
+            assert!(
+                decoder
+                    .decode_messages(&mut buf, usize::MAX)
+                    .unwrap()
+                    .is_none()
+            );
+            decoder.take(&mut buf)
+        })
+    });
+    group.bench_function("cut+check+actions", |b| {
+        b.iter(|| {
+            buf.clear();
+            buf.extend_from_slice(black_box(&read));
+            assert!(
+                decoder
+                    .decode_messages(&mut buf, usize::MAX)
+                    .unwrap()
+                    .is_none()
+            );
+            let batch = decoder.take(&mut buf);
+            batch
+                .into_iter()
+                .map(|m| m.action_bytes().len())
+                .sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
 fn codec(c: &mut Criterion) {
     bench_message(
         c,
@@ -124,5 +180,5 @@ fn codec(c: &mut Criterion) {
     bench_message(c, "state_1k", state());
 }
 
-criterion_group!(benches, codec);
+criterion_group!(benches, codec, batch);
 criterion_main!(benches);

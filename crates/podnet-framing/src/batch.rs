@@ -163,6 +163,7 @@ impl BatchDecoder {
     ///
     /// [`FramingError::FrameTooLarge`] if the next frame claims more than the maximum
     /// length: the stream cannot go on ([fatal](FramingError::is_fatal)).
+    #[inline]
     pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Decoded>, FramingError> {
         let Some(whole) = self.next_frame(src)? else {
             return Ok(None);
@@ -194,6 +195,43 @@ impl BatchDecoder {
         });
         self.bytes += end - start;
         Ok(Some(Decoded::Message))
+    }
+
+    /// Decodes whole frames while they are messages, batching them, until the batch holds
+    /// `max_bytes` of payload or more: the loop of a reader that hands over batches, in
+    /// one call instead of one [`decode`](Self::decode) each. Returns the first frame that
+    /// is something else ([`Decoded::Reserved`], [`Decoded::NotAMessage`]), or `None` when
+    /// no whole frame is left or the batch is full ([`batch_bytes`](Self::batch_bytes)).
+    ///
+    /// ```
+    /// # use podnet_framing::{BatchDecoder, Decoded, FramingConfig};
+    /// let mut decoder = BatchDecoder::new(&FramingConfig::default());
+    /// let mut buf = bytes::BytesMut::new();
+    /// for _ in 0..3 {
+    ///     buf.extend_from_slice(b"\0\0\0\x0d\x81\xa6action\xa4move");
+    /// }
+    /// buf.extend_from_slice(b"\0\0\0\x01\xc0");
+    /// assert!(matches!(decoder.decode_messages(&mut buf, 1 << 20)?, Some(Decoded::NotAMessage(_))));
+    /// assert_eq!(decoder.len(), 3);
+    /// assert!(decoder.decode_messages(&mut buf, 1 << 20)?.is_none());
+    /// # Ok::<(), podnet_framing::FramingError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`decode`](Self::decode); the messages batched before the error stay batched.
+    pub fn decode_messages(
+        &mut self,
+        src: &mut BytesMut,
+        max_bytes: usize,
+    ) -> Result<Option<Decoded>, FramingError> {
+        while self.bytes < max_bytes {
+            match self.decode(src)? {
+                Some(Decoded::Message) => {}
+                other => return Ok(other),
+            }
+        }
+        Ok(None)
     }
 
     /// How many messages the batch holds.

@@ -325,7 +325,27 @@ impl Inbound {
                     }
                 }
             }
-            let decoded = match self.decoder.decode(&mut self.buf) {
+            let next = if core.is_rate_limited() || core.needs_frames() {
+                self.decoder.decode(&mut self.buf)
+            } else {
+                // The common case: a run of messages batched in one call, not one turn of
+                // this loop each.
+                let before = self.decoder.len();
+                let run = self
+                    .decoder
+                    .decode_messages(&mut self.buf, self.budget.size);
+                counted += (self.decoder.len() - before) as u64;
+                match run {
+                    Ok(None) if self.decoder.batch_bytes() >= self.budget.size => {
+                        if !self.flush(owner, aborted.as_mut()).await {
+                            return Flow::Stop;
+                        }
+                        continue;
+                    }
+                    other => other,
+                }
+            };
+            let decoded = match next {
                 Ok(Some(decoded)) => decoded,
                 Ok(None) => break,
                 Err(err) => {

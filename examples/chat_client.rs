@@ -1,105 +1,119 @@
-//! PodSixNet's console chat, client side: type lines, see everyone's.
+//! repod's chat example, client side, on podnet: the same protocol and the same screen as
+//! repod's `examples/chat/client.py`, so it chats on repod's server unchanged as on
+//! podnet's `chat_server`.
 //!
-//! Run `cargo run --example chat_server` first, then
-//! `cargo run --example chat_client -- --name alice` (`--host` and `--port` default to
-//! repod's 127.0.0.1:5071). Type a line and press Enter to send it; Ctrl-D (end of input)
-//! to leave.
+//! Run `cargo run --example chat_server` first, then `cargo run --example chat_client`
+//! (or `-- HOST PORT`, as repod's takes them; repod's address, 127.0.0.1:5071, by
+//! default). The first line you type is your nickname; every line after it is said to
+//! everyone. Ctrl-D (end of input) leaves.
 //!
 //! Reading the keyboard blocks, so it runs on its own thread and sends from there with a
-//! cloned client handle; the main thread pumps the network.
+//! cloned client handle; the main thread pumps the network, as a game loop would.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use podnet::{
-    Client, ClientCtx, Connected, ConnectionListener, DEFAULT_HOST, DEFAULT_PORT, ListenerHandlers,
-    Message, SendError,
+    Client, ClientCtx, Connected, ConnectionListener, DEFAULT_HOST, DEFAULT_PORT, DisconnectReason,
+    ListenerHandlers, Message,
 };
 use serde::{Deserialize, Serialize};
 
+/// Our nickname, sent once.
 #[derive(Serialize, Deserialize, Message)]
 #[message(action = "nickname")]
 struct Nickname {
     nickname: String,
 }
 
+/// A line we say.
 #[derive(Serialize, Deserialize, Message)]
 #[message(action = "message")]
-struct Line {
-    #[serde(default)]
-    who: String,
-    message: String,
+struct Say {
+    text: String,
 }
 
+/// A line someone said (ourselves included).
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "message")]
+struct Said {
+    text: String,
+    nickname: String,
+}
+
+/// Someone joined or left.
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "system")]
+struct System {
+    text: String,
+}
+
+/// Who is here.
 #[derive(Serialize, Deserialize, Message)]
 #[message(action = "players")]
 struct Players {
-    players: Vec<String>,
+    list: Vec<String>,
 }
 
+/// The screen: what the server says, printed as repod's client prints it.
+#[derive(Default)]
 struct ChatScreen {
-    name: String,
+    /// Disconnected: the program ends.
+    gone: bool,
 }
 
 impl ConnectionListener for ChatScreen {
     fn handlers(h: &mut ListenerHandlers<Self>) {
-        h.on(Self::connected).on(Self::line).on(Self::players);
-    }
-
-    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &podnet::DisconnectReason) {
-        println!("*** disconnected: {reason}");
-    }
-}
-
-impl ChatScreen {
-    fn connected(&mut self, ctx: &mut ClientCtx<'_>, _: Connected) -> Result<(), SendError> {
-        println!("*** connected as {}", self.name);
-        ctx.send(&Nickname {
-            nickname: self.name.clone(),
+        h.on(|_: &mut Self, _: &mut ClientCtx<'_>, _: Connected| {
+            println!("Connected to server!");
         })
+        .on(|_: &mut Self, _: &mut ClientCtx<'_>, msg: System| {
+            println!("SYSTEM: {}", msg.text);
+        })
+        .on(|_: &mut Self, _: &mut ClientCtx<'_>, msg: Said| {
+            println!("{}: {}", msg.nickname, msg.text);
+        })
+        .on(|_: &mut Self, _: &mut ClientCtx<'_>, msg: Players| {
+            println!("Players: {}", msg.list.join(", "));
+        });
     }
 
-    fn line(&mut self, _ctx: &mut ClientCtx<'_>, msg: Line) {
-        println!("{}: {}", msg.who, msg.message);
-    }
-
-    fn players(&mut self, _ctx: &mut ClientCtx<'_>, msg: Players) {
-        println!("*** players: {}", msg.players.join(", "));
+    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
+        println!("Disconnected from server ({reason})");
+        self.gone = true;
     }
 }
 
 fn main() -> Result<(), podnet::Error> {
-    let port = arg("--port").unwrap_or_else(|| DEFAULT_PORT.to_string());
-    let host = arg("--host").unwrap_or_else(|| DEFAULT_HOST.into());
-    let name = arg("--name").unwrap_or_else(|| format!("guest{}", std::process::id() % 1000));
-    let mut client = Client::connect(format!("{host}:{port}").as_str(), ChatScreen { name })?;
+    // `chat_client [HOST [PORT]]`, as repod's client.py.
+    let mut args = std::env::args().skip(1);
+    let host = args.next().unwrap_or_else(|| DEFAULT_HOST.into());
+    let port = args.next().unwrap_or_else(|| DEFAULT_PORT.to_string());
+    let mut client = Client::connect(format!("{host}:{port}").as_str(), ChatScreen::default())?;
+    println!("Chat client started");
 
     let sender = client.handle().clone();
     std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(message) = line else { break };
-            let line = Line {
-                who: String::new(),
-                message,
-            };
-            if sender.send(&line).is_err() {
-                break; // the connection is gone
+        print!("Enter your nickname: ");
+        let _ = std::io::stdout().flush();
+        let mut lines = std::io::stdin().lock().lines().map_while(Result::ok);
+        if let Some(nickname) = lines.next() {
+            let _ = sender.send(&Nickname { nickname });
+            println!("Type your messages (Ctrl+D to quit):");
+            for text in lines.filter(|line| !line.is_empty()) {
+                if sender.send(&Say { text }).is_err() {
+                    return; // the connection is gone
+                }
             }
         }
+        // End of input: leave. What was sent before is delivered first.
         sender.close("bye");
     });
 
-    while client.is_connected() {
+    // Until the disconnect is handled: after a close, it comes once the server has had
+    // everything sent before it.
+    while !client.listener().gone {
         client.pump_timeout(Duration::from_millis(50));
     }
-    client.pump(); // the last events, the disconnect among them
     Ok(())
-}
-
-/// The value after `name` on the command line.
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
 }

@@ -1,14 +1,28 @@
-//! PodSixNet's console chat, server side: players pick a nickname, everyone sees who joins
-//! and leaves, and every line goes to everyone.
+//! repod's chat example, server side, on podnet: the same protocol as repod's
+//! `examples/chat/server.py`, so repod's own `client.py` chats with it unchanged (and
+//! podnet's `chat_client` with repod's server). Everyone who connects is "Anonymous" until
+//! they send a nickname; everyone sees who joins and leaves, the list of who is here, and
+//! every line.
 //!
-//! Run it with `cargo run --example chat_server`, then start a few
-//! `cargo run --example chat_client -- --name alice`. It listens on repod's address,
-//! 127.0.0.1:5071; `--host 0.0.0.0` lets other machines in, `--port` picks another port.
-//! Ctrl-C (or SIGTERM) stops it gracefully: every player is told why.
+//! Run it with `cargo run --example chat_server` (repod's address, 127.0.0.1:5071), or
+//! `cargo run --example chat_server -- HOST PORT` as repod's takes them (port 0 picks a
+//! free one; the first line says which). Then start a few
+//! `cargo run --example chat_client`, or repod's `python client.py`. Ctrl-C (or SIGTERM)
+//! stops it gracefully: every player is told why.
+//!
+//! The protocol (docs/examples.md):
+//!
+//! | from | action | fields |
+//! |---|---|---|
+//! | client | `nickname` | `nickname`: the name to use |
+//! | client | `message` | `text`: a line to say |
+//! | server, to all | `message` | `text`, `nickname`: who said it |
+//! | server, to all | `system` | `text`: "NAME joined the chat" / "NAME left the chat" |
+//! | server, to all | `players` | `list`: every nickname, in the order they joined |
 
 use podnet::{
-    Channel, ChannelCtx, ChannelHandlers, DEFAULT_HOST, DEFAULT_PORT, DisconnectReason, Message,
-    SendError, Server,
+    Channel, ChannelCtx, ChannelHandlers, ConnectionId, DEFAULT_HOST, DEFAULT_PORT,
+    DisconnectReason, Message, SendError, Server,
 };
 use serde::{Deserialize, Serialize};
 
@@ -19,32 +33,60 @@ struct Nickname {
     nickname: String,
 }
 
-/// A chat line, from a client; relayed to everyone with `who` filled in.
+/// A line from a client.
 #[derive(Serialize, Deserialize, Message)]
 #[message(action = "message")]
-struct ChatLine {
-    #[serde(default)]
-    who: String,
-    message: String,
+struct Say {
+    text: String,
+}
+
+/// A line relayed to everyone, with who said it.
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "message")]
+struct Said {
+    text: String,
+    nickname: String,
+}
+
+/// A notice to everyone: someone joined or left.
+#[derive(Serialize, Deserialize, Message)]
+#[message(action = "system")]
+struct System {
+    text: String,
 }
 
 /// Who is here, sent to everyone whenever it changes.
 #[derive(Serialize, Deserialize, Message)]
 #[message(action = "players")]
 struct Players {
-    players: Vec<String>,
+    list: Vec<String>,
 }
 
-/// The nicknames of everyone connected, in the order they joined.
+/// Everyone connected and their nicknames, in the order they joined.
 #[derive(Default)]
 struct Room {
-    nicknames: Vec<(podnet::ConnectionId, String)>,
+    players: Vec<(ConnectionId, String)>,
+}
+
+impl Room {
+    fn nickname(&self, id: ConnectionId) -> String {
+        self.players
+            .iter()
+            .find(|(who, _)| *who == id)
+            .map_or_else(|| "Anonymous".to_owned(), |(_, name)| name.clone())
+    }
+}
+
+/// Tells everyone `text`.
+fn system(ctx: &ChannelCtx<'_, Chatter>, text: String) -> Result<(), SendError> {
+    ctx.send_to_all(&System { text })?;
+    Ok(())
 }
 
 /// Tells everyone who is here now.
-fn announce(ctx: &ChannelCtx<'_, Chatter>) -> Result<(), SendError> {
-    let players = ctx.game.nicknames.iter().map(|(_, n)| n.clone()).collect();
-    ctx.send_to_all(&Players { players })?;
+fn send_players(ctx: &ChannelCtx<'_, Chatter>) -> Result<(), SendError> {
+    let list = ctx.game.players.iter().map(|(_, n)| n.clone()).collect();
+    ctx.send_to_all(&Players { list })?;
     Ok(())
 }
 
@@ -59,64 +101,58 @@ impl Channel for Chatter {
     }
 
     fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
-        println!("{} connected from {}", ctx.id(), ctx.peer());
+        println!("Player connected: {}", ctx.peer());
+        ctx.game.players.push((ctx.id(), "Anonymous".to_owned()));
+        // A hook has nobody to report to; a broadcast only fails if it cannot encode.
+        let _ = system(ctx, "Anonymous joined the chat".to_owned());
+        let _ = send_players(ctx);
     }
 
     fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
         let id = ctx.id();
-        if let Some(pos) = ctx.game.nicknames.iter().position(|(who, _)| *who == id) {
-            let (_, name) = ctx.game.nicknames.remove(pos);
-            println!("{name} left ({reason})");
-        }
-        // A hook has nobody to report to; a broadcast only fails if it cannot encode.
-        let _ = announce(ctx);
+        let Some(at) = ctx.game.players.iter().position(|(who, _)| *who == id) else {
+            return;
+        };
+        let (_, name) = ctx.game.players.remove(at);
+        println!("Player disconnected: {} ({reason})", ctx.peer());
+        // repod's server says the name the player joined with ("Anonymous"); this one
+        // says the name they had.
+        let _ = system(ctx, format!("{name} left the chat"));
+        let _ = send_players(ctx);
     }
 }
 
 impl Chatter {
     fn nickname(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Nickname) -> Result<(), SendError> {
         let id = ctx.id();
-        println!("{id} is now {}", msg.nickname);
-        match ctx.game.nicknames.iter_mut().find(|(who, _)| *who == id) {
-            Some((_, name)) => *name = msg.nickname,
-            None => ctx.game.nicknames.push((id, msg.nickname)),
+        if let Some((_, name)) = ctx.game.players.iter_mut().find(|(who, _)| *who == id) {
+            *name = msg.nickname;
         }
-        announce(ctx)
+        send_players(ctx)
     }
 
-    fn message(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: ChatLine) -> Result<(), SendError> {
-        let id = ctx.id();
-        let who = ctx
-            .game
-            .nicknames
-            .iter()
-            .find(|(w, _)| *w == id)
-            .map_or_else(|| id.to_string(), |(_, n)| n.clone());
-        println!("{who}: {}", msg.message);
-        ctx.send_to_all(&ChatLine {
-            who,
-            message: msg.message,
+    fn message(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Say) -> Result<(), SendError> {
+        let nickname = ctx.game.nickname(ctx.id());
+        println!("{nickname}: {}", msg.text);
+        ctx.send_to_all(&Said {
+            text: msg.text,
+            nickname,
         })?;
         Ok(())
     }
 }
 
 fn main() -> Result<(), podnet::Error> {
-    let host = arg("--host").unwrap_or_else(|| DEFAULT_HOST.into());
-    let port = arg("--port").unwrap_or_else(|| DEFAULT_PORT.to_string());
+    // `chat_server [HOST [PORT]]`, as repod's server.py.
+    let mut args = std::env::args().skip(1);
+    let host = args.next().unwrap_or_else(|| DEFAULT_HOST.into());
+    let port = args.next().unwrap_or_else(|| DEFAULT_PORT.to_string());
     let server = Server::<Chatter>::start_background(format!("{host}:{port}"), Room::default())?;
     server.stop_on_signals()?;
-    println!("chat server on {}; Ctrl-C to stop", server.local_addr());
+    println!("Chat server running on {}", server.local_addr());
+    println!("Press Ctrl+C to stop");
     // run() pumps on this thread until the server is asked to stop (here: Ctrl-C).
     let room = server.run();
-    println!("stopped with {} players connected", room.nicknames.len());
+    println!("stopped with {} players connected", room.players.len());
     Ok(())
-}
-
-/// The value after `name` on the command line.
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
 }

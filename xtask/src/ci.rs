@@ -3,13 +3,13 @@
 use crate::interop;
 use crate::util::{TestCounts, cargo, run as run_command, run_tests};
 
-/// Examples that run headless and end on their own within seconds.
-/// The examples that end by themselves, with the features each needs.
+/// The examples that run headless and end by themselves within seconds, with the
+/// features each needs. (repod's example games, a server and a client each, run in
+/// `cargo xtask interop` against repod's own.)
 const SELF_ENDING_EXAMPLES: &[(&str, &str)] = &[
     ("quickstart", ""),
     ("positions", ""),
     ("host_and_play", ""),
-    ("lag_time", ""),
     ("tls_chat", "tls"),
     ("lobby_game", ""),
 ];
@@ -45,6 +45,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     for (packages, test) in [
         (&["podnet-cluster", "podnet-lobby"][..], "cluster"),
         (&["podnet", "podnet-cli", "podnet-framing"][..], "interop"),
+        (&["podnet"][..], "examples"),
     ] {
         let mut clippy = cargo();
         clippy.args(["clippy", "--locked", "--all-features", "--test", test]);
@@ -115,7 +116,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     step("cluster (a real redis-server)");
     counts.add(crate::cluster::run_cluster_tests()?);
 
-    step("interop with Python (msgpack, repod)");
+    step("interop with Python (msgpack, repod, repod's example programs)");
     counts.add(interop::run_interop()?);
 
     // The cluster and interop test targets are left out of the workspace run

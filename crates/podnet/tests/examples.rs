@@ -1,0 +1,307 @@
+//! repod's own example programs against podnet's examples of the same names, both ways:
+//! repod's `examples/chat` and `examples/lag_time` clients, from its source distribution,
+//! unchanged (`cargo xtask interop` downloads it from the package registry and points
+//! `PODNET_REPOD_EXAMPLES` at its `examples/`), on podnet's `chat_server` and
+//! `lag_time_server`; podnet's `chat_client` and `lag_time_client` on repod's servers.
+//! Each program runs as a process, talks through its stdin and stdout as a player would,
+//! and is checked by what it prints.
+//!
+//! `#[ignore]`d in plain `cargo test` (they need Python with repodnet); `cargo xtask ci`
+//! and `cargo xtask interop` run them with `--ignored`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Bounds a failing wait; it does not measure speed.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// A program under test: its stdin, and its stdout lines as they come.
+struct Program {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Program {
+    fn start(name: &str, mut command: Command) -> Program {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {name}: {e}"));
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        let label = name.to_owned();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                println!("{label}: {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Program {
+            name: name.to_owned(),
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// One of repod's example scripts, `examples/{script}`, run by the venv's Python
+    /// unbuffered (so that its prints arrive as it makes them).
+    fn repod(name: &str, script: &str, args: &[&str]) -> Program {
+        let python = std::env::var("PODNET_PYTHON").expect(
+            "PODNET_PYTHON is not set: run these tests with `cargo xtask interop` (or `cargo \
+             xtask ci`), which makes a Python venv with repodnet",
+        );
+        let examples = PathBuf::from(std::env::var("PODNET_REPOD_EXAMPLES").expect(
+            "PODNET_REPOD_EXAMPLES is not set: `cargo xtask interop` downloads repod's sources \
+             and points it at their examples/",
+        ));
+        let mut command = Command::new(python);
+        command.arg("-u").arg(examples.join(script)).args(args);
+        Program::start(name, command)
+    }
+
+    /// One of podnet's examples, built beside this test by `cargo test`.
+    fn podnet(name: &str, example: &str, args: &[&str]) -> Program {
+        let exe = std::env::current_exe().unwrap();
+        // target/debug/deps/examples-HASH -> target/debug/examples/NAME
+        let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+        let path = dir
+            .join("examples")
+            .join(format!("{example}{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            path.is_file(),
+            "{} is not built: `cargo xtask interop` builds the examples (`cargo build -p podnet --examples`)",
+            path.display()
+        );
+        let mut command = Command::new(path);
+        command.args(args);
+        Program::start(name, command)
+    }
+
+    /// Waits until a line holds `text` (prompts without a newline share a line with what
+    /// follows them), and returns it.
+    fn wait_for(&mut self, text: &str) -> String {
+        if let Some(line) = self.seen.iter().find(|l| l.contains(text)) {
+            let line = line.clone();
+            self.seen.retain(|l| *l != line);
+            return line;
+        }
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "{} never printed {text:?}; it printed {:?}",
+                    self.name, self.seen
+                ),
+            }
+        }
+    }
+
+    /// Types a line.
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Ends its input (Ctrl-D) and waits for it to exit by itself.
+    fn end_input_and_wait(&mut self) {
+        drop(self.stdin.take());
+        self.wait_exit();
+    }
+
+    /// Waits for it to exit by itself, successfully: its stdout ends (the event waited
+    /// on, with the deadline), then its status.
+    fn wait_exit(&mut self) {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("{} did not exit within {DEADLINE:?}", self.name)
+                }
+            }
+        }
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{} exited with {status}", self.name);
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The port a podnet example server says it listens on (`... on 127.0.0.1:PORT`).
+fn port_of(line: &str) -> String {
+    line.rsplit(':').next().unwrap().trim().to_owned()
+}
+
+/// A free loopback port for a repod server, which takes its port on the command line.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until a repod server accepts connections: it prints its banner before it
+/// listens, and nothing after, so this probes the port (a refused connect returns at
+/// once; there is no event to wait on). The probe connects and leaves at once.
+fn wait_listening(port: u16) {
+    let deadline = Instant::now() + DEADLINE;
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Two of repod's own chat clients and podnet's on podnet's chat server: nicknames, join
+/// and leave notices, the player list, every line to everyone.
+#[test]
+#[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
+fn repod_chat_clients_on_the_podnet_chat_server() {
+    let mut server = Program::podnet("server", "chat_server", &["127.0.0.1", "0"]);
+    let port = port_of(&server.wait_for("Chat server running on"));
+    let args = ["127.0.0.1", port.as_str()];
+
+    let mut alice = Program::repod("alice (repod)", "chat/client.py", &args);
+    alice.wait_for("Connected to server!");
+    alice.wait_for("SYSTEM: Anonymous joined the chat");
+    alice.wait_for("Players: Anonymous");
+    alice.type_line("alice");
+    alice.wait_for("Players: alice");
+
+    let mut bob = Program::repod("bob (repod)", "chat/client.py", &args);
+    bob.wait_for("SYSTEM: Anonymous joined the chat");
+    bob.type_line("bob");
+    let mut carol = Program::podnet("carol (podnet)", "chat_client", &args);
+    carol.wait_for("Connected to server!");
+    carol.type_line("carol");
+    for player in [&mut alice, &mut bob, &mut carol] {
+        player.wait_for("Players: alice, bob, carol");
+    }
+    alice.wait_for("SYSTEM: Anonymous joined the chat"); // bob's, then carol's
+
+    alice.type_line("hello from alice");
+    carol.type_line("hi from carol");
+    for player in [&mut alice, &mut bob, &mut carol] {
+        player.wait_for("alice: hello from alice");
+        player.wait_for("carol: hi from carol");
+    }
+    server.wait_for("alice: hello from alice");
+
+    // bob leaves (end of input): everyone else hears it.
+    bob.end_input_and_wait();
+    for player in [&mut alice, &mut carol] {
+        player.wait_for("SYSTEM: bob left the chat");
+        player.wait_for("Players: alice, carol");
+    }
+    carol.end_input_and_wait();
+    alice.wait_for("SYSTEM: carol left the chat");
+    alice.wait_for("Players: alice");
+    alice.end_input_and_wait();
+    server.wait_for("Player disconnected");
+}
+
+/// podnet's chat client and one of repod's on repod's own chat server.
+#[test]
+#[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
+fn the_podnet_chat_client_on_the_repod_chat_server() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let args = ["127.0.0.1", port_text.as_str()];
+    let _server = Program::repod("server (repod)", "chat/server.py", &args);
+    wait_listening(port);
+
+    let mut carol = Program::podnet("carol (podnet)", "chat_client", &args);
+    carol.wait_for("Connected to server!");
+    carol.wait_for("Players: Anonymous");
+    carol.type_line("carol");
+    carol.wait_for("Players: carol");
+    let mut alice = Program::repod("alice (repod)", "chat/client.py", &args);
+    alice.wait_for("Connected to server!");
+    alice.type_line("alice");
+    carol.wait_for("SYSTEM: Anonymous joined the chat");
+    for player in [&mut alice, &mut carol] {
+        player.wait_for("Players: carol, alice");
+    }
+
+    carol.type_line("hello from carol");
+    alice.type_line("hi from alice");
+    for player in [&mut alice, &mut carol] {
+        player.wait_for("carol: hello from carol");
+        player.wait_for("alice: hi from alice");
+    }
+    // repod's server names a leaver by the name they joined with.
+    carol.end_input_and_wait();
+    alice.wait_for("SYSTEM: Anonymous left the chat");
+    alice.wait_for("Players: alice");
+    alice.end_input_and_wait();
+}
+
+/// repod's own lag-time client on podnet's server: ten pings, nine answered (the client
+/// closes on the tenth), each round trip printed, then the close.
+#[test]
+#[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
+fn the_repod_lag_time_client_on_the_podnet_server() {
+    let mut server = Program::podnet("server", "lag_time_server", &["127.0.0.1", "0"]);
+    let port = port_of(&server.wait_for("Server running on"));
+    let mut client = Program::repod(
+        "client (repod)",
+        "lag_time/client.py",
+        &["127.0.0.1", &port],
+    );
+    for count in 0..10 {
+        client.wait_for(&format!("Got ping #{count}"));
+    }
+    client.wait_for("Received 10 pings, closing connection...");
+    client.wait_for("Disconnected from server");
+    client.wait_exit();
+    for count in 0..9 {
+        server.wait_for(&format!("ping {count} RTT was"));
+    }
+    server.wait_for("disconnected");
+}
+
+/// podnet's lag-time client on repod's own server.
+#[test]
+#[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
+fn the_podnet_lag_time_client_on_the_repod_server() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let args = ["127.0.0.1", port_text.as_str()];
+    let mut server = Program::repod("server (repod)", "lag_time/server.py", &args);
+    wait_listening(port);
+    let mut client = Program::podnet("client (podnet)", "lag_time_client", &args);
+    for count in 0..10 {
+        client.wait_for(&format!("Got ping #{count}"));
+    }
+    client.wait_for("Received 10 pings, closing connection...");
+    client.wait_for("Disconnected from server");
+    client.wait_exit();
+    for count in 0..9 {
+        server.wait_for(&format!("ping {count} RTT was"));
+    }
+}

@@ -119,6 +119,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     step("interop with Python (msgpack, repod, repod's example programs)");
     counts.add(interop::run_interop()?);
 
+    step("repod's tag game: the graphical client under Xvfb");
+    crate::tag::screenshot()?;
+
     // The cluster and interop test targets are left out of the workspace run
     // (`test = false`), so they are counted here only, as they run.
     println!();

@@ -13,6 +13,7 @@ mod python;
 mod release;
 mod soak;
 mod system;
+mod tag;
 mod util;
 
 use std::process::ExitCode;
@@ -23,7 +24,7 @@ usage: cargo xtask <task>
 tasks:
   ci       everything CI checks: fmt, clippy -D warnings, all workspace tests, docs,
            the self-ending examples, the TypeScript client, the cluster tests (real
-           redis-server) and the interop tests
+           redis-server), the interop tests and the tag window under Xvfb
   typescript  the TypeScript client (clients/typescript): npm ci from its lockfile,
            build, and its tests against a real podnet server (node and npm from apt
            when missing)
@@ -32,7 +33,11 @@ tasks:
   cluster  the cluster's tests against a real redis-server (apt's redis-server when
            missing; each test starts its own on a free loopback port)
   interop  the tests against real Python peers (msgpack, repod), in a venv it makes
-           under target/ with xtask/python/requirements.txt
+           under target/ with xtask/python/requirements.txt, and repod's own example
+           programs (from its sdist) against podnet's
+  tag      repod's tag game on podnet: the server, three bots and the macroquad window
+           under Xvfb (apt's xvfb when missing), which saves target/tag.png;
+           --update-docs copies it to docs/images/tag.png
   bench    the benchmarks: podnet beside a plain tokio baseline (and repod), as ratios;
            --quick for a smoke run, --no-micro to skip criterion, --against PATH to
            add another bench_server build (an earlier commit's) as an A/B column
@@ -61,6 +66,7 @@ fn main() -> ExitCode {
         Some("typescript") => node::run(&args[1..]),
         Some("browser") => browser::run(&args[1..]),
         Some("cluster") => cluster::run(&args[1..]),
+        Some("tag") => tag::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
             print!("{HELP}");
             Ok(())

@@ -1,8 +1,11 @@
 //! repod's own example programs against podnet's examples of the same names, both ways:
-//! repod's `examples/chat` and `examples/lag_time` clients, from its source distribution,
-//! unchanged (`cargo xtask interop` downloads it from the package registry and points
-//! `PODNET_REPOD_EXAMPLES` at its `examples/`), on podnet's `chat_server` and
-//! `lag_time_server`; podnet's `chat_client` and `lag_time_client` on repod's servers.
+//! repod's `examples/chat`, `examples/lag_time` and `examples/tag` clients, from its
+//! source distribution, unchanged (`cargo xtask interop` downloads it from the package
+//! registry and points `PODNET_REPOD_EXAMPLES` at its `examples/`), on podnet's
+//! `chat_server`, `lag_time_server` and `tag_server`; podnet's `chat_client`,
+//! `lag_time_client` and `tag_client --bot` on repod's servers. (repod's tag client is
+//! its class, driven by `interop/repod_tag_player.py` with raylib stubbed out: its
+//! rendering is never called.)
 //! Each program runs as a process, talks through its stdin and stdout as a player would,
 //! and is checked by what it prints.
 //!
@@ -304,4 +307,65 @@ fn the_podnet_lag_time_client_on_the_repod_server() {
     for count in 0..9 {
         server.wait_for(&format!("ping {count} RTT was"));
     }
+}
+
+/// The number at the end of a line (`moved 63`, `moved 583 px in 3.0 s`: the first number
+/// after `moved`).
+fn moved(line: &str) -> f64 {
+    line.split_whitespace()
+        .skip_while(|w| *w != "moved")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no distance in {line:?}"))
+}
+
+/// repod's own tag client class on podnet's tag server: it gets its setup and the
+/// state, and the inputs it sends move its player.
+#[test]
+#[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
+fn the_repod_tag_client_on_the_podnet_server() {
+    let mut server = Program::podnet("server", "tag_server", &["127.0.0.1", "0", "--seed", "1"]);
+    let port = port_of(&server.wait_for("Server running on"));
+    let examples = std::env::var("PODNET_REPOD_EXAMPLES").unwrap();
+    let player = format!(
+        "{}/tests/interop/repod_tag_player.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let client_py = format!("{examples}/tag/client.py");
+    let python = std::env::var("PODNET_PYTHON").unwrap();
+    let mut command = Command::new(python);
+    command.args(["-u", &player, &client_py, "127.0.0.1", &port]);
+    let mut client = Program::start("client (repod)", command);
+    let setup = client.wait_for("setup ");
+    assert!(setup.ends_with(" 7"), "seven obstacles: {setup}");
+    client.wait_for("state ");
+    let distance = moved(&client.wait_for("moved "));
+    assert!(distance > 20.0, "its inputs moved it {distance} px");
+    client.wait_exit();
+    server.wait_for("Player 1 connected");
+}
+
+/// podnet's tag bot on repod's own tag server: the same, the other way.
+#[test]
+#[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
+fn the_podnet_tag_bot_on_the_repod_server() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let _server = Program::repod(
+        "server (repod)",
+        "tag/server.py",
+        &["127.0.0.1", &port_text],
+    );
+    wait_listening(port);
+    let mut bot = Program::podnet(
+        "bot (podnet)",
+        "tag_client",
+        &["127.0.0.1", &port_text, "--bot", "--seconds", "1.5"],
+    );
+    let setup = bot.wait_for("setup: player");
+    assert!(setup.contains("7 obstacles, arena 800x600"), "{setup}");
+    bot.wait_for("state: at");
+    let distance = moved(&bot.wait_for("moved "));
+    assert!(distance > 20.0, "its inputs moved it {distance} px");
+    bot.wait_exit();
 }

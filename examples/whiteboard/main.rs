@@ -17,9 +17,11 @@
 //! | server | `players` | `count` | to everyone, when someone joins or leaves |
 //!
 //! Options: `--port P` (default 5071; 0 picks a free one), `--host H`, `--no-bot`,
-//! `--bot-strokes N` (the bot draws N strokes, then only watches), and `--report`: run
-//! until stdin closes, then print the bot's view of the board as one JSON line (what
-//! `cargo xtask browser` checks).
+//! `--bot-strokes N` (the bot draws N strokes, says `bot drew N strokes`, then only
+//! watches), `--connect HOST:PORT` (no server here: the bot draws on that one, repod's
+//! own `server.py` say), and `--report`: run until stdin closes, then print the bot's view
+//! of the board as one JSON line (what `cargo xtask browser` and `cargo xtask interop`
+//! check).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -215,6 +217,8 @@ impl ConnectionListener for Bot {
                         .insert(id.as_str().unwrap_or_default().to_owned(), strokes);
                 }
             }
+            let strokes: usize = bot.view.values().map(Vec::len).sum();
+            println!("bot got the board: {strokes} strokes");
         })
         .on_value("startline", |bot: &mut Bot, _: &mut ClientCtx<'_>, data| {
             let id = data["id"].as_str().unwrap_or_default().to_owned();
@@ -264,23 +268,38 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let with_bot = !flag("--no-bot");
     let report = flag("--report");
 
-    let mut server = Server::<Player>::builder()
-        .addr(format!("{host}:{port}"))
-        .page("/", "text/html; charset=utf-8", include_str!("index.html"))
-        .page(
-            "/whiteboard.js",
-            "text/javascript; charset=utf-8",
-            include_str!("whiteboard.js"),
-        )
-        .page(
-            "/podnet-client.js",
-            "text/javascript; charset=utf-8",
-            include_str!("podnet-client.js"),
-        )
-        .start_background(Board::default())?;
-    server.stop_on_signals()?;
-    let addr = server.local_addr();
-    println!("whiteboard on http://{addr}/ (repod clients: {addr}); Ctrl-C to stop");
+    let connect = arg("--connect");
+
+    // The server, unless the bot draws on another one.
+    let mut server = match connect {
+        Some(_) => None,
+        None => Some(
+            Server::<Player>::builder()
+                .addr(format!("{host}:{port}"))
+                .page("/", "text/html; charset=utf-8", include_str!("index.html"))
+                .page(
+                    "/whiteboard.js",
+                    "text/javascript; charset=utf-8",
+                    include_str!("whiteboard.js"),
+                )
+                .page(
+                    "/podnet-client.js",
+                    "text/javascript; charset=utf-8",
+                    include_str!("podnet-client.js"),
+                )
+                .start_background(Board::default())?,
+        ),
+    };
+    let addr = match (&server, connect) {
+        (Some(server), _) => {
+            server.stop_on_signals()?;
+            let addr = server.local_addr();
+            println!("whiteboard on http://{addr}/ (repod clients: {addr}); Ctrl-C to stop");
+            addr.to_string()
+        }
+        (None, Some(addr)) => addr,
+        (None, None) => unreachable!("a server is started unless --connect names one"),
+    };
 
     // With --report, stdin closing is the signal to stop.
     let stdin_closed = Arc::new(AtomicBool::new(false));
@@ -293,17 +312,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut bot = if with_bot {
-        Some(Client::connect(addr, Bot::default())?)
+        Some(Client::connect(addr.as_str(), Bot::default())?)
     } else {
         None
     };
     let (mut stroke, mut step) = (0u64, 0u64);
     let mut next_step = Instant::now();
-    while server.stop_requested().is_none() && !stdin_closed.load(Ordering::Relaxed) {
-        server.pump_timeout(Duration::from_millis(5));
+    let mut said_done = false;
+    let stopping = |server: &Option<Server<Player>>| {
+        stdin_closed.load(Ordering::Relaxed)
+            || server
+                .as_ref()
+                .is_some_and(|s| s.stop_requested().is_some())
+    };
+    while !stopping(&server) {
+        match (&mut server, &mut bot) {
+            (Some(server), _) => {
+                server.pump_timeout(Duration::from_millis(5));
+            }
+            (None, Some(bot)) => {
+                bot.pump_timeout(Duration::from_millis(5));
+            }
+            (None, None) => break,
+        }
         let Some(bot) = &mut bot else { continue };
         bot.pump();
+        if !bot.is_connected() {
+            break;
+        }
         let drawing = bot_strokes.is_none_or(|n| stroke < n);
+        if !drawing && !said_done {
+            println!("bot drew {stroke} strokes");
+            said_done = true;
+        }
         if drawing && Instant::now() >= next_step {
             let point = petal_point(stroke, step);
             if step == 0 {
@@ -347,7 +388,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     drop(bot);
-    server.shutdown("the whiteboard is closing", Duration::from_secs(2));
+    if let Some(mut server) = server {
+        server.shutdown("the whiteboard is closing", Duration::from_secs(2));
+    }
     Ok(())
 }
 

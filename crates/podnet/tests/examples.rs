@@ -3,7 +3,9 @@
 //! source distribution, unchanged (`cargo xtask interop` downloads it from the package
 //! registry and points `PODNET_REPOD_EXAMPLES` at its `examples/`), on podnet's
 //! `chat_server`, `lag_time_server` and `tag_server`; podnet's `chat_client`,
-//! `lag_time_client` and `tag_client --bot` on repod's servers. (repod's tag client is
+//! `lag_time_client`, `tag_client --bot` and the whiteboard's bot on repod's servers. (The
+//! whiteboard's other direction, repod's pygame client and browser tabs on podnet's
+//! server, is `cargo xtask browser`'s.) (repod's tag client is
 //! its class, driven by `interop/repod_tag_player.py` with raylib stubbed out: its
 //! rendering is never called.)
 //! Each program runs as a process, talks through its stdin and stdout as a player would,
@@ -368,4 +370,49 @@ fn the_podnet_tag_bot_on_the_repod_server() {
     let distance = moved(&bot.wait_for("moved "));
     assert!(distance > 20.0, "its inputs moved it {distance} px");
     bot.wait_exit();
+}
+
+/// podnet's whiteboard bots on repod's own whiteboard server: one draws two strokes, a
+/// late one gets them in `initial`; both end with the same view of the board, the strokes
+/// under the drawer's id as repod's server relays them.
+#[test]
+#[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
+fn podnet_whiteboard_bots_on_the_repod_server() {
+    let port = free_port();
+    let port_text = port.to_string();
+    let _server = Program::repod(
+        "server (repod)",
+        "whiteboard/server.py",
+        &["127.0.0.1", &port_text],
+    );
+    wait_listening(port);
+    let at = format!("127.0.0.1:{port}");
+    let bot = |name: &str, strokes: &str| {
+        Program::podnet(
+            name,
+            "whiteboard",
+            &["--connect", &at, "--bot-strokes", strokes, "--report"],
+        )
+    };
+    let mut drawer = bot("drawer (podnet)", "2");
+    drawer.wait_for("bot drew 2 strokes");
+    let mut late = bot("late (podnet)", "0");
+    late.wait_for("bot got the board: 2 strokes");
+    drawer.stdin.take();
+    late.stdin.take();
+    let view = |line: String| line.trim_start_matches("bot view: ").to_owned();
+    let drawn = view(drawer.wait_for("bot view: "));
+    let seen = view(late.wait_for("bot view: "));
+    assert!(
+        drawn.starts_with("{\"") && drawn.contains("]],[["),
+        "{drawn}"
+    );
+    // The drawer's strokes under its id; the late bot's view also lists itself, with none.
+    let strokes = drawn.trim_start_matches('{').trim_end_matches('}');
+    assert!(
+        seen.contains(strokes),
+        "the late bot sees the drawer's strokes as the drawer does: {seen}"
+    );
+    drawer.wait_exit();
+    late.wait_exit();
 }

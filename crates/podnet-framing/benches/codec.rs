@@ -134,31 +134,22 @@ fn batch(c: &mut Criterion) {
     group.throughput(Throughput::Elements(FRAMES as u64));
     let mut decoder = BatchDecoder::new(&config);
     let mut buf = BytesMut::with_capacity(read.len());
-    group.bench_function("cut+check", |b| {
-        b.iter(|| {
-            buf.clear();
-            buf.extend_from_slice(black_box(&read));
-            assert!(
-                decoder
-                    .decode_messages(&mut buf, usize::MAX)
-                    .unwrap()
-                    .is_none()
-            );
-            decoder.take(&mut buf)
-        })
-    });
+    // What the network thread does with one read: cut, check, batch.
+    let mut cut = move || {
+        buf.clear();
+        buf.extend_from_slice(black_box(&read));
+        assert!(
+            decoder
+                .decode_messages(&mut buf, usize::MAX)
+                .unwrap()
+                .is_none()
+        );
+        decoder.take(&mut buf)
+    };
+    group.bench_function("cut+check", |b| b.iter(&mut cut));
     group.bench_function("cut+check+actions", |b| {
         b.iter(|| {
-            buf.clear();
-            buf.extend_from_slice(black_box(&read));
-            assert!(
-                decoder
-                    .decode_messages(&mut buf, usize::MAX)
-                    .unwrap()
-                    .is_none()
-            );
-            let batch = decoder.take(&mut buf);
-            batch
+            cut()
                 .into_iter()
                 .map(|m| m.action_bytes().len())
                 .sum::<usize>()

@@ -157,9 +157,24 @@ impl Drop for Program {
     }
 }
 
-/// The port a podnet example server says it listens on (`... on 127.0.0.1:PORT`).
-fn port_of(line: &str) -> String {
-    line.rsplit(':').next().unwrap().trim().to_owned()
+/// One of podnet's example servers on a free loopback port (`127.0.0.1 0`, then `extra`),
+/// and the port its first lines say (`... running on 127.0.0.1:PORT`).
+fn podnet_server(example: &str, extra: &[&str]) -> (Program, String) {
+    let args: Vec<&str> = ["127.0.0.1", "0"].iter().chain(extra).copied().collect();
+    let mut server = Program::podnet("server", example, &args);
+    let banner = server.wait_for("running on");
+    let port = banner.rsplit(':').next().unwrap().trim().to_owned();
+    (server, port)
+}
+
+/// One of repod's example servers, `examples/{script}`, on a free loopback port once it
+/// listens, and the port.
+fn repod_server(script: &str) -> (Program, String) {
+    let port = free_port();
+    let text = port.to_string();
+    let server = Program::repod("server (repod)", script, &["127.0.0.1", &text]);
+    wait_listening(port);
+    (server, text)
 }
 
 /// A free loopback port for a repod server, which takes its port on the command line.
@@ -187,8 +202,7 @@ fn wait_listening(port: u16) {
 #[test]
 #[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
 fn repod_chat_clients_on_the_podnet_chat_server() {
-    let mut server = Program::podnet("server", "chat_server", &["127.0.0.1", "0"]);
-    let port = port_of(&server.wait_for("Chat server running on"));
+    let (mut server, port) = podnet_server("chat_server", &[]);
     let args = ["127.0.0.1", port.as_str()];
 
     let mut alice = Program::repod("alice (repod)", "chat/client.py", &args);
@@ -234,11 +248,8 @@ fn repod_chat_clients_on_the_podnet_chat_server() {
 #[test]
 #[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
 fn the_podnet_chat_client_on_the_repod_chat_server() {
-    let port = free_port();
-    let port_text = port.to_string();
-    let args = ["127.0.0.1", port_text.as_str()];
-    let _server = Program::repod("server (repod)", "chat/server.py", &args);
-    wait_listening(port);
+    let (_server, port) = repod_server("chat/server.py");
+    let args = ["127.0.0.1", port.as_str()];
 
     let mut carol = Program::podnet("carol (podnet)", "chat_client", &args);
     carol.wait_for("Connected to server!");
@@ -271,8 +282,7 @@ fn the_podnet_chat_client_on_the_repod_chat_server() {
 #[test]
 #[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
 fn the_repod_lag_time_client_on_the_podnet_server() {
-    let mut server = Program::podnet("server", "lag_time_server", &["127.0.0.1", "0"]);
-    let port = port_of(&server.wait_for("Server running on"));
+    let (mut server, port) = podnet_server("lag_time_server", &[]);
     let mut client = Program::repod(
         "client (repod)",
         "lag_time/client.py",
@@ -294,11 +304,8 @@ fn the_repod_lag_time_client_on_the_podnet_server() {
 #[test]
 #[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
 fn the_podnet_lag_time_client_on_the_repod_server() {
-    let port = free_port();
-    let port_text = port.to_string();
-    let args = ["127.0.0.1", port_text.as_str()];
-    let mut server = Program::repod("server (repod)", "lag_time/server.py", &args);
-    wait_listening(port);
+    let (mut server, port) = repod_server("lag_time/server.py");
+    let args = ["127.0.0.1", port.as_str()];
     let mut client = Program::podnet("client (podnet)", "lag_time_client", &args);
     for count in 0..10 {
         client.wait_for(&format!("Got ping #{count}"));
@@ -326,8 +333,7 @@ fn moved(line: &str) -> f64 {
 #[test]
 #[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
 fn the_repod_tag_client_on_the_podnet_server() {
-    let mut server = Program::podnet("server", "tag_server", &["127.0.0.1", "0", "--seed", "1"]);
-    let port = port_of(&server.wait_for("Server running on"));
+    let (mut server, port) = podnet_server("tag_server", &["--seed", "1"]);
     let examples = std::env::var("PODNET_REPOD_EXAMPLES").unwrap();
     let player = format!(
         "{}/tests/interop/repod_tag_player.py",
@@ -351,18 +357,11 @@ fn the_repod_tag_client_on_the_podnet_server() {
 #[test]
 #[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
 fn the_podnet_tag_bot_on_the_repod_server() {
-    let port = free_port();
-    let port_text = port.to_string();
-    let _server = Program::repod(
-        "server (repod)",
-        "tag/server.py",
-        &["127.0.0.1", &port_text],
-    );
-    wait_listening(port);
+    let (_server, port) = repod_server("tag/server.py");
     let mut bot = Program::podnet(
         "bot (podnet)",
         "tag_client",
-        &["127.0.0.1", &port_text, "--bot", "--seconds", "1.5"],
+        &["127.0.0.1", &port, "--bot", "--seconds", "1.5"],
     );
     let setup = bot.wait_for("setup: player");
     assert!(setup.contains("7 obstacles, arena 800x600"), "{setup}");
@@ -378,14 +377,7 @@ fn the_podnet_tag_bot_on_the_repod_server() {
 #[test]
 #[ignore = "needs Python with repodnet and repod's examples; `cargo xtask interop` runs it"]
 fn podnet_whiteboard_bots_on_the_repod_server() {
-    let port = free_port();
-    let port_text = port.to_string();
-    let _server = Program::repod(
-        "server (repod)",
-        "whiteboard/server.py",
-        &["127.0.0.1", &port_text],
-    );
-    wait_listening(port);
+    let (_server, port) = repod_server("whiteboard/server.py");
     let at = format!("127.0.0.1:{port}");
     let bot = |name: &str, strokes: &str| {
         Program::podnet(

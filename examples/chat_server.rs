@@ -62,6 +62,19 @@ struct Players {
     list: Vec<String>,
 }
 
+/// The longest nickname and line kept, in characters: the rest is cut, so that no one
+/// player's message makes every broadcast big (the frame limit, 1 MiB, bounds the rest).
+const MAX_NICKNAME: usize = 32;
+const MAX_TEXT: usize = 500;
+
+/// `text` cut to `max` characters.
+fn cut(mut text: String, max: usize) -> String {
+    if let Some((at, _)) = text.char_indices().nth(max) {
+        text.truncate(at);
+    }
+    text
+}
+
 /// Everyone connected and their nicknames, in the order they joined.
 #[derive(Default)]
 struct Room {
@@ -126,18 +139,16 @@ impl Chatter {
     fn nickname(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Nickname) -> Result<(), SendError> {
         let id = ctx.id();
         if let Some((_, name)) = ctx.game.players.iter_mut().find(|(who, _)| *who == id) {
-            *name = msg.nickname;
+            *name = cut(msg.nickname, MAX_NICKNAME);
         }
         send_players(ctx)
     }
 
     fn message(&mut self, ctx: &mut ChannelCtx<'_, Self>, msg: Say) -> Result<(), SendError> {
         let nickname = ctx.game.nickname(ctx.id());
-        println!("{nickname}: {}", msg.text);
-        ctx.send_to_all(&Said {
-            text: msg.text,
-            nickname,
-        })?;
+        let text = cut(msg.text, MAX_TEXT);
+        println!("{nickname}: {text}");
+        ctx.send_to_all(&Said { text, nickname })?;
         Ok(())
     }
 }

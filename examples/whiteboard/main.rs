@@ -37,6 +37,19 @@ use podnet::{
 
 // ---- The server: repod's WhiteboardServer ----
 
+/// The most points the board keeps, all players together: its `initial` (about 19 bytes
+/// a point at most) then fits in one message (1 MiB by default). A full board takes no
+/// more strokes or points; a peer cannot make the server grow past it.
+const MAX_BOARD_POINTS: usize = 40_000;
+
+/// A point as repod's clients send it, `[x, y]` in numbers; anything else is refused
+/// (not stored, not relayed).
+fn point_of(data: &Value) -> Option<Value> {
+    let point = &data["point"];
+    let numbers = point.as_array()?;
+    (numbers.len() == 2 && numbers.iter().all(|v| v.is_number())).then(|| point.clone())
+}
+
 /// One stroke: its points, color and thickness, as the drawer sent them.
 #[derive(Clone)]
 struct Line {
@@ -47,9 +60,9 @@ struct Line {
 
 impl Line {
     /// A new stroke from a `startline` (or a first `drawpoint`), with repod's defaults.
-    fn start(data: &Value) -> Self {
+    fn start(data: &Value, point: Value) -> Self {
         Self {
-            points: vec![data["point"].clone()],
+            points: vec![point],
             color: field_or(
                 data,
                 "color",
@@ -80,11 +93,21 @@ struct Drawer {
 struct Board {
     next_id: u64,
     drawers: Vec<Drawer>,
+    /// Every stroke's points, all players together (at most [`MAX_BOARD_POINTS`]).
+    points: usize,
 }
 
 impl Board {
-    fn drawer(&mut self, conn: ConnectionId) -> Option<&mut Drawer> {
-        self.drawers.iter_mut().find(|d| d.conn == conn)
+    /// The drawer of `conn` and the point `data` carries, if it is one and the board has
+    /// room for it (which it then takes).
+    fn drawing(&mut self, conn: ConnectionId, data: &Value) -> Option<(&mut Drawer, Value)> {
+        let point = point_of(data)?;
+        if self.points >= MAX_BOARD_POINTS {
+            return None;
+        }
+        let drawer = self.drawers.iter_mut().find(|d| d.conn == conn)?;
+        self.points += 1;
+        Some((drawer, point))
     }
 }
 
@@ -97,21 +120,21 @@ impl Channel for Player {
     fn handlers(h: &mut ChannelHandlers<Self>) {
         h.on_value("startline", |_, ctx, data| {
             let conn = ctx.id();
-            let Some(drawer) = ctx.game.drawer(conn) else {
+            let Some((drawer, point)) = ctx.game.drawing(conn, &data) else {
                 return Ok(());
             };
-            drawer.lines.push(Line::start(&data));
+            drawer.lines.push(Line::start(&data, point));
             let id = drawer.id.clone();
             relay(ctx, data, &id)
         })
         .on_value("drawpoint", |_, ctx, data| {
             let conn = ctx.id();
-            let Some(drawer) = ctx.game.drawer(conn) else {
+            let Some((drawer, point)) = ctx.game.drawing(conn, &data) else {
                 return Ok(());
             };
             match drawer.lines.last_mut() {
-                Some(line) => line.points.push(data["point"].clone()),
-                None => drawer.lines.push(Line::start(&data)),
+                Some(line) => line.points.push(point),
+                None => drawer.lines.push(Line::start(&data, point)),
             }
             let id = drawer.id.clone();
             relay(ctx, data, &id)
@@ -150,6 +173,7 @@ impl Channel for Player {
         let conn = ctx.id();
         if let Some(at) = ctx.game.drawers.iter().position(|d| d.conn == conn) {
             let gone = ctx.game.drawers.remove(at);
+            ctx.game.points -= gone.lines.iter().map(|l| l.points.len()).sum::<usize>();
             println!("player {} left ({reason})", gone.id);
         }
         let _ = send_players(ctx);

@@ -230,6 +230,12 @@ fn repod_chat_clients_on_the_podnet_chat_server() {
         player.wait_for("carol: hi from carol");
     }
     server.wait_for("alice: hello from alice");
+    // A line past 500 characters is cut there, for everyone.
+    alice.type_line(&"x".repeat(600));
+    let cut = format!("alice: {}", "x".repeat(500));
+    for player in [&mut alice, &mut bob, &mut carol] {
+        assert_eq!(player.wait_for("alice: xxx"), cut);
+    }
 
     // bob leaves (end of input): everyone else hears it.
     bob.end_input_and_wait();

@@ -283,6 +283,20 @@ fn the_podnet_chat_client_on_the_repod_chat_server() {
     alice.end_input_and_wait();
 }
 
+/// What both lag-time pairs print: the client ten pings, then its close; the server the
+/// nine round trips answered.
+fn ten_pings(client: &mut Program, server: &mut Program) {
+    for count in 0..10 {
+        client.wait_for(&format!("Got ping #{count}"));
+    }
+    client.wait_for("Received 10 pings, closing connection...");
+    client.wait_for("Disconnected from server");
+    client.wait_exit();
+    for count in 0..9 {
+        server.wait_for(&format!("ping {count} RTT was"));
+    }
+}
+
 /// repod's own lag-time client on podnet's server: ten pings, nine answered (the client
 /// closes on the tenth), each round trip printed, then the close.
 #[test]
@@ -294,15 +308,7 @@ fn the_repod_lag_time_client_on_the_podnet_server() {
         "lag_time/client.py",
         &["127.0.0.1", &port],
     );
-    for count in 0..10 {
-        client.wait_for(&format!("Got ping #{count}"));
-    }
-    client.wait_for("Received 10 pings, closing connection...");
-    client.wait_for("Disconnected from server");
-    client.wait_exit();
-    for count in 0..9 {
-        server.wait_for(&format!("ping {count} RTT was"));
-    }
+    ten_pings(&mut client, &mut server);
     server.wait_for("disconnected");
 }
 
@@ -313,15 +319,7 @@ fn the_podnet_lag_time_client_on_the_repod_server() {
     let (mut server, port) = repod_server("lag_time/server.py");
     let args = ["127.0.0.1", port.as_str()];
     let mut client = Program::podnet("client (podnet)", "lag_time_client", &args);
-    for count in 0..10 {
-        client.wait_for(&format!("Got ping #{count}"));
-    }
-    client.wait_for("Received 10 pings, closing connection...");
-    client.wait_for("Disconnected from server");
-    client.wait_exit();
-    for count in 0..9 {
-        server.wait_for(&format!("ping {count} RTT was"));
-    }
+    ten_pings(&mut client, &mut server);
 }
 
 /// The number at the end of a line (`moved 63`, `moved 583 px in 3.0 s`: the first number

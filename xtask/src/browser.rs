@@ -10,7 +10,9 @@ use std::process::Command;
 use crate::node::{ensure_npm, npm_ci};
 use crate::python::ensure_venv;
 use crate::system::{apt_install, find_program};
-use crate::util::{TestCounts, cargo, project_root, run as run_command, target_dir};
+use crate::util::{
+    TestCounts, build_examples, built, cargo, project_root, run as run_command, target_dir,
+};
 
 /// Chromium from the machine, installed with apt when missing.
 fn ensure_chromium() -> Result<PathBuf, String> {
@@ -75,23 +77,9 @@ pub(crate) fn run_browser_tests() -> Result<TestCounts, String> {
     let npm = ensure_npm()?;
     let dir = project_root().join("tests/browser");
     npm_ci(&npm, &dir)?;
-    run_command(cargo().args([
-        "build",
-        "--locked",
-        "--package",
-        "podnet",
-        "--example",
-        "whiteboard",
-    ]))?;
-    // The monitor page's test: the bench server and the load generator.
-    run_command(cargo().args([
-        "build",
-        "--locked",
-        "--package",
-        "podnet",
-        "--example",
-        "bench_server",
-    ]))?;
+    // The whiteboard; and for the monitor page's test, the bench server and the load
+    // generator.
+    build_examples("podnet", &[], &["whiteboard", "bench_server"])?;
     run_command(cargo().args([
         "build",
         "--locked",
@@ -100,12 +88,7 @@ pub(crate) fn run_browser_tests() -> Result<TestCounts, String> {
         "--bin",
         "loadgen",
     ]))?;
-    let exe = |dir: &str, name: &str| {
-        target_dir()
-            .join(dir)
-            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
-    };
-    let whiteboard = exe("debug/examples", "whiteboard");
+    let whiteboard = built("debug/examples", "whiteboard");
     let out = target_dir().join("browser");
     std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     let screenshot = out.join("whiteboard.png");
@@ -119,8 +102,8 @@ pub(crate) fn run_browser_tests() -> Result<TestCounts, String> {
     ])
     .current_dir(&dir)
     .env("WHITEBOARD_BIN", &whiteboard)
-    .env("BENCH_SERVER_BIN", exe("debug/examples", "bench_server"))
-    .env("LOADGEN_BIN", exe("debug", "loadgen"))
+    .env("BENCH_SERVER_BIN", built("debug/examples", "bench_server"))
+    .env("LOADGEN_BIN", built("debug", "loadgen"))
     .env("CHROMIUM", &chromium)
     .env("PYTHON", &python)
     .env("REPOD_CLIENT", repod.join("examples/whiteboard/client.py"))

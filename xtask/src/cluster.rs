@@ -3,7 +3,7 @@
 //! free loopback port, persistence off).
 
 use crate::system::{apt_install, find_program};
-use crate::util::{TestCounts, cargo, run as run_command, run_tests, target_dir};
+use crate::util::{TestCounts, build_examples, built, cargo, run as run_command, run_tests};
 
 /// Makes sure `redis-server` is there; installs Debian's package if not.
 fn ensure_redis() -> Result<(), String> {
@@ -20,30 +20,9 @@ fn ensure_redis() -> Result<(), String> {
 /// for the test that runs several of them.
 pub(crate) fn run_cluster_tests() -> Result<TestCounts, String> {
     ensure_redis()?;
-    run_command(cargo().args([
-        "build",
-        "--locked",
-        "--package",
-        "podnet",
-        "--example",
-        "bench_server",
-        "--features",
-        "cluster",
-    ]))?;
-    run_command(cargo().args([
-        "build",
-        "--locked",
-        "--package",
-        "podnet-cluster",
-        "--example",
-        "cluster_chat",
-    ]))?;
-    let example = |name: &str| {
-        target_dir()
-            .join("debug")
-            .join("examples")
-            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
-    };
+    build_examples("podnet", &["cluster"], &["bench_server"])?;
+    build_examples("podnet-cluster", &[], &["cluster_chat"])?;
+    let example = |name: &str| built("debug/examples", name);
     let counts = run_tests(
         cargo()
             .args([

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::system::{apt_install, find_program};
-use crate::util::{cargo, project_root, run as run_command, target_dir};
+use crate::util::{build_examples, built, project_root, target_dir};
 
 /// How long any one step may take before the run fails; it does not measure speed.
 const STEP: Duration = Duration::from_secs(60);
@@ -55,25 +55,13 @@ fn first_line(child: &mut Child, what: &str) -> Result<String, String> {
 }
 
 fn example(name: &str) -> PathBuf {
-    target_dir()
-        .join("debug")
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    built("debug/examples", name)
 }
 
 /// Runs the game and takes the screenshot; returns its path.
 pub(crate) fn screenshot() -> Result<PathBuf, String> {
     let xvfb = ensure_xvfb()?;
-    run_command(cargo().args([
-        "build",
-        "--locked",
-        "--package",
-        "podnet",
-        "--example",
-        "tag_server",
-        "--example",
-        "tag_client",
-    ]))?;
+    build_examples("podnet", &[], &["tag_server", "tag_client"])?;
     let mut server = Running(
         Command::new(example("tag_server"))
             .args(["127.0.0.1", "0", "--seed", "4"])

@@ -27,6 +27,31 @@ pub(crate) fn cargo() -> Command {
     cmd
 }
 
+/// Builds `examples` of `package` in the debug profile, with `features` on.
+pub(crate) fn build_examples(
+    package: &str,
+    features: &[&str],
+    examples: &[&str],
+) -> Result<(), String> {
+    let mut cmd = cargo();
+    cmd.args(["build", "--locked", "--package", package]);
+    for feature in features {
+        cmd.args(["--features", feature]);
+    }
+    for example in examples {
+        cmd.args(["--example", example]);
+    }
+    run(&mut cmd)
+}
+
+/// Where a build put the program `name`, under `dir` of the target directory
+/// (`debug/examples`, `debug`, ...).
+pub(crate) fn built(dir: &str, name: &str) -> PathBuf {
+    target_dir()
+        .join(dir)
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
 /// Describes a command for messages: program and arguments.
 pub(crate) fn describe(cmd: &Command) -> String {
     std::iter::once(cmd.get_program())

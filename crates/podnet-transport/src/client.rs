@@ -17,6 +17,7 @@ use crate::conn::{ConnectionInfo, Shared};
 use crate::driver::{self, Owner, SharedTcpWriter};
 use crate::event::{EventSink, EventStream, Received};
 use crate::frame::Frame;
+use crate::lock::Lock;
 use crate::outbound::DirectWrite;
 use crate::{ClientEvent, DisconnectReason, Incoming, SendError, TransportError, socket};
 use podnet_framing::FramingError;
@@ -372,8 +373,7 @@ impl ConnOwner {
             if attempt > redial.resume.max_attempts {
                 let dropped = redial
                     .first_drop
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
+                    .locked()
                     .clone()
                     .unwrap_or_else(|| reason.to_string());
                 conn.record(DisconnectReason::NotResumed {
@@ -539,8 +539,7 @@ impl Owner for ConnOwner {
         };
         redial
             .first_drop
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .get_or_insert_with(|| reason.to_string());
         let tracker = redial.tracker.clone();
         tracker.spawn(self.clone().reconnect(redial, core, reason));
@@ -549,7 +548,7 @@ impl Owner for ConnOwner {
     fn resumed(&self) {
         if let Some(redial) = &self.redial {
             redial.attempts.store(0, Ordering::Relaxed);
-            *redial.first_drop.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            *redial.first_drop.locked() = None;
         }
         self.sink.deliver(ClientEvent::Resumed);
     }

@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::config::{ConnectionConfig, SlowConsumerPolicy};
+use crate::lock::Lock;
 use crate::outbound::{DirectWrite, OutboundQueue, PushError};
 use crate::websocket::{self, WsLink};
 use crate::{ConnectionId, DisconnectReason, SendError};
@@ -181,22 +182,19 @@ impl Shared {
 
     /// The WebSocket link of the current connection.
     pub(crate) fn websocket_link(&self) -> Option<Arc<WsLink>> {
-        self.websocket
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.websocket.locked().clone()
     }
 
     /// A resumed WebSocket session's new connection: its link answers from now on.
     pub(crate) fn set_websocket_link(self: &Arc<Self>, link: Arc<WsLink>) {
         link.attach(self);
-        *self.websocket.lock().unwrap_or_else(|e| e.into_inner()) = Some(link);
+        *self.websocket.locked() = Some(link);
     }
 
     /// The resumable session's state.
     pub(crate) fn slot(&self) -> MutexGuard<'_, SessionSlot> {
         // Plain assignments only.
-        self.resume_slot.lock().unwrap_or_else(|e| e.into_inner())
+        self.resume_slot.locked()
     }
 
     /// Whether the session is resumable (a failed connection drops it, not the session).
@@ -259,7 +257,7 @@ impl Shared {
 
     fn ending(&self) -> MutexGuard<'_, Ending> {
         // Every update is one assignment; a poisoned lock still holds a valid reason.
-        self.ending.lock().unwrap_or_else(|e| e.into_inner())
+        self.ending.locked()
     }
 
     /// Records why the connection ends; the first reason recorded wins.

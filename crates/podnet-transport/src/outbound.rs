@@ -6,12 +6,17 @@
 //!
 //! A push may instead write the frame to the socket itself, from the sending thread,
 //! when nothing is queued or being written ([`OutboundQueue::push_direct`]): a reply then
-//! leaves without waking the network thread.
+//! leaves without waking the network thread. That write is made outside the queue's lock:
+//! the lock is held for a few assignments only, never across a syscall, so a broadcast
+//! from the game thread and the writer task on the network thread never wait on each
+//! other's writes. While a direct write is under way, pushes queue behind it and the
+//! writer waits for it to end.
 
 use std::collections::VecDeque;
 use std::io;
 use std::sync::{Arc, Mutex};
 
+use crate::lock::Lock;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
@@ -109,6 +114,12 @@ struct State {
     close_frame: Option<Bytes>,
     /// The writer holds a batch it is writing: nothing may be written around it.
     writing: bool,
+    /// A sending thread is writing to the socket directly, outside the lock: the writer
+    /// waits, and what is pushed meanwhile queues behind it.
+    direct_writing: bool,
+    /// Counts the changes of link (a dropped connection, a new one): a direct write that
+    /// began on an earlier link neither requeues its rest nor clears `direct_writing`.
+    link_epoch: u64,
     /// The socket, for direct writes (plain TCP only). Let go of as soon as the queue
     /// closes, so that the socket is closed once the connection's tasks end, not when
     /// the last handle to the connection is dropped.
@@ -166,7 +177,7 @@ impl OutboundQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding this lock cannot leave the state inconsistent (every
         // update is a few plain assignments), so a poisoned lock is still usable.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.locked()
     }
 
     /// Queues a frame. A frame always fits into an empty queue, whatever its size.
@@ -322,43 +333,85 @@ impl OutboundQueue {
 
     /// The direct write of [`push_direct`](Self::push_direct), or queueing, for a frame
     /// already kept if it had to be.
+    ///
+    /// The write is made with the lock released: `direct_writing` keeps the writer and
+    /// other direct writes off the socket meanwhile, and what other threads push queues
+    /// behind it. Whatever the socket did not take goes to the front of the queue, ahead
+    /// of those, since its first bytes are on the wire already.
     fn write_or_queue(
         &self,
         mut state: std::sync::MutexGuard<'_, State>,
-        mut header: Option<Bytes>,
-        mut frame: Bytes,
+        header: Option<Bytes>,
+        frame: Bytes,
         allowed: &std::sync::atomic::AtomicBool,
         kept: bool,
     ) -> Result<(), PushError> {
-        if let Some(socket) = state.direct.as_ref().filter(|_| {
-            state.frames.is_empty()
-                && !state.writing
-                && allowed.swap(false, std::sync::atomic::Ordering::Relaxed)
-        }) {
-            let head = header.as_deref().unwrap_or_default();
-            let written = if head.is_empty() {
-                socket.try_write_vectored(&[io::IoSlice::new(&frame)])
-            } else {
-                socket.try_write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(&frame)])
-            };
-            match written {
-                Ok(n) if n == head.len() + frame.len() => return Ok(()),
-                // The rest goes first, since nothing else is queued.
-                Ok(n) if n < head.len() => header = header.map(|h| h.slice(n..)),
-                Ok(n) => {
-                    frame = frame.slice(n - head.len()..);
-                    header = None;
+        let socket = state
+            .direct
+            .as_ref()
+            .filter(|_| {
+                state.frames.is_empty()
+                    && !state.writing
+                    && !state.direct_writing
+                    && allowed.swap(false, std::sync::atomic::Ordering::Relaxed)
+            })
+            .cloned();
+        let Some(socket) = socket else {
+            let header_cost = header.as_ref().map_or(0, |h| h.len() + FRAME_OVERHEAD);
+            let cost = frame.len() + FRAME_OVERHEAD + header_cost;
+            if kept && state.charged > 0 && state.charged + cost > self.limit {
+                Self::unkeep(&mut state);
+            }
+            return self.push_locked(state, header, frame, false);
+        };
+        state.direct_writing = true;
+        let epoch = state.link_epoch;
+        drop(state);
+
+        let head = header.as_deref().unwrap_or_default();
+        let written = if head.is_empty() {
+            socket.try_write_vectored(&[io::IoSlice::new(&frame)])
+        } else {
+            socket.try_write_vectored(&[io::IoSlice::new(head), io::IoSlice::new(&frame)])
+        };
+        // Full, or failed: the writer finds out which and acts on it, with all of it.
+        let n = written.unwrap_or(0);
+        let rest = if n >= head.len() + frame.len() {
+            None
+        } else if n < head.len() {
+            Some((header.map(|h| h.slice(n..)), frame))
+        } else {
+            Some((None, frame.slice(n - head.len()..)))
+        };
+        drop(socket);
+
+        let mut state = self.lock();
+        if state.link_epoch != epoch {
+            // The connection was dropped or replaced meanwhile: what is kept is replayed
+            // from the session's record, not from here.
+            return Ok(());
+        }
+        state.direct_writing = false;
+        if let Some((header, frame)) = rest {
+            if !(state.aborted || state.link == Link::Detached) {
+                // Part of it may be on the wire: it is taken whatever the queue holds.
+                let header_cost = header.as_ref().map_or(0, |h| h.len() + FRAME_OVERHEAD);
+                state.charged += frame.len() + FRAME_OVERHEAD + header_cost;
+                state.high_water = state.high_water.max(state.charged);
+                state.frames.push_front(frame);
+                if let Some(header) = header {
+                    state.frames.push_front(header);
                 }
-                // Full, or failed: the writer finds out which and acts on it.
-                Err(_) => {}
             }
         }
-        let header_cost = header.as_ref().map_or(0, |h| h.len() + FRAME_OVERHEAD);
-        let cost = frame.len() + FRAME_OVERHEAD + header_cost;
-        if kept && state.charged > 0 && state.charged + cost > self.limit {
-            Self::unkeep(&mut state);
+        // The writer may have been woken for what queued behind the write, and found it
+        // held back: wake it again.
+        let wake = !state.frames.is_empty() || state.closing || state.aborted;
+        drop(state);
+        if wake {
+            self.writer.notify_one();
         }
-        self.push_locked(state, header, frame, false)
+        Ok(())
     }
 
     /// Queues a frame (after `header`, when given), waiting for room if the queue is full.
@@ -429,15 +482,19 @@ impl OutboundQueue {
                 if state.aborted {
                     return Next::Abort;
                 }
-                if !state.frames.is_empty() {
-                    // Swap rather than drain: both deques keep their allocations.
-                    std::mem::swap(&mut state.frames, batch);
-                    state.writing = true;
-                    return Next::Write;
-                }
-                // A resuming session's close waits for the replay (what was sent first).
-                if state.closing && state.link == Link::Attached {
-                    return Next::Close(state.close_frame.take().unwrap_or_default());
+                // A direct write under way wakes the writer when it ends.
+                if !state.direct_writing {
+                    if !state.frames.is_empty() {
+                        // Swap rather than drain: both deques keep their allocations.
+                        std::mem::swap(&mut state.frames, batch);
+                        state.writing = true;
+                        return Next::Write;
+                    }
+                    // A resuming session's close waits for the replay (what was sent
+                    // first).
+                    if state.closing && state.link == Link::Attached {
+                        return Next::Close(state.close_frame.take().unwrap_or_default());
+                    }
                 }
             }
             // notify_one stores a wake-up if the writer is not waiting yet, so a push
@@ -498,9 +555,11 @@ impl OutboundQueue {
     pub(crate) fn detach(&self) {
         let mut state = self.lock();
         state.link = Link::Detached;
+        state.link_epoch += 1;
         state.frames.clear();
         state.charged = 0;
         state.writing = false;
+        state.direct_writing = false;
         state.direct = None;
         drop(state);
         self.room.notify_waiters();
@@ -512,9 +571,11 @@ impl OutboundQueue {
     pub(crate) fn relink(&self, direct: Option<Arc<dyn DirectWrite>>) {
         let mut state = self.lock();
         state.link = Link::Resuming;
+        state.link_epoch += 1;
         state.frames.clear();
         state.charged = 0;
         state.writing = false;
+        state.direct_writing = false;
         if !(state.closing || state.aborted) {
             state.direct = direct;
         }
@@ -670,5 +731,130 @@ mod tests {
         assert!(!waiter.is_finished());
         q.release(1, 60);
         assert_eq!(waiter.await.unwrap(), Ok(()));
+    }
+
+    /// What a [`Racing`] socket does in the middle of its first write.
+    type During = Box<dyn FnOnce(&OutboundQueue) + Send>;
+
+    /// A socket that takes `accept` bytes of each write and, in the middle of the first
+    /// one, lets another sender use the same queue: that cannot wait on a lock held by
+    /// the write.
+    struct Racing {
+        queue: std::sync::OnceLock<std::sync::Weak<OutboundQueue>>,
+        accept: usize,
+        during: Mutex<Option<During>>,
+        wire: Mutex<Vec<u8>>,
+    }
+
+    impl std::fmt::Debug for Racing {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Racing").finish_non_exhaustive()
+        }
+    }
+
+    impl DirectWrite for Racing {
+        fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+            if let Some(during) = self.during.lock().unwrap().take() {
+                let queue = self.queue.get().and_then(std::sync::Weak::upgrade).unwrap();
+                during(&queue);
+            }
+            let mut wire = self.wire.lock().unwrap();
+            let mut taken = 0;
+            for buf in bufs {
+                let n = buf.len().min(self.accept - taken);
+                wire.extend_from_slice(&buf[..n]);
+                taken += n;
+            }
+            Ok(taken)
+        }
+    }
+
+    fn racing(accept: usize, during: During) -> (Arc<OutboundQueue>, Arc<Racing>) {
+        let socket = Arc::new(Racing {
+            queue: std::sync::OnceLock::new(),
+            accept,
+            during: Mutex::new(Some(during)),
+            wire: Mutex::new(Vec::new()),
+        });
+        let queue = Arc::new(OutboundQueue::new(
+            1000,
+            Some(socket.clone() as Arc<dyn DirectWrite>),
+        ));
+        socket.queue.set(Arc::downgrade(&queue)).unwrap();
+        (queue, socket)
+    }
+
+    /// Another sender pushes `frame`, allowed a direct write: it must queue instead.
+    fn push_second(queue: &OutboundQueue) {
+        let allowed = std::sync::atomic::AtomicBool::new(true);
+        queue
+            .push_direct(None, Bytes::from_static(b"second"), &allowed)
+            .unwrap();
+        assert!(allowed.load(std::sync::atomic::Ordering::Relaxed));
+    }
+
+    /// A direct write is made outside the lock: another sender's push during it queues
+    /// behind it, and the writer is handed it only once the write has ended.
+    #[tokio::test]
+    async fn a_push_during_a_direct_write_queues_behind_it() {
+        let (q, socket) = racing(usize::MAX, Box::new(push_second));
+        let allowed = std::sync::atomic::AtomicBool::new(true);
+        q.push_direct(None, Bytes::from_static(b"first"), &allowed)
+            .unwrap();
+        assert_eq!(socket.wire.lock().unwrap().as_slice(), b"first");
+        let mut batch = VecDeque::new();
+        assert_eq!(q.next(&mut batch).await, Next::Write);
+        assert_eq!(batch, [Bytes::from_static(b"second")]);
+    }
+
+    /// What a direct write leaves unwritten goes out before what was pushed during it.
+    #[tokio::test]
+    async fn the_rest_of_a_partial_direct_write_goes_first() {
+        let (q, socket) = racing(3, Box::new(push_second));
+        let allowed = std::sync::atomic::AtomicBool::new(true);
+        q.push_direct(
+            Some(Bytes::from_static(b"hd")),
+            Bytes::from_static(b"first"),
+            &allowed,
+        )
+        .unwrap();
+        assert_eq!(socket.wire.lock().unwrap().as_slice(), b"hdf");
+        let mut batch = VecDeque::new();
+        assert_eq!(q.next(&mut batch).await, Next::Write);
+        assert_eq!(
+            batch,
+            [Bytes::from_static(b"irst"), Bytes::from_static(b"second")]
+        );
+        assert_eq!(q.stats().charged, 4 + 6 + 2 * FRAME_OVERHEAD);
+    }
+
+    /// A close asked for during a direct write goes out after all of the write.
+    #[tokio::test]
+    async fn a_close_during_a_direct_write_comes_after_it() {
+        let close = |q: &OutboundQueue| assert!(q.close(Bytes::from_static(b"bye")));
+        let (q, _socket) = racing(2, Box::new(close));
+        let allowed = std::sync::atomic::AtomicBool::new(true);
+        q.push_direct(None, Bytes::from_static(b"abcd"), &allowed)
+            .unwrap();
+        let mut batch = VecDeque::new();
+        assert_eq!(q.next(&mut batch).await, Next::Write);
+        assert_eq!(batch, [Bytes::from_static(b"cd")]);
+        q.release(1, 2);
+        batch.clear();
+        assert_eq!(
+            q.next(&mut batch).await,
+            Next::Close(Bytes::from_static(b"bye"))
+        );
+    }
+
+    /// A connection dropped during a direct write: its rest is not queued for the next.
+    #[tokio::test]
+    async fn a_detach_during_a_direct_write_drops_its_rest() {
+        let (q, _socket) = racing(2, Box::new(OutboundQueue::detach));
+        let allowed = std::sync::atomic::AtomicBool::new(true);
+        q.push_direct(None, Bytes::from_static(b"abcd"), &allowed)
+            .unwrap();
+        q.relink(None);
+        assert_eq!(q.stats().frames, 0);
     }
 }

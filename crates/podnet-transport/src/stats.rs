@@ -15,6 +15,7 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::lock::Lock;
 use crate::{DisconnectReason, Received, ServerEvent};
 
 /// How a connection reaches the server.
@@ -216,7 +217,7 @@ impl Counters {
     pub(crate) fn rtt(&self, rtt: Duration) {
         self.rtt_histogram.observe(rtt.as_secs_f64());
         let micros = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
-        let mut hdr = self.rtt.lock().unwrap_or_else(|e| e.into_inner());
+        let mut hdr = self.rtt.locked();
         if let Some(hdr) = hdr.as_mut() {
             hdr.saturating_record(micros);
         }
@@ -238,7 +239,7 @@ impl Counters {
             .map(|(kind, counter)| (*kind, counter.get()))
             .collect();
         stats.slow_consumers = self.disconnects[3].get();
-        let hdr = self.rtt.lock().unwrap_or_else(|e| e.into_inner());
+        let hdr = self.rtt.locked();
         if let Some(hdr) = hdr.as_ref().filter(|h| !h.is_empty()) {
             let at = |q: f64| Duration::from_micros(hdr.value_at_quantile(q));
             stats.rtt = RttStats {

@@ -164,7 +164,7 @@ impl Inner {
         }
         // Its id goes into the resume token it may be granted.
         let core = podnet_proto::Connection::server(self.settings.clone(), started).with_id(id);
-        self.table().insert(id, conn.clone());
+        self.registry.insert(id, conn.clone());
         let eviction = self.admission().started(id);
         if let Some(eviction) = eviction {
             self.evict(eviction);
@@ -192,7 +192,7 @@ impl Inner {
             warn!(evicted = count, "closing quiet connections to make room");
         }
         debug!(id = %eviction.victim, tell = eviction.tell, "evicting a quiet connection");
-        let victim = self.table().get(&eviction.victim).cloned();
+        let victim = self.registry.get(eviction.victim);
         let Some(victim) = victim else {
             // Still opening: its task closes it (telling it why if it may). Otherwise it
             // ended meanwhile; its slot is free all the same.
@@ -303,6 +303,7 @@ impl Owner for ConnOwner {
     fn established(&self, handshake: Handshake, core: &mut podnet_proto::Connection) {
         let kind = handshake.connection_type.kind();
         if self.conn.set_handshake(handshake.clone()) {
+            self.inner.registry.became_session();
             self.inner.sink.deliver(ServerEvent::Connected {
                 id: self.id,
                 peer: self.conn.peer,
@@ -354,7 +355,7 @@ impl Owner for ConnOwner {
 
     fn closed(&self, reason: DisconnectReason) {
         // Forget it first, so that once the application sees it leave, sending to it fails.
-        self.inner.table().remove(&self.id);
+        self.inner.registry.remove(self.id);
         self.inner.admission().ended(self.id);
         if reason == DisconnectReason::Aborted {
             self.inner.aborted.fetch_add(1, Ordering::Relaxed);

@@ -4,6 +4,7 @@
 mod listener;
 mod metrics;
 mod opening;
+mod registry;
 mod resume;
 
 use std::collections::{BTreeMap, HashMap};
@@ -24,6 +25,7 @@ use crate::config::{ConnectionConfig, ServerConfig};
 use crate::conn::{ConnectionInfo, Shared};
 use crate::event::{EventSink, EventStream};
 use crate::frame::Frame;
+use crate::lock::Lock;
 use crate::{ConnectionId, DisconnectReason, SendError, ServerEvent, TransportError};
 
 /// A podnet server: accepts clients, one connection each, and reports what they do as
@@ -79,7 +81,7 @@ struct Inner {
     /// The protocol's server-side settings, shared by every connection's state machine.
     settings: Arc<ServerSettings>,
     /// Every connection being served, sessions or not yet.
-    connections: Mutex<HashMap<ConnectionId, Arc<Shared>>>,
+    registry: registry::Registry,
     admission: Mutex<Admission>,
     /// What the game adds to the answer of `info` connections.
     info_fields: Mutex<BTreeMap<String, Value>>,
@@ -233,7 +235,7 @@ impl Server {
             connection_config: Arc::new(config.connection.clone()),
             instance: settings.instance,
             settings: Arc::new(settings),
-            connections: Mutex::new(HashMap::new()),
+            registry: registry::Registry::default(),
             admission: Mutex::new(Admission::new(
                 config.admission_settings(),
                 tokio::time::Instant::now().into_std(),
@@ -294,10 +296,8 @@ impl Server {
     /// The session `id`, if it is open.
     fn session(&self, id: ConnectionId) -> Result<Arc<Shared>, SendError> {
         self.inner
-            .table()
-            .get(&id)
-            .filter(|conn| conn.is_session())
-            .cloned()
+            .registry
+            .session(id)
             .ok_or(SendError::NotConnected { id: Some(id) })
     }
 
@@ -376,11 +376,13 @@ impl Server {
     /// how many connections it was queued for.
     pub fn send_frame_to_all(&self, frame: &Frame) -> usize {
         let bytes = frame.as_bytes();
+        // Over a snapshot: no lock of the server's is held while each is written to.
         let sent = self
             .inner
-            .table()
-            .values()
-            .filter(|conn| conn.is_session() && conn.send(bytes.clone()).is_ok())
+            .registry
+            .sessions()
+            .iter()
+            .filter(|conn| conn.send(bytes.clone()).is_ok())
             .count();
         self.inner.counters.sent(bytes.len(), sent);
         sent
@@ -410,15 +412,12 @@ impl Server {
     /// The ids of the connections open now (those the application has seen connect), in
     /// order.
     pub fn connection_ids(&self) -> Vec<ConnectionId> {
-        let mut ids: Vec<_> = self
-            .inner
-            .table()
+        self.inner
+            .registry
+            .sessions()
             .iter()
-            .filter(|(_, conn)| conn.is_session())
-            .map(|(id, _)| *id)
-            .collect();
-        ids.sort_unstable();
-        ids
+            .filter_map(|conn| conn.id)
+            .collect()
     }
 
     /// How many connections are open now (including those closing); connections whose
@@ -623,7 +622,7 @@ impl Server {
         inner.stop_accepting.cancel();
         inner.shutting_down.cancel();
         let aborted_before = inner.aborted.load(Ordering::Relaxed);
-        let open: Vec<Arc<Shared>> = inner.table().values().cloned().collect();
+        let open = inner.registry.all();
         info!(connections = open.len(), %reason, "shutting down");
         for conn in &open {
             conn.close(
@@ -657,7 +656,7 @@ impl Drop for Server {
             return;
         }
         inner.stop_accepting.cancel();
-        for conn in inner.table().values() {
+        for conn in inner.registry.all() {
             conn.close(
                 DisconnectReason::Shutdown {
                     reason: "server dropped".into(),
@@ -669,33 +668,28 @@ impl Drop for Server {
 }
 
 impl Inner {
-    fn table(&self) -> MutexGuard<'_, HashMap<ConnectionId, Arc<Shared>>> {
-        // Updates are single inserts and removes; a poisoned table is still consistent.
-        self.connections.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn openings(&self) -> MutexGuard<'_, HashMap<ConnectionId, Arc<opening::Opening>>> {
         // Single inserts and removes.
-        self.openings.lock().unwrap_or_else(|e| e.into_inner())
+        self.openings.locked()
     }
 
     fn resume_rate(&self) -> MutexGuard<'_, podnet_proto::TokenBucket> {
-        self.resume_rate.lock().unwrap_or_else(|e| e.into_inner())
+        self.resume_rate.locked()
     }
 
     fn admission(&self) -> MutexGuard<'_, Admission> {
         // Every update leaves the counts consistent before it can panic.
-        self.admission.lock().unwrap_or_else(|e| e.into_inner())
+        self.admission.locked()
     }
 
     fn gauges(&self) -> MutexGuard<'_, BTreeMap<String, f64>> {
         // Inserts and removes only: a poisoned map is still consistent.
-        self.gauges.lock().unwrap_or_else(|e| e.into_inner())
+        self.gauges.locked()
     }
 
     fn health(&self) -> MutexGuard<'_, BTreeMap<String, crate::Health>> {
         // Inserts and removes only.
-        self.health.lock().unwrap_or_else(|e| e.into_inner())
+        self.health.locked()
     }
 
     /// The parts reported degraded: (component, why).
@@ -710,14 +704,11 @@ impl Inner {
     }
 
     fn info_fields(&self) -> MutexGuard<'_, BTreeMap<String, Value>> {
-        self.info_fields.lock().unwrap_or_else(|e| e.into_inner())
+        self.info_fields.locked()
     }
 
     fn session_count(&self) -> usize {
-        self.table()
-            .values()
-            .filter(|conn| conn.is_session())
-            .count()
+        self.registry.sessions().len()
     }
 
     fn stats(&self) -> crate::ServerStats {
@@ -741,14 +732,8 @@ impl Inner {
             accepting: !self.stop_accepting.is_cancelled(),
             draining: self.draining.load(Ordering::Acquire),
         };
-        let sessions: Vec<Arc<Shared>> = self
-            .table()
-            .values()
-            .filter(|conn| conn.is_session())
-            .cloned()
-            .collect();
         let c = &mut stats.connections;
-        for conn in sessions {
+        for conn in self.registry.sessions().iter() {
             let info = conn.info();
             c.total += 1;
             if info.podnet_peer {

@@ -41,7 +41,7 @@ impl Inner {
                     .to_owned(),
             );
         }
-        let session = self.table().get(&token.id()).cloned();
+        let session = self.registry.get(token.id());
         let Some(session) = session.filter(|s| s.is_session() && s.is_open()) else {
             return Err("the session has ended".to_owned());
         };
@@ -140,7 +140,7 @@ impl Inner {
         let inner = Arc::clone(self);
         let id = handoff.token.id();
         let task = async move {
-            let session = inner.table().get(&id).cloned();
+            let session = inner.registry.get(id);
             let Some(session) = session else {
                 return refuse(handoff, "the session has ended").await;
             };

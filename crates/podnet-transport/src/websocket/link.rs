@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::close::{CloseCode, Violation};
 use super::frames;
 use crate::conn::Shared;
+use crate::lock::Lock;
 
 /// One WebSocket connection's link between its reader and its sending side.
 #[derive(Debug, Default)]
@@ -28,20 +29,16 @@ impl WsLink {
     /// Connects the link to the connection whose queue takes the pongs: the one it was
     /// opened for, then the session it resumes, if it does.
     pub(crate) fn attach(&self, conn: &Arc<Shared>) {
-        *self.conn.lock().unwrap_or_else(|e| e.into_inner()) = Arc::downgrade(conn);
+        *self.conn.locked() = Arc::downgrade(conn);
     }
 
     fn answer(&self) -> std::sync::MutexGuard<'_, Option<(u16, String)>> {
-        self.answer.lock().unwrap_or_else(|e| e.into_inner())
+        self.answer.locked()
     }
 
     /// The peer pinged: queue the pong (after the message being written, never inside it).
     pub(crate) fn pong(&self, payload: &[u8]) {
-        let conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .upgrade();
+        let conn = self.conn.locked().upgrade();
         if let Some(conn) = conn {
             // A peer that pings and does not read fills its own queue: the pong is
             // dropped like any send to a full queue.

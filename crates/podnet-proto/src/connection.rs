@@ -710,15 +710,10 @@ impl Connection {
     }
 
     /// (Server, new connection.) The resume asked for cannot be granted, as `why` says:
-    /// the client is told and the connection closes. `why` is prefixed with
-    /// [`RESUME_REFUSED`](crate::RESUME_REFUSED) unless it is
-    /// [`RESUME_BUSY`](crate::RESUME_BUSY).
+    /// the client is told and the connection closes, with
+    /// [`refusal_reason`](crate::refusal_reason)`(why)`.
     pub fn refuse_resume(&mut self, why: &str) {
-        let wire = if why == crate::RESUME_BUSY {
-            why.to_owned()
-        } else {
-            format!("{RESUME_REFUSED}: {why}")
-        };
+        let wire = crate::refusal_reason(why);
         debug!(%wire, "refusing a resume");
         self.close(
             DisconnectReason::ResumeRefused {

@@ -96,5 +96,5 @@ pub use info::ServerInfo;
 pub use podnet_framing;
 pub use rate::TokenBucket;
 pub use reason::{DisconnectReason, Ending};
-pub use resume::{RESUME_BUSY, RESUME_REFUSED, ResumeSettings, ResumeToken};
+pub use resume::{RESUME_BUSY, RESUME_REFUSED, ResumeSettings, ResumeToken, refusal_reason};
 pub use types::{ConnectionKind, ConnectionType, ConnectionTypes};

@@ -24,6 +24,23 @@ pub const RESUME_BUSY: &str = "resume busy: too many resume attempts, try again 
 /// (an unknown, stale or foreign token); the client gives up and reports it.
 pub const RESUME_REFUSED: &str = "resume refused";
 
+/// The reason a refused resume closes with, for `why` it was refused: [`RESUME_BUSY`] as
+/// it is (the client tries again), anything else after [`RESUME_REFUSED`] (it gives up).
+///
+/// ```
+/// use podnet_proto::{RESUME_BUSY, refusal_reason};
+///
+/// assert_eq!(refusal_reason("the session has ended"), "resume refused: the session has ended");
+/// assert_eq!(refusal_reason(RESUME_BUSY), RESUME_BUSY);
+/// ```
+pub fn refusal_reason(why: &str) -> String {
+    if why == RESUME_BUSY {
+        why.to_owned()
+    } else {
+        format!("{RESUME_REFUSED}: {why}")
+    }
+}
+
 /// How a resumable session acknowledges what it received, on either side.
 ///
 /// ```

@@ -67,6 +67,7 @@ mod driver;
 mod error;
 mod event;
 mod frame;
+mod http;
 mod lock;
 mod observe;
 mod outbound;

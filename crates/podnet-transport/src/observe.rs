@@ -9,46 +9,10 @@
 
 use bytes::Bytes;
 
-use crate::websocket::upgrade::response;
-
-/// A monitoring endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Endpoint {
-    Metrics,
-    Healthz,
-    Readyz,
-    Monitor,
-}
+use crate::http::{Endpoint, Response};
 
 /// The monitor page.
 const MONITOR: &str = include_str!("monitor.html");
-
-impl Endpoint {
-    /// The endpoint at `path` (without its query), if there is one.
-    pub(crate) fn at(path: &str) -> Option<Endpoint> {
-        Self::ALL
-            .into_iter()
-            .find(|endpoint| endpoint.path() == path)
-    }
-
-    /// Every endpoint.
-    const ALL: [Endpoint; 4] = [
-        Endpoint::Metrics,
-        Endpoint::Healthz,
-        Endpoint::Readyz,
-        Endpoint::Monitor,
-    ];
-
-    /// Its path.
-    pub(crate) fn path(self) -> &'static str {
-        match self {
-            Endpoint::Metrics => "/metrics",
-            Endpoint::Healthz => "/healthz",
-            Endpoint::Readyz => "/readyz",
-            Endpoint::Monitor => "/monitor",
-        }
-    }
-}
 
 /// The health of a part the game depends on, beside the server itself (its cluster, a
 /// database), as reported with [`Server::set_health`](crate::Server::set_health): shown in
@@ -110,40 +74,24 @@ pub(crate) fn answer(
     state: &State,
     metrics: impl FnOnce() -> String,
 ) -> Bytes {
-    let (status, text, content_type, body) = match endpoint {
-        Endpoint::Metrics => (
+    let text = "text/plain; charset=utf-8";
+    let response = match endpoint {
+        Endpoint::Metrics => Response::new(
             200,
             "OK",
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             metrics(),
         ),
-        Endpoint::Healthz => (200, "OK", "text/plain; charset=utf-8", "alive\n".to_owned()),
-        Endpoint::Monitor => (200, "OK", "text/html; charset=utf-8", MONITOR.to_owned()),
+        Endpoint::Healthz => Response::new(200, "OK", text, "alive\n"),
+        Endpoint::Monitor => Response::new(200, "OK", "text/html; charset=utf-8", MONITOR),
         Endpoint::Readyz => match state.readiness() {
-            (true, body) => (200, "OK", "text/plain; charset=utf-8", body),
-            (false, body) => (
-                503,
-                "Service Unavailable",
-                "text/plain; charset=utf-8",
-                body,
-            ),
+            (true, body) => Response::new(200, "OK", text, body),
+            (false, body) => Response::new(503, "Service Unavailable", text, body),
         },
     };
-    let mut out = response(
-        status,
-        text,
-        &[("Cache-Control", "no-store")],
-        content_type,
-        if head { b"" } else { body.as_bytes() },
-    );
-    if head {
-        let text = String::from_utf8_lossy(&out).replace(
-            "Content-Length: 0\r\n",
-            &format!("Content-Length: {}\r\n", body.len()),
-        );
-        out = Bytes::from(text);
-    }
-    out
+    response
+        .with_header("Cache-Control", "no-store")
+        .render(head)
 }
 
 #[cfg(test)]
@@ -178,8 +126,6 @@ mod tests {
             text.contains("Content-Length: 4\r\n") && text.ends_with("\r\n\r\n"),
             "{text}"
         );
-        assert_eq!(Endpoint::at("/metrics"), Some(Endpoint::Metrics));
-        assert_eq!(Endpoint::at("/other"), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use tracing::debug;
 
 use super::Inner;
 use crate::config::WebSocketConfig;
-use crate::websocket::upgrade;
+use crate::http::{self, Route};
 
 /// Serves the endpoints until the server stops.
 pub(super) async fn serve(inner: Arc<Inner>, listener: TcpListener) {
@@ -56,7 +56,7 @@ async fn answer(inner: &Inner, mut stream: TcpStream) {
     let mut buf = BytesMut::with_capacity(1024);
     let read = async {
         loop {
-            if let Some(answer) = upgrade::answer(&buf, &limits) {
+            if let Some(answer) = http::route(&buf, &limits) {
                 return Some(answer);
             }
             if stream.read_buf(&mut buf).await.ok()? == 0 {
@@ -65,14 +65,9 @@ async fn answer(inner: &Inner, mut stream: TcpStream) {
         }
     };
     let response = match tokio::time::timeout(limits.handshake_timeout, read).await {
-        Ok(Some(upgrade::Answer::Observe { endpoint, head })) => {
-            inner.observe(endpoint, head, false)
-        }
-        Ok(Some(upgrade::Answer::Respond { response, .. })) => response,
-        Ok(Some(upgrade::Answer::Upgrade { .. })) => match upgrade::not_found("/") {
-            upgrade::Answer::Respond { response, .. } => response,
-            _ => return,
-        },
+        Ok(Some(Route::Observe { endpoint, head })) => inner.observe(endpoint, head, false),
+        Ok(Some(Route::Respond { response, .. })) => response,
+        Ok(Some(Route::Upgrade { .. })) => http::not_found("/").render(false),
         Ok(None) | Err(_) => return,
     };
     let _ = stream.write_all(&response).await;

@@ -18,8 +18,8 @@ use super::Inner;
 use super::listener::Halves;
 use crate::ConnectionId;
 use crate::config::WebSocketConfig;
-use crate::observe::Endpoint;
-use crate::websocket::{self, WsLink, WsReader, upgrade};
+use crate::http::{self, Endpoint, Route};
+use crate::websocket::{self, WsLink, WsReader};
 
 /// How long a refused HTTP client is given to read the answer.
 const REFUSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
@@ -184,7 +184,7 @@ impl Inner {
         let config = self.websocket.clone()?;
         let answer = self.read_request(io, buf, &config).await;
         match answer {
-            Some(upgrade::Answer::Upgrade { response, consumed }) => {
+            Some(Route::Upgrade { response, consumed }) => {
                 if let Err(err) = io.write_all(&response).await {
                     debug!(%err, "WebSocket upgrade: write failed");
                 } else if !self.stop_accepting.is_cancelled() {
@@ -193,13 +193,13 @@ impl Inner {
                     return Some(config);
                 }
             }
-            Some(upgrade::Answer::Respond { response, refused }) => {
+            Some(Route::Respond { response, refused }) => {
                 if let Some(why) = refused {
                     debug!(%why, "HTTP request refused");
                 }
                 crate::socket::last_words(io, &response, REFUSE_LINGER).await;
             }
-            Some(upgrade::Answer::Observe { endpoint, head }) => {
+            Some(Route::Observe { endpoint, head }) => {
                 let response = self.observe(endpoint, head, true);
                 crate::socket::last_words(io, &response, REFUSE_LINGER).await;
             }
@@ -215,10 +215,7 @@ impl Inner {
             .metrics_config()
             .is_some_and(|m| m.listen.is_none() == own_port);
         if !served {
-            return match upgrade::not_found(endpoint.path()) {
-                upgrade::Answer::Respond { response, .. } => response,
-                _ => Bytes::new(),
-            };
+            return http::not_found(endpoint.path()).render(head);
         }
         let state = crate::observe::State {
             ready: self.is_ready(),
@@ -237,13 +234,13 @@ impl Inner {
         io: &mut S,
         buf: &mut BytesMut,
         config: &WebSocketConfig,
-    ) -> Option<upgrade::Answer>
+    ) -> Option<Route>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let read = async {
             loop {
-                if let Some(answer) = upgrade::answer(buf, config) {
+                if let Some(answer) = http::route(buf, config) {
                     return Ok(Some(answer));
                 }
                 buf.reserve(1024);
@@ -265,8 +262,12 @@ impl Inner {
                     let _ = tokio::time::timeout(
                         REFUSE_LINGER,
                         io.write_all(
-                            b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\
-                              Connection: close\r\n\r\n",
+                            &http::Response::text(
+                                408,
+                                "Request Timeout",
+                                "the request did not arrive in time",
+                            )
+                            .render(false),
                         ),
                     )
                     .await;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use podnet_proto::{RESUME_BUSY, RESUME_REFUSED, ResumeToken};
+use podnet_proto::{RESUME_BUSY, ResumeToken};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info};
 
@@ -211,7 +211,7 @@ async fn take_parked(session: &Shared) -> Option<podnet_proto::Connection> {
 async fn refuse(handoff: Handoff, why: &str) {
     let Handoff { reader, writer, .. } = handoff;
     let frame = podnet_proto::close_frame(
-        &format!("{RESUME_REFUSED}: {why}"),
+        &podnet_proto::refusal_reason(why),
         &podnet_proto::podnet_framing::FramingConfig::default(),
     );
     let mut io = tokio::io::join(reader, writer);

@@ -1,7 +1,7 @@
 //! WebSocket clients on the server's own port.
 //!
 //! A connection whose first byte is a capital letter opened with an HTTP request
-//! ([`upgrade`]): a WebSocket upgrade, a page, or a refusal that says why. Past the
+//! (`crate::http`): a WebSocket upgrade, a page, or a refusal that says why. Past the
 //! upgrade, [`WsReader`] reads the WebSocket as a stream of repod frames, so the
 //! connection's driver and state machine serve it as they serve a TCP peer; on the way
 //! out, each queued frame gets its WebSocket header ([`frames`]) and goes to the socket
@@ -14,7 +14,6 @@ pub(crate) mod frames;
 mod inbound;
 mod link;
 mod reader;
-pub(crate) mod upgrade;
 
 pub(crate) use link::WsLink;
 pub(crate) use reader::{WsReader, violation_text};

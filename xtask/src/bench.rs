@@ -326,7 +326,14 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             scale: 1.0,
             // Not rtt-pump: its client is this build's podnet client, which an earlier
             // build may not share a protocol version with.
-            only: Some(&["throughput1", "throughput8", "rtt", "fanout", "connections"]),
+            only: Some(&[
+                "throughput1",
+                "throughput8",
+                "rtt",
+                "fanout",
+                "connections",
+                "tick",
+            ]),
             websocket: false,
         });
     }
@@ -1013,6 +1020,11 @@ fn print_tick_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
     if let Some(n) = repod_players {
         print!(" {:>16}", format!("repod ({n:.0})"));
     }
+    // `--against`: the other build of podnet's server.
+    let before = get("before", "tick", "players").is_some();
+    if before {
+        print!(" {:>12} {:>14}", "before", "podnet/before");
+    }
     println!();
     for (label, key, target) in TICK_ROWS {
         let podnet = get("podnet", "tick", key);
@@ -1031,6 +1043,14 @@ fn print_tick_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
         );
         if repod_players.is_some() {
             print!(" {:>16}", show(get("repod", "tick", key)));
+        }
+        if before {
+            let other = get("before", "tick", key);
+            let ratio = match (podnet, other) {
+                (Some(p), Some(b)) if b > 0.0 => format!("{:.2}x", p / b),
+                _ => "-".into(),
+            };
+            print!(" {:>12} {:>14}", show(other), ratio);
         }
         println!();
     }

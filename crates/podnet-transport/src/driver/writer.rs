@@ -19,9 +19,12 @@ use crate::outbound::Next;
 /// At most this many frames go into one vectored write: Linux's `IOV_MAX` (a longer list
 /// is refused by the kernel). Small frames are the common case (a 70-byte broadcast to a
 /// hundred players), so the slice list, not the bytes, is what limits a write: 1,024
-/// of them let one `writev` carry what 16 did with 64. The list is built on the stack
-/// within each poll, so it costs the connection's task no memory while it waits.
+/// of them let one `writev` carry what 16 did with 64.
 const MAX_IO_SLICES: usize = 1024;
+/// A batch of at most this many frames is written from a list on the stack; a longer one
+/// from a list allocated for it (its cost shared by hundreds of frames). Either is built
+/// within a poll, so it costs the connection's task no memory while it waits.
+const STACK_IO_SLICES: usize = 32;
 
 /// Writes what the queue hands out until it closes or aborts, or `link` (this connection,
 /// not the session) is cut. Returns true if it finished a graceful close (everything
@@ -143,13 +146,22 @@ where
 {
     while !batch.is_empty() {
         let written = std::future::poll_fn(|cx| {
-            let mut slices = [IoSlice::new(&[]); MAX_IO_SLICES];
-            let mut count = 0;
-            for (slot, frame) in slices.iter_mut().zip(batch.iter()) {
-                *slot = IoSlice::new(frame);
-                count += 1;
+            let mut write =
+                |slices: &[IoSlice<'_>]| Pin::new(&mut *writer).poll_write_vectored(cx, slices);
+            if batch.len() <= STACK_IO_SLICES {
+                let mut slices = [IoSlice::new(&[]); STACK_IO_SLICES];
+                for (slot, frame) in slices.iter_mut().zip(batch.iter()) {
+                    *slot = IoSlice::new(frame);
+                }
+                write(&slices[..batch.len()])
+            } else {
+                let slices: Vec<IoSlice<'_>> = batch
+                    .iter()
+                    .take(MAX_IO_SLICES)
+                    .map(|frame| IoSlice::new(frame))
+                    .collect();
+                write(&slices)
             }
-            Pin::new(&mut *writer).poll_write_vectored(cx, &slices[..count])
         })
         .await?;
         if written == 0 {

@@ -14,7 +14,7 @@ use tracing::debug;
 
 use crate::config::ClientConfig;
 use crate::conn::{ConnectionInfo, Shared};
-use crate::driver::{self, Owner, SharedTcpWriter};
+use crate::driver::{self, Owner, SharedTcpWriter, Welcome};
 use crate::event::{EventSink, EventStream, Received};
 use crate::frame::Frame;
 use crate::lock::Lock;
@@ -511,9 +511,10 @@ async fn open_link(peer: SocketAddr, config: &ClientConfig) -> Result<Link, Tran
 }
 
 impl Owner for ConnOwner {
-    fn established(&self, handshake: Handshake, _core: &mut podnet_proto::Connection) {
+    fn established(&self, handshake: Handshake) -> Welcome {
         self.conn.set_handshake(handshake.clone());
         self.sink.deliver(ClientEvent::Handshake(handshake));
+        Welcome::Nothing
     }
 
     fn info(&self, info: ServerInfo) {

@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     pub(crate) bad_frames: AtomicU64,
     /// Last measured round trip, in microseconds; 0 until measured.
     pub(crate) rtt_micros: AtomicU64,
+    /// What it carried, for the server's figures.
+    pub(crate) traffic: crate::stats::Traffic,
     /// Whether the peer speaks WebSocket: each frame goes out as a WebSocket message.
     is_websocket: bool,
     /// Whether it is in TLS.
@@ -166,6 +168,7 @@ impl Shared {
             podnet_peer: AtomicBool::new(false),
             bad_frames: AtomicU64::new(0),
             rtt_micros: AtomicU64::new(0),
+            traffic: crate::stats::Traffic::default(),
             is_websocket: websocket.is_some(),
             tls,
             websocket: Mutex::new(websocket),

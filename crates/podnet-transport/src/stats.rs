@@ -1,11 +1,14 @@
 //! What a server counts as it runs, and how it reports it: [`ServerStats`] for code, and
 //! the Prometheus (OpenMetrics) text for a scraper.
 //!
-//! The counters are atomics bumped once per read, per send call, per connection event
-//! (never per byte): cheap enough to be always on. Gauges (connections, queues) are read
+//! Traffic is counted by each connection where it happens ([`Traffic`]: its reader per
+//! read, its senders per send) and summed when the figures are asked for, so no counter
+//! shared by every connection is touched per message. The server's own counters are
+//! bumped per connection event and per broadcast. Gauges (connections, queues) are read
 //! from the connection table when asked.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use prometheus_client::encoding::text::encode;
@@ -16,7 +19,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::lock::Lock;
-use crate::{DisconnectReason, Received, ServerEvent};
+use crate::{DisconnectReason, ServerEvent};
 
 /// How a connection reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,12 +131,70 @@ pub struct ServerStats {
     pub draining: bool,
 }
 
+/// What one connection carried (or, for the server's own, what connections that closed
+/// carried, and broadcasts): messages and their bytes each way.
+#[derive(Debug, Default)]
+pub(crate) struct Traffic {
+    messages_in: AtomicU64,
+    bytes_in: AtomicU64,
+    messages_out: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+/// [`Traffic`] added up.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Totals {
+    messages_in: u64,
+    bytes_in: u64,
+    messages_out: u64,
+    bytes_out: u64,
+}
+
+impl Traffic {
+    /// `messages` messages of `bytes` bytes arrived.
+    #[inline]
+    pub(crate) fn received(&self, messages: usize, bytes: usize) {
+        self.messages_in
+            .fetch_add(messages as u64, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// `messages` messages of `bytes` bytes in all were queued.
+    #[inline]
+    pub(crate) fn sent(&self, messages: usize, bytes: usize) {
+        self.messages_out
+            .fetch_add(messages as u64, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// Adds these counts to `totals`.
+    pub(crate) fn add_to(&self, totals: &mut Totals) {
+        totals.messages_in += self.messages_in.load(Ordering::Relaxed);
+        totals.bytes_in += self.bytes_in.load(Ordering::Relaxed);
+        totals.messages_out += self.messages_out.load(Ordering::Relaxed);
+        totals.bytes_out += self.bytes_out.load(Ordering::Relaxed);
+    }
+
+    /// Takes in the counts of `other` (a connection that closed).
+    pub(crate) fn absorb(&self, other: &Traffic) {
+        let mut totals = Totals::default();
+        other.add_to(&mut totals);
+        self.messages_in
+            .fetch_add(totals.messages_in, Ordering::Relaxed);
+        self.bytes_in.fetch_add(totals.bytes_in, Ordering::Relaxed);
+        self.messages_out
+            .fetch_add(totals.messages_out, Ordering::Relaxed);
+        self.bytes_out
+            .fetch_add(totals.bytes_out, Ordering::Relaxed);
+    }
+}
+
 /// The counters every server keeps.
 pub(crate) struct Counters {
-    messages_in: Counter,
-    bytes_in: Counter,
-    messages_out: Counter,
-    bytes_out: Counter,
+    /// The traffic of connections that closed, and broadcasts (counted once per call).
+    pub(crate) traffic: Traffic,
+    /// Frames that were not messages (their connections count them as received).
+    not_messages: Counter,
     connected: Counter,
     bad_frames: Counter,
     drops: Counter,
@@ -147,10 +208,8 @@ pub(crate) struct Counters {
 impl Default for Counters {
     fn default() -> Self {
         Self {
-            messages_in: Counter::default(),
-            bytes_in: Counter::default(),
-            messages_out: Counter::default(),
-            bytes_out: Counter::default(),
+            traffic: Traffic::default(),
+            not_messages: Counter::default(),
             connected: Counter::default(),
             bad_frames: Counter::default(),
             drops: Counter::default(),
@@ -167,7 +226,7 @@ impl Default for Counters {
 impl std::fmt::Debug for Counters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Counters")
-            .field("messages_in", &self.messages_in.get())
+            .field("connected", &self.connected.get())
             .finish_non_exhaustive()
     }
 }
@@ -180,12 +239,11 @@ impl Counters {
                 self.connected.inc();
             }
             ServerEvent::Message { message, .. } => {
-                self.messages_in.inc();
-                self.bytes_in.inc_by(4 + message.payload().len() as u64);
+                self.traffic.received(1, 4 + message.payload().len());
             }
             ServerEvent::Error { .. } => {
                 self.bad_frames.inc();
-                self.messages_in.inc();
+                self.not_messages.inc();
             }
             ServerEvent::Dropped { .. } => {
                 self.drops.inc();
@@ -199,20 +257,6 @@ impl Counters {
         }
     }
 
-    /// The messages of one read, on their way to the application.
-    pub(crate) fn received(&self, received: &Received<ServerEvent>) {
-        self.messages_in.inc_by(received.len() as u64);
-        self.bytes_in.inc_by(received.bytes() as u64);
-    }
-
-    /// The application queued `bytes` (one frame) for `peers` peers.
-    pub(crate) fn sent(&self, bytes: usize, peers: usize) {
-        if peers > 0 {
-            self.messages_out.inc_by(peers as u64);
-            self.bytes_out.inc_by((bytes * peers) as u64);
-        }
-    }
-
     /// A round trip the heartbeat measured.
     pub(crate) fn rtt(&self, rtt: Duration) {
         self.rtt_histogram.observe(rtt.as_secs_f64());
@@ -223,13 +267,14 @@ impl Counters {
         }
     }
 
-    /// The counters' part of a [`ServerStats`].
-    pub(crate) fn fill(&self, stats: &mut ServerStats) {
+    /// The counters' part of a [`ServerStats`], with `traffic`: the counts of every
+    /// connection and of the server's own, added up.
+    pub(crate) fn fill(&self, stats: &mut ServerStats, traffic: Totals) {
         stats.connected = self.connected.get();
-        stats.messages_in = self.messages_in.get();
-        stats.bytes_in = self.bytes_in.get();
-        stats.messages_out = self.messages_out.get();
-        stats.bytes_out = self.bytes_out.get();
+        stats.messages_in = traffic.messages_in + self.not_messages.get();
+        stats.bytes_in = traffic.bytes_in;
+        stats.messages_out = traffic.messages_out;
+        stats.bytes_out = traffic.bytes_out;
         stats.bad_frames = self.bad_frames.get();
         stats.drops = self.drops.get();
         stats.resumes = self.resumes.get();
@@ -269,29 +314,27 @@ impl Counters {
         let counter = |registry: &mut Registry, name: &str, help: &str, c: &Counter| {
             registry.register(name, help, c.clone());
         };
-        counter(
-            &mut registry,
+        registry.register(
             "messages_received",
             "Messages received from peers",
-            &self.messages_in,
+            ConstCounter::new(stats.messages_in),
         );
         registry.register_with_unit(
             "received",
             "Bytes of the messages received, frame headers included",
             Unit::Bytes,
-            self.bytes_in.clone(),
+            ConstCounter::new(stats.bytes_in),
         );
-        counter(
-            &mut registry,
+        registry.register(
             "messages_sent",
             "Messages the application sent, one per peer",
-            &self.messages_out,
+            ConstCounter::new(stats.messages_out),
         );
         registry.register_with_unit(
             "sent",
             "Bytes of the messages sent, frame headers included",
             Unit::Bytes,
-            self.bytes_out.clone(),
+            ConstCounter::new(stats.bytes_out),
         );
         counter(
             &mut registry,

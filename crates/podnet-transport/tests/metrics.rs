@@ -134,6 +134,10 @@ async fn stats_and_metrics_count_the_traffic() {
     assert!(s["podnet_rtt_seconds_count"] >= 3.0, "{text}");
     assert_eq!(s["podnet_ready"], 1.0);
 
+    // A broadcast counts one message for each connection it reached.
+    let news = Frame::encode(&Echo { n: 99 }, &Default::default()).unwrap();
+    assert_eq!(server.send_frame_to_all(&news), 2);
+
     // Both leave: two disconnects, by the peer.
     drop(client);
     drop(repod);
@@ -145,6 +149,17 @@ async fn stats_and_metrics_count_the_traffic() {
     }
     let stats = server.stats();
     assert_eq!(stats.connections.total, 0);
+    // What connections carried is still counted once they are gone.
+    let broadcast = 2 * news.as_bytes().len() as u64;
+    assert_eq!(
+        (
+            stats.messages_in,
+            stats.bytes_in,
+            stats.messages_out,
+            stats.bytes_out
+        ),
+        (20, bytes_in as u64, 22, bytes_in as u64 + broadcast)
+    );
     let disconnects: u64 = stats.disconnects.iter().map(|(_, n)| n).sum();
     assert_eq!(disconnects, 2);
     let s = samples(&get(metrics, "/metrics").await.1);

@@ -23,9 +23,9 @@ use podnet_framing::FramingError;
 
 /// What a connection reports to: the server (which adds the connection's id) or a client.
 pub(crate) trait Owner: Send + Sync + 'static {
-    /// The handshake completed. A server answers an `info` connection here, through
-    /// `core`.
-    fn established(&self, handshake: Handshake, core: &mut podnet_proto::Connection);
+    /// The handshake completed: what the connection is answered with (a server's
+    /// description, for an `info` connection).
+    fn established(&self, handshake: Handshake) -> Welcome;
     /// The peer sent its first complete frame.
     fn spoke(&self) {}
     /// The heartbeat measured a round trip.
@@ -62,6 +62,18 @@ pub(crate) trait Owner: Send + Sync + 'static {
     fn handoff(&self, handoff: Handoff) {
         drop(handoff);
     }
+}
+
+/// What an owner answers a connection whose handshake completed with; the driver passes
+/// it to the state machine.
+#[derive(Debug)]
+pub(crate) enum Welcome {
+    /// Nothing: the protocol goes on.
+    Nothing,
+    /// (Server, an `info` connection.) The server's description, then the close.
+    Info(ServerInfo),
+    /// (Server, an `info` connection.) Refused: too many are being answered.
+    RefuseInfo,
 }
 
 /// A boxed reading half, for connections that change hands.

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::{debug, trace, warn};
 
-use super::{Owner, now};
+use super::{Owner, Welcome, now};
 use crate::budget::Budget;
 use crate::conn::Shared;
 use crate::{DisconnectReason, Incoming};
@@ -95,7 +95,11 @@ pub(super) fn carry_out<O: Owner>(
             }
             Action::Established(handshake) => {
                 debug!(peer = ?handshake.peer, r#type = %handshake.connection_type, "handshake complete");
-                owner.established(handshake, core);
+                match owner.established(handshake) {
+                    Welcome::Nothing => {}
+                    Welcome::Info(info) => core.answer_info(&info),
+                    Welcome::RefuseInfo => core.refuse_info(),
+                }
             }
             Action::Spoke => owner.spoke(),
             Action::PodnetPeer { .. } => conn

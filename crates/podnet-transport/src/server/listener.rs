@@ -20,7 +20,7 @@ use tracing::{debug, warn};
 use super::Inner;
 use crate::config::ServerConfig;
 use crate::conn::Shared;
-use crate::driver::{self, Owner, SharedTcpWriter};
+use crate::driver::{self, Owner, SharedTcpWriter, Welcome};
 use crate::event::Received;
 use crate::outbound::DirectWrite;
 use crate::websocket::WsLink;
@@ -300,7 +300,7 @@ impl Owner for ConnOwner {
         self.inner.record_rtt(rtt);
     }
 
-    fn established(&self, handshake: Handshake, core: &mut podnet_proto::Connection) {
+    fn established(&self, handshake: Handshake) -> Welcome {
         let kind = handshake.connection_type.kind();
         if self.conn.set_handshake(handshake.clone()) {
             self.inner.registry.became_session();
@@ -309,13 +309,16 @@ impl Owner for ConnOwner {
                 peer: self.conn.peer,
                 handshake,
             });
-        } else if kind == ConnectionKind::Info {
-            let now = tokio::time::Instant::now().into_std();
-            if self.inner.admission().info_allowed(now) {
-                core.answer_info(&self.inner.server_info());
-            } else {
-                core.refuse_info();
-            }
+            return Welcome::Nothing;
+        }
+        if kind != ConnectionKind::Info {
+            return Welcome::Nothing;
+        }
+        let now = tokio::time::Instant::now().into_std();
+        if self.inner.admission().info_allowed(now) {
+            Welcome::Info(self.inner.server_info())
+        } else {
+            Welcome::RefuseInfo
         }
     }
 
@@ -324,6 +327,9 @@ impl Owner for ConnOwner {
     }
 
     fn messages(&self, messages: MessageBatch) {
+        self.conn
+            .traffic
+            .received(messages.len(), messages.byte_len());
         self.inner
             .sink
             .deliver_received(Received::new(self.id, messages));
@@ -355,7 +361,9 @@ impl Owner for ConnOwner {
 
     fn closed(&self, reason: DisconnectReason) {
         // Forget it first, so that once the application sees it leave, sending to it fails.
-        self.inner.registry.remove(self.id);
+        self.inner
+            .registry
+            .remove(self.id, &self.inner.counters.traffic);
         self.inner.admission().ended(self.id);
         if reason == DisconnectReason::Aborted {
             self.inner.aborted.fetch_add(1, Ordering::Relaxed);

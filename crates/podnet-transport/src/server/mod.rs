@@ -137,7 +137,7 @@ impl EventSink<ServerEvent> for Counting {
     }
 
     fn deliver_received(&self, received: crate::event::Received<ServerEvent>) {
-        self.counters.received(&received);
+        // Counted by its connection.
         self.inner.deliver_received(received);
     }
 }
@@ -339,8 +339,9 @@ impl Server {
     ///
     /// As [`send`](Self::send).
     pub fn send_frame(&self, id: ConnectionId, frame: &Frame) -> Result<(), SendError> {
-        self.session(id)?.send(frame.as_bytes().clone())?;
-        self.inner.counters.sent(frame.as_bytes().len(), 1);
+        let conn = self.session(id)?;
+        conn.send(frame.as_bytes().clone())?;
+        conn.traffic.sent(1, frame.as_bytes().len());
         Ok(())
     }
 
@@ -351,10 +352,9 @@ impl Server {
     ///
     /// [`SendError::NotConnected`] if the connection is gone or closes meanwhile.
     pub async fn send_frame_wait(&self, id: ConnectionId, frame: &Frame) -> Result<(), SendError> {
-        self.session(id)?
-            .send_wait(frame.as_bytes().clone())
-            .await?;
-        self.inner.counters.sent(frame.as_bytes().len(), 1);
+        let conn = self.session(id)?;
+        conn.send_wait(frame.as_bytes().clone()).await?;
+        conn.traffic.sent(1, frame.as_bytes().len());
         Ok(())
     }
 
@@ -384,7 +384,8 @@ impl Server {
             .iter()
             .filter(|conn| conn.send(bytes.clone()).is_ok())
             .count();
-        self.inner.counters.sent(bytes.len(), sent);
+        // Counted once for all of them, not by each connection.
+        self.inner.counters.traffic.sent(sent, bytes.len() * sent);
         sent
     }
 
@@ -751,7 +752,8 @@ impl Inner {
             stats.queued_bytes += info.queued_bytes;
             stats.max_queued_bytes = stats.max_queued_bytes.max(info.queued_bytes);
         }
-        self.counters.fill(&mut stats);
+        self.counters
+            .fill(&mut stats, self.registry.traffic(&self.counters.traffic));
         stats
     }
 

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use crate::ConnectionId;
 use crate::conn::Shared;
 use crate::lock::Lock;
+use crate::stats::{Totals, Traffic};
 
 /// Every connection being served, sessions or not yet.
 #[derive(Debug, Default)]
@@ -34,11 +35,25 @@ impl Registry {
         table.sessions = None;
     }
 
-    pub(super) fn remove(&self, id: ConnectionId) {
+    /// Forgets connection `id`, its traffic added to `retired` in the same step, so that
+    /// [`traffic`](Self::traffic) counts it once, whenever it is asked.
+    pub(super) fn remove(&self, id: ConnectionId, retired: &Traffic) {
         let mut table = self.table.locked();
-        if table.connections.remove(&id).is_some() {
+        if let Some(conn) = table.connections.remove(&id) {
+            retired.absorb(&conn.traffic);
             table.sessions = None;
         }
+    }
+
+    /// The traffic of every connection, and `retired`'s, added up.
+    pub(super) fn traffic(&self, retired: &Traffic) -> Totals {
+        let table = self.table.locked();
+        let mut totals = Totals::default();
+        retired.add_to(&mut totals);
+        for conn in table.connections.values() {
+            conn.traffic.add_to(&mut totals);
+        }
+        totals
     }
 
     /// A connection became a session: broadcasts reach it from now on.

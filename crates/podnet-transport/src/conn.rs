@@ -240,9 +240,13 @@ impl Shared {
     /// (the session stays, for a resume); otherwise the session ends.
     pub(crate) fn link_failed(&self, error: String) {
         if self.is_resumable() {
-            let mut slot = self.slot();
-            slot.link_error.get_or_insert(error);
-            if let Some(link) = &slot.link {
+            let link = {
+                let mut slot = self.slot();
+                slot.link_error.get_or_insert(error);
+                slot.link.clone()
+            };
+            // Cancelled with the slot let go: a cancel wakes tasks.
+            if let Some(link) = link {
                 link.cancel();
             }
         } else {
@@ -362,11 +366,13 @@ impl Shared {
         // send the close and the peer can answer with end-of-stream, and the reader must
         // not record "closed by the peer" before this side's reason is in.
         let mut ending = self.ending();
-        if !self.queue.close(frame) {
+        if !self.queue.close_quietly(frame) {
             return false;
         }
         ending.record(reason);
         drop(ending);
+        // Woken with no lock held.
+        self.queue.wake();
         self.closing.cancel();
         true
     }

@@ -445,6 +445,17 @@ impl OutboundQueue {
     /// Closes the queue: what is queued still goes out, then `close_frame`. Returns false
     /// if it was already closing or aborted.
     pub(crate) fn close(&self, close_frame: Bytes) -> bool {
+        let closed = self.close_quietly(close_frame);
+        if closed {
+            self.wake();
+        }
+        closed
+    }
+
+    /// [`close`](Self::close), without waking the writer and the producers waiting for
+    /// room: for a caller holding a lock of its own, which calls [`wake`](Self::wake)
+    /// once it has let go.
+    pub(crate) fn close_quietly(&self, close_frame: Bytes) -> bool {
         let mut state = self.lock();
         state.direct = None;
         if state.closing || state.aborted {
@@ -452,10 +463,13 @@ impl OutboundQueue {
         }
         state.closing = true;
         state.close_frame = Some(close_frame);
-        drop(state);
+        true
+    }
+
+    /// Wakes the writer, and the producers waiting for room, to look at the queue again.
+    pub(crate) fn wake(&self) {
         self.writer.notify_one();
         self.room.notify_waiters();
-        true
     }
 
     /// Drops everything queued and stops the writer.

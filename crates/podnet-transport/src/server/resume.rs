@@ -183,12 +183,15 @@ async fn take_parked(session: &Shared) -> Option<podnet_proto::Connection> {
         let notified = session.parked_notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        {
+        // Tokens are cancelled once the slot's lock is let go: a cancel wakes tasks.
+        let cut = {
             let mut slot = session.slot();
             if let Some((core, _)) = slot.parked.take() {
                 // The grace timer of this parking no longer applies.
                 slot.generation += 1;
-                if let Some(timer) = slot.grace_timer.take() {
+                let timer = slot.grace_timer.take();
+                drop(slot);
+                if let Some(timer) = timer {
                     timer.cancel();
                 }
                 return Some(core);
@@ -196,10 +199,14 @@ async fn take_parked(session: &Shared) -> Option<podnet_proto::Connection> {
             if !session.is_open() {
                 return None;
             }
-            if let Some(link) = slot.link.take() {
+            let link = slot.link.take();
+            if link.is_some() {
                 slot.link_error = Some("replaced by a resumed connection".to_owned());
-                link.cancel();
             }
+            link
+        };
+        if let Some(link) = cut {
+            link.cancel();
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
             return None;

@@ -1,4 +1,7 @@
 //! Configuration: every limit and timeout, with its default and the reason for it.
+//!
+//! Longer than most files here because each field's documentation is its reference: what
+//! it bounds, its default and why, and an example.
 
 use std::time::Duration;
 

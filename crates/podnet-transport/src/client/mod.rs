@@ -22,6 +22,12 @@ use crate::outbound::DirectWrite;
 use crate::{ClientEvent, DisconnectReason, Incoming, SendError, TransportError, socket};
 use podnet_framing::FramingError;
 
+mod link;
+mod redial;
+
+use link::{Opened, finish_connect, open_link, resolve_and_connect};
+use redial::Redial;
+
 /// A connection to a podnet or repod server, reporting what happens as [`ClientEvent`]s.
 ///
 /// Sending never blocks (see [`ConnectionConfig::max_queued_bytes`]). Dropping the client
@@ -293,36 +299,6 @@ impl Drop for Client {
     }
 }
 
-async fn resolve_and_connect(
-    addr: impl ToSocketAddrs + std::fmt::Debug,
-) -> Result<TcpStream, TransportError> {
-    let described = crate::error::describe_addr(&addr);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
-        .await
-        .map_err(|source| TransportError::Resolve {
-            addr: described.clone(),
-            source,
-        })?
-        .collect();
-    let mut last = None;
-    for addr in &addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => return Ok(stream),
-            Err(err) => last = Some((addr, err)),
-        }
-    }
-    Err(match last {
-        Some((addr, source)) => TransportError::Connect {
-            addr: addr.to_string(),
-            source,
-        },
-        None => TransportError::Resolve {
-            addr: described,
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address found"),
-        },
-    })
-}
-
 /// Makes a client's events and hands them to its sink.
 #[derive(Clone)]
 struct ConnOwner {
@@ -330,184 +306,6 @@ struct ConnOwner {
     conn: Arc<Shared>,
     /// How to reconnect, for a client that resumes its session.
     redial: Option<Arc<Redial>>,
-}
-
-/// What a resuming client needs to open new connections to its server.
-struct Redial {
-    /// The server's address, as first connected to.
-    peer: SocketAddr,
-    config: ClientConfig,
-    resume: crate::ResumeConfig,
-    tracker: TaskTracker,
-    /// Attempts since the last resume (or since the connection first dropped).
-    attempts: AtomicU32,
-    /// Why the connection dropped, before any attempt failed.
-    first_drop: Mutex<Option<String>>,
-}
-
-/// A number in `[0, 1)`, random enough for jitter.
-fn random_unit() -> f64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(u64::from(std::process::id()));
-    let bits = hasher.finish() >> 11;
-    #[allow(clippy::cast_precision_loss)]
-    let unit = bits as f64 / (1u64 << 53) as f64;
-    unit
-}
-
-impl ConnOwner {
-    /// Reconnects and resumes the session whose connection dropped for `reason`, with
-    /// backoff, until an attempt gets a new connection (its resume hello then goes out,
-    /// and a failure comes back through `dropped`), the attempts run out, or the client
-    /// closes.
-    async fn reconnect(
-        self,
-        redial: Arc<Redial>,
-        mut core: podnet_proto::Connection,
-        mut reason: DisconnectReason,
-    ) {
-        let conn = self.conn.clone();
-        loop {
-            let attempt = redial.attempts.fetch_add(1, Ordering::Relaxed) + 1;
-            if attempt > redial.resume.max_attempts {
-                let dropped = redial
-                    .first_drop
-                    .locked()
-                    .clone()
-                    .unwrap_or_else(|| reason.to_string());
-                conn.record(DisconnectReason::NotResumed {
-                    dropped,
-                    after: format!(
-                        "{} reconnection attempts failed (the last: {reason})",
-                        redial.resume.max_attempts
-                    ),
-                });
-                break;
-            }
-            self.sink.deliver(ClientEvent::Reconnecting {
-                attempt,
-                reason: reason.clone(),
-            });
-            let pause = redial.resume.backoff(attempt, random_unit());
-            // No timer for no pause: a timer fires on the next millisecond tick at best.
-            if !pause.is_zero() {
-                // A close meanwhile cuts the pause short: the session resumes at once to
-                // deliver what was sent, then closes.
-                tokio::select! {
-                    () = tokio::time::sleep(pause) => {}
-                    () = conn.closing.cancelled() => {}
-                    () = conn.abort.cancelled() => break,
-                }
-            }
-            match open_link(redial.peer, &redial.config).await {
-                Ok(link) => {
-                    if conn.abort.is_cancelled() {
-                        break;
-                    }
-                    if !core.start_resume(tokio::time::Instant::now().into_std()) {
-                        break;
-                    }
-                    debug!(attempt, "reconnected: resuming the session");
-                    conn.queue.relink(link.direct);
-                    let tracker = redial.tracker.clone();
-                    driver::spawn(conn, core, link.reader, link.writer, self, &tracker);
-                    return;
-                }
-                Err(err) => {
-                    debug!(attempt, %err, "reconnection failed");
-                    reason = DisconnectReason::Io {
-                        error: err.to_string(),
-                    };
-                }
-            }
-        }
-        conn.queue.abort();
-        self.sink
-            .deliver(ClientEvent::Disconnected(conn.take_reason()));
-    }
-}
-
-/// A new connection to a resuming client's server.
-struct Link {
-    reader: driver::BoxRead,
-    writer: driver::BoxWrite,
-    direct: Option<Arc<dyn DirectWrite>>,
-}
-
-/// A connected socket, past its TLS handshake when the config asks for TLS.
-enum Opened {
-    Tcp(TcpStream),
-    #[cfg(feature = "tls")]
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-/// Tunes a freshly connected socket and, with TLS configured, runs the handshake by
-/// `deadline` (`timed_out` is the error past it).
-async fn finish_connect(
-    stream: TcpStream,
-    config: &ClientConfig,
-    deadline: tokio::time::Instant,
-    timed_out: impl Fn() -> TransportError,
-) -> Result<Opened, TransportError> {
-    if let Err(err) = socket::tune(&stream, &config.connection.liveness) {
-        debug!(peer = ?stream.peer_addr().ok(), %err, "could not set socket options");
-    }
-    #[cfg(feature = "tls")]
-    if let Some(tls) = config.tls.clone() {
-        let stream = tokio::time::timeout_at(
-            deadline,
-            tls.connector.connect(tls.server_name.clone(), stream),
-        )
-        .await
-        .map_err(|_| timed_out())?
-        .map_err(|source| TransportError::TlsHandshake {
-            server_name: tls.server_name(),
-            source,
-        })?;
-        return Ok(Opened::Tls(Box::new(stream)));
-    }
-    #[cfg(not(feature = "tls"))]
-    let _ = (deadline, timed_out);
-    Ok(Opened::Tcp(stream))
-}
-
-/// Connects to `peer` as `config` says (TLS included), within its connect timeout.
-async fn open_link(peer: SocketAddr, config: &ClientConfig) -> Result<Link, TransportError> {
-    let timeout = config.connect_timeout;
-    let deadline = tokio::time::Instant::now() + timeout;
-    let timed_out = || TransportError::ConnectTimeout {
-        addr: peer.to_string(),
-        timeout,
-    };
-    let stream = tokio::time::timeout_at(deadline, TcpStream::connect(peer))
-        .await
-        .map_err(|_| timed_out())?
-        .map_err(|source| TransportError::Connect {
-            addr: peer.to_string(),
-            source,
-        })?;
-    #[allow(clippy::infallible_destructuring_match)] // one variant without `tls`
-    let stream = match finish_connect(stream, config, deadline, timed_out).await? {
-        Opened::Tcp(stream) => stream,
-        #[cfg(feature = "tls")]
-        Opened::Tls(stream) => {
-            let (reader, writer) = tokio::io::split(*stream);
-            return Ok(Link {
-                reader: Box::new(reader),
-                writer: Box::new(writer),
-                direct: None,
-            });
-        }
-    };
-    let (reader, writer) = stream.into_split();
-    let writer = Arc::new(writer);
-    let direct: Arc<dyn DirectWrite> = writer.clone();
-    Ok(Link {
-        reader: Box::new(reader),
-        writer: Box::new(SharedTcpWriter(writer)),
-        direct: Some(direct),
-    })
 }
 
 impl Owner for ConnOwner {

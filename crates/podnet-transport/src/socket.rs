@@ -1,4 +1,5 @@
-//! Socket options applied to every connection, and the last words of one turned away.
+//! Addresses resolved, socket options applied to every connection, and the last words of
+//! one turned away.
 
 use std::io;
 use std::time::Duration;
@@ -8,6 +9,42 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use podnet_proto::Liveness;
+
+use crate::TransportError;
+
+/// Resolves `addr` and returns what `open` makes of the first of its addresses that
+/// works. If none does, the error is `failed`'s for the last address tried, or a
+/// [`TransportError::Resolve`] naming `addr` as the caller gave it.
+pub(crate) async fn open_first<T, Fut>(
+    addr: impl tokio::net::ToSocketAddrs + std::fmt::Debug,
+    mut open: impl FnMut(std::net::SocketAddr) -> Fut,
+    failed: impl FnOnce(String, io::Error) -> TransportError,
+) -> Result<T, TransportError>
+where
+    Fut: std::future::Future<Output = io::Result<T>>,
+{
+    let described = crate::error::describe_addr(&addr);
+    let addrs = tokio::net::lookup_host(addr)
+        .await
+        .map_err(|source| TransportError::Resolve {
+            addr: described.clone(),
+            source,
+        })?;
+    let mut last = None;
+    for addr in addrs {
+        match open(addr).await {
+            Ok(opened) => return Ok(opened),
+            Err(err) => last = Some((addr, err)),
+        }
+    }
+    Err(match last {
+        Some((addr, err)) => failed(addr.to_string(), err),
+        None => TransportError::Resolve {
+            addr: described,
+            source: io::Error::new(io::ErrorKind::NotFound, "no address found"),
+        },
+    })
+}
 
 /// TCP_NODELAY (game messages are small and latency-bound; Nagle would hold them back) and
 /// TCP keepalive as configured.

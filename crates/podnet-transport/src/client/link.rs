@@ -2,34 +2,14 @@
 
 use super::*;
 
+/// Resolves `addr` and connects to the first of its addresses that answers.
 pub(super) async fn resolve_and_connect(
     addr: impl ToSocketAddrs + std::fmt::Debug,
 ) -> Result<TcpStream, TransportError> {
-    let described = crate::error::describe_addr(&addr);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
-        .await
-        .map_err(|source| TransportError::Resolve {
-            addr: described.clone(),
-            source,
-        })?
-        .collect();
-    let mut last = None;
-    for addr in &addrs {
-        match TcpStream::connect(addr).await {
-            Ok(stream) => return Ok(stream),
-            Err(err) => last = Some((addr, err)),
-        }
-    }
-    Err(match last {
-        Some((addr, source)) => TransportError::Connect {
-            addr: addr.to_string(),
-            source,
-        },
-        None => TransportError::Resolve {
-            addr: described,
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address found"),
-        },
+    socket::open_first(addr, TcpStream::connect, |addr, source| {
+        TransportError::Connect { addr, source }
     })
+    .await
 }
 
 /// A new connection to a resuming client's server.

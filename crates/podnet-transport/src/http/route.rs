@@ -147,6 +147,30 @@ fn page(request: &Request<'_, '_>, config: &WebSocketConfig) -> Route {
     }
 }
 
+/// Each request is refused with its status, and a reason for the log.
+#[cfg(test)]
+pub(super) fn assert_refused(cases: &[(impl AsRef<str>, u16)], config: &WebSocketConfig) {
+    for (request, expected) in cases {
+        let request = request.as_ref();
+        let got = route(request.as_bytes(), config);
+        assert_eq!(
+            got.as_ref().map(Route::status),
+            Some(*expected),
+            "{request:?}"
+        );
+        assert!(
+            matches!(
+                got,
+                Some(Route::Respond {
+                    refused: Some(_),
+                    ..
+                })
+            ),
+            "{request:?}"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,17 +183,7 @@ mod tests {
             ("DELETE / HTTP/1.1\r\n\r\n", 405),
             ("GET /\x01 HTTP/1.1\r\n\r\n", 400),
         ];
-        for (request, expected) in cases {
-            let got = route(request.as_bytes(), &config).unwrap();
-            assert_eq!(got.status(), expected, "{request:?}");
-            assert!(matches!(
-                got,
-                Route::Respond {
-                    refused: Some(_),
-                    ..
-                }
-            ));
-        }
+        assert_refused(&cases, &config);
     }
 
     #[test]

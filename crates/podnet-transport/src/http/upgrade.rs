@@ -92,7 +92,7 @@ fn is_key(key: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::route::route;
+    use super::super::route::{assert_refused, route};
     use super::*;
 
     const UPGRADE: &str = "GET /play HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
@@ -151,16 +151,6 @@ mod tests {
             (UPGRADE.replace("keep-alive, Upgrade", "close"), 400),
             (UPGRADE.replace("GET", "POST"), 400),
         ];
-        for (request, expected) in cases {
-            let got = route(request.as_bytes(), &config).unwrap();
-            assert_eq!(got.status(), expected, "{request:?}");
-            assert!(matches!(
-                got,
-                Route::Respond {
-                    refused: Some(_),
-                    ..
-                }
-            ));
-        }
+        assert_refused(&cases, &config);
     }
 }

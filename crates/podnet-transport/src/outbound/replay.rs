@@ -4,6 +4,32 @@
 
 use super::*;
 
+impl Replay {
+    /// The peer has the first `n` frames: let go of what was kept up to there.
+    fn release_up_to(&mut self, n: u64) {
+        while self.acked < n {
+            if let Some(kept) = self.frames.pop_front() {
+                self.charged = self.charged.saturating_sub(kept.cost());
+            }
+            self.acked += 1;
+        }
+    }
+}
+
+impl State {
+    /// The queue's frames go to `link` from now on: what was queued for the connection
+    /// before is dropped (what matters of it is kept for the replay), and a direct write
+    /// still under way on it neither requeues its rest nor ends the new link's.
+    fn change_link(&mut self, link: Link) {
+        self.link = link;
+        self.link_epoch += 1;
+        self.frames.clear();
+        self.charged = 0;
+        self.writing = false;
+        self.direct_writing = false;
+    }
+}
+
 impl OutboundQueue {
     /// Keeps an application frame for a resume, if the session is resumable: charged to
     /// the replay limit, and refused as `Full` past it. Returns whether the frame also goes
@@ -68,12 +94,7 @@ impl OutboundQueue {
         if n > replay.sent {
             return false;
         }
-        while replay.acked < n {
-            if let Some(kept) = replay.frames.pop_front() {
-                replay.charged = replay.charged.saturating_sub(kept.cost());
-            }
-            replay.acked += 1;
-        }
+        replay.release_up_to(n);
         drop(state);
         // Producers waiting for room in the replay may go on.
         self.room.notify_waiters();
@@ -84,12 +105,7 @@ impl OutboundQueue {
     /// new one is attached; what was queued is dropped, since what matters of it is kept.
     pub(crate) fn detach(&self) {
         let mut state = self.lock();
-        state.link = Link::Detached;
-        state.link_epoch += 1;
-        state.frames.clear();
-        state.charged = 0;
-        state.writing = false;
-        state.direct_writing = false;
+        state.change_link(Link::Detached);
         state.direct = None;
         drop(state);
         self.room.notify_waiters();
@@ -100,12 +116,7 @@ impl OutboundQueue {
     /// direct writes (plain TCP).
     pub(crate) fn relink(&self, direct: Option<Arc<dyn DirectWrite>>) {
         let mut state = self.lock();
-        state.link = Link::Resuming;
-        state.link_epoch += 1;
-        state.frames.clear();
-        state.charged = 0;
-        state.writing = false;
-        state.direct_writing = false;
+        state.change_link(Link::Resuming);
         if !(state.closing || state.aborted) {
             state.direct = direct;
         }
@@ -137,12 +148,7 @@ impl OutboundQueue {
             return false;
         }
         // What the peer has is acknowledged by its count.
-        while replay.acked < received {
-            if let Some(kept) = replay.frames.pop_front() {
-                replay.charged = replay.charged.saturating_sub(kept.cost());
-            }
-            replay.acked += 1;
-        }
+        replay.release_up_to(received);
         let again: Vec<Kept> = replay.frames.iter().cloned().collect();
         let was_empty = state.frames.is_empty();
         for Kept { header, frame } in again {

@@ -42,28 +42,7 @@ const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 pub(super) async fn bind(
     addr: impl ToSocketAddrs + std::fmt::Debug,
 ) -> Result<TcpListener, TransportError> {
-    let described = crate::error::describe_addr(&addr);
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
-        .await
-        .map_err(|source| TransportError::Resolve {
-            addr: described.clone(),
-            source,
-        })?
-        .collect();
-    let mut last = None;
-    for addr in &addrs {
-        match TcpListener::bind(addr).await {
-            Ok(listener) => return Ok(listener),
-            Err(err) => last = Some((addr, err)),
-        }
-    }
-    Err(match last {
-        Some((addr, err)) => TransportError::bind(addr.to_string(), err),
-        None => TransportError::Resolve {
-            addr: described,
-            source: io::Error::new(io::ErrorKind::NotFound, "no address found"),
-        },
-    })
+    socket::open_first(addr, TcpListener::bind, TransportError::bind).await
 }
 
 /// Errors that concern one incoming connection, not the listener: skip it and go on.

@@ -63,7 +63,7 @@ async fn node(args: &[String]) -> Result<()> {
     let (server, mut events) =
         Server::bind(format!("127.0.0.1:{port}"), ServerConfig::default()).await?;
     let server = Arc::new(server);
-    let cluster = Cluster::start(config, server.clone()).await?;
+    let cluster = Cluster::start(config, server.handle().clone()).await?;
     let me = cluster.node().id().to_owned();
     println!("node {me} on {}", server.local_addr());
     let mut nicknames: HashMap<ConnectionId, String> = HashMap::new();

@@ -19,9 +19,9 @@ use crate::error::ClusterError;
 use crate::node::{Health, Node};
 use crate::publisher::{self, Op};
 
-/// Where a cluster delivers what other nodes send to this node's players: podnet's
-/// server (async, `Arc<podnet_transport::Server>`), or the handle of a `pump()` server
-/// (`podnet_sync::ServerHandle`, which the facade's `Server::handle` gives).
+/// Where a cluster delivers what other nodes send to this node's players: a server's
+/// [`ServerHandle`](podnet_transport::ServerHandle) (`server.handle().clone()`, for an
+/// async server, a `pump()` one or the facade's), or a stand-in of the game's.
 pub trait LocalPlayers: Send + Sync + 'static {
     /// Sends a frame to one local connection; false if it is not there.
     fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool;
@@ -34,36 +34,19 @@ pub trait LocalPlayers: Send + Sync + 'static {
     }
 }
 
-impl LocalPlayers for Arc<podnet_transport::Server> {
+impl LocalPlayers for podnet_transport::ServerHandle {
     fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool {
-        podnet_transport::Server::send_frame(self, id, frame).is_ok()
+        podnet_transport::ServerHandle::send_frame(self, id, frame).is_ok()
     }
 
     fn send_frame_to_all(&self, frame: &Frame) -> usize {
-        podnet_transport::Server::send_frame_to_all(self, frame)
+        podnet_transport::ServerHandle::send_frame_to_all(self, frame)
     }
 
     fn cluster_health(&self, health: Option<Health>) {
         match health {
-            Some(health) => podnet_transport::Server::set_health(self, "cluster", health),
-            None => podnet_transport::Server::remove_health(self, "cluster"),
-        }
-    }
-}
-
-impl LocalPlayers for podnet_sync::ServerHandle {
-    fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool {
-        podnet_sync::ServerHandle::send_frame(self, id, frame).is_ok()
-    }
-
-    fn send_frame_to_all(&self, frame: &Frame) -> usize {
-        podnet_sync::ServerHandle::send_frame_to_all(self, frame)
-    }
-
-    fn cluster_health(&self, health: Option<Health>) {
-        match health {
-            Some(health) => podnet_sync::ServerHandle::set_health(self, "cluster", health),
-            None => podnet_sync::ServerHandle::remove_health(self, "cluster"),
+            Some(health) => podnet_transport::ServerHandle::set_health(self, "cluster", health),
+            None => podnet_transport::ServerHandle::remove_health(self, "cluster"),
         }
     }
 }

@@ -204,7 +204,9 @@ async fn serve(redis: &RedisServer, id: &str) -> Served {
     let mut config = config(redis, id);
     config.ttl = Duration::from_secs(5);
     config.heartbeat = Duration::from_secs(1);
-    let cluster = Cluster::start(config, server.clone()).await.unwrap();
+    let cluster = Cluster::start(config, server.handle().clone())
+        .await
+        .unwrap();
     Served {
         server,
         events,
@@ -502,7 +504,9 @@ async fn the_clusters_health_shows_in_readyz_and_metrics() {
         let mut config = config(&redis, id);
         config.ttl = Duration::from_secs(5);
         config.heartbeat = Duration::from_millis(200);
-        let cluster = Cluster::start(config, server.clone()).await.unwrap();
+        let cluster = Cluster::start(config, server.handle().clone())
+            .await
+            .unwrap();
         nodes.push((server, cluster));
     }
     let healthy = r#"podnet_component_healthy{component="cluster"} 1"#;
@@ -564,7 +568,9 @@ async fn the_handle_never_waits_and_bounds_what_waits() {
     small.heartbeat = Duration::from_secs(1);
     small.max_pending = 4;
     let mut n0 = Served {
-        cluster: Cluster::start(small, server.clone()).await.unwrap(),
+        cluster: Cluster::start(small, server.handle().clone())
+            .await
+            .unwrap(),
         server,
         events: _events,
     };

@@ -391,7 +391,7 @@ pub(crate) fn load<G: Game>(lobby: &Lobby<G>, connections: usize, draining: bool
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
 /// let server = Arc::new(server);
-/// let cluster = Cluster::start(ClusterConfig::new("redis://127.0.0.1:6379/"), server.clone()).await?;
+/// let cluster = Cluster::start(ClusterConfig::new("redis://127.0.0.1:6379/"), server.handle().clone()).await?;
 /// let mut lobby = Lobby::<Nothing>::clustered(LobbyConfig::new(2), (), cluster.node().id());
 /// // A real server waits for ctrl-c or an admin command.
 /// let shutdown = std::future::pending::<String>();
@@ -411,6 +411,8 @@ pub async fn run<G: Game>(
     let mut shutdown = std::pin::pin!(shutdown);
     let mut reason: Option<String> = None;
     let mut published = Instant::now();
+    // The lobby's decisions go out through the server's handle.
+    let out = server.handle();
     loop {
         if lobby.is_done() {
             break;
@@ -422,25 +424,25 @@ pub async fn run<G: Game>(
         let deadline = lobby.next_deadline().map(tokio::time::Instant::from_std);
         tokio::select! {
             why = &mut shutdown, if reason.is_none() => {
-                lobby.begin_shutdown(&why, Instant::now(), server);
+                lobby.begin_shutdown(&why, Instant::now(), out);
                 reason = Some(why);
             }
             event = events.recv() => match event {
-                Some(event) => link.event(lobby, event, server),
+                Some(event) => link.event(lobby, event, out),
                 None => {
                     let why = reason.clone().unwrap_or_else(|| "server closed".into());
-                    lobby.begin_shutdown(&why, Instant::now(), server);
+                    lobby.begin_shutdown(&why, Instant::now(), out);
                     reason = Some(why);
-                    lobby.cut_sessions(server);
+                    lobby.cut_sessions(out);
                 }
             },
             wake = link.next() => {
                 let load = load(lobby, server.connection_count(), reason.is_some());
-                link.wake(lobby, wake, server, load);
+                link.wake(lobby, wake, out, load);
             }
             () = sleep_until(deadline) => {}
         }
-        lobby.tick(Instant::now(), server);
+        lobby.tick(Instant::now(), out);
         link.hand_over(lobby);
     }
     let reason = reason.unwrap_or_else(|| "server closed".into());

@@ -4,9 +4,9 @@ use podnet_framing::FramingConfig;
 use podnet_transport::{ConnectionId, Frame};
 
 /// What the lobby needs of a server: send a frame, close a connection with a reason, stop
-/// accepting. Implemented for [`podnet_transport::Server`] (async) and
-/// [`podnet_sync::ServerHandle`] (under `pump()`); implement it to drive a [`Lobby`]
-/// from something else, a test harness for example.
+/// accepting. Implemented for a server's [`ServerHandle`](podnet_transport::ServerHandle)
+/// (`server.handle()`, async or under `pump()`); implement it to drive a [`Lobby`] from
+/// something else, a test harness for example.
 ///
 /// Failures are not reported: a connection that cannot be sent to is going away, and its
 /// `Disconnected` event will tell the lobby.
@@ -23,39 +23,21 @@ pub trait Outbox {
     fn framing(&self) -> &FramingConfig;
 }
 
-impl Outbox for podnet_transport::Server {
+impl Outbox for podnet_transport::ServerHandle {
     fn send_frame(&self, id: ConnectionId, frame: &Frame) {
-        let _ = podnet_transport::Server::send_frame(self, id, frame);
+        let _ = podnet_transport::ServerHandle::send_frame(self, id, frame);
     }
 
     fn close(&self, id: ConnectionId, reason: &str) {
-        let _ = podnet_transport::Server::close(self, id, reason);
+        let _ = podnet_transport::ServerHandle::close(self, id, reason);
     }
 
     fn stop_accepting(&self) {
-        podnet_transport::Server::stop_accepting(self);
+        podnet_transport::ServerHandle::stop_accepting(self);
     }
 
     fn framing(&self) -> &FramingConfig {
-        podnet_transport::Server::framing(self)
-    }
-}
-
-impl Outbox for podnet_sync::ServerHandle {
-    fn send_frame(&self, id: ConnectionId, frame: &Frame) {
-        let _ = podnet_sync::ServerHandle::send_frame(self, id, frame);
-    }
-
-    fn close(&self, id: ConnectionId, reason: &str) {
-        let _ = podnet_sync::ServerHandle::close(self, id, reason);
-    }
-
-    fn stop_accepting(&self) {
-        podnet_sync::ServerHandle::stop_accepting(self);
-    }
-
-    fn framing(&self) -> &FramingConfig {
-        podnet_sync::ServerHandle::framing(self)
+        podnet_transport::ServerHandle::framing(self)
     }
 }
 

@@ -52,6 +52,8 @@ pub async fn run<G: Game>(
     let mut shutdown = std::pin::pin!(shutdown);
     let mut reason: Option<String> = None;
     let mut published = Instant::now();
+    // The lobby's decisions go out through the server's handle.
+    let out = server.handle();
     loop {
         if lobby.is_done() {
             break;
@@ -63,22 +65,22 @@ pub async fn run<G: Game>(
         let deadline = lobby.next_deadline().map(tokio::time::Instant::from_std);
         tokio::select! {
             why = &mut shutdown, if reason.is_none() => {
-                lobby.begin_shutdown(&why, Instant::now(), server);
+                lobby.begin_shutdown(&why, Instant::now(), out);
                 reason = Some(why);
             }
             event = events.recv() => match event {
-                Some(event) => lobby.handle(event, server),
+                Some(event) => lobby.handle(event, out),
                 None => {
                     let why = reason.clone().unwrap_or_else(|| "server closed".into());
-                    lobby.begin_shutdown(&why, Instant::now(), server);
+                    lobby.begin_shutdown(&why, Instant::now(), out);
                     reason = Some(why);
                     // No event can come any more, so no session can go on.
-                    lobby.cut_sessions(server);
+                    lobby.cut_sessions(out);
                 }
             },
             () = sleep_until(deadline) => {}
         }
-        lobby.tick(Instant::now(), server);
+        lobby.tick(Instant::now(), out);
     }
     let reason = reason.unwrap_or_else(|| "server closed".into());
     server.shutdown(&reason, CLOSE_TIMEOUT).await

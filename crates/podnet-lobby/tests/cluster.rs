@@ -45,7 +45,7 @@ impl LobbyNode {
             .unwrap();
         let server = Arc::new(server);
         let addr = server.local_addr();
-        let cluster = Cluster::start(cluster_config(redis, id), server.clone())
+        let cluster = Cluster::start(cluster_config(redis, id), server.handle().clone())
             .await
             .unwrap();
         let (tx, rx) = oneshot::channel::<String>();

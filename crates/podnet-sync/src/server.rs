@@ -7,11 +7,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
-use podnet_transport::podnet_framing::Message;
-use podnet_transport::{
-    ConnectionId, ConnectionInfo, Frame, SendError, ServerConfig, ServerEvent, ShutdownReport,
-};
-use serde::Serialize;
+pub use podnet_transport::ServerHandle;
+use podnet_transport::{ServerConfig, ServerEvent, ShutdownReport};
 use tokio::sync::oneshot;
 use tracing::debug;
 
@@ -86,32 +83,6 @@ pub struct Server {
     stopped: Arc<AtomicBool>,
 }
 
-/// A handle for sending from any thread: `Clone + Send + Sync`. It does not keep the server
-/// running; once the [`Server`] is shut down, sends fail with `NotConnected`.
-///
-/// ```
-/// # let (server, _t) = podnet_sync::Server::start_background("127.0.0.1:0", Default::default())?;
-/// let handle = server.handle().clone();
-/// std::thread::spawn(move || {
-///     // Broadcast from another thread: encoded once, never blocks.
-///     let _ = handle.send_with_action_to_all("tick", &());
-/// }).join().unwrap();
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct ServerHandle {
-    net: Arc<podnet_transport::Server>,
-    stop: Arc<StopRequest>,
-}
-
-/// A request to stop the server's run loop, from any thread (see
-/// [`ServerHandle::request_stop`]).
-#[derive(Debug, Default)]
-struct StopRequest {
-    requested: AtomicBool,
-    reason: std::sync::Mutex<Option<String>>,
-}
-
 impl Server {
     /// Starts the server on a background thread, listening on `addr` (port 0 picks a free
     /// port), and returns it with the thread's `JoinHandle` (repod's `start_background`).
@@ -151,13 +122,15 @@ impl Server {
             let sink = ChannelSink(events_tx);
             let net = match podnet_transport::Server::bind_with_sink(&addrs[..], config, sink).await
             {
-                Ok(net) => Arc::new(net),
+                Ok(net) => net,
                 Err(err) => {
                     let _ = ready_tx.send(Err(err));
                     return;
                 }
             };
-            let _ = ready_tx.send(Ok(net.clone()));
+            // The server itself stays on this thread, to be shut down here; the handle
+            // goes to the caller.
+            let _ = ready_tx.send(Ok(net.handle().clone()));
             // Run until asked to shut down, or until the handle is dropped without asking.
             let (reason, timeout, reply) = match shutdown_rx.await {
                 Ok(req) => (req.reason, req.timeout, Some(req.reply)),
@@ -170,12 +143,9 @@ impl Server {
                 let _ = reply.send(report);
             }
         })?;
-        let net = ready_rx.recv().map_err(|_| SyncError::Stopped)??;
+        let handle = ready_rx.recv().map_err(|_| SyncError::Stopped)??;
         Ok(Server {
-            handle: ServerHandle {
-                net,
-                stop: Arc::default(),
-            },
+            handle,
             events,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
@@ -302,219 +272,5 @@ impl Drop for Server {
         if self.shutdown.is_some() {
             self.shutdown("server closed", DROP_SHUTDOWN_TIMEOUT);
         }
-    }
-}
-
-impl ServerHandle {
-    /// Asks the server's run loop (`launch`, or the facade's `Server::run`) to shut down
-    /// gracefully with `reason`, from any thread: it stops within 50 ms. The first reason
-    /// given stands. Servers pumped by a game loop of their own check
-    /// [`stop_requested`](Self::stop_requested) themselves.
-    pub fn request_stop(&self, reason: &str) {
-        let mut slot = self.stop.reason.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.is_none() {
-            *slot = Some(reason.to_owned());
-        }
-        self.stop.requested.store(true, Ordering::Release);
-    }
-
-    /// The reason given to [`request_stop`](Self::request_stop), once it was called.
-    pub fn stop_requested(&self) -> Option<String> {
-        if !self.stop.requested.load(Ordering::Acquire) {
-            return None;
-        }
-        self.stop
-            .reason
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// The address the server listens on, with the actual port when bound to port 0.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.net.local_addr()
-    }
-
-    /// Stops accepting new connections, leaving those open untouched (see
-    /// [`podnet_transport::Server::stop_accepting`]).
-    pub fn stop_accepting(&self) {
-        self.net.stop_accepting();
-    }
-
-    /// Sends a typed message to one connection. Never blocks.
-    ///
-    /// # Errors
-    ///
-    /// As [`podnet_transport::Server::send`]: the connection is gone, or it is a slow
-    /// consumer, or the message does not encode.
-    pub fn send<M>(&self, id: ConnectionId, msg: &M) -> Result<(), SendError>
-    where
-        M: Message + Serialize + ?Sized,
-    {
-        self.net.send(id, msg)
-    }
-
-    /// Sends a message under an action name chosen at run time. Never blocks.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Self::send).
-    pub fn send_with_action<T>(
-        &self,
-        id: ConnectionId,
-        action: &str,
-        msg: &T,
-    ) -> Result<(), SendError>
-    where
-        T: Serialize + ?Sized,
-    {
-        self.net.send_with_action(id, action, msg)
-    }
-
-    /// Sends an encoded frame to one connection. Never blocks.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Self::send).
-    pub fn send_frame(&self, id: ConnectionId, frame: &Frame) -> Result<(), SendError> {
-        self.net.send_frame(id, frame)
-    }
-
-    /// Sends a typed message to every connection, encoded once; returns how many it was
-    /// queued for.
-    ///
-    /// # Errors
-    ///
-    /// If the message does not encode.
-    pub fn send_to_all<M>(&self, msg: &M) -> Result<usize, SendError>
-    where
-        M: Message + Serialize + ?Sized,
-    {
-        self.net.send_to_all(msg)
-    }
-
-    /// Sends a message under a run-time action name to every connection, encoded once.
-    ///
-    /// # Errors
-    ///
-    /// If the message does not encode.
-    pub fn send_with_action_to_all<T>(&self, action: &str, msg: &T) -> Result<usize, SendError>
-    where
-        T: Serialize + ?Sized,
-    {
-        let frame = Frame::encode_with_action(action, msg, self.net.framing())?;
-        Ok(self.net.send_frame_to_all(&frame))
-    }
-
-    /// Sends an encoded frame to every connection; returns how many it was queued for.
-    pub fn send_frame_to_all(&self, frame: &Frame) -> usize {
-        self.net.send_frame_to_all(frame)
-    }
-
-    /// Closes one connection gracefully with `reason`.
-    ///
-    /// # Errors
-    ///
-    /// If the connection is gone or already closing.
-    pub fn close(&self, id: ConnectionId, reason: &str) -> Result<(), SendError> {
-        self.net.close(id, reason)
-    }
-
-    /// The ids of the open connections (repod's `server.channels`).
-    pub fn connection_ids(&self) -> Vec<ConnectionId> {
-        self.net.connection_ids()
-    }
-
-    /// How many connections are open.
-    pub fn connection_count(&self) -> usize {
-        self.net.connection_count()
-    }
-
-    /// Figures for one connection.
-    pub fn connection_info(&self, id: ConnectionId) -> Option<ConnectionInfo> {
-        self.net.connection_info(id)
-    }
-
-    /// How many clients were turned away because the server was full of connections that
-    /// had all spoken.
-    pub fn rejected_count(&self) -> u64 {
-        self.net.rejected_count()
-    }
-
-    /// The server's figures now (see [`podnet_transport::Server::stats`]).
-    pub fn stats(&self) -> podnet_transport::ServerStats {
-        self.net.stats()
-    }
-
-    /// The figures in the Prometheus text format (see
-    /// [`podnet_transport::Server::metrics_text`]).
-    pub fn metrics_text(&self, prefix: &str) -> String {
-        self.net.metrics_text(prefix)
-    }
-
-    /// Sets one of the game's own figures for `/metrics` (see
-    /// [`podnet_transport::Server::set_gauge`]); false for a name that is not one.
-    pub fn set_gauge(&self, name: &str, value: f64) -> bool {
-        self.net.set_gauge(name, value)
-    }
-
-    /// Removes a figure set with [`set_gauge`](Self::set_gauge).
-    pub fn remove_gauge(&self, name: &str) {
-        self.net.remove_gauge(name);
-    }
-
-    /// Reports the health of a part the game depends on, for `/readyz` and `/metrics`
-    /// (see [`podnet_transport::Server::set_health`]).
-    pub fn set_health(&self, component: &str, health: podnet_transport::Health) {
-        self.net.set_health(component, health);
-    }
-
-    /// Forgets a part reported with [`set_health`](Self::set_health).
-    pub fn remove_health(&self, component: &str) {
-        self.net.remove_health(component);
-    }
-
-    /// Where the monitoring endpoints listen, when they have a port of their own.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.net.metrics_addr()
-    }
-
-    /// Starts draining for a rolling deploy: stops accepting and reports not ready, while
-    /// the players connected play on (see [`podnet_transport::Server::drain`]). Shut down
-    /// once [`connection_count`](Self::connection_count) is 0, or at your deadline.
-    pub fn drain(&self, reason: &str) {
-        self.net.drain(reason);
-    }
-
-    /// Whether [`drain`](Self::drain) was called.
-    pub fn is_draining(&self) -> bool {
-        self.net.is_draining()
-    }
-
-    /// How many quiet connections were closed to make room (see
-    /// `ServerConfig::max_quiet_connections`).
-    pub fn evicted_count(&self) -> u64 {
-        self.net.evicted_count()
-    }
-
-    /// Sets a field of the description `info` connections receive (see
-    /// [`podnet_transport::Server::set_info`]).
-    pub fn set_info(&self, name: &str, value: impl Into<podnet_transport::podnet_framing::Value>) {
-        self.net.set_info(name, value);
-    }
-
-    /// Removes a field set with [`set_info`](Self::set_info).
-    pub fn remove_info(&self, name: &str) {
-        self.net.remove_info(name);
-    }
-
-    /// The description an `info` connection receives now.
-    pub fn info(&self) -> podnet_transport::ServerInfo {
-        self.net.info()
-    }
-
-    /// The framing limits, for encoding [`Frame`]s.
-    pub fn framing(&self) -> &podnet_transport::podnet_framing::FramingConfig {
-        self.net.framing()
     }
 }

@@ -330,7 +330,7 @@ pub struct ServerConfig {
 
     /// Serve the server's figures over HTTP for a monitoring system: `/metrics`
     /// (Prometheus text), `/healthz` (alive) and `/readyz` (accepting and not draining).
-    /// See [`MetricsConfig`]; [`Server::stats`](crate::Server::stats) gives the same
+    /// See [`MetricsConfig`]; [`Server::stats`](crate::ServerHandle::stats) gives the same
     /// figures to code either way.
     ///
     /// Default: **None** (off): anyone who reaches the port could read them.
@@ -366,7 +366,7 @@ pub struct MetricsConfig {
     /// Default: **16**.
     pub max_scrapers: usize,
     /// Whether `/readyz` still answers 200 while a part the game depends on reports
-    /// itself degraded ([`Server::set_health`](crate::Server::set_health): a cluster node
+    /// itself degraded ([`Server::set_health`](crate::ServerHandle::set_health): a cluster node
     /// that lost Redis). Off, a degraded node says 503 so that the balancer sends new
     /// players to its healthy peers; but when every node shares one Redis, an outage makes
     /// them all unready at once, and a balancer that does not fail open (Kubernetes) then

@@ -102,7 +102,7 @@ pub use podnet_proto::{
     Liveness, PROTOCOL_VERSION, Peer, RESERVED_PREFIX, RateLimit, ResumeSettings, ResumeToken,
     ServerInfo,
 };
-pub use server::{Server, ShutdownReport};
+pub use server::{Server, ServerHandle, ShutdownReport};
 pub use stats::{ConnectionCounts, RttStats, ServerStats, Transport};
 #[cfg(feature = "tls")]
 pub use tls::{ClientTls, ServerTls, rustls};

@@ -15,7 +15,7 @@ use crate::http::{Endpoint, Response};
 const MONITOR: &str = include_str!("monitor.html");
 
 /// The health of a part the game depends on, beside the server itself (its cluster, a
-/// database), as reported with [`Server::set_health`](crate::Server::set_health): shown in
+/// database), as reported with [`Server::set_health`](crate::ServerHandle::set_health): shown in
 /// `/readyz` and in `/metrics` (`podnet_component_healthy{component="cluster"}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Health {

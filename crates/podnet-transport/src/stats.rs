@@ -87,7 +87,7 @@ pub struct RttStats {
     pub max: Duration,
 }
 
-/// A server's figures at one moment: what [`Server::stats`](crate::Server::stats)
+/// A server's figures at one moment: what [`Server::stats`](crate::ServerHandle::stats)
 /// returns. Counters count since the server started; the rest is now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -127,7 +127,7 @@ pub struct ServerStats {
     pub rtt: RttStats,
     /// Whether the server accepts new connections (not stopped, not draining).
     pub accepting: bool,
-    /// Whether [`Server::drain`](crate::Server::drain) was called.
+    /// Whether [`Server::drain`](crate::ServerHandle::drain) was called.
     pub draining: bool,
 }
 

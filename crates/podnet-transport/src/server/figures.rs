@@ -11,10 +11,10 @@ use std::time::Duration;
 use podnet_framing::Value;
 use podnet_proto::ServerInfo;
 
-use super::{Inner, Server};
+use super::{Inner, ServerHandle};
 use crate::lock::Lock;
 
-impl Server {
+impl ServerHandle {
     /// Sets a field of the description `info` connections receive (a map name, a game
     /// mode, ...), shown by a server browser or `podnet info`. Replaces the field's value
     /// if it was set.

@@ -72,9 +72,46 @@ use crate::{ConnectionId, DisconnectReason, SendError, ServerEvent, TransportErr
 /// # Ok(())
 /// # }
 /// ```
+///
+/// Everything but binding and shutting down is [`ServerHandle`]'s, which `Server` derefs
+/// to: give clones of [`handle`](Self::handle) to other tasks and threads.
 #[derive(Debug)]
 pub struct Server {
+    handle: ServerHandle,
+}
+
+/// What sends to a server's connections, closes them and asks about them: a cheap
+/// `Clone + Send + Sync` handle for any task or thread. It does not keep the server
+/// running: once its [`Server`] is shut down or dropped, sends fail with
+/// [`SendError::NotConnected`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use podnet_transport::{Server, ServerConfig};
+///
+/// let (server, _events) = Server::bind("127.0.0.1:0", ServerConfig::default()).await?;
+/// let handle = server.handle().clone();
+/// std::thread::spawn(move || {
+///     // Broadcast from another thread: encoded once, never blocks.
+///     let _ = handle.send_with_action_to_all("tick", &());
+/// })
+/// .join()
+/// .unwrap();
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerHandle {
     inner: Arc<Inner>,
+}
+
+impl std::ops::Deref for Server {
+    type Target = ServerHandle;
+
+    fn deref(&self) -> &ServerHandle {
+        &self.handle
+    }
 }
 
 struct Inner {
@@ -126,6 +163,10 @@ struct Inner {
     /// Cancelled when the server shuts down (or is dropped): what stops serving metrics,
     /// which go on through a drain.
     shutting_down: CancellationToken,
+    /// Why a stop was asked for, once it was (see [`ServerHandle::request_stop`]).
+    stop_request: std::sync::Mutex<Option<String>>,
+    /// Set with `stop_request`: what a run loop checks between events, without a lock.
+    stop_requested: std::sync::atomic::AtomicBool,
 }
 
 /// Counts what the application is handed, on its way.
@@ -167,7 +208,7 @@ pub struct ShutdownReport {
 }
 
 impl Server {
-    /// Listens on `addr` (port 0 picks a free port; see [`local_addr`](Self::local_addr))
+    /// Listens on `addr` (port 0 picks a free port; see [`local_addr`](ServerHandle::local_addr))
     /// and returns the server with the stream of its events.
     ///
     /// Must be called within a tokio runtime; the server's tasks run on it.
@@ -270,6 +311,8 @@ impl Server {
             openings: Mutex::new(HashMap::new()),
             resume: config.resume.clone(),
             resume_rate: Mutex::new(podnet_proto::TokenBucket::new(attempt_rate, now)),
+            stop_request: Mutex::new(None),
+            stop_requested: std::sync::atomic::AtomicBool::new(false),
         });
         info!(%local_addr, "listening");
         if let Some(metrics) = metrics_listener {
@@ -284,9 +327,53 @@ impl Server {
             listener::accept_loop(inner.clone(), listener, config)
                 .instrument(tracing::info_span!("server", addr = %local_addr)),
         );
-        Ok(Server { inner })
+        Ok(Server {
+            handle: ServerHandle { inner },
+        })
     }
 
+    /// A handle for sending and asking from other tasks and threads (clone it).
+    pub fn handle(&self) -> &ServerHandle {
+        &self.handle
+    }
+
+    /// Stops accepting, closes every connection gracefully with `reason` (each client gets
+    /// what was sent to it, then the reason), and waits up to `timeout` for all of them;
+    /// connections still closing then are cut. Every connection the application saw
+    /// connect gets its `Disconnected` event, with [`DisconnectReason::Shutdown`] (or
+    /// [`DisconnectReason::Aborted`] if it was cut).
+    pub async fn shutdown(&self, reason: &str, timeout: Duration) -> ShutdownReport {
+        let inner = &self.handle.inner;
+        inner.stop_accepting.cancel();
+        inner.shutting_down.cancel();
+        let aborted_before = inner.aborted.load(Ordering::Relaxed);
+        let open = inner.registry.all();
+        info!(connections = open.len(), %reason, "shutting down");
+        for conn in &open {
+            conn.close(
+                DisconnectReason::Shutdown {
+                    reason: reason.to_owned(),
+                },
+                reason,
+            );
+        }
+        inner.tracker.close();
+        let finished = tokio::time::timeout(timeout, inner.tracker.wait())
+            .await
+            .is_ok();
+        if !finished {
+            warn!("shutdown timed out: cutting the connections still open");
+            inner.abort_all.cancel();
+            inner.tracker.wait().await;
+        }
+        ShutdownReport {
+            connections: open.iter().filter(|conn| conn.is_session()).count(),
+            clean: inner.aborted.load(Ordering::Relaxed) == aborted_before,
+        }
+    }
+}
+
+impl ServerHandle {
     /// The address the server listens on, with the actual port when bound to port 0.
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
@@ -376,6 +463,20 @@ impl Server {
         Ok(self.send_frame_to_all(&Frame::encode(msg, self.framing())?))
     }
 
+    /// Sends a message under an action name chosen at run time to every open connection,
+    /// encoded once. Returns how many connections it was queued for.
+    ///
+    /// # Errors
+    ///
+    /// Encoding errors as [`Frame::encode_with_action`].
+    pub fn send_with_action_to_all<T>(&self, action: &str, msg: &T) -> Result<usize, SendError>
+    where
+        T: Serialize + ?Sized,
+    {
+        let frame = Frame::encode_with_action(action, msg, self.framing())?;
+        Ok(self.send_frame_to_all(&frame))
+    }
+
     /// Sends an encoded frame to every open connection; the same bytes go to each. Returns
     /// how many connections it was queued for.
     pub fn send_frame_to_all(&self, frame: &Frame) -> usize {
@@ -451,7 +552,7 @@ impl Server {
     /// Starts draining, for a rolling deploy: stops accepting (new clients are refused by
     /// the OS), and reports not ready (`/readyz` answers 503, [`ServerStats::draining`](crate::ServerStats::draining)),
     /// while the connections open go on until they end by themselves. Then call
-    /// [`shutdown`](Self::shutdown): when [`connection_count`](Self::connection_count) is
+    /// [`Server::shutdown`]: when [`connection_count`](Self::connection_count) is
     /// 0, or when your deadline passes. `reason` is logged.
     pub fn drain(&self, reason: &str) {
         if !self.inner.draining.swap(true, Ordering::AcqRel) {
@@ -466,7 +567,7 @@ impl Server {
     }
 
     /// Stops accepting new connections; those open are not touched. New clients are then
-    /// refused by the OS. [`shutdown`](Self::shutdown) does this first; call it alone to
+    /// refused by the OS. [`Server::shutdown`] does this first; call it alone to
     /// wind down gently, for example to let running games finish.
     ///
     /// ```
@@ -483,45 +584,30 @@ impl Server {
         self.inner.stop_accepting.cancel();
     }
 
-    /// Stops accepting, closes every connection gracefully with `reason` (each client gets
-    /// what was sent to it, then the reason), and waits up to `timeout` for all of them;
-    /// connections still closing then are cut. Every connection the application saw
-    /// connect gets its `Disconnected` event, with [`DisconnectReason::Shutdown`] (or
-    /// [`DisconnectReason::Aborted`] if it was cut).
-    pub async fn shutdown(&self, reason: &str, timeout: Duration) -> ShutdownReport {
-        let inner = &self.inner;
-        inner.stop_accepting.cancel();
-        inner.shutting_down.cancel();
-        let aborted_before = inner.aborted.load(Ordering::Relaxed);
-        let open = inner.registry.all();
-        info!(connections = open.len(), %reason, "shutting down");
-        for conn in &open {
-            conn.close(
-                DisconnectReason::Shutdown {
-                    reason: reason.to_owned(),
-                },
-                reason,
-            );
+    /// Asks the server's run loop (podnet-sync's `launch`, the facade's `Server::run`) to
+    /// shut down gracefully with `reason`, from any thread or a signal handler: it stops
+    /// within 50 ms. The first reason given stands. A game loop of your own checks
+    /// [`stop_requested`](Self::stop_requested).
+    pub fn request_stop(&self, reason: &str) {
+        self.inner
+            .stop_request
+            .locked()
+            .get_or_insert_with(|| reason.to_owned());
+        self.inner.stop_requested.store(true, Ordering::Release);
+    }
+
+    /// The reason given to [`request_stop`](Self::request_stop), once it was called.
+    pub fn stop_requested(&self) -> Option<String> {
+        if !self.inner.stop_requested.load(Ordering::Acquire) {
+            return None;
         }
-        inner.tracker.close();
-        let finished = tokio::time::timeout(timeout, inner.tracker.wait())
-            .await
-            .is_ok();
-        if !finished {
-            warn!("shutdown timed out: cutting the connections still open");
-            inner.abort_all.cancel();
-            inner.tracker.wait().await;
-        }
-        ShutdownReport {
-            connections: open.iter().filter(|conn| conn.is_session()).count(),
-            clean: inner.aborted.load(Ordering::Relaxed) == aborted_before,
-        }
+        self.inner.stop_request.locked().clone()
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let inner = &self.inner;
+        let inner = &self.handle.inner;
         inner.shutting_down.cancel();
         if inner.stop_accepting.is_cancelled() {
             return;

@@ -68,10 +68,19 @@ async fn hundred_thousand_each_way_through_twenty_cuts() {
     let client = Arc::new(client);
     let id = connected(&mut server_events).await;
 
+    // The traffic goes in CUTS + 1 stretches: each side sends stretch s once s cuts were
+    // made and resumed, and cut c is made when half of stretch c has arrived. So every
+    // cut lands in the middle of the traffic, however fast it flows (with no pacing, a
+    // fast run could deliver everything before the cuts were spread over it).
+    const STRETCH: u64 = N / (CUTS + 1);
+    let stretch = |n: u64| (n / STRETCH).min(CUTS);
+    let (gate, opened) = tokio::sync::watch::channel(0u64);
     let to_client = tokio::spawn({
         let server = server.clone();
+        let mut opened = opened.clone();
         async move {
             for n in 0..N {
+                opened.wait_for(|open| *open >= stretch(n)).await.unwrap();
                 let frame = Frame::encode(&Echo { n }, server.framing()).unwrap();
                 server.send_frame_wait(id, &frame).await.unwrap();
             }
@@ -79,8 +88,10 @@ async fn hundred_thousand_each_way_through_twenty_cuts() {
     });
     let to_server = tokio::spawn({
         let client = client.clone();
+        let mut opened = opened.clone();
         async move {
             for n in 0..N {
+                opened.wait_for(|open| *open >= stretch(n)).await.unwrap();
                 let frame = Frame::encode(&Echo { n }, client.framing()).unwrap();
                 client.send_frame_wait(&frame).await.unwrap();
             }
@@ -128,13 +139,14 @@ async fn hundred_thousand_each_way_through_twenty_cuts() {
                 other => panic!("unexpected on the client: {other:?}"),
             },
         }
-        // Cut at evenly spread points of the traffic, once the last cut was resumed.
+        // Cut halfway through each stretch, once the last cut was resumed on both sides;
+        // then the next stretch may go.
         let progress = at_server + at_client;
-        if cuts < CUTS
-            && progress >= (cuts + 1) * 2 * N / (CUTS + 1)
-            && resumed == cuts
-            && client_resumed == cuts
-        {
+        let settled = resumed == cuts && client_resumed == cuts;
+        if settled && *gate.borrow() < cuts {
+            gate.send_replace(cuts);
+        }
+        if cuts < CUTS && settled && progress >= (2 * cuts + 1) * STRETCH {
             proxy.cut(modes[usize::try_from(cuts).unwrap() % modes.len()]);
             cuts += 1;
         }

@@ -36,10 +36,16 @@ return 0
 /// The heartbeat: the node's load and TTL, and the TTL of every name it still holds;
 /// returns whether the node's entry was there (not after Redis restarted, however
 /// quickly), and the names it no longer holds (they expired while the node was not heard
-/// from, and may be someone else's now).
+/// from, and may be someone else's now). The sessions the node started since its last
+/// heartbeat settle as many bookings (`booked` counts the ones not started yet; `settled`
+/// is the node's count of sessions started, as last reported).
 const HEARTBEAT: &str = r"
 local existed = redis.call('EXISTS', KEYS[1])
-redis.call('HSET', KEYS[1], 'players', ARGV[2], 'sessions', ARGV[3], 'started', ARGV[6])
+local booked = tonumber(redis.call('HGET', KEYS[1], 'booked') or '0')
+local settled = tonumber(redis.call('HGET', KEYS[1], 'settled') or '0')
+booked = math.max(0, booked - math.max(0, tonumber(ARGV[7]) - settled))
+redis.call('HSET', KEYS[1], 'players', ARGV[2], 'sessions', ARGV[3], 'started', ARGV[6],
+  'booked', booked, 'settled', ARGV[7])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 local lost = {}
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[2])) do
@@ -96,10 +102,11 @@ return {}
 ";
 
 /// Books one more session on a node, if it is still alive (never recreating the entry of
-/// a node that expired meanwhile).
+/// a node that expired meanwhile). The booking counts until the node's heartbeat reports
+/// the session started.
 const BOOK: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  return redis.call('HINCRBY', KEYS[1], 'sessions', 1)
+  return redis.call('HINCRBY', KEYS[1], 'booked', 1)
 end
 return 0
 ";
@@ -169,6 +176,10 @@ pub struct Load {
     pub players: u64,
     /// Game sessions it runs.
     pub sessions: u64,
+    /// Game sessions it has started since it joined, counting up. Each one settles a
+    /// booking made on this node ([`Node::book_session`]): a booked session counts in
+    /// [`NodeInfo::sessions`] until the heartbeat that reports it started.
+    pub sessions_started: u64,
 }
 
 /// A live node, as the registry lists it.
@@ -178,7 +189,8 @@ pub struct NodeInfo {
     pub id: String,
     /// Players connected to it, at its last heartbeat.
     pub players: u64,
-    /// Game sessions it runs, at its last heartbeat.
+    /// Game sessions it runs, at its last heartbeat, and those booked on it that it has
+    /// not reported started yet.
     pub sessions: u64,
 }
 
@@ -357,18 +369,20 @@ impl Node {
             let Some(id) = self.keys.node_id(&key) else {
                 continue;
             };
-            let (players, sessions): (Option<u64>, Option<u64>) = redis::cmd("HMGET")
-                .arg(&key)
-                .arg("players")
-                .arg("sessions")
-                .query_async(&mut conn)
-                .await?;
+            let (players, sessions, booked): (Option<u64>, Option<u64>, Option<u64>) =
+                redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg("players")
+                    .arg("sessions")
+                    .arg("booked")
+                    .query_async(&mut conn)
+                    .await?;
             // Expired between the scan and now: not live.
             if let (Some(players), Some(sessions)) = (players, sessions) {
                 nodes.push(NodeInfo {
                     id: id.to_owned(),
                     players,
-                    sessions,
+                    sessions: sessions.saturating_add(booked.unwrap_or(0)),
                 });
             }
         }
@@ -481,8 +495,9 @@ impl Node {
     }
 
     /// The live node with the fewest sessions (then the fewest players, then the lowest
-    /// id), with one more session booked on it at once, so that groups formed before its
-    /// next heartbeat spread too. This node if the registry is empty.
+    /// id), with one more session booked on it at once: the booking counts in its
+    /// sessions until its heartbeat reports the session started, so that groups formed
+    /// meanwhile spread too. This node if the registry is empty.
     ///
     /// # Errors
     ///
@@ -559,6 +574,7 @@ impl Beat {
             .arg(&self.id)
             .arg(self.keys.name(""))
             .arg(self.started)
+            .arg(load.sessions_started)
             .invoke_async(&mut conn)
             .await?;
         if !lost.is_empty() {

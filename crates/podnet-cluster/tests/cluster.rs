@@ -46,6 +46,74 @@ async fn ids(node: &Node) -> HashSet<String> {
         .collect()
 }
 
+/// Bookings spread sessions over the nodes, and count until the node that was booked
+/// reports the sessions started: its heartbeats in between do not erase them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookings_spread_and_last_until_the_sessions_start() {
+    let redis = RedisServer::start().unwrap();
+    let a = Node::join(config(&redis, "a")).await.unwrap();
+    let b = Node::join(config(&redis, "b")).await.unwrap();
+    let c = Node::join(config(&redis, "c")).await.unwrap();
+    let mut booked = Vec::new();
+    for _ in 0..3 {
+        booked.push(a.book_session().await.unwrap());
+    }
+    booked.sort();
+    assert_eq!(booked, ["a", "b", "c"], "one session on each node");
+
+    // A heartbeat of every node after the bookings (its new load is seen), none started.
+    let sessions_of = |nodes: &[podnet_cluster::NodeInfo], id: &str, players: u64| {
+        nodes
+            .iter()
+            .find(|n| n.id == id && n.players == players)
+            .map(|n| n.sessions)
+    };
+    for node in [&a, &b, &c] {
+        node.set_load(Load {
+            players: 1,
+            ..Load::default()
+        });
+    }
+    until("every node's heartbeat after the bookings", || async {
+        let nodes = a.nodes().await.unwrap();
+        ["a", "b", "c"]
+            .iter()
+            .all(|id| sessions_of(&nodes, id, 1).is_some())
+    })
+    .await;
+    let nodes = a.nodes().await.unwrap();
+    for id in ["a", "b", "c"] {
+        assert_eq!(sessions_of(&nodes, id, 1), Some(1), "{id}'s booking counts");
+    }
+
+    // b starts its session: the booking is settled, the running session counts once.
+    b.set_load(Load {
+        players: 2,
+        sessions: 1,
+        sessions_started: 1,
+    });
+    until("b's start reported", || async {
+        sessions_of(&a.nodes().await.unwrap(), "b", 2).is_some()
+    })
+    .await;
+    assert_eq!(sessions_of(&a.nodes().await.unwrap(), "b", 2), Some(1));
+    // Its session ends: nothing left on b, which is where the next one goes.
+    b.set_load(Load {
+        players: 3,
+        sessions: 0,
+        sessions_started: 1,
+    });
+    until("b's end reported", || async {
+        sessions_of(&a.nodes().await.unwrap(), "b", 3).is_some()
+    })
+    .await;
+    assert_eq!(sessions_of(&a.nodes().await.unwrap(), "b", 3), Some(0));
+    assert_eq!(c.book_session().await.unwrap(), "b");
+    for node in [a, b, c] {
+        node.leave().await.unwrap();
+    }
+}
+
 /// Three nodes see each other with their load; one that leaves is gone at once; one
 /// that dies (its heartbeat stops, as under SIGKILL) is gone within the TTL, and the
 /// names it held are free again.
@@ -61,6 +129,7 @@ async fn nodes_register_report_load_and_expire() {
     b.set_load(Load {
         players: 7,
         sessions: 2,
+        sessions_started: 0,
     });
     until("b's load reported", || async {
         a.nodes()

@@ -347,8 +347,8 @@ impl Link {
     }
 }
 
-/// The load a node reports: its connections, and its sessions (while draining, so many
-/// that no node books a session on it).
+/// The load a node reports: its connections, its sessions (while draining, so many that
+/// no node books a session on it), and how many it has started (settling the bookings).
 pub(crate) fn load<G: Game>(lobby: &Lobby<G>, connections: usize, draining: bool) -> Load {
     Load {
         players: connections as u64,
@@ -358,6 +358,7 @@ pub(crate) fn load<G: Game>(lobby: &Lobby<G>, connections: usize, draining: bool
         } else {
             lobby.session_count() as u64
         },
+        sessions_started: lobby.sessions_started(),
     }
 }
 

@@ -203,6 +203,11 @@ impl<G: Game> Lobby<G> {
         self.sessions.len()
     }
 
+    /// How many sessions this lobby has started, counting up.
+    pub fn sessions_started(&self) -> u64 {
+        self.sessions.next_number() - 1
+    }
+
     /// How many names are held (by players logged in, waiting or playing).
     pub fn names_in_use(&self) -> usize {
         self.names.len()

@@ -126,13 +126,14 @@ async fn hosts(redis: &RedisServer, ids: &[&str]) -> Vec<String> {
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let mut hosts = Vec::new();
     for id in ids {
-        let sessions: Option<u64> = redis::cmd("HGET")
+        let (sessions, booked): (Option<u64>, Option<u64>) = redis::cmd("HMGET")
             .arg(format!("podnet:node:{id}"))
             .arg("sessions")
+            .arg("booked")
             .query_async(&mut conn)
             .await
             .unwrap();
-        if sessions.unwrap_or(0) > 0 {
+        if sessions.unwrap_or(0) + booked.unwrap_or(0) > 0 {
             hosts.push((*id).to_owned());
         }
     }
@@ -518,12 +519,21 @@ async fn a_player_dropping_in_a_session_on_another_node_keeps_their_seat() {
     // Wherever the session runs, one of the two takes part through their own node.
     assert_eq!(hosts(&redis, &["a", "b"]).await.len(), 1);
 
+    // ada is kept away (its redials find nothing behind the proxy) until bob's line
+    // has reached the session.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    proxy.retarget(nowhere);
     proxy.cut(Cut::Both);
     let away: common::Away = bob.expect("away").await.decode().unwrap();
     assert_eq!((away.seat, away.away), (ada_seat, true));
     bob.send(&Say {
         text: "are you there?".into(),
     });
+    bob.expect_skipping_said_until("are you there?").await;
+    proxy.retarget(a.addr);
     let back: common::Away = bob.expect_skipping_said("away").await.decode().unwrap();
     assert_eq!((back.seat, back.away), (ada_seat, false));
     // ada gets, once and in order: its own away notice, the line, and its return.

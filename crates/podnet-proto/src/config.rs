@@ -58,7 +58,7 @@ impl Default for Liveness {
 /// A limit on how often something may happen, as a token bucket: up to `burst` at once,
 /// refilled at `per_second`.
 ///
-/// On a connection ([`ConnectionSettings::rate_limit`](crate::ConnectionSettings)) it counts
+/// On a connection ([`ConnectionConfig::rate_limit`]) it counts
 /// received frames, control messages and bad frames included. A peer over the limit is not
 /// disconnected and loses nothing: podnet stops reading its socket until the bucket
 /// refills, so TCP flow control slows the peer down to the rate. Other peers are not
@@ -87,31 +87,111 @@ impl RateLimit {
     }
 }
 
-/// What the state machine of one connection needs to know, the same on both sides.
+/// What happens when a connection's outbound queue is over
+/// [`ConnectionConfig::max_queued_bytes`]: the peer reads slower than it is sent to.
 ///
-/// The transport builds it from its own configuration; it is here so that the core can be
-/// driven, and tested, without one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// ```
+/// use podnet_proto::{ConnectionConfig, SlowConsumerPolicy};
+///
+/// let config = ConnectionConfig::default();
+/// assert_eq!(config.slow_consumer, SlowConsumerPolicy::Disconnect);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub struct ConnectionSettings {
-    /// Heartbeat and timeout; see [`Liveness`].
-    pub liveness: Liveness,
-    /// How long a graceful close may take: flushing what was queued, sending the reason,
-    /// and waiting for the peer to close its side. Default: **5 s**.
-    pub close_timeout: Duration,
-    /// The most frames per second read from the peer, if set. Default: **`None`**.
-    pub rate_limit: Option<RateLimit>,
-    /// The frame limits control messages are encoded with.
-    pub framing: podnet_framing::FramingConfig,
+pub enum SlowConsumerPolicy {
+    /// Disconnect the peer at once, with reason
+    /// [`DisconnectReason::SlowConsumer`](crate::DisconnectReason::SlowConsumer); what was
+    /// queued for it is dropped. The default: a peer that cannot keep up would otherwise
+    /// fall further behind, and its queue is memory the server holds for it.
+    #[default]
+    Disconnect,
+    /// Keep the connection and refuse the message that did not fit, with
+    /// the transport's `SendError::QueueFull`. For games whose
+    /// messages are state that the next update replaces anyway.
+    DropMessage,
 }
 
-impl Default for ConnectionSettings {
+/// Limits and timeouts for one connection, the same on a server and a client.
+///
+/// ```
+/// use podnet_proto::ConnectionConfig;
+///
+/// let mut config = ConnectionConfig::default();
+/// config.max_queued_bytes = 4 * 1024 * 1024; // a game that sends big snapshots
+/// assert_eq!(config.framing.max_frame_length, 1024 * 1024);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionConfig {
+    /// Frame and decoding limits; see [`FramingConfig`](podnet_framing::FramingConfig).
+    pub framing: podnet_framing::FramingConfig,
+
+    /// The most bytes of encoded frames that may wait to be written to one peer. A frame
+    /// is always accepted into an empty queue, so one frame of up to
+    /// `framing.max_frame_length` always fits.
+    ///
+    /// Default: **1 MiB**: at 60 updates per second of 1 KiB, about 16 s of backlog
+    /// before a peer counts as a slow consumer.
+    pub max_queued_bytes: usize,
+
+    /// What happens when the outbound queue is full. Default:
+    /// [`SlowConsumerPolicy::Disconnect`].
+    pub slow_consumer: SlowConsumerPolicy,
+
+    /// The most bytes of received messages (and error events) from one peer that may wait
+    /// for the application to handle them. When reached, podnet stops reading that
+    /// peer's socket until the application catches up, and TCP flow control slows the peer
+    /// down: memory stays bounded and other peers are not affected.
+    ///
+    /// Default: **1 MiB**. A message larger than this still gets through, alone.
+    pub max_inbound_bytes: usize,
+
+    /// How long a graceful close may take: flushing what was queued, sending the reason,
+    /// and waiting for the peer to close its side. After this, the connection is cut.
+    ///
+    /// Default: **5 s**.
+    pub close_timeout: Duration,
+
+    /// Dead-peer detection; see [`Liveness`].
+    pub liveness: Liveness,
+
+    /// The most bytes of messages a resumable session keeps that the peer has not
+    /// acknowledged yet (see the transport's `ResumeConfig`): in flight, and everything sent while its
+    /// connection is down. Past it the slow-consumer policy applies, as for
+    /// `max_queued_bytes`.
+    ///
+    /// Default: **4 MiB**: what is in flight counts too (a fast link's socket buffers hold
+    /// megabytes), so it is larger than `max_queued_bytes`; it is reached only by a peer
+    /// that stops reading or a session whose connection is down.
+    pub max_unacked_bytes: usize,
+
+    /// The most frames per second podnet reads from one peer, if set; see [`RateLimit`].
+    /// A peer over it is paced, not dropped: podnet stops reading its socket until a token
+    /// is due, and TCP slows the peer down. Every frame counts, control messages and bad
+    /// frames included.
+    ///
+    /// Default: **`None`** (no limit beyond `max_inbound_bytes`).
+    ///
+    /// ```
+    /// use podnet_proto::{ConnectionConfig, RateLimit};
+    ///
+    /// let mut config = ConnectionConfig::default();
+    /// config.rate_limit = Some(RateLimit::new(120, 30)); // 120 messages/s, bursts of 30
+    /// ```
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl Default for ConnectionConfig {
     fn default() -> Self {
         Self {
-            liveness: Liveness::default(),
-            close_timeout: Duration::from_secs(5),
-            rate_limit: None,
             framing: podnet_framing::FramingConfig::default(),
+            max_queued_bytes: 1024 * 1024,
+            slow_consumer: SlowConsumerPolicy::Disconnect,
+            max_inbound_bytes: 1024 * 1024,
+            close_timeout: Duration::from_secs(5),
+            liveness: Liveness::default(),
+            max_unacked_bytes: 4 * 1024 * 1024,
+            rate_limit: None,
         }
     }
 }

@@ -85,7 +85,7 @@ mod types;
 pub use admission::{
     Admission, AdmissionSettings, Admit, EVICTION_REASON, Eviction, MAX_TOLD_EVICTIONS,
 };
-pub use config::{ConnectionSettings, Liveness, RateLimit};
+pub use config::{ConnectionConfig, Liveness, RateLimit, SlowConsumerPolicy};
 pub use connection::{Action, ClientSettings, Connection, ServerSettings};
 pub use control::{PROTOCOL_VERSION, RESERVED_PREFIX, close_frame, is_reserved};
 pub use error::ProtoError;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use podnet_framing::{FramingConfig, RawMessage, Value, encode_with_action};
 use podnet_proto::{
-    Action, Admission, AdmissionSettings, Admit, ClientSettings, Connection, ConnectionKind,
-    ConnectionSettings, ConnectionType, DisconnectReason, Liveness, Peer, RateLimit, ServerInfo,
+    Action, Admission, AdmissionSettings, Admit, ClientSettings, Connection, ConnectionConfig,
+    ConnectionKind, ConnectionType, DisconnectReason, Liveness, Peer, RateLimit, ServerInfo,
     ServerSettings, is_reserved,
 };
 
@@ -667,5 +667,5 @@ fn reserved_prefix() {
     assert!(is_reserved("podnet:anything"));
     assert!(!is_reserved("podnet"));
     assert!(!is_reserved("Podnet:ping"));
-    let _ = ConnectionSettings::default();
+    let _ = ConnectionConfig::default();
 }

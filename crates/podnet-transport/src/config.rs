@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use podnet_framing::FramingConfig;
 use podnet_proto::{
-    AdmissionSettings, ClientSettings, ConnectionSettings, ConnectionTypes, Liveness, RateLimit,
+    AdmissionSettings, ClientSettings, ConnectionConfig, ConnectionTypes, RateLimit,
     ResumeSettings, ServerSettings,
 };
 
@@ -89,127 +88,6 @@ impl ResumeConfig {
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
         let full = doubled.min(self.max_backoff);
         full.mul_f64(1.0 - 0.5 * unit.clamp(0.0, 1.0))
-    }
-}
-
-/// What happens when a connection's outbound queue is over
-/// [`ConnectionConfig::max_queued_bytes`]: the peer reads slower than it is sent to.
-///
-/// ```
-/// use podnet_transport::{ConnectionConfig, SlowConsumerPolicy};
-///
-/// let config = ConnectionConfig::default();
-/// assert_eq!(config.slow_consumer, SlowConsumerPolicy::Disconnect);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum SlowConsumerPolicy {
-    /// Disconnect the peer at once, with reason
-    /// [`DisconnectReason::SlowConsumer`](crate::DisconnectReason::SlowConsumer); what was
-    /// queued for it is dropped. The default: a peer that cannot keep up would otherwise
-    /// fall further behind, and its queue is memory the server holds for it.
-    #[default]
-    Disconnect,
-    /// Keep the connection and refuse the message that did not fit, with
-    /// [`SendError::QueueFull`](crate::SendError::QueueFull). For games whose
-    /// messages are state that the next update replaces anyway.
-    DropMessage,
-}
-
-/// Limits and timeouts for one connection, the same on a server and a client.
-///
-/// ```
-/// use podnet_transport::ConnectionConfig;
-///
-/// let mut config = ConnectionConfig::default();
-/// config.max_queued_bytes = 4 * 1024 * 1024; // a game that sends big snapshots
-/// assert_eq!(config.framing.max_frame_length, 1024 * 1024);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ConnectionConfig {
-    /// Frame and decoding limits; see [`FramingConfig`].
-    pub framing: FramingConfig,
-
-    /// The most bytes of encoded frames that may wait to be written to one peer. A frame
-    /// is always accepted into an empty queue, so one frame of up to
-    /// `framing.max_frame_length` always fits.
-    ///
-    /// Default: **1 MiB**: at 60 updates per second of 1 KiB, about 16 s of backlog
-    /// before a peer counts as a slow consumer.
-    pub max_queued_bytes: usize,
-
-    /// What happens when the outbound queue is full. Default:
-    /// [`SlowConsumerPolicy::Disconnect`].
-    pub slow_consumer: SlowConsumerPolicy,
-
-    /// The most bytes of received messages (and error events) from one peer that may wait
-    /// for the application to handle them. When reached, podnet stops reading that
-    /// peer's socket until the application catches up, and TCP flow control slows the peer
-    /// down: memory stays bounded and other peers are not affected.
-    ///
-    /// Default: **1 MiB**. A message larger than this still gets through, alone.
-    pub max_inbound_bytes: usize,
-
-    /// How long a graceful close may take: flushing what was queued, sending the reason,
-    /// and waiting for the peer to close its side. After this, the connection is cut.
-    ///
-    /// Default: **5 s**.
-    pub close_timeout: Duration,
-
-    /// Dead-peer detection; see [`Liveness`].
-    pub liveness: Liveness,
-
-    /// The most bytes of messages a resumable session keeps that the peer has not
-    /// acknowledged yet (see [`ResumeConfig`]): in flight, and everything sent while its
-    /// connection is down. Past it the slow-consumer policy applies, as for
-    /// `max_queued_bytes`.
-    ///
-    /// Default: **4 MiB**: what is in flight counts too (a fast link's socket buffers hold
-    /// megabytes), so it is larger than `max_queued_bytes`; it is reached only by a peer
-    /// that stops reading or a session whose connection is down.
-    pub max_unacked_bytes: usize,
-
-    /// The most frames per second podnet reads from one peer, if set; see [`RateLimit`].
-    /// A peer over it is paced, not dropped: podnet stops reading its socket until a token
-    /// is due, and TCP slows the peer down. Every frame counts, control messages and bad
-    /// frames included.
-    ///
-    /// Default: **`None`** (no limit beyond `max_inbound_bytes`).
-    ///
-    /// ```
-    /// use podnet_transport::{ConnectionConfig, RateLimit};
-    ///
-    /// let mut config = ConnectionConfig::default();
-    /// config.rate_limit = Some(RateLimit::new(120, 30)); // 120 messages/s, bursts of 30
-    /// ```
-    pub rate_limit: Option<RateLimit>,
-}
-
-impl ConnectionConfig {
-    /// What the connection's protocol state machine needs of this.
-    pub(crate) fn settings(&self) -> ConnectionSettings {
-        let mut settings = ConnectionSettings::default();
-        settings.liveness = self.liveness.clone();
-        settings.close_timeout = self.close_timeout;
-        settings.rate_limit = self.rate_limit;
-        settings.framing = self.framing.clone();
-        settings
-    }
-}
-
-impl Default for ConnectionConfig {
-    fn default() -> Self {
-        Self {
-            framing: FramingConfig::default(),
-            max_queued_bytes: 1024 * 1024,
-            slow_consumer: SlowConsumerPolicy::Disconnect,
-            max_inbound_bytes: 1024 * 1024,
-            close_timeout: Duration::from_secs(5),
-            liveness: Liveness::default(),
-            max_unacked_bytes: 4 * 1024 * 1024,
-            rate_limit: None,
-        }
     }
 }
 
@@ -604,7 +482,7 @@ impl ServerConfig {
     /// message, encoded) if it sends one.
     pub(crate) fn server_settings(&self, greeting: Option<bytes::Bytes>) -> ServerSettings {
         let mut settings = ServerSettings::default();
-        settings.connection = self.connection.settings();
+        settings.connection = self.connection.clone();
         settings.types = self.connection_types.clone();
         settings.hello_wait = self.hello_wait;
         settings.greeting = greeting;
@@ -624,7 +502,7 @@ impl ServerConfig {
 impl ClientConfig {
     pub(crate) fn client_settings(&self) -> ClientSettings {
         let mut settings = ClientSettings::default();
-        settings.connection = self.connection.settings();
+        settings.connection = self.connection.clone();
         settings.connection_type = self.connection_type.clone();
         settings.hello = self.hello;
         settings.resume = self.resume.as_ref().map(|r| r.acks.clone());

@@ -26,10 +26,10 @@ use podnet_proto::{ConnectionKind, Ending, Handshake, ResumeToken};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use crate::config::{ConnectionConfig, SlowConsumerPolicy};
 use crate::lock::Lock;
 use crate::outbound::{DirectWrite, OutboundQueue, PushError};
 use crate::websocket::{self, WsLink};
+use crate::{ConnectionConfig, SlowConsumerPolicy};
 use crate::{ConnectionId, DisconnectReason, SendError};
 
 /// The state of one connection that its tasks and the application's handles share.

@@ -81,8 +81,8 @@ mod websocket;
 
 pub use client::{Client, query_info};
 pub use config::{
-    ClientConfig, ConnectionConfig, MAX_FRAME_WITH_WEBSOCKET, MetricsConfig, Page, ResumeConfig,
-    ServerConfig, SlowConsumerPolicy, WebSocketConfig,
+    ClientConfig, MAX_FRAME_WITH_WEBSOCKET, MetricsConfig, Page, ResumeConfig, ServerConfig,
+    WebSocketConfig,
 };
 pub use conn::ConnectionInfo;
 pub use error::{SendError, TransportError};
@@ -98,9 +98,9 @@ pub use podnet_framing;
 pub use podnet_proto;
 #[doc(inline)]
 pub use podnet_proto::{
-    ConnectionId, ConnectionKind, ConnectionType, ConnectionTypes, DisconnectReason, Handshake,
-    Liveness, PROTOCOL_VERSION, Peer, RESERVED_PREFIX, RateLimit, ResumeSettings, ResumeToken,
-    ServerInfo,
+    ConnectionConfig, ConnectionId, ConnectionKind, ConnectionType, ConnectionTypes,
+    DisconnectReason, Handshake, Liveness, PROTOCOL_VERSION, Peer, RESERVED_PREFIX, RateLimit,
+    ResumeSettings, ResumeToken, ServerInfo, SlowConsumerPolicy,
 };
 pub use server::{Server, ServerHandle, ShutdownReport};
 pub use stats::{ConnectionCounts, RttStats, ServerStats, Transport};

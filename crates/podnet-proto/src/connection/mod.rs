@@ -19,7 +19,7 @@ use tracing::{debug, trace};
 use crate::control::{self, Control, HelloOut, HelloResume, MAX_TYPE_NAME, PROTOCOL_VERSION};
 use crate::resume::{Receipts, ResumeRole};
 use crate::{
-    ConnectionId, ConnectionKind, ConnectionSettings, ConnectionType, ConnectionTypes,
+    ConnectionConfig, ConnectionId, ConnectionKind, ConnectionType, ConnectionTypes,
     DisconnectReason, Handshake, Peer, RESUME_REFUSED, ResumeSettings, ResumeToken, ServerInfo,
     TokenBucket,
 };
@@ -231,7 +231,7 @@ impl Connection {
         conn
     }
 
-    fn settings(&self) -> &ConnectionSettings {
+    fn settings(&self) -> &ConnectionConfig {
         match &self.role {
             Role::Server(s) => &s.connection,
             Role::Client { settings, .. } => &settings.connection,

@@ -1,14 +1,14 @@
-//! What a connection needs to know, by role, beyond [`ConnectionSettings`].
+//! What a connection needs to know, by role, beyond [`ConnectionConfig`].
 
 use super::*;
 
-/// What a server-side connection needs beyond [`ConnectionSettings`]. One per server,
+/// What a server-side connection needs beyond [`ConnectionConfig`]. One per server,
 /// shared by its connections.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerSettings {
     /// The per-connection settings.
-    pub connection: ConnectionSettings,
+    pub connection: ConnectionConfig,
     /// The connection types this server accepts.
     pub types: ConnectionTypes,
     /// How long a new connection may stay silent before it counts as a `classic` peer
@@ -28,7 +28,7 @@ pub struct ServerSettings {
 impl Default for ServerSettings {
     fn default() -> Self {
         Self {
-            connection: ConnectionSettings::default(),
+            connection: ConnectionConfig::default(),
             types: ConnectionTypes::default(),
             hello_wait: Duration::from_millis(500),
             greeting: None,
@@ -38,12 +38,12 @@ impl Default for ServerSettings {
     }
 }
 
-/// What a client-side connection needs beyond [`ConnectionSettings`].
+/// What a client-side connection needs beyond [`ConnectionConfig`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientSettings {
     /// The per-connection settings.
-    pub connection: ConnectionSettings,
+    pub connection: ConnectionConfig,
     /// The connection type to ask for. Default: `classic`.
     pub connection_type: String,
     /// Say `podnet:hello` first thing. Default: **true**. Without it a podnet server
@@ -57,7 +57,7 @@ pub struct ClientSettings {
 impl Default for ClientSettings {
     fn default() -> Self {
         Self {
-            connection: ConnectionSettings::default(),
+            connection: ConnectionConfig::default(),
             connection_type: ConnectionType::CLASSIC.to_owned(),
             hello: true,
             resume: None,

@@ -25,11 +25,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, warn};
 
-use crate::config::{ConnectionConfig, ServerConfig};
 use crate::conn::{ConnectionInfo, Shared};
 use crate::event::{EventSink, EventStream};
 use crate::frame::Frame;
 use crate::lock::Lock;
+use crate::{ConnectionConfig, config::ServerConfig};
 use crate::{ConnectionId, DisconnectReason, SendError, ServerEvent, TransportError};
 
 /// A podnet server: accepts clients, one connection each, and reports what they do as

@@ -13,6 +13,10 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Send(#[from] podnet_transport::SendError),
 
+    /// A message does not encode.
+    #[error(transparent)]
+    Encode(#[from] podnet_transport::podnet_framing::FramingError),
+
     /// Reading stdin or writing stdout failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

@@ -183,6 +183,16 @@ pub enum FramingError {
         /// The configured maximum.
         max: usize,
     },
+
+    /// A message used an action in podnet's reserved `podnet:` namespace.
+    #[error(
+        "the action {action:?} is in the `podnet:` namespace, which podnet reserves for its own \
+         control messages; rename the action"
+    )]
+    ReservedAction {
+        /// The action name.
+        action: String,
+    },
 }
 
 impl FramingError {

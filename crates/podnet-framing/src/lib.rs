@@ -56,6 +56,7 @@
 mod batch;
 mod config;
 mod encode;
+mod encoded;
 mod error;
 mod frame;
 mod message;
@@ -64,6 +65,7 @@ mod scan;
 pub use batch::{BatchDecoder, Decoded, IntoMessages, MessageBatch};
 pub use config::FramingConfig;
 pub use encode::{encode_message, encode_value, encode_with_action};
+pub use encoded::{Frame, RESERVED_PREFIX, is_reserved};
 pub use error::FramingError;
 pub use frame::{FRAME_HEADER_LEN, FrameCodec};
 pub use message::{Message, RawMessage, decode, decode_value, peek_action};

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
-use podnet_framing::{Message, RawMessage};
+use podnet_framing::{Frame, Message, RawMessage};
 use podnet_transport::{ConnectionId, ServerEvent};
 
 use crate::config::LobbyConfig;
@@ -705,7 +705,7 @@ impl<G: Game> Lobby<G> {
             waiting: self.waiting().map(str::to_owned).collect(),
             group_size: self.config.group_size,
         };
-        if let Ok(frame) = podnet_transport::Frame::encode(&update, out.framing()) {
+        if let Ok(frame) = Frame::encode(&update, out.framing()) {
             for player in &self.waiting {
                 out.send_frame(player.id(), &frame);
             }

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use podnet_transport::ConnectionId;
+use podnet_proto::ConnectionId;
 
 /// The names in use, by key (the name in lower case).
 #[derive(Debug, Clone, Default)]

@@ -21,8 +21,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use podnet_framing::Frame;
 use podnet_framing::{FramingConfig, Message};
-use podnet_transport::{ConnectionId, Frame};
+use podnet_proto::ConnectionId;
 use serde::{Deserialize, Serialize};
 
 use crate::outbox::Outbox;
@@ -158,7 +159,7 @@ impl Message for Away {
 /// # Errors
 ///
 /// If it does not encode (a group too large for one message).
-pub fn start_frame(group: &[Waiter]) -> Result<Frame, podnet_transport::SendError> {
+pub fn start_frame(group: &[Waiter]) -> Result<Frame, podnet_framing::FramingError> {
     let group = group
         .iter()
         .map(|w| Member {

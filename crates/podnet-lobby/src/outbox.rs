@@ -1,7 +1,8 @@
 //! Where the lobby's decisions go: the sends and closes of a server, sync or async.
 
+use podnet_framing::Frame;
 use podnet_framing::FramingConfig;
-use podnet_transport::{ConnectionId, Frame};
+use podnet_proto::ConnectionId;
 
 /// What the lobby needs of a server: send a frame, close a connection with a reason, stop
 /// accepting. Implemented for a server's [`ServerHandle`](podnet_transport::ServerHandle)

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use podnet_dispatch::Context;
-use podnet_framing::Message;
+use podnet_framing::{Frame, Message};
 use serde::Serialize;
 
 use crate::names::Player;
@@ -170,7 +170,7 @@ impl SessionCtx<'_> {
 
     /// Sends `msg` to every player still in the session, encoding it once.
     pub fn send_to_all<M: Message + Serialize + ?Sized>(&self, msg: &M) {
-        match podnet_transport::Frame::encode(msg, self.out.framing()) {
+        match Frame::encode(msg, self.out.framing()) {
             Ok(frame) => {
                 for player in self.seats.iter().flatten() {
                     self.out.send_frame(player.id(), &frame);

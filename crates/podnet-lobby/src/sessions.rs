@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use podnet_dispatch::{Handled, MessageError, catch};
 use podnet_framing::RawMessage;
-use podnet_transport::ConnectionId;
+use podnet_proto::ConnectionId;
 
 use crate::names::Player;
 use crate::outbox::{Outbox, send};

@@ -1,6 +1,6 @@
 //! podnet's own control messages, in the reserved `podnet:` namespace: their names, how
-//! they are recognised, and how they are written. This is the one place the prefix and
-//! the control actions are defined; the transport and the layers above ask here.
+//! they are recognised, and how they are written, in one place; the transport and the
+//! layers above ask here. The prefix itself is framing's, so that a frame can refuse it.
 //!
 //! Every one of them is optional for the peer: a repod peer sees an unknown action, ignores
 //! it, and never sends any of them.
@@ -9,19 +9,7 @@ use bytes::{Bytes, BytesMut};
 use podnet_framing::{FramingConfig, RawMessage, encode_with_action};
 use serde::{Deserialize, Serialize};
 
-/// The prefix of every action podnet reserves for itself. Applications can neither send
-/// nor handle actions that start with it.
-pub const RESERVED_PREFIX: &str = "podnet:";
-
-/// Whether `action` is in podnet's reserved namespace.
-///
-/// ```
-/// assert!(podnet_proto::is_reserved("podnet:ping"));
-/// assert!(!podnet_proto::is_reserved("ping"));
-/// ```
-pub fn is_reserved(action: &str) -> bool {
-    action.as_bytes().starts_with(RESERVED_PREFIX.as_bytes())
-}
+pub use podnet_framing::{RESERVED_PREFIX, is_reserved};
 
 /// The version of podnet's control protocol that `podnet:hello` announces. Two podnet
 /// peers speak to each other only if their versions are equal.

@@ -193,7 +193,16 @@ pub enum SendError {
     /// The message could not be encoded (see `FramingError`), or is over the maximum
     /// frame length.
     #[error(transparent)]
-    Encode(#[from] FramingError),
+    Encode(FramingError),
+}
+
+impl From<FramingError> for SendError {
+    fn from(err: FramingError) -> Self {
+        match err {
+            FramingError::ReservedAction { action } => SendError::ReservedAction { action },
+            other => SendError::Encode(other),
+        }
+    }
 }
 
 /// An address as a person wrote it, for error messages: `"host:5071"` without Debug's

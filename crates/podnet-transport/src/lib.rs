@@ -66,7 +66,6 @@ mod conn;
 mod driver;
 mod error;
 mod event;
-mod frame;
 mod http;
 mod lock;
 mod observe;
@@ -90,10 +89,11 @@ pub use event::{
     ClientEvent, EventSink, EventStream, Incoming, Received, ReceivedEvent, ReceivedEvents,
     ServerEvent,
 };
-pub use frame::Frame;
 pub use observe::Health;
 #[doc(inline)]
 pub use podnet_framing;
+#[doc(inline)]
+pub use podnet_framing::Frame;
 #[doc(inline)]
 pub use podnet_proto;
 #[doc(inline)]

@@ -4,8 +4,9 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
+use podnet_framing::Frame;
 use podnet_framing::{Message, RawMessage};
-use podnet_transport::{ConnectionId, Frame};
+use podnet_proto::ConnectionId;
 
 use super::{Lobby, Stage};
 use crate::names::Player;

@@ -16,10 +16,10 @@ use crate::config::ClientConfig;
 use crate::conn::{ConnectionInfo, Shared};
 use crate::driver::{self, Owner, SharedTcpWriter, Welcome};
 use crate::event::{EventSink, EventStream, Received};
-use crate::frame::Frame;
 use crate::lock::Lock;
 use crate::outbound::DirectWrite;
 use crate::{ClientEvent, DisconnectReason, Incoming, SendError, TransportError, socket};
+use podnet_framing::Frame;
 use podnet_framing::FramingError;
 
 mod link;

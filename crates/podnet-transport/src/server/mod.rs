@@ -27,10 +27,10 @@ use tracing::{Instrument, info, warn};
 
 use crate::conn::{ConnectionInfo, Shared};
 use crate::event::{EventSink, EventStream};
-use crate::frame::Frame;
 use crate::lock::Lock;
 use crate::{ConnectionConfig, config::ServerConfig};
 use crate::{ConnectionId, DisconnectReason, SendError, ServerEvent, TransportError};
+use podnet_framing::Frame;
 
 /// A podnet server: accepts clients, one connection each, and reports what they do as
 /// [`ServerEvent`]s.
@@ -252,7 +252,9 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let greeting = config
             .send_connected
-            .then(|| Frame::control("connected", &(), &config.connection.framing));
+            .then(|| Frame::encode_own("connected", &(), &config.connection.framing).ok())
+            .flatten()
+            .map(Frame::into_bytes);
         let settings = config.server_settings(greeting);
         let now = tokio::time::Instant::now().into_std();
         let attempt_rate = config

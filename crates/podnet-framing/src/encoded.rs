@@ -1,12 +1,28 @@
-//! Encoded frames: what outbound queues hold, encoded once and shared by reference.
+//! Encoded frames: what outbound queues hold, encoded once and shared by reference, and
+//! podnet's reserved `podnet:` namespace, which no application message may use.
 
 use std::cell::RefCell;
 
 use bytes::{Bytes, BytesMut};
-use podnet_framing::{FramingConfig, Message, RawMessage, Value, encode_value, encode_with_action};
 use serde::Serialize;
 
-use crate::SendError;
+use crate::{
+    FramingConfig, FramingError, Message, RawMessage, Value, encode_value, encode_with_action,
+};
+
+/// The prefix of every action podnet reserves for itself. Applications can neither send
+/// nor handle actions that start with it.
+pub const RESERVED_PREFIX: &str = "podnet:";
+
+/// Whether `action` is in podnet's reserved namespace.
+///
+/// ```
+/// assert!(podnet_framing::is_reserved("podnet:ping"));
+/// assert!(!podnet_framing::is_reserved("ping"));
+/// ```
+pub fn is_reserved(action: &str) -> bool {
+    action.as_bytes().starts_with(RESERVED_PREFIX.as_bytes())
+}
 
 /// Encoding reuses a per-thread buffer: each frame is split off its front, so a run of
 /// small messages shares one allocation instead of making one each.
@@ -19,8 +35,8 @@ thread_local! {
 }
 
 fn encode_into_scratch(
-    write: impl FnOnce(&mut BytesMut) -> Result<(), podnet_framing::FramingError>,
-) -> Result<Bytes, SendError> {
+    write: impl FnOnce(&mut BytesMut) -> Result<(), FramingError>,
+) -> Result<Bytes, FramingError> {
     SCRATCH.with_borrow_mut(|buf| {
         if buf.capacity() - buf.len() < SCRATCH_LOW {
             buf.reserve(SCRATCH_BLOCK);
@@ -30,9 +46,9 @@ fn encode_into_scratch(
     })
 }
 
-fn check_action(action: &str) -> Result<(), SendError> {
-    if podnet_proto::is_reserved(action) {
-        return Err(SendError::ReservedAction {
+fn check_action(action: &str) -> Result<(), FramingError> {
+    if is_reserved(action) {
+        return Err(FramingError::ReservedAction {
             action: action.to_owned(),
         });
     }
@@ -47,8 +63,7 @@ fn check_action(action: &str) -> Result<(), SendError> {
 /// # Example
 ///
 /// ```
-/// use podnet_framing::{FramingConfig, Message};
-/// use podnet_transport::Frame;
+/// use podnet_framing::{Frame, FramingConfig, Message};
 ///
 /// #[derive(serde::Serialize)]
 /// struct Chat { text: String }
@@ -57,7 +72,7 @@ fn check_action(action: &str) -> Result<(), SendError> {
 /// let frame = Frame::encode(&Chat { text: "hi".into() }, &FramingConfig::default())?;
 /// let copy = frame.clone(); // shares the bytes
 /// assert_eq!(copy.as_bytes().len(), 4 + 21);
-/// # Ok::<(), podnet_transport::SendError>(())
+/// # Ok::<(), podnet_framing::FramingError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame(Bytes);
@@ -67,10 +82,10 @@ impl Frame {
     ///
     /// # Errors
     ///
-    /// [`SendError::ReservedAction`] if `M::ACTION` starts with `podnet:`;
-    /// [`SendError::Encode`] if the message does not encode (see
-    /// [`podnet_framing::encode_message`]).
-    pub fn encode<M>(msg: &M, config: &FramingConfig) -> Result<Self, SendError>
+    /// [`FramingError::ReservedAction`] if `M::ACTION` starts with `podnet:`;
+    /// the encoding errors of [`encode_message`](crate::encode_message) if the message
+    /// does not encode.
+    pub fn encode<M>(msg: &M, config: &FramingConfig) -> Result<Self, FramingError>
     where
         M: Message + Serialize + ?Sized,
     {
@@ -84,18 +99,17 @@ impl Frame {
     /// As [`Frame::encode`].
     ///
     /// ```
-    /// use podnet_framing::FramingConfig;
-    /// use podnet_transport::Frame;
+    /// use podnet_framing::{Frame, FramingConfig};
     ///
     /// let ping = Frame::encode_with_action("ping", &(), &FramingConfig::default())?;
     /// assert!(Frame::encode_with_action("podnet:ping", &(), &FramingConfig::default()).is_err());
-    /// # Ok::<(), podnet_transport::SendError>(())
+    /// # Ok::<(), podnet_framing::FramingError>(())
     /// ```
     pub fn encode_with_action<T>(
         action: &str,
         msg: &T,
         config: &FramingConfig,
-    ) -> Result<Self, SendError>
+    ) -> Result<Self, FramingError>
     where
         T: Serialize + ?Sized,
     {
@@ -107,19 +121,18 @@ impl Frame {
     ///
     /// # Errors
     ///
-    /// As [`Frame::encode`], and [`podnet_framing::encode_value`]'s errors if `value` is
+    /// As [`Frame::encode`], and [`encode_value`]'s errors if `value` is
     /// not a message.
     ///
     /// ```
-    /// use podnet_framing::{FramingConfig, Value};
-    /// use podnet_transport::Frame;
+    /// use podnet_framing::{Frame, FramingConfig, Value};
     ///
     /// let msg = Value::Map(vec![("action".into(), "hello".into())]);
     /// let frame = Frame::from_value(&msg, &FramingConfig::default())?;
     /// assert_eq!(frame.as_bytes().len(), 4 + 14);
-    /// # Ok::<(), podnet_transport::SendError>(())
+    /// # Ok::<(), podnet_framing::FramingError>(())
     /// ```
-    pub fn from_value(value: &Value, config: &FramingConfig) -> Result<Self, SendError> {
+    pub fn from_value(value: &Value, config: &FramingConfig) -> Result<Self, FramingError> {
         if let Some(action) = value["action"].as_str() {
             check_action(action)?;
         }
@@ -131,18 +144,17 @@ impl Frame {
     ///
     /// # Errors
     ///
-    /// [`SendError::ReservedAction`] for a `podnet:` message.
+    /// [`FramingError::ReservedAction`] for a `podnet:` message.
     ///
     /// ```
-    /// use podnet_framing::{FramingConfig, RawMessage};
-    /// use podnet_transport::Frame;
+    /// use podnet_framing::{Frame, FramingConfig, RawMessage};
     ///
     /// let msg = RawMessage::parse(b"\x81\xa6action\xa4ping".to_vec().into(), &FramingConfig::default())?;
     /// let frame = Frame::from_message(&msg)?;
     /// assert_eq!(&frame.as_bytes()[..4], &[0, 0, 0, 13]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn from_message(msg: &RawMessage) -> Result<Self, SendError> {
+    pub fn from_message(msg: &RawMessage) -> Result<Self, FramingError> {
         check_action(msg.action())?;
         let payload = msg.payload();
         encode_into_scratch(|buf| {
@@ -160,10 +172,23 @@ impl Frame {
         &self.0
     }
 
-    /// Encodes a small fixed message podnet sends itself (the `connected` greeting).
-    /// Encoding cannot fail; if it ever did, the result is an empty frame that writes
-    /// nothing.
-    pub(crate) fn control<T: Serialize>(action: &str, msg: &T, config: &FramingConfig) -> Bytes {
-        encode_into_scratch(|buf| encode_with_action(action, msg, buf, config)).unwrap_or_default()
+    /// Encodes a message podnet sends itself, in any namespace (the `connected` greeting,
+    /// `podnet:` control messages): not for application messages, which
+    /// [`encode`](Self::encode) checks.
+    ///
+    /// # Errors
+    ///
+    /// As [`encode_with_action`].
+    pub fn encode_own<T: Serialize + ?Sized>(
+        action: &str,
+        msg: &T,
+        config: &FramingConfig,
+    ) -> Result<Self, FramingError> {
+        encode_into_scratch(|buf| encode_with_action(action, msg, buf, config)).map(Frame)
+    }
+
+    /// The frame's bytes, taken out of it.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
     }
 }

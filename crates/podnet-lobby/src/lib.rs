@@ -73,11 +73,13 @@
 //! See docs/lobby.md for the whole protocol, and `examples/lobby_game.rs` for a game
 //! played by bots from login to their second game.
 
+#[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 mod config;
 mod error;
+mod input;
 mod lobby;
 mod names;
 pub mod nodes;
@@ -90,6 +92,7 @@ mod sync;
 
 pub use config::LobbyConfig;
 pub use error::Error;
+pub use input::PlayerEvent;
 pub use lobby::Lobby;
 pub use names::{Name, Player};
 pub use nodes::{ClusterRequest, Waiter};

@@ -6,9 +6,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use podnet_framing::{Frame, Message, RawMessage};
-use podnet_transport::{ConnectionId, ServerEvent};
+use podnet_proto::ConnectionId;
 
 use crate::config::LobbyConfig;
+use crate::input::PlayerEvent;
 use crate::names::{Names, Player};
 use crate::nodes::{self, Away, ClusterRequest, ClusterSide, Elsewhere, Input, Left, Routed};
 
@@ -240,14 +241,15 @@ impl<G: Game> Lobby<G> {
         login.into_iter().chain(choose).chain(cut).min()
     }
 
-    /// Takes one server event.
-    pub fn handle(&mut self, event: ServerEvent, out: &dyn Outbox) {
+    /// Takes one thing that happened to a player's connection: a [`PlayerEvent`], or a
+    /// podnet server's event as it comes.
+    pub fn handle(&mut self, event: impl Into<PlayerEvent>, out: &dyn Outbox) {
         let routed = self.routed(out);
         let out = &routed;
-        match event {
-            ServerEvent::Connected { id, .. } => self.connected(id, out),
-            ServerEvent::Message { id, message } => self.message(id, &message, out),
-            ServerEvent::Error { id, error } => {
+        match event.into() {
+            PlayerEvent::Connected(id) => self.connected(id, out),
+            PlayerEvent::Message(id, message) => self.message(id, &message, out),
+            PlayerEvent::BadMessage(id, reason) => {
                 if matches!(
                     self.stages.get(&id),
                     Some(
@@ -259,14 +261,13 @@ impl<G: Game> Lobby<G> {
                             | Stage::Elsewhere
                     )
                 ) {
-                    let reason = format!("{error}");
                     send(out, id, &LobbyError { reason });
                 }
             }
-            ServerEvent::Dropped { id, .. } => self.away(id, true, out),
-            ServerEvent::Resumed { id } => self.away(id, false, out),
-            ServerEvent::Disconnected { id, .. } => self.disconnected(id, out),
-            _ => {}
+            PlayerEvent::Dropped(id) => self.away(id, true, out),
+            PlayerEvent::Resumed(id) => self.away(id, false, out),
+            PlayerEvent::Disconnected(id) => self.disconnected(id, out),
+            PlayerEvent::Other => {}
         }
     }
 

@@ -107,6 +107,7 @@ async fn the_game_loop_ends_a_session_at_any_time() {
 
 /// The lobby's client helper: two bots asking for one name log in as "ann" and "ann2",
 /// vote for a kind of game, play it, and are back in the lobby afterwards.
+#[cfg(feature = "client")]
 #[test]
 fn the_client_helper_logs_in_retries_votes_and_plays() {
     use podnet::{Client, ClientCtx, ConnectionListener, ListenerHandlers, SendError};

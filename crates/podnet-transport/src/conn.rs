@@ -28,7 +28,7 @@ use tracing::warn;
 
 use crate::lock::Lock;
 use crate::outbound::{DirectWrite, OutboundQueue, PushError};
-use crate::websocket::{self, WsLink};
+use crate::websocket;
 use crate::{ConnectionConfig, SlowConsumerPolicy};
 use crate::{ConnectionId, DisconnectReason, SendError};
 
@@ -64,9 +64,11 @@ pub(crate) struct Shared {
     is_websocket: bool,
     /// Whether it is in TLS.
     tls: bool,
-    /// A WebSocket peer's link to its current connection's reader: the close answers the
-    /// peer's. Replaced when a resumed session takes a new connection.
-    websocket: Mutex<Option<Arc<WsLink>>>,
+    /// A WebSocket peer's current connection: the code and reason this side's close
+    /// frame answers with, when it is not a plain close (1000 with the `podnet:close`
+    /// reason): the echo of the peer's close, or the peer's violation. The reader sets it;
+    /// whoever closes reads it.
+    close_answer: Mutex<Option<(u16, String)>>,
     /// Set while the session is resumable: a failed connection drops it, not the session.
     resumable: AtomicBool,
     /// What a resumable session keeps between its connections.
@@ -144,7 +146,7 @@ impl Shared {
         // The socket, for writing from the sending thread when nothing is queued (plain
         // TCP; `None` for TLS, whose writes go through its session).
         direct: Option<Arc<dyn DirectWrite>>,
-        websocket: Option<Arc<WsLink>>,
+        is_websocket: bool,
     ) -> Self {
         let close_ms = u64::try_from(config.close_timeout.as_millis()).unwrap_or(u64::MAX);
         // Plain TCP writes straight to the socket; TLS goes through its session.
@@ -169,9 +171,9 @@ impl Shared {
             bad_frames: AtomicU64::new(0),
             rtt_micros: AtomicU64::new(0),
             traffic: crate::stats::Traffic::default(),
-            is_websocket: websocket.is_some(),
+            is_websocket,
             tls,
-            websocket: Mutex::new(websocket),
+            close_answer: Mutex::new(None),
             resumable: AtomicBool::new(false),
             resume_slot: Mutex::new(SessionSlot::default()),
             parked_notify: tokio::sync::Notify::new(),
@@ -183,15 +185,25 @@ impl Shared {
         self.is_websocket
     }
 
-    /// The WebSocket link of the current connection.
-    pub(crate) fn websocket_link(&self) -> Option<Arc<WsLink>> {
-        self.websocket.locked().clone()
+    /// A WebSocket peer sent a close frame (with `code`, if it gave one): this side's
+    /// close answers with the same code. The first answer stands.
+    pub(crate) fn peer_closed_websocket(&self, code: Option<u16>) {
+        self.close_answer
+            .locked()
+            .get_or_insert_with(|| (code.unwrap_or(websocket::NORMAL_CLOSE), String::new()));
     }
 
-    /// A resumed WebSocket session's new connection: its link answers from now on.
-    pub(crate) fn set_websocket_link(self: &Arc<Self>, link: Arc<WsLink>) {
-        link.attach(self);
-        *self.websocket.locked() = Some(link);
+    /// A WebSocket peer broke the protocol: this side closes with the violation's code
+    /// and reason. The first answer stands.
+    pub(crate) fn violated_websocket(&self, violation: &websocket::Violation) {
+        self.close_answer
+            .locked()
+            .get_or_insert_with(|| (violation.code.code(), violation.reason.clone()));
+    }
+
+    /// A resumed session's new connection: nothing to answer yet.
+    pub(crate) fn new_link(&self) {
+        *self.close_answer.locked() = None;
     }
 
     /// The resumable session's state.
@@ -316,8 +328,12 @@ impl Shared {
     /// What goes out last when the reader ended before any close from this side: the
     /// answer to a WebSocket peer's close frame; nothing otherwise.
     pub(crate) fn last_words(&self) -> Bytes {
-        self.websocket_link()
-            .map_or_else(Bytes::new, |link| link.ending())
+        match &*self.close_answer.locked() {
+            Some((code, why)) if self.is_websocket => {
+                websocket::frames::closing(&Bytes::new(), *code, why)
+            }
+            _ => Bytes::new(),
+        }
     }
 
     fn not_connected(&self) -> SendError {
@@ -359,8 +375,11 @@ impl Shared {
     /// `wire_reason`. Returns false if the connection was already closing.
     pub(crate) fn close(&self, reason: DisconnectReason, wire_reason: &str) -> bool {
         let mut frame = podnet_proto::close_frame(wire_reason, &self.config.framing);
-        if let Some(link) = self.websocket_link() {
-            frame = link.closing(&frame, wire_reason);
+        if self.is_websocket {
+            frame = match &*self.close_answer.locked() {
+                Some((code, why)) => websocket::frames::closing(&frame, *code, why),
+                None => websocket::frames::closing(&frame, websocket::NORMAL_CLOSE, wire_reason),
+            };
         }
         // Hold the reason while closing the queue: once the queue is closed the writer can
         // send the close and the peer can answer with end-of-stream, and the reader must

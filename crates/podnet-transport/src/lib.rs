@@ -70,7 +70,6 @@ mod http;
 mod lock;
 mod observe;
 mod outbound;
-mod rewind;
 mod server;
 mod socket;
 mod stats;

@@ -174,7 +174,7 @@ impl Client {
             Arc::new(config.connection),
             CancellationToken::new(),
             direct,
-            None,
+            false,
         ));
         if redial.is_some() {
             // Counted from the first message: the server counts every one after the
@@ -184,7 +184,7 @@ impl Client {
         driver::spawn(
             conn.clone(),
             core,
-            reader,
+            driver::Reading::repod(reader),
             writer,
             ConnOwner {
                 sink,

@@ -82,7 +82,14 @@ impl ConnOwner {
                     debug!(attempt, "reconnected: resuming the session");
                     conn.queue.relink(link.direct);
                     let tracker = redial.tracker.clone();
-                    driver::spawn(conn, core, link.reader, link.writer, self, &tracker);
+                    driver::spawn(
+                        conn,
+                        core,
+                        driver::Reading::repod(link.reader),
+                        link.writer,
+                        self,
+                        &tracker,
+                    );
                     return;
                 }
                 Err(err) => {

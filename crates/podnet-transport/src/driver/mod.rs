@@ -4,8 +4,10 @@
 //! machine's.
 
 mod reader;
+mod wire;
 mod writer;
 
+pub(crate) use wire::Wire;
 pub(crate) use writer::SharedTcpWriter;
 
 use std::sync::Arc;
@@ -81,16 +83,35 @@ pub(crate) type BoxRead = Box<dyn AsyncRead + Unpin + Send>;
 /// A boxed writing half.
 pub(crate) type BoxWrite = Box<dyn AsyncWrite + Unpin + Send>;
 
+/// The reading half of a connection: the stream, the wire it speaks, and what was read
+/// from it already (frames, handed over before anything else is read).
+#[derive(Debug)]
+pub(crate) struct Reading<R> {
+    pub(crate) io: R,
+    pub(crate) wire: Wire,
+    pub(crate) read: bytes::BytesMut,
+}
+
+impl<R> Reading<R> {
+    /// A stream speaking repod framing, nothing read from it yet.
+    pub(crate) fn repod(io: R) -> Self {
+        Self {
+            io,
+            wire: Wire::Repod,
+            read: bytes::BytesMut::new(),
+        }
+    }
+}
+
 /// A connection handed over to the session it resumes.
 pub(crate) struct Handoff {
     pub(crate) token: ResumeToken,
     /// How many of the session's application frames the client had received.
     pub(crate) received: u64,
-    pub(crate) reader: BoxRead,
+    /// Its reading half, with what followed the resume hello.
+    pub(crate) reading: Reading<BoxRead>,
     pub(crate) writer: BoxWrite,
     pub(crate) direct: Option<Arc<dyn crate::outbound::DirectWrite>>,
-    /// A WebSocket connection's link to its reader.
-    pub(crate) websocket: Option<Arc<crate::websocket::WsLink>>,
 }
 
 /// The current time, as the state machine takes it.
@@ -103,7 +124,7 @@ fn now() -> std::time::Instant {
 pub(crate) fn spawn<R, W, O>(
     conn: Arc<Shared>,
     mut core: podnet_proto::Connection,
-    reader: R,
+    reading: Reading<R>,
     writer: W,
     owner: O,
     tracker: &TaskTracker,
@@ -128,8 +149,7 @@ pub(crate) fn spawn<R, W, O>(
     tracker.spawn(
         async move {
             debug!("open");
-            let (end, reader, leftover) =
-                reader::read_loop(&conn, &mut core, reader, &owner, &link).await;
+            let (end, reading) = reader::read_loop(&conn, &mut core, reading, &owner, &link).await;
             let closing_deadline = match end {
                 reader::ReadEnd::Closed(deadline) => deadline,
                 reader::ReadEnd::Lost(reason)
@@ -167,14 +187,17 @@ pub(crate) fn spawn<R, W, O>(
                             return;
                         }
                     };
-                    let reader: BoxRead = Box::new(crate::rewind::Rewind::new(leftover, reader));
+                    let reading = Reading {
+                        io: Box::new(reading.io) as BoxRead,
+                        wire: reading.wire,
+                        read: reading.read,
+                    };
                     owner.handoff(Handoff {
                         token,
                         received,
-                        reader,
+                        reading,
                         writer: Box::new(writer),
                         direct: conn.queue.take_direct(),
-                        websocket: conn.websocket_link(),
                     });
                     // This connection never was a session of its own.
                     conn.queue.abort();

@@ -7,14 +7,16 @@ use std::pin::Pin;
 use bytes::BytesMut;
 use podnet_framing::{BatchDecoder, Decoded};
 use podnet_proto::{Action, RESERVED_PREFIX, ResumeToken};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::{debug, trace, warn};
 
-use super::{Owner, Welcome, now};
+use super::wire::Wire;
+use super::{Owner, Reading, Welcome, now};
 use crate::budget::Budget;
 use crate::conn::Shared;
+use crate::websocket::{Signal, Violation, frames};
 use crate::{DisconnectReason, Incoming};
 
 /// A connection's read buffer starts this small: most game clients send a few small
@@ -131,34 +133,57 @@ pub(super) fn carry_out<O: Owner>(
     flow
 }
 
-/// Reads frames until the connection ends; returns how, with the reading half and what
-/// was read and not handed over (for a handoff).
+/// Reads frames until the connection ends; returns how, with the reading half (its wire
+/// and what was read and not handed over, for a handoff).
 pub(super) async fn read_loop<R, O>(
     conn: &Shared,
     core: &mut podnet_proto::Connection,
-    mut reader: R,
+    reading: Reading<R>,
     owner: &O,
     link: &CancellationToken,
-) -> (ReadEnd, R, BytesMut)
+) -> (ReadEnd, Reading<R>)
 where
     R: AsyncRead + Unpin,
     O: Owner,
 {
     let config = &conn.config;
+    let Reading {
+        io: mut reader,
+        mut wire,
+        read,
+    } = reading;
+    let mut buf = read;
+    buf.reserve(READ_START);
     let mut inbound = Inbound {
         decoder: BatchDecoder::new(&config.framing).with_reserved_prefix(RESERVED_PREFIX),
         read_bytes: 0,
-        buf: BytesMut::with_capacity(READ_START),
+        buf,
         budget: Budget::new(config.max_inbound_bytes),
     };
-    let end = read_frames(conn, core, &mut reader, owner, link, &mut inbound).await;
-    (end, reader, inbound.buf)
+    let end = read_frames(
+        conn,
+        core,
+        &mut reader,
+        &mut wire,
+        owner,
+        link,
+        &mut inbound,
+    )
+    .await;
+    let reading = Reading {
+        io: reader,
+        wire,
+        read: inbound.buf,
+    };
+    (end, reading)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn read_frames<R, O>(
     conn: &Shared,
     core: &mut podnet_proto::Connection,
     reader: &mut R,
+    wire: &mut Wire,
     owner: &O,
     link: &CancellationToken,
     inbound: &mut Inbound,
@@ -185,6 +210,9 @@ where
     let timer = tokio::time::sleep_until(Instant::now());
     tokio::pin!(timer);
     let mut chunk = READ_START;
+    // What was read before the loop (past a resume hello, or after a WebSocket upgrade
+    // request) is handed over first, as a read would be.
+    let mut primed = !inbound.buf.is_empty() || wire.has_input();
 
     loop {
         // A close asked for while the session was resuming waits for the resume, so that
@@ -204,90 +232,112 @@ where
             buf.reserve(chunk);
         }
         let room = buf.capacity() - buf.len();
+        let before = if primed { 0 } else { buf.len() };
 
-        tokio::select! {
-            biased;
-            () = &mut cut => {
-                if conn.abort.is_cancelled() {
-                    return ReadEnd::Closed(core.closing_deadline());
-                }
-                let error = conn
-                    .slot()
-                    .link_error
-                    .take()
-                    .unwrap_or_else(|| "the connection was replaced".to_owned());
-                return ReadEnd::Lost(DisconnectReason::Io { error });
-            }
-            () = &mut close_asked, if !close_wanted => {
-                close_wanted = true;
-                continue;
-            }
-            () = &mut timer, if wake_at.is_some() => {
-                core.handle_timeout(now());
-                match carry_out(conn, core, owner) {
-                    Flow::Stop => return ReadEnd::Closed(core.closing_deadline()),
-                    Flow::Lost(reason) => return ReadEnd::Lost(reason),
-                    _ => {}
-                }
-            }
-            read = reader.read_buf(buf) => {
-                match read {
-                    Ok(0) => {
-                        let mid_frame = inbound
-                            .decoder
-                            .is_mid_frame(&inbound.buf)
-                            .then_some(inbound.buf.len());
-                        let reason = core.peer_closed(mid_frame);
-                        if core.survives_drop() {
-                            return ReadEnd::Lost(reason);
-                        }
-                        conn.record(reason);
+        let read = if std::mem::take(&mut primed) {
+            Ok(None)
+        } else {
+            tokio::select! {
+                biased;
+                () = &mut cut => {
+                    if conn.abort.is_cancelled() {
                         return ReadEnd::Closed(core.closing_deadline());
                     }
-                    Ok(read) => {
-                        inbound.read_bytes += read;
-                        if read >= room {
-                            chunk = (chunk * 2).min(READ_CHUNK);
-                        }
-                    }
-                    Err(err) => {
-                        if let Some(violation) = crate::websocket::violation_text(&err) {
-                            // The WebSocket under the framing was broken by the peer:
-                            // closed gracefully, with the reason, as a bad frame would be.
-                            warn!(%violation, "protocol error: closing");
-                            core.on_protocol_violation(violation);
-                            if carry_out(conn, core, owner) == Flow::Stop {
-                                return ReadEnd::Closed(core.closing_deadline());
-                            }
-                            continue;
-                        }
-                        debug!(%err, "read failed");
-                        let reason = DisconnectReason::Io { error: err.to_string() };
-                        if core.survives_drop() {
-                            return ReadEnd::Lost(reason);
-                        }
-                        conn.abort_with(reason);
-                        return ReadEnd::Closed(None);
-                    }
+                    let error = conn
+                        .slot()
+                        .link_error
+                        .take()
+                        .unwrap_or_else(|| "the connection was replaced".to_owned());
+                    return ReadEnd::Lost(DisconnectReason::Io { error });
                 }
-                core.on_read(now());
-                // The peer spoke: the next reply may go out from the sending thread.
-                conn.direct_ok.store(true, std::sync::atomic::Ordering::Relaxed);
-                if closing {
-                    inbound.buf.clear();
+                () = &mut close_asked, if !close_wanted => {
+                    close_wanted = true;
                     continue;
                 }
-                match inbound.hand_over(conn, core, owner, aborted.as_mut()).await {
-                    Flow::Stop => return ReadEnd::Closed(core.closing_deadline()),
-                    Flow::Lost(reason) => return ReadEnd::Lost(reason),
-                    Flow::Handoff { token, received } => {
-                        return ReadEnd::Handoff { token, received };
+                () = &mut timer, if wake_at.is_some() => {
+                    core.handle_timeout(now());
+                    match carry_out(conn, core, owner) {
+                        Flow::Stop => return ReadEnd::Closed(core.closing_deadline()),
+                        Flow::Lost(reason) => return ReadEnd::Lost(reason),
+                        _ => {}
                     }
-                    Flow::Continue | Flow::Closing => {}
+                    continue;
                 }
+                read = wire.read(reader, buf) => read.map(Some),
+            }
+        };
+        match read {
+            Ok(Some(0)) => {
+                let mid_frame = inbound
+                    .decoder
+                    .is_mid_frame(&inbound.buf)
+                    .then_some(inbound.buf.len());
+                let reason = core.peer_closed(mid_frame);
+                if core.survives_drop() {
+                    return ReadEnd::Lost(reason);
+                }
+                conn.record(reason);
+                return ReadEnd::Closed(core.closing_deadline());
+            }
+            Ok(Some(read)) if read >= room => chunk = (chunk * 2).min(READ_CHUNK),
+            Ok(_) => {}
+            Err(err) => {
+                debug!(%err, "read failed");
+                let reason = DisconnectReason::Io {
+                    error: err.to_string(),
+                };
+                if core.survives_drop() {
+                    return ReadEnd::Lost(reason);
+                }
+                conn.abort_with(reason);
+                return ReadEnd::Closed(None);
+            }
+        }
+        let violation = decode_wire(conn, wire, &mut inbound.buf);
+        inbound.read_bytes += inbound.buf.len().saturating_sub(before);
+        core.on_read(now());
+        // The peer spoke: the next reply may go out from the sending thread.
+        conn.direct_ok
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if closing {
+            inbound.buf.clear();
+            continue;
+        }
+        match inbound.hand_over(conn, core, owner, aborted.as_mut()).await {
+            Flow::Stop => return ReadEnd::Closed(core.closing_deadline()),
+            Flow::Lost(reason) => return ReadEnd::Lost(reason),
+            Flow::Handoff { token, received } => {
+                return ReadEnd::Handoff { token, received };
+            }
+            Flow::Continue | Flow::Closing => {}
+        }
+        if let Some(violation) = violation {
+            // The peer broke the WebSocket under the framing: closed gracefully, with the
+            // reason, as a bad frame would be; what it sent before is handed over.
+            conn.violated_websocket(&violation);
+            warn!(%violation, "protocol error: closing");
+            core.on_protocol_violation(violation.to_string());
+            if carry_out(conn, core, owner) == Flow::Stop {
+                return ReadEnd::Closed(core.closing_deadline());
             }
         }
     }
+}
+
+/// Decodes a WebSocket's input into repod frames in `frames`, answering pings and noting
+/// the peer's close; returns the peer's violation, if it broke the protocol.
+fn decode_wire(conn: &Shared, wire: &mut Wire, frames: &mut BytesMut) -> Option<Violation> {
+    while let Some(signal) = wire.decode(frames) {
+        match signal {
+            // A peer that pings and does not read fills its own queue: the pong is
+            // dropped like any send to a full queue.
+            Signal::Ping(payload) => drop(conn.queue.push_control(None, frames::pong(&payload))),
+            // What was decoded before the close goes first; the next read is the end.
+            Signal::Closed(code) => conn.peer_closed_websocket(code),
+            Signal::Violation(violation) => return Some(violation),
+        }
+    }
+    None
 }
 
 /// The reading side of a connection, between reads.

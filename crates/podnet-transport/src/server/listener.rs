@@ -23,7 +23,6 @@ use crate::conn::Shared;
 use crate::driver::{self, Owner, SharedTcpWriter, Welcome};
 use crate::event::Received;
 use crate::outbound::DirectWrite;
-use crate::websocket::WsLink;
 use crate::{ConnectionId, DisconnectReason, Incoming, ServerEvent, TransportError, socket};
 use podnet_framing::FramingError;
 
@@ -136,11 +135,8 @@ impl Inner {
             self.connection_config.clone(),
             self.abort_all.child_token(),
             halves.direct,
-            halves.websocket.clone(),
+            matches!(halves.reading.wire, driver::Wire::WebSocket(_)),
         ));
-        if let Some(link) = &halves.websocket {
-            link.attach(&conn);
-        }
         // Its id goes into the resume token it may be granted.
         let core = podnet_proto::Connection::server(self.settings.clone(), started).with_id(id);
         self.registry.insert(id, conn.clone());
@@ -156,7 +152,7 @@ impl Inner {
         driver::spawn(
             conn,
             core,
-            halves.reader,
+            halves.reading,
             halves.writer,
             owner,
             &self.tracker,
@@ -219,10 +215,9 @@ impl Inner {
                     }
                     let (reader, writer) = tokio::io::split(stream);
                     let halves = Halves {
-                        reader,
+                        reading: driver::Reading::repod(reader),
                         writer,
                         direct: None,
-                        websocket: None,
                     };
                     inner.start_connection(id, halves, peer, handshaken);
                     return;
@@ -358,12 +353,10 @@ impl Owner for ConnOwner {
 
 /// A connection's two halves, ready to be served.
 pub(super) struct Halves<R, W> {
-    pub(super) reader: R,
+    pub(super) reading: driver::Reading<R>,
     pub(super) writer: W,
     /// The socket, for writes straight from the sending thread (plain TCP).
     pub(super) direct: Option<Arc<dyn DirectWrite>>,
-    /// A WebSocket peer's link between its reader and its sending side.
-    pub(super) websocket: Option<Arc<WsLink>>,
 }
 
 impl Halves<OwnedReadHalf, SharedTcpWriter> {
@@ -373,10 +366,9 @@ impl Halves<OwnedReadHalf, SharedTcpWriter> {
         let writer = Arc::new(writer);
         let direct: Arc<dyn DirectWrite> = writer.clone();
         Self {
-            reader,
+            reading: driver::Reading::repod(reader),
             writer: SharedTcpWriter(writer),
             direct: Some(direct),
-            websocket: None,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! How a connection opens on a server that also takes WebSocket clients: its first byte
 //! says whether it is repod framing or an HTTP request; an HTTP request is answered (the
 //! WebSocket upgrade, a page, or a refusal), and an upgraded connection is served like any
-//! other: read through a [`WsReader`], written to as a TCP peer is (each frame with its
-//! WebSocket header).
+//! other: its reader decodes the WebSocket (`Wire::WebSocket`), and it is written to as
+//! a TCP peer is (each frame with its WebSocket header).
 
 use std::io;
 use std::net::SocketAddr;
@@ -18,8 +18,9 @@ use super::Inner;
 use super::listener::Halves;
 use crate::ConnectionId;
 use crate::config::WebSocketConfig;
+use crate::driver::Wire;
 use crate::http::{self, Endpoint, Route};
-use crate::websocket::{self, WsLink, WsReader};
+use crate::websocket::{self, WsDecoder};
 
 /// How long a refused HTTP client is given to read the answer.
 const REFUSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
@@ -65,19 +66,8 @@ impl Inner {
             match sniffed {
                 Sniffed::Repod => inner.start_connection(id, Halves::tcp(stream), peer, accepted),
                 Sniffed::WebSocket { leftover, config } => {
-                    let link = WsLink::new();
-                    let Halves {
-                        reader,
-                        writer,
-                        direct,
-                        ..
-                    } = Halves::tcp(stream);
-                    let halves = Halves {
-                        reader: inner.ws_reader(reader, leftover, &link, &config),
-                        writer,
-                        direct,
-                        websocket: Some(link),
-                    };
+                    let mut halves = Halves::tcp(stream);
+                    halves.reading.wire = inner.websocket_wire(leftover, &config);
                     let now = tokio::time::Instant::now().into_std();
                     inner.start_connection(id, halves, peer, now);
                 }
@@ -131,12 +121,13 @@ impl Inner {
         let mut buf = BytesMut::with_capacity(1024);
         let read = tokio::time::timeout(self.hello_wait, io.read_buf(&mut buf)).await;
         if !(matches!(read, Ok(Ok(n)) if n > 0) && websocket::is_http(buf[0])) {
-            let (reader, writer) = tokio::io::split(crate::rewind::Rewind::new(buf, io));
+            let (reader, writer) = tokio::io::split(io);
+            let mut reading = crate::driver::Reading::repod(reader);
+            reading.read = buf;
             let halves = Halves {
-                reader,
+                reading,
                 writer,
                 direct: None,
-                websocket: None,
             };
             self.start_connection(id, halves, peer, accepted);
             return;
@@ -145,32 +136,26 @@ impl Inner {
             self.admission().ended(id);
             return;
         };
-        let link = WsLink::new();
         let (reader, writer) = tokio::io::split(io);
+        let mut reading = crate::driver::Reading::repod(reader);
+        reading.wire = self.websocket_wire(buf, &config);
         let halves = Halves {
-            reader: self.ws_reader(reader, buf, &link, &config),
+            reading,
             writer,
             direct: None,
-            websocket: Some(link),
         };
         let now = tokio::time::Instant::now().into_std();
         self.start_connection(id, halves, peer, now);
     }
 
-    fn ws_reader<R>(
-        &self,
-        reader: R,
-        leftover: BytesMut,
-        link: &Arc<WsLink>,
-        config: &WebSocketConfig,
-    ) -> WsReader<R> {
-        WsReader::new(
-            reader,
+    /// The wire of a WebSocket connection past its upgrade; `leftover` is what followed
+    /// the request.
+    fn websocket_wire(&self, leftover: BytesMut, config: &WebSocketConfig) -> Wire {
+        Wire::WebSocket(Box::new(WsDecoder::new(
             leftover,
-            Arc::clone(link),
             self.connection_config.framing.max_frame_length,
             config.max_fragments,
-        )
+        )))
     }
 
     /// Reads the HTTP request `io` opened with (`buf` holds its start) and answers it.

@@ -152,9 +152,7 @@ impl Inner {
                 return refuse(handoff, "the session has ended").await;
             }
             debug!(%id, received = handoff.received, "resuming the session");
-            if let Some(link) = handoff.websocket {
-                session.set_websocket_link(link);
-            }
+            session.new_link();
             session.queue.relink(handoff.direct);
             let owner = ConnOwner {
                 id,
@@ -164,7 +162,7 @@ impl Inner {
             driver::spawn(
                 session,
                 core,
-                handoff.reader,
+                handoff.reading,
                 handoff.writer,
                 owner,
                 &inner.tracker,
@@ -216,11 +214,17 @@ async fn take_parked(session: &Shared) -> Option<podnet_proto::Connection> {
 
 /// Tells a connection that could not take its session over why, and closes it.
 async fn refuse(handoff: Handoff, why: &str) {
-    let Handoff { reader, writer, .. } = handoff;
-    let frame = podnet_proto::close_frame(
-        &podnet_proto::refusal_reason(why),
+    let Handoff {
+        reading, writer, ..
+    } = handoff;
+    let reason = podnet_proto::refusal_reason(why);
+    let mut frame = podnet_proto::close_frame(
+        &reason,
         &podnet_proto::podnet_framing::FramingConfig::default(),
     );
-    let mut io = tokio::io::join(reader, writer);
+    if matches!(reading.wire, crate::driver::Wire::WebSocket(_)) {
+        frame = crate::websocket::frames::closing(&frame, crate::websocket::NORMAL_CLOSE, &reason);
+    }
+    let mut io = tokio::io::join(reading.io, writer);
     crate::socket::last_words(&mut io, &frame, REFUSE_LINGER).await;
 }

@@ -19,7 +19,7 @@ pub(crate) enum CloseCode {
 }
 
 impl CloseCode {
-    pub(crate) fn code(self) -> u16 {
+    pub(crate) const fn code(self) -> u16 {
         match self {
             Self::Normal => 1000,
             Self::Protocol => 1002,
@@ -51,15 +51,6 @@ impl Violation {
             reason: reason.into(),
         }
     }
-
-    /// The violation an I/O error carries, if it is one.
-    pub(crate) fn of(err: &std::io::Error) -> Option<&Self> {
-        err.get_ref()?.downcast_ref()
-    }
-
-    pub(crate) fn into_io(self) -> std::io::Error {
-        std::io::Error::new(std::io::ErrorKind::InvalidData, self)
-    }
 }
 
 impl fmt::Display for Violation {
@@ -67,8 +58,6 @@ impl fmt::Display for Violation {
         write!(f, "websocket: {}", self.reason)
     }
 }
-
-impl std::error::Error for Violation {}
 
 /// The payload of a close frame: the code, then the reason cut to fit the 123 bytes a
 /// control frame leaves (at a character boundary).
@@ -94,9 +83,8 @@ mod tests {
     }
 
     #[test]
-    fn violations_travel_in_io_errors() {
-        let err = Violation::new(CloseCode::TooBig, "big").into_io();
-        assert_eq!(Violation::of(&err).map(|v| v.code), Some(CloseCode::TooBig));
-        assert_eq!(err.to_string(), "websocket: big");
+    fn violations_say_they_are_websocket_ones() {
+        let violation = Violation::new(CloseCode::TooBig, "big");
+        assert_eq!(violation.to_string(), "websocket: big");
     }
 }

@@ -1,105 +1,137 @@
-//! The reading half of a WebSocket as a stream of repod frames: the driver reads it
-//! exactly as it reads a TCP socket. Pings are answered through the connection's queue;
-//! a close frame from the peer, or a violation, is noted on the [`WsLink`] so that this
-//! side's close frame answers it.
+//! The reading side of a WebSocket connection, sans IO: raw input in, repod frames out,
+//! and what else the peer said (a ping, its close, a violation) as results of their own.
 
-use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, ready};
-
-use bytes::BytesMut;
-use tokio::io::{AsyncRead, ReadBuf};
+use bytes::{Bytes, BytesMut};
 
 use super::close::Violation;
 use super::inbound::{Inbound, Step};
-use super::link::WsLink;
 
 /// Raw input is read in steps of this size.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// The reading half of a WebSocket over `R`, read as a stream of repod frames.
+/// What a WebSocket peer sent besides messages.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// A ping: answer with a pong carrying this payload.
+    Ping(Bytes),
+    /// Its close frame, with its code if it gave one: nothing more is read, and this
+    /// side's close answers with the same code.
+    Closed(Option<u16>),
+    /// It broke the protocol or a limit: nothing more is read, and the connection closes
+    /// with the violation's code and reason.
+    Violation(Violation),
+}
+
+/// The decoder of one WebSocket connection's input: what was read and not decoded yet,
+/// and where the decoding stands.
 #[derive(Debug)]
-pub(crate) struct WsReader<R> {
-    io: R,
+pub(crate) struct WsDecoder {
     /// Raw input not decoded yet.
     raw: BytesMut,
     inbound: Inbound,
-    link: Arc<WsLink>,
-    /// The peer broke the protocol: the connection is failed (RFC 6455, 7.1.7) and
-    /// nothing more is read.
-    failed: bool,
+    /// The peer closed or broke the protocol: nothing more is decoded.
+    over: bool,
 }
 
-impl<R> WsReader<R> {
-    /// Reads `io`, past the upgrade; `leftover` is what was read after the request.
-    pub(crate) fn new(
-        io: R,
-        leftover: BytesMut,
-        link: Arc<WsLink>,
-        max_message: usize,
-        max_fragments: usize,
-    ) -> Self {
+impl WsDecoder {
+    /// A decoder for the input past the upgrade; `leftover` is what was read after the
+    /// request. Messages over `max_message` bytes or in more than `max_fragments`
+    /// fragments are violations.
+    pub(crate) fn new(leftover: BytesMut, max_message: usize, max_fragments: usize) -> Self {
         Self {
-            io,
             raw: leftover,
             inbound: Inbound::new(max_message, max_fragments),
-            link,
-            failed: false,
+            over: false,
         }
     }
-}
 
-impl<R: AsyncRead + Unpin> AsyncRead for WsReader<R> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.failed {
-            return Poll::Ready(Ok(()));
+    /// Where the next read goes, with room made for it; `None` once the peer closed or
+    /// broke the protocol (reading is over).
+    pub(crate) fn input(&mut self) -> Option<&mut BytesMut> {
+        if self.over {
+            return None;
         }
-        let start = buf.filled().len();
-        loop {
-            match this.inbound.decode(&mut this.raw, buf) {
-                Ok(Step::OutputFull) => return Poll::Ready(Ok(())),
-                Ok(Step::NeedInput) => {
-                    if buf.filled().len() > start {
-                        return Poll::Ready(Ok(()));
-                    }
-                    if this.raw.capacity() - this.raw.len() < READ_CHUNK / 4 {
-                        this.raw.reserve(READ_CHUNK);
-                    }
-                    let n = ready!(tokio_util::io::poll_read_buf(
-                        Pin::new(&mut this.io),
-                        cx,
-                        &mut this.raw
-                    ))?;
-                    if n == 0 {
-                        // End of stream without a close frame (a cut): the driver sees the
-                        // end of its stream too.
-                        return Poll::Ready(Ok(()));
-                    }
-                }
-                Ok(Step::Ping(payload)) => this.link.pong(&payload),
-                Ok(Step::Closed(peer)) => {
-                    this.link.peer_closed(peer.map(|(code, _)| code));
-                    // What was decoded before the close goes first; then the end.
-                    return Poll::Ready(Ok(()));
-                }
-                Err(violation) => {
-                    this.link.violated(&violation);
-                    this.failed = true;
-                    return Poll::Ready(Err(violation.into_io()));
-                }
+        if self.raw.capacity() - self.raw.len() < READ_CHUNK / 4 {
+            self.raw.reserve(READ_CHUNK);
+        }
+        Some(&mut self.raw)
+    }
+
+    /// Whether input waits to be decoded.
+    pub(crate) fn has_input(&self) -> bool {
+        !self.over && !self.raw.is_empty()
+    }
+
+    /// Decodes the input read so far into `frames`, as repod frames, until it is all
+    /// decoded (`None`) or the peer said something else, which is returned (after a
+    /// ping, call again).
+    pub(crate) fn decode(&mut self, frames: &mut BytesMut) -> Option<Signal> {
+        if self.over {
+            return None;
+        }
+        match self.inbound.decode(&mut self.raw, frames) {
+            // `frames` grows as needed: the output is never full.
+            Ok(Step::NeedInput | Step::OutputFull) => None,
+            Ok(Step::Ping(payload)) => Some(Signal::Ping(payload)),
+            Ok(Step::Closed(peer)) => {
+                self.over = true;
+                Some(Signal::Closed(peer.map(|(code, _)| code)))
+            }
+            Err(violation) => {
+                self.over = true;
+                self.raw = BytesMut::new();
+                Some(Signal::Violation(violation))
             }
         }
     }
 }
 
-/// Whether `err` is the peer breaking the WebSocket protocol (the connection then closes
-/// gracefully, with the violation's reason), and its text.
-pub(crate) fn violation_text(err: &io::Error) -> Option<String> {
-    Violation::of(err).map(ToString::to_string)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A masked client frame with a payload under 126 bytes.
+    fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [1u8, 2, 3, 4];
+        let mut out = vec![first, 0x80 | payload.len() as u8];
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    }
+
+    #[test]
+    fn messages_pings_and_the_close_come_out_in_order() {
+        let mut input = client_frame(0x82, b"one");
+        input.extend(client_frame(0x89, b"hi"));
+        input.extend(client_frame(0x82, b"two"));
+        input.extend(client_frame(0x88, &[0x03, 0xe8]));
+        input.extend(client_frame(0x82, b"after the close"));
+        let mut decoder = WsDecoder::new(BytesMut::from(&input[..]), 1024, 4);
+        let mut frames = BytesMut::new();
+        assert_eq!(
+            decoder.decode(&mut frames),
+            Some(Signal::Ping(Bytes::from_static(b"hi")))
+        );
+        assert_eq!(&frames[..], b"\0\0\0\x03one");
+        assert_eq!(
+            decoder.decode(&mut frames),
+            Some(Signal::Closed(Some(1000)))
+        );
+        assert_eq!(&frames[..], b"\0\0\0\x03one\0\0\0\x03two");
+        assert_eq!(decoder.decode(&mut frames), None);
+        assert!(decoder.input().is_none(), "nothing is read after the close");
+    }
+
+    #[test]
+    fn a_violation_ends_the_input() {
+        let mut decoder = WsDecoder::new(BytesMut::from(&client_frame(0x81, b"text")[..]), 1024, 4);
+        let mut frames = BytesMut::new();
+        match decoder.decode(&mut frames) {
+            Some(Signal::Violation(v)) => assert_eq!(v.code.code(), 1003),
+            other => panic!("expected a violation, got {other:?}"),
+        }
+        assert!(frames.is_empty());
+        assert!(!decoder.has_input());
+        assert!(decoder.input().is_none());
+    }
 }

@@ -96,5 +96,8 @@ pub use info::ServerInfo;
 pub use podnet_framing;
 pub use rate::TokenBucket;
 pub use reason::{DisconnectReason, Ending};
-pub use resume::{RESUME_BUSY, RESUME_REFUSED, ResumeSettings, ResumeToken, refusal_reason};
+pub use resume::{
+    RESUME_BUSY, RESUME_REFUSED, ResumeGate, ResumeRefusal, ResumeSettings, ResumeToken,
+    SessionView, refusal_reason,
+};
 pub use types::{ConnectionKind, ConnectionType, ConnectionTypes};

@@ -230,6 +230,117 @@ impl Receipts {
     }
 }
 
+/// Why a server refuses a resume. Its text is what the client is told, after
+/// [`RESUME_REFUSED`] (or as [`RESUME_BUSY`], for [`Busy`](Self::Busy)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResumeRefusal {
+    /// The server grants no resumable sessions.
+    Disabled,
+    /// Too many resume attempts right now: the client tries again.
+    Busy,
+    /// The token is another server's, or from before this one restarted.
+    OtherInstance,
+    /// The session the token names has ended (or never was).
+    Ended,
+    /// The token is not the session's (stale, or someone else's).
+    WrongToken,
+    /// The session began over the other transport (WebSocket or TCP): what it keeps is
+    /// framed for that one.
+    OtherTransport,
+}
+
+impl fmt::Display for ResumeRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Disabled => "this server does not resume sessions",
+            Self::Busy => RESUME_BUSY,
+            Self::OtherInstance => {
+                "the token is from another server, or from before this server restarted: \
+                 the session is gone"
+            }
+            Self::Ended => "the session has ended",
+            Self::WrongToken => "the token is not this session's (a stale token, or another's)",
+            Self::OtherTransport => {
+                "a session resumes over the transport it began on (WebSocket, or TCP)"
+            }
+        })
+    }
+}
+
+/// What a server knows of the session a resume token names, when a connection presents
+/// the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionView {
+    /// It is still open, as a session (not closed, not ended).
+    pub open: bool,
+    /// It is resumable, and the token presented is its current one (or its previous
+    /// one, until the client confirmed the new one).
+    pub token_matches: bool,
+    /// It began over WebSocket.
+    pub websocket: bool,
+}
+
+/// A server's rules for resume attempts, in the order they apply: resume on at all, then
+/// the attempt rate (a refused attempt never takes a token of it ahead of time), then the
+/// token's server instance, then the session's state, its token, and its transport.
+///
+/// ```
+/// use podnet_proto::{ConnectionId, ResumeGate, ResumeRefusal, ResumeToken, SessionView};
+///
+/// let gate = ResumeGate { enabled: true, instance: 7 };
+/// let token = ResumeToken::mint(7, ConnectionId::from_raw(1));
+/// let live = SessionView { open: true, token_matches: true, websocket: false };
+/// assert_eq!(gate.judge(&token, false, || true, |_| Some(live)), Ok(()));
+/// assert_eq!(gate.judge(&token, true, || true, |_| Some(live)), Err(ResumeRefusal::OtherTransport));
+/// assert_eq!(gate.judge(&token, false, || false, |_| Some(live)), Err(ResumeRefusal::Busy));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumeGate {
+    /// The server grants resumable sessions.
+    pub enabled: bool,
+    /// The server instance its tokens carry.
+    pub instance: u64,
+}
+
+impl ResumeGate {
+    /// Judges an attempt to resume with `token` over a connection that is WebSocket or
+    /// not (`over_websocket`). `within_rate` takes one attempt from the rate limit
+    /// (called only if resume is on); `session` looks the token's session up (called
+    /// only for a token of this instance).
+    ///
+    /// # Errors
+    ///
+    /// The first rule the attempt breaks.
+    pub fn judge(
+        &self,
+        token: &ResumeToken,
+        over_websocket: bool,
+        within_rate: impl FnOnce() -> bool,
+        session: impl FnOnce(ConnectionId) -> Option<SessionView>,
+    ) -> Result<(), ResumeRefusal> {
+        if !self.enabled {
+            return Err(ResumeRefusal::Disabled);
+        }
+        if !within_rate() {
+            return Err(ResumeRefusal::Busy);
+        }
+        if token.instance() != self.instance {
+            return Err(ResumeRefusal::OtherInstance);
+        }
+        let Some(session) = session(token.id()).filter(|s| s.open) else {
+            return Err(ResumeRefusal::Ended);
+        };
+        if !session.token_matches {
+            return Err(ResumeRefusal::WrongToken);
+        }
+        if session.websocket != over_websocket {
+            return Err(ResumeRefusal::OtherTransport);
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

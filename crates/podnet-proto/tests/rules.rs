@@ -669,3 +669,97 @@ fn reserved_prefix() {
     assert!(!is_reserved("Podnet:ping"));
     let _ = ConnectionConfig::default();
 }
+
+/// A resume attempt is judged by the rules in order, and each refusal says its own reason;
+/// a refused attempt takes nothing from the rate it was not asked about.
+#[test]
+fn resume_attempts_are_judged_in_order() {
+    use podnet_proto::{ConnectionId, ResumeGate, ResumeRefusal, ResumeToken, SessionView};
+
+    let gate = ResumeGate {
+        enabled: true,
+        instance: 42,
+    };
+    let token = ResumeToken::mint(42, ConnectionId::from_raw(3));
+    let live = SessionView {
+        open: true,
+        token_matches: true,
+        websocket: false,
+    };
+    let judge = |gate: &ResumeGate,
+                 token: &ResumeToken,
+                 ws: bool,
+                 rate: bool,
+                 view: Option<SessionView>| {
+        let mut asked_rate = false;
+        let verdict = gate.judge(
+            token,
+            ws,
+            || {
+                asked_rate = true;
+                rate
+            },
+            |id| {
+                assert_eq!(id, token.id(), "the session the token names is looked up");
+                view
+            },
+        );
+        (verdict, asked_rate)
+    };
+
+    assert_eq!(
+        judge(&gate, &token, false, true, Some(live)),
+        (Ok(()), true)
+    );
+    let off = ResumeGate {
+        enabled: false,
+        ..gate
+    };
+    assert_eq!(
+        judge(&off, &token, false, true, Some(live)),
+        (Err(ResumeRefusal::Disabled), false),
+        "no rate is spent on a server without resume"
+    );
+    assert_eq!(
+        judge(&gate, &token, false, false, Some(live)).0,
+        Err(ResumeRefusal::Busy)
+    );
+    let foreign = ResumeToken::mint(43, ConnectionId::from_raw(3));
+    assert_eq!(
+        judge(&gate, &foreign, false, true, Some(live)).0,
+        Err(ResumeRefusal::OtherInstance)
+    );
+    assert_eq!(
+        judge(&gate, &token, false, true, None).0,
+        Err(ResumeRefusal::Ended)
+    );
+    let closed = SessionView {
+        open: false,
+        ..live
+    };
+    assert_eq!(
+        judge(&gate, &token, false, true, Some(closed)).0,
+        Err(ResumeRefusal::Ended)
+    );
+    let stale = SessionView {
+        token_matches: false,
+        ..live
+    };
+    assert_eq!(
+        judge(&gate, &token, false, true, Some(stale)).0,
+        Err(ResumeRefusal::WrongToken)
+    );
+    assert_eq!(
+        judge(&gate, &token, true, true, Some(live)).0,
+        Err(ResumeRefusal::OtherTransport)
+    );
+    // What the client is told: busy as it is (it tries again), the rest refused for good.
+    assert_eq!(
+        podnet_proto::refusal_reason(&ResumeRefusal::Busy.to_string()),
+        podnet_proto::RESUME_BUSY
+    );
+    assert!(
+        podnet_proto::refusal_reason(&ResumeRefusal::WrongToken.to_string())
+            .starts_with(podnet_proto::RESUME_REFUSED)
+    );
+}

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use podnet_proto::{RESUME_BUSY, ResumeToken};
+use podnet_proto::{ResumeGate, ResumeToken, SessionView};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info};
 
@@ -23,39 +23,27 @@ const REFUSE_LINGER: Duration = Duration::from_secs(1);
 
 impl Inner {
     /// Whether the connection `conn` may resume the session `token` names; `Err` says why
-    /// not, as the client is told.
+    /// not, as the client is told. The rules are the protocol's ([`ResumeGate`]).
     pub(super) fn check_resume(&self, conn: &Shared, token: &ResumeToken) -> Result<(), String> {
-        if self.resume.is_none() {
-            return Err("this server does not resume sessions".to_owned());
-        }
-        let now = tokio::time::Instant::now().into_std();
-        // Refused, not delayed: a refused attempt must not take a token ahead of time, or a
-        // flood of them would keep every real resume waiting behind its debt.
-        if !self.resume_rate().try_take(now) {
-            return Err(RESUME_BUSY.to_owned());
-        }
-        if token.instance() != self.instance {
-            return Err(
-                "the token is from another server, or from before this server restarted: \
-                 the session is gone"
-                    .to_owned(),
-            );
-        }
-        let session = self.registry.get(token.id());
-        let Some(session) = session.filter(|s| s.is_session() && s.is_open()) else {
-            return Err("the session has ended".to_owned());
+        let gate = ResumeGate {
+            enabled: self.resume.is_some(),
+            instance: self.instance,
         };
-        if !(session.is_resumable() && session.token_matches(token)) {
-            return Err("the token is not this session's (a stale token, or another's)".to_owned());
-        }
-        // Only to the token's holder: a session resumes over the transport it began on
-        // (its kept messages are framed for it).
-        if session.is_websocket() != conn.is_websocket() {
-            return Err(
-                "a session resumes over the transport it began on (WebSocket, or TCP)".to_owned(),
-            );
-        }
-        Ok(())
+        let now = tokio::time::Instant::now().into_std();
+        gate.judge(
+            token,
+            conn.is_websocket(),
+            || self.resume_rate().try_take(now),
+            |id| {
+                let session = self.registry.get(id)?;
+                Some(SessionView {
+                    open: session.is_session() && session.is_open(),
+                    token_matches: session.is_resumable() && session.token_matches(token),
+                    websocket: session.is_websocket(),
+                })
+            },
+        )
+        .map_err(|refusal| refusal.to_string())
     }
 
     /// Keeps a session whose connection dropped for `reason`, with its protocol state, for

@@ -67,6 +67,87 @@ pub fn frames(data: &[u8]) {
     }
 }
 
+/// A WebSocket client's bytes, decoded all at once and in pieces whose sizes follow from
+/// `data[0]` (which also sets the message and fragment limits): both must give the same
+/// repod frames and the same signals (the decoder holds no state that depends on how reads
+/// were cut). Every whole frame is within the message limit and passes the payload
+/// checks, and nothing is decoded after a close or a violation.
+pub fn websocket(data: &[u8]) {
+    let Some((&setting, stream)) = data.split_first() else {
+        return;
+    };
+    let max_message = 8 + usize::from(setting) * 8;
+    let max_fragments = 1 + usize::from(setting % 8);
+    let whole = run_websocket(max_message, max_fragments, std::iter::once(stream));
+    let cut = run_websocket(max_message, max_fragments, Pieces::new(stream, setting));
+    assert_eq!(
+        whole, cut,
+        "cutting the stream changed what the decoder read"
+    );
+
+    let config = FramingConfig::default().with_max_frame_length(max_message.max(16));
+    let mut frames = BytesMut::from(&whole.frames[..]);
+    let mut codec = podnet_framing::FrameCodec::new(&config);
+    while let Some(frame) = codec
+        .decode(&mut frames)
+        .expect("the decoder writes whole frames")
+    {
+        assert!(
+            frame.len() <= max_message,
+            "a message over the limit got through"
+        );
+        check_payload(frame, &config);
+    }
+    // A message the input ended in the middle of is partly out (its payload streams out
+    // as it arrives); after a close or a violation, every frame is whole.
+    assert!(
+        frames.is_empty() || !whole.over,
+        "the decoder ended with half a frame"
+    );
+}
+
+/// What a WebSocket decoder made of a stream: the repod frames, in order, and the signals
+/// it gave, as text.
+#[derive(Debug, PartialEq)]
+struct WsRun {
+    frames: Vec<u8>,
+    signals: Vec<String>,
+    over: bool,
+}
+
+fn run_websocket<'a>(
+    max_message: usize,
+    max_fragments: usize,
+    pieces: impl Iterator<Item = &'a [u8]>,
+) -> WsRun {
+    use podnet_framing::websocket::{Signal, WsDecoder};
+
+    let mut decoder = WsDecoder::new(BytesMut::new(), max_message, max_fragments);
+    let mut frames = BytesMut::new();
+    let mut signals = Vec::new();
+    let mut over = false;
+    for piece in pieces {
+        let Some(input) = decoder.input() else {
+            assert!(over, "the decoder stopped reading on its own");
+            break;
+        };
+        input.extend_from_slice(piece);
+        while let Some(signal) = decoder.decode(&mut frames) {
+            assert!(!over, "a signal after the close or a violation");
+            match &signal {
+                Signal::Ping(payload) => assert!(payload.len() <= 125, "a ping over 125 bytes"),
+                Signal::Closed(_) | Signal::Violation(_) => over = true,
+            }
+            signals.push(format!("{signal:?}"));
+        }
+    }
+    WsRun {
+        frames: frames.to_vec(),
+        signals,
+        over,
+    }
+}
+
 /// Checks one payload: `data[0]` picks the depth limit (1 to 8, or the default 128),
 /// `data[1..]` is the payload.
 pub fn payload(data: &[u8]) {
@@ -395,13 +476,14 @@ mod tests {
     /// The checks pass over every seed, and the seeds reach both outcomes.
     #[test]
     fn seeds_pass() {
-        for target in ["payload", "frames"] {
+        for target in ["payload", "frames", "websocket"] {
             let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/seeds/").to_owned() + target;
             let mut count = 0;
             for entry in std::fs::read_dir(&dir).expect("seeds dir") {
                 let data = std::fs::read(entry.expect("entry").path()).expect("seed");
                 match target {
                     "payload" => payload(&data),
+                    "websocket" => websocket(&data),
                     _ => frames(&data),
                 }
                 count += 1;

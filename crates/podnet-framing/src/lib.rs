@@ -61,6 +61,7 @@ mod error;
 mod frame;
 mod message;
 mod scan;
+pub mod websocket;
 
 pub use batch::{BatchDecoder, Decoded, IntoMessages, MessageBatch};
 pub use config::FramingConfig;

@@ -1,5 +1,5 @@
-//! The reading side of a WebSocket connection, sans IO: raw input in, repod frames out,
-//! and what else the peer said (a ping, its close, a violation) as results of their own.
+//! The decoder of a WebSocket connection's input: raw input in, repod frames out, and
+//! what else the peer said (a ping, its close, a violation) as results of their own.
 
 use bytes::{Bytes, BytesMut};
 
@@ -11,7 +11,7 @@ const READ_CHUNK: usize = 16 * 1024;
 
 /// What a WebSocket peer sent besides messages.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Signal {
+pub enum Signal {
     /// A ping: answer with a pong carrying this payload.
     Ping(Bytes),
     /// Its close frame, with its code if it gave one: nothing more is read, and this
@@ -25,7 +25,7 @@ pub(crate) enum Signal {
 /// The decoder of one WebSocket connection's input: what was read and not decoded yet,
 /// and where the decoding stands.
 #[derive(Debug)]
-pub(crate) struct WsDecoder {
+pub struct WsDecoder {
     /// Raw input not decoded yet.
     raw: BytesMut,
     inbound: Inbound,
@@ -37,7 +37,7 @@ impl WsDecoder {
     /// A decoder for the input past the upgrade; `leftover` is what was read after the
     /// request. Messages over `max_message` bytes or in more than `max_fragments`
     /// fragments are violations.
-    pub(crate) fn new(leftover: BytesMut, max_message: usize, max_fragments: usize) -> Self {
+    pub fn new(leftover: BytesMut, max_message: usize, max_fragments: usize) -> Self {
         Self {
             raw: leftover,
             inbound: Inbound::new(max_message, max_fragments),
@@ -47,7 +47,7 @@ impl WsDecoder {
 
     /// Where the next read goes, with room made for it; `None` once the peer closed or
     /// broke the protocol (reading is over).
-    pub(crate) fn input(&mut self) -> Option<&mut BytesMut> {
+    pub fn input(&mut self) -> Option<&mut BytesMut> {
         if self.over {
             return None;
         }
@@ -58,14 +58,14 @@ impl WsDecoder {
     }
 
     /// Whether input waits to be decoded.
-    pub(crate) fn has_input(&self) -> bool {
+    pub fn has_input(&self) -> bool {
         !self.over && !self.raw.is_empty()
     }
 
     /// Decodes the input read so far into `frames`, as repod frames, until it is all
     /// decoded (`None`) or the peer said something else, which is returned (after a
     /// ping, call again).
-    pub(crate) fn decode(&mut self, frames: &mut BytesMut) -> Option<Signal> {
+    pub fn decode(&mut self, frames: &mut BytesMut) -> Option<Signal> {
         if self.over {
             return None;
         }

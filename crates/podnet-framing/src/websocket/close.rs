@@ -5,7 +5,8 @@ use std::fmt;
 
 /// The close codes podnet sends (RFC 6455, 7.4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CloseCode {
+#[non_exhaustive]
+pub enum CloseCode {
     /// 1000: a close with a reason, from either side.
     Normal,
     /// 1002: the peer broke the WebSocket protocol.
@@ -19,7 +20,8 @@ pub(crate) enum CloseCode {
 }
 
 impl CloseCode {
-    pub(crate) const fn code(self) -> u16 {
+    /// The code's number.
+    pub const fn code(self) -> u16 {
         match self {
             Self::Normal => 1000,
             Self::Protocol => 1002,
@@ -31,7 +33,7 @@ impl CloseCode {
 
     /// Whether a peer may put `code` in a close frame: 1000-1003, 1007-1014, and the
     /// ranges for libraries (3000-3999) and applications (4000-4999).
-    pub(crate) fn may_be_sent(code: u16) -> bool {
+    pub fn may_be_sent(code: u16) -> bool {
         matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
     }
 }
@@ -39,19 +41,24 @@ impl CloseCode {
 /// The peer broke the WebSocket protocol or one of the server's limits: the connection
 /// closes with this code and reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Violation {
-    pub(crate) code: CloseCode,
-    pub(crate) reason: String,
+pub struct Violation {
+    /// The close code to send.
+    pub code: CloseCode,
+    /// What was wrong, for the close frame and the logs.
+    pub reason: String,
 }
 
 impl Violation {
-    pub(crate) fn new(code: CloseCode, reason: impl Into<String>) -> Self {
+    /// A violation closing with `code`, saying `reason`.
+    pub fn new(code: CloseCode, reason: impl Into<String>) -> Self {
         Self {
             code,
             reason: reason.into(),
         }
     }
 }
+
+impl std::error::Error for Violation {}
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -40,7 +40,7 @@ fn put_header(out: &mut BytesMut, opcode: u8, len: usize) {
 }
 
 /// A repod frame as a binary WebSocket message: (its header, its message).
-pub(crate) fn message(frame: &Bytes) -> (Bytes, Bytes) {
+pub fn message(frame: &Bytes) -> (Bytes, Bytes) {
     let body = frame.slice(4.min(frame.len())..);
     let header = if body.len() < 126 {
         SMALL_HEADERS.slice(2 * body.len()..2 * body.len() + 2)
@@ -55,7 +55,7 @@ pub(crate) fn message(frame: &Bytes) -> (Bytes, Bytes) {
 /// What ends a WebSocket connection from this side: `podnet:close` (a repod frame, empty
 /// when there is none to send) as a binary message, then the close frame with `code` and
 /// `reason`.
-pub(crate) fn closing(podnet_close: &Bytes, code: u16, reason: &str) -> Bytes {
+pub fn closing(podnet_close: &Bytes, code: u16, reason: &str) -> Bytes {
     let mut out = BytesMut::new();
     if podnet_close.len() > 4 {
         let (header, body) = message(podnet_close);
@@ -69,7 +69,7 @@ pub(crate) fn closing(podnet_close: &Bytes, code: u16, reason: &str) -> Bytes {
 }
 
 /// The answer to a ping carrying `payload` (at most 125 bytes, as the decoder checks).
-pub(crate) fn pong(payload: &[u8]) -> Bytes {
+pub fn pong(payload: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(2 + payload.len());
     put_header(&mut out, PONG, payload.len());
     out.extend_from_slice(payload);
@@ -107,8 +107,13 @@ mod tests {
     /// The close goes after the `podnet:close` message, with the code and reason.
     #[test]
     fn closing_sends_the_message_then_the_close_frame() {
-        let close =
-            podnet_proto::close_frame("game over", &podnet_framing::FramingConfig::default());
+        let close = crate::Frame::encode_own(
+            "podnet:close",
+            &std::collections::BTreeMap::from([("reason", "game over")]),
+            &crate::FramingConfig::default(),
+        )
+        .unwrap()
+        .into_bytes();
         let bytes = closing(&close, 1000, "game over");
         let body = &close[4..];
         assert_eq!(bytes[0], 0x82);

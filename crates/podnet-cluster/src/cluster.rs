@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use podnet_framing::{FramingConfig, RawMessage};
+use podnet_proto::Outbox;
 use podnet_transport::{ConnectionId, Frame};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -19,14 +20,12 @@ use crate::error::ClusterError;
 use crate::node::{Health, Node};
 use crate::publisher::{self, Op};
 
-/// Where a cluster delivers what other nodes send to this node's players: a server's
-/// [`ServerHandle`](podnet_transport::ServerHandle) (`server.handle().clone()`, for an
-/// async server, a `pump()` one or the facade's), or a stand-in of the game's.
-pub trait LocalPlayers: Send + Sync + 'static {
-    /// Sends a frame to one local connection; false if it is not there.
-    fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool;
-    /// Sends a frame to every local player; returns how many.
-    fn send_frame_to_all(&self, frame: &Frame) -> usize;
+/// Where a cluster delivers what other nodes send to this node's players: the
+/// protocol's [`Outbox`] (the same a lobby sends through), with a hook for the cluster's
+/// health. A server's [`ServerHandle`](podnet_transport::ServerHandle)
+/// (`server.handle().clone()`, for an async server, a `pump()` one or the facade's)
+/// implements it, or a stand-in of the game's.
+pub trait LocalPlayers: Outbox + Send + Sync + 'static {
     /// The cluster's health changed (`None`: the node left): podnet's servers show it in
     /// `/readyz` and `/metrics` as the component `"cluster"`.
     fn cluster_health(&self, health: Option<Health>) {
@@ -35,14 +34,6 @@ pub trait LocalPlayers: Send + Sync + 'static {
 }
 
 impl LocalPlayers for podnet_transport::ServerHandle {
-    fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool {
-        podnet_transport::ServerHandle::send_frame(self, id, frame).is_ok()
-    }
-
-    fn send_frame_to_all(&self, frame: &Frame) -> usize {
-        podnet_transport::ServerHandle::send_frame_to_all(self, frame)
-    }
-
     fn cluster_health(&self, health: Option<Health>) {
         match health {
             Some(health) => podnet_transport::ServerHandle::set_health(self, "cluster", health),

@@ -267,33 +267,43 @@ pub(crate) struct Routed<'a> {
 }
 
 impl Outbox for Routed<'_> {
-    fn send_frame(&self, id: ConnectionId, frame: &Frame) {
-        if id.get() & VISITOR_BIT != 0 {
-            if let Some(routes) = &self.routes {
-                let mut routes = lock(routes);
-                if let Some(visitor) = routes.visitors.get(&id) {
-                    let bytes = frame.as_bytes();
-                    let deliver = Deliver {
-                        session: visitor.session,
-                        conn: visitor.conn.get(),
-                        message: bytes[4.min(bytes.len())..].to_vec(),
-                    };
-                    let node = visitor.node.clone();
-                    match Frame::encode(&deliver, &FramingConfig::default()) {
-                        Ok(frame) => routes.requests.push(ClusterRequest::ToNode { node, frame }),
-                        Err(err) => tracing::warn!(%err, "a message to a visitor not sent"),
-                    }
-                }
-            }
-            return;
+    fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool {
+        if id.get() & VISITOR_BIT == 0 {
+            return self.out.send_frame(id, frame);
         }
-        self.out.send_frame(id, frame);
+        let Some(routes) = &self.routes else {
+            return false;
+        };
+        let mut routes = lock(routes);
+        let Some(visitor) = routes.visitors.get(&id) else {
+            return false;
+        };
+        let bytes = frame.as_bytes();
+        let deliver = Deliver {
+            session: visitor.session,
+            conn: visitor.conn.get(),
+            message: bytes[4.min(bytes.len())..].to_vec(),
+        };
+        let node = visitor.node.clone();
+        match Frame::encode(&deliver, &FramingConfig::default()) {
+            Ok(frame) => {
+                routes.requests.push(ClusterRequest::ToNode { node, frame });
+                true
+            }
+            Err(err) => {
+                tracing::warn!(%err, "a message to a visitor not sent");
+                false
+            }
+        }
     }
 
-    fn close(&self, id: ConnectionId, reason: &str) {
-        if id.get() & VISITOR_BIT == 0 {
-            self.out.close(id, reason);
-        }
+    /// Every player connected here (visitors are other nodes' players).
+    fn send_frame_to_all(&self, frame: &Frame) -> usize {
+        self.out.send_frame_to_all(frame)
+    }
+
+    fn close(&self, id: ConnectionId, reason: &str) -> bool {
+        id.get() & VISITOR_BIT == 0 && self.out.close(id, reason)
     }
 
     fn stop_accepting(&self) {

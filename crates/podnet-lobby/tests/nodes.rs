@@ -23,16 +23,21 @@ struct Recorder {
 }
 
 impl Outbox for Recorder {
-    fn send_frame(&self, id: ConnectionId, frame: &Frame) {
+    fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool {
         let payload = frame.as_bytes().slice(4..);
         let msg = RawMessage::parse(payload, &self.framing).unwrap();
         self.sent
             .lock()
             .unwrap()
             .push((id, msg.action().to_owned()));
+        true
     }
-    fn close(&self, id: ConnectionId, _: &str) {
+    fn send_frame_to_all(&self, _: &Frame) -> usize {
+        panic!("the lobby sends to players one by one")
+    }
+    fn close(&self, id: ConnectionId, _: &str) -> bool {
         self.closed.lock().unwrap().push(id);
+        true
     }
     fn stop_accepting(&self) {}
     fn framing(&self) -> &FramingConfig {

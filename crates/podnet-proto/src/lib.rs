@@ -77,6 +77,7 @@ mod error;
 mod handshake;
 mod id;
 mod info;
+mod outbox;
 mod rate;
 mod reason;
 mod resume;
@@ -92,6 +93,7 @@ pub use error::ProtoError;
 pub use handshake::{Handshake, Peer};
 pub use id::ConnectionId;
 pub use info::ServerInfo;
+pub use outbox::Outbox;
 #[doc(inline)]
 pub use podnet_framing;
 pub use rate::TokenBucket;

@@ -326,7 +326,7 @@ impl<G: Game> Lobby<G> {
         }
         let message = RawMessage::parse(deliver.message.clone().into(), out.framing());
         match message.map(|m| Frame::from_message(&m)) {
-            Ok(Ok(frame)) => out.send_frame(id, &frame),
+            Ok(Ok(frame)) => drop(out.send_frame(id, &frame)),
             _ => tracing::debug!(from, "a bad message for a player dropped"),
         }
     }

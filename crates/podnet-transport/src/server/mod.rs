@@ -607,6 +607,28 @@ impl ServerHandle {
     }
 }
 
+impl podnet_proto::Outbox for ServerHandle {
+    fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool {
+        ServerHandle::send_frame(self, id, frame).is_ok()
+    }
+
+    fn send_frame_to_all(&self, frame: &Frame) -> usize {
+        ServerHandle::send_frame_to_all(self, frame)
+    }
+
+    fn close(&self, id: ConnectionId, reason: &str) -> bool {
+        ServerHandle::close(self, id, reason).is_ok()
+    }
+
+    fn stop_accepting(&self) {
+        ServerHandle::stop_accepting(self);
+    }
+
+    fn framing(&self) -> &podnet_framing::FramingConfig {
+        ServerHandle::framing(self)
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let inner = &self.handle.inner;

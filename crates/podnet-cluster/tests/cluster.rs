@@ -758,10 +758,14 @@ async fn a_node_killed_frees_its_names_within_the_ttl() {
     }
     let observer = Node::join(config(&redis, "observer")).await.unwrap();
 
-    /// Sends a nickname and returns the system line that answers it.
+    /// Sends a nickname from a client of `node` and returns the system line that answers
+    /// it: the name is taken, or it joined on `node`. Other lines are skipped, among
+    /// them another node's join broadcast, which may reach this node's players after
+    /// they connected.
     async fn nickname(
         client: &Client,
         events: &mut EventStream<ClientEvent>,
+        node: &str,
         name: &str,
     ) -> String {
         let ask = Frame::from_value(
@@ -783,7 +787,9 @@ async fn a_node_killed_frees_its_names_within_the_ttl() {
                     .as_str()
                     .unwrap_or("")
                     .to_owned();
-                if text.contains(name) {
+                let answer = text.contains(name)
+                    && (text.contains("taken") || text == format!("{name} joined on node {node}"));
+                if answer {
                     return text;
                 }
             }
@@ -794,14 +800,14 @@ async fn a_node_killed_frees_its_names_within_the_ttl() {
         .await
         .unwrap();
     assert_eq!(
-        nickname(&ann, &mut ann_events, "ann").await,
+        nickname(&ann, &mut ann_events, "a", "ann").await,
         "ann joined on node a"
     );
     let (other, mut other_events) = Client::connect(addrs[1].as_str(), ClientConfig::default())
         .await
         .unwrap();
     assert!(
-        nickname(&other, &mut other_events, "ann")
+        nickname(&other, &mut other_events, "b", "ann")
             .await
             .contains("taken")
     );
@@ -813,7 +819,7 @@ async fn a_node_killed_frees_its_names_within_the_ttl() {
     })
     .await;
     loop {
-        let answer = nickname(&other, &mut other_events, "ann").await;
+        let answer = nickname(&other, &mut other_events, "b", "ann").await;
         if answer == "ann joined on node b" {
             break;
         }

@@ -30,7 +30,7 @@
 //! use std::sync::Arc;
 //! use std::time::{Duration, Instant};
 //! use podnet_framing::{FramingConfig, RawMessage};
-//! use podnet_proto::{Action, ClientSettings, Connection, Peer, ServerSettings};
+//! use podnet_proto::{Action, ClientSettings, Connection, Input, Peer, ServerSettings};
 //!
 //! /// Hands every frame `from` asks to send to `to`, and returns the other actions.
 //! fn deliver(from: &mut Connection, to: &mut Connection, now: Instant) -> Vec<Action> {
@@ -39,11 +39,11 @@
 //!         match action {
 //!             Action::Send(frame) => {
 //!                 let msg = RawMessage::parse(frame.slice(4..), &FramingConfig::default()).unwrap();
-//!                 to.on_read(now);
+//!                 to.handle(now, Input::Read);
 //!                 if podnet_proto::is_reserved(msg.action()) {
-//!                     to.on_control(&msg, now);
+//!                     to.handle(now, Input::Control(&msg));
 //!                 } else {
-//!                     to.on_frame(now);
+//!                     to.handle(now, Input::Frame);
 //!                 }
 //!             }
 //!             other => others.push(other),
@@ -87,7 +87,7 @@ pub use admission::{
     Admission, AdmissionSettings, Admit, EVICTION_REASON, Eviction, MAX_TOLD_EVICTIONS,
 };
 pub use config::{ConnectionConfig, Liveness, RateLimit, SlowConsumerPolicy};
-pub use connection::{Action, ClientSettings, Connection, ServerSettings};
+pub use connection::{Action, ClientSettings, Connection, Input, ServerSettings};
 pub use control::{PROTOCOL_VERSION, RESERVED_PREFIX, close_frame, is_reserved};
 pub use error::ProtoError;
 pub use handshake::{Handshake, Peer};

@@ -12,9 +12,20 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use podnet_framing::{FramingConfig, RawMessage, encode_with_action};
 use podnet_proto::{
-    Action, ClientSettings, Connection, ConnectionId, DisconnectReason, RESUME_REFUSED,
+    Action, ClientSettings, Connection, ConnectionId, DisconnectReason, Input, RESUME_REFUSED,
     ResumeSettings, ResumeToken, ServerSettings, is_reserved,
 };
+
+/// The peer ends its stream: the reason the connection ends (or drops) with.
+fn end(conn: &mut Connection, mid_frame: Option<usize>) -> DisconnectReason {
+    conn.handle(Instant::now(), Input::End { mid_frame });
+    std::iter::from_fn(|| conn.poll())
+        .find_map(|a| match a {
+            Action::Ended(reason) | Action::Dropped(reason) => Some(reason),
+            _ => None,
+        })
+        .expect("the end of the stream ends the connection")
+}
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -136,13 +147,13 @@ impl Side {
     /// A frame arrives from the peer.
     fn receive(&mut self, frame: &Bytes, now: Instant) {
         let msg = parse(frame);
-        self.core.on_read(now);
+        self.core.handle(now, Input::Read);
         if is_reserved(msg.action()) {
-            self.core.on_control(&msg, now);
+            self.core.handle(now, Input::Control(&msg));
             return;
         }
         if self.core.needs_frames() {
-            self.core.on_frame(now);
+            self.core.handle(now, Input::Frame);
         }
         match msg.action() {
             "num" => self
@@ -151,7 +162,13 @@ impl Side {
             "connected" => self.greetings += 1,
             other => panic!("unexpected {other}"),
         }
-        self.core.on_messages(1, frame.len(), now);
+        self.core.handle(
+            now,
+            Input::Delivered {
+                count: 1,
+                bytes: frame.len(),
+            },
+        );
     }
 }
 
@@ -296,8 +313,8 @@ impl World {
             .unwrap();
             hello_frame = buf.freeze();
         }
-        fresh.on_read(self.now);
-        fresh.on_control(&parse(&hello_frame), self.now);
+        fresh.handle(self.now, Input::Read);
+        fresh.handle(self.now, Input::Control(&parse(&hello_frame)));
         let actions: Vec<Action> = std::iter::from_fn(|| fresh.poll()).collect();
         let Some((token, received)) = actions.iter().find_map(|a| match a {
             Action::Resume { token, received } => Some((token.clone(), *received)),
@@ -432,7 +449,7 @@ fn wrong_tokens_are_refused() {
     world.client.receive(&refusal_frame, world.now);
     assert!(!world.client.core.survives_drop());
     assert!(matches!(
-        world.client.core.peer_closed(None),
+        end(&mut world.client.core, None),
         DisconnectReason::ResumeRefused { .. }
     ));
     // The session on the server is untouched: the real token still resumes it.
@@ -476,7 +493,7 @@ fn resume_refused_without_a_session() {
         ),
     ] {
         let mut conn = Connection::server(settings, now).with_id(ConnectionId::from_raw(9));
-        conn.on_control(&parse(&hello(token)), now);
+        conn.handle(now, Input::Control(&parse(&hello(token))));
         let wire = std::iter::from_fn(|| conn.poll())
             .find_map(|a| match a {
                 Action::Close { wire, .. } => Some(wire),
@@ -500,22 +517,25 @@ fn no_resume_without_agreement_or_after_a_close() {
     let Some(Action::Send(hello)) = hello else {
         panic!("{hello:?}")
     };
-    server.on_control(&parse(&hello), now);
+    server.handle(now, Input::Control(&parse(&hello)));
     let answer = std::iter::from_fn(|| server.poll())
         .find_map(|a| match a {
             Action::Send(f) => Some(f),
             _ => None,
         })
         .unwrap();
-    client.on_control(&parse(&answer), now);
+    client.handle(now, Input::Control(&parse(&answer)));
     let acts: Vec<Action> = std::iter::from_fn(|| client.poll()).collect();
     assert!(acts.contains(&Action::NotResumable), "{acts:?}");
     assert!(!client.survives_drop() && !server.survives_drop());
 
     let mut world = World::new();
-    world.client.core.on_control(
-        &parse(&podnet_proto::close_frame("bye", &FramingConfig::default())),
+    world.client.core.handle(
         now,
+        Input::Control(&parse(&podnet_proto::close_frame(
+            "bye",
+            &FramingConfig::default(),
+        ))),
     );
     assert!(!world.client.core.survives_drop());
 }
@@ -535,10 +555,89 @@ fn unanswered_resume_times_out() {
     assert!(
         matches!(
             acts.as_slice(),
-            [Action::Cut(DisconnectReason::TimedOut { .. })]
+            [Action::Dropped(DisconnectReason::TimedOut { .. })]
         ),
         "{acts:?}"
     );
     assert!(world.client.core.survives_drop());
     assert!(world.client.core.start_resume(world.now));
+}
+
+/// Whether a session outlives its link is the connection's decision: a failed link or an
+/// end of stream without a close drops it (kept for a resume); after a close asked for by
+/// either side, the session ends with the link.
+#[test]
+fn the_connection_decides_whether_a_session_outlives_its_link() {
+    let io = || DisconnectReason::Io {
+        error: "reset".into(),
+    };
+    let ended_by = |core: &mut Connection, input: Input<'_>| {
+        core.handle(Instant::now(), input);
+        std::iter::from_fn(|| core.poll()).last()
+    };
+    // A failed link, an end of stream without a close: the session waits.
+    let mut world = World::new();
+    assert!(matches!(
+        ended_by(&mut world.client.core, Input::Lost(io())),
+        Some(Action::Dropped(DisconnectReason::Io { .. }))
+    ));
+    assert!(matches!(
+        ended_by(&mut world.server.core, Input::End { mid_frame: None }),
+        Some(Action::Dropped(DisconnectReason::PeerClosed {
+            reason: None
+        }))
+    ));
+    // This side asked for a close: the session ends with the link.
+    let mut world = World::new();
+    let within = Duration::from_secs(1);
+    world
+        .client
+        .core
+        .handle(world.now, Input::CloseAsked { within });
+    assert!(world.client.core.is_closing());
+    assert!(matches!(
+        ended_by(&mut world.client.core, Input::Lost(io())),
+        Some(Action::Cut(DisconnectReason::Io { .. }))
+    ));
+    // The peer said it closes: the end of its stream ends the session.
+    let close = podnet_proto::close_frame("bye", &FramingConfig::default());
+    world.server.receive(&close, world.now);
+    assert!(matches!(
+        ended_by(&mut world.server.core, Input::End { mid_frame: None }),
+        Some(Action::Ended(DisconnectReason::PeerClosed { reason: Some(r) })) if r == "bye"
+    ));
+}
+
+/// A close asked for while a resume's answer is awaited waits for the session to be back:
+/// what was sent before the close is sent again first, then the close's deadline runs.
+#[test]
+fn a_close_while_resuming_waits_for_the_session() {
+    let mut world = World::new();
+    world.cut();
+    // The resume hello went out and the server answered; the answer is on its way.
+    assert!(world.reconnect(None).is_none());
+    let within = Duration::from_secs(3);
+    world
+        .client
+        .core
+        .handle(world.now, Input::CloseAsked { within });
+    assert!(!world.client.core.is_closing(), "still resuming");
+    assert!(world.client.core.is_resuming());
+    assert_eq!(world.client.core.closing_deadline(), None);
+    // A second drop now ends the session: a close was asked for.
+    assert!(!world.client.core.survives_drop());
+    // The answer arrives: the session is back (the replay is asked for), then it closes.
+    world.now += 5 * MS;
+    let answer = world.to_client.pop_front().unwrap();
+    world.client.receive(&answer, world.now);
+    let acts: Vec<Action> = std::iter::from_fn(|| world.client.core.poll()).collect();
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::Resumed { .. })),
+        "{acts:?}"
+    );
+    assert!(world.client.core.is_closing());
+    assert_eq!(
+        world.client.core.closing_deadline(),
+        Some(world.now + within)
+    );
 }

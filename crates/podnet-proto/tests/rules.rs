@@ -11,9 +11,20 @@ use bytes::{Bytes, BytesMut};
 use podnet_framing::{FramingConfig, RawMessage, Value, encode_with_action};
 use podnet_proto::{
     Action, Admission, AdmissionSettings, Admit, ClientSettings, Connection, ConnectionConfig,
-    ConnectionKind, ConnectionType, DisconnectReason, Liveness, Peer, RateLimit, ServerInfo,
+    ConnectionKind, ConnectionType, DisconnectReason, Input, Liveness, Peer, RateLimit, ServerInfo,
     ServerSettings, is_reserved,
 };
+
+/// The peer ends its stream: the reason the connection ends (or drops) with.
+fn end(conn: &mut Connection, mid_frame: Option<usize>) -> DisconnectReason {
+    conn.handle(Instant::now(), Input::End { mid_frame });
+    std::iter::from_fn(|| conn.poll())
+        .find_map(|a| match a {
+            Action::Ended(reason) | Action::Dropped(reason) => Some(reason),
+            _ => None,
+        })
+        .expect("the end of the stream ends the connection")
+}
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -101,8 +112,8 @@ fn server_settings() -> ServerSettings {
 /// A server connection fed one control frame.
 fn server_after(settings: ServerSettings, first: &Bytes, t0: Instant) -> (Connection, Vec<Action>) {
     let mut conn = Connection::server(Arc::new(settings), t0);
-    conn.on_read(t0);
-    conn.on_control(&msg(first), t0);
+    conn.handle(t0, Input::Read);
+    conn.handle(t0, Input::Control(&msg(first)));
     let acts = actions(&mut conn);
     (conn, acts)
 }
@@ -158,8 +169,8 @@ fn handshake_first_message_makes_a_repod_session() {
         "the server says nothing first"
     );
     assert!(conn.needs_frames());
-    conn.on_read(t0 + MS);
-    conn.on_frame(t0 + MS);
+    conn.handle(t0 + MS, Input::Read);
+    conn.handle(t0 + MS, Input::Frame);
     let acts = actions(&mut conn);
     assert_eq!(sent_actions(&acts), ["connected"]);
     assert_eq!(established(&acts).unwrap().peer, Peer::Repod);
@@ -193,7 +204,7 @@ fn handshake_on_the_client() {
     let t0 = Instant::now();
     let mut client = Connection::client(Arc::new(ClientSettings::default()), t0);
     assert_eq!(sent_actions(&actions(&mut client)), ["podnet:hello"]);
-    client.on_control(&msg(&hello(2, "classic")), t0);
+    client.handle(t0, Input::Control(&msg(&hello(2, "classic"))));
     let acts = actions(&mut client);
     assert_eq!(
         established(&acts).unwrap().peer,
@@ -203,7 +214,7 @@ fn handshake_on_the_client() {
 
     let mut client = Connection::client(Arc::new(ClientSettings::default()), t0);
     actions(&mut client);
-    client.on_frame(t0); // {"action": "connected"} from repod
+    client.handle(t0, Input::Frame); // {"action": "connected"} from repod
     let acts = actions(&mut client);
     assert_eq!(established(&acts).unwrap().peer, Peer::Repod);
     assert_eq!(
@@ -222,7 +233,7 @@ fn handshake_late_hello() {
     conn.handle_timeout(t0 + 500 * MS);
     actions(&mut conn);
     let late = t0 + 700 * MS;
-    conn.on_control(&msg(&hello(2, "classic")), late);
+    conn.handle(late, Input::Control(&msg(&hello(2, "classic"))));
     let acts = actions(&mut conn);
     assert_eq!(sent_actions(&acts), ["podnet:hello"]);
     assert!(acts.contains(&Action::PodnetPeer { protocol: 2 }));
@@ -232,7 +243,7 @@ fn handshake_late_hello() {
     let mut conn = Connection::server(Arc::new(server_settings()), t0);
     conn.handle_timeout(t0 + 500 * MS);
     actions(&mut conn);
-    conn.on_control(&msg(&hello(2, "info")), late);
+    conn.handle(late, Input::Control(&msg(&hello(2, "info"))));
     let (reason, wire) = close_of(&actions(&mut conn))
         .map(|(r, w)| (r.clone(), w.to_owned()))
         .unwrap();
@@ -295,7 +306,7 @@ fn version_mismatch_names_both_versions() {
 
     let mut client = Connection::client(Arc::new(ClientSettings::default()), t0);
     actions(&mut client);
-    client.on_control(&msg(&hello(3, "classic")), t0);
+    client.handle(t0, Input::Control(&msg(&hello(3, "classic"))));
     let acts = actions(&mut client);
     let (_, wire) = close_of(&acts).unwrap();
     assert!(
@@ -341,8 +352,8 @@ fn info_is_answered_then_closed() {
         hello_sent[0].to_value().unwrap()["type"],
         Value::from("info")
     );
-    client.on_control(&msg(&hello(2, "info")), t0);
-    client.on_control(answer, t0);
+    client.handle(t0, Input::Control(&msg(&hello(2, "info"))));
+    client.handle(t0, Input::Control(answer));
     let got = actions(&mut client);
     assert!(got.contains(&Action::Info(info)));
 }
@@ -385,19 +396,19 @@ fn heartbeat_pings_podnet_peers_only() {
         assert_eq!(ping.action(), "podnet:ping");
         assert_eq!(ping.to_value().unwrap()["seq"], Value::from(n));
         // Answered 7 ms later.
-        conn.on_read(due + 7 * MS);
-        conn.on_control(
-            &msg(&frame("podnet:pong", &HashMap::from([("seq", n)]))),
+        conn.handle(due + 7 * MS, Input::Read);
+        conn.handle(
             due + 7 * MS,
+            Input::Control(&msg(&frame("podnet:pong", &HashMap::from([("seq", n)])))),
         );
         assert!(actions(&mut conn).contains(&Action::Rtt(7 * MS)));
     }
     assert_eq!(conn.rtt(), Some(7 * MS));
 
     // A ping from the peer is answered with its seq.
-    conn.on_control(
-        &msg(&frame("podnet:ping", &HashMap::from([("seq", 9)]))),
+    conn.handle(
         t0,
+        Input::Control(&msg(&frame("podnet:ping", &HashMap::from([("seq", 9)])))),
     );
     let pong = sent(&actions(&mut conn)).remove(0);
     assert_eq!(pong.action(), "podnet:pong");
@@ -407,7 +418,7 @@ fn heartbeat_pings_podnet_peers_only() {
     let mut settings = server_settings();
     settings.connection.liveness = fast_liveness();
     let mut repod = Connection::server(Arc::new(settings), t0);
-    repod.on_frame(t0);
+    repod.handle(t0, Input::Frame);
     actions(&mut repod);
     assert_eq!(repod.poll_timeout(), None);
     repod.handle_timeout(t0 + Duration::from_secs(24 * 3600));
@@ -421,9 +432,9 @@ fn heartbeat_ignores_stray_pongs() {
     let mut conn = podnet_server(fast_liveness(), t0);
     conn.handle_timeout(t0 + 100 * MS);
     actions(&mut conn);
-    conn.on_control(
-        &msg(&frame("podnet:pong", &HashMap::from([("seq", 42)]))),
+    conn.handle(
         t0 + 110 * MS,
+        Input::Control(&msg(&frame("podnet:pong", &HashMap::from([("seq", 42)])))),
     );
     assert!(actions(&mut conn).is_empty());
     assert_eq!(conn.rtt(), None);
@@ -445,7 +456,7 @@ fn timeout_cuts_a_silent_podnet_peer() {
         let acts = actions(&mut conn);
         assert!(!acts.iter().any(|a| matches!(a, Action::Cut(_))), "{now:?}");
     }
-    conn.on_read(t0 + 900 * MS);
+    conn.handle(t0 + 900 * MS, Input::Read);
     let mut cut = None;
     while cut.is_none() {
         now = conn.poll_timeout().unwrap();
@@ -591,7 +602,12 @@ fn close_stops_the_protocol_and_bounds_the_wait() {
     let t0 = Instant::now();
     let mut conn = podnet_server(fast_liveness(), t0);
     let closed_at = t0 + 50 * MS;
-    conn.start_closing(closed_at, Duration::from_secs(5));
+    conn.handle(
+        closed_at,
+        Input::CloseAsked {
+            within: Duration::from_secs(5),
+        },
+    );
     assert_eq!(
         conn.poll_timeout(),
         Some(closed_at + Duration::from_secs(5))
@@ -601,26 +617,26 @@ fn close_stops_the_protocol_and_bounds_the_wait() {
         actions(&mut conn).is_empty(),
         "no ping, no timeout while closing"
     );
-    conn.on_control(
-        &msg(&frame("podnet:ping", &HashMap::from([("seq", 1)]))),
+    conn.handle(
         t0,
+        Input::Control(&msg(&frame("podnet:ping", &HashMap::from([("seq", 1)])))),
     );
     assert!(
         actions(&mut conn).is_empty(),
         "input after a close is dropped"
     );
-    conn.on_control(
-        &msg(&frame(
+    conn.handle(
+        t0,
+        Input::Control(&msg(&frame(
             "podnet:close",
             &HashMap::from([("reason", "me too")]),
-        )),
-        t0,
+        ))),
     );
     conn.handle_timeout(closed_at + Duration::from_secs(5));
     assert_eq!(actions(&mut conn), [Action::StopReading]);
     assert_eq!(conn.poll_timeout(), None);
     assert_eq!(
-        conn.peer_closed(None),
+        end(&mut conn, None),
         DisconnectReason::PeerClosed {
             reason: Some("me too".into())
         }
@@ -635,12 +651,20 @@ fn close_is_asked_for_once() {
     let (mut conn, acts) = server_after(server_settings(), &old, t0);
     assert!(close_of(&acts).is_some());
     conn.refuse_info();
-    conn.on_protocol_error(&podnet_framing::FramingError::EmptyPayload);
+    conn.handle(
+        t0,
+        Input::Broken(&podnet_framing::FramingError::EmptyPayload),
+    );
     assert!(close_of(&actions(&mut conn)).is_none());
     // The hello wait no longer applies: the only deadline is the close's, once started.
     assert_eq!(conn.poll_timeout(), None);
     assert_eq!(conn.closing_deadline(), None);
-    conn.start_closing(t0 + MS, Duration::from_secs(1));
+    conn.handle(
+        t0 + MS,
+        Input::CloseAsked {
+            within: Duration::from_secs(1),
+        },
+    );
     assert_eq!(conn.poll_timeout(), Some(t0 + MS + Duration::from_secs(1)));
     assert_eq!(conn.closing_deadline(), conn.poll_timeout());
 }
@@ -652,10 +676,10 @@ fn close_reason_at_end_of_stream() {
     let t0 = Instant::now();
     let mut conn = Connection::server(Arc::new(server_settings()), t0);
     assert_eq!(
-        conn.peer_closed(None),
+        end(&mut conn, None),
         DisconnectReason::PeerClosed { reason: None }
     );
-    let DisconnectReason::Protocol { error } = conn.peer_closed(Some(3)) else {
+    let DisconnectReason::Protocol { error } = end(&mut conn, Some(3)) else {
         panic!()
     };
     assert!(error.contains("middle of a frame (3 bytes"), "{error}");

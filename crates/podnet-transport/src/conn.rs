@@ -424,6 +424,11 @@ impl Shared {
         !self.queue.is_closing()
     }
 
+    /// Whether this side asked for a close (the application, or a shutdown).
+    pub(crate) fn close_asked(&self) -> bool {
+        !self.is_open() || self.closing.is_cancelled()
+    }
+
     pub(crate) fn info(&self) -> ConnectionInfo {
         let stats = self.queue.stats();
         let rtt = self.rtt_micros.load(Ordering::Relaxed);

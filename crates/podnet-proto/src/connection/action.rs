@@ -70,8 +70,18 @@ pub enum Action {
         /// Why, as the peer is told.
         wire: String,
     },
-    /// Cut the connection now, dropping what is queued.
+    /// Cut the connection now, dropping what is queued; the session ends with it.
     Cut(DisconnectReason),
+    /// The link is gone (it failed, timed out, or the peer ended it without a close), and
+    /// the session outlives it: keep the session's state (this connection) and what it
+    /// sent, for a resume. A client dials again and calls
+    /// [`Connection::start_resume`]; a server waits for the client, then calls
+    /// [`Connection::resume_link`].
+    Dropped(DisconnectReason),
+    /// The peer ended its stream, and the session ends with it for this reason: stop
+    /// reading, and let what is queued go out within the close's deadline, if one is
+    /// under way.
+    Ended(DisconnectReason),
     /// The graceful close's deadline passed: stop reading; the writer's end decides
     /// whether the close itself finished.
     StopReading,

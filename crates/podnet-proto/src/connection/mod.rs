@@ -27,11 +27,13 @@ use crate::{
 mod action;
 mod handshake;
 mod info;
+mod input;
 mod resume;
 mod settings;
 mod timers;
 
 pub use action::Action;
+pub use input::Input;
 pub use settings::{ClientSettings, ServerSettings};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,23 +80,24 @@ struct Heartbeat {
 /// 1. Make it with [`server`](Self::server) or [`client`](Self::client) when the byte stream
 ///    opens (after TLS, if any), then [`poll`](Self::poll) its first actions: a
 ///    client's hello.
-/// 2. For every read: [`on_read`](Self::on_read) (the peer is alive). Then, frame by
-///    frame in order: a `podnet:` message goes to [`on_control`](Self::on_control);
-///    any other frame, message or not, goes to [`on_frame`](Self::on_frame) *before*
-///    it is handed to the application, while [`needs_frames`](Self::needs_frames)
-///    says so (it stops saying so once the handshake is settled and the peer has spoken,
-///    so the hot path costs one branch). With a rate limit,
+/// 2. Everything that arrives or happens goes to [`handle`](Self::handle) as an
+///    [`Input`]: for every read, [`Input::Read`] (the peer is alive); then, frame by
+///    frame in order, a `podnet:` message as [`Input::Control`], and any other frame,
+///    message or not, as [`Input::Frame`] *before* it is handed to the application,
+///    while [`needs_frames`](Self::needs_frames) says so (it stops saying so once the
+///    handshake is settled and the peer has spoken, so the hot path costs one branch);
+///    after a hand-over, [`Input::Delivered`] while
+///    [`counts_messages`](Self::counts_messages) says so. With a rate limit,
 ///    [`take_frame_token`](Self::take_frame_token) before each frame says when to
-///    resume if the peer is over it. A frame that breaks the stream goes to
-///    [`on_protocol_error`](Self::on_protocol_error).
+///    resume if the peer is over it. A frame that breaks the stream is
+///    [`Input::Broken`]; the end of the stream [`Input::End`]; a failed link
+///    [`Input::Lost`]; a close this side asks for [`Input::CloseAsked`].
 /// 3. Sleep until [`poll_timeout`](Self::poll_timeout), and when it passes call
 ///    [`handle_timeout`](Self::handle_timeout).
 /// 4. After each call, [`poll`](Self::poll) until `None` and carry out each
-///    [`Action`], in order.
-/// 5. When a graceful close starts (any side's), call
-///    [`start_closing`](Self::start_closing); from then on the only timer is the
-///    close's deadline. At end of stream, [`peer_closed`](Self::peer_closed) says
-///    which reason the peer's close gives.
+///    [`Action`], in order. Whether a session outlives its link is the connection's
+///    decision: a link that ends comes back as [`Action::Dropped`] (keep the session for
+///    a resume), [`Action::Ended`] or [`Action::Cut`].
 ///
 /// # Example
 ///
@@ -144,6 +147,9 @@ pub struct Connection {
     closed: bool,
     /// (Server.) A resume answer went out with a new token, and nothing came back since.
     unconfirmed: bool,
+    /// (Client.) A close asked for while resuming, to start once the session is back:
+    /// how long it may take.
+    close_wanted: Option<Duration>,
 }
 
 impl Connection {
@@ -176,6 +182,7 @@ impl Connection {
             receipts: None,
             closed: false,
             unconfirmed: false,
+            close_wanted: None,
         }
     }
 
@@ -254,8 +261,8 @@ impl Connection {
         self.handshake.as_ref()
     }
 
-    /// When the graceful close under way must end, once [`start_closing`](Self::start_closing)
-    /// was called.
+    /// When the graceful close under way must end, once it has a deadline
+    /// ([`Input::CloseAsked`]).
     pub fn closing_deadline(&self) -> Option<Instant> {
         matches!(self.state, State::Closing | State::Done)
             .then_some(self.deadline)
@@ -272,28 +279,14 @@ impl Connection {
         self.spoke
     }
 
-    /// Bytes arrived from the peer: it is alive.
-    #[inline]
-    pub fn on_read(&mut self, now: Instant) {
-        self.heartbeat.last_heard = now;
-        if self.unconfirmed {
-            self.unconfirmed = false;
-            self.actions.push_back(Action::TokenConfirmed);
-        }
-    }
-
-    /// Whether [`on_frame`](Self::on_frame) still matters: until the handshake has settled
-    /// and the peer has spoken.
+    /// Whether [`Input::Frame`] still matters: until the handshake has settled and the
+    /// peer has spoken.
     #[inline]
     pub fn needs_frames(&self) -> bool {
         self.state == State::Handshaking || !self.spoke
     }
 
-    /// An application frame arrived (a message, or a frame that is not one), and is about
-    /// to be handed over. If the handshake was waiting for a hello, this settles it: the
-    /// peer does not say hello, so it is a `classic` repod peer (on a server), or the
-    /// server is repod (on a client), and the application learns so before the frame.
-    pub fn on_frame(&mut self, now: Instant) {
+    fn on_frame(&mut self, now: Instant) {
         if self.state == State::Handshaking {
             self.settle_without_hello(now);
         }
@@ -307,14 +300,8 @@ impl Connection {
         }
     }
 
-    /// A frame that breaks the stream (over the length limit): close, telling the peer.
-    pub fn on_protocol_error(&mut self, error: &FramingError) {
-        self.on_protocol_violation(error.to_string());
-    }
-
-    /// The layer under the framing (a WebSocket) broke its own protocol, as `error` says:
-    /// the connection closes gracefully with that reason, as for a framing error.
-    pub fn on_protocol_violation(&mut self, error: String) {
+    /// The peer broke the protocol, as `error` says: close gracefully, telling the peer.
+    pub(super) fn on_violation(&mut self, error: String) {
         self.close(
             DisconnectReason::Protocol {
                 error: error.clone(),
@@ -323,15 +310,25 @@ impl Connection {
         );
     }
 
+    /// The refusal of the resume this side asked for, if the peer refused it.
+    pub fn resume_refusal(&self) -> Option<DisconnectReason> {
+        match (self.state, &self.peer_reason) {
+            (State::Resuming | State::Closing | State::Done, Some(reason))
+                if self.closed && reason.starts_with(RESUME_REFUSED) =>
+            {
+                Some(DisconnectReason::ResumeRefused {
+                    reason: reason.clone(),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The reason the connection ends with when the peer closes its side;
     /// `mid_frame` is how many bytes of an unfinished frame had arrived, if any.
-    pub fn peer_closed(&mut self, mid_frame: Option<usize>) -> DisconnectReason {
-        if let (State::Resuming | State::Closing, Some(reason)) = (self.state, &self.peer_reason) {
-            if reason.starts_with(RESUME_REFUSED) {
-                return DisconnectReason::ResumeRefused {
-                    reason: reason.clone(),
-                };
-            }
+    fn end_reason(&mut self, mid_frame: Option<usize>) -> DisconnectReason {
+        if let Some(refused) = self.resume_refusal() {
+            return refused;
         }
         match mid_frame {
             None => DisconnectReason::PeerClosed {
@@ -360,8 +357,7 @@ impl Connection {
         self.rate.is_some()
     }
 
-    /// A control message (an action with the reserved prefix) arrived.
-    pub fn on_control(&mut self, msg: &RawMessage, now: Instant) {
+    fn on_control(&mut self, msg: &RawMessage, now: Instant) {
         let Some(control) = Control::parse(msg) else {
             return;
         };
@@ -424,20 +420,14 @@ impl Connection {
         }
         self.closed = true;
         self.state = State::Closing;
-        // The close's own deadline comes with `start_closing`.
+        // The close's own deadline comes with `Input::CloseAsked`.
         self.deadline = None;
         self.actions.push_back(Action::Close { reason, wire });
     }
 
-    /// A graceful close started at `now` (this side's, the peer's, or a shutdown); it may
-    /// take until `now + within`. From now on the only timer is that deadline, and the
-    /// connection asks for nothing else.
-    pub fn start_closing(&mut self, now: Instant, within: Duration) {
-        if self.state == State::Done {
-            return;
-        }
-        self.closed = true;
-        self.state = State::Closing;
-        self.deadline = Some(now + within);
+    /// Whether a graceful close is under way (or over): what the peer sends from now on is
+    /// read and dropped.
+    pub fn is_closing(&self) -> bool {
+        matches!(self.state, State::Closing | State::Done)
     }
 }

@@ -142,7 +142,7 @@ impl Connection {
     }
 
     /// (Client.) The server's hello after a resume hello.
-    pub(super) fn on_resume_answer(&mut self, resume: HelloResume, _now: Instant) {
+    pub(super) fn on_resume_answer(&mut self, resume: HelloResume, now: Instant) {
         let token = resume.token.as_deref().and_then(ResumeToken::parse);
         let (true, Some(token), Some(receipts)) = (resume.resumed, token, self.receipts.as_mut())
         else {
@@ -159,6 +159,12 @@ impl Connection {
         debug!("session resumed");
         self.state = State::Established;
         self.deadline = None;
+        if let Some(within) = self.close_wanted.take() {
+            // Asked for while away: what was sent before it goes first (the replay comes
+            // with `Resumed`), then the close.
+            self.state = State::Closing;
+            self.deadline = Some(now + within);
+        }
         self.actions.push_back(Action::Resumable(token));
         self.actions.push_back(Action::Resumed {
             received: resume.received.unwrap_or(0),
@@ -194,12 +200,9 @@ impl Connection {
         self.receipts.as_ref().and_then(|r| r.token.as_ref())
     }
 
-    /// `count` application frames (messages, or frames that were not), in `bytes` bytes
-    /// read, arrived and are being handed over. On a resumable session they are counted,
-    /// and acknowledged every [`ResumeSettings::ack_every`] frames or
-    /// [`ResumeSettings::ack_bytes`] bytes, or after [`ResumeSettings::ack_delay`].
+    /// See [`Input::Delivered`].
     #[inline]
-    pub fn on_messages(&mut self, count: u64, bytes: usize, now: Instant) {
+    pub(super) fn on_delivered(&mut self, count: u64, bytes: usize, now: Instant) {
         let Some(receipts) = self.receipts.as_mut() else {
             return;
         };
@@ -217,7 +220,7 @@ impl Connection {
         }
     }
 
-    /// Whether [`on_messages`](Self::on_messages) matters: the session is resumable.
+    /// Whether [`Input::Delivered`] matters: the session is resumable.
     #[inline]
     pub fn counts_messages(&self) -> bool {
         self.is_agreed()

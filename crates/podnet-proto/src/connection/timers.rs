@@ -53,9 +53,7 @@ impl Connection {
                         .map(|r| r.settings.answer_timeout)
                         .unwrap_or_default();
                     debug!(?after, "no answer to the resume");
-                    self.state = State::Done;
-                    self.actions
-                        .push_back(Action::Cut(DisconnectReason::TimedOut { after }));
+                    self.lose(DisconnectReason::TimedOut { after });
                 }
             }
             State::Established => {
@@ -74,9 +72,7 @@ impl Connection {
                 let timeout = liveness.heartbeat_timeout;
                 if now >= self.heartbeat.last_heard + timeout {
                     debug!(?timeout, "heartbeat timeout");
-                    self.state = State::Done;
-                    self.actions
-                        .push_back(Action::Cut(DisconnectReason::TimedOut { after: timeout }));
+                    self.lose(DisconnectReason::TimedOut { after: timeout });
                     return;
                 }
                 if now >= self.heartbeat.last_ping + interval {

@@ -152,15 +152,7 @@ pub(crate) fn spawn<R, W, O>(
             let (end, reading) = reader::read_loop(&conn, &mut core, reading, &owner, &link).await;
             let closing_deadline = match end {
                 reader::ReadEnd::Closed(deadline) => deadline,
-                reader::ReadEnd::Lost(reason)
-                    // `is_open`: a close this side began (its frame may be out already,
-                    // and the peer's end of stream its answer) is not a drop.
-                    if core.survives_drop()
-                        && conn.is_resumable()
-                        && conn.is_open()
-                        && !conn.abort.is_cancelled()
-                        && !conn.closing.is_cancelled() =>
-                {
+                reader::ReadEnd::Lost(reason) => {
                     // The connection dropped; the session waits for a resume.
                     debug!(%reason, "connection dropped: the session is kept for a resume");
                     link.cancel();
@@ -173,10 +165,6 @@ pub(crate) fn spawn<R, W, O>(
                     }
                     owner.dropped(core, reason);
                     return;
-                }
-                reader::ReadEnd::Lost(reason) => {
-                    conn.abort_with(reason);
-                    None
                 }
                 reader::ReadEnd::Handoff { token, received } => {
                     link.cancel();
@@ -215,7 +203,7 @@ pub(crate) fn spawn<R, W, O>(
             if conn.queue.resume_failed() {
                 // A close asked for while away, then the resume refused: the refusal says
                 // why what was sent could not be delivered.
-                if let refused @ DisconnectReason::ResumeRefused { .. } = core.peer_closed(None) {
+                if let Some(refused) = core.resume_refusal() {
                     conn.overrule(refused);
                 }
             }

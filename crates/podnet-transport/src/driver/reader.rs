@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use bytes::BytesMut;
 use podnet_framing::{BatchDecoder, Decoded};
-use podnet_proto::{Action, RESERVED_PREFIX, ResumeToken};
+use podnet_proto::{Action, Input, RESERVED_PREFIX, ResumeToken};
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
@@ -38,7 +38,7 @@ pub(super) enum Flow {
     Closing,
     /// The connection was cut, or its close's deadline passed.
     Stop,
-    /// The connection was lost (a resumable session's heartbeat timed out).
+    /// The connection was lost, and the session outlives it.
     Lost(DisconnectReason),
     /// This connection resumes the session the token names.
     Handoff {
@@ -53,8 +53,8 @@ pub(super) enum ReadEnd {
     /// The connection ends with the session; a graceful close's deadline, if one is under
     /// way.
     Closed(Option<std::time::Instant>),
-    /// The connection failed (an error, an end of stream without a close, a timeout):
-    /// a resumable session survives it.
+    /// The connection failed (an error, an end of stream without a close, a timeout),
+    /// and the session outlives it: it waits for a resume.
     Lost(DisconnectReason),
     /// This connection takes over the session the token names.
     Handoff { token: ResumeToken, received: u64 },
@@ -76,9 +76,9 @@ pub(super) fn carry_out<O: Owner>(
             Action::TokenConfirmed => conn.slot().previous = None,
             Action::NotResumable => conn.set_not_resumable(),
             Action::Acked(n) if !conn.queue.acked(n) => {
-                core.on_protocol_violation(format!(
-                    "the peer acknowledged {n} messages, more than were sent to it"
-                ));
+                let error =
+                    format!("the peer acknowledged {n} messages, more than were sent to it");
+                core.handle(now(), Input::Violation(&error));
             }
             Action::Resume { token, received } => match owner.check_resume(&token) {
                 Ok(()) => return Flow::Handoff { token, received },
@@ -89,10 +89,11 @@ pub(super) fn carry_out<O: Owner>(
                     debug!(received, "session resumed");
                     owner.resumed();
                 } else {
-                    core.on_protocol_violation(format!(
+                    let error = format!(
                         "the peer's count of messages received ({received}) is not one this \
                          side can resume from"
-                    ));
+                    );
+                    core.handle(now(), Input::Violation(&error));
                 }
             }
             Action::Established(handshake) => {
@@ -120,10 +121,12 @@ pub(super) fn carry_out<O: Owner>(
                 flow = Flow::Closing;
             }
             Action::Cut(reason) => {
-                if core.survives_drop() {
-                    return Flow::Lost(reason);
-                }
                 conn.abort_with(reason);
+                return Flow::Stop;
+            }
+            Action::Dropped(reason) => return Flow::Lost(reason),
+            Action::Ended(reason) => {
+                conn.record(reason);
                 return Flow::Stop;
             }
             Action::StopReading => return Flow::Stop,
@@ -192,9 +195,6 @@ where
     R: AsyncRead + Unpin,
     O: Owner,
 {
-    // Set once a graceful close is under way: from then on, input is read and discarded.
-    let mut closing = false;
-
     // The cancellations are waited on by futures made once: each one made afresh would
     // register with (and leave) its token's waiters at every turn of the loop. And each
     // poll of one locks its token (tokio-util 0.7's `is_cancelled`), so the loop polls
@@ -205,7 +205,7 @@ where
     tokio::pin!(cut);
     let close_asked = conn.closing.cancelled();
     tokio::pin!(close_asked);
-    // Set when `close_asked` completes; acted on once the session is not resuming.
+    // Set when `close_asked` completes.
     let mut close_wanted = false;
     let timer = tokio::time::sleep_until(Instant::now());
     tokio::pin!(timer);
@@ -215,12 +215,6 @@ where
     let mut primed = !inbound.buf.is_empty() || wire.has_input();
 
     loop {
-        // A close asked for while the session was resuming waits for the resume, so that
-        // what was sent before it is sent again and delivered first.
-        if !closing && close_wanted && !core.is_resuming() {
-            closing = true;
-            core.start_closing(now(), conn.close_within_limit());
-        }
         let wake_at = core.poll_timeout().map(Instant::from_std);
         if let Some(at) = wake_at {
             if timer.deadline() != at {
@@ -248,10 +242,12 @@ where
                         .link_error
                         .take()
                         .unwrap_or_else(|| "the connection was replaced".to_owned());
-                    return ReadEnd::Lost(DisconnectReason::Io { error });
+                    return end_link(conn, core, owner, Input::Lost(DisconnectReason::Io { error }));
                 }
                 () = &mut close_asked, if !close_wanted => {
                     close_wanted = true;
+                    let within = conn.close_within_limit();
+                    core.handle(now(), Input::CloseAsked { within });
                     continue;
                 }
                 () = &mut timer, if wake_at.is_some() => {
@@ -272,12 +268,7 @@ where
                     .decoder
                     .is_mid_frame(&inbound.buf)
                     .then_some(inbound.buf.len());
-                let reason = core.peer_closed(mid_frame);
-                if core.survives_drop() {
-                    return ReadEnd::Lost(reason);
-                }
-                conn.record(reason);
-                return ReadEnd::Closed(core.closing_deadline());
+                return end_link(conn, core, owner, Input::End { mid_frame });
             }
             Ok(Some(read)) if read >= room => chunk = (chunk * 2).min(READ_CHUNK),
             Ok(_) => {}
@@ -286,20 +277,16 @@ where
                 let reason = DisconnectReason::Io {
                     error: err.to_string(),
                 };
-                if core.survives_drop() {
-                    return ReadEnd::Lost(reason);
-                }
-                conn.abort_with(reason);
-                return ReadEnd::Closed(None);
+                return end_link(conn, core, owner, Input::Lost(reason));
             }
         }
         let violation = decode_wire(conn, wire, &mut inbound.buf);
         inbound.read_bytes += inbound.buf.len().saturating_sub(before);
-        core.on_read(now());
+        core.handle(now(), Input::Read);
         // The peer spoke: the next reply may go out from the sending thread.
         conn.direct_ok
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        if closing {
+        if core.is_closing() {
             inbound.buf.clear();
             continue;
         }
@@ -316,11 +303,34 @@ where
             // reason, as a bad frame would be; what it sent before is handed over.
             conn.violated_websocket(&violation);
             warn!(%violation, "protocol error: closing");
-            core.on_protocol_violation(violation.to_string());
+            core.handle(now(), Input::Violation(&violation.to_string()));
             if carry_out(conn, core, owner) == Flow::Stop {
                 return ReadEnd::Closed(core.closing_deadline());
             }
         }
+    }
+}
+
+/// The link ended as `input` says. What the application asked meanwhile counts first (a
+/// cut ends the session; a close makes it end with the link), then the state machine
+/// decides whether the session outlives the link.
+fn end_link<O: Owner>(
+    conn: &Shared,
+    core: &mut podnet_proto::Connection,
+    owner: &O,
+    input: Input<'_>,
+) -> ReadEnd {
+    if conn.abort.is_cancelled() {
+        return ReadEnd::Closed(None);
+    }
+    if conn.close_asked() {
+        let within = conn.close_within_limit();
+        core.handle(now(), Input::CloseAsked { within });
+    }
+    core.handle(now(), input);
+    match carry_out(conn, core, owner) {
+        Flow::Lost(reason) => ReadEnd::Lost(reason),
+        _ => ReadEnd::Closed(core.closing_deadline()),
     }
 }
 
@@ -404,7 +414,7 @@ impl Inbound {
                 Ok(None) => break,
                 Err(err) => {
                     warn!(%err, "protocol error: closing");
-                    core.on_protocol_error(&err);
+                    core.handle(now(), Input::Broken(&err));
                     // What came before the bad frame is still delivered.
                     let delivered = self.flush(owner, aborted.as_mut()).await;
                     self.buf.clear();
@@ -416,7 +426,7 @@ impl Inbound {
             };
             let flow = match decoded {
                 Decoded::Reserved(ref msg) => {
-                    core.on_control(msg, now());
+                    core.handle(now(), Input::Control(msg));
                     match carry_out(conn, core, owner) {
                         Flow::Handoff { token, received } => {
                             // The frame after the hello stays in the buffer, for the
@@ -430,7 +440,7 @@ impl Inbound {
                 // Until the handshake is settled and the peer has spoken, the state
                 // machine sees each frame before the application does.
                 Decoded::Message | Decoded::NotAMessage(_) if core.needs_frames() => {
-                    core.on_frame(now());
+                    core.handle(now(), Input::Frame);
                     carry_out(conn, core, owner)
                 }
                 _ => Flow::Continue,
@@ -482,7 +492,13 @@ impl Inbound {
         }
         let bytes = std::mem::take(&mut self.read_bytes);
         if counted > 0 && core.counts_messages() {
-            core.on_messages(counted, bytes, now());
+            core.handle(
+                now(),
+                Input::Delivered {
+                    count: counted,
+                    bytes,
+                },
+            );
             return carry_out(conn, core, owner);
         }
         Flow::Continue

@@ -60,7 +60,7 @@ impl<G: Game> LobbyServer<G> {
     ///
     /// If the address does not resolve or cannot be listened on.
     pub fn start_background(
-        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        addr: impl podnet_transport::Addr,
         config: LobbyConfig,
         setup: G::Setup,
     ) -> Result<Self, Error> {
@@ -73,7 +73,7 @@ impl<G: Game> LobbyServer<G> {
     ///
     /// As [`start_background`](Self::start_background).
     pub fn start_background_with(
-        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        addr: impl podnet_transport::Addr,
         server_config: ServerConfig,
         config: LobbyConfig,
         setup: G::Setup,
@@ -98,7 +98,7 @@ impl<G: Game> LobbyServer<G> {
     /// If the address cannot be listened on, or the cluster cannot be joined.
     #[cfg(feature = "cluster")]
     pub fn start_clustered(
-        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        addr: impl podnet_transport::Addr,
         server_config: ServerConfig,
         config: LobbyConfig,
         setup: G::Setup,

@@ -11,7 +11,7 @@ use podnet_transport::{ClientConfig, ClientEvent, ConnectionInfo, Frame, SendErr
 use serde::Serialize;
 
 use crate::SyncError;
-use crate::thread::{ChannelSink, Delivery, drain, resolve, spawn, wait_first};
+use crate::thread::{ChannelSink, Delivery, drain, spawn, wait_first};
 
 /// A connection to a podnet or repod server whose network runs on a background thread,
 /// while its events are handled on the thread that calls [`pump`](Self::pump).
@@ -74,14 +74,14 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`SyncError::Resolve`] for an address that does not resolve; the transport's
+    /// [`TransportError::Resolve`](podnet_transport::TransportError::Resolve) for an address that does not resolve; the transport's
     /// `Connect` or `ConnectTimeout` if the server cannot be reached;
     /// [`SyncError::Thread`] if the thread cannot start.
     pub fn connect(
-        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        addr: impl podnet_transport::Addr,
         config: ClientConfig,
     ) -> Result<Client, SyncError> {
-        let addrs = resolve(addr)?;
+        let addrs = podnet_transport::resolve(addr)?;
         let (events_tx, events) = crossbeam_channel::unbounded();
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let thread = spawn("podnet-client", 1, move || async move {
@@ -283,10 +283,10 @@ impl Drop for Client {
 /// # Ok::<(), podnet_sync::SyncError>(())
 /// ```
 pub fn query_info(
-    addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+    addr: impl podnet_transport::Addr,
     config: ClientConfig,
 ) -> Result<ServerInfo, SyncError> {
-    let addrs = resolve(addr)?;
+    let addrs = podnet_transport::resolve(addr)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

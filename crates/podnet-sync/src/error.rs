@@ -29,16 +29,6 @@ pub enum SyncError {
     #[error("could not start the network thread: {0}")]
     Thread(#[source] io::Error),
 
-    /// The address could not be resolved.
-    #[error("could not resolve {addr}: {source}")]
-    Resolve {
-        /// The address given.
-        addr: String,
-        /// Why it failed.
-        #[source]
-        source: io::Error,
-    },
-
     /// The network thread has stopped (it panicked, or the server was shut down).
     #[error("the network thread has stopped; the server or client is no longer running")]
     Stopped,

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use tracing::debug;
 
 use crate::SyncError;
-use crate::thread::{ChannelSink, Delivery, drain, resolve, spawn, wait_first};
+use crate::thread::{ChannelSink, Delivery, drain, spawn, wait_first};
 
 /// How long a dropped server waits for its connections to close gracefully.
 const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -90,10 +90,10 @@ impl Server {
     ///
     /// # Errors
     ///
-    /// [`SyncError::Resolve`] or a bind error if the address does not work;
+    /// [`TransportError::Resolve`](podnet_transport::TransportError::Resolve) or a bind error if the address does not work;
     /// [`SyncError::Thread`] if the thread cannot start.
     pub fn start_background(
-        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        addr: impl podnet_transport::Addr,
         config: ServerConfig,
     ) -> Result<(Server, JoinHandle<()>), SyncError> {
         let mut server = Self::start(addr, config)?;
@@ -108,10 +108,10 @@ impl Server {
     ///
     /// As [`start_background`](Self::start_background).
     pub fn start(
-        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        addr: impl podnet_transport::Addr,
         config: ServerConfig,
     ) -> Result<Server, SyncError> {
-        let addrs = resolve(addr)?;
+        let addrs = podnet_transport::resolve(addr)?;
         let (events_tx, events) = crossbeam_channel::unbounded();
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<ShutdownRequest>();
@@ -176,7 +176,7 @@ impl Server {
     /// # Ok::<(), podnet_sync::SyncError>(())
     /// ```
     pub fn launch(
-        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
+        addr: impl podnet_transport::Addr,
         config: ServerConfig,
         mut handler: impl FnMut(&mut Server, ServerEvent),
     ) -> Result<ShutdownReport, SyncError> {

@@ -40,27 +40,6 @@ where
         .map_err(SyncError::Thread)
 }
 
-/// Resolves `addr` on the calling thread, so that errors name what the caller gave.
-pub(crate) fn resolve(
-    addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
-) -> Result<Vec<std::net::SocketAddr>, SyncError> {
-    let described = format!("{addr:?}");
-    let addrs: Vec<_> = addr
-        .to_socket_addrs()
-        .map_err(|source| SyncError::Resolve {
-            addr: described.clone(),
-            source,
-        })?
-        .collect();
-    if addrs.is_empty() {
-        return Err(SyncError::Resolve {
-            addr: described,
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no address found"),
-        });
-    }
-    Ok(addrs)
-}
-
 /// What crosses from the network thread to the pumping thread: one event, or the messages
 /// of one read, made into events only when they are pumped.
 #[derive(Debug)]

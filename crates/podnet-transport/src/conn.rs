@@ -328,12 +328,8 @@ impl Shared {
     /// What goes out last when the reader ended before any close from this side: the
     /// answer to a WebSocket peer's close frame; nothing otherwise.
     pub(crate) fn last_words(&self) -> Bytes {
-        match &*self.close_answer.locked() {
-            Some((code, why)) if self.is_websocket => {
-                websocket::frames::closing(&Bytes::new(), *code, why)
-            }
-            _ => Bytes::new(),
-        }
+        let answer = self.close_answer.locked().clone();
+        goodbye(self.is_websocket, None, answer, &self.config.framing)
     }
 
     fn not_connected(&self) -> SendError {
@@ -374,13 +370,13 @@ impl Shared {
     /// Starts a graceful close: what is queued goes out, then `podnet:close` with
     /// `wire_reason`. Returns false if the connection was already closing.
     pub(crate) fn close(&self, reason: DisconnectReason, wire_reason: &str) -> bool {
-        let mut frame = podnet_proto::close_frame(wire_reason, &self.config.framing);
-        if self.is_websocket {
-            frame = match &*self.close_answer.locked() {
-                Some((code, why)) => websocket::frames::closing(&frame, *code, why),
-                None => websocket::frames::closing(&frame, websocket::NORMAL_CLOSE, wire_reason),
-            };
-        }
+        let answer = self.close_answer.locked().clone();
+        let frame = goodbye(
+            self.is_websocket,
+            Some(wire_reason),
+            answer,
+            &self.config.framing,
+        );
         // Hold the reason while closing the queue: once the queue is closed the writer can
         // send the close and the peer can answer with end-of-stream, and the reader must
         // not record "closed by the peer" before this side's reason is in.
@@ -452,5 +448,25 @@ impl Shared {
             unacked_frames,
             unacked_bytes,
         }
+    }
+}
+
+/// The last bytes a connection sends: `podnet:close` with `reason` (if this side closes),
+/// and on a WebSocket the close frame around it, answering the peer's close or violation
+/// (`answer`: its code and reason) if there was one. Nothing if there is nothing to say.
+pub(crate) fn goodbye(
+    websocket: bool,
+    reason: Option<&str>,
+    answer: Option<(u16, String)>,
+    framing: &podnet_proto::podnet_framing::FramingConfig,
+) -> Bytes {
+    let close = reason.map_or_else(Bytes::new, |why| podnet_proto::close_frame(why, framing));
+    if !websocket {
+        return close;
+    }
+    match (answer, reason) {
+        (Some((code, why)), _) => websocket::frames::closing(&close, code, &why),
+        (None, Some(why)) => websocket::frames::closing(&close, websocket::NORMAL_CLOSE, why),
+        (None, None) => close,
     }
 }

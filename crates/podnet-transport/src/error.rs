@@ -204,33 +204,3 @@ impl From<FramingError> for SendError {
         }
     }
 }
-
-/// An address as a person wrote it, for error messages: `"host:5071"` without Debug's
-/// quotes, `("host", 5071)` as `host:5071`.
-pub(crate) fn describe_addr(addr: &impl std::fmt::Debug) -> String {
-    let debug = format!("{addr:?}");
-    if let Some(inner) = debug.strip_prefix('"').and_then(|d| d.strip_suffix('"')) {
-        return inner.to_owned();
-    }
-    if let Some((host, port)) = debug
-        .strip_prefix("(\"")
-        .and_then(|d| d.strip_suffix(')'))
-        .and_then(|d| d.split_once("\", "))
-    {
-        return format!("{host}:{port}");
-    }
-    debug
-}
-
-#[cfg(test)]
-mod tests {
-    use super::describe_addr;
-
-    #[test]
-    fn addresses_read_as_written() {
-        assert_eq!(describe_addr(&"localhost"), "localhost");
-        assert_eq!(describe_addr(&("example.org", 80)), "example.org:80");
-        let addr: std::net::SocketAddr = "127.0.0.1:5071".parse().unwrap();
-        assert_eq!(describe_addr(&addr), "127.0.0.1:5071");
-    }
-}

@@ -59,6 +59,7 @@
 //! # }
 //! ```
 
+mod addr;
 mod budget;
 mod client;
 mod config;
@@ -77,6 +78,7 @@ mod stats;
 mod tls;
 mod websocket;
 
+pub use addr::{Addr, resolve};
 pub use client::{Client, query_info};
 pub use config::{
     ClientConfig, MAX_FRAME_WITH_WEBSOCKET, MetricsConfig, Page, ResumeConfig, ServerConfig,

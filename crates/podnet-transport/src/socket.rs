@@ -16,14 +16,14 @@ use crate::TransportError;
 /// works. If none does, the error is `failed`'s for the last address tried, or a
 /// [`TransportError::Resolve`] naming `addr` as the caller gave it.
 pub(crate) async fn open_first<T, Fut>(
-    addr: impl tokio::net::ToSocketAddrs + std::fmt::Debug,
+    addr: impl tokio::net::ToSocketAddrs + crate::Addr,
     mut open: impl FnMut(std::net::SocketAddr) -> Fut,
     failed: impl FnOnce(String, io::Error) -> TransportError,
 ) -> Result<T, TransportError>
 where
     Fut: std::future::Future<Output = io::Result<T>>,
 {
-    let described = crate::error::describe_addr(&addr);
+    let described = addr.describe();
     let addrs = tokio::net::lookup_host(addr)
         .await
         .map_err(|source| TransportError::Resolve {

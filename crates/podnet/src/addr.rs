@@ -1,7 +1,9 @@
 //! Addresses: repod's defaults, and resolving what a game passes once, so that errors
 //! name the address.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
+
+use podnet_transport::Addr;
 
 use crate::Error;
 
@@ -19,39 +21,8 @@ pub const DEFAULT_ADDR: (&str, u16) = (DEFAULT_HOST, DEFAULT_PORT);
 pub(crate) type Addrs = Vec<SocketAddr>;
 
 /// Resolves `addr` now, so that a failure names it.
-pub(crate) fn resolve(addr: impl ToSocketAddrs + std::fmt::Debug) -> Result<Addrs, Error> {
-    let described = describe(&addr);
-    match addr.to_socket_addrs() {
-        Ok(addrs) => {
-            let addrs: Addrs = addrs.collect();
-            if addrs.is_empty() {
-                Err(Error::Resolve {
-                    addr: described,
-                    problem: "it names no address".to_owned(),
-                })
-            } else {
-                Ok(addrs)
-            }
-        }
-        Err(err) => Err(Error::Resolve {
-            addr: described,
-            problem: err.to_string(),
-        }),
-    }
-}
-
-/// `"host:port"` reads better without Debug's quotes; `("host", 5071)` as `host:5071`.
-fn describe(addr: &impl std::fmt::Debug) -> String {
-    let debug = format!("{addr:?}");
-    if let Some(inner) = debug.strip_prefix('"').and_then(|d| d.strip_suffix('"')) {
-        return inner.to_owned();
-    }
-    if let Some(inner) = debug.strip_prefix("(\"").and_then(|d| d.strip_suffix(')')) {
-        if let Some((host, port)) = inner.split_once("\", ") {
-            return format!("{host}:{port}");
-        }
-    }
-    debug
+pub(crate) fn resolve(addr: impl Addr) -> Result<Addrs, Error> {
+    Ok(podnet_transport::resolve(addr)?)
 }
 
 #[cfg(test)]
@@ -67,7 +38,6 @@ mod tests {
         );
         let err = resolve("localhost").unwrap_err();
         assert!(err.to_string().contains("HOST:PORT"), "{err}");
-        assert_eq!(describe(&("example.org", 80)), "example.org:80");
         assert_eq!(
             resolve(DEFAULT_ADDR).unwrap()[0].to_string(),
             "127.0.0.1:5071"

@@ -202,7 +202,7 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// Connects to `addr` instead of [`DEFAULT_ADDR`](crate::DEFAULT_ADDR).
-    pub fn addr(mut self, addr: impl std::net::ToSocketAddrs + std::fmt::Debug) -> Self {
+    pub fn addr(mut self, addr: impl crate::Addr) -> Self {
         self.addrs = resolve(addr);
         self
     }
@@ -299,10 +299,7 @@ impl<L: ConnectionListener> Client<L> {
     /// # Panics
     ///
     /// As [`ClientBuilder::connect`].
-    pub fn connect(
-        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
-        listener: L,
-    ) -> Result<Self, Error> {
+    pub fn connect(addr: impl crate::Addr, listener: L) -> Result<Self, Error> {
         Client::builder().addr(addr).connect(listener)
     }
 

@@ -132,10 +132,6 @@ impl From<SyncError> for Error {
             SyncError::Transport(err) => err.into(),
             SyncError::Send(err) => Error::Send(err),
             SyncError::Thread(err) => Error::Thread(err),
-            SyncError::Resolve { addr, source } => Error::Resolve {
-                addr,
-                problem: source.to_string(),
-            },
             SyncError::Stopped => Error::Stopped,
             other => Error::Thread(io::Error::other(other.to_string())),
         }

@@ -86,8 +86,8 @@ pub use podnet_framing::{FramingConfig, Message, Value};
 pub use podnet_sync::{ClientHandle, ServerHandle};
 #[doc(no_inline)]
 pub use podnet_transport::{
-    ClientConfig, ConnectionConfig, ConnectionCounts, ConnectionId, ConnectionInfo, ConnectionKind,
-    ConnectionType, ConnectionTypes, DisconnectReason, Handshake, Health, Liveness,
+    Addr, ClientConfig, ConnectionConfig, ConnectionCounts, ConnectionId, ConnectionInfo,
+    ConnectionKind, ConnectionType, ConnectionTypes, DisconnectReason, Handshake, Health, Liveness,
     MAX_FRAME_WITH_WEBSOCKET, MetricsConfig, PROTOCOL_VERSION, Page, Peer, RateLimit, ResumeConfig,
     RttStats, SendError, ServerConfig, ServerInfo, ServerStats, ShutdownReport, SlowConsumerPolicy,
     Transport, WebSocketConfig,
@@ -134,10 +134,7 @@ pub mod wire {
 /// println!("{}: {} of {} players", info.name, info.players, info.capacity);
 /// # Ok::<(), podnet::Error>(())
 /// ```
-pub fn query_info(
-    addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
-    config: ClientConfig,
-) -> Result<ServerInfo, Error> {
+pub fn query_info(addr: impl Addr, config: ClientConfig) -> Result<ServerInfo, Error> {
     let addrs = addr::resolve(addr)?;
     Ok(podnet_sync::query_info(&addrs[..], config)?)
 }

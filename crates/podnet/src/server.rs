@@ -291,7 +291,7 @@ impl<C: Channel, F> ServerBuilder<C, F> {
     /// Listens on `addr` instead of [`DEFAULT_ADDR`](crate::DEFAULT_ADDR) (`127.0.0.1:5071`,
     /// repod's). Port 0 picks a free port; `0.0.0.0:PORT` accepts players from other
     /// machines.
-    pub fn addr(mut self, addr: impl std::net::ToSocketAddrs + std::fmt::Debug) -> Self {
+    pub fn addr(mut self, addr: impl crate::Addr) -> Self {
         self.addrs = resolve(addr);
         self
     }
@@ -454,10 +454,7 @@ impl<C: Channel + Default> Server<C> {
     /// # Panics
     ///
     /// As [`ServerBuilder::start_background`].
-    pub fn start_background(
-        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
-        game: C::Game,
-    ) -> Result<Self, Error> {
+    pub fn start_background(addr: impl crate::Addr, game: C::Game) -> Result<Self, Error> {
         Self::builder().addr(addr).start_background(game)
     }
 
@@ -467,10 +464,7 @@ impl<C: Channel + Default> Server<C> {
     /// # Errors
     ///
     /// As [`ServerBuilder::start_background`].
-    pub fn launch(
-        addr: impl std::net::ToSocketAddrs + std::fmt::Debug,
-        game: C::Game,
-    ) -> Result<C::Game, Error> {
+    pub fn launch(addr: impl crate::Addr, game: C::Game) -> Result<C::Game, Error> {
         Self::builder().addr(addr).launch(game)
     }
 }

@@ -4,7 +4,7 @@ use super::*;
 
 /// Resolves `addr` and connects to the first of its addresses that answers.
 pub(super) async fn resolve_and_connect(
-    addr: impl ToSocketAddrs + std::fmt::Debug,
+    addr: impl ToSocketAddrs + crate::Addr,
 ) -> Result<TcpStream, TransportError> {
     socket::open_first(addr, TcpStream::connect, |addr, source| {
         TransportError::Connect { addr, source }

@@ -75,7 +75,7 @@ impl Client {
     /// included), [`TransportError::TlsHandshake`] if TLS is configured and the handshake
     /// fails.
     pub async fn connect(
-        addr: impl ToSocketAddrs + std::fmt::Debug,
+        addr: impl ToSocketAddrs + crate::Addr,
         config: ClientConfig,
     ) -> Result<(Client, EventStream<ClientEvent>), TransportError> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -89,7 +89,7 @@ impl Client {
     ///
     /// As [`connect`](Self::connect).
     pub async fn connect_with_sink(
-        addr: impl ToSocketAddrs + std::fmt::Debug,
+        addr: impl ToSocketAddrs + crate::Addr,
         config: ClientConfig,
         sink: impl EventSink<ClientEvent>,
     ) -> Result<Client, TransportError> {
@@ -379,7 +379,7 @@ impl Owner for ConnOwner {
 /// # }
 /// ```
 pub async fn query_info(
-    addr: impl ToSocketAddrs + std::fmt::Debug,
+    addr: impl ToSocketAddrs + crate::Addr,
     mut config: ClientConfig,
 ) -> Result<ServerInfo, TransportError> {
     config.connection_type = ConnectionType::INFO.to_owned();

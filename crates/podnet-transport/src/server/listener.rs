@@ -39,7 +39,7 @@ const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(5);
 
 /// Resolves `addr` and binds the first address that works.
 pub(super) async fn bind(
-    addr: impl ToSocketAddrs + std::fmt::Debug,
+    addr: impl ToSocketAddrs + crate::Addr,
 ) -> Result<TcpListener, TransportError> {
     socket::open_first(addr, TcpListener::bind, TransportError::bind).await
 }

@@ -217,7 +217,7 @@ impl Server {
     ///
     /// [`TransportError::Bind`] if the address cannot be resolved or listened on.
     pub async fn bind(
-        addr: impl ToSocketAddrs + std::fmt::Debug,
+        addr: impl ToSocketAddrs + crate::Addr,
         config: ServerConfig,
     ) -> Result<(Server, EventStream<ServerEvent>), TransportError> {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -231,7 +231,7 @@ impl Server {
     ///
     /// As [`bind`](Self::bind).
     pub async fn bind_with_sink(
-        addr: impl ToSocketAddrs + std::fmt::Debug,
+        addr: impl ToSocketAddrs + crate::Addr,
         config: ServerConfig,
         sink: impl EventSink<ServerEvent>,
     ) -> Result<Server, TransportError> {

@@ -206,13 +206,12 @@ async fn refuse(handoff: Handoff, why: &str) {
         reading, writer, ..
     } = handoff;
     let reason = podnet_proto::refusal_reason(why);
-    let mut frame = podnet_proto::close_frame(
-        &reason,
+    let frame = crate::conn::goodbye(
+        matches!(reading.wire, crate::driver::Wire::WebSocket(_)),
+        Some(&reason),
+        None,
         &podnet_proto::podnet_framing::FramingConfig::default(),
     );
-    if matches!(reading.wire, crate::driver::Wire::WebSocket(_)) {
-        frame = crate::websocket::frames::closing(&frame, crate::websocket::NORMAL_CLOSE, &reason);
-    }
     let mut io = tokio::io::join(reading.io, writer);
     crate::socket::last_words(&mut io, &frame, REFUSE_LINGER).await;
 }

@@ -129,8 +129,7 @@ impl Channel for BenchChannel {
 
     fn handlers(h: &mut ChannelHandlers<Self>) {
         h.on_raw("ping", |_, ctx, msg| -> Result<(), SendError> {
-            ctx.server()
-                .send_frame(ctx.id(), &Frame::from_message(msg)?)
+            ctx.server().send(ctx.id(), &Frame::from_message(msg)?)
         })
         .on_raw("move", |_, ctx, _| ctx.game.moves += 1)
         .on(Self::join)
@@ -149,7 +148,7 @@ impl Channel for BenchChannel {
                 let _ = cluster.send_to_all(&frame);
                 return Ok(());
             }
-            ctx.server().send_frame_to_all(&frame);
+            ctx.server().send_to_all(&frame)?;
             Ok(())
         });
     }
@@ -297,7 +296,7 @@ fn step(server: &mut Server<BenchChannel>, pad: &[u8], slot: u64, slots: u64) {
             continue;
         };
         for id in room.seats.iter().flatten() {
-            let _ = handle.send_frame(*id, &frame);
+            let _ = handle.send(*id, &frame);
         }
     }
 }

@@ -44,7 +44,7 @@ impl ConnectionListener for LagTime {
                     ctx.close("done");
                     return Ok(());
                 }
-                ctx.handle().send_frame(&Frame::from_message(msg)?)
+                ctx.handle().send(&Frame::from_message(msg)?)
             },
         );
     }

@@ -23,6 +23,7 @@
 //! of the board as one JSON line (what `cargo xtask browser` and `cargo xtask interop`
 //! check).
 
+use podnet::WithAction;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
@@ -205,9 +206,9 @@ fn send_value(
 ) -> Result<(), SendError> {
     let frame = Frame::from_value(value, ctx.server().framing())?;
     match to {
-        Some(id) => ctx.server().send_frame(id, &frame),
+        Some(id) => ctx.server().send(id, &frame),
         None => {
-            ctx.server().send_frame_to_all(&frame);
+            ctx.server().send_to_all(&frame)?;
             Ok(())
         }
     }
@@ -374,7 +375,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if step == 0 {
                 let color = [(200, 40, 40), (40, 80, 200), (160, 40, 200), (255, 120, 0)]
                     [(stroke % 4) as usize];
-                bot.send_with_action(
+                bot.send(&WithAction(
                     "startline",
                     &map(vec![
                         ("point", point),
@@ -384,9 +385,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         ),
                         ("thickness", 5.into()),
                     ]),
-                )?;
+                ))?;
             } else {
-                bot.send_with_action("drawpoint", &map(vec![("point", point)]))?;
+                bot.send(&WithAction("drawpoint", &map(vec![("point", point)])))?;
             }
             step += 1;
             next_step += Duration::from_millis(30);

@@ -79,7 +79,7 @@ async fn next_with(
 
 /// Asks for the server's move count.
 async fn report(client: &Client, events: &mut EventStream<ClientEvent>) -> Result<u64, CliError> {
-    client.send_frame(&message("report", vec![])?)?;
+    client.send(&message("report", vec![])?)?;
     let msg = next_with(events, "report", "waiting for a `report`").await?;
     let value = msg
         .to_value()
@@ -108,7 +108,7 @@ async fn throughput(addr: &str, clients: usize, messages: u64) -> Result<(), Cli
         let frame = move_frame.clone();
         senders.spawn(async move {
             for _ in 0..share {
-                client.send_frame_wait(&frame).await?;
+                client.send_wait(&frame).await?;
             }
             // Keep the connection open until the count is in.
             Ok::<_, podnet_transport::SendError>((client, _events))
@@ -172,7 +172,7 @@ async fn round_trips(addr: &str, pings: usize) -> Result<(), CliError> {
     for seq in 0..pings {
         let frame = message("ping", vec![("seq", Value::from(seq as u64))])?;
         let sent = Instant::now();
-        client.send_frame(&frame)?;
+        client.send(&frame)?;
         next_with(&mut events, "ping", "waiting for a `ping` echo").await?;
         times.push(sent.elapsed());
         if last_print.elapsed() >= PROGRESS_EVERY {

@@ -93,7 +93,7 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 fn send_line(client: &Client, line: &str, line_no: u64) {
     let sent = json::from_line(line).and_then(|value| {
         let frame = Frame::from_value(&value, client.framing()).map_err(|e| e.to_string())?;
-        client.send_frame(&frame).map_err(|e| e.to_string())
+        client.send(&frame).map_err(|e| e.to_string())
     });
     if let Err(why) = sent {
         eprintln!("podnet: line {line_no} not sent: {why}");

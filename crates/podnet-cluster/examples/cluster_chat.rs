@@ -70,7 +70,7 @@ async fn node(args: &[String]) -> Result<()> {
     while let Some(event) = events.recv().await {
         match event {
             ServerEvent::Connected { id, .. } => {
-                let _ = server.send_frame(id, &system(&format!("node {me}: pick a nickname")));
+                let _ = server.send(id, &system(&format!("node {me}: pick a nickname")));
             }
             ServerEvent::Message { id, message } => {
                 let Ok(value) = message.to_value() else {
@@ -81,7 +81,7 @@ async fn node(args: &[String]) -> Result<()> {
                         let wanted = value["nickname"].as_str().unwrap_or_default().to_owned();
                         if wanted.is_empty() || !cluster.claim_name(&wanted, id).await? {
                             let taken = format!("the name {wanted:?} is taken");
-                            let _ = server.send_frame(id, &system(&taken));
+                            let _ = server.send(id, &system(&taken));
                             continue;
                         }
                         let joined = format!("{wanted} joined on node {me}");
@@ -137,7 +137,7 @@ impl Bot {
     }
 
     fn send(&self, frame: &Frame) -> Result<()> {
-        Ok(self.client.send_frame(frame)?)
+        Ok(self.client.send(frame)?)
     }
 
     /// Reads (and prints) until a line containing `text` arrives.

@@ -721,7 +721,7 @@ async fn bench_servers_in_a_cluster_broadcast_to_every_node() {
             }
         }
     }
-    clients[0].0.send_frame(&frame("broadcast", 42)).unwrap();
+    clients[0].0.send(&frame("broadcast", 42)).unwrap();
     for (i, (_, events)) in clients.iter_mut().enumerate() {
         assert_eq!(
             next(events).await,
@@ -731,7 +731,7 @@ async fn bench_servers_in_a_cluster_broadcast_to_every_node() {
     }
     // Once: a ping answered next shows nothing else came.
     for (i, (client, events)) in clients.iter_mut().enumerate() {
-        client.send_frame(&frame("ping", 7)).unwrap();
+        client.send(&frame("ping", 7)).unwrap();
         assert_eq!(next(events).await, ("ping".to_owned(), 7), "client of b{i}");
     }
     drop(servers);
@@ -776,7 +776,7 @@ async fn a_node_killed_frees_its_names_within_the_ttl() {
             &podnet_framing::FramingConfig::default(),
         )
         .unwrap();
-        client.send_frame(&ask).unwrap();
+        client.send(&ask).unwrap();
         loop {
             let event = tokio::time::timeout(WAIT, events.recv())
                 .await

@@ -60,6 +60,7 @@ mod encoded;
 mod error;
 mod frame;
 mod message;
+mod outgoing;
 mod scan;
 pub mod websocket;
 
@@ -70,6 +71,7 @@ pub use encoded::{Frame, RESERVED_PREFIX, is_reserved};
 pub use error::FramingError;
 pub use frame::{FRAME_HEADER_LEN, FrameCodec};
 pub use message::{Message, RawMessage, decode, decode_value, peek_action};
+pub use outgoing::{Outgoing, WithAction};
 /// `#[derive(Message)]`, with `#[message(action = "...")]`: see the [`Message`](trait@Message) trait.
 pub use podnet_derive::Message;
 /// A dynamic msgpack value, what a fallback handler receives (re-exported from `rmpv`).

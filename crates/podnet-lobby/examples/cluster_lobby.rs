@@ -145,7 +145,7 @@ impl Bot {
         let mut map = vec![(Value::from("action"), Value::from(action))];
         map.extend(fields.into_iter().map(|(k, v)| (Value::from(k), v)));
         let frame = Frame::from_value(&Value::Map(map), &FramingConfig::default())?;
-        Ok(self.client.send_frame(&frame)?)
+        Ok(self.client.send(&frame)?)
     }
 
     /// Reads until a message with `action`; prints what matters on the way.

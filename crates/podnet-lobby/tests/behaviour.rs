@@ -6,6 +6,7 @@
 
 mod common;
 
+use podnet_transport::WithAction;
 use std::time::{Duration, Instant};
 
 use common::{Away, Boom, Finish, Left, Peer, Said, Say, Served, pair_in_game, peer_reason};
@@ -134,11 +135,11 @@ async fn bad_input_gets_an_error_reply_or_a_close() {
     let served = Served::start(LobbyConfig::new(2)).await;
     let mut peer = Peer::connect(served.addr).await;
 
-    peer.client.send_with_action("dance", &()).unwrap();
+    peer.client.send(&WithAction("dance", &())).unwrap();
     let error: LobbyError = peer.expect("lobby_error").await.decode().unwrap();
     assert!(error.reason.contains("log in first"), "{}", error.reason);
 
-    peer.client.send_with_action("login", &()).unwrap();
+    peer.client.send(&WithAction("login", &())).unwrap();
     assert!(refused(&peer.next().await).reason.contains("needs a name"));
 
     // An undecodable frame, from a raw socket: a lobby_error, then login still works.
@@ -166,7 +167,7 @@ async fn bad_input_gets_an_error_reply_or_a_close() {
     partner.login("partner").await;
     peer.game_start().await;
     partner.game_start().await;
-    peer.client.send_with_action("dance", &()).unwrap();
+    peer.client.send(&WithAction("dance", &())).unwrap();
     let error: LobbyError = peer.expect("lobby_error").await.decode().unwrap();
     assert!(
         error.reason.contains("no \"dance\" action"),
@@ -174,7 +175,10 @@ async fn bad_input_gets_an_error_reply_or_a_close() {
         error.reason
     );
     peer.client
-        .send_with_action("say", &std::collections::HashMap::from([("text", 5)]))
+        .send(&WithAction(
+            "say",
+            &std::collections::HashMap::from([("text", 5)]),
+        ))
         .unwrap();
     let error: LobbyError = peer.expect("lobby_error").await.decode().unwrap();
     assert!(error.reason.contains("does not fit"), "{}", error.reason);

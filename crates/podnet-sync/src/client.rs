@@ -6,9 +6,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
-use podnet_transport::podnet_framing::Message;
-use podnet_transport::{ClientConfig, ClientEvent, ConnectionInfo, Frame, SendError, ServerInfo};
-use serde::Serialize;
+use podnet_transport::{
+    ClientConfig, ClientEvent, ConnectionInfo, Outgoing, SendError, ServerInfo,
+};
 
 use crate::SyncError;
 use crate::thread::{ChannelSink, Delivery, drain, spawn, wait_first};
@@ -38,7 +38,7 @@ use crate::thread::{ChannelSink, Delivery, drain, spawn, wait_first};
 ///         ClientEvent::Disconnected(reason) => println!("gone: {reason}"),
 ///         _ => {}
 ///     });
-///     client.send_with_action("input", &std::collections::HashMap::from([("left", true)]))?;
+///     client.send(&podnet_sync::WithAction("input", &std::collections::HashMap::from([("left", true)])))?;
 ///     std::thread::sleep(std::time::Duration::from_millis(16)); // the rest of the frame
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -58,7 +58,7 @@ pub struct Client {
 /// # let client = podnet_sync::Client::connect("127.0.0.1:5071", Default::default())?;
 /// let handle = client.handle().clone();
 /// std::thread::spawn(move || {
-///     let _ = handle.send_with_action("chat", &std::collections::HashMap::from([("text", "hi")]));
+///     let _ = handle.send(&podnet_sync::WithAction("chat", &std::collections::HashMap::from([("text", "hi")])));
 /// });
 /// # Ok::<(), podnet_sync::SyncError>(())
 /// ```
@@ -127,38 +127,15 @@ impl Client {
         &self.handle
     }
 
-    /// Sends a typed message (see [`ClientHandle::send`]). Never blocks.
+    /// Sends a message: a typed one, an action named at run time with its fields
+    /// ([`WithAction`](podnet_transport::WithAction)), or an encoded
+    /// [`Frame`](podnet_transport::Frame) (see [`ClientHandle::send`]). Never blocks.
     ///
     /// # Errors
     ///
     /// As [`ClientHandle::send`].
-    pub fn send<M>(&self, msg: &M) -> Result<(), SendError>
-    where
-        M: Message + Serialize + ?Sized,
-    {
+    pub fn send<M: Outgoing + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
         self.handle.send(msg)
-    }
-
-    /// Sends a message under an action name chosen at run time (see
-    /// [`ClientHandle::send_with_action`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`ClientHandle::send`].
-    pub fn send_with_action<T>(&self, action: &str, msg: &T) -> Result<(), SendError>
-    where
-        T: Serialize + ?Sized,
-    {
-        self.handle.send_with_action(action, msg)
-    }
-
-    /// Sends an encoded frame (see [`ClientHandle::send_frame`]).
-    ///
-    /// # Errors
-    ///
-    /// As [`ClientHandle::send`].
-    pub fn send_frame(&self, frame: &Frame) -> Result<(), SendError> {
-        self.handle.send_frame(frame)
     }
 
     /// Closes the connection gracefully (see [`ClientHandle::close`]).
@@ -188,39 +165,16 @@ impl Client {
 }
 
 impl ClientHandle {
-    /// Sends a typed message. Never blocks; callable from any thread.
+    /// Sends a message: a typed one, an action named at run time with its fields
+    /// ([`WithAction`](podnet_transport::WithAction)), or an encoded
+    /// [`Frame`](podnet_transport::Frame). Never blocks; callable from any thread.
     ///
     /// # Errors
     ///
     /// `NotConnected` once the connection is closing or closed; `QueueFull` if the server
     /// does not read fast enough; encoding errors.
-    pub fn send<M>(&self, msg: &M) -> Result<(), SendError>
-    where
-        M: Message + Serialize + ?Sized,
-    {
+    pub fn send<M: Outgoing + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
         self.net.send(msg)
-    }
-
-    /// Sends a message under an action name chosen at run time (repod's
-    /// `send({"action": ...})`). Never blocks.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Self::send).
-    pub fn send_with_action<T>(&self, action: &str, msg: &T) -> Result<(), SendError>
-    where
-        T: Serialize + ?Sized,
-    {
-        self.net.send_with_action(action, msg)
-    }
-
-    /// Sends an encoded frame. Never blocks.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Self::send).
-    pub fn send_frame(&self, frame: &Frame) -> Result<(), SendError> {
-        self.net.send_frame(frame)
     }
 
     /// Closes the connection gracefully: what was sent goes out, then `podnet:close` with
@@ -250,7 +204,7 @@ impl ClientHandle {
         self.net.info()
     }
 
-    /// The framing limits, for encoding [`Frame`]s.
+    /// The framing limits, for encoding [`Frame`](crate::Frame)s.
     pub fn framing(&self) -> &podnet_transport::podnet_framing::FramingConfig {
         self.net.framing()
     }

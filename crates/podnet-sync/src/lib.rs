@@ -27,7 +27,7 @@
 //! let (mut server, _thread) = Server::start_background("127.0.0.1:0", Default::default())?;
 //! // ...and we play on it too.
 //! let client = Client::connect(server.local_addr(), Default::default())?;
-//! client.send_with_action("move", &std::collections::HashMap::from([("x", 1)]))?;
+//! client.send(&podnet_transport::WithAction("move", &std::collections::HashMap::from([("x", 1)])))?;
 //!
 //! let mut moved = false;
 //! while !moved {
@@ -49,5 +49,5 @@ pub use client::{Client, ClientHandle, query_info};
 pub use error::SyncError;
 #[doc(inline)]
 pub use podnet_transport;
-pub use podnet_transport::{ClientEvent, ServerEvent};
+pub use podnet_transport::{ClientEvent, Frame, Outgoing, ServerEvent, WithAction};
 pub use server::{Server, ServerHandle};

@@ -168,7 +168,7 @@ impl Server {
     /// // A dedicated echo server that stops after its first client leaves.
     /// Server::launch("0.0.0.0:5071", Default::default(), |server, event| match event {
     ///     ServerEvent::Message { id, message } => {
-    ///         let _ = server.handle().send_frame(id, &podnet_transport::Frame::from_message(&message).unwrap());
+    ///         let _ = server.handle().send(id, &podnet_transport::Frame::from_message(&message).unwrap());
     ///     }
     ///     ServerEvent::Disconnected { .. } => server.stop(),
     ///     _ => {}

@@ -40,7 +40,7 @@
 //! let (client, mut client_events) =
 //!     Client::connect(server.local_addr(), ClientConfig::default()).await?;
 //!
-//! client.send_with_action("chat", &std::collections::HashMap::from([("text", "hello")]))?;
+//! client.send(&podnet_transport::WithAction("chat", &std::collections::HashMap::from([("text", "hello")])))?;
 //! loop {
 //!     if let Some(ServerEvent::Message { id, message }) = server_events.recv().await {
 //!         assert_eq!(message.action(), "chat");
@@ -94,7 +94,7 @@ pub use observe::Health;
 #[doc(inline)]
 pub use podnet_framing;
 #[doc(inline)]
-pub use podnet_framing::Frame;
+pub use podnet_framing::{Frame, Outgoing, WithAction};
 #[doc(inline)]
 pub use podnet_proto;
 #[doc(inline)]

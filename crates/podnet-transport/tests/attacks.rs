@@ -76,12 +76,12 @@ impl Arena {
                         ServerEvent::Connected { id, .. } => seen.connected.push(id),
                         ServerEvent::Message { id, message } => match message.action() {
                             "ping" => {
-                                let _ = app_server
-                                    .send_frame(id, &Frame::from_message(&message).unwrap());
+                                let _ =
+                                    app_server.send(id, &Frame::from_message(&message).unwrap());
                             }
                             "broadcast" => {
-                                app_server
-                                    .send_frame_to_all(&Frame::from_message(&message).unwrap());
+                                let frame = Frame::from_message(&message).unwrap();
+                                app_server.send_to_all(&frame).unwrap();
                             }
                             _ => {}
                         },
@@ -429,7 +429,7 @@ async fn client_that_never_reads_during_broadcasts() {
             "the listeners keep up: {:?}",
             arena.seen.lock().unwrap().disconnected
         );
-        arena.good.send_frame_wait(&frame).await.unwrap();
+        arena.good.send_wait(&frame).await.unwrap();
     }
     let listened = tokio::time::timeout(WAIT, listening).await;
     assert!(

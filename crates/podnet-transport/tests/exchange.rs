@@ -4,6 +4,7 @@
 
 mod common;
 
+use podnet_transport::WithAction;
 use std::collections::HashMap;
 
 use common::{Say, next_client_event, next_client_message, next_server_event};
@@ -68,16 +69,16 @@ async fn broadcast_reaches_every_client_once_in_order() {
             ServerEvent::Connected { .. } => {
                 connected += 1;
                 if connected == CLIENTS {
-                    let n = server.send_frame_to_all(
-                        &Frame::encode_with_action("start", &(), server.framing()).unwrap(),
-                    );
+                    let n = server.send_to_all(&WithAction("start", &())).unwrap();
                     assert_eq!(n, CLIENTS as usize);
                 }
             }
             ServerEvent::Message { message, .. } => {
                 assert_eq!(message.action(), "say");
                 // Relayed unchanged, encoded once for everyone.
-                let sent = server.send_frame_to_all(&Frame::from_message(&message).unwrap());
+                let sent = server
+                    .send_to_all(&Frame::from_message(&message).unwrap())
+                    .unwrap();
                 assert_eq!(sent, CLIENTS as usize);
                 relayed += 1;
             }
@@ -130,7 +131,7 @@ async fn server_close_delivers_everything_then_the_reason() {
 
     for n in 0..BURST {
         let frame = Frame::encode(&common::Echo { n }, server.framing()).unwrap();
-        server.send_frame_wait(id, &frame).await.unwrap();
+        server.send_wait(id, &frame).await.unwrap();
     }
     server.close(id, "bye").unwrap();
 
@@ -172,7 +173,7 @@ async fn client_close_delivers_everything_then_the_reason() {
     let sender = tokio::spawn(async move {
         for n in 0..BURST {
             let frame = Frame::encode(&common::Echo { n }, client.framing()).unwrap();
-            client.send_frame_wait(&frame).await.unwrap();
+            client.send_wait(&frame).await.unwrap();
         }
         client.close("bye");
         client.closed().await;
@@ -201,4 +202,62 @@ async fn client_close_delivers_everything_then_the_reason() {
             reason: Some("bye".into())
         }]
     );
+}
+
+/// One `send` for every kind of message and every set of recipients: a typed message, an
+/// action named at run time, and an encoded frame, to one, to a list (a connection gone
+/// is skipped) and to all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_send_for_any_message_to_one_a_list_or_all() {
+    common::trace();
+    let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let mut clients = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (client, client_events) = Client::connect(server.local_addr(), ClientConfig::default())
+            .await
+            .unwrap();
+        clients.push((client, client_events));
+        loop {
+            if let ServerEvent::Connected { id, .. } = next_server_event(&mut events).await {
+                ids.push(id);
+                break;
+            }
+        }
+    }
+    let (a, c) = (ids[0], ids[2]);
+    let frame = Frame::encode(&Say { from: 7, seq: 7 }, server.framing()).unwrap();
+    server.send(a, &Say { from: 0, seq: 0 }).unwrap();
+    server.send(a, &WithAction("named", &())).unwrap();
+    server.send(a, &frame).unwrap();
+    let gone = podnet_transport::ConnectionId::from_raw(999_999);
+    let reached = server
+        .send_to([a, c, gone], &WithAction("some", &()))
+        .unwrap();
+    assert_eq!(reached, 2, "the two connected of the three");
+    let everyone = server.send_to_all(&WithAction("all", &())).unwrap();
+    assert_eq!(everyone, 3);
+
+    let mut seen = Vec::new();
+    for (_client, client_events) in &mut clients {
+        let mut actions = Vec::new();
+        loop {
+            let msg = next_client_message(client_events).await;
+            let action = msg.action().to_owned();
+            if action == "connected" {
+                // The server's greeting.
+                continue;
+            }
+            actions.push(action.clone());
+            if action == "all" {
+                break;
+            }
+        }
+        seen.push(actions);
+    }
+    assert_eq!(seen[0], ["say", "named", "say", "some", "all"]);
+    assert_eq!(seen[1], ["all"], "b was not on the list");
+    assert_eq!(seen[2], ["some", "all"]);
 }

@@ -48,7 +48,7 @@ async fn round_trip(
         match next_server_event(events).await {
             ServerEvent::Message { id, message } if message.action() == "echo" => {
                 server
-                    .send_frame(id, &Frame::from_message(&message).unwrap())
+                    .send(id, &Frame::from_message(&message).unwrap())
                     .unwrap();
                 break;
             }
@@ -202,7 +202,7 @@ async fn slow_consumer_is_disconnected_and_others_are_not_slowed() {
             // Flood the client that never reads, as fast as the server can queue. (A
             // broadcast at this rate would overrun any reader; the point here is that the
             // stuck one is cut and the other is unaffected.)
-            let _ = server.send_frame(stuck_id, &flood);
+            let _ = server.send(stuck_id, &flood);
         }
         if let Some(info) = server.connection_info(stuck_id) {
             assert!(info.max_queued_bytes <= LIMIT + flood.as_bytes().len() + 64);
@@ -215,7 +215,7 @@ async fn slow_consumer_is_disconnected_and_others_are_not_slowed() {
             match event {
                 ServerEvent::Message { id, message } => {
                     server
-                        .send_frame(id, &Frame::from_message(&message).unwrap())
+                        .send(id, &Frame::from_message(&message).unwrap())
                         .unwrap();
                 }
                 ServerEvent::Disconnected { id, reason } => {

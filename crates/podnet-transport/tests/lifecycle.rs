@@ -124,7 +124,7 @@ async fn shutdown_cuts_what_does_not_finish_in_time() {
     .unwrap();
     for _ in 0..8 {
         // Each send waits for the writer to make room, until the socket buffers are full.
-        if tokio::time::timeout(Duration::from_millis(500), server.send_frame_wait(id, &big))
+        if tokio::time::timeout(Duration::from_millis(500), server.send_wait(id, &big))
             .await
             .is_err()
         {

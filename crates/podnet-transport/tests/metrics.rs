@@ -41,7 +41,7 @@ async fn echo_until(
             ServerEvent::Connected { id, .. } => ids.push(id),
             ServerEvent::Message { id, message } => {
                 server
-                    .send_frame(id, &Frame::from_message(&message).unwrap())
+                    .send(id, &Frame::from_message(&message).unwrap())
                     .unwrap();
                 seen += 1;
             }
@@ -92,7 +92,7 @@ async fn stats_and_metrics_count_the_traffic() {
     for n in 0..10 {
         let frame = Frame::encode(&Echo { n }, &Default::default()).unwrap();
         bytes_in += 2 * frame.as_bytes().len();
-        client.send_frame(&frame).unwrap();
+        client.send(&frame).unwrap();
         repod.send("echo", &Echo { n }).await;
     }
     echo_until(&server, &mut events, 20).await;
@@ -136,7 +136,7 @@ async fn stats_and_metrics_count_the_traffic() {
 
     // A broadcast counts one message for each connection it reached.
     let news = Frame::encode(&Echo { n: 99 }, &Default::default()).unwrap();
-    assert_eq!(server.send_frame_to_all(&news), 2);
+    assert_eq!(server.send_to_all(&news).unwrap(), 2);
 
     // Both leave: two disconnects, by the peer.
     drop(client);

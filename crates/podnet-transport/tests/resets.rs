@@ -98,7 +98,7 @@ async fn thousands_of_connections_reset_mid_frame() {
         match events.recv().await.unwrap() {
             ServerEvent::Message { id, message } => {
                 server
-                    .send_frame(id, &Frame::from_message(&message).unwrap())
+                    .send(id, &Frame::from_message(&message).unwrap())
                     .unwrap();
                 break id;
             }

@@ -6,6 +6,7 @@
 
 mod common;
 
+use podnet_transport::WithAction;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,7 +83,7 @@ async fn hundred_thousand_each_way_through_twenty_cuts() {
             for n in 0..N {
                 opened.wait_for(|open| *open >= stretch(n)).await.unwrap();
                 let frame = Frame::encode(&Echo { n }, server.framing()).unwrap();
-                server.send_frame_wait(id, &frame).await.unwrap();
+                server.send_wait(id, &frame).await.unwrap();
             }
         }
     });
@@ -93,7 +94,7 @@ async fn hundred_thousand_each_way_through_twenty_cuts() {
             for n in 0..N {
                 opened.wait_for(|open| *open >= stretch(n)).await.unwrap();
                 let frame = Frame::encode(&Echo { n }, client.framing()).unwrap();
-                client.send_frame_wait(&frame).await.unwrap();
+                client.send_wait(&frame).await.unwrap();
             }
         }
     });
@@ -203,7 +204,7 @@ async fn grace_expiry_ends_the_session_once() {
     }
     // Kept for the player while it is away.
     let before = server.connection_info(id).unwrap().unacked_frames;
-    server.send_with_action(id, "state", &()).unwrap();
+    server.send(id, &WithAction("state", &())).unwrap();
     assert_eq!(
         server.connection_info(id).unwrap().unacked_frames,
         before + 1
@@ -220,7 +221,7 @@ async fn grace_expiry_ends_the_session_once() {
         other => panic!("expected Disconnected, got {other:?}"),
     }
     assert!(server.connection_ids().is_empty());
-    assert!(server.send_with_action(id, "state", &()).is_err());
+    assert!(server.send(id, &WithAction("state", &())).is_err());
     // The client, its one attempt refused (the session is gone), gives up once.
     drop(proxy);
     let reason = loop {

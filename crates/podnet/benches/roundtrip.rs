@@ -109,7 +109,7 @@ impl Channel for Echo {
         h.on_raw("ping", |_, ctx, msg| {
             let _ = ctx
                 .server()
-                .send_frame(ctx.id(), &Frame::from_message(msg).unwrap());
+                .send(ctx.id(), &Frame::from_message(msg).unwrap());
         });
     }
 }

@@ -4,10 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use podnet_dispatch::{Context, MessageError, catch};
-use podnet_framing::Message;
+use podnet_framing::Outgoing;
 use podnet_sync::{ClientEvent, ClientHandle};
 use podnet_transport::{ClientConfig, ConnectionInfo, DisconnectReason, Handshake, SendError};
-use serde::Serialize;
 
 use crate::addr::{Addrs, resolve};
 use crate::{Error, report};
@@ -139,27 +138,16 @@ pub struct ClientCtx<'a> {
 }
 
 impl ClientCtx<'_> {
-    /// Sends a message to the server. Never blocks.
+    /// Sends a message to the server: a typed message, an action named at run time with
+    /// its fields ([`WithAction`](crate::WithAction)), or an encoded
+    /// [`Frame`](crate::wire::Frame). Never blocks.
     ///
     /// # Errors
     ///
     /// If the connection is closed, the server does not read fast enough, or the message
     /// does not encode.
-    pub fn send<M: Message + Serialize + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
+    pub fn send<M: Outgoing + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
         self.handle.send(msg)
-    }
-
-    /// Sends a message under an action name chosen at run time.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Self::send).
-    pub fn send_with_action<T: Serialize + ?Sized>(
-        &self,
-        action: &str,
-        msg: &T,
-    ) -> Result<(), SendError> {
-        self.handle.send_with_action(action, msg)
     }
 
     /// Closes the connection gracefully with `reason`, after what was sent.
@@ -330,27 +318,16 @@ impl<L: ConnectionListener> Client<L> {
         }
     }
 
-    /// Sends a message to the server. Never blocks.
+    /// Sends a message to the server: a typed message, an action named at run time with
+    /// its fields ([`WithAction`](crate::WithAction)), or an encoded
+    /// [`Frame`](crate::wire::Frame). Never blocks.
     ///
     /// # Errors
     ///
     /// If the connection is closed, the server does not read fast enough, or the message
     /// does not encode.
-    pub fn send<M: Message + Serialize + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
+    pub fn send<M: Outgoing + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
         self.net.send(msg)
-    }
-
-    /// Sends a message under an action name chosen at run time.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Self::send).
-    pub fn send_with_action<T: Serialize + ?Sized>(
-        &self,
-        action: &str,
-        msg: &T,
-    ) -> Result<(), SendError> {
-        self.net.send_with_action(action, msg)
     }
 
     /// Closes the connection gracefully with `reason`, after what was sent;

@@ -81,7 +81,7 @@ pub use error::Error;
 #[doc(no_inline)]
 pub use podnet_dispatch::{Handlers, MessageError, PanicPolicy};
 #[doc(no_inline)]
-pub use podnet_framing::{FramingConfig, Message, Value};
+pub use podnet_framing::{FramingConfig, Message, Outgoing, Value, WithAction};
 #[doc(no_inline)]
 pub use podnet_sync::{ClientHandle, ServerHandle};
 #[doc(no_inline)]

@@ -6,12 +6,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use podnet_dispatch::{Context, MessageError, catch};
-use podnet_framing::Message;
+use podnet_framing::Outgoing;
 use podnet_sync::{ServerEvent, ServerHandle};
 use podnet_transport::{
     ConnectionId, DisconnectReason, Handshake, SendError, ServerConfig, ShutdownReport,
 };
-use serde::Serialize;
 
 use crate::addr::{Addrs, resolve};
 use crate::{Error, report};
@@ -178,27 +177,31 @@ impl<C: Channel> ChannelCtx<'_, C> {
         self.handshake
     }
 
-    /// Sends a message to this client (repod's `self.send`). Never blocks.
+    /// Sends a message to this client (repod's `self.send`): a typed message, an action
+    /// named at run time with its fields ([`WithAction`](crate::WithAction)), or an
+    /// encoded [`Frame`](crate::wire::Frame). Never blocks.
     ///
     /// # Errors
     ///
     /// If the client is gone or not reading (see `SlowConsumerPolicy`), or the message
     /// does not encode.
-    pub fn send<M: Message + Serialize + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
+    pub fn send<M: Outgoing + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
         self.server.send(self.id, msg)
     }
 
-    /// Sends a message to another connection.
+    /// Sends a message to each of `ids` (a slice, a `Vec`, an iterator of connection
+    /// ids), encoded once. Returns how many it was queued for: one that is gone, or a slow
+    /// consumer, is not counted.
     ///
     /// # Errors
     ///
-    /// As [`send`](Self::send).
-    pub fn send_to<M: Message + Serialize + ?Sized>(
+    /// If the message does not encode.
+    pub fn send_to<M: Outgoing + ?Sized>(
         &self,
-        id: ConnectionId,
+        ids: impl IntoIterator<Item = ConnectionId>,
         msg: &M,
-    ) -> Result<(), SendError> {
-        self.server.send(id, msg)
+    ) -> Result<usize, SendError> {
+        self.server.send_to(ids, msg)
     }
 
     /// Sends a message to every client, this one included, encoded once (repod's
@@ -207,10 +210,7 @@ impl<C: Channel> ChannelCtx<'_, C> {
     /// # Errors
     ///
     /// If the message does not encode.
-    pub fn send_to_all<M: Message + Serialize + ?Sized>(
-        &self,
-        msg: &M,
-    ) -> Result<usize, SendError> {
+    pub fn send_to_all<M: Outgoing + ?Sized>(&self, msg: &M) -> Result<usize, SendError> {
         self.server.send_to_all(msg)
     }
 
@@ -646,12 +646,21 @@ impl<C: Channel> Server<C> {
     /// # Errors
     ///
     /// As [`ChannelCtx::send`].
-    pub fn send<M: Message + Serialize + ?Sized>(
-        &self,
-        id: ConnectionId,
-        msg: &M,
-    ) -> Result<(), SendError> {
+    pub fn send<M: Outgoing + ?Sized>(&self, id: ConnectionId, msg: &M) -> Result<(), SendError> {
         self.net.handle().send(id, msg)
+    }
+
+    /// Sends a message to each of `ids`, encoded once. Returns how many it was queued for.
+    ///
+    /// # Errors
+    ///
+    /// If the message does not encode.
+    pub fn send_to<M: Outgoing + ?Sized>(
+        &self,
+        ids: impl IntoIterator<Item = ConnectionId>,
+        msg: &M,
+    ) -> Result<usize, SendError> {
+        self.net.handle().send_to(ids, msg)
     }
 
     /// Sends a message to every client, encoded once (repod's `send_to_all`). Returns how
@@ -660,10 +669,7 @@ impl<C: Channel> Server<C> {
     /// # Errors
     ///
     /// If the message does not encode.
-    pub fn send_to_all<M: Message + Serialize + ?Sized>(
-        &self,
-        msg: &M,
-    ) -> Result<usize, SendError> {
+    pub fn send_to_all<M: Outgoing + ?Sized>(&self, msg: &M) -> Result<usize, SendError> {
         self.net.handle().send_to_all(msg)
     }
 

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use podnet::WithAction;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -184,10 +185,10 @@ fn fallback_gets_unknown_actions_and_misfits_go_to_on_error() {
     let mut server = start();
     let mut client = Client::connect(server.local_addr(), Watcher::default()).unwrap();
     client
-        .send_with_action("emote", &HashMap::from([("face", ":)")]))
+        .send(&WithAction("emote", &HashMap::from([("face", ":)")])))
         .unwrap();
     client
-        .send_with_action("move", &HashMap::from([("x", "not a number")]))
+        .send(&WithAction("move", &HashMap::from([("x", "not a number")])))
         .unwrap();
     pump_until(&mut server, &mut [&mut client], |s, _| {
         !s.game().unknown.is_empty() && !s.game().errors.is_empty()
@@ -210,7 +211,7 @@ fn fallback_gets_unknown_actions_and_misfits_go_to_on_error() {
     // The server's fallback path on the client: an action the Watcher has no handler for.
     server
         .handle()
-        .send_with_action_to_all("scoreboard", &HashMap::from([("top", 3)]))
+        .send_to_all(&WithAction("scoreboard", &HashMap::from([("top", 3)])))
         .unwrap();
     pump_until(&mut server, &mut [&mut client], |_, c| {
         !c[0].listener().unknown.is_empty()

@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use podnet::WithAction;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -175,13 +176,12 @@ impl Channel for Member {
             me.name = msg["who"].as_str().unwrap_or_default().to_owned();
             ctx.game.ready += 1;
             if ctx.game.ready == 2 {
-                ctx.server().send_with_action_to_all("go", &()).unwrap();
+                ctx.server().send_to_all(&WithAction("go", &())).unwrap();
             }
         })
         .on_raw("burst", |_, ctx, msg| {
             // Relayed unchanged, encoded once for everyone.
-            ctx.server()
-                .send_frame_to_all(&Frame::from_message(msg).unwrap());
+            ctx.server().send_to_all(&Frame::from_message(msg).unwrap());
         });
     }
 
@@ -346,7 +346,7 @@ fn podnet_clients_on_a_repod_server() {
         pump(&mut c1, &mut c2);
         c1.listener().connected == 1 && c2.listener().connected == 1
     });
-    c1.send_with_action("request", &HashMap::from([("n", 21)]))
+    c1.send(&WithAction("request", &HashMap::from([("n", 21)])))
         .unwrap();
     until("the response", || {
         pump(&mut c1, &mut c2);
@@ -354,14 +354,14 @@ fn podnet_clients_on_a_repod_server() {
     });
     assert_eq!(c1.listener().responses, [42]);
 
-    c1.send_with_action("shout", &HashMap::from([("text", "hey")]))
+    c1.send(&WithAction("shout", &HashMap::from([("text", "hey")])))
         .unwrap();
     until("the broadcast", || {
         pump(&mut c1, &mut c2);
         c1.listener().shouts.len() == 1 && c2.listener().shouts.len() == 1
     });
 
-    c2.send_with_action("kick", &()).unwrap();
+    c2.send(&WithAction("kick", &())).unwrap();
     until("the kick", || {
         pump(&mut c1, &mut c2);
         c2.listener().closed.is_some()
@@ -485,7 +485,7 @@ fn quiet_repod_watcher_is_kept() {
     python.wait_line("QUIET");
     server
         .handle()
-        .send_with_action_to_all("news", &())
+        .send_to_all(&WithAction("news", &()))
         .unwrap();
     until("the watcher to finish", || {
         server.pump();

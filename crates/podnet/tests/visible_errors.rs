@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use podnet::WithAction;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -74,9 +75,9 @@ fn the_default_on_error_writes_to_stderr() {
     };
     let client = Client::connect(addr.as_str(), ()).unwrap();
     client
-        .send_with_action("move", &HashMap::from([("x", "left")]))
+        .send(&WithAction("move", &HashMap::from([("x", "left")])))
         .unwrap();
-    client.send_with_action("stop", &()).unwrap();
+    client.send(&WithAction("stop", &())).unwrap();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");

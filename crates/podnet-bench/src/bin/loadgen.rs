@@ -28,6 +28,7 @@
 //! `ws-throughput`, `ws-rtt` and `ws-fanout` do the same over WebSocket (`ws://ADDR/`),
 //! each message one binary WebSocket message.
 
+use podnet_transport::WithAction;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -350,7 +351,7 @@ async fn resume_time(addr: &str, cuts: usize, backoff_ms: Option<usize>) -> Resu
     let mut rtts = Vec::new();
     for _ in 0..200 {
         let start = Instant::now();
-        client.send_frame(&ping)?;
+        client.send(&ping)?;
         echo(&mut events).await?;
         rtts.push(start.elapsed());
     }
@@ -374,7 +375,7 @@ async fn resume_time(addr: &str, cuts: usize, backoff_ms: Option<usize>) -> Resu
         }
         samples.push(start.elapsed());
         after_notice.push(noticed.map_or(Duration::ZERO, |at| at.elapsed()));
-        client.send_frame(&ping)?;
+        client.send(&ping)?;
         echo(&mut events).await?;
     }
     rtts.sort();
@@ -529,7 +530,7 @@ fn rtt_pump(addr: &str, n: usize) -> Result<()> {
         seq.insert("seq", i as u64);
         let want = client.listener().echoes + 1;
         let start = Instant::now();
-        client.send_with_action("ping", &seq)?;
+        client.send(&WithAction("ping", &seq))?;
         let deadline = start + DEADLINE;
         while client.listener().echoes < want {
             if client.pump() == 0 {

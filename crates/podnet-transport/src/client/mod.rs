@@ -4,9 +4,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use podnet_framing::{Message, MessageBatch};
+use podnet_framing::MessageBatch;
 use podnet_proto::{ConnectionType, Handshake, ServerInfo};
-use serde::Serialize;
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -19,8 +18,8 @@ use crate::event::{EventSink, EventStream, Received};
 use crate::lock::Lock;
 use crate::outbound::DirectWrite;
 use crate::{ClientEvent, DisconnectReason, Incoming, SendError, TransportError, socket};
-use podnet_framing::Frame;
 use podnet_framing::FramingError;
+use podnet_framing::Outgoing;
 
 mod link;
 mod redial;
@@ -44,7 +43,7 @@ use redial::Redial;
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let (client, mut events) = Client::connect("127.0.0.1:5071", ClientConfig::default()).await?;
-/// client.send_with_action("chat", &std::collections::HashMap::from([("text", "hi")]))?;
+/// client.send(&podnet_transport::WithAction("chat", &std::collections::HashMap::from([("text", "hi")])))?;
 /// while let Some(event) = events.recv().await {
 ///     match event {
 ///         ClientEvent::Message(msg) => println!("got {}", msg.action()),
@@ -211,7 +210,7 @@ impl Client {
         self.conn.peer
     }
 
-    /// The framing limits of this connection, for encoding [`Frame`]s.
+    /// The framing limits of this connection, for encoding [`Frame`](crate::Frame)s.
     pub fn framing(&self) -> &podnet_framing::FramingConfig {
         &self.conn.config.framing
     }
@@ -221,48 +220,29 @@ impl Client {
         self.conn.is_open()
     }
 
-    /// Sends a typed message. Never blocks.
+    /// Sends a message to the server: a typed message, an action named at run time with
+    /// its fields ([`WithAction`](podnet_framing::WithAction)), or a [`Frame`](crate::Frame) encoded
+    /// already. Never blocks.
     ///
     /// # Errors
     ///
     /// [`SendError::NotConnected`] once the connection is closing or closed;
     /// [`SendError::QueueFull`] if the server is not reading fast enough; encoding
-    /// errors as [`Frame::encode`].
-    pub fn send<M>(&self, msg: &M) -> Result<(), SendError>
-    where
-        M: Message + Serialize + ?Sized,
-    {
-        self.send_frame(&Frame::encode(msg, self.framing())?)
+    /// errors as [`Frame::encode`](crate::Frame::encode).
+    pub fn send<M: Outgoing + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
+        self.conn
+            .send(msg.frame(self.framing())?.as_bytes().clone())
     }
 
-    /// Sends a message under an action name chosen at run time. Never blocks.
+    /// Sends a message, waiting for room in the queue if it is full.
     ///
     /// # Errors
     ///
-    /// As [`send`](Self::send).
-    pub fn send_with_action<T>(&self, action: &str, msg: &T) -> Result<(), SendError>
-    where
-        T: Serialize + ?Sized,
-    {
-        self.send_frame(&Frame::encode_with_action(action, msg, self.framing())?)
-    }
-
-    /// Sends an encoded frame. Never blocks.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Self::send).
-    pub fn send_frame(&self, frame: &Frame) -> Result<(), SendError> {
-        self.conn.send(frame.as_bytes().clone())
-    }
-
-    /// Sends an encoded frame, waiting for room in the queue if it is full.
-    ///
-    /// # Errors
-    ///
-    /// [`SendError::NotConnected`] if the connection is closing or closes meanwhile.
-    pub async fn send_frame_wait(&self, frame: &Frame) -> Result<(), SendError> {
-        self.conn.send_wait(frame.as_bytes().clone()).await
+    /// [`SendError::NotConnected`] if the connection is closing or closes meanwhile;
+    /// encoding errors as [`Frame::encode`](crate::Frame::encode).
+    pub async fn send_wait<M: Outgoing + ?Sized>(&self, msg: &M) -> Result<(), SendError> {
+        let bytes = msg.frame(self.framing())?.as_bytes().clone();
+        self.conn.send_wait(bytes).await
     }
 
     /// Closes the connection gracefully: what was sent before goes out, then

@@ -17,9 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use podnet_framing::{Message, Value};
+use podnet_framing::{Outgoing, Value};
 use podnet_proto::{Admission, ServerSettings};
-use serde::Serialize;
 use tokio::net::ToSocketAddrs;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -62,7 +61,7 @@ use podnet_framing::Frame;
 ///         }
 ///         ServerEvent::Message { id, message } => {
 ///             // Echo it back, unchanged.
-///             server.send_frame(id, &podnet_transport::Frame::from_message(&message)?)?;
+///             server.send(id, &podnet_transport::Frame::from_message(&message)?)?;
 ///         }
 ///         ServerEvent::Disconnected { id, reason } => println!("{id} left: {reason}"),
 ///         _ => {}
@@ -94,7 +93,7 @@ pub struct Server {
 /// let handle = server.handle().clone();
 /// std::thread::spawn(move || {
 ///     // Broadcast from another thread: encoded once, never blocks.
-///     let _ = handle.send_with_action_to_all("tick", &());
+///     let _ = handle.send_to_all(&podnet_transport::WithAction("tick", &()));
 /// })
 /// .join()
 /// .unwrap();
@@ -394,7 +393,9 @@ impl ServerHandle {
             .ok_or(SendError::NotConnected { id: Some(id) })
     }
 
-    /// Sends a typed message to one connection. Never blocks.
+    /// Sends a message to one connection: a typed message, an action named at run time
+    /// with its fields ([`WithAction`](podnet_framing::WithAction)), or a [`Frame`]
+    /// encoded already. Never blocks.
     ///
     /// # Errors
     ///
@@ -402,86 +403,74 @@ impl ServerHandle {
     /// [`SendError::QueueFull`] if the client is not reading fast enough (by default
     /// it is then disconnected, see [`SlowConsumerPolicy`](crate::SlowConsumerPolicy));
     /// encoding errors as [`Frame::encode`].
-    pub fn send<M>(&self, id: ConnectionId, msg: &M) -> Result<(), SendError>
-    where
-        M: Message + Serialize + ?Sized,
-    {
-        self.send_frame(id, &Frame::encode(msg, self.framing())?)
-    }
-
-    /// Sends a message under an action name chosen at run time. Never blocks.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Self::send).
-    pub fn send_with_action<T>(
-        &self,
-        id: ConnectionId,
-        action: &str,
-        msg: &T,
-    ) -> Result<(), SendError>
-    where
-        T: Serialize + ?Sized,
-    {
-        self.send_frame(id, &Frame::encode_with_action(action, msg, self.framing())?)
-    }
-
-    /// Sends an encoded frame to one connection. Never blocks.
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Self::send).
-    pub fn send_frame(&self, id: ConnectionId, frame: &Frame) -> Result<(), SendError> {
+    pub fn send<M: Outgoing + ?Sized>(&self, id: ConnectionId, msg: &M) -> Result<(), SendError> {
+        let frame = msg.frame(self.framing())?;
         let conn = self.session(id)?;
         conn.send(frame.as_bytes().clone())?;
         conn.traffic.sent(1, frame.as_bytes().len());
         Ok(())
     }
 
-    /// Sends an encoded frame to one connection, waiting for room in its queue rather than
+    /// Sends a message to one connection, waiting for room in its queue rather than
     /// treating a full queue as a slow consumer: for bulk transfers from async code.
     ///
     /// # Errors
     ///
-    /// [`SendError::NotConnected`] if the connection is gone or closes meanwhile.
-    pub async fn send_frame_wait(&self, id: ConnectionId, frame: &Frame) -> Result<(), SendError> {
+    /// [`SendError::NotConnected`] if the connection is gone or closes meanwhile;
+    /// encoding errors as [`Frame::encode`].
+    pub async fn send_wait<M: Outgoing + ?Sized>(
+        &self,
+        id: ConnectionId,
+        msg: &M,
+    ) -> Result<(), SendError> {
+        let frame = msg.frame(self.framing())?.into_owned();
         let conn = self.session(id)?;
         conn.send_wait(frame.as_bytes().clone()).await?;
         conn.traffic.sent(1, frame.as_bytes().len());
         Ok(())
     }
 
-    /// Sends a typed message to every open connection, encoded once. Returns how many
-    /// connections it was queued for; a slow consumer is handled as in
-    /// [`send`](Self::send) and not counted.
+    /// Sends a message to each of `ids`, encoded once. Returns how many connections it was
+    /// queued for: one that is gone is skipped, a slow consumer is handled as in
+    /// [`send`](Self::send); neither is counted.
     ///
     /// # Errors
     ///
     /// Encoding errors as [`Frame::encode`].
-    pub fn send_to_all<M>(&self, msg: &M) -> Result<usize, SendError>
-    where
-        M: Message + Serialize + ?Sized,
-    {
-        Ok(self.send_frame_to_all(&Frame::encode(msg, self.framing())?))
+    pub fn send_to<M: Outgoing + ?Sized>(
+        &self,
+        ids: impl IntoIterator<Item = ConnectionId>,
+        msg: &M,
+    ) -> Result<usize, SendError> {
+        let frame = msg.frame(self.framing())?;
+        let bytes = frame.as_bytes();
+        let mut sent = 0;
+        for id in ids {
+            let Ok(conn) = self.session(id) else {
+                continue;
+            };
+            if conn.send(bytes.clone()).is_ok() {
+                conn.traffic.sent(1, bytes.len());
+                sent += 1;
+            }
+        }
+        Ok(sent)
     }
 
-    /// Sends a message under an action name chosen at run time to every open connection,
-    /// encoded once. Returns how many connections it was queued for.
+    /// Sends a message to every open connection, encoded once; the same bytes go to each.
+    /// Returns how many connections it was queued for; a slow consumer is handled as in
+    /// [`send`](Self::send) and not counted.
     ///
     /// # Errors
     ///
-    /// Encoding errors as [`Frame::encode_with_action`].
-    pub fn send_with_action_to_all<T>(&self, action: &str, msg: &T) -> Result<usize, SendError>
-    where
-        T: Serialize + ?Sized,
-    {
-        let frame = Frame::encode_with_action(action, msg, self.framing())?;
-        Ok(self.send_frame_to_all(&frame))
+    /// Encoding errors as [`Frame::encode`]; never for a [`Frame`].
+    pub fn send_to_all<M: Outgoing + ?Sized>(&self, msg: &M) -> Result<usize, SendError> {
+        let frame = msg.frame(self.framing())?;
+        Ok(self.broadcast(&frame))
     }
 
-    /// Sends an encoded frame to every open connection; the same bytes go to each. Returns
-    /// how many connections it was queued for.
-    pub fn send_frame_to_all(&self, frame: &Frame) -> usize {
+    /// Sends an encoded frame to every open connection; returns how many it was queued for.
+    fn broadcast(&self, frame: &Frame) -> usize {
         let bytes = frame.as_bytes();
         // Over a snapshot: no lock of the server's is held while each is written to.
         let sent = self
@@ -609,11 +598,11 @@ impl ServerHandle {
 
 impl podnet_proto::Outbox for ServerHandle {
     fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool {
-        ServerHandle::send_frame(self, id, frame).is_ok()
+        ServerHandle::send(self, id, frame).is_ok()
     }
 
     fn send_frame_to_all(&self, frame: &Frame) -> usize {
-        ServerHandle::send_frame_to_all(self, frame)
+        self.broadcast(frame)
     }
 
     fn close(&self, id: ConnectionId, reason: &str) -> bool {

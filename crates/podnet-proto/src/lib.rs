@@ -7,11 +7,14 @@
 //! - [`Connection`]: one connection, on either side. The handshake (`podnet:hello` with a
 //!   protocol version and a [connection type](ConnectionTypes)), the heartbeat and its
 //!   round trips, the rate limit, what the peer's control messages mean, and when and why
-//!   the connection closes. It is fed reads, frames and timeouts, and answers with
+//!   the connection closes. Everything that happens goes to
+//!   [`handle`](Connection::handle) as an [`Input`], with timeouts, and it answers with
 //!   [`Action`]s.
-//! - [`Admission`]: the server-wide rules for connection slots: the connection cap, and
-//!   quiet connections (that never sent anything) kept as long as there is room, evicted
-//!   oldest first when there is not.
+//! - [`Endpoint`]: one server's protocol state, server-wide: [`Admission`] (the connection
+//!   cap, and quiet connections, which never sent anything, kept as long as there is room
+//!   and evicted oldest first when there is not), the connections' settings, the sessions
+//!   waiting for a resume and their grace deadlines, resume attempts judged
+//!   ([`ResumeGate`]), and `info` answers.
 //! - [`Ending`]: which [`DisconnectReason`] wins when several things end a connection.
 //! - The reserved `podnet:` namespace ([`RESERVED_PREFIX`]) and its control messages, and
 //!   the server description an `info` connection receives ([`ServerInfo`]).
@@ -73,6 +76,7 @@ mod admission;
 mod config;
 mod connection;
 mod control;
+mod endpoint;
 mod error;
 mod handshake;
 mod id;
@@ -89,6 +93,7 @@ pub use admission::{
 pub use config::{ConnectionConfig, Liveness, RateLimit, SlowConsumerPolicy};
 pub use connection::{Action, ClientSettings, Connection, Input, ServerSettings};
 pub use control::{PROTOCOL_VERSION, RESERVED_PREFIX, close_frame, is_reserved};
+pub use endpoint::{Endpoint, InfoAnswer};
 pub use error::ProtoError;
 pub use handshake::{Handshake, Peer};
 pub use id::ConnectionId;

@@ -72,7 +72,7 @@ pub(super) async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, config
                 let tls = config.tls.as_ref();
                 #[cfg(not(feature = "tls"))]
                 let tls: Option<&()> = None;
-                let admitted = inner.admission().admit();
+                let admitted = inner.endpoint().admit();
                 let id = match admitted {
                     Admit::Accept(id) => id,
                     Admit::Evict { id, eviction } => {
@@ -138,9 +138,8 @@ impl Inner {
             matches!(halves.reading.wire, driver::Wire::WebSocket(_)),
         ));
         // Its id goes into the resume token it may be granted.
-        let core = podnet_proto::Connection::server(self.settings.clone(), started).with_id(id);
+        let (core, eviction) = self.endpoint().open(id, started);
         self.registry.insert(id, conn.clone());
-        let eviction = self.admission().started(id);
         if let Some(eviction) = eviction {
             self.evict(eviction);
         }
@@ -226,7 +225,7 @@ impl Inner {
                 Some(Err(_)) => debug!(?timeout, "TLS handshake timed out"),
                 None => {}
             }
-            inner.admission().ended(id);
+            inner.endpoint().ended(id);
         };
         self.tracker
             .spawn(handshake.instrument(tracing::debug_span!("tls_handshake", %peer)));
@@ -289,15 +288,14 @@ impl Owner for ConnOwner {
             return Welcome::Nothing;
         }
         let now = tokio::time::Instant::now().into_std();
-        if self.inner.admission().info_allowed(now) {
-            Welcome::Info(self.inner.server_info())
-        } else {
-            Welcome::RefuseInfo
+        match self.inner.endpoint().info(now) {
+            podnet_proto::InfoAnswer::Answer => Welcome::Info(self.inner.server_info()),
+            podnet_proto::InfoAnswer::Refuse => Welcome::RefuseInfo,
         }
     }
 
     fn spoke(&self) {
-        self.inner.admission().spoke(self.id);
+        self.inner.endpoint().spoke(self.id);
     }
 
     fn messages(&self, messages: MessageBatch) {
@@ -338,7 +336,7 @@ impl Owner for ConnOwner {
         self.inner
             .registry
             .remove(self.id, &self.inner.counters.traffic);
-        self.inner.admission().ended(self.id);
+        self.inner.endpoint().ended(self.id);
         if reason == DisconnectReason::Aborted {
             self.inner.aborted.fetch_add(1, Ordering::Relaxed);
         }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use podnet_framing::{Outgoing, Value};
-use podnet_proto::{Admission, ServerSettings};
+use podnet_proto::Endpoint;
 use tokio::net::ToSocketAddrs;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -118,11 +118,11 @@ struct Inner {
     name: String,
     max_connections: usize,
     connection_config: Arc<ConnectionConfig>,
-    /// The protocol's server-side settings, shared by every connection's state machine.
-    settings: Arc<ServerSettings>,
     /// Every connection being served, sessions or not yet.
     registry: registry::Registry,
-    admission: Mutex<Admission>,
+    /// The protocol's server-wide state: admission, the connections' settings, sessions
+    /// waiting for a resume, resume attempts and info answers.
+    endpoint: Mutex<Endpoint>,
     /// What the game adds to the answer of `info` connections.
     info_fields: Mutex<BTreeMap<String, Value>>,
     /// The game's own figures for `/metrics` (see [`Server::set_gauge`]).
@@ -147,10 +147,6 @@ struct Inner {
     openings: Mutex<HashMap<ConnectionId, Arc<opening::Opening>>>,
     /// Resumable sessions, if the server grants them.
     resume: Option<crate::ResumeConfig>,
-    /// Resume attempts, server-wide.
-    resume_rate: Mutex<podnet_proto::TokenBucket>,
-    /// This server instance's number, in every resume token it gives.
-    instance: u64,
     /// What it counts (see [`Server::stats`]).
     counters: Arc<crate::stats::Counters>,
     /// Set by [`Server::drain`]: not ready any more.
@@ -279,12 +275,12 @@ impl Server {
             name: config.name.clone(),
             max_connections: config.max_connections,
             connection_config: Arc::new(config.connection.clone()),
-            instance: settings.instance,
-            settings: Arc::new(settings),
             registry: registry::Registry::default(),
-            admission: Mutex::new(Admission::new(
+            endpoint: Mutex::new(Endpoint::new(
+                Arc::new(settings),
                 config.admission_settings(),
-                tokio::time::Instant::now().into_std(),
+                attempt_rate,
+                now,
             )),
             info_fields: Mutex::new(BTreeMap::new()),
             gauges: Mutex::new(BTreeMap::new()),
@@ -311,7 +307,6 @@ impl Server {
             hello_wait: config.hello_wait,
             openings: Mutex::new(HashMap::new()),
             resume: config.resume.clone(),
-            resume_rate: Mutex::new(podnet_proto::TokenBucket::new(attempt_rate, now)),
             stop_request: Mutex::new(None),
             stop_requested: std::sync::atomic::AtomicBool::new(false),
         });
@@ -643,13 +638,9 @@ impl Inner {
         self.openings.locked()
     }
 
-    fn resume_rate(&self) -> MutexGuard<'_, podnet_proto::TokenBucket> {
-        self.resume_rate.locked()
-    }
-
-    fn admission(&self) -> MutexGuard<'_, Admission> {
+    fn endpoint(&self) -> MutexGuard<'_, Endpoint> {
         // Every update leaves the counts consistent before it can panic.
-        self.admission.locked()
+        self.endpoint.locked()
     }
 
     fn session_count(&self) -> usize {

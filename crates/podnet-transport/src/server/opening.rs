@@ -38,7 +38,7 @@ impl Inner {
     ) {
         let opening = Arc::new(Opening::default());
         self.openings().insert(id, opening.clone());
-        let eviction = self.admission().started(id);
+        let eviction = self.endpoint().opening(id);
         if let Some(eviction) = eviction {
             self.evict(eviction);
         }
@@ -59,7 +59,7 @@ impl Inner {
                     if opening.tell.load(Ordering::Relaxed) {
                         inner.tell_evicted(stream).await;
                     }
-                    inner.admission().ended(id);
+                    inner.endpoint().ended(id);
                     return;
                 }
             };
@@ -71,7 +71,7 @@ impl Inner {
                     let now = tokio::time::Instant::now().into_std();
                     inner.start_connection(id, halves, peer, now);
                 }
-                Sniffed::Over => inner.admission().ended(id),
+                Sniffed::Over => inner.endpoint().ended(id),
             }
         };
         self.tracker
@@ -133,7 +133,7 @@ impl Inner {
             return;
         }
         let Some(config) = self.answer_http(&mut io, &mut buf).await else {
-            self.admission().ended(id);
+            self.endpoint().ended(id);
             return;
         };
         let (reader, writer) = tokio::io::split(io);

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use podnet_proto::{ResumeGate, ResumeToken, SessionView};
+use podnet_proto::{ResumeToken, SessionView};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info};
 
@@ -25,25 +25,17 @@ impl Inner {
     /// Whether the connection `conn` may resume the session `token` names; `Err` says why
     /// not, as the client is told. The rules are the protocol's ([`ResumeGate`]).
     pub(super) fn check_resume(&self, conn: &Shared, token: &ResumeToken) -> Result<(), String> {
-        let gate = ResumeGate {
-            enabled: self.resume.is_some(),
-            instance: self.instance,
-        };
+        // The session is looked up before the endpoint is locked: no lock is held inside
+        // another.
+        let view = self.registry.get(token.id()).map(|session| SessionView {
+            open: session.is_session() && session.is_open(),
+            token_matches: session.is_resumable() && session.token_matches(token),
+            websocket: session.is_websocket(),
+        });
         let now = tokio::time::Instant::now().into_std();
-        gate.judge(
-            token,
-            conn.is_websocket(),
-            || self.resume_rate().try_take(now),
-            |id| {
-                let session = self.registry.get(id)?;
-                Some(SessionView {
-                    open: session.is_session() && session.is_open(),
-                    token_matches: session.is_resumable() && session.token_matches(token),
-                    websocket: session.is_websocket(),
-                })
-            },
-        )
-        .map_err(|refusal| refusal.to_string())
+        self.endpoint()
+            .judge_resume(now, token, conn.is_websocket(), |_| view)
+            .map_err(|refusal| refusal.to_string())
     }
 
     /// Keeps a session whose connection dropped for `reason`, with its protocol state, for
@@ -56,6 +48,9 @@ impl Inner {
         reason: DisconnectReason,
     ) {
         let grace = self.resume.as_ref().map_or(Duration::ZERO, |r| r.grace);
+        let until = self
+            .endpoint()
+            .park(id, tokio::time::Instant::now().into_std(), grace);
         let timer = CancellationToken::new();
         let generation = {
             let mut slot = conn.slot();
@@ -74,11 +69,14 @@ impl Inner {
         self.tracker.spawn(
             async move {
                 let expired = tokio::select! {
-                    () = tokio::time::sleep(grace) => true,
+                    () = tokio::time::sleep_until(until.into()) => true,
                     () = conn.abort.cancelled() => false,
                     () = conn.closing.cancelled() => false,
                     () = timer.cancelled() => return,
                 };
+                if expired {
+                    inner.endpoint().expire(id, until);
+                }
                 let end = expired.then(|| DisconnectReason::NotResumed {
                     dropped: reason.to_string(),
                     after: format!("it was not resumed within the grace of {grace:?}"),
@@ -135,6 +133,8 @@ impl Inner {
             let Some(mut core) = take_parked(&session).await else {
                 return refuse(handoff, "the session has ended").await;
             };
+            // It no longer waits for a resume.
+            inner.endpoint().unpark(id);
             let now = tokio::time::Instant::now().into_std();
             if !core.resume_link(now, handoff.received) {
                 return refuse(handoff, "the session has ended").await;

@@ -1,0 +1,218 @@
+//! The server side of the protocol, server-wide: who gets a slot, the connections'
+//! protocol state made with the server's settings, the sessions that wait for a resume
+//! and until when, the judging of resume attempts, and whether an `info` connection is
+//! answered.
+//!
+//! As quinn-proto's `Endpoint`: a driver keeps one per server (under one lock), tells it
+//! what happened with the time, and carries out what it answers. Nothing here reads a
+//! clock or touches a socket.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::{
+    Admission, AdmissionSettings, Admit, Connection, ConnectionId, Eviction, RateLimit, ResumeGate,
+    ResumeRefusal, ResumeToken, ServerSettings, SessionView, TokenBucket,
+};
+
+/// What an `info` connection whose handshake completed gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum InfoAnswer {
+    /// The server's description ([`Connection::answer_info`]).
+    Answer,
+    /// A refusal: too many are being answered ([`Connection::refuse_info`]).
+    Refuse,
+}
+
+/// The server-wide protocol state of one server.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::{Duration, Instant};
+/// use podnet_proto::{AdmissionSettings, Admit, Endpoint, ServerSettings};
+///
+/// let t0 = Instant::now();
+/// let mut endpoint = Endpoint::new(
+///     Arc::new(ServerSettings::default()),
+///     AdmissionSettings::default(),
+///     podnet_proto::RateLimit::new(1, 1),
+///     t0,
+/// );
+/// let Admit::Accept(id) = endpoint.admit() else { panic!() };
+/// let (conn, eviction) = endpoint.open(id, t0);
+/// assert!(eviction.is_none());
+/// assert!(conn.handshake().is_none());
+///
+/// // Its link drops; the session waits for a resume until its grace is over.
+/// let until = endpoint.park(id, t0 + Duration::from_secs(1), Duration::from_secs(30));
+/// assert_eq!(endpoint.poll_timeout(), Some(until));
+/// assert_eq!(endpoint.expired(until), vec![id]);
+/// assert_eq!(endpoint.poll_timeout(), None);
+/// ```
+#[derive(Debug)]
+pub struct Endpoint {
+    settings: Arc<ServerSettings>,
+    admission: Admission,
+    /// Resume attempts, server-wide.
+    resume_rate: TokenBucket,
+    /// Sessions waiting for a resume, with the end of their grace.
+    parked: BTreeMap<ConnectionId, Instant>,
+    /// The same, by deadline, for the earliest.
+    deadlines: BTreeSet<(Instant, ConnectionId)>,
+}
+
+impl Endpoint {
+    /// A server's endpoint: its connections' settings, its admission limits, and the rate
+    /// of resume attempts it judges (`resume_rate`, used only if `settings.resume` is on).
+    pub fn new(
+        settings: Arc<ServerSettings>,
+        admission: AdmissionSettings,
+        resume_rate: RateLimit,
+        now: Instant,
+    ) -> Self {
+        Self {
+            settings,
+            admission: Admission::new(admission, now),
+            resume_rate: TokenBucket::new(resume_rate, now),
+            parked: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+        }
+    }
+
+    /// The settings every connection of this server is made with.
+    pub fn settings(&self) -> &Arc<ServerSettings> {
+        &self.settings
+    }
+
+    /// A connection arrived: accept it under a new id, make room for it, or refuse it
+    /// (see [`Admission::admit`]).
+    pub fn admit(&mut self) -> Admit {
+        self.admission.admit()
+    }
+
+    /// The connection `id` (admitted) starts being served at `now`: its protocol state,
+    /// and the quiet connection to evict if it makes too many (see
+    /// [`Admission::started`]). The connection's resume tokens carry its id.
+    pub fn open(&mut self, id: ConnectionId, now: Instant) -> (Connection, Option<Eviction>) {
+        let conn = Connection::server(self.settings.clone(), now).with_id(id);
+        (conn, self.admission.started(id))
+    }
+
+    /// The connection `id` is counted as started (its protocol state comes later, once
+    /// its first bytes say what it speaks): the quiet connection to evict, if any.
+    pub fn opening(&mut self, id: ConnectionId) -> Option<Eviction> {
+        self.admission.started(id)
+    }
+
+    /// The connection sent its first complete frame: it is no longer quiet.
+    pub fn spoke(&mut self, id: ConnectionId) {
+        self.admission.spoke(id);
+    }
+
+    /// The connection ended (or was never started): its slot is free, and it no longer
+    /// waits for a resume.
+    pub fn ended(&mut self, id: ConnectionId) {
+        self.admission.ended(id);
+        self.unpark(id);
+    }
+
+    /// An `info` connection completed its handshake at `now`: answer it, or refuse it if
+    /// more than the info rate are asking.
+    pub fn info(&mut self, now: Instant) -> InfoAnswer {
+        if self.admission.info_allowed(now) {
+            InfoAnswer::Answer
+        } else {
+            InfoAnswer::Refuse
+        }
+    }
+
+    /// Judges an attempt at `now` to resume with `token` over a connection that is
+    /// WebSocket or not; `session` looks the token's session up (see
+    /// [`ResumeGate::judge`]).
+    ///
+    /// # Errors
+    ///
+    /// The first rule the attempt breaks.
+    pub fn judge_resume(
+        &mut self,
+        now: Instant,
+        token: &ResumeToken,
+        over_websocket: bool,
+        session: impl FnOnce(ConnectionId) -> Option<SessionView>,
+    ) -> Result<(), ResumeRefusal> {
+        let gate = ResumeGate {
+            enabled: self.settings.resume.is_some(),
+            instance: self.settings.instance,
+        };
+        let rate = &mut self.resume_rate;
+        gate.judge(token, over_websocket, || rate.try_take(now), session)
+    }
+
+    /// The session `id` lost its link at `now` and waits for a resume for `grace`;
+    /// returns when its grace is over. Parking it again moves the deadline.
+    pub fn park(&mut self, id: ConnectionId, now: Instant, grace: std::time::Duration) -> Instant {
+        self.unpark(id);
+        let until = now + grace;
+        self.parked.insert(id, until);
+        self.deadlines.insert((until, id));
+        until
+    }
+
+    /// The session `id` no longer waits (it resumed, or ended); returns whether it was
+    /// waiting.
+    pub fn unpark(&mut self, id: ConnectionId) -> bool {
+        match self.parked.remove(&id) {
+            Some(until) => {
+                self.deadlines.remove(&(until, id));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the session `id`'s grace is over at `now`: if it is, it no longer waits
+    /// (and ends, `DisconnectReason::NotResumed`). False if it does not wait.
+    pub fn expire(&mut self, id: ConnectionId, now: Instant) -> bool {
+        match self.parked.get(&id) {
+            Some(&until) if until <= now => self.unpark(id),
+            _ => false,
+        }
+    }
+
+    /// Sessions waiting for a resume.
+    pub fn parked(&self) -> usize {
+        self.parked.len()
+    }
+
+    /// When the next session's grace is over, if one waits.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(until, _)| *until)
+    }
+
+    /// The sessions whose grace is over at `now`, oldest deadline first: they no longer
+    /// wait, and end (`DisconnectReason::NotResumed`).
+    pub fn expired(&mut self, now: Instant) -> Vec<ConnectionId> {
+        let mut over = Vec::new();
+        while let Some(&(until, id)) = self.deadlines.first() {
+            if until > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            self.parked.remove(&id);
+            over.push(id);
+        }
+        over
+    }
+
+    /// Connections counted against `max_connections`.
+    pub fn open_connections(&self) -> usize {
+        self.admission.open()
+    }
+
+    /// Quiet connections now.
+    pub fn quiet(&self) -> usize {
+        self.admission.quiet()
+    }
+}

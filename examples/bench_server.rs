@@ -295,9 +295,7 @@ fn step(server: &mut Server<BenchChannel>, pad: &[u8], slot: u64, slots: u64) {
         let Ok(frame) = Frame::encode(&state, handle.framing()) else {
             continue;
         };
-        for id in room.seats.iter().flatten() {
-            let _ = handle.send(*id, &frame);
-        }
+        let _ = handle.send_to(room.seats.iter().flatten().copied(), &frame);
     }
 }
 

@@ -145,7 +145,8 @@ pub fn query_info(addr: impl Addr, config: ClientConfig) -> Result<ServerInfo, E
 pub struct ReadmeDoctests;
 
 /// The guides' code (docs/game-loop.md, threading.md, host-and-play.md,
-/// architecture.md), compiled and run as doctests so the guides cannot go stale.
+/// coming-from-repod.md, resume.md), compiled and run as doctests so the guides cannot go
+/// stale.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/game-loop.md")]
 pub struct GameLoopGuide;

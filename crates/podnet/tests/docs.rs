@@ -111,6 +111,34 @@ fn relative_links_lead_to_files() {
     );
 }
 
+/// A guide named anywhere in the docs (`docs/NAME.md`, in a link, backticks or plain
+/// text) exists, and nothing points at files outside the repository.
+#[test]
+fn named_guides_exist_and_nothing_points_outside() {
+    let mut wrong = Vec::new();
+    for (path, text) in documents() {
+        for (at, _) in text.match_indices("docs/") {
+            let rest = &text[at..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "/-_.".contains(c)))
+                .unwrap_or(rest.len());
+            let named = rest[..end].trim_end_matches('.');
+            if named.ends_with(".md") && !root().join(named).exists() {
+                wrong.push(format!("{}: {named} does not exist", path.display()));
+            }
+        }
+        for outside in ["../shared/", "`shared/", "(shared/"] {
+            if text.contains(outside) {
+                wrong.push(format!(
+                    "{}: names {outside}..., which is not in the repository",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[test]
 fn named_repository_paths_exist() {
     let mut missing = Vec::new();

@@ -41,6 +41,11 @@ pub struct AdmissionSettings {
     pub max_quiet_connections: usize,
     /// How many `info` connections are answered, server-wide (`ServerConfig::info_rate`).
     pub info_rate: RateLimit,
+    /// The most sessions waiting for a resume at once (`ResumeConfig::max_parked`); at
+    /// least 1. Past it, the session that has waited longest ends. And when the server
+    /// is full, a newcomer takes the slot of the session that has waited longest before
+    /// it is turned away.
+    pub max_parked_sessions: usize,
 }
 
 impl Default for AdmissionSettings {
@@ -49,6 +54,7 @@ impl Default for AdmissionSettings {
             max_connections: 4096,
             max_quiet_connections: 1024,
             info_rate: RateLimit::new(20, 40),
+            max_parked_sessions: 1024,
         }
     }
 }
@@ -162,6 +168,19 @@ impl Admission {
                 }
             }
             None => Admit::Refuse,
+        }
+    }
+
+    /// A connection arrived at a full server and takes the slot of `victim` (a session
+    /// waiting for a resume, which has no one to tell): it counts as open from now on.
+    pub(crate) fn replace(&mut self, victim: ConnectionId) -> Admit {
+        self.evicted.insert(victim, false);
+        Admit::Evict {
+            id: self.next_id(),
+            eviction: Eviction {
+                victim,
+                tell: false,
+            },
         }
     }
 

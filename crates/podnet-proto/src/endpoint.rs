@@ -7,7 +7,7 @@
 //! what happened with the time, and carries out what it answers. Nothing here reads a
 //! clock or touches a socket.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -15,6 +15,10 @@ use crate::{
     Admission, AdmissionSettings, Admit, Connection, ConnectionId, Eviction, RateLimit, ResumeGate,
     ResumeRefusal, ResumeToken, ServerSettings, SessionView, TokenBucket,
 };
+
+/// How many sessions ended to make room are remembered, so that their resume is refused
+/// with that reason rather than as an ended session.
+pub const EVICTED_REMEMBERED: usize = 4096;
 
 /// What an `info` connection whose handshake completed gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +65,13 @@ pub struct Endpoint {
     parked: BTreeMap<ConnectionId, Instant>,
     /// The same, by deadline, for the earliest.
     deadlines: BTreeSet<(Instant, ConnectionId)>,
+    /// The most sessions that may wait at once.
+    max_parked: usize,
+    /// Sessions ended to make room, the latest [`EVICTED_REMEMBERED`] of them.
+    evicted: HashSet<ConnectionId>,
+    evicted_order: VecDeque<ConnectionId>,
+    /// Sessions ended to make room that the driver has not been told of.
+    to_end: Vec<ConnectionId>,
 }
 
 impl Endpoint {
@@ -72,12 +83,17 @@ impl Endpoint {
         resume_rate: RateLimit,
         now: Instant,
     ) -> Self {
+        let max_parked = admission.max_parked_sessions.max(1);
         Self {
             settings,
             admission: Admission::new(admission, now),
             resume_rate: TokenBucket::new(resume_rate, now),
             parked: BTreeMap::new(),
             deadlines: BTreeSet::new(),
+            max_parked,
+            evicted: HashSet::new(),
+            evicted_order: VecDeque::new(),
+            to_end: Vec::new(),
         }
     }
 
@@ -86,10 +102,40 @@ impl Endpoint {
         &self.settings
     }
 
-    /// A connection arrived: accept it under a new id, make room for it, or refuse it
-    /// (see [`Admission::admit`]).
+    /// A connection arrived: accept it under a new id, make room for it, or refuse it.
+    /// Room is made by closing the oldest quiet connection (see [`Admission::admit`]) or,
+    /// failing that, by ending the session that has waited longest for a resume: a
+    /// server full of dropped sessions does not turn players away. Only a server full of
+    /// connections that have all spoken, and none of them waiting, refuses.
     pub fn admit(&mut self) -> Admit {
-        self.admission.admit()
+        match self.admission.admit() {
+            Admit::Refuse => match self.oldest_parked() {
+                Some(victim) => {
+                    self.evict_parked(victim);
+                    self.admission.replace(victim)
+                }
+                None => Admit::Refuse,
+            },
+            admitted => admitted,
+        }
+    }
+
+    fn oldest_parked(&self) -> Option<ConnectionId> {
+        self.deadlines.first().map(|&(_, id)| id)
+    }
+
+    /// `victim` no longer waits: it is ended to make room, and a resume of it is refused
+    /// as [`ResumeRefusal::Evicted`].
+    fn evict_parked(&mut self, victim: ConnectionId) {
+        self.unpark(victim);
+        if self.evicted.insert(victim) {
+            self.evicted_order.push_back(victim);
+            if self.evicted_order.len() > EVICTED_REMEMBERED {
+                if let Some(forgotten) = self.evicted_order.pop_front() {
+                    self.evicted.remove(&forgotten);
+                }
+            }
+        }
     }
 
     /// The connection `id` (admitted) starts being served at `now`: its protocol state,
@@ -147,17 +193,45 @@ impl Endpoint {
             instance: self.settings.instance,
         };
         let rate = &mut self.resume_rate;
-        gate.judge(token, over_websocket, || rate.try_take(now), session)
+        match gate.judge(token, over_websocket, || rate.try_take(now), session) {
+            Err(ResumeRefusal::Ended) if self.evicted.contains(&token.id()) => {
+                Err(ResumeRefusal::Evicted)
+            }
+            judged => judged,
+        }
     }
 
     /// The session `id` lost its link at `now` and waits for a resume for `grace`;
     /// returns when its grace is over. Parking it again moves the deadline.
+    ///
+    /// If that makes more sessions wait than `max_parked_sessions`, the one that has
+    /// waited longest is ended to make room: [`evicted`](Self::evicted) names it.
     pub fn park(&mut self, id: ConnectionId, now: Instant, grace: std::time::Duration) -> Instant {
         self.unpark(id);
         let until = now + grace;
         self.parked.insert(id, until);
         self.deadlines.insert((until, id));
+        while self.parked.len() > self.max_parked {
+            let Some(victim) = self.oldest_parked().filter(|&v| v != id) else {
+                break;
+            };
+            self.evict_parked(victim);
+            self.to_end.push(victim);
+        }
         until
+    }
+
+    /// The sessions ended to make room since the last call: the driver ends each one
+    /// (`DisconnectReason::NotResumed`); a resume of any is refused as
+    /// [`ResumeRefusal::Evicted`].
+    pub fn evicted(&mut self) -> Vec<ConnectionId> {
+        std::mem::take(&mut self.to_end)
+    }
+
+    /// Whether the session `id` was ended to make room (one of the latest
+    /// [`EVICTED_REMEMBERED`]).
+    pub fn was_evicted(&self, id: ConnectionId) -> bool {
+        self.evicted.contains(&id)
     }
 
     /// The session `id` no longer waits (it resumed, or ended); returns whether it was

@@ -93,7 +93,7 @@ pub use admission::{
 pub use config::{ConnectionConfig, Liveness, RateLimit, SlowConsumerPolicy};
 pub use connection::{Action, ClientSettings, Connection, Input, ServerSettings};
 pub use control::{PROTOCOL_VERSION, RESERVED_PREFIX, close_frame, is_reserved};
-pub use endpoint::{Endpoint, InfoAnswer};
+pub use endpoint::{EVICTED_REMEMBERED, Endpoint, InfoAnswer};
 pub use error::ProtoError;
 pub use handshake::{Handshake, Peer};
 pub use id::ConnectionId;

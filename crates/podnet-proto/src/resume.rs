@@ -248,6 +248,9 @@ pub enum ResumeRefusal {
     /// The session began over the other transport (WebSocket or TCP): what it keeps is
     /// framed for that one.
     OtherTransport,
+    /// The session was ended while it waited, to make room: the server was full, or
+    /// held as many sessions waiting for a resume as it allows.
+    Evicted,
 }
 
 impl fmt::Display for ResumeRefusal {
@@ -263,6 +266,10 @@ impl fmt::Display for ResumeRefusal {
             Self::WrongToken => "the token is not this session's (a stale token, or another's)",
             Self::OtherTransport => {
                 "a session resumes over the transport it began on (WebSocket, or TCP)"
+            }
+            Self::Evicted => {
+                "the session was ended while it waited, to make room: the server was full \
+                 of sessions waiting for a resume; connect again"
             }
         })
     }

@@ -105,3 +105,79 @@ fn info_answers_at_a_rate() {
     assert_eq!(endpoint.info(t0), InfoAnswer::Refuse);
     assert_eq!(endpoint.info(t0 + SEC), InfoAnswer::Answer);
 }
+
+/// A server full of sessions waiting for a resume does not turn a player away: the
+/// newcomer takes the slot of the one that has waited longest, whose resume is then
+/// refused saying why. Only a server full of connections that have all spoken refuses.
+#[test]
+fn a_newcomer_takes_the_slot_of_the_longest_waiting_session() {
+    let t0 = Instant::now();
+    let mut settings = ServerSettings::default();
+    settings.resume = Some(ResumeSettings::default());
+    let mut admission = AdmissionSettings::default();
+    admission.max_connections = 2;
+    let mut endpoint = Endpoint::new(Arc::new(settings), admission, RateLimit::new(100, 100), t0);
+    let [a, b] = [(); 2].map(|()| admitted(&mut endpoint, t0));
+    endpoint.spoke(a);
+    endpoint.spoke(b);
+    assert_eq!(endpoint.admit(), Admit::Refuse, "full of players");
+    endpoint.park(b, t0 + SEC, 30 * SEC);
+    endpoint.park(a, t0 + 2 * SEC, 30 * SEC);
+    let Admit::Evict { id, eviction } = endpoint.admit() else {
+        panic!("room is made")
+    };
+    assert_eq!(eviction.victim, b, "the one that has waited longest");
+    assert!(!eviction.tell, "no one is there to tell");
+    assert!(endpoint.was_evicted(b));
+    assert_eq!(endpoint.parked(), 1);
+    // The victim ends; the newcomer holds its slot; the server is full again.
+    endpoint.ended(b);
+    let (_conn, _) = endpoint.open(id, t0 + 3 * SEC);
+    endpoint.spoke(id);
+    assert_eq!(endpoint.open_connections(), 2);
+    let token = ResumeToken::mint(endpoint.settings().instance, b);
+    let live = |_| None;
+    assert_eq!(
+        endpoint.judge_resume(t0 + 3 * SEC, &token, false, live),
+        Err(ResumeRefusal::Evicted)
+    );
+    assert!(ResumeRefusal::Evicted.to_string().contains("make room"));
+    // a still waits, and is the next to make room.
+    let Admit::Evict { eviction, .. } = endpoint.admit() else {
+        panic!("room is made")
+    };
+    assert_eq!(eviction.victim, a);
+}
+
+/// At most `max_parked_sessions` wait at once: past it, the one that has waited longest
+/// is ended (named once by `evicted`), never the one just parked.
+#[test]
+fn parked_sessions_are_capped() {
+    let t0 = Instant::now();
+    let mut settings = ServerSettings::default();
+    settings.resume = Some(ResumeSettings::default());
+    let mut admission = AdmissionSettings::default();
+    admission.max_parked_sessions = 2;
+    let mut endpoint = Endpoint::new(Arc::new(settings), admission, RateLimit::new(100, 100), t0);
+    let ids = [(); 3].map(|()| admitted(&mut endpoint, t0));
+    for (n, id) in (0u32..).zip(ids) {
+        endpoint.park(id, t0 + n * SEC, 30 * SEC);
+    }
+    assert_eq!(endpoint.parked(), 2);
+    assert_eq!(endpoint.evicted(), vec![ids[0]]);
+    assert!(endpoint.evicted().is_empty(), "named once");
+    assert!(endpoint.was_evicted(ids[0]));
+    // A cap of 0 is taken as 1: the session just parked always waits.
+    let mut admission = AdmissionSettings::default();
+    admission.max_parked_sessions = 0;
+    let mut endpoint = Endpoint::new(
+        Arc::new(ServerSettings::default()),
+        admission,
+        RateLimit::new(1, 1),
+        t0,
+    );
+    let id = admitted(&mut endpoint, t0);
+    endpoint.park(id, t0, SEC);
+    assert_eq!(endpoint.parked(), 1);
+    assert!(endpoint.evicted().is_empty());
+}

@@ -62,6 +62,16 @@ pub struct ResumeConfig {
     /// Default: **100 a second, bursts of 200**.
     pub attempt_rate: RateLimit,
 
+    /// (Server.) The most sessions waiting for a resume at once. Past it, the session
+    /// that has waited longest ends (`DisconnectReason::NotResumed`) and its resume is
+    /// refused, saying it was ended to make room. A dropped session also holds its
+    /// connection slot (`ServerConfig::max_connections`) while it waits; when the server
+    /// is full, a newcomer takes the slot of the one that has waited longest before it is
+    /// turned away, so clients that drop on purpose cannot lock players out.
+    ///
+    /// Default: **1,024**.
+    pub max_parked: usize,
+
     /// (Both.) How often acknowledgements go back; see [`ResumeSettings`].
     pub acks: ResumeSettings,
 }
@@ -74,6 +84,7 @@ impl Default for ResumeConfig {
             max_backoff: Duration::from_secs(5),
             max_attempts: 12,
             attempt_rate: RateLimit::new(100, 200),
+            max_parked: 1024,
             acks: ResumeSettings::default(),
         }
     }
@@ -495,6 +506,9 @@ impl ServerConfig {
         settings.max_connections = self.max_connections;
         settings.max_quiet_connections = self.max_quiet_connections;
         settings.info_rate = self.info_rate;
+        if let Some(resume) = &self.resume {
+            settings.max_parked_sessions = resume.max_parked;
+        }
         settings
     }
 }

@@ -662,3 +662,69 @@ async fn resume_attempts_over_the_rate_are_told_to_wait() {
     }
     assert_eq!(server.connection_ids(), vec![id]);
 }
+
+/// Clients that take a resumable session and drop it cannot lock players out: on a full
+/// server a newcomer takes the slot of the session that has waited longest, which ends
+/// (`NotResumed`), and whose resume is refused saying it was ended to make room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_sessions_make_room_for_newcomers() {
+    common::trace();
+    let mut config = ServerConfig::default();
+    config.max_connections = 3;
+    let (server, mut events) = Server::bind("127.0.0.1:0", config).await.unwrap();
+    let addr = server.local_addr();
+    let mut dropped = Vec::new();
+    for _ in 0..3 {
+        let (peer, hello) = raw_hello(addr, None, 0).await;
+        let id = connected(&mut events).await;
+        socket2::SockRef::from(&peer.stream)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(peer);
+        match common::next_server_event(&mut events).await {
+            ServerEvent::Dropped { id: gone, .. } => assert_eq!(gone, id),
+            other => panic!("expected Dropped, got {other:?}"),
+        }
+        dropped.push((id, token_of(&hello)));
+    }
+    // A player arrives at a server whose three slots are all held by dropped sessions.
+    let (_player, mut player_events) = Client::connect(addr, ClientConfig::default())
+        .await
+        .unwrap();
+    greeted(&mut player_events).await;
+    let (mut newcomer, mut ended) = (None, None);
+    while newcomer.is_none() || ended.is_none() {
+        match common::next_server_event(&mut events).await {
+            ServerEvent::Connected { id, .. } => newcomer = Some(id),
+            ServerEvent::Disconnected { id, reason } => ended = Some((id, reason)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let (ended, reason) = ended.unwrap();
+    assert_eq!(ended, dropped[0].0, "the session that waited longest");
+    assert!(
+        matches!(&reason, DisconnectReason::NotResumed { after, .. } if after.contains("make room")),
+        "{reason}"
+    );
+    // Its resume is refused, saying why. The attempt came over a connection of its own,
+    // which needed a slot too: the next session in line made room for it.
+    let (_late, answer) = raw_hello(addr, Some(&dropped[0].1), 1).await;
+    let refusal = common::close_reason(&answer).expect("a close");
+    assert!(refusal.contains("to make room"), "{refusal}");
+    match common::next_server_event(&mut events).await {
+        ServerEvent::Disconnected { id, reason } => {
+            assert_eq!(id, dropped[1].0);
+            assert!(
+                matches!(reason, DisconnectReason::NotResumed { .. }),
+                "{reason}"
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let ids = server.connection_ids();
+    assert!(
+        ids.contains(&dropped[2].0),
+        "the last one still waits: {ids:?}"
+    );
+    assert!(ids.contains(&newcomer.unwrap()));
+}

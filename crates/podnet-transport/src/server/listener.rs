@@ -167,6 +167,11 @@ impl Inner {
         }
         debug!(id = %eviction.victim, tell = eviction.tell, "evicting a quiet connection");
         let victim = self.registry.get(eviction.victim);
+        if let Some(victim) = &victim {
+            if self.end_evicted_parked(victim) {
+                return;
+            }
+        }
         let Some(victim) = victim else {
             // Still opening: its task closes it (telling it why if it may). Otherwise it
             // ended meanwhile; its slot is free all the same.

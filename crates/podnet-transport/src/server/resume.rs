@@ -48,9 +48,11 @@ impl Inner {
         reason: DisconnectReason,
     ) {
         let grace = self.resume.as_ref().map_or(Duration::ZERO, |r| r.grace);
-        let until = self
-            .endpoint()
-            .park(id, tokio::time::Instant::now().into_std(), grace);
+        let (until, evicted) = {
+            let mut endpoint = self.endpoint();
+            let until = endpoint.park(id, tokio::time::Instant::now().into_std(), grace);
+            (until, endpoint.evicted())
+        };
         let timer = CancellationToken::new();
         let generation = {
             let mut slot = conn.slot();
@@ -65,6 +67,12 @@ impl Inner {
             id,
             reason: reason.clone(),
         });
+        // Too many sessions wait: the ones that waited longest make room.
+        for victim in evicted {
+            if let Some(victim) = self.registry.get(victim) {
+                self.end_evicted_parked(&victim);
+            }
+        }
         let inner = Arc::clone(self);
         self.tracker.spawn(
             async move {
@@ -85,6 +93,23 @@ impl Inner {
             }
             .instrument(tracing::debug_span!("parked", id = id.get())),
         );
+    }
+
+    /// Ends `victim` if it is a session waiting for a resume, ended to make room (see
+    /// `ResumeConfig::max_parked`); returns whether it was one.
+    pub(super) fn end_evicted_parked(&self, victim: &Shared) -> bool {
+        let dropped = match &victim.slot().parked {
+            Some((_, reason)) => reason.to_string(),
+            None => return false,
+        };
+        info!(id = ?victim.id, "a session waiting for a resume is ended to make room");
+        victim.abort_with(DisconnectReason::NotResumed {
+            dropped,
+            after: "it was ended while it waited, to make room for a newer connection \
+                    (ResumeConfig::max_parked, ServerConfig::max_connections)"
+                .to_owned(),
+        });
+        true
     }
 
     /// Ends a parked session, if it is still the parking `generation`: with `reason`, or

@@ -181,7 +181,9 @@ impl Channel for Member {
         })
         .on_raw("burst", |_, ctx, msg| {
             // Relayed unchanged, encoded once for everyone.
-            ctx.server().send_to_all(&Frame::from_message(msg).unwrap());
+            ctx.server()
+                .send_to_all(&Frame::from_message(msg).unwrap())
+                .unwrap();
         });
     }
 

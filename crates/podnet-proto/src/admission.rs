@@ -59,14 +59,17 @@ impl Default for AdmissionSettings {
     }
 }
 
-/// A quiet connection closed to make room.
+/// A connection ended to make room: a quiet one, or a session waiting for a resume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Eviction {
     /// The connection to close.
     pub victim: ConnectionId,
     /// Whether to tell it why and give it a moment to read that; if not, cut it at once
-    /// (more than [`MAX_TOLD_EVICTIONS`] are being told already).
+    /// (more than [`MAX_TOLD_EVICTIONS`] are being told already, or no one is there).
     pub tell: bool,
+    /// Whether the victim is a session waiting for a resume (no link to close: end the
+    /// session) rather than a quiet connection.
+    pub parked: bool,
 }
 
 /// What to do with a connection that just arrived.
@@ -148,7 +151,11 @@ impl Admission {
             self.telling += 1;
         }
         self.evicted.insert(victim, tell);
-        Eviction { victim, tell }
+        Eviction {
+            victim,
+            tell,
+            parked: false,
+        }
     }
 
     /// A connection arrived. If it is accepted it counts as open from now on, until
@@ -180,6 +187,7 @@ impl Admission {
             eviction: Eviction {
                 victim,
                 tell: false,
+                parked: true,
             },
         }
     }

@@ -176,7 +176,10 @@ impl Endpoint {
 
     /// Judges an attempt at `now` to resume with `token` over a connection that is
     /// WebSocket or not; `session` looks the token's session up (see
-    /// [`ResumeGate::judge`]).
+    /// [`ResumeGate::judge`]). A driver that must not look sessions up under the
+    /// endpoint's lock judges in two steps instead:
+    /// [`resume_attempt`](Self::resume_attempt), then
+    /// [`resume_session`](Self::resume_session).
     ///
     /// # Errors
     ///
@@ -188,16 +191,51 @@ impl Endpoint {
         over_websocket: bool,
         session: impl FnOnce(ConnectionId) -> Option<SessionView>,
     ) -> Result<(), ResumeRefusal> {
-        let gate = ResumeGate {
-            enabled: self.settings.resume.is_some(),
-            instance: self.settings.instance,
-        };
+        self.resume_attempt(now, token)?;
+        self.resume_session(token, session(token.id()), over_websocket)
+    }
+
+    /// The first step of judging a resume attempt at `now`: resume on, the attempt
+    /// rate, the token's instance. No session is looked up for an attempt refused here.
+    ///
+    /// # Errors
+    ///
+    /// The first of those rules the attempt breaks.
+    pub fn resume_attempt(
+        &mut self,
+        now: Instant,
+        token: &ResumeToken,
+    ) -> Result<(), ResumeRefusal> {
+        let gate = self.gate();
         let rate = &mut self.resume_rate;
-        match gate.judge(token, over_websocket, || rate.try_take(now), session) {
+        gate.attempt(token, || rate.try_take(now))
+    }
+
+    /// The second step: the session `token` names, as found (`None` if there is none),
+    /// may be resumed over a connection that is WebSocket or not. A session ended to
+    /// make room is refused as [`ResumeRefusal::Evicted`].
+    ///
+    /// # Errors
+    ///
+    /// The first rule on the session that the attempt breaks.
+    pub fn resume_session(
+        &self,
+        token: &ResumeToken,
+        session: Option<SessionView>,
+        over_websocket: bool,
+    ) -> Result<(), ResumeRefusal> {
+        match ResumeGate::session(session, over_websocket) {
             Err(ResumeRefusal::Ended) if self.evicted.contains(&token.id()) => {
                 Err(ResumeRefusal::Evicted)
             }
             judged => judged,
+        }
+    }
+
+    fn gate(&self) -> ResumeGate {
+        ResumeGate {
+            enabled: self.settings.resume.is_some(),
+            instance: self.settings.instance,
         }
     }
 

@@ -326,6 +326,21 @@ impl ResumeGate {
         within_rate: impl FnOnce() -> bool,
         session: impl FnOnce(ConnectionId) -> Option<SessionView>,
     ) -> Result<(), ResumeRefusal> {
+        self.attempt(token, within_rate)?;
+        Self::session(session(token.id()), over_websocket)
+    }
+
+    /// The rules before the session is looked up: resume on, the attempt rate (taken
+    /// from by `within_rate`, called only if resume is on), and the token's instance.
+    ///
+    /// # Errors
+    ///
+    /// The first of those rules the attempt breaks.
+    pub fn attempt(
+        &self,
+        token: &ResumeToken,
+        within_rate: impl FnOnce() -> bool,
+    ) -> Result<(), ResumeRefusal> {
         if !self.enabled {
             return Err(ResumeRefusal::Disabled);
         }
@@ -335,7 +350,20 @@ impl ResumeGate {
         if token.instance() != self.instance {
             return Err(ResumeRefusal::OtherInstance);
         }
-        let Some(session) = session(token.id()).filter(|s| s.open) else {
+        Ok(())
+    }
+
+    /// The rules on the session the token names (`None` if there is none): open, the
+    /// token its own, and the same transport.
+    ///
+    /// # Errors
+    ///
+    /// The first of those rules the attempt breaks.
+    pub fn session(
+        session: Option<SessionView>,
+        over_websocket: bool,
+    ) -> Result<(), ResumeRefusal> {
+        let Some(session) = session.filter(|s| s.open) else {
             return Err(ResumeRefusal::Ended);
         };
         if !session.token_matches {

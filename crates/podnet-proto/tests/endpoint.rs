@@ -14,14 +14,25 @@ use podnet_proto::{
 
 const SEC: Duration = Duration::from_secs(1);
 
+/// An endpoint with resume on or off, info answered at 1 a second, resume attempts at 1
+/// a second (2 at once).
 fn endpoint(resume: bool, t0: Instant) -> Endpoint {
+    let mut admission = AdmissionSettings::default();
+    admission.info_rate = RateLimit::new(1, 1);
+    endpoint_with(resume, admission, RateLimit::new(1, 2), t0)
+}
+
+fn endpoint_with(
+    resume: bool,
+    admission: AdmissionSettings,
+    resume_rate: RateLimit,
+    t0: Instant,
+) -> Endpoint {
     let mut settings = ServerSettings::default();
     if resume {
         settings.resume = Some(ResumeSettings::default());
     }
-    let mut admission = AdmissionSettings::default();
-    admission.info_rate = RateLimit::new(1, 1);
-    Endpoint::new(Arc::new(settings), admission, RateLimit::new(1, 2), t0)
+    Endpoint::new(Arc::new(settings), admission, resume_rate, t0)
 }
 
 fn admitted(endpoint: &mut Endpoint, t0: Instant) -> ConnectionId {
@@ -112,11 +123,9 @@ fn info_answers_at_a_rate() {
 #[test]
 fn a_newcomer_takes_the_slot_of_the_longest_waiting_session() {
     let t0 = Instant::now();
-    let mut settings = ServerSettings::default();
-    settings.resume = Some(ResumeSettings::default());
     let mut admission = AdmissionSettings::default();
     admission.max_connections = 2;
-    let mut endpoint = Endpoint::new(Arc::new(settings), admission, RateLimit::new(100, 100), t0);
+    let mut endpoint = endpoint_with(true, admission, RateLimit::new(100, 100), t0);
     let [a, b] = [(); 2].map(|()| admitted(&mut endpoint, t0));
     endpoint.spoke(a);
     endpoint.spoke(b);
@@ -154,11 +163,9 @@ fn a_newcomer_takes_the_slot_of_the_longest_waiting_session() {
 #[test]
 fn parked_sessions_are_capped() {
     let t0 = Instant::now();
-    let mut settings = ServerSettings::default();
-    settings.resume = Some(ResumeSettings::default());
     let mut admission = AdmissionSettings::default();
     admission.max_parked_sessions = 2;
-    let mut endpoint = Endpoint::new(Arc::new(settings), admission, RateLimit::new(100, 100), t0);
+    let mut endpoint = endpoint_with(true, admission, RateLimit::new(100, 100), t0);
     let ids = [(); 3].map(|()| admitted(&mut endpoint, t0));
     for (n, id) in (0u32..).zip(ids) {
         endpoint.park(id, t0 + n * SEC, 30 * SEC);
@@ -170,12 +177,7 @@ fn parked_sessions_are_capped() {
     // A cap of 0 is taken as 1: the session just parked always waits.
     let mut admission = AdmissionSettings::default();
     admission.max_parked_sessions = 0;
-    let mut endpoint = Endpoint::new(
-        Arc::new(ServerSettings::default()),
-        admission,
-        RateLimit::new(1, 1),
-        t0,
-    );
+    let mut endpoint = endpoint_with(false, admission, RateLimit::new(1, 1), t0);
     let id = admitted(&mut endpoint, t0);
     endpoint.park(id, t0, SEC);
     assert_eq!(endpoint.parked(), 1);

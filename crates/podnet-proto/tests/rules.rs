@@ -15,16 +15,8 @@ use podnet_proto::{
     ServerSettings, is_reserved,
 };
 
-/// The peer ends its stream: the reason the connection ends (or drops) with.
-fn end(conn: &mut Connection, mid_frame: Option<usize>) -> DisconnectReason {
-    conn.handle(Instant::now(), Input::End { mid_frame });
-    std::iter::from_fn(|| conn.poll())
-        .find_map(|a| match a {
-            Action::Ended(reason) | Action::Dropped(reason) => Some(reason),
-            _ => None,
-        })
-        .expect("the end of the stream ends the connection")
-}
+mod common;
+use common::end;
 
 const MS: Duration = Duration::from_millis(1);
 

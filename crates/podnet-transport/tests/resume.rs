@@ -353,6 +353,23 @@ async fn raw_hello(
     (peer, answer)
 }
 
+/// Resets `peer`'s connection (as a crashed client or a lost link does) and waits until
+/// the server says the session `id` dropped.
+async fn reset_until_dropped(
+    peer: RawPeer,
+    id: ConnectionId,
+    events: &mut EventStream<ServerEvent>,
+) {
+    socket2::SockRef::from(&peer.stream)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(peer);
+    match common::next_server_event(events).await {
+        ServerEvent::Dropped { id: dropped, .. } => assert_eq!(dropped, id),
+        other => panic!("expected Dropped, got {other:?}"),
+    }
+}
+
 fn token_of(answer: &podnet_framing::RawMessage) -> String {
     assert_eq!(answer.action(), "podnet:hello");
     answer.to_value().unwrap()["token"]
@@ -379,14 +396,7 @@ async fn stale_and_foreign_tokens_are_refused() {
 
     // A's connection drops; A resumes, then says something on the new connection (it has
     // the new token).
-    socket2::SockRef::from(&a.stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(a);
-    match common::next_server_event(&mut events).await {
-        ServerEvent::Dropped { id, .. } => assert_eq!(id, a_id),
-        other => panic!("expected Dropped, got {other:?}"),
-    }
+    reset_until_dropped(a, a_id, &mut events).await;
     // Received: the greeting.
     let (mut a, answer) = raw_hello(addr, Some(&token_a), 1).await;
     let value = answer.to_value().unwrap();
@@ -447,14 +457,7 @@ async fn a_dropped_session_keeps_a_bounded_amount() {
     let (peer, hello) = raw_hello(server.local_addr(), None, 0).await;
     token_of(&hello);
     let id = connected(&mut events).await;
-    socket2::SockRef::from(&peer.stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(peer);
-    match common::next_server_event(&mut events).await {
-        ServerEvent::Dropped { id: dropped, .. } => assert_eq!(dropped, id),
-        other => panic!("expected Dropped, got {other:?}"),
-    }
+    reset_until_dropped(peer, id, &mut events).await;
     let chunk = common::Say { from: 0, seq: 0 };
     let mut kept = 0usize;
     let refused = loop {
@@ -677,14 +680,7 @@ async fn dropped_sessions_make_room_for_newcomers() {
     for _ in 0..3 {
         let (peer, hello) = raw_hello(addr, None, 0).await;
         let id = connected(&mut events).await;
-        socket2::SockRef::from(&peer.stream)
-            .set_linger(Some(Duration::ZERO))
-            .unwrap();
-        drop(peer);
-        match common::next_server_event(&mut events).await {
-            ServerEvent::Dropped { id: gone, .. } => assert_eq!(gone, id),
-            other => panic!("expected Dropped, got {other:?}"),
-        }
+        reset_until_dropped(peer, id, &mut events).await;
         dropped.push((id, token_of(&hello)));
     }
     // A player arrives at a server whose three slots are all held by dropped sessions.

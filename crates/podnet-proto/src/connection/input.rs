@@ -69,27 +69,25 @@ impl Connection {
             Input::Violation(error) => self.on_violation(error.to_owned()),
             Input::End { mid_frame } => {
                 let reason = self.end_reason(mid_frame);
-                let action = if self.survives_drop() {
-                    Action::Dropped(reason)
-                } else {
-                    Action::Ended(reason)
-                };
-                self.state = State::Done;
-                self.actions.push_back(action);
+                self.link_ended(reason, Action::Ended);
             }
-            Input::Lost(reason) => self.lose(reason),
+            Input::Lost(reason) => self.link_ended(reason, Action::Cut),
             Input::CloseAsked { within } => self.close_asked(now, within),
         }
     }
 
     /// The link is gone for `reason`: the session waits for a resume if it outlives the
-    /// link, and ends otherwise.
-    pub(super) fn lose(&mut self, reason: DisconnectReason) {
+    /// link ([`Action::Dropped`]), and ends `otherwise`.
+    pub(super) fn link_ended(
+        &mut self,
+        reason: DisconnectReason,
+        otherwise: fn(DisconnectReason) -> Action,
+    ) {
         self.state = State::Done;
         let action = if self.survives_drop() {
             Action::Dropped(reason)
         } else {
-            Action::Cut(reason)
+            otherwise(reason)
         };
         self.actions.push_back(action);
     }

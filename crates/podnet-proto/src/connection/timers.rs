@@ -53,7 +53,7 @@ impl Connection {
                         .map(|r| r.settings.answer_timeout)
                         .unwrap_or_default();
                     debug!(?after, "no answer to the resume");
-                    self.lose(DisconnectReason::TimedOut { after });
+                    self.link_ended(DisconnectReason::TimedOut { after }, Action::Cut);
                 }
             }
             State::Established => {
@@ -72,7 +72,7 @@ impl Connection {
                 let timeout = liveness.heartbeat_timeout;
                 if now >= self.heartbeat.last_heard + timeout {
                     debug!(?timeout, "heartbeat timeout");
-                    self.lose(DisconnectReason::TimedOut { after: timeout });
+                    self.link_ended(DisconnectReason::TimedOut { after: timeout }, Action::Cut);
                     return;
                 }
                 if now >= self.heartbeat.last_ping + interval {

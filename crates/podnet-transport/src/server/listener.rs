@@ -158,20 +158,24 @@ impl Inner {
         );
     }
 
-    /// Closes a quiet connection to make room: told why and given a moment to read it, or
-    /// cut at once when many are being told already.
+    /// Ends a connection to make room: a session waiting for a resume is ended; a quiet
+    /// connection is told why and given a moment to read it, or cut at once when many are
+    /// being told already.
     pub(super) fn evict(&self, eviction: Eviction) {
+        let victim = self.registry.get(eviction.victim);
+        if eviction.parked {
+            // Unless a resume took the session between the endpoint's decision and now:
+            // then it is no longer waiting, and its connection keeps the slot it had.
+            if let Some(victim) = &victim {
+                self.end_evicted_parked(victim);
+            }
+            return;
+        }
         let count = self.evicted.fetch_add(1, Ordering::Relaxed) + 1;
         if count == 1 || count.is_power_of_two() {
             warn!(evicted = count, "closing quiet connections to make room");
         }
         debug!(id = %eviction.victim, tell = eviction.tell, "evicting a quiet connection");
-        let victim = self.registry.get(eviction.victim);
-        if let Some(victim) = &victim {
-            if self.end_evicted_parked(victim) {
-                return;
-            }
-        }
         let Some(victim) = victim else {
             // Still opening: its task closes it (telling it why if it may). Otherwise it
             // ended meanwhile; its slot is free all the same.

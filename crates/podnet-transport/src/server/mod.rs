@@ -418,10 +418,11 @@ impl ServerHandle {
         id: ConnectionId,
         msg: &M,
     ) -> Result<(), SendError> {
-        let frame = msg.frame(self.framing())?.into_owned();
+        let bytes = msg.frame(self.framing())?.as_bytes().clone();
+        let len = bytes.len();
         let conn = self.session(id)?;
-        conn.send_wait(frame.as_bytes().clone()).await?;
-        conn.traffic.sent(1, frame.as_bytes().len());
+        conn.send_wait(bytes).await?;
+        conn.traffic.sent(1, len);
         Ok(())
     }
 

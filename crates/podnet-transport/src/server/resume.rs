@@ -25,16 +25,19 @@ impl Inner {
     /// Whether the connection `conn` may resume the session `token` names; `Err` says why
     /// not, as the client is told. The rules are the protocol's ([`ResumeGate`]).
     pub(super) fn check_resume(&self, conn: &Shared, token: &ResumeToken) -> Result<(), String> {
-        // The session is looked up before the endpoint is locked: no lock is held inside
-        // another.
+        // In two steps, so that an attempt refused at once looks nothing up, and no lock
+        // is held inside another: the session is looked up with the endpoint let go.
+        let now = tokio::time::Instant::now().into_std();
+        self.endpoint()
+            .resume_attempt(now, token)
+            .map_err(|refusal| refusal.to_string())?;
         let view = self.registry.get(token.id()).map(|session| SessionView {
             open: session.is_session() && session.is_open(),
             token_matches: session.is_resumable() && session.token_matches(token),
             websocket: session.is_websocket(),
         });
-        let now = tokio::time::Instant::now().into_std();
         self.endpoint()
-            .judge_resume(now, token, conn.is_websocket(), |_| view)
+            .resume_session(token, view, conn.is_websocket())
             .map_err(|refusal| refusal.to_string())
     }
 
@@ -96,20 +99,14 @@ impl Inner {
     }
 
     /// Ends `victim` if it is a session waiting for a resume, ended to make room (see
-    /// `ResumeConfig::max_parked`); returns whether it was one.
-    pub(super) fn end_evicted_parked(&self, victim: &Shared) -> bool {
+    /// `ResumeConfig::max_parked`). If a resume has just taken it, that resume ends it.
+    pub(super) fn end_evicted_parked(&self, victim: &Shared) {
         let dropped = match &victim.slot().parked {
             Some((_, reason)) => reason.to_string(),
-            None => return false,
+            None => return,
         };
         info!(id = ?victim.id, "a session waiting for a resume is ended to make room");
-        victim.abort_with(DisconnectReason::NotResumed {
-            dropped,
-            after: "it was ended while it waited, to make room for a newer connection \
-                    (ResumeConfig::max_parked, ServerConfig::max_connections)"
-                .to_owned(),
-        });
-        true
+        victim.abort_with(evicted_while_parked(dropped));
     }
 
     /// Ends a parked session, if it is still the parking `generation`: with `reason`, or
@@ -131,6 +128,16 @@ impl Inner {
         if parked.is_none() {
             return;
         }
+        self.finish(id, conn, reason);
+    }
+
+    /// Ends a session no connection carries: with `reason`, or with the reason recorded.
+    fn finish(
+        self: &Arc<Self>,
+        id: ConnectionId,
+        conn: &Arc<Shared>,
+        reason: Option<DisconnectReason>,
+    ) {
         if let Some(reason) = reason {
             conn.record(reason);
         }
@@ -155,11 +162,29 @@ impl Inner {
             let Some(session) = session else {
                 return refuse(handoff, "the session has ended").await;
             };
-            let Some(mut core) = take_parked(&session).await else {
+            let Some((mut core, dropped)) = take_parked(&session).await else {
                 return refuse(handoff, "the session has ended").await;
             };
-            // It no longer waits for a resume.
-            inner.endpoint().unpark(id);
+            // It no longer waits for a resume, unless it was ended to make room or its
+            // grace ran out just as this resume took it: then this resume ends it.
+            let (waited, evicted) = {
+                let mut endpoint = inner.endpoint();
+                (endpoint.unpark(id), endpoint.was_evicted(id))
+            };
+            if !waited {
+                let (reason, why) = if evicted {
+                    let why = podnet_proto::ResumeRefusal::Evicted.to_string();
+                    (evicted_while_parked(dropped.to_string()), why)
+                } else {
+                    let reason = DisconnectReason::NotResumed {
+                        dropped: dropped.to_string(),
+                        after: "its grace ran out".to_owned(),
+                    };
+                    (reason, "the session has ended".to_owned())
+                };
+                inner.finish(id, &session, Some(reason));
+                return refuse(handoff, &why).await;
+            }
             let now = tokio::time::Instant::now().into_std();
             if !core.resume_link(now, handoff.received) {
                 return refuse(handoff, "the session has ended").await;
@@ -186,9 +211,10 @@ impl Inner {
     }
 }
 
-/// Takes the parked state of `session`, cutting its current connection first if it has
-/// one; `None` if the session ends (or its connection does not let go) meanwhile.
-async fn take_parked(session: &Shared) -> Option<podnet_proto::Connection> {
+/// Takes the parked state of `session` and why its link dropped, cutting its current
+/// connection first if it has one; `None` if the session ends (or its connection does not
+/// let go) meanwhile.
+async fn take_parked(session: &Shared) -> Option<(podnet_proto::Connection, DisconnectReason)> {
     let deadline = tokio::time::Instant::now() + TAKE_OVER_WAIT;
     loop {
         let notified = session.parked_notify.notified();
@@ -197,7 +223,7 @@ async fn take_parked(session: &Shared) -> Option<podnet_proto::Connection> {
         // Tokens are cancelled once the slot's lock is let go: a cancel wakes tasks.
         let cut = {
             let mut slot = session.slot();
-            if let Some((core, _)) = slot.parked.take() {
+            if let Some(parked) = slot.parked.take() {
                 // The grace timer of this parking no longer applies.
                 slot.generation += 1;
                 let timer = slot.grace_timer.take();
@@ -205,7 +231,7 @@ async fn take_parked(session: &Shared) -> Option<podnet_proto::Connection> {
                 if let Some(timer) = timer {
                     timer.cancel();
                 }
-                return Some(core);
+                return Some(parked);
             }
             if !session.is_open() {
                 return None;
@@ -222,6 +248,17 @@ async fn take_parked(session: &Shared) -> Option<podnet_proto::Connection> {
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
             return None;
         }
+    }
+}
+
+/// Why a session waiting for a resume ended when it was ended to make room; it had
+/// dropped for `dropped`.
+fn evicted_while_parked(dropped: String) -> DisconnectReason {
+    DisconnectReason::NotResumed {
+        dropped,
+        after: "it was ended while it waited, to make room for a newer connection \
+                (ResumeConfig::max_parked, ServerConfig::max_connections)"
+            .to_owned(),
     }
 }
 

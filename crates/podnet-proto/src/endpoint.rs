@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::{
-    Admission, AdmissionSettings, Admit, Connection, ConnectionId, Eviction, RateLimit, ResumeGate,
-    ResumeRefusal, ResumeToken, ServerSettings, SessionView, TokenBucket,
+    Admission, AdmissionSettings, Admit, ConnectionId, Eviction, RateLimit, ResumeGate,
+    ResumeRefusal, ResumeToken, ServerConnection, ServerSettings, SessionView, TokenBucket,
 };
 
 /// How many sessions ended to make room are remembered, so that their resume is refused
@@ -24,9 +24,9 @@ pub const EVICTED_REMEMBERED: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
 pub enum InfoAnswer {
-    /// The server's description ([`Connection::answer_info`]).
+    /// The server's description ([`ServerConnection::answer_info`]).
     Answer,
-    /// A refusal: too many are being answered ([`Connection::refuse_info`]).
+    /// A refusal: too many are being answered ([`ServerConnection::refuse_info`]).
     Refuse,
 }
 
@@ -141,8 +141,8 @@ impl Endpoint {
     /// The connection `id` (admitted) starts being served at `now`: its protocol state,
     /// and the quiet connection to evict if it makes too many (see
     /// [`Admission::started`]). The connection's resume tokens carry its id.
-    pub fn open(&mut self, id: ConnectionId, now: Instant) -> (Connection, Option<Eviction>) {
-        let conn = Connection::server(self.settings.clone(), now).with_id(id);
+    pub fn open(&mut self, id: ConnectionId, now: Instant) -> (ServerConnection, Option<Eviction>) {
+        let conn = ServerConnection::server(self.settings.clone(), now).with_id(id);
         (conn, self.admission.started(id))
     }
 

@@ -4,7 +4,8 @@
 //! In the way quinn-proto is QUIC without I/O, this crate holds every decision podnet
 //! makes about a connection, as plain data driven by calls that carry the time:
 //!
-//! - [`Connection`]: one connection, on either side. The handshake (`podnet:hello` with a
+//! - [`Connection`]: one connection, on either side: a [`ServerConnection`] or a
+//!   [`ClientConnection`], each with the operations of its own side. The handshake (`podnet:hello` with a
 //!   protocol version and a [connection type](ConnectionTypes)), the heartbeat and its
 //!   round trips, the rate limit, what the peer's control messages mean, and when and why
 //!   the connection closes. Everything that happens goes to
@@ -33,10 +34,14 @@
 //! use std::sync::Arc;
 //! use std::time::{Duration, Instant};
 //! use podnet_framing::{FramingConfig, RawMessage};
-//! use podnet_proto::{Action, ClientSettings, Connection, Input, Peer, ServerSettings};
+//! use podnet_proto::{Action, ClientSettings, Connection, Input, Peer, ServerSettings, Side};
 //!
 //! /// Hands every frame `from` asks to send to `to`, and returns the other actions.
-//! fn deliver(from: &mut Connection, to: &mut Connection, now: Instant) -> Vec<Action> {
+//! fn deliver<A: Side, B: Side>(
+//!     from: &mut Connection<A>,
+//!     to: &mut Connection<B>,
+//!     now: Instant,
+//! ) -> Vec<Action> {
 //!     let mut others = Vec::new();
 //!     while let Some(action) = from.poll() {
 //!         match action {
@@ -91,7 +96,10 @@ pub use admission::{
     Admission, AdmissionSettings, Admit, EVICTION_REASON, Eviction, MAX_TOLD_EVICTIONS,
 };
 pub use config::{ConnectionConfig, Liveness, RateLimit, SlowConsumerPolicy};
-pub use connection::{Action, ClientSettings, Connection, Input, ServerSettings};
+pub use connection::{
+    Action, ClientConnection, ClientSettings, ClientSide, Connection, Input, ServerConnection,
+    ServerSettings, ServerSide, Side,
+};
 pub use control::{PROTOCOL_VERSION, RESERVED_PREFIX, close_frame, is_reserved};
 pub use endpoint::{EVICTED_REMEMBERED, Endpoint, InfoAnswer};
 pub use error::ProtoError;

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use podnet_framing::{FramingConfig, RawMessage, encode_with_action};
 use podnet_proto::{
-    Action, ClientSettings, Connection, ConnectionId, DisconnectReason, Input, RESUME_REFUSED,
-    ResumeSettings, ResumeToken, ServerSettings, is_reserved,
+    Action, ClientSettings, ClientSide, Connection, ConnectionId, DisconnectReason, Input,
+    RESUME_REFUSED, ResumeSettings, ResumeToken, ServerSettings, ServerSide, Side, is_reserved,
 };
 
 mod common;
@@ -48,8 +48,8 @@ fn parse(frame: &Bytes) -> RawMessage {
 }
 
 /// One side: its state machine plus what a driver keeps.
-struct Side {
-    core: Connection,
+struct End<S: Side> {
+    core: Connection<S>,
     /// Application frames sent on the session.
     sent: u64,
     /// Sent and not yet acknowledged, oldest first; the first is number `acked + 1`.
@@ -67,8 +67,8 @@ struct Side {
     resumed: usize,
 }
 
-impl Side {
-    fn new(core: Connection, keeping: bool) -> Self {
+impl<S: Side> End<S> {
+    fn new(core: Connection<S>, keeping: bool) -> Self {
         Self {
             core,
             sent: 0,
@@ -188,8 +188,8 @@ fn client_settings() -> Arc<ClientSettings> {
 
 /// A link between a client and a server, with a clock.
 struct World {
-    client: Side,
-    server: Side,
+    client: End<ClientSide>,
+    server: End<ServerSide>,
     to_server: VecDeque<Bytes>,
     to_client: VecDeque<Bytes>,
     now: Instant,
@@ -205,8 +205,8 @@ impl World {
         let server = Connection::server(settings.clone(), now).with_id(ConnectionId::from_raw(1));
         let client = Connection::client(client_settings(), now);
         let mut world = Self {
-            client: Side::new(client, true),
-            server: Side::new(server, false),
+            client: End::new(client, true),
+            server: End::new(server, false),
             to_server: VecDeque::new(),
             to_client: VecDeque::new(),
             now,
@@ -249,11 +249,13 @@ impl World {
 
     fn tick(&mut self, by: Duration) {
         self.now += by;
-        for side in [&mut self.client, &mut self.server] {
-            if side.core.poll_timeout().is_some_and(|at| at <= self.now) {
-                side.core.handle_timeout(self.now);
+        fn due<S: Side>(core: &mut Connection<S>, now: Instant) {
+            if core.poll_timeout().is_some_and(|at| at <= now) {
+                core.handle_timeout(now);
             }
         }
+        due(&mut self.client.core, self.now);
+        due(&mut self.server.core, self.now);
         self.client.drive(&mut self.to_server);
         self.server.drive(&mut self.to_client);
     }
@@ -563,10 +565,10 @@ fn the_connection_decides_whether_a_session_outlives_its_link() {
     let io = || DisconnectReason::Io {
         error: "reset".into(),
     };
-    let ended_by = |core: &mut Connection, input: Input<'_>| {
+    fn ended_by<S: Side>(core: &mut Connection<S>, input: Input<'_>) -> Option<Action> {
         core.handle(Instant::now(), input);
         std::iter::from_fn(|| core.poll()).last()
-    };
+    }
     // A failed link, an end of stream without a close: the session waits.
     let mut world = World::new();
     assert!(matches!(

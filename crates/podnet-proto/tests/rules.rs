@@ -11,8 +11,8 @@ use bytes::{Bytes, BytesMut};
 use podnet_framing::{FramingConfig, RawMessage, Value, encode_with_action};
 use podnet_proto::{
     Action, Admission, AdmissionSettings, Admit, ClientSettings, Connection, ConnectionConfig,
-    ConnectionKind, ConnectionType, DisconnectReason, Input, Liveness, Peer, RateLimit, ServerInfo,
-    ServerSettings, is_reserved,
+    ConnectionKind, ConnectionType, DisconnectReason, Input, Liveness, Peer, RateLimit,
+    ServerConnection, ServerInfo, ServerSettings, Side, is_reserved,
 };
 
 mod common;
@@ -46,7 +46,7 @@ fn hello(protocol: u32, conn_type: &str) -> Bytes {
     )
 }
 
-fn actions(conn: &mut Connection) -> Vec<Action> {
+fn actions<S: Side>(conn: &mut Connection<S>) -> Vec<Action> {
     std::iter::from_fn(|| conn.poll()).collect()
 }
 
@@ -102,7 +102,11 @@ fn server_settings() -> ServerSettings {
 }
 
 /// A server connection fed one control frame.
-fn server_after(settings: ServerSettings, first: &Bytes, t0: Instant) -> (Connection, Vec<Action>) {
+fn server_after(
+    settings: ServerSettings,
+    first: &Bytes,
+    t0: Instant,
+) -> (ServerConnection, Vec<Action>) {
     let mut conn = Connection::server(Arc::new(settings), t0);
     conn.handle(t0, Input::Read);
     conn.handle(t0, Input::Control(&msg(first)));
@@ -111,7 +115,7 @@ fn server_after(settings: ServerSettings, first: &Bytes, t0: Instant) -> (Connec
 }
 
 /// A server connection whose peer said hello (so heartbeats apply).
-fn podnet_server(liveness: Liveness, t0: Instant) -> Connection {
+fn podnet_server(liveness: Liveness, t0: Instant) -> ServerConnection {
     let mut settings = server_settings();
     settings.connection.liveness = liveness;
     let (conn, acts) = server_after(settings, &hello(2, "classic"), t0);

@@ -85,7 +85,7 @@ pub(crate) struct SessionSlot {
     pub(crate) token: Option<ResumeToken>,
     pub(crate) previous: Option<ResumeToken>,
     /// The protocol state while no connection carries the session, with why it dropped.
-    pub(crate) parked: Option<(podnet_proto::Connection, DisconnectReason)>,
+    pub(crate) parked: Option<(podnet_proto::ServerConnection, DisconnectReason)>,
     /// Counts parkings, so a grace timer knows whether its parking is still the one.
     pub(crate) generation: u64,
     /// Stops the grace timer of the current parking (when the session resumes), so no

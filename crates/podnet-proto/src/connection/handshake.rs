@@ -3,12 +3,12 @@
 
 use super::*;
 
-impl Connection {
+impl<S: Side> Connection<S> {
     /// Why a hello with version `theirs` cannot be accepted, if it cannot.
     pub(super) fn version_mismatch(&self, theirs: Option<u32>) -> Option<String> {
-        let (us, them) = match self.role {
-            Role::Server(_) => ("this server", "the client"),
-            Role::Client { .. } => ("this client", "the server"),
+        let (us, them) = match self.side.role() {
+            RoleRef::Server(_) => ("this server", "the client"),
+            RoleRef::Client(_) => ("this client", "the server"),
         };
         match theirs {
             Some(v) if v == PROTOCOL_VERSION => None,
@@ -41,11 +41,11 @@ impl Connection {
             return self.fail_handshake(error);
         }
         let protocol = protocol.unwrap_or(PROTOCOL_VERSION);
-        match &self.role {
-            Role::Server(_) if resume.token.is_some() => {
+        match self.side.role() {
+            RoleRef::Server(_) if resume.token.is_some() => {
                 self.on_resume_request(protocol, resume, now);
             }
-            Role::Server(settings) => {
+            RoleRef::Server(ServerSide { settings, id }) => {
                 let name = conn_type.as_deref().unwrap_or(ConnectionType::CLASSIC);
                 if name.len() > MAX_TYPE_NAME {
                     return self.fail_handshake(format!(
@@ -85,7 +85,7 @@ impl Connection {
                     .resume
                     .clone()
                     .filter(|_| resume.resume && session)
-                    .zip(self.id)
+                    .zip(*id)
                     .map(|(resume, id)| (resume, ResumeToken::mint(settings.instance, id)));
                 let hello = match &grant {
                     None => hello,
@@ -112,9 +112,9 @@ impl Connection {
                 self.become_podnet(protocol, now);
                 self.establish(Peer::Podnet { protocol }, ty);
             }
-            Role::Client {
+            RoleRef::Client(ClientSide {
                 connection_type, ..
-            } => {
+            }) => {
                 let ty = connection_type.clone();
                 self.become_podnet(protocol, now);
                 if let Some(receipts) = self.receipts.as_mut() {
@@ -154,8 +154,8 @@ impl Connection {
 
     /// The peer did not say hello before its first frame (or within `hello_wait`).
     pub(super) fn settle_without_hello(&mut self, _now: Instant) {
-        match &self.role {
-            Role::Server(settings) => {
+        match self.side.role() {
+            RoleRef::Server(ServerSide { settings, .. }) => {
                 if let Some(greeting) = settings.greeting.clone() {
                     self.actions.push_back(Action::SendMessage(greeting));
                 }
@@ -167,9 +167,9 @@ impl Connection {
                     .unwrap_or_else(ConnectionType::classic);
                 self.establish(Peer::Repod, classic);
             }
-            Role::Client {
+            RoleRef::Client(ClientSide {
                 connection_type, ..
-            } => {
+            }) => {
                 let ty = connection_type.clone();
                 self.not_resumable();
                 self.establish(Peer::Repod, ty);

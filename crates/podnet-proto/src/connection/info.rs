@@ -2,9 +2,9 @@
 
 use super::*;
 
-impl Connection {
+impl<S: Side> Connection<S> {
     pub(super) fn on_info(&mut self, msg: &RawMessage, _now: Instant) {
-        if !matches!(self.role, Role::Client { .. }) {
+        if !matches!(self.side.role(), RoleRef::Client(_)) {
             trace!("podnet:info from a client: ignored");
             return;
         }
@@ -21,7 +21,9 @@ impl Connection {
             }
         }
     }
+}
 
+impl Connection<ServerSide> {
     /// Answers an `info` connection with `info`, then closes it.
     pub fn answer_info(&mut self, info: &ServerInfo) {
         let framing = &self.settings().framing;

@@ -55,7 +55,7 @@ pub enum Input<'a> {
     },
 }
 
-impl Connection {
+impl<S: Side> Connection<S> {
     /// Tells the connection what happened at `now`. Then [`poll`](Self::poll) its
     /// actions.
     #[inline]

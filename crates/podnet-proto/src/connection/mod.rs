@@ -30,11 +30,14 @@ mod info;
 mod input;
 mod resume;
 mod settings;
+mod side;
 mod timers;
 
 pub use action::Action;
 pub use input::Input;
 pub use settings::{ClientSettings, ServerSettings};
+use side::RoleRef;
+pub use side::{ClientConnection, ClientSide, ServerConnection, ServerSide, Side};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -50,15 +53,6 @@ enum State {
     Done,
 }
 
-#[derive(Debug)]
-enum Role {
-    Server(Arc<ServerSettings>),
-    Client {
-        settings: Arc<ClientSettings>,
-        connection_type: ConnectionType,
-    },
-}
-
 /// Heartbeat bookkeeping.
 #[derive(Debug)]
 struct Heartbeat {
@@ -71,7 +65,8 @@ struct Heartbeat {
     outstanding: Option<u64>,
 }
 
-/// The protocol state of one connection.
+/// The protocol state of one connection, on the side `S`: [`ServerConnection`] or
+/// [`ClientConnection`].
 ///
 /// # How a driver calls it
 ///
@@ -120,8 +115,8 @@ struct Heartbeat {
 /// }
 /// ```
 #[derive(Debug)]
-pub struct Connection {
-    role: Role,
+pub struct Connection<S: Side> {
+    side: S,
     state: State,
     handshake: Option<Handshake>,
     /// The peer's protocol version, once it said hello.
@@ -139,8 +134,6 @@ pub struct Connection {
     /// While resuming: when the answer is late. While closing: when the close must end.
     deadline: Option<Instant>,
     actions: VecDeque<Action>,
-    /// The connection's id (on a server), for the resume tokens it gives.
-    id: Option<ConnectionId>,
     /// Resume bookkeeping, when asked for or agreed.
     receipts: Option<Box<Receipts>>,
     /// A graceful close (either side's) started: the session ends with the connection.
@@ -152,17 +145,15 @@ pub struct Connection {
     close_wanted: Option<Duration>,
 }
 
-impl Connection {
-    fn new(role: Role, now: Instant) -> Self {
-        let settings = match &role {
-            Role::Server(s) => &s.connection,
-            Role::Client { settings, .. } => &settings.connection,
-        };
-        let rate = settings
+impl<S: Side> Connection<S> {
+    fn new(side: S, now: Instant) -> Self {
+        let rate = side
+            .role()
+            .config()
             .rate_limit
             .map(|limit| Box::new(TokenBucket::new(limit, now)));
         Self {
-            role,
+            side,
             state: State::Handshaking,
             handshake: None,
             podnet: None,
@@ -178,7 +169,6 @@ impl Connection {
             peer_reason: None,
             deadline: None,
             actions: VecDeque::new(),
-            id: None,
             receipts: None,
             closed: false,
             unconfirmed: false,
@@ -186,63 +176,8 @@ impl Connection {
         }
     }
 
-    /// A connection a server accepted at `now`.
-    pub fn server(settings: Arc<ServerSettings>, now: Instant) -> Self {
-        let hello_deadline = now + settings.hello_wait;
-        let mut conn = Self::new(Role::Server(settings), now);
-        conn.deadline = Some(hello_deadline);
-        conn
-    }
-
-    /// Names the connection (on a server): the resume tokens it gives carry its id. A
-    /// server connection without one grants no resume.
-    pub fn with_id(mut self, id: ConnectionId) -> Self {
-        self.id = Some(id);
-        self
-    }
-
-    /// A client's connection, opened at `now`. Its first action is its hello (unless
-    /// [`ClientSettings::hello`] is off).
-    pub fn client(settings: Arc<ClientSettings>, now: Instant) -> Self {
-        let connection_type = ConnectionTypes::default()
-            .get(&settings.connection_type)
-            .cloned()
-            .unwrap_or_else(|| ConnectionType::session(&settings.connection_type));
-        let asks = settings.hello && settings.resume.is_some();
-        let hello = settings.hello.then(|| {
-            control::hello_frame_with(
-                &settings.connection_type,
-                &HelloOut {
-                    resume: asks,
-                    ..HelloOut::default()
-                },
-                &settings.connection.framing,
-            )
-        });
-        let receipts = settings
-            .resume
-            .clone()
-            .filter(|_| asks)
-            .map(|s| Box::new(Receipts::new(s, ResumeRole::Asked)));
-        let mut conn = Self::new(
-            Role::Client {
-                settings,
-                connection_type,
-            },
-            now,
-        );
-        conn.receipts = receipts;
-        if let Some(hello) = hello {
-            conn.actions.push_back(Action::Send(hello));
-        }
-        conn
-    }
-
     fn settings(&self) -> &ConnectionConfig {
-        match &self.role {
-            Role::Server(s) => &s.connection,
-            Role::Client { settings, .. } => &settings.connection,
-        }
+        self.side.role().config()
     }
 
     /// The next thing the driver must do, in order.
@@ -429,5 +364,61 @@ impl Connection {
     /// read and dropped.
     pub fn is_closing(&self) -> bool {
         matches!(self.state, State::Closing | State::Done)
+    }
+}
+
+impl Connection<ServerSide> {
+    /// A connection a server accepted at `now`.
+    pub fn server(settings: Arc<ServerSettings>, now: Instant) -> Self {
+        let hello_deadline = now + settings.hello_wait;
+        let mut conn = Self::new(ServerSide { settings, id: None }, now);
+        conn.deadline = Some(hello_deadline);
+        conn
+    }
+
+    /// Names the connection: the resume tokens it gives carry its id. A server
+    /// connection without one grants no resume.
+    pub fn with_id(mut self, id: ConnectionId) -> Self {
+        self.side.id = Some(id);
+        self
+    }
+}
+
+impl Connection<ClientSide> {
+    /// A client's connection, opened at `now`. Its first action is its hello (unless
+    /// [`ClientSettings::hello`] is off).
+    pub fn client(settings: Arc<ClientSettings>, now: Instant) -> Self {
+        let connection_type = ConnectionTypes::default()
+            .get(&settings.connection_type)
+            .cloned()
+            .unwrap_or_else(|| ConnectionType::session(&settings.connection_type));
+        let asks = settings.hello && settings.resume.is_some();
+        let hello = settings.hello.then(|| {
+            control::hello_frame_with(
+                &settings.connection_type,
+                &HelloOut {
+                    resume: asks,
+                    ..HelloOut::default()
+                },
+                &settings.connection.framing,
+            )
+        });
+        let receipts = settings
+            .resume
+            .clone()
+            .filter(|_| asks)
+            .map(|s| Box::new(Receipts::new(s, ResumeRole::Asked)));
+        let mut conn = Self::new(
+            ClientSide {
+                settings,
+                connection_type,
+            },
+            now,
+        );
+        conn.receipts = receipts;
+        if let Some(hello) = hello {
+            conn.actions.push_back(Action::Send(hello));
+        }
+        conn
     }
 }

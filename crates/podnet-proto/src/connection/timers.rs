@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Connection {
+impl<S: Side> Connection<S> {
     /// The earliest instant at which [`handle_timeout`](Self::handle_timeout) has work.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.state {

@@ -289,6 +289,8 @@ struct ConnOwner {
 }
 
 impl Owner for ConnOwner {
+    type Side = podnet_proto::ClientSide;
+
     fn established(&self, handshake: Handshake) -> Welcome {
         self.conn.set_handshake(handshake.clone());
         self.sink.deliver(ClientEvent::Handshake(handshake));
@@ -311,7 +313,7 @@ impl Owner for ConnOwner {
         self.sink.deliver(ClientEvent::Disconnected(reason));
     }
 
-    fn dropped(&self, core: podnet_proto::Connection, reason: DisconnectReason) {
+    fn dropped(&self, core: podnet_proto::ClientConnection, reason: DisconnectReason) {
         let Some(redial) = self.redial.clone() else {
             drop(core);
             return self.closed(reason);

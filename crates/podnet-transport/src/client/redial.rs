@@ -35,7 +35,7 @@ impl ConnOwner {
     pub(super) async fn reconnect(
         self,
         redial: Arc<Redial>,
-        mut core: podnet_proto::Connection,
+        mut core: podnet_proto::ClientConnection,
         mut reason: DisconnectReason,
     ) {
         let conn = self.conn.clone();

@@ -13,7 +13,7 @@ pub(crate) use writer::SharedTcpWriter;
 use std::sync::Arc;
 
 use podnet_framing::MessageBatch;
-use podnet_proto::{Handshake, ResumeToken, ServerInfo};
+use podnet_proto::{ClientSide, Connection, Handshake, ResumeToken, ServerInfo, ServerSide};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
@@ -25,6 +25,8 @@ use podnet_framing::FramingError;
 
 /// What a connection reports to: the server (which adds the connection's id) or a client.
 pub(crate) trait Owner: Send + Sync + 'static {
+    /// The end of the connection this owner drives: a server's or a client's.
+    type Side: Carry;
     /// The handshake completed: what the connection is answered with (a server's
     /// description, for an `info` connection).
     fn established(&self, handshake: Handshake) -> Welcome;
@@ -47,7 +49,7 @@ pub(crate) trait Owner: Send + Sync + 'static {
     /// A resumable session's connection dropped for `reason`; `core` is the session's
     /// protocol state, to keep until a resume (or the end of the session). The default
     /// ends the session.
-    fn dropped(&self, core: podnet_proto::Connection, reason: DisconnectReason) {
+    fn dropped(&self, core: Connection<Self::Side>, reason: DisconnectReason) {
         drop(core);
         self.closed(reason);
     }
@@ -76,6 +78,37 @@ pub(crate) enum Welcome {
     Info(ServerInfo),
     /// (Server, an `info` connection.) Refused: too many are being answered.
     RefuseInfo,
+}
+
+/// What the driver does with the decisions only one end of a connection is asked for:
+/// a server's (an `info` connection's answer, a refused resume).
+pub(crate) trait Carry: podnet_proto::Side + Sized {
+    /// The owner's answer to a connection whose handshake completed.
+    fn welcome(core: &mut Connection<Self>, welcome: Welcome);
+    /// The resume the connection asked for is refused, as `why` says.
+    fn refuse_resume(core: &mut Connection<Self>, why: &str);
+}
+
+impl Carry for ServerSide {
+    fn welcome(core: &mut Connection<Self>, welcome: Welcome) {
+        match welcome {
+            Welcome::Nothing => {}
+            Welcome::Info(info) => core.answer_info(&info),
+            Welcome::RefuseInfo => core.refuse_info(),
+        }
+    }
+
+    fn refuse_resume(core: &mut Connection<Self>, why: &str) {
+        core.refuse_resume(why);
+    }
+}
+
+/// A client is welcomed with nothing, and never asked for a resume (its state machine
+/// does not ask a driver to judge one).
+impl Carry for ClientSide {
+    fn welcome(_: &mut Connection<Self>, _: Welcome) {}
+
+    fn refuse_resume(_: &mut Connection<Self>, _: &str) {}
 }
 
 /// A boxed reading half, for connections that change hands.
@@ -123,7 +156,7 @@ fn now() -> std::time::Instant {
 /// both have ended, `owner.closed` runs once.
 pub(crate) fn spawn<R, W, O>(
     conn: Arc<Shared>,
-    mut core: podnet_proto::Connection,
+    mut core: Connection<O::Side>,
     reading: Reading<R>,
     writer: W,
     owner: O,

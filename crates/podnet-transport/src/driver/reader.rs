@@ -13,7 +13,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use tracing::{debug, trace, warn};
 
 use super::wire::Wire;
-use super::{Owner, Reading, Welcome, now};
+use super::{Carry, Owner, Reading, now};
 use crate::budget::Budget;
 use crate::conn::Shared;
 use crate::websocket::{Signal, Violation, frames};
@@ -63,7 +63,7 @@ pub(super) enum ReadEnd {
 /// Carries out what the state machine asks, in order.
 pub(super) fn carry_out<O: Owner>(
     conn: &Shared,
-    core: &mut podnet_proto::Connection,
+    core: &mut podnet_proto::Connection<O::Side>,
     owner: &O,
 ) -> Flow {
     let mut flow = Flow::Continue;
@@ -82,7 +82,7 @@ pub(super) fn carry_out<O: Owner>(
             }
             Action::Resume { token, received } => match owner.check_resume(&token) {
                 Ok(()) => return Flow::Handoff { token, received },
-                Err(why) => core.refuse_resume(&why),
+                Err(why) => O::Side::refuse_resume(core, &why),
             },
             Action::Resumed { received } => {
                 if conn.queue.replay_from(received) {
@@ -98,11 +98,7 @@ pub(super) fn carry_out<O: Owner>(
             }
             Action::Established(handshake) => {
                 debug!(peer = ?handshake.peer, r#type = %handshake.connection_type, "handshake complete");
-                match owner.established(handshake) {
-                    Welcome::Nothing => {}
-                    Welcome::Info(info) => core.answer_info(&info),
-                    Welcome::RefuseInfo => core.refuse_info(),
-                }
+                O::Side::welcome(core, owner.established(handshake));
             }
             Action::Spoke => owner.spoke(),
             Action::PodnetPeer { .. } => conn
@@ -140,7 +136,7 @@ pub(super) fn carry_out<O: Owner>(
 /// and what was read and not handed over, for a handoff).
 pub(super) async fn read_loop<R, O>(
     conn: &Shared,
-    core: &mut podnet_proto::Connection,
+    core: &mut podnet_proto::Connection<O::Side>,
     reading: Reading<R>,
     owner: &O,
     link: &CancellationToken,
@@ -184,7 +180,7 @@ where
 #[allow(clippy::too_many_arguments)]
 async fn read_frames<R, O>(
     conn: &Shared,
-    core: &mut podnet_proto::Connection,
+    core: &mut podnet_proto::Connection<O::Side>,
     reader: &mut R,
     wire: &mut Wire,
     owner: &O,
@@ -316,7 +312,7 @@ where
 /// decides whether the session outlives the link.
 fn end_link<O: Owner>(
     conn: &Shared,
-    core: &mut podnet_proto::Connection,
+    core: &mut podnet_proto::Connection<O::Side>,
     owner: &O,
     input: Input<'_>,
 ) -> ReadEnd {
@@ -367,7 +363,7 @@ impl Inbound {
     async fn hand_over<O: Owner>(
         &mut self,
         conn: &Shared,
-        core: &mut podnet_proto::Connection,
+        core: &mut podnet_proto::Connection<O::Side>,
         owner: &O,
         mut aborted: Pin<&mut WaitForCancellationFuture<'_>>,
     ) -> Flow {

@@ -278,6 +278,8 @@ pub(super) struct ConnOwner {
 }
 
 impl Owner for ConnOwner {
+    type Side = podnet_proto::ServerSide;
+
     fn rtt(&self, rtt: std::time::Duration) {
         self.inner.record_rtt(rtt);
     }
@@ -322,7 +324,7 @@ impl Owner for ConnOwner {
             .deliver(ServerEvent::Error { id: self.id, error });
     }
 
-    fn dropped(&self, core: podnet_proto::Connection, reason: DisconnectReason) {
+    fn dropped(&self, core: podnet_proto::ServerConnection, reason: DisconnectReason) {
         self.inner.park(self.id, self.conn.clone(), core, reason);
     }
 

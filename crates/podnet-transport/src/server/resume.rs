@@ -47,7 +47,7 @@ impl Inner {
         self: &Arc<Self>,
         id: ConnectionId,
         conn: Arc<Shared>,
-        core: podnet_proto::Connection,
+        core: podnet_proto::ServerConnection,
         reason: DisconnectReason,
     ) {
         let grace = self.resume.as_ref().map_or(Duration::ZERO, |r| r.grace);
@@ -214,7 +214,9 @@ impl Inner {
 /// Takes the parked state of `session` and why its link dropped, cutting its current
 /// connection first if it has one; `None` if the session ends (or its connection does not
 /// let go) meanwhile.
-async fn take_parked(session: &Shared) -> Option<(podnet_proto::Connection, DisconnectReason)> {
+async fn take_parked(
+    session: &Shared,
+) -> Option<(podnet_proto::ServerConnection, DisconnectReason)> {
     let deadline = tokio::time::Instant::now() + TAKE_OVER_WAIT;
     loop {
         let notified = session.parked_notify.notified();

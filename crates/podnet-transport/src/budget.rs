@@ -1,11 +1,10 @@
 //! A connection's inbound budget: how many bytes of received messages and error events may
 //! wait for the application before the reader stops reading.
 
-use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::cancelled::Cancelled;
 use tokio::sync::Semaphore;
-use tokio_util::sync::WaitForCancellationFuture;
 use tracing::trace;
 
 /// The budget of one connection, in bytes, counted by a semaphore.
@@ -41,7 +40,7 @@ impl Budget {
         &self,
         share: &mut Share,
         bytes: usize,
-        aborted: Pin<&mut WaitForCancellationFuture<'_>>,
+        aborted: &mut Cancelled<'_>,
     ) -> bool {
         let permits = u32::try_from(bytes.clamp(1, self.size)).unwrap_or(u32::MAX);
         let permit = match self.semaphore.try_acquire_many(permits) {

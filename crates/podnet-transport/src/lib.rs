@@ -61,6 +61,7 @@
 
 mod addr;
 mod budget;
+mod cancelled;
 mod client;
 mod config;
 mod conn;

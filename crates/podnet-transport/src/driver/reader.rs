@@ -2,19 +2,18 @@
 //! the application a read at a time under the inbound budget, and feeds the protocol state
 //! machine everything else (control messages, the first frame, time).
 
-use std::pin::Pin;
-
 use bytes::BytesMut;
 use podnet_framing::{BatchDecoder, Decoded};
 use podnet_proto::{Action, Input, RESERVED_PREFIX, ResumeToken};
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace, warn};
 
 use super::wire::Wire;
 use super::{Carry, Owner, Reading, now};
 use crate::budget::Budget;
+use crate::cancelled::Cancelled;
 use crate::conn::Shared;
 use crate::websocket::{Signal, Violation, frames};
 use crate::{DisconnectReason, Incoming};
@@ -192,15 +191,12 @@ where
     O: Owner,
 {
     // The cancellations are waited on by futures made once: each one made afresh would
-    // register with (and leave) its token's waiters at every turn of the loop. And each
-    // poll of one locks its token (tokio-util 0.7's `is_cancelled`), so the loop polls
-    // two: `link` is a child of `conn.abort`, cut by an abort too.
-    let aborted = conn.abort.cancelled();
-    tokio::pin!(aborted);
-    let cut = link.cancelled();
-    tokio::pin!(cut);
-    let close_asked = conn.closing.cancelled();
-    tokio::pin!(close_asked);
+    // register with (and leave) its token's waiters at every turn of the loop. A poll
+    // that finds nothing new costs an atomic load (see `Cancelled`). The loop polls two:
+    // `link` is a child of `conn.abort`, cut by an abort too.
+    let mut aborted = Cancelled::new(&conn.abort);
+    let mut cut = Cancelled::new(link);
+    let mut close_asked = Cancelled::new(&conn.closing);
     // Set when `close_asked` completes.
     let mut close_wanted = false;
     let timer = tokio::time::sleep_until(Instant::now());
@@ -286,7 +282,7 @@ where
             inbound.buf.clear();
             continue;
         }
-        match inbound.hand_over(conn, core, owner, aborted.as_mut()).await {
+        match inbound.hand_over(conn, core, owner, &mut aborted).await {
             Flow::Stop => return ReadEnd::Closed(core.closing_deadline()),
             Flow::Lost(reason) => return ReadEnd::Lost(reason),
             Flow::Handoff { token, received } => {
@@ -365,7 +361,7 @@ impl Inbound {
         conn: &Shared,
         core: &mut podnet_proto::Connection<O::Side>,
         owner: &O,
-        mut aborted: Pin<&mut WaitForCancellationFuture<'_>>,
+        aborted: &mut Cancelled<'_>,
     ) -> Flow {
         // Application frames handed over, for a resumable session's acknowledgements.
         let mut counted: u64 = 0;
@@ -374,13 +370,13 @@ impl Inbound {
                 // Over the rate: hand over what was read, then wait for a token before
                 // reading the next frame; unread input waits in the socket.
                 if let Some(resume) = core.take_frame_token(now()) {
-                    if !self.flush(owner, aborted.as_mut()).await {
+                    if !self.flush(owner, &mut *aborted).await {
                         return Flow::Stop;
                     }
                     trace!(?resume, "rate limit: pausing");
                     tokio::select! {
                         biased;
-                        () = aborted.as_mut() => return Flow::Stop,
+                        () = &mut *aborted => return Flow::Stop,
                         () = tokio::time::sleep_until(Instant::from_std(resume)) => {}
                     }
                 }
@@ -397,7 +393,7 @@ impl Inbound {
                 counted += (self.decoder.len() - before) as u64;
                 match run {
                     Ok(None) if self.decoder.batch_bytes() >= self.budget.size => {
-                        if !self.flush(owner, aborted.as_mut()).await {
+                        if !self.flush(owner, &mut *aborted).await {
                             return Flow::Stop;
                         }
                         continue;
@@ -412,7 +408,7 @@ impl Inbound {
                     warn!(%err, "protocol error: closing");
                     core.handle(now(), Input::Broken(&err));
                     // What came before the bad frame is still delivered.
-                    let delivered = self.flush(owner, aborted.as_mut()).await;
+                    let delivered = self.flush(owner, &mut *aborted).await;
                     self.buf.clear();
                     if !delivered || carry_out(conn, core, owner) == Flow::Stop {
                         return Flow::Stop;
@@ -453,7 +449,7 @@ impl Inbound {
                     // This frame asked for a close (a failed handshake, an answered info
                     // request): what came before it is handed over, what follows is
                     // dropped.
-                    let delivered = self.flush(owner, aborted.as_mut()).await;
+                    let delivered = self.flush(owner, &mut *aborted).await;
                     self.buf.clear();
                     return if delivered {
                         Flow::Continue
@@ -465,7 +461,7 @@ impl Inbound {
             let handed = match decoded {
                 Decoded::Message => {
                     self.decoder.batch_bytes() < self.budget.size
-                        || self.flush(owner, aborted.as_mut()).await
+                        || self.flush(owner, &mut *aborted).await
                 }
                 Decoded::NotAMessage(err) => {
                     let count = conn
@@ -474,8 +470,8 @@ impl Inbound {
                         + 1;
                     debug!(%err, count, "frame is not a message");
                     // In order: the messages before it first.
-                    self.flush(owner, aborted.as_mut()).await
-                        && self.error(owner, err, aborted.as_mut()).await
+                    self.flush(owner, &mut *aborted).await
+                        && self.error(owner, err, &mut *aborted).await
                 }
                 _ => true,
             };
@@ -503,11 +499,7 @@ impl Inbound {
     /// Charges the messages decoded so far to the budget (waiting while the application
     /// catches up) and hands them over as one batch, which holds the share until its last
     /// message is dropped. Returns false if the connection was aborted meanwhile.
-    async fn flush<O: Owner>(
-        &mut self,
-        owner: &O,
-        aborted: Pin<&mut WaitForCancellationFuture<'_>>,
-    ) -> bool {
+    async fn flush<O: Owner>(&mut self, owner: &O, aborted: &mut Cancelled<'_>) -> bool {
         if self.decoder.is_empty() {
             // Control messages and bad frames only: their bytes go.
             self.decoder.take(&mut self.buf);
@@ -531,7 +523,7 @@ impl Inbound {
         &mut self,
         owner: &O,
         err: podnet_framing::FramingError,
-        aborted: Pin<&mut WaitForCancellationFuture<'_>>,
+        aborted: &mut Cancelled<'_>,
     ) -> bool {
         let mut share = self.budget.share();
         if !self

@@ -46,8 +46,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut batch: VecDeque<Bytes> = VecDeque::new();
-    let aborted = link.cancelled();
-    tokio::pin!(aborted);
+    let mut aborted = crate::cancelled::Cancelled::new(link);
     loop {
         let next = tokio::select! {
             biased;

@@ -1,4 +1,8 @@
 //! Encoding messages into frames, straight into the output buffer.
+//!
+//! (Past 500 lines: serde's `Serializer` trait asks for all of its thirty-odd methods,
+//! even of the two small serializers here, the action wrapper and the check of the
+//! `action` key, most of them one line.)
 
 use std::cell::Cell;
 use std::fmt;

@@ -1,6 +1,9 @@
 //! The pipeline: initiator (logins, unique names) → waiting room (groups of N) → session
 //! manager → back to the waiting room. Sans-IO: it takes server events and the time, and
 //! acts through an [`Outbox`]; the drivers in `sync.rs` and `run.rs` feed it.
+//!
+//! (Past 500 lines: the pipeline is one state machine whose stages hand players to each
+//! other through the same fields; what crosses nodes is in `across`.)
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;

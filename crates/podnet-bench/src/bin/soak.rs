@@ -19,6 +19,9 @@
 //! from every sender (stable or churn), and the server's RSS, sampled each second, is flat
 //! after the warm-up (the first quarter of the run, at least 10 s): the last third of the
 //! samples averages no more than 5% (or 1 MiB, whichever is larger) above the first third.
+//!
+//! (One file past 500 lines: the soak's server, its clients and its checks are one
+//! program, read top to bottom.)
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};

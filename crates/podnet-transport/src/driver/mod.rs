@@ -3,6 +3,7 @@
 //! that drains the outbound queue. Both are thin: every protocol decision is the state
 //! machine's.
 
+mod actions;
 mod reader;
 mod wire;
 mod writer;
@@ -169,7 +170,7 @@ pub(crate) fn spawn<R, W, O>(
     // What the connection says first (a client's hello) is queued now, on the caller's
     // thread, so that it goes out before anything the application sends once this
     // returns.
-    reader::carry_out(&conn, &mut core, &owner);
+    actions::carry_out(&conn, &mut core, &owner);
     let span = match conn.id {
         Some(id) => tracing::info_span!("connection", id = id.get(), peer = %conn.peer),
         None => tracing::info_span!("connection", peer = %conn.peer),

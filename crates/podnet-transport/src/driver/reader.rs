@@ -4,14 +4,15 @@
 
 use bytes::BytesMut;
 use podnet_framing::{BatchDecoder, Decoded};
-use podnet_proto::{Action, Input, RESERVED_PREFIX, ResumeToken};
+use podnet_proto::{Input, RESERVED_PREFIX, ResumeToken};
 use tokio::io::AsyncRead;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace, warn};
 
+use super::actions::{Flow, carry_out};
 use super::wire::Wire;
-use super::{Carry, Owner, Reading, now};
+use super::{Owner, Reading, now};
 use crate::budget::Budget;
 use crate::cancelled::Cancelled;
 use crate::conn::Shared;
@@ -28,24 +29,6 @@ const READ_CHUNK: usize = 16 * 1024;
 /// bounded like a flood of messages.
 const ERROR_EVENT_COST: usize = 256;
 
-/// Whether reading goes on after the state machine's actions were carried out.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum Flow {
-    Continue,
-    /// A graceful close started: what was read before it is still handed over, what
-    /// follows is dropped.
-    Closing,
-    /// The connection was cut, or its close's deadline passed.
-    Stop,
-    /// The connection was lost, and the session outlives it.
-    Lost(DisconnectReason),
-    /// This connection resumes the session the token names.
-    Handoff {
-        token: ResumeToken,
-        received: u64,
-    },
-}
-
 /// How reading ended.
 #[derive(Debug)]
 pub(super) enum ReadEnd {
@@ -57,78 +40,6 @@ pub(super) enum ReadEnd {
     Lost(DisconnectReason),
     /// This connection takes over the session the token names.
     Handoff { token: ResumeToken, received: u64 },
-}
-
-/// Carries out what the state machine asks, in order.
-pub(super) fn carry_out<O: Owner>(
-    conn: &Shared,
-    core: &mut podnet_proto::Connection<O::Side>,
-    owner: &O,
-) -> Flow {
-    let mut flow = Flow::Continue;
-    while let Some(action) = core.poll() {
-        match action {
-            Action::Send(frame) => conn.send_control(frame),
-            // A full queue here is the slow-consumer case; `send` handles it.
-            Action::SendMessage(frame) => drop(conn.send(frame)),
-            Action::Resumable(token) => conn.set_resumable(token),
-            Action::TokenConfirmed => conn.slot().previous = None,
-            Action::NotResumable => conn.set_not_resumable(),
-            Action::Acked(n) if !conn.queue.acked(n) => {
-                let error =
-                    format!("the peer acknowledged {n} messages, more than were sent to it");
-                core.handle(now(), Input::Violation(&error));
-            }
-            Action::Resume { token, received } => match owner.check_resume(&token) {
-                Ok(()) => return Flow::Handoff { token, received },
-                Err(why) => O::Side::refuse_resume(core, &why),
-            },
-            Action::Resumed { received } => {
-                if conn.queue.replay_from(received) {
-                    debug!(received, "session resumed");
-                    owner.resumed();
-                } else {
-                    let error = format!(
-                        "the peer's count of messages received ({received}) is not one this \
-                         side can resume from"
-                    );
-                    core.handle(now(), Input::Violation(&error));
-                }
-            }
-            Action::Established(handshake) => {
-                debug!(peer = ?handshake.peer, r#type = %handshake.connection_type, "handshake complete");
-                O::Side::welcome(core, owner.established(handshake));
-            }
-            Action::Spoke => owner.spoke(),
-            Action::PodnetPeer { .. } => conn
-                .podnet_peer
-                .store(true, std::sync::atomic::Ordering::Relaxed),
-            Action::Rtt(rtt) => {
-                conn.rtt_micros.store(
-                    u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1),
-                    std::sync::atomic::Ordering::Relaxed,
-                );
-                owner.rtt(rtt);
-            }
-            Action::Info(info) => owner.info(info),
-            Action::Close { reason, wire } => {
-                conn.close(reason, &wire);
-                flow = Flow::Closing;
-            }
-            Action::Cut(reason) => {
-                conn.abort_with(reason);
-                return Flow::Stop;
-            }
-            Action::Dropped(reason) => return Flow::Lost(reason),
-            Action::Ended(reason) => {
-                conn.record(reason);
-                return Flow::Stop;
-            }
-            Action::StopReading => return Flow::Stop,
-            _ => {}
-        }
-    }
-    flow
 }
 
 /// Reads frames until the connection ends; returns how, with the reading half (its wire

@@ -1,4 +1,13 @@
 //! A node: its entry in the registry, its heartbeat, and the names it holds.
+//!
+//! The [`Node`] is here; its heartbeat task is in `beat`, and the Lua scripts that keep
+//! its entries atomic in `scripts`.
+
+mod beat;
+mod scripts;
+
+use beat::Beat;
+use scripts::{BOOK, CLAIM, HEARTBEAT, LEAVE, RELEASE, WAIT_IN_QUEUE};
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,104 +21,6 @@ use tracing::{debug, warn};
 use crate::config::ClusterConfig;
 use crate::error::ClusterError;
 use crate::keys::Keys;
-
-/// Claims a name if nobody holds it: set with NX and the TTL, and noted in the node's set.
-const CLAIM: &str = r"
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  redis.call('SADD', KEYS[2], ARGV[3])
-  redis.call('PEXPIRE', KEYS[2], ARGV[2])
-  return 1
-end
-return 0
-";
-
-/// Releases a name, only if this node holds it.
-const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('SREM', KEYS[2], ARGV[2])
-  return 1
-end
-return 0
-";
-
-/// The heartbeat: the node's load and TTL, and the TTL of every name it still holds;
-/// returns whether the node's entry was there (not after Redis restarted, however
-/// quickly), and the names it no longer holds (they expired while the node was not heard
-/// from, and may be someone else's now). The sessions the node started since its last
-/// heartbeat settle as many bookings (`booked` counts the ones not started yet; `settled`
-/// is the node's count of sessions started, as last reported).
-const HEARTBEAT: &str = r"
-local existed = redis.call('EXISTS', KEYS[1])
-local booked = tonumber(redis.call('HGET', KEYS[1], 'booked') or '0')
-local settled = tonumber(redis.call('HGET', KEYS[1], 'settled') or '0')
-booked = math.max(0, booked - math.max(0, tonumber(ARGV[7]) - settled))
-redis.call('HSET', KEYS[1], 'players', ARGV[2], 'sessions', ARGV[3], 'started', ARGV[6],
-  'booked', booked, 'settled', ARGV[7])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-local lost = {}
-for _, name in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local key = ARGV[5] .. name
-  if redis.call('GET', key) == ARGV[4] then
-    redis.call('PEXPIRE', key, ARGV[1])
-  else
-    redis.call('SREM', KEYS[2], name)
-    table.insert(lost, name)
-  end
-end
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
-return {existed, lost}
-";
-
-/// Leaves: the node's entry, and every name it holds.
-const LEAVE: &str = r"
-for _, name in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  local key = ARGV[2] .. name
-  if redis.call('GET', key) == ARGV[1] then
-    redis.call('DEL', key)
-  end
-end
-redis.call('DEL', KEYS[1], KEYS[2])
-return 1
-";
-
-/// Joins a waiting queue and, if that makes a group, takes it: pushes the entry (unless
-/// it is there already), then takes the first `n` entries if there are `n` whose nodes
-/// are alive (a dead node's entries are dropped on the way; the calling node is alive).
-/// Atomic: of any number of simultaneous arrivals on any nodes, each group is taken
-/// once, by one of them.
-const WAIT_IN_QUEUE: &str = r"
-if not redis.call('LPOS', KEYS[1], ARGV[1]) then
-  redis.call('RPUSH', KEYS[1], ARGV[1])
-end
-local n = tonumber(ARGV[2])
-while redis.call('LLEN', KEYS[1]) >= n do
-  local group = redis.call('LRANGE', KEYS[1], 0, n - 1)
-  local dead = false
-  for _, entry in ipairs(group) do
-    local node = string.match(entry, '^[^\n]*')
-    if node ~= ARGV[4] and redis.call('EXISTS', ARGV[3] .. node) == 0 then
-      redis.call('LREM', KEYS[1], 0, entry)
-      dead = true
-    end
-  end
-  if not dead then
-    redis.call('LTRIM', KEYS[1], n, -1)
-    return group
-  end
-end
-return {}
-";
-
-/// Books one more session on a node, if it is still alive (never recreating the entry of
-/// a node that expired meanwhile). The booking counts until the node's heartbeat reports
-/// the session started.
-const BOOK: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return redis.call('HINCRBY', KEYS[1], 'booked', 1)
-end
-return 0
-";
 
 /// A player waiting in a cluster-wide queue ([`Node::wait_in_queue`]): where they are
 /// connected, and their name.
@@ -547,130 +458,5 @@ impl Node {
             .await?;
         debug!(node = %self.id, "left the cluster");
         Ok(())
-    }
-}
-
-/// What the heartbeat task holds.
-struct Beat {
-    conn: ConnectionManager,
-    keys: Keys,
-    id: String,
-    config: ClusterConfig,
-    shared: Arc<Shared>,
-    started: u64,
-}
-
-impl Beat {
-    /// One heartbeat; returns whether Redis still had this node's entry.
-    async fn once(&self) -> Result<bool, ClusterError> {
-        let load = *lock(&self.shared.load);
-        let mut conn = self.conn.clone();
-        let (existed, lost): (i64, Vec<String>) = Script::new(HEARTBEAT)
-            .key(self.keys.node(&self.id))
-            .key(self.keys.names_of(&self.id))
-            .arg(millis(self.config.ttl))
-            .arg(load.players)
-            .arg(load.sessions)
-            .arg(&self.id)
-            .arg(self.keys.name(""))
-            .arg(self.started)
-            .arg(load.sessions_started)
-            .invoke_async(&mut conn)
-            .await?;
-        if !lost.is_empty() {
-            warn!(node = %self.id, names = lost.len(), "names expired while this node was not heard from");
-            self.lose(lost);
-        }
-        Ok(existed == 1)
-    }
-
-    fn lose(&self, names: Vec<String>) {
-        let mut held = lock(&self.shared.held);
-        for name in &names {
-            held.remove(name);
-        }
-        drop(held);
-        lock(&self.shared.lost).extend(names);
-    }
-
-    /// After Redis was away: claims again every name this node holds (a restarted Redis
-    /// has none of them); the ones another node took meanwhile are lost.
-    async fn reclaim(&self) -> Result<(), ClusterError> {
-        let names: Vec<String> = lock(&self.shared.held).iter().cloned().collect();
-        let mut lost = Vec::new();
-        for name in names {
-            let mut conn = self.conn.clone();
-            let claimed: i64 = Script::new(CLAIM)
-                .key(self.keys.name(&name))
-                .key(self.keys.names_of(&self.id))
-                .arg(&self.id)
-                .arg(millis(self.config.ttl))
-                .arg(&name)
-                .invoke_async(&mut conn)
-                .await?;
-            if claimed == 0 {
-                let holder: Option<String> = redis::cmd("GET")
-                    .arg(self.keys.name(&name))
-                    .query_async(&mut conn)
-                    .await?;
-                if holder.as_deref() != Some(self.id.as_str()) {
-                    lost.push(name);
-                }
-            }
-        }
-        if !lost.is_empty() {
-            warn!(node = %self.id, names = lost.len(), "names taken by other nodes while Redis was away");
-            self.lose(lost);
-        }
-        Ok(())
-    }
-
-    async fn run(self) {
-        let mut ticks = tokio::time::interval(self.config.heartbeat);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            let result = match self.once().await {
-                Ok(true) if *self.shared.health.borrow() == Health::Healthy => Ok(()),
-                Ok(existed) => {
-                    if !existed {
-                        // Redis lost everything (restarted between two heartbeats, too
-                        // quickly to be noticed as away): as after an outage, the node is
-                        // degraded until it has claimed its names again, and those
-                        // watching its health see it come back.
-                        self.shared.health.send_replace(Health::Degraded {
-                            why: "Redis lost this node's entry (it restarted)".to_owned(),
-                        });
-                        warn!(node = %self.id, "Redis restarted: claiming this node's names again");
-                    }
-                    self.reclaim().await
-                }
-                Err(err) => Err(err),
-            };
-            match result {
-                Ok(()) => {
-                    self.shared.health.send_if_modified(|health| {
-                        let changed = *health != Health::Healthy;
-                        if changed {
-                            warn!(node = %self.id, "the cluster is back");
-                            *health = Health::Healthy;
-                        }
-                        changed
-                    });
-                }
-                Err(err) => {
-                    let why = err.to_string();
-                    self.shared.health.send_if_modified(|health| {
-                        let changed = *health == Health::Healthy;
-                        if changed {
-                            warn!(node = %self.id, %why, "cluster degraded: serving local players only");
-                        }
-                        *health = Health::Degraded { why };
-                        changed
-                    });
-                }
-            }
-        }
     }
 }

@@ -52,3 +52,9 @@ pub use node::{Health, Load, Node, NodeInfo, QueueEntry};
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/cluster.md")]
 pub struct ClusterGuide;
+
+/// This crate's README (its page on crates.io), its example compiled and run as a
+/// doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

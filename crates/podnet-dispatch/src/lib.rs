@@ -59,3 +59,9 @@ pub use panic::{PanicPolicy, catch};
 #[doc(no_inline)]
 pub use podnet_framing::{Message, RawMessage, Value};
 pub use table::{Handled, Handlers};
+
+/// This crate's README (its page on crates.io), its example compiled and run as a
+/// doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

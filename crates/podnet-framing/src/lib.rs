@@ -79,3 +79,14 @@ pub use podnet_derive::Message;
 /// Index a message map by key: `value["x"]` is the `"x"` entry, or `Value::Nil` if there is
 /// none.
 pub use rmpv::Value;
+
+/// This crate's README (its page on crates.io), its example compiled and run as a
+/// doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;
+
+/// podnet-derive's README, compiled and run here, where the derive is re-exported.
+#[cfg(doctest)]
+#[doc = include_str!("../../podnet-derive/README.md")]
+pub struct DeriveReadmeDoctests;

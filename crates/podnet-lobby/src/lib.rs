@@ -107,3 +107,9 @@ pub use sync::LobbyServer;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/lobby.md")]
 struct LobbyGuide;
+
+/// This crate's README (its page on crates.io), its example compiled and run as a
+/// doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

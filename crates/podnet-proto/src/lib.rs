@@ -116,3 +116,9 @@ pub use resume::{
     SessionView, refusal_reason,
 };
 pub use types::{ConnectionKind, ConnectionType, ConnectionTypes};
+
+/// This crate's README (its page on crates.io), its example compiled and run as a
+/// doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

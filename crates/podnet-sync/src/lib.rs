@@ -51,3 +51,9 @@ pub use error::SyncError;
 pub use podnet_transport;
 pub use podnet_transport::{ClientEvent, Frame, Outgoing, ServerEvent, WithAction};
 pub use server::{Server, ServerHandle};
+
+/// This crate's README (its page on crates.io), its example compiled and run as a
+/// doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

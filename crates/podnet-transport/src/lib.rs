@@ -113,3 +113,9 @@ pub use tls::{ClientTls, ServerTls, rustls};
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/operations.md")]
 struct OperationsGuide;
+
+/// This crate's README (its page on crates.io), its example compiled and run as a
+/// doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

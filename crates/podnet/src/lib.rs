@@ -170,3 +170,9 @@ pub struct ComingFromRepodDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/resume.md")]
 pub struct ResumeGuide;
+
+/// This crate's README (its page on crates.io), its example compiled and run as a
+/// doctest so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

@@ -264,3 +264,58 @@ fn guides_with_rust_code_are_compiled() {
         "documents with Rust code that no doctest includes: {uncompiled:?}"
     );
 }
+
+/// Each crate's README is its page on crates.io, read away from the repository: its links
+/// are absolute, and its Rust code is compiled and run as a doctest of some crate.
+#[test]
+fn crate_readmes_stand_alone_and_their_code_runs() {
+    let crates = root().join("crates");
+    let mut libs = String::new();
+    let mut readmes = Vec::new();
+    for entry in std::fs::read_dir(&crates).unwrap() {
+        let dir = entry.unwrap().path();
+        if let Ok(lib) = std::fs::read_to_string(dir.join("src/lib.rs")) {
+            libs.push_str(&lib);
+        }
+        let readme = dir.join("README.md");
+        if readme.exists() {
+            readmes.push(readme);
+        }
+    }
+    assert!(readmes.len() >= 10, "crate READMEs found: {readmes:?}");
+    let mut wrong = Vec::new();
+    for readme in readmes {
+        let text = std::fs::read_to_string(&readme).unwrap();
+        let name = readme
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy();
+        for (i, _) in text.match_indices("](") {
+            let target = &text[i + 2..];
+            let target = &target[..target.find(')').unwrap_or(target.len())];
+            if !target.starts_with("https://") {
+                wrong.push(format!(
+                    "{name}/README.md links to {target:?}, not a full URL"
+                ));
+            }
+        }
+        let has_rust = text
+            .lines()
+            .any(|l| l.starts_with("```rust") && !l.contains("ignore"));
+        let own = "include_str!(\"../README.md\")";
+        let other = format!("include_str!(\"../../{name}/README.md\")");
+        // By its own crate's lib.rs, or by another's (a proc-macro crate's, which cannot
+        // run doctests that use it).
+        let included = std::fs::read_to_string(readme.parent().unwrap().join("src/lib.rs"))
+            .is_ok_and(|lib| lib.contains(own))
+            || libs.contains(&other);
+        if has_rust && !included {
+            wrong.push(format!(
+                "{name}/README.md has Rust code that no doctest runs"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

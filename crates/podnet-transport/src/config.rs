@@ -228,22 +228,42 @@ pub struct ServerConfig {
 
 /// Where and how a server serves its figures (see [`ServerConfig::metrics`]).
 ///
+/// The figures (`/metrics`) and the live page (`/monitor`) tell whoever reads them how
+/// many play, their round trips and the game's own gauges: by default they are served on a
+/// port of their own on `127.0.0.1` ([`DEFAULT_METRICS_ADDR`]), out of players' reach. On
+/// the game's own port they are served only under a secret path
+/// ([`on_game_port`](Self::on_game_port)); `/healthz` and `/readyz` (up, ready) answer
+/// there at the root too, for load balancers.
+///
 /// ```
-/// use podnet_transport::{MetricsConfig, ServerConfig};
+/// use podnet_transport::{MetricsConfig, ServerConfig, DEFAULT_METRICS_ADDR};
 ///
 /// let mut config = ServerConfig::default();
-/// config.metrics = Some(MetricsConfig::default()); // /metrics on the game's own port
-/// assert_eq!(config.metrics.as_ref().unwrap().prefix, "podnet");
+/// config.metrics = Some(MetricsConfig::default()); // /metrics on 127.0.0.1:9464
+/// assert_eq!(config.metrics.as_ref().unwrap().listen, Some(DEFAULT_METRICS_ADDR));
+///
+/// // On the game's port: /<secret>/metrics and /<secret>/monitor.
+/// let secret = "kq3XZ7mWv9pD2sLr8tYc"; // make your own: long and random
+/// config.metrics = Some(MetricsConfig::on_game_port(secret));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct MetricsConfig {
-    /// A port of their own (`127.0.0.1:9100`, say: keep it private), or `None` for the
-    /// server's own port, beside the WebSocket clients (which needs
-    /// [`ServerConfig::websocket`] on: the port then answers HTTP).
+    /// A port of their own (keep it private), or `None` for the server's own port,
+    /// beside the WebSocket clients (which needs [`ServerConfig::websocket`] on, the port
+    /// then answering HTTP, and a [`secret`](Self::secret)).
     ///
-    /// Default: **None** (the server's own port).
+    /// Default: **`127.0.0.1:9464`** ([`DEFAULT_METRICS_ADDR`]): this machine only.
     pub listen: Option<std::net::SocketAddr>,
+    /// On the game's own port (`listen` is `None`), the path segment `/metrics` and
+    /// `/monitor` are served under: `/SECRET/metrics`, `/SECRET/monitor`; without it they
+    /// answer 404, as any unknown path. At least [`MIN_METRICS_SECRET`] characters of
+    /// `A-Z a-z 0-9 - _ . ~`: make it long and random, and keep it as a password.
+    /// Required there ([`Server::bind`](crate::Server::bind) refuses the config without
+    /// it); not used on a port of their own.
+    ///
+    /// Default: **None**.
+    pub secret: Option<String>,
     /// The start of every metric's name: `podnet_messages_received_total`, ...
     ///
     /// Default: **`podnet`**.
@@ -268,7 +288,8 @@ pub struct MetricsConfig {
 impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
-            listen: None,
+            listen: Some(DEFAULT_METRICS_ADDR),
+            secret: None,
             prefix: "podnet".to_owned(),
             max_scrapers: 16,
             ready_while_degraded: false,
@@ -289,7 +310,62 @@ impl MetricsConfig {
             ..Self::default()
         }
     }
+
+    /// The defaults, served on the game's own port under `secret` (see
+    /// [`secret`](Self::secret)).
+    pub fn on_game_port(secret: impl Into<String>) -> Self {
+        Self {
+            listen: None,
+            secret: Some(secret.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Why this config cannot be served, if it cannot.
+    pub(crate) fn problem(&self) -> Option<String> {
+        if self.listen.is_some() {
+            return None;
+        }
+        let Some(secret) = &self.secret else {
+            return Some(
+                "metrics on the game's own port need a secret, or anyone who can play could \
+                 read them: set MetricsConfig::secret (MetricsConfig::on_game_port), or give \
+                 them a port of their own (MetricsConfig::listen, 127.0.0.1:9464 by default)"
+                    .to_owned(),
+            );
+        };
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "-_.~".contains(c);
+        if secret.len() < MIN_METRICS_SECRET || !secret.chars().all(allowed) {
+            return Some(format!(
+                "MetricsConfig::secret must be at least {MIN_METRICS_SECRET} characters of \
+                 A-Z a-z 0-9 - _ . ~ (it is a path segment, and a password): it has {}",
+                secret.len()
+            ));
+        }
+        None
+    }
+
+    /// Whether `key` is the secret, compared in constant time.
+    pub(crate) fn is_secret(&self, key: &str) -> bool {
+        let Some(secret) = &self.secret else {
+            return false;
+        };
+        let (a, b) = (secret.as_bytes(), key.as_bytes());
+        let differ = a
+            .iter()
+            .zip(b)
+            .fold(u8::from(a.len() != b.len()), |acc, (x, y)| acc | (x ^ y));
+        differ == 0
+    }
 }
+
+/// Where a server serves its figures by default: a port of their own, on this machine
+/// only (9464, the Prometheus exporters' usual port).
+pub const DEFAULT_METRICS_ADDR: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9464);
+
+/// The shortest [`MetricsConfig::secret`] taken.
+pub const MIN_METRICS_SECRET: usize = 16;
 
 /// A server that also takes WebSocket clients needs `framing.max_frame_length` below this:
 /// `0x4100_0000` bytes (1,090,519,040: `"A\0\0\0"` read as a length; `"GET "` reads as

@@ -82,8 +82,8 @@ mod websocket;
 pub use addr::{Addr, resolve};
 pub use client::{Client, query_info};
 pub use config::{
-    ClientConfig, MAX_FRAME_WITH_WEBSOCKET, MetricsConfig, Page, ResumeConfig, ServerConfig,
-    WebSocketConfig,
+    ClientConfig, DEFAULT_METRICS_ADDR, MAX_FRAME_WITH_WEBSOCKET, MIN_METRICS_SECRET,
+    MetricsConfig, Page, ResumeConfig, ServerConfig, WebSocketConfig,
 };
 pub use conn::ConnectionInfo;
 pub use error::{SendError, TransportError};

@@ -234,26 +234,47 @@ async fn a_drain_stops_new_players_and_lets_the_game_finish() {
     assert!(report.clean);
 }
 
-/// On the game's own port (WebSocket on, as by default) the endpoints answer beside the
-/// players; a server without metrics answers 404 there.
+/// On the game's own port (WebSocket on, as by default) the figures answer beside the
+/// players only under the secret; health and readiness answer at the root, for load
+/// balancers. A server without metrics answers 404 there.
 #[tokio::test]
 async fn endpoints_on_the_game_port() {
+    const SECRET: &str = "kq3XZ7mWv9pD2sLr8tYc";
     let mut config = ServerConfig::default();
-    config.metrics = Some(MetricsConfig::default());
+    config.metrics = Some(MetricsConfig::on_game_port(SECRET));
     let (server, _events) = Server::bind("127.0.0.1:0", config).await.unwrap();
+    let addr = server.local_addr();
     assert_eq!(server.metrics_addr(), None);
-    let (status, text) = get(server.local_addr(), "/metrics").await;
+    // Without the secret, or with another, the figures are not there.
+    for path in [
+        "/metrics",
+        "/monitor",
+        "/kq3XZ7mWv9pD2sLr8tYd/metrics",
+        "/kq3XZ7mWv9pD2sLr8tY/metrics",
+        "//metrics",
+    ] {
+        let (status, text) = get(addr, path).await;
+        assert_eq!(status, 404, "{path}: {text}");
+        assert!(!text.contains("podnet_"), "{path}: {text}");
+    }
+    let metrics = format!("/{SECRET}/metrics");
+    let (status, text) = get(addr, &metrics).await;
     assert_eq!(status, 200);
     assert!(text.contains("podnet_messages_received_total 0"), "{text}");
-    assert_eq!(get(server.local_addr(), "/healthz").await.0, 200);
+    let (status, page) = get(addr, &format!("/{SECRET}/monitor")).await;
+    assert_eq!(status, 200);
+    // The page asks for its figures relative to where it is: under the secret too.
+    assert!(page.contains(r#"fetch("metrics""#), "{page}");
+    assert_eq!(get(addr, "/healthz").await.0, 200);
+    assert_eq!(get(addr, "/readyz").await.0, 200);
     // The game's own figures, beside the server's.
     assert!(server.set_gauge("rooms_open", 3.0));
     assert!(!server.set_gauge("rooms open", 1.0));
     assert!(!server.set_gauge("9lives", 1.0));
-    let (_, text) = get(server.local_addr(), "/metrics").await;
+    let (_, text) = get(addr, &metrics).await;
     assert_eq!(samples(&text)["podnet_game_rooms_open"], 3.0, "{text}");
     server.remove_gauge("rooms_open");
-    let (_, text) = get(server.local_addr(), "/metrics").await;
+    let (_, text) = get(addr, &metrics).await;
     assert!(!text.contains("rooms_open"), "{text}");
 
     let (plain, _events) = Server::bind("127.0.0.1:0", ServerConfig::default())
@@ -261,10 +282,42 @@ async fn endpoints_on_the_game_port() {
         .unwrap();
     assert_eq!(get(plain.local_addr(), "/metrics").await.0, 404);
 
-    // Metrics on the game port need HTTP there.
+    // Metrics on the game port need HTTP there, and a secret worth the name.
     let mut config = ServerConfig::default();
     config.websocket = None;
-    config.metrics = Some(MetricsConfig::default());
+    config.metrics = Some(MetricsConfig::on_game_port(SECRET));
     let err = Server::bind("127.0.0.1:0", config).await.unwrap_err();
     assert!(err.to_string().contains("websocket"), "{err}");
+    for (secret, says) in [(None, "need a secret"), (Some("short"), "at least 16")] {
+        let mut metrics = MetricsConfig::on_game_port("");
+        metrics.secret = secret.map(str::to_owned);
+        let mut config = ServerConfig::default();
+        config.metrics = Some(metrics);
+        let err = Server::bind("127.0.0.1:0", config).await.unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    }
+    let mut config = ServerConfig::default();
+    config.metrics = Some(MetricsConfig::on_game_port("a/b/c/d/e/f/g/h/i/j"));
+    assert!(Server::bind("127.0.0.1:0", config).await.is_err());
+}
+
+/// By default the figures are on a port of their own on this machine, and the game's
+/// port does not answer them at all, under any path.
+#[tokio::test]
+async fn by_default_the_figures_stay_on_this_machine() {
+    let default = MetricsConfig::default();
+    assert_eq!(default.listen, Some(podnet_transport::DEFAULT_METRICS_ADDR));
+    assert!(podnet_transport::DEFAULT_METRICS_ADDR.ip().is_loopback());
+    // The default's own port, moved to port 0 so that tests can run side by side.
+    let mut metrics = default;
+    metrics.listen = Some("127.0.0.1:0".parse().unwrap());
+    let mut config = ServerConfig::default();
+    config.metrics = Some(metrics);
+    let (server, _events) = Server::bind("127.0.0.1:0", config).await.unwrap();
+    let metrics_addr = server.metrics_addr().expect("a port of their own");
+    assert!(metrics_addr.ip().is_loopback());
+    assert_eq!(get(metrics_addr, "/metrics").await.0, 200);
+    for path in ["/metrics", "/monitor", "/anything-at-all-here/metrics"] {
+        assert_eq!(get(server.local_addr(), path).await.0, 404, "{path}");
+    }
 }

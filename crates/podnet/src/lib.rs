@@ -87,10 +87,10 @@ pub use podnet_sync::{ClientHandle, ServerHandle};
 #[doc(no_inline)]
 pub use podnet_transport::{
     Addr, ClientConfig, ConnectionConfig, ConnectionCounts, ConnectionId, ConnectionInfo,
-    ConnectionKind, ConnectionType, ConnectionTypes, DisconnectReason, Handshake, Health, Liveness,
-    MAX_FRAME_WITH_WEBSOCKET, MetricsConfig, PROTOCOL_VERSION, Page, Peer, RateLimit, ResumeConfig,
-    RttStats, SendError, ServerConfig, ServerInfo, ServerStats, ShutdownReport, SlowConsumerPolicy,
-    Transport, WebSocketConfig,
+    ConnectionKind, ConnectionType, ConnectionTypes, DEFAULT_METRICS_ADDR, DisconnectReason,
+    Handshake, Health, Liveness, MAX_FRAME_WITH_WEBSOCKET, MIN_METRICS_SECRET, MetricsConfig,
+    PROTOCOL_VERSION, Page, Peer, RateLimit, ResumeConfig, RttStats, SendError, ServerConfig,
+    ServerInfo, ServerStats, ShutdownReport, SlowConsumerPolicy, Transport, WebSocketConfig,
 };
 #[cfg(feature = "tls")]
 #[doc(no_inline)]

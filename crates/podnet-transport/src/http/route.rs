@@ -19,8 +19,13 @@ pub(crate) enum Route {
         refused: Option<String>,
     },
     /// A request for one of the monitoring endpoints: answered by the server if it
-    /// serves them there, else 404.
-    Observe { endpoint: Endpoint, head: bool },
+    /// serves them there, else 404. `key` is the first segment of a path
+    /// `/KEY/ENDPOINT` (see `MetricsConfig::secret`).
+    Observe {
+        endpoint: Endpoint,
+        head: bool,
+        key: Option<String>,
+    },
 }
 
 impl Route {
@@ -83,6 +88,24 @@ impl Endpoint {
             .find(|endpoint| endpoint.path() == path)
     }
 
+    /// The endpoint at `path`, at the root or under one segment (`/KEY/metrics`), with
+    /// that segment.
+    fn under_key(path: &str) -> Option<(Endpoint, Option<String>)> {
+        if let Some(endpoint) = Self::at(path) {
+            return Some((endpoint, None));
+        }
+        let rest = path.strip_prefix('/')?;
+        let (key, tail) = rest.split_at(rest.find('/')?);
+        let endpoint = Self::at(tail)?;
+        (!key.is_empty()).then(|| (endpoint, Some(key.to_owned())))
+    }
+
+    /// Whether it tells more than whether the server is up and ready: the figures and
+    /// the page that shows them.
+    pub(crate) fn is_private(self) -> bool {
+        matches!(self, Endpoint::Metrics | Endpoint::Monitor)
+    }
+
     /// Its path.
     pub(crate) fn path(self) -> &'static str {
         match self {
@@ -128,8 +151,12 @@ fn page(request: &Request<'_, '_>, config: &WebSocketConfig) -> Route {
         }
     };
     let path = request.path();
-    if let Some(endpoint) = Endpoint::at(path) {
-        return Route::Observe { endpoint, head };
+    if let Some((endpoint, key)) = Endpoint::under_key(path) {
+        return Route::Observe {
+            endpoint,
+            head,
+            key,
+        };
     }
     match config.pages.get(path) {
         Some(page) => Route::respond(
@@ -216,9 +243,20 @@ mod tests {
             route(b"HEAD /metrics?x=1 HTTP/1.1\r\n\r\n", &config),
             Some(Route::Observe {
                 endpoint: Endpoint::Metrics,
-                head: true
+                head: true,
+                key: None,
+            })
+        );
+        assert_eq!(
+            route(b"GET /s3cr3t/monitor HTTP/1.1\r\n\r\n", &config),
+            Some(Route::Observe {
+                endpoint: Endpoint::Monitor,
+                head: false,
+                key: Some("s3cr3t".to_owned()),
             })
         );
         assert_eq!(Endpoint::at("/other"), None);
+        assert_eq!(Endpoint::under_key("//metrics"), None);
+        assert_eq!(Endpoint::under_key("/a/b/metrics"), None);
     }
 }

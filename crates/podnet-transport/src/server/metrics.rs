@@ -65,7 +65,11 @@ async fn answer(inner: &Inner, mut stream: TcpStream) {
         }
     };
     let response = match tokio::time::timeout(limits.handshake_timeout, read).await {
-        Ok(Some(Route::Observe { endpoint, head })) => inner.observe(endpoint, head, false),
+        Ok(Some(Route::Observe {
+            endpoint,
+            head,
+            key,
+        })) => inner.observe(endpoint, head, false, key.as_deref()),
         Ok(Some(Route::Respond { response, .. })) => response,
         Ok(Some(Route::Upgrade { .. })) => http::not_found("/").render(false),
         Ok(None) | Err(_) => return,

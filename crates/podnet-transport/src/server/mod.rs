@@ -256,6 +256,13 @@ impl Server {
             .resume
             .as_ref()
             .map_or(podnet_proto::RateLimit::new(1, 1), |r| r.attempt_rate);
+        if let Some(problem) = config
+            .metrics
+            .as_ref()
+            .and_then(crate::config::MetricsConfig::problem)
+        {
+            return Err(TransportError::Config { problem });
+        }
         if config.metrics.as_ref().is_some_and(|m| m.listen.is_none()) && config.websocket.is_none()
         {
             return Err(TransportError::Config {

@@ -184,8 +184,12 @@ impl Inner {
                 }
                 crate::socket::last_words(io, &response, REFUSE_LINGER).await;
             }
-            Some(Route::Observe { endpoint, head }) => {
-                let response = self.observe(endpoint, head, true);
+            Some(Route::Observe {
+                endpoint,
+                head,
+                key,
+            }) => {
+                let response = self.observe(endpoint, head, true, key.as_deref());
                 crate::socket::last_words(io, &response, REFUSE_LINGER).await;
             }
             None => {}
@@ -193,12 +197,24 @@ impl Inner {
         None
     }
 
-    /// The answer at a monitoring endpoint, if this server serves them here (on its own
-    /// port when `own_port`, else on the metrics port), else a 404.
-    pub(super) fn observe(&self, endpoint: Endpoint, head: bool, own_port: bool) -> Bytes {
-        let served = self
-            .metrics_config()
-            .is_some_and(|m| m.listen.is_none() == own_port);
+    /// The answer at a monitoring endpoint, if this server serves it here (on its own
+    /// port when `own_port`, else on the metrics port) and under this `key` (the
+    /// figures, on the game's port, only under the secret), else a 404.
+    pub(super) fn observe(
+        &self,
+        endpoint: Endpoint,
+        head: bool,
+        own_port: bool,
+        key: Option<&str>,
+    ) -> Bytes {
+        let served = self.metrics_config().is_some_and(|m| {
+            let here = m.listen.is_none() == own_port;
+            let allowed = match key {
+                None => !(own_port && endpoint.is_private()),
+                Some(key) => own_port && m.is_secret(key),
+            };
+            here && allowed
+        });
         if !served {
             return http::not_found(endpoint.path()).render(head);
         }

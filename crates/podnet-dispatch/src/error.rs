@@ -58,6 +58,19 @@ pub enum MessageError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// No handler takes the message's action, and there is no fallback. Reported once
+    /// per action (a typo such as `"mvoe"` shows up; a flood of them does not), and only
+    /// where the table has handlers at all (a channel or listener with none takes no
+    /// messages on purpose). See [`UnhandledActions`](crate::UnhandledActions).
+    #[error(
+        "no handler for {action:?} (and no fallback): register one with `h.on`, or \
+         `h.fallback` for any action; each such action is reported once"
+    )]
+    Unhandled {
+        /// The message's action.
+        action: String,
+    },
+
     /// The handler panicked, and the [`PanicPolicy`](crate::PanicPolicy) caught it.
     #[error("the handler for {action:?} panicked: {message}")]
     Panicked {
@@ -77,6 +90,7 @@ impl MessageError {
             MessageError::Decode { action, .. }
             | MessageError::Unreadable { action, .. }
             | MessageError::Handler { action, .. }
+            | MessageError::Unhandled { action }
             | MessageError::Panicked { action, .. } => Some(action),
         }
     }

@@ -52,6 +52,7 @@ mod handler;
 mod key;
 mod panic;
 mod table;
+mod unhandled;
 
 pub use error::MessageError;
 pub use handler::{Context, Handler, Outcome, RawHandler};
@@ -59,6 +60,7 @@ pub use panic::{PanicPolicy, catch};
 #[doc(no_inline)]
 pub use podnet_framing::{Message, RawMessage, Value};
 pub use table::{Handled, Handlers};
+pub use unhandled::{MAX_UNHANDLED_REPORTED, UnhandledActions};
 
 /// This crate's README (its page on crates.io), its example compiled and run as a
 /// doctest so it cannot go stale.

@@ -14,6 +14,11 @@ use std::fmt;
 /// let id = ConnectionId::from_raw(7);
 /// assert_eq!(id.get(), 7);
 /// assert_eq!(id.to_string(), "#7");
+///
+/// // Into a message's number field: the id itself (it travels as its number), or u64.
+/// let number: u64 = id.into();
+/// assert_eq!(number, 7);
+/// assert_eq!(ConnectionId::from(7), id);
 /// ```
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
@@ -31,6 +36,19 @@ impl ConnectionId {
     /// The id's number.
     pub const fn get(self) -> u64 {
         self.0
+    }
+}
+
+impl From<ConnectionId> for u64 {
+    fn from(id: ConnectionId) -> u64 {
+        id.0
+    }
+}
+
+impl From<u64> for ConnectionId {
+    /// As [`ConnectionId::from_raw`].
+    fn from(raw: u64) -> Self {
+        Self(raw)
     }
 }
 

@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use podnet_dispatch::{Context, MessageError, catch};
-use podnet_framing::Outgoing;
+use podnet_dispatch::{Context, Handled, MessageError, UnhandledActions, catch};
+use podnet_framing::{Message, Outgoing};
 use podnet_sync::{ClientEvent, ClientHandle};
 use podnet_transport::{ClientConfig, ConnectionInfo, DisconnectReason, Handshake, SendError};
 
@@ -226,6 +226,7 @@ impl ClientBuilder {
             handlers,
             listener,
             handshake: None,
+            unhandled: UnhandledActions::default(),
         })
     }
 }
@@ -259,6 +260,8 @@ pub struct Client<L: ConnectionListener> {
     handlers: ListenerHandlers<L>,
     listener: L,
     handshake: Option<Handshake>,
+    /// Actions that found no handler, reported once each.
+    unhandled: UnhandledActions,
 }
 
 impl Client<()> {
@@ -309,9 +312,19 @@ impl<L: ConnectionListener> Client<L> {
             handlers,
             listener,
             handshake,
+            unhandled,
         } = self;
         let handle = net.handle();
-        let each = |event| dispatch(event, handle, handlers, listener, handshake);
+        let each = |event| {
+            let to = Dispatch {
+                handle,
+                handlers,
+                listener,
+                handshake,
+                unhandled,
+            };
+            dispatch(event, to);
+        };
         match timeout {
             None => net.pump(each),
             Some(timeout) => net.pump_timeout(timeout, each),
@@ -374,13 +387,23 @@ impl<L: ConnectionListener> Client<L> {
     }
 }
 
-fn dispatch<L: ConnectionListener>(
-    event: ClientEvent,
-    handle: &ClientHandle,
-    handlers: &ListenerHandlers<L>,
-    listener: &mut L,
-    handshake: &mut Option<Handshake>,
-) {
+/// What one client event is dispatched to.
+struct Dispatch<'a, L: ConnectionListener> {
+    handle: &'a ClientHandle,
+    handlers: &'a ListenerHandlers<L>,
+    listener: &'a mut L,
+    handshake: &'a mut Option<Handshake>,
+    unhandled: &'a mut UnhandledActions,
+}
+
+fn dispatch<L: ConnectionListener>(event: ClientEvent, to: Dispatch<'_, L>) {
+    let Dispatch {
+        handle,
+        handlers,
+        listener,
+        handshake,
+        unhandled,
+    } = to;
     let policy = handlers.panic_policy();
     if let ClientEvent::Handshake(settled) = &event {
         *handshake = Some(settled.clone());
@@ -395,6 +418,17 @@ fn dispatch<L: ConnectionListener>(
         }),
         ClientEvent::Handshake(_) => catch(policy, "on_connect", || listener.on_connect(&mut ctx)),
         ClientEvent::Message(message) => match handlers.dispatch(listener, &mut ctx, &message) {
+            // The server's greeting needs no handler (a listener that wants it has one), and a
+            // listener with no handlers at all takes no messages on purpose.
+            Ok(Handled::Unhandled)
+                if !handlers.is_empty()
+                    && message.action() != <crate::Connected as Message>::ACTION =>
+            {
+                match unhandled.report(message.action()) {
+                    Some(error) => catch(policy, "on_error", || listener.on_error(&mut ctx, error)),
+                    None => Ok(()),
+                }
+            }
             Ok(_) => Ok(()),
             Err(error @ MessageError::Panicked { .. }) => Err(error),
             Err(error) => catch(policy, "on_error", || listener.on_error(&mut ctx, error)),

@@ -105,6 +105,37 @@ pub use server::{
     ServerBuilder,
 };
 
+/// What almost every game names, in one line: `use podnet::prelude::*;`.
+///
+/// ```
+/// use podnet::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize, Message)]
+/// struct Hello { name: String } // its action: "hello", the type's name in snake_case
+///
+/// #[derive(Default)]
+/// struct Player;
+/// impl Channel for Player {
+///     type Game = ();
+///     fn handlers(h: &mut ChannelHandlers<Self>) {
+///         h.on(|_, ctx: &mut ChannelCtx<'_, Self>, msg: Hello| -> Result<(), SendError> {
+///             ctx.send_to_all(&msg)?;
+///             Ok(())
+///         });
+///     }
+/// }
+/// assert_eq!(Hello::ACTION, "hello");
+/// ```
+pub mod prelude {
+    #[doc(no_inline)]
+    pub use crate::{
+        Channel, ChannelCtx, ChannelHandlers, Client, ClientCtx, ConnectionId, ConnectionListener,
+        DisconnectReason, Error, ListenerHandlers, Message, MessageError, SendError, Server,
+        ServerConfig, WithAction,
+    };
+}
+
 /// The wire level, for what a game rarely needs: messages as received
 /// ([`RawMessage`](wire::RawMessage), for `on_raw` handlers), encoded frames
 /// ([`Frame`](wire::Frame), for relaying and broadcasting pre-encoded messages), and the

@@ -784,3 +784,72 @@ fn a_drain_lets_the_players_finish_then_shuts_down() {
     assert_eq!(xs, [1, 2]);
     assert!(server.is_empty());
 }
+
+/// A channel that handles `move` only, with no fallback: what else arrives is reported.
+#[derive(Default)]
+struct Strict;
+impl Channel for Strict {
+    type Game = Vec<MessageError>;
+    fn handlers(h: &mut ChannelHandlers<Self>) {
+        h.on(|_, ctx: &mut ChannelCtx<'_, Self>, msg: Move| {
+            ctx.send(&WithAction("mvoe", &msg)).unwrap();
+            ctx.send(&msg).unwrap();
+        });
+    }
+    fn on_error(&mut self, ctx: &mut ChannelCtx<'_, Self>, error: MessageError) {
+        ctx.game.push(error);
+    }
+}
+
+/// A listener that handles `move` only, with no fallback.
+#[derive(Default)]
+struct StrictListener {
+    moves: usize,
+    errors: Vec<MessageError>,
+}
+impl ConnectionListener for StrictListener {
+    fn handlers(h: &mut ListenerHandlers<Self>) {
+        h.on(|l: &mut Self, _: &mut ClientCtx<'_>, _: Move| l.moves += 1);
+    }
+    fn on_error(&mut self, _: &mut ClientCtx<'_>, error: MessageError) {
+        self.errors.push(error);
+    }
+}
+
+/// An action nobody handles (a typo, with no fallback) reaches on_error once per action on
+/// both sides, naming it; repeats are not a flood, and the server's greeting is no such action.
+#[test]
+fn an_unhandled_action_is_reported_once() {
+    let mut server = Server::<Strict>::start_background("127.0.0.1:0", Vec::new()).unwrap();
+    let mut client = Client::connect(server.local_addr(), StrictListener::default()).unwrap();
+    let step = Move {
+        x: 1,
+        y: 0,
+        tag: None,
+    };
+    for _ in 0..3 {
+        client.send(&WithAction("mvoe", &step)).unwrap();
+    }
+    client.send(&WithAction("jump", &step)).unwrap();
+    for _ in 0..3 {
+        client.send(&step).unwrap();
+    }
+    // Each move is answered with a "mvoe" and then a "move": when three moves are back,
+    // three "mvoe" came first.
+    pump_until(&mut server, &mut [&mut client], |_, c| {
+        c[0].listener().moves == 3
+    });
+    let actions = |errors: &[MessageError]| -> Vec<String> {
+        errors
+            .iter()
+            .map(|e| {
+                assert!(matches!(e, MessageError::Unhandled { .. }), "{e}");
+                e.action().unwrap().to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(actions(server.game()), ["mvoe", "jump"]);
+    assert_eq!(actions(&client.listener().errors), ["mvoe"]);
+    let said = server.game()[0].to_string();
+    assert!(said.contains("\"mvoe\"") && said.contains("h.on"), "{said}");
+}

@@ -114,6 +114,7 @@ impl<C: Channel, F: NewChannel<C>> ServerBuilder<C, F> {
             channels: BTreeMap::new(),
             new_channel: Box::new(move |ctx: &mut ChannelCtx<'_, C>| new_channel.new_channel(ctx)),
             game,
+            unhandled: UnhandledActions::default(),
         })
     }
 

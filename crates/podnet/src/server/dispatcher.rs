@@ -2,6 +2,7 @@
 //! handlers, errors and resumes to the hooks.
 
 use super::*;
+use podnet_dispatch::Handled;
 
 /// Dispatches one pump's events to the channels.
 pub(super) struct Dispatcher<'s, C: Channel> {
@@ -10,6 +11,7 @@ pub(super) struct Dispatcher<'s, C: Channel> {
     pub(super) channels: &'s mut BTreeMap<ConnectionId, Slot<C>>,
     pub(super) new_channel: &'s mut MakeChannel<C>,
     pub(super) game: &'s mut C::Game,
+    pub(super) unhandled: &'s mut UnhandledActions,
 }
 
 impl<C: Channel> Dispatcher<'_, C> {
@@ -49,6 +51,12 @@ impl<C: Channel> Dispatcher<'_, C> {
                 };
                 let (channel, mut ctx) = slot.split(id, self.game, &self.server);
                 match self.handlers.dispatch(channel, &mut ctx, &message) {
+                    // A channel with no handlers at all takes no messages on purpose.
+                    Ok(Handled::Unhandled) if !self.handlers.is_empty() => {
+                        if let Some(error) = self.unhandled.report(message.action()) {
+                            self.on_error(id, error);
+                        }
+                    }
                     Ok(_) => {}
                     Err(error @ MessageError::Panicked { .. }) => self.failed(id, &error),
                     Err(error) => self.on_error(id, error),

@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use podnet_dispatch::{Context, MessageError, catch};
+use podnet_dispatch::{Context, MessageError, UnhandledActions, catch};
 use podnet_framing::Outgoing;
 use podnet_sync::{ServerEvent, ServerHandle};
 use podnet_transport::{
@@ -66,6 +66,8 @@ pub struct Server<C: Channel> {
     channels: BTreeMap<ConnectionId, Slot<C>>,
     new_channel: MakeChannel<C>,
     game: C::Game,
+    /// Actions that found no handler, reported once each.
+    unhandled: UnhandledActions,
 }
 
 /// One connected client: its channel, and what the transport told of it.
@@ -214,6 +216,7 @@ impl<C: Channel> Server<C> {
             channels,
             new_channel,
             game,
+            unhandled,
         } = self;
         let server = net.handle().clone();
         (
@@ -224,6 +227,7 @@ impl<C: Channel> Server<C> {
                 channels,
                 new_channel,
                 game,
+                unhandled,
             },
         )
     }

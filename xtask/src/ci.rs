@@ -66,12 +66,20 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 
     step("tests");
     let mut counts = TestCounts::default();
-    counts.add(run_tests(cargo().args([
-        "test",
-        "--workspace",
-        "--all-features",
-        "--locked",
-    ]))?);
+    counts.add(run_tests(
+        cargo()
+            .args(["test", "--workspace", "--all-features", "--locked"])
+            .env_remove("PODNET_NETWORK_MODE"),
+    )?);
+
+    // Again with the network of every synchronous server and client inside `pump()`
+    // (the default of `NetworkMode` follows the variable): both modes keep every promise.
+    step("tests with the network inside pump() (PODNET_NETWORK_MODE=pump)");
+    counts.add(run_tests(
+        cargo()
+            .args(["test", "--workspace", "--all-features", "--locked"])
+            .env("PODNET_NETWORK_MODE", "pump"),
+    )?);
 
     step("docs");
     // Rustdoc's warnings fail the build; cargo's own (two crates writing one page, as a

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 use podnet_transport::{
-    ClientConfig, ClientEvent, ConnectionInfo, Outgoing, SendError, ServerInfo,
+    ClientConfig, ClientEvent, ConnectionInfo, NetworkMode, Outgoing, SendError, ServerInfo,
 };
 
 use crate::SyncError;
+use crate::pumped::InPump;
 use crate::thread::{ChannelSink, Delivery, drain, spawn, wait_first};
 
 /// A connection to a podnet or repod server whose network runs on a background thread,
@@ -47,7 +48,16 @@ use crate::thread::{ChannelSink, Delivery, drain, spawn, wait_first};
 pub struct Client {
     handle: ClientHandle,
     events: Receiver<Delivery<ClientEvent>>,
-    thread: Option<JoinHandle<()>>,
+    network: Network,
+}
+
+/// Where the client's network runs (see [`NetworkMode`]).
+#[derive(Debug)]
+enum Network {
+    /// On a thread of its own, joined when the client is dropped.
+    Thread(Option<JoinHandle<()>>),
+    /// Inside `pump()`, on a runtime this thread drives.
+    Pump(InPump),
 }
 
 /// Sends to a [`Client`]'s server and closes its connection from any thread:
@@ -83,9 +93,29 @@ impl Client {
     ) -> Result<Client, SyncError> {
         let addrs = podnet_transport::resolve(addr)?;
         let (events_tx, events) = crossbeam_channel::unbounded();
+        if config.network_mode == NetworkMode::Pump {
+            let pump = InPump::new()?;
+            let sink = ChannelSink {
+                events: events_tx,
+                arrived: Some(pump.arrived()),
+            };
+            let net = pump.block_on(podnet_transport::Client::connect_with_sink(
+                &addrs[..],
+                config,
+                sink,
+            ))?;
+            return Ok(Client {
+                handle: ClientHandle { net: Arc::new(net) },
+                events,
+                network: Network::Pump(pump),
+            });
+        }
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let thread = spawn("podnet-client", 1, move || async move {
-            let sink = ChannelSink(events_tx);
+            let sink = ChannelSink {
+                events: events_tx,
+                arrived: None,
+            };
             match podnet_transport::Client::connect_with_sink(&addrs[..], config, sink).await {
                 Ok(net) => {
                     let net = Arc::new(net);
@@ -102,23 +132,38 @@ impl Client {
         Ok(Client {
             handle: ClientHandle { net },
             events,
-            thread: Some(thread),
+            network: Network::Thread(Some(thread)),
         })
     }
 
-    /// Handles every event queued now, in order; returns how many. Never blocks.
+    /// Handles every event queued now, in order; returns how many. Never blocks. In pump
+    /// mode it first lets the network run (see [`Server::pump`](crate::Server::pump)).
     pub fn pump(&self, handler: impl FnMut(ClientEvent)) -> usize {
-        drain(&self.events, None, handler)
+        match &self.network {
+            Network::Thread(_) => drain(&self.events, None, handler),
+            Network::Pump(pump) => {
+                pump.run(&self.events);
+                pump.hand_over(&self.events, handler)
+            }
+        }
     }
 
     /// Waits up to `timeout` for the first event, then handles it and everything else
     /// queued. Returns how many events it handled: 0 if none came in time. Like
-    /// [`Server::pump_timeout`](crate::Server::pump_timeout), it polls for 50 µs before
-    /// it sleeps.
+    /// [`Server::pump_timeout`](crate::Server::pump_timeout), it sleeps meanwhile.
     pub fn pump_timeout(&self, timeout: Duration, handler: impl FnMut(ClientEvent)) -> usize {
-        match wait_first(&self.events, timeout) {
-            Some(first) => drain(&self.events, Some(first), handler),
-            None => 0,
+        match &self.network {
+            Network::Thread(_) => match wait_first(&self.events, timeout) {
+                Some(first) => drain(&self.events, Some(first), handler),
+                None => 0,
+            },
+            Network::Pump(pump) => {
+                pump.run(&self.events);
+                if self.events.is_empty() && !pump.wait(&self.events, timeout) {
+                    return 0;
+                }
+                pump.hand_over(&self.events, handler)
+            }
         }
     }
 
@@ -213,9 +258,14 @@ impl ClientHandle {
 impl Drop for Client {
     fn drop(&mut self) {
         self.handle.net.close("client closed");
-        // The network thread ends once the close has finished (bounded by close_timeout).
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        // The network ends once the close has finished (bounded by close_timeout).
+        match &mut self.network {
+            Network::Thread(thread) => {
+                if let Some(thread) = thread.take() {
+                    let _ = thread.join();
+                }
+            }
+            Network::Pump(pump) => pump.block_on(self.handle.net.closed()),
         }
     }
 }

@@ -29,6 +29,26 @@ pub enum SyncError {
     #[error("could not start the network thread: {0}")]
     Thread(#[source] io::Error),
 
+    /// `start_background` was asked for a server whose network runs inside `pump()`
+    /// ([`NetworkMode::Pump`](podnet_transport::NetworkMode::Pump)): there is no thread
+    /// to hand out.
+    #[error(
+        "this server's network runs inside pump() (NetworkMode::Pump), so there is no \
+         network thread to return: start it with Server::start, or use NetworkMode::Thread"
+    )]
+    NoNetworkThread,
+
+    /// Pump mode runs the network on the pumping thread alone, and more network threads
+    /// were asked for.
+    #[error(
+        "network_threads is {threads}, but in pump mode the network runs on the pumping \
+         thread alone: set network_threads to 1, or use NetworkMode::Thread"
+    )]
+    PumpThreads {
+        /// The `network_threads` asked for.
+        threads: usize,
+    },
+
     /// The network thread has stopped (it panicked, or the server was shut down).
     #[error("the network thread has stopped; the server or client is no longer running")]
     Stopped,

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 pub use podnet_transport::ServerHandle;
-use podnet_transport::{ServerConfig, ServerEvent, ShutdownReport};
+use podnet_transport::{NetworkMode, ServerConfig, ServerEvent, ShutdownReport};
 use tokio::sync::oneshot;
 use tracing::debug;
 
 use crate::SyncError;
+use crate::pumped::InPump;
 use crate::thread::{ChannelSink, Delivery, drain, spawn, wait_first};
 
 /// How long a dropped server waits for its connections to close gracefully.
@@ -30,8 +31,9 @@ struct ShutdownRequest {
     reply: oneshot::Sender<ShutdownReport>,
 }
 
-/// A podnet server whose network runs on a background thread, while its events are handled
-/// on the thread that calls [`pump`](Self::pump): the one that owns the game state.
+/// A podnet server whose events are handled on the thread that calls
+/// [`pump`](Self::pump): the one that owns the game state. Its network runs on a thread of
+/// its own, or, in [`NetworkMode::Pump`], inside `pump` on that same thread.
 ///
 /// # The `pump()` contract
 ///
@@ -45,9 +47,16 @@ struct ShutdownRequest {
 ///   are moved out of a queue; decoding a message, in the handler, is the one
 ///   allocation). [`pump_timeout`](Self::pump_timeout) is the variant that waits for the
 ///   first event.
+/// - **In pump mode**, it first lets the network run on this thread (reading what the
+///   sockets hold, answering heartbeats, writing what is queued) for a bounded number of
+///   rounds, and after the handler one more, so that replies leave before it returns. It
+///   still never waits: the sockets are polled, not waited on. Between pumps nothing moves,
+///   so pump well within the heartbeat timeout.
 ///
 /// Sending (`send`, `send_to_all`, `close`) never blocks either, from any thread: use a
-/// [`ServerHandle`] on threads other than the pumping one.
+/// [`ServerHandle`] on threads other than the pumping one. A send is written at once
+/// when the socket is free and the peer spoke since the last such write, and queued
+/// otherwise: for the network thread, or in pump mode for the next pump.
 ///
 /// Dropping the server shuts it down gracefully (every client gets what was sent to it,
 /// then `podnet:close`), waiting up to 5 s; [`shutdown`](Self::shutdown) chooses the reason
@@ -59,7 +68,7 @@ struct ShutdownRequest {
 /// use podnet_sync::Server;
 /// use podnet_transport::{ServerConfig, ServerEvent};
 ///
-/// let (mut server, _network_thread) = Server::start_background("127.0.0.1:0", ServerConfig::default())?;
+/// let mut server = Server::start("127.0.0.1:0", ServerConfig::default())?;
 /// let addr = server.local_addr();
 /// # let _client = std::net::TcpStream::connect(addr)?;
 /// let mut players = 0;
@@ -77,10 +86,24 @@ struct ShutdownRequest {
 pub struct Server {
     handle: ServerHandle,
     events: Receiver<Delivery<ServerEvent>>,
-    shutdown: Option<oneshot::Sender<ShutdownRequest>>,
-    /// Joined on drop if the caller did not take it.
-    thread: Option<JoinHandle<()>>,
+    network: Network,
     stopped: Arc<AtomicBool>,
+}
+
+/// Where the server's network runs (see [`NetworkMode`]).
+#[derive(Debug)]
+enum Network {
+    /// On a thread of its own, shut down through a request.
+    Thread {
+        shutdown: Option<oneshot::Sender<ShutdownRequest>>,
+        /// Joined on shutdown if the caller did not take it.
+        thread: Option<JoinHandle<()>>,
+    },
+    /// Inside `pump()`: the server itself is here, on a runtime this thread drives.
+    Pump {
+        net: Option<podnet_transport::Server>,
+        pump: InPump,
+    },
 }
 
 impl Server {
@@ -91,27 +114,40 @@ impl Server {
     /// # Errors
     ///
     /// [`TransportError::Resolve`](podnet_transport::TransportError::Resolve) or a bind error if the address does not work;
-    /// [`SyncError::Thread`] if the thread cannot start.
+    /// [`SyncError::Thread`] if the thread cannot start; [`SyncError::NoNetworkThread`]
+    /// in [`NetworkMode::Pump`], which has no thread ([`start`](Self::start) serves both).
     pub fn start_background(
         addr: impl podnet_transport::Addr,
         config: ServerConfig,
     ) -> Result<(Server, JoinHandle<()>), SyncError> {
+        if config.network_mode == NetworkMode::Pump {
+            return Err(SyncError::NoNetworkThread);
+        }
         let mut server = Self::start(addr, config)?;
-        let thread = server.thread.take().ok_or(SyncError::Stopped)?;
-        Ok((server, thread))
+        let thread = match &mut server.network {
+            Network::Thread { thread, .. } => thread.take(),
+            Network::Pump { .. } => None,
+        };
+        Ok((server, thread.ok_or(SyncError::Stopped)?))
     }
 
-    /// Starts the server, keeping its thread: [`start_background`](Self::start_background)
-    /// without handing out the `JoinHandle`.
+    /// Starts the server: on a thread of its own ([`start_background`](Self::start_background)
+    /// without handing out the `JoinHandle`), or, with
+    /// [`NetworkMode::Pump`](podnet_transport::NetworkMode::Pump), on this thread, to run
+    /// whenever it pumps.
     ///
     /// # Errors
     ///
-    /// As [`start_background`](Self::start_background).
+    /// As [`start_background`](Self::start_background); [`SyncError::PumpThreads`] for
+    /// pump mode with more than one network thread.
     pub fn start(
         addr: impl podnet_transport::Addr,
         config: ServerConfig,
     ) -> Result<Server, SyncError> {
         let addrs = podnet_transport::resolve(addr)?;
+        if config.network_mode == NetworkMode::Pump {
+            return Self::start_in_pump(&addrs, config);
+        }
         let (events_tx, events) = crossbeam_channel::unbounded();
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<ShutdownRequest>();
@@ -119,7 +155,10 @@ impl Server {
         let stopped_in_thread = stopped.clone();
         let workers = config.network_threads;
         let thread = spawn("podnet-server", workers, move || async move {
-            let sink = ChannelSink(events_tx);
+            let sink = ChannelSink {
+                events: events_tx,
+                arrived: None,
+            };
             let net = match podnet_transport::Server::bind_with_sink(&addrs[..], config, sink).await
             {
                 Ok(net) => net,
@@ -147,9 +186,38 @@ impl Server {
         Ok(Server {
             handle,
             events,
-            shutdown: Some(shutdown_tx),
-            thread: Some(thread),
+            network: Network::Thread {
+                shutdown: Some(shutdown_tx),
+                thread: Some(thread),
+            },
             stopped,
+        })
+    }
+
+    /// Binds on a runtime that this thread drives when it pumps.
+    fn start_in_pump(addrs: &[SocketAddr], config: ServerConfig) -> Result<Server, SyncError> {
+        if config.network_threads > 1 {
+            return Err(SyncError::PumpThreads {
+                threads: config.network_threads,
+            });
+        }
+        let pump = InPump::new()?;
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        let sink = ChannelSink {
+            events: events_tx,
+            arrived: Some(pump.arrived()),
+        };
+        let net = pump.block_on(podnet_transport::Server::bind_with_sink(
+            addrs, config, sink,
+        ))?;
+        Ok(Server {
+            handle: net.handle().clone(),
+            events,
+            network: Network::Pump {
+                net: Some(net),
+                pump,
+            },
+            stopped: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -182,7 +250,7 @@ impl Server {
     ) -> Result<ShutdownReport, SyncError> {
         let mut server = Self::start(addr, config)?;
         while !server.is_stopping() && server.stop_requested().is_none() {
-            let Ok(delivery) = server.events.recv_timeout(STOP_POLL) else {
+            let Some(delivery) = server.next_delivery(STOP_POLL) else {
                 continue;
             };
             delivery.handle(&mut |event| handler(&mut server, event));
@@ -193,6 +261,23 @@ impl Server {
         server
             .shutdown(&reason, DROP_SHUTDOWN_TIMEOUT)
             .ok_or(SyncError::Stopped)
+    }
+
+    /// The next delivery, waiting up to `timeout` for it (in pump mode with the network
+    /// running, which also sends what the last handlers sent).
+    fn next_delivery(&mut self, timeout: Duration) -> Option<Delivery<ServerEvent>> {
+        match &self.network {
+            Network::Thread { .. } => self.events.recv_timeout(timeout).ok(),
+            Network::Pump { pump, .. } => {
+                if self.events.is_empty() {
+                    pump.run(&self.events);
+                    if self.events.is_empty() && !pump.wait(&self.events, timeout) {
+                        return None;
+                    }
+                }
+                self.events.try_recv().ok()
+            }
+        }
     }
 
     /// Asks [`launch`](Self::launch)'s loop to end after the current event.
@@ -210,21 +295,36 @@ impl Server {
     }
 
     /// Handles every event queued now, in order, on this thread; returns how many. Never
-    /// blocks. See the type's documentation for the full contract.
+    /// blocks. In pump mode it first lets the network run: reads what the sockets hold,
+    /// runs the protocol and writes what is queued; and what the handler sends leaves
+    /// before it returns. See the type's documentation for the full contract.
     pub fn pump(&mut self, handler: impl FnMut(ServerEvent)) -> usize {
-        drain(&self.events, None, handler)
+        match &self.network {
+            Network::Thread { .. } => drain(&self.events, None, handler),
+            Network::Pump { pump, .. } => {
+                pump.run(&self.events);
+                pump.hand_over(&self.events, handler)
+            }
+        }
     }
 
     /// Waits up to `timeout` for the first event, then handles it and everything else
     /// queued, as [`pump`](Self::pump) (peng3dnet's `process(wait=True, timeout)`). Returns
-    /// how many events it handled: 0 if none came in time.
-    ///
-    /// It polls for the first 50 µs (yielding the CPU between polls) before it sleeps,
-    /// so that a busy server is not put to sleep and woken for every batch.
+    /// how many events it handled: 0 if none came in time. The thread sleeps meanwhile: on
+    /// the events in thread mode, in the poll of the sockets in pump mode.
     pub fn pump_timeout(&mut self, timeout: Duration, handler: impl FnMut(ServerEvent)) -> usize {
-        match wait_first(&self.events, timeout) {
-            Some(first) => drain(&self.events, Some(first), handler),
-            None => 0,
+        match &self.network {
+            Network::Thread { .. } => match wait_first(&self.events, timeout) {
+                Some(first) => drain(&self.events, Some(first), handler),
+                None => 0,
+            },
+            Network::Pump { pump, .. } => {
+                pump.run(&self.events);
+                if self.events.is_empty() && !pump.wait(&self.events, timeout) {
+                    return 0;
+                }
+                pump.hand_over(&self.events, handler)
+            }
         }
     }
 
@@ -248,28 +348,44 @@ impl Server {
     /// network thread had died).
     pub fn shutdown(&mut self, reason: &str, timeout: Duration) -> Option<ShutdownReport> {
         self.stop();
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let mut report = None;
-        if let Some(shutdown) = self.shutdown.take() {
-            let request = ShutdownRequest {
-                reason: reason.to_owned(),
-                timeout,
-                reply: reply_tx,
-            };
-            if shutdown.send(request).is_ok() {
-                report = reply_rx.blocking_recv().ok();
+        match &mut self.network {
+            Network::Thread { shutdown, thread } => {
+                let (reply_tx, reply_rx) = oneshot::channel();
+                let mut report = None;
+                if let Some(shutdown) = shutdown.take() {
+                    let request = ShutdownRequest {
+                        reason: reason.to_owned(),
+                        timeout,
+                        reply: reply_tx,
+                    };
+                    if shutdown.send(request).is_ok() {
+                        report = reply_rx.blocking_recv().ok();
+                    }
+                }
+                if let Some(thread) = thread.take() {
+                    let _ = thread.join();
+                }
+                report
+            }
+            Network::Pump { net, pump } => {
+                let net = net.take()?;
+                Some(pump.block_on(net.shutdown(reason, timeout)))
             }
         }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+    }
+
+    /// Whether the server is still to be shut down.
+    fn is_running(&self) -> bool {
+        match &self.network {
+            Network::Thread { shutdown, .. } => shutdown.is_some(),
+            Network::Pump { net, .. } => net.is_some(),
         }
-        report
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if self.shutdown.is_some() {
+        if self.is_running() {
             self.shutdown("server closed", DROP_SHUTDOWN_TIMEOUT);
         }
     }

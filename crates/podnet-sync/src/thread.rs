@@ -2,10 +2,12 @@
 //! and multi-threaded when `ServerConfig::network_threads` asks for more than one worker.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use podnet_transport::{Received, ReceivedEvent};
+use tokio::sync::Notify;
 
 use crate::SyncError;
 
@@ -68,16 +70,30 @@ impl<E: ReceivedEvent> Delivery<E> {
 
 /// Delivers transport events into the crossbeam channel that `pump()` drains: what one
 /// read of one connection brought crosses threads in one hand-off.
-pub(crate) struct ChannelSink<E: ReceivedEvent>(pub(crate) crossbeam_channel::Sender<Delivery<E>>);
+pub(crate) struct ChannelSink<E: ReceivedEvent> {
+    pub(crate) events: crossbeam_channel::Sender<Delivery<E>>,
+    /// Told of each delivery when the network runs inside `pump()`, for `pump_timeout`
+    /// to wake on (a thread-backed `pump_timeout` sleeps on the channel itself).
+    pub(crate) arrived: Option<Arc<Notify>>,
+}
+
+impl<E: ReceivedEvent> ChannelSink<E> {
+    fn send(&self, delivery: Delivery<E>) {
+        // The receiver lives in the handle; if it is gone, so is the application.
+        let _ = self.events.send(delivery);
+        if let Some(arrived) = &self.arrived {
+            arrived.notify_one();
+        }
+    }
+}
 
 impl<E: ReceivedEvent> podnet_transport::EventSink<E> for ChannelSink<E> {
     fn deliver(&self, event: E) {
-        // The receiver lives in the handle; if it is gone, so is the application.
-        let _ = self.0.send(Delivery::One(event));
+        self.send(Delivery::One(event));
     }
 
     fn deliver_received(&self, received: Received<E>) {
-        let _ = self.0.send(Delivery::Read(received));
+        self.send(Delivery::Read(received));
     }
 }
 
@@ -97,32 +113,10 @@ pub(crate) fn drain<E: ReceivedEvent>(
     handled
 }
 
-/// How long [`wait_first`] polls before it sleeps. A server that is kept busy finds its
-/// next batch within this time, and the network thread then never pays for waking it
-/// (a futex call per batch, several microseconds); an idle one costs this much polling,
-/// with the CPU yielded between polls, once per wait.
-pub(crate) const POLL_BEFORE_SLEEP: Duration = Duration::from_micros(50);
-
-/// Waits up to `timeout` for a batch: polls for [`POLL_BEFORE_SLEEP`], then sleeps until
-/// one comes or the time is up.
+/// Waits up to `timeout` for a batch, asleep on the channel.
 pub(crate) fn wait_first<T>(
     events: &crossbeam_channel::Receiver<T>,
     timeout: Duration,
 ) -> Option<T> {
-    let start = Instant::now();
-    let poll = POLL_BEFORE_SLEEP.min(timeout);
-    loop {
-        match events.try_recv() {
-            Ok(batch) => return Some(batch),
-            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
-            Err(crossbeam_channel::TryRecvError::Empty) => {}
-        }
-        if start.elapsed() >= poll {
-            break;
-        }
-        thread::yield_now();
-    }
-    events
-        .recv_timeout(timeout.saturating_sub(start.elapsed()))
-        .ok()
+    events.recv_timeout(timeout).ok()
 }

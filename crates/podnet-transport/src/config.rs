@@ -10,6 +10,60 @@ use podnet_proto::{
     ResumeSettings, ServerSettings,
 };
 
+/// Where the network of a `podnet-sync` or `podnet` server or client runs: on a thread
+/// of its own, or inside `pump()` on the game's thread. An async server or client built
+/// with [`Server::bind`](crate::Server::bind) or [`Client::connect`](crate::Client::connect)
+/// runs on its caller's runtime and ignores this.
+///
+/// | | [`Thread`](Self::Thread) (default) | [`Pump`](Self::Pump) |
+/// |---|---|---|
+/// | threads | the game's, and one network thread | the game's only |
+/// | messages are read | as they arrive | while `pump()` runs |
+/// | replies leave | at once | at once, or by the end of `pump()` |
+/// | between pumps | heartbeats answered, sockets drained | nothing moves; TCP pushes back |
+/// | suits | a game loop with long frames or pauses; sending from many threads | a dedicated server's tick loop, a client's frame loop: less CPU per message |
+///
+/// In pump mode a game must pump well within the heartbeat timeout
+/// ([`Liveness::heartbeat_timeout`](podnet_proto::Liveness::heartbeat_timeout), 30 s by
+/// default), or its peers time it out. A client
+/// connecting with TLS, or a pump-mode server and client that wait on each other in one
+/// thread, need the thread mode.
+///
+/// The default is [`Thread`](Self::Thread), unless the environment variable
+/// `PODNET_NETWORK_MODE` says `pump` (or `thread`): a game can be tried in the other
+/// mode without a rebuild.
+///
+/// ```
+/// use podnet_transport::{NetworkMode, ServerConfig};
+///
+/// let mut config = ServerConfig::default();
+/// config.network_mode = NetworkMode::Pump;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NetworkMode {
+    /// A network thread of its own reads, writes and runs the protocol; `pump()` hands
+    /// over what it received.
+    Thread,
+    /// `pump()` reads the sockets, runs the protocol and writes, on the calling thread,
+    /// then hands over what it received: no second thread and no hand-over between
+    /// cores.
+    Pump,
+}
+
+/// The environment variable that sets [`NetworkMode`]'s default: `thread` or `pump`.
+pub const NETWORK_MODE_VAR: &str = "PODNET_NETWORK_MODE";
+
+impl Default for NetworkMode {
+    /// [`NetworkMode::Thread`], or what [`NETWORK_MODE_VAR`] names.
+    fn default() -> Self {
+        match std::env::var(NETWORK_MODE_VAR) {
+            Ok(mode) if mode.eq_ignore_ascii_case("pump") => NetworkMode::Pump,
+            _ => NetworkMode::Thread,
+        }
+    }
+}
+
 /// Sessions that survive a dropped connection, between podnet peers (see
 /// `docs/resume.md`). The same struct configures both sides; each field says which side
 /// reads it.
@@ -190,6 +244,13 @@ pub struct ServerConfig {
     ///
     /// [`Server::bind`]: crate::Server::bind
     pub network_threads: usize,
+
+    /// Where the network of the thread-backed servers of `podnet-sync` and `podnet`
+    /// runs: on threads of its own, or inside `pump()` (see [`NetworkMode`]). In pump
+    /// mode [`network_threads`](Self::network_threads) must be 1.
+    ///
+    /// Default: **[`NetworkMode::Thread`]** (or what `PODNET_NETWORK_MODE` says).
+    pub network_mode: NetworkMode,
 
     /// Serve TLS instead of plain TCP (feature `tls`): each accepted connection completes
     /// a handshake within [`ServerTls::handshake_timeout`](crate::ServerTls::handshake_timeout)
@@ -488,6 +549,7 @@ impl Default for ServerConfig {
             send_connected: true,
             max_accept_backoff: Duration::from_secs(1),
             network_threads: 1,
+            network_mode: NetworkMode::default(),
             #[cfg(feature = "tls")]
             tls: None,
             websocket: Some(WebSocketConfig::default()),
@@ -548,6 +610,12 @@ pub struct ClientConfig {
     /// Default: **on** (`Some(ResumeConfig::default())`). `None`: a drop ends the
     /// session at once.
     pub resume: Option<ResumeConfig>,
+
+    /// Where the network of `podnet-sync`'s and `podnet`'s clients runs: on a thread of
+    /// its own, or inside `pump()` (see [`NetworkMode`]).
+    ///
+    /// Default: **[`NetworkMode::Thread`]** (or what `PODNET_NETWORK_MODE` says).
+    pub network_mode: NetworkMode,
 }
 
 impl Default for ClientConfig {
@@ -560,6 +628,7 @@ impl Default for ClientConfig {
             #[cfg(feature = "tls")]
             tls: None,
             resume: Some(ResumeConfig::default()),
+            network_mode: NetworkMode::default(),
         }
     }
 }

@@ -83,7 +83,8 @@ pub use addr::{Addr, resolve};
 pub use client::{Client, query_info};
 pub use config::{
     ClientConfig, DEFAULT_METRICS_ADDR, MAX_FRAME_WITH_WEBSOCKET, MIN_METRICS_SECRET,
-    MetricsConfig, Page, ResumeConfig, ServerConfig, WebSocketConfig,
+    MetricsConfig, NETWORK_MODE_VAR, NetworkMode, Page, ResumeConfig, ServerConfig,
+    WebSocketConfig,
 };
 pub use conn::ConnectionInfo;
 pub use error::{SendError, TransportError};

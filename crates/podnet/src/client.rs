@@ -6,7 +6,9 @@ use std::time::Duration;
 use podnet_dispatch::{Context, Handled, MessageError, UnhandledActions, catch};
 use podnet_framing::{Message, Outgoing};
 use podnet_sync::{ClientEvent, ClientHandle};
-use podnet_transport::{ClientConfig, ConnectionInfo, DisconnectReason, Handshake, SendError};
+use podnet_transport::{
+    ClientConfig, ConnectionInfo, DisconnectReason, Handshake, NetworkMode, SendError,
+};
 
 use crate::addr::{Addrs, resolve};
 use crate::{Error, report};
@@ -198,6 +200,14 @@ impl ClientBuilder {
     /// Uses `config` instead of `ClientConfig::default()`.
     pub fn config(mut self, config: ClientConfig) -> Self {
         self.config = config;
+        self
+    }
+
+    /// Where the network runs: on a thread of its own (the default), or inside
+    /// [`Client::pump`] on the game's thread ([`NetworkMode::Pump`]). Sets
+    /// [`ClientConfig::network_mode`](crate::ClientConfig::network_mode).
+    pub fn network_mode(mut self, mode: NetworkMode) -> Self {
+        self.config.network_mode = mode;
         self
     }
 

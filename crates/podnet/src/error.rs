@@ -133,6 +133,11 @@ impl From<SyncError> for Error {
             SyncError::Send(err) => Error::Send(err),
             SyncError::Thread(err) => Error::Thread(err),
             SyncError::Stopped => Error::Stopped,
+            problem @ (SyncError::PumpThreads { .. } | SyncError::NoNetworkThread) => {
+                Error::Network(TransportError::Config {
+                    problem: problem.to_string(),
+                })
+            }
             other => Error::Thread(io::Error::other(other.to_string())),
         }
     }

@@ -89,8 +89,9 @@ pub use podnet_transport::{
     Addr, ClientConfig, ConnectionConfig, ConnectionCounts, ConnectionId, ConnectionInfo,
     ConnectionKind, ConnectionType, ConnectionTypes, DEFAULT_METRICS_ADDR, DisconnectReason,
     Handshake, Health, Liveness, MAX_FRAME_WITH_WEBSOCKET, MIN_METRICS_SECRET, MetricsConfig,
-    PROTOCOL_VERSION, Page, Peer, RateLimit, ResumeConfig, RttStats, SendError, ServerConfig,
-    ServerInfo, ServerStats, ShutdownReport, SlowConsumerPolicy, Transport, WebSocketConfig,
+    NETWORK_MODE_VAR, NetworkMode, PROTOCOL_VERSION, Page, Peer, RateLimit, ResumeConfig, RttStats,
+    SendError, ServerConfig, ServerInfo, ServerStats, ShutdownReport, SlowConsumerPolicy,
+    Transport, WebSocketConfig,
 };
 #[cfg(feature = "tls")]
 #[doc(no_inline)]

@@ -454,13 +454,21 @@ fn connect_errors_say_what_to_do() {
 fn two_network_threads_serve_like_one() {
     let mut config = podnet::ServerConfig::default();
     config.network_threads = 2;
+    config.network_mode = podnet::NetworkMode::Thread; // even where the default is pump
     let mut server = Server::<Player>::builder()
         .addr("127.0.0.1:0")
         .config(config)
         .start_background(Log::default())
         .unwrap();
+    // Clients on threads of their own too, to answer the shutdown while it waits.
     let mut clients: Vec<Client<Watcher>> = (0..6)
-        .map(|_| Client::connect(server.local_addr(), Watcher::default()).unwrap())
+        .map(|_| {
+            Client::builder()
+                .addr(server.local_addr())
+                .network_mode(podnet::NetworkMode::Thread)
+                .connect(Watcher::default())
+                .unwrap()
+        })
         .collect();
     for (i, client) in clients.iter().enumerate() {
         for n in 0..50 {

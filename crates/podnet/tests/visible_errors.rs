@@ -73,11 +73,16 @@ fn the_default_on_error_writes_to_stderr() {
             break addr.trim().to_owned();
         }
     };
-    let client = Client::connect(addr.as_str(), ()).unwrap();
+    let mut client = Client::connect(addr.as_str(), ()).unwrap();
     client
         .send(&WithAction("move", &HashMap::from([("x", "left")])))
         .unwrap();
     client.send(&WithAction("stop", &())).unwrap();
+    // Pumped until the server, stopping, closes the connection (in pump mode the sends
+    // leave in a pump).
+    while client.is_connected() {
+        client.pump_timeout(Duration::from_millis(100));
+    }
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");

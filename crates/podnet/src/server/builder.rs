@@ -48,6 +48,31 @@ impl<C: Channel, F> ServerBuilder<C, F> {
         self
     }
 
+    /// Where the network runs: on a thread of its own (the default), or inside
+    /// [`Server::pump`] on the game's thread ([`NetworkMode::Pump`]: less CPU per message,
+    /// and the game must pump regularly). Sets
+    /// [`ServerConfig::network_mode`](crate::ServerConfig::network_mode); see
+    /// [`NetworkMode`] for how to choose.
+    ///
+    /// ```
+    /// use podnet::{Channel, NetworkMode, Server};
+    ///
+    /// #[derive(Default)]
+    /// struct Player;
+    /// impl Channel for Player { type Game = (); }
+    ///
+    /// let mut server = Server::<Player>::builder()
+    ///     .addr("127.0.0.1:0")
+    ///     .network_mode(NetworkMode::Pump)
+    ///     .start_background(())?;
+    /// server.pump(); // reads the sockets, runs the handlers, writes the replies
+    /// # Ok::<(), podnet::Error>(())
+    /// ```
+    pub fn network_mode(mut self, mode: NetworkMode) -> Self {
+        self.config.network_mode = mode;
+        self
+    }
+
     /// Serves `body` at `path` to plain HTTP requests on the game's own port: the page and
     /// script of a browser game, next to the WebSocket its players connect to (see
     /// [`WebSocketConfig`](crate::WebSocketConfig) and `docs/browser.md`). Turns WebSocket

@@ -20,7 +20,7 @@ use podnet_dispatch::{Context, MessageError, UnhandledActions, catch};
 use podnet_framing::Outgoing;
 use podnet_sync::{ServerEvent, ServerHandle};
 use podnet_transport::{
-    ConnectionId, DisconnectReason, Handshake, SendError, ServerConfig, ShutdownReport,
+    ConnectionId, DisconnectReason, Handshake, NetworkMode, SendError, ServerConfig, ShutdownReport,
 };
 
 use crate::addr::{Addrs, resolve};

@@ -179,6 +179,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = ServerConfig::default();
     config.max_connections = 20_000; // the bench opens up to 10,000 clients
     config.network_threads = network_threads;
+    // `--pump`: the network runs inside pump(), on this thread.
+    config.network_mode = if args.iter().any(|a| a == "--pump") {
+        podnet::NetworkMode::Pump
+    } else {
+        podnet::NetworkMode::Thread
+    };
     if let Some(ms) = value("--heartbeat-ms").and_then(|ms| ms.parse().ok()) {
         config.connection.liveness.heartbeat_interval = Some(Duration::from_millis(ms));
     }

@@ -70,7 +70,7 @@ pub use encode::{encode_message, encode_value, encode_with_action};
 pub use encoded::{Frame, RESERVED_PREFIX, is_reserved};
 pub use error::FramingError;
 pub use frame::{FRAME_HEADER_LEN, FrameCodec};
-pub use message::{Message, RawMessage, decode, decode_value, peek_action};
+pub use message::{Message, RawMessage, check_message, decode, decode_value, peek_action};
 pub use outgoing::{Outgoing, WithAction};
 /// `#[derive(Message)]`, with `#[message(action = "...")]`: see the [`Message`](trait@Message) trait.
 pub use podnet_derive::Message;

@@ -262,6 +262,31 @@ pub fn peek_action<'a>(payload: &'a [u8], config: &FramingConfig) -> Result<&'a 
     std::str::from_utf8(&payload[range]).map_err(|_| FramingError::ActionNotUtf8)
 }
 
+/// Checks the whole of `payload` as [`RawMessage::parse`] does (a map, complete, within
+/// the depth limit, nothing trailing, one UTF-8 `"action"`), without taking it, and
+/// returns its action's bytes: for a server that reads messages in place.
+///
+/// # Errors
+///
+/// As [`RawMessage::parse`].
+///
+/// ```
+/// use podnet_framing::{FramingConfig, FramingError, check_message};
+///
+/// let config = FramingConfig::default();
+/// assert_eq!(check_message(b"\x81\xa6action\xa4ping", &config)?, b"ping");
+/// // The same with a byte left over: refused.
+/// assert!(check_message(b"\x81\xa6action\xa4ping\x00", &config).is_err());
+/// # Ok::<(), FramingError>(())
+/// ```
+pub fn check_message<'a>(
+    payload: &'a [u8],
+    config: &FramingConfig,
+) -> Result<&'a [u8], FramingError> {
+    let range = scan_message(payload, config.max_depth, Extent::Whole)?;
+    Ok(&payload[range])
+}
+
 /// Checks that `payload` is a message, then decodes it into a typed value: the one-call
 /// form of [`RawMessage::parse`] then [`RawMessage::decode`].
 ///

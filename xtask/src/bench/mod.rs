@@ -283,6 +283,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             only: Some(&["throughput8"]),
             websocket: false,
         },
+        // The same server with its network inside pump(), on the game's thread.
+        ServerKind {
+            name: "podnet-pump",
+            command: vec![
+                path(release.join("examples").join(exe("bench_server"))),
+                "--port".into(),
+                "0".into(),
+                "--pump".into(),
+            ],
+            scale: 1.0,
+            only: None,
+            websocket: true,
+        },
         ServerKind {
             name: "baseline",
             command: vec![
@@ -312,6 +325,20 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 "fanout",
                 "connections",
             ]),
+            websocket: false,
+        },
+        // The lean baseline doing podnet's check of every payload: the same guarantee as
+        // podnet, on one thread. The fair limit.
+        ServerKind {
+            name: "lean+check",
+            command: vec![
+                path(release.join(exe("lean_server"))),
+                "--port".into(),
+                "0".into(),
+                "--check".into(),
+            ],
+            scale: 1.0,
+            only: Some(&["throughput1", "throughput8", "rtt", "fanout"]),
             websocket: false,
         },
         ServerKind {
@@ -664,10 +691,14 @@ fn measure(
         }
         collected
     } else {
+        let cpu_before = cpu_ns(pid);
         let out = Command::new(loadgen)
             .args(&args)
             .output()
             .map_err(|e| format!("could not start the load generator: {e}"))?;
+        if let (Some(before), Some(after)) = (cpu_before, cpu_ns(pid)) {
+            figures.push(("cpu_ns".to_owned(), after.saturating_sub(before) as f64));
+        }
         if !out.status.success() {
             return Err(format!(
                 "the load generator failed: {}{}",
@@ -686,6 +717,15 @@ fn measure(
             if let Ok(value) = value.parse::<f64>() {
                 figures.push((key.to_owned(), value));
             }
+        }
+    }
+    // The server's CPU (all threads, user and system) per message it handled, or per
+    // delivery in the fan-out.
+    let figure = |key: &str| figures.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
+    let handled = figure("deliveries").or_else(|| figure("messages"));
+    if let (Some(cpu), Some(n)) = (figure("cpu_ns"), handled) {
+        if n > 0.0 {
+            figures.push(("ns_per_msg".to_owned(), cpu / n));
         }
     }
     let _ = std::io::stdout().flush();
@@ -814,6 +854,18 @@ fn measure_cluster(
             ]))?,
         ),
     ])
+}
+
+/// The CPU time a process has run so far, all its threads, in nanoseconds: the sum of
+/// each thread's `/proc/PID/task/TID/schedstat` (Linux only; finer than `stat`'s ticks).
+fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
 }
 
 /// The resident memory of a process, in KiB (Linux only).

@@ -169,9 +169,88 @@ pub(super) fn print_table(
             "<= 1.5x"
         );
     }
+    print_modes_table(&get_any(results));
     print_websocket_table(&get_any(results));
     print_resume_table(&get_any(results));
     print_tick_table(&get_any(results));
+}
+
+/// The two network modes beside the lean server doing the same check of every payload:
+/// (label, scenario, key, target against lean+check).
+const MODE_ROWS: &[(&str, &str, &str, &str)] = &[
+    (
+        "throughput, 1 client (msg/s)",
+        "throughput1",
+        "per_second",
+        ">= 0.7x",
+    ),
+    (
+        "throughput, 8 clients (msg/s)",
+        "throughput8",
+        "per_second",
+        ">= 0.7x",
+    ),
+    ("round trip p50 (us)", "rtt", "p50_us", "<= 1.2x"),
+    ("round trip p99 (us)", "rtt", "p99_us", "<= 1.3x"),
+    (
+        "fan-out, 100 clients (deliveries/s)",
+        "fanout",
+        "per_second",
+        ">= 0.95x",
+    ),
+    (
+        "server CPU per message, 1 client (ns)",
+        "throughput1",
+        "ns_per_msg",
+        "<= 1.5x",
+    ),
+    (
+        "server CPU per message, 8 clients (ns)",
+        "throughput8",
+        "ns_per_msg",
+        "<= 1.5x",
+    ),
+    (
+        "server CPU per delivery, fan-out (ns)",
+        "fanout",
+        "ns_per_msg",
+        "",
+    ),
+];
+
+/// podnet with its network on a thread and inside pump(), beside lean+check.
+pub(super) fn print_modes_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
+    if get("podnet-pump", "throughput1", "per_second").is_none() {
+        return;
+    }
+    println!(
+        "
+podnet's two network modes beside the lean server doing podnet's check of every \
+         payload (lean+check: the same guarantee, one thread), same run"
+    );
+    println!(
+        "{:<40} {:>12} {:>12} {:>12} {:>12} {:>12} {:>9}",
+        "", "thread", "pump", "lean+check", "thread/l+c", "pump/l+c", "target"
+    );
+    let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "-".into(),
+    };
+    for (label, scenario, key, target) in MODE_ROWS {
+        let thread = get("podnet", scenario, key);
+        let pump = get("podnet-pump", scenario, key);
+        let lean = get("lean+check", scenario, key);
+        println!(
+            "{label:<40} {:>12} {:>12} {:>12} {:>12} {:>12} {:>9}",
+            show(thread),
+            show(pump),
+            show(lean),
+            ratio(thread, lean),
+            ratio(pump, lean),
+            target
+        );
+    }
 }
 
 /// The game-tick rows: (label, key, target against the baseline).
@@ -199,10 +278,14 @@ pub(super) fn print_tick_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
          every room stepped 20 times a second (a 256-byte state to its players)"
     );
     let repod_players = get("repod", "tick", "players");
+    let pump = get("podnet-pump", "tick", "players").is_some();
     print!(
         "{:<36} {:>12} {:>12} {:>16} {:>10}",
         "", "podnet", "baseline", "podnet/baseline", "target"
     );
+    if pump {
+        print!(" {:>12} {:>14}", "pump mode", "pump/baseline");
+    }
     if let Some(n) = repod_players {
         print!(" {:>16}", format!("repod ({n:.0})"));
     }
@@ -227,6 +310,14 @@ pub(super) fn print_tick_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
             ratio,
             target
         );
+        if pump {
+            let pumped = get("podnet-pump", "tick", key);
+            let ratio = match (pumped, baseline) {
+                (Some(p), Some(b)) if b > 0.0 => format!("{:.2}x", p / b),
+                _ => "-".into(),
+            };
+            print!(" {:>12} {:>14}", show(pumped), ratio);
+        }
         if repod_players.is_some() {
             print!(" {:>16}", show(get("repod", "tick", key)));
         }

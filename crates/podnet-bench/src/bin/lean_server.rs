@@ -9,9 +9,12 @@
 //! (into its peer's small pending buffer) to wait for the rest.
 //!
 //! It checks nothing else of a message, keeps no queue bounds and no heartbeats: it is a
-//! yardstick, not a server to run.
+//! yardstick, not a server to run. With `--check` it checks every payload as podnet does
+//! before a handler sees it (`podnet_framing::check_message`: a map, complete, within the
+//! depth limit, nothing trailing, one UTF-8 action), and handles only what passes: the
+//! same guarantee on one thread, the "lean+check" column.
 //!
-//! Usage: `lean_server --port P` (0 picks a free port); prints
+//! Usage: `lean_server --port P [--check]` (0 picks a free port); prints
 //! `lean server on 127.0.0.1:PORT`.
 
 use std::io::{ErrorKind, Read, Write};
@@ -19,6 +22,7 @@ use std::io::{ErrorKind, Read, Write};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use podnet_bench::first_action;
+use podnet_framing::{FramingConfig, check_message};
 
 /// The listener's token; peers are their slot in the table.
 const LISTENER: Token = Token(usize::MAX);
@@ -48,6 +52,8 @@ struct Lean {
     dirty: Vec<usize>,
     moves: u64,
     connected: Vec<u8>,
+    /// With `--check`: the limits every payload is checked against.
+    check: Option<FramingConfig>,
 }
 
 fn main() -> std::io::Result<()> {
@@ -79,6 +85,10 @@ fn main() -> std::io::Result<()> {
         dirty: Vec::new(),
         moves: 0,
         connected,
+        check: args
+            .iter()
+            .any(|a| a == "--check")
+            .then(FramingConfig::default),
     };
     let mut buf = vec![0u8; READ_BUFFER];
     let mut events = Events::with_capacity(1024);
@@ -215,7 +225,11 @@ impl Lean {
     }
 
     fn handle(&mut self, slot: usize, frame: &[u8]) {
-        match first_action(&frame[4..]) {
+        let action = match &self.check {
+            Some(config) => check_message(&frame[4..], config).ok(),
+            None => first_action(&frame[4..]),
+        };
+        match action {
             Some(b"ping") => {
                 if let Some(Some(peer)) = self.peers.get_mut(slot) {
                     peer.out.extend_from_slice(frame);

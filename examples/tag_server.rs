@@ -5,7 +5,10 @@
 //! The game loop runs at a fixed 60 ticks a second on this thread: each tick it takes the
 //! inputs that came (`pump()`), moves every player from their latest input, keeps them
 //! inside the arena and out of the obstacles, passes "it" on contact (after a 1.5 s
-//! cooldown), and sends everyone the state.
+//! cooldown), and sends everyone the state (`flush()` writes it at once).
+//!
+//! The network runs inside `pump()` (`NetworkMode::Pump`): a dedicated server's tick loop
+//! is its natural shape, with no second thread and no hand-over between cores.
 //!
 //! Run it with `cargo run --example tag_server` (repod's address, 127.0.0.1:5071), or
 //! `-- HOST PORT` (port 0 picks a free one; the first line says which); `--seed N` makes
@@ -27,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use podnet::{
     Channel, ChannelCtx, ChannelHandlers, DEFAULT_HOST, DEFAULT_PORT, DisconnectReason, Message,
-    Server,
+    NetworkMode, Server,
 };
 use serde::{Deserialize, Serialize};
 
@@ -370,7 +373,10 @@ fn main() -> Result<(), podnet::Error> {
             .map_or(7, |d| d.as_nanos() as u64)
     });
 
-    let mut server = Server::<Tagger>::start_background(format!("{host}:{port}"), Game::new(seed))?;
+    let mut server = Server::<Tagger>::builder()
+        .addr(format!("{host}:{port}"))
+        .network_mode(NetworkMode::Pump)
+        .start_background(Game::new(seed))?;
     server.stop_on_signals()?;
     println!("Server running on {}", server.local_addr());
 
@@ -388,6 +394,8 @@ fn main() -> Result<(), podnet::Error> {
             let _ = server.send_to_all(&tagged);
         }
         let _ = server.send_to_all(&state);
+        // Out now, not at the next tick's pump.
+        server.flush();
     }
     println!("Shutting down...");
     Ok(())

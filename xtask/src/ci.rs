@@ -108,14 +108,20 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
 
     step("examples");
-    // The examples that end by themselves must run, as the README promises.
-    for (example, features) in SELF_ENDING_EXAMPLES {
-        let mut cmd = cargo();
-        cmd.args(["run", "--quiet", "--locked", "--example", example]);
-        if !features.is_empty() {
-            cmd.args(["--features", features]);
+    // The examples that end by themselves must run, as the README promises: with the
+    // network on a thread (the default), and inside pump().
+    for mode in ["thread", "pump"] {
+        for (example, features) in SELF_ENDING_EXAMPLES {
+            let mut cmd = cargo();
+            cmd.args(["run", "--quiet", "--locked", "--example", example])
+                .env("PODNET_NETWORK_MODE", mode);
+            if !features.is_empty() {
+                cmd.args(["--features", features]);
+            }
+            run_command(&mut cmd).map_err(|e| {
+                format!("{e}\nxtask: the example `{example}` failed (network mode: {mode})")
+            })?;
         }
-        run_command(&mut cmd).map_err(|e| format!("{e}\nxtask: the example `{example}` failed"))?;
     }
 
     step("TypeScript client (node --test against a real podnet server)");

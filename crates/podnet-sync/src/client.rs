@@ -167,6 +167,15 @@ impl Client {
         }
     }
 
+    /// In pump mode, writes what was sent since the last pump and is still queued,
+    /// without handling any event (see [`Server::flush`](crate::Server::flush)). In thread
+    /// mode this does nothing.
+    pub fn flush(&self) {
+        if let Network::Pump(pump) = &self.network {
+            pump.flush();
+        }
+    }
+
     /// The handle for sending and closing from other threads; clone it to keep one.
     pub fn handle(&self) -> &ClientHandle {
         &self.handle

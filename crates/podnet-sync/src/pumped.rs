@@ -97,9 +97,14 @@ impl InPump {
     ) -> usize {
         let handled = drain(events, None, handler);
         if handled > 0 {
-            self.runtime.block_on(tokio::task::yield_now());
+            self.flush();
         }
         handled
+    }
+
+    /// One turn of the network, handing nothing over: writers write what is queued.
+    pub(crate) fn flush(&self) {
+        self.runtime.block_on(tokio::task::yield_now());
     }
 
     /// Waits up to `timeout` for an event, the network running meanwhile: the thread

@@ -328,6 +328,17 @@ impl Server {
         }
     }
 
+    /// In pump mode, writes what was sent since the last pump and could not be written at
+    /// once (a peer that has not spoken since its last reply, a socket that was full),
+    /// without handling any event: for a tick loop that sends after its step and pumps
+    /// only at the next tick. In thread mode the network thread writes by itself, and this
+    /// does nothing.
+    pub fn flush(&mut self) {
+        if let Network::Pump { pump, .. } = &self.network {
+            pump.flush();
+        }
+    }
+
     /// The handle for sending, closing and asking about connections, from this thread
     /// or (cloned) from any other.
     pub fn handle(&self) -> &ServerHandle {

@@ -32,6 +32,20 @@ struct Numbered {
     n: u64,
 }
 
+/// Pumps `server` until a client has joined; its id.
+fn joined(server: &mut Server) -> podnet_transport::ConnectionId {
+    let mut id = None;
+    until(|| {
+        server.pump(|event| {
+            if let ServerEvent::Connected { id: joined, .. } = event {
+                id = Some(joined);
+            }
+        });
+        id.is_some()
+    });
+    id.unwrap()
+}
+
 /// Pumps until `done` holds; fails after `WAIT`.
 fn until(mut step: impl FnMut() -> bool) {
     let deadline = Instant::now() + WAIT;
@@ -182,19 +196,11 @@ fn tcp_pushes_back_while_nothing_pumps() {
 fn shutdown_delivers_what_was_sent() {
     let mut server = Server::start("127.0.0.1:0", server_config()).unwrap();
     let client = Client::connect(server.local_addr(), ClientConfig::default()).unwrap();
-    let mut id = None;
-    until(|| {
-        server.pump(|event| {
-            if let ServerEvent::Connected { id: joined, .. } = event {
-                id = Some(joined);
-            }
-        });
-        id.is_some()
-    });
+    let id = joined(&mut server);
     for n in 0..2_000u64 {
         server
             .handle()
-            .send(id.unwrap(), &WithAction("n", &HashMap::from([("n", n)])))
+            .send(id, &WithAction("n", &HashMap::from([("n", n)])))
             .unwrap();
     }
     server.shutdown("bye", WAIT).unwrap();
@@ -230,4 +236,59 @@ fn pump_mode_refuses_what_it_cannot_be() {
         "{err}"
     );
     assert!(err.to_string().contains("network_threads to 1"), "{err}");
+}
+
+/// A game that pauses between pumps, each pause shorter than its peer's heartbeat
+/// timeout, keeps its players: what the pauses held back is answered when it pumps again.
+#[test]
+fn pauses_within_the_heartbeat_timeout_keep_the_players() {
+    let mut server = Server::start("127.0.0.1:0", server_config()).unwrap();
+    // The client (on a thread of its own) pings every 20 ms and gives up after 1 s of
+    // silence; the server pauses 150 ms at a time.
+    let mut config = ClientConfig::default();
+    config.network_mode = NetworkMode::Thread;
+    config.connection.liveness.heartbeat_interval = Some(Duration::from_millis(20));
+    config.connection.liveness.heartbeat_timeout = Duration::from_secs(1);
+    let client = Client::connect(server.local_addr(), config).unwrap();
+    let mut gone = false;
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_millis(150)); // the game's long frame
+        server.pump(|event| {
+            gone |= matches!(event, ServerEvent::Disconnected { .. });
+        });
+    }
+    let mut client_gone = false;
+    client.pump(|event| client_gone |= matches!(event, ClientEvent::Disconnected(_)));
+    assert!(!gone && !client_gone && client.is_connected());
+    assert!(client.info().rtt.is_some(), "no round trip measured");
+    drop(server);
+}
+
+/// What a tick loop sends after its pump leaves with `flush()`, with no pump after it:
+/// the first send to a peer is written at once, the rest were queued for the flush.
+#[test]
+fn flush_writes_what_was_sent_after_the_pump() {
+    let mut server = Server::start("127.0.0.1:0", server_config()).unwrap();
+    let mut config = ClientConfig::default();
+    config.network_mode = NetworkMode::Thread;
+    let client = Client::connect(server.local_addr(), config).unwrap();
+    let id = joined(&mut server);
+    for n in 0..3u64 {
+        let state = WithAction("state", &HashMap::from([("n", n)]));
+        server.handle().send(id, &state).unwrap();
+    }
+    server.flush();
+    let mut states = Vec::new();
+    until(|| {
+        client.pump_timeout(Duration::from_millis(100), |event| {
+            if let ClientEvent::Message(message) = event {
+                if message.action() == "state" {
+                    states.push(message.decode::<Numbered>().unwrap().n);
+                }
+            }
+        });
+        states.len() == 3
+    });
+    assert_eq!(states, [0, 1, 2]);
+    drop(server);
 }

@@ -25,9 +25,12 @@ use podnet_proto::{
 ///
 /// In pump mode a game must pump well within the heartbeat timeout
 /// ([`Liveness::heartbeat_timeout`](podnet_proto::Liveness::heartbeat_timeout), 30 s by
-/// default), or its peers time it out. A client
-/// connecting with TLS, or a pump-mode server and client that wait on each other in one
-/// thread, need the thread mode.
+/// default), or its peers time it out. What it sends outside `pump()` leaves at once when
+/// the socket is free, or at the next pump or `flush()`. Servers and clients in pump mode
+/// on one thread share its runtime, so each pump moves them all; a client in thread mode
+/// connecting with TLS to a pump-mode server on its own thread would wait for a handshake
+/// only that thread's pump answers: give both the same mode. Pump mode drives a runtime of its own, so `pump()` cannot be
+/// called from inside an async runtime: an async game uses this crate directly.
 ///
 /// The default is [`Thread`](Self::Thread), unless the environment variable
 /// `PODNET_NETWORK_MODE` says `pump` (or `thread`): a game can be tried in the other

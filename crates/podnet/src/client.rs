@@ -316,6 +316,13 @@ impl<L: ConnectionListener> Client<L> {
         self.pump_within(Some(timeout))
     }
 
+    /// With the network inside `pump()` ([`NetworkMode::Pump`]), writes what was sent
+    /// since the last pump and is still queued, without handling any event. With a
+    /// network thread it does nothing.
+    pub fn flush(&self) {
+        self.net.flush();
+    }
+
     fn pump_within(&mut self, timeout: Option<Duration>) -> usize {
         let Self {
             net,

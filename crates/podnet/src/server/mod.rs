@@ -201,6 +201,14 @@ impl<C: Channel> Server<C> {
         net.pump(|event| dispatcher.dispatch(event))
     }
 
+    /// With the network inside `pump()` ([`NetworkMode::Pump`]), writes what was sent
+    /// since the last pump and is still queued, without handling any event: a tick loop
+    /// that pumps, steps and sends calls it after sending, so the state leaves now rather
+    /// than at the next pump. With a network thread it does nothing.
+    pub fn flush(&mut self) {
+        self.net.flush();
+    }
+
     /// Waits up to `timeout` for the first event, then handles it and everything queued,
     /// as [`pump`](Self::pump). Returns how many events it handled.
     pub fn pump_timeout(&mut self, timeout: Duration) -> usize {

@@ -19,9 +19,9 @@ use crate::thread::{ChannelSink, Delivery, drain, spawn, wait_first};
 /// How long a dropped server waits for its connections to close gracefully.
 const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How often a run loop waiting for events checks for a stop requested from another
-/// thread or a signal: the most such a stop waits.
-pub(crate) const STOP_POLL: Duration = Duration::from_millis(50);
+/// How long a run loop waits for events at a time. A stop requested from another thread
+/// or a signal wakes it at once; this bounds the wait should a wake be missed.
+pub(crate) const STOP_POLL: Duration = Duration::from_secs(1);
 
 /// What the handle asks the network thread to do when it shuts down.
 #[derive(Debug)]

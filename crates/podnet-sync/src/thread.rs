@@ -48,6 +48,8 @@ where
 pub(crate) enum Delivery<E: ReceivedEvent> {
     One(E),
     Read(Received<E>),
+    /// No event: a stop was requested, and a waiting pump should look.
+    Wake,
 }
 
 impl<E: ReceivedEvent> Delivery<E> {
@@ -64,6 +66,7 @@ impl<E: ReceivedEvent> Delivery<E> {
                 received.into_iter().for_each(handler);
                 count
             }
+            Delivery::Wake => 0,
         }
     }
 }
@@ -94,6 +97,10 @@ impl<E: ReceivedEvent> podnet_transport::EventSink<E> for ChannelSink<E> {
 
     fn deliver_received(&self, received: Received<E>) {
         self.send(Delivery::Read(received));
+    }
+
+    fn wake(&self) {
+        self.send(Delivery::Wake);
     }
 }
 

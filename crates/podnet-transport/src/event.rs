@@ -347,6 +347,11 @@ pub trait EventSink<E: ReceivedEvent>: Send + Sync + 'static {
             self.deliver(event);
         }
     }
+
+    /// A stop was requested ([`ServerHandle::request_stop`](crate::ServerHandle::request_stop)):
+    /// a sink whose consumer may be asleep waiting for events wakes it, so that it sees
+    /// the request at once. The default does nothing.
+    fn wake(&self) {}
 }
 
 impl<E: ReceivedEvent> EventSink<E> for tokio::sync::mpsc::UnboundedSender<E> {

@@ -681,7 +681,8 @@ fn channels_are_ordered_mutable_and_built_by_the_game() {
 }
 
 /// `run()` is stopped from another thread through the handle: it shuts down with the
-/// reason given, which the players receive.
+/// reason given, which the players receive. The request wakes it: it does not wait out
+/// `run()`'s wait for events (1 s).
 #[test]
 fn run_stops_when_asked_from_another_thread() {
     let server = start();
@@ -695,8 +696,14 @@ fn run_stops_when_asked_from_another_thread() {
         assert!(Instant::now() < deadline);
         client.pump_timeout(Duration::from_millis(5));
     }
+    let asked = Instant::now();
     handle.request_stop("maintenance");
     let log = runner.join().unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_millis(500),
+        "stopped {:?} after the request",
+        asked.elapsed()
+    );
     assert!(
         log.events.iter().any(|e| e.ends_with(": maintenance")),
         "{:?}",

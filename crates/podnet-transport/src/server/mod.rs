@@ -180,6 +180,10 @@ impl EventSink<ServerEvent> for Counting {
         // Counted by its connection.
         self.inner.deliver_received(received);
     }
+
+    fn wake(&self) {
+        self.inner.wake();
+    }
 }
 
 impl std::fmt::Debug for Inner {
@@ -579,15 +583,21 @@ impl ServerHandle {
     }
 
     /// Asks the server's run loop (podnet-sync's `launch`, the facade's `Server::run`) to
-    /// shut down gracefully with `reason`, from any thread or a signal handler: it stops
-    /// within 50 ms. The first reason given stands. A game loop of your own checks
-    /// [`stop_requested`](Self::stop_requested).
+    /// shut down gracefully with `reason`, from any thread or a signal handler: a loop
+    /// waiting for events is woken, and stops at once. The first reason given stands. A
+    /// game loop of your own checks [`stop_requested`](Self::stop_requested).
     pub fn request_stop(&self, reason: &str) {
-        self.inner
-            .stop_request
-            .locked()
-            .get_or_insert_with(|| reason.to_owned());
+        let first = {
+            let mut request = self.inner.stop_request.locked();
+            let first = request.is_none();
+            request.get_or_insert_with(|| reason.to_owned());
+            first
+        };
         self.inner.stop_requested.store(true, Ordering::Release);
+        if first {
+            // A loop asleep waiting for events sees the request now.
+            self.inner.sink.wake();
+        }
     }
 
     /// The reason given to [`request_stop`](Self::request_stop), once it was called.

@@ -30,9 +30,9 @@ use crate::{Error, report};
 /// server stops.
 const RUN_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How often [`Server::run`], waiting for events, checks whether a stop was asked for:
-/// the longest a stop from another thread or a signal waits.
-const STOP_POLL: Duration = Duration::from_millis(50);
+/// How long [`Server::run`] waits for events at a time. A stop asked for from another
+/// thread or a signal wakes it at once; this bounds the wait should a wake be missed.
+const STOP_POLL: Duration = Duration::from_secs(1);
 
 /// How a server makes a channel when a player connects.
 type MakeChannel<C> = Box<dyn FnMut(&mut ChannelCtx<'_, C>) -> C + Send>;

@@ -22,6 +22,7 @@ pub(crate) async fn run(addr: &str, timeout: Duration, as_json: bool) -> Result<
     writeln!(out, "name:     {}", info.name)?;
     writeln!(out, "protocol: {}", info.protocol)?;
     writeln!(out, "players:  {} of {}", info.players, info.capacity)?;
+    writeln!(out, "away:     {} (dropped, waiting to resume)", info.away)?;
     for (name, value) in &info.game {
         writeln!(out, "{name}: {}", json::to_line(value))?;
     }
@@ -39,6 +40,7 @@ fn to_value(info: &ServerInfo) -> Value {
         ("name".into(), info.name.as_str().into()),
         ("protocol".into(), info.protocol.into()),
         ("players".into(), (info.players as u64).into()),
+        ("away".into(), (info.away as u64).into()),
         ("capacity".into(), (info.capacity as u64).into()),
         ("game".into(), Value::Map(game)),
     ])

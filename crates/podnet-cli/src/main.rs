@@ -2,8 +2,8 @@
 //! servers, and benchmark.
 //!
 //! ```text
-//! podnet connect HOST:PORT                  JSON lines in and out
-//! podnet serve --port P --echo|--relay|--bench
+//! podnet connect [HOST:PORT] [--seconds S] [--count N]   JSON lines in and out
+//! podnet serve [--port P] [--echo|--relay|--bench] [--max-connections N] [--metrics ADDR]
 //! podnet bench HOST:PORT [--clients N] [--messages N] [--pings N]
 //! podnet info HOST:PORT [--json]
 //! ```
@@ -64,9 +64,13 @@ struct InfoArgs {
     timeout: u64,
 }
 
+/// repod's address, where `connect` goes when given none.
+const DEFAULT_ADDR: &str = "127.0.0.1:5071";
+
 #[derive(Debug, Args)]
 struct ConnectArgs {
-    /// The server, as HOST:PORT.
+    /// The server, as HOST:PORT (default: repod's, 127.0.0.1:5071).
+    #[arg(default_value = DEFAULT_ADDR)]
     addr: String,
     /// Give up connecting after this many seconds.
     #[arg(long, default_value_t = 10)]
@@ -80,10 +84,21 @@ struct ConnectArgs {
     /// 12 attempts) and the session resumed, nothing lost either way.
     #[arg(long)]
     no_resume: bool,
+    /// Behave exactly as a repod client: say no `podnet:hello` (so no heartbeat, no
+    /// resume, no connection type).
+    #[arg(long)]
+    no_hello: bool,
+    /// Close after this many seconds, whatever else is going on.
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Close after printing this many messages (the server's `connected` greeting
+    /// counts).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("mode").required(true).args(["echo", "relay", "bench"])))]
+#[command(group(clap::ArgGroup::new("mode").args(["echo", "relay", "bench"])))]
 struct ServeArgs {
     /// The port to listen on (0 picks a free one; the address is printed first).
     #[arg(long, default_value_t = 5071)]
@@ -91,7 +106,7 @@ struct ServeArgs {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Send each message back to its sender.
+    /// Send each message back to its sender (the default).
     #[arg(long)]
     echo: bool,
     /// Send each message to every other client.
@@ -105,6 +120,19 @@ struct ServeArgs {
     /// default 5000).
     #[arg(long)]
     heartbeat_ms: Option<u64>,
+    /// The most clients at once (default 4096); more are refused with "server full".
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Serve Prometheus' `/metrics` and the live `/monitor` page on this address (say
+    /// 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
+    /// The server's name, in its answer to `podnet info`.
+    #[arg(long)]
+    name: Option<String>,
+    /// Take TCP clients only: no WebSocket on the port.
+    #[arg(long)]
+    no_websocket: bool,
 }
 
 #[derive(Debug, Args)]
@@ -140,23 +168,45 @@ fn main() -> ExitCode {
                 let linger = Duration::try_from_secs_f64(args.linger).unwrap_or_default();
                 let mut config = podnet_transport::ClientConfig::default();
                 config.connect_timeout = Duration::from_secs(args.timeout);
-                if args.no_resume {
+                if args.no_resume || args.no_hello {
                     config.resume = None;
                 }
-                connect::run(&args.addr, config, linger).await
+                if args.no_hello {
+                    config.hello = false;
+                }
+                let end = connect::End {
+                    linger,
+                    after: args
+                        .seconds
+                        .map(|s| Duration::try_from_secs_f64(s).unwrap_or_default()),
+                    count: args.count,
+                };
+                connect::run(&args.addr, config, end).await
             }
             Command::Serve(args) => {
-                let mode = if args.echo {
-                    serve::Mode::Echo
-                } else if args.relay {
+                let mode = if args.relay {
                     serve::Mode::Relay
-                } else {
+                } else if args.bench {
                     serve::Mode::Bench
+                } else {
+                    serve::Mode::Echo
                 };
                 let mut config = podnet_transport::ServerConfig::default();
                 if let Some(ms) = args.heartbeat_ms {
                     config.connection.liveness.heartbeat_interval =
                         Some(Duration::from_millis(ms.max(1)));
+                }
+                if let Some(max) = args.max_connections {
+                    config.max_connections = max;
+                }
+                if let Some(addr) = args.metrics {
+                    config.metrics = Some(podnet_transport::MetricsConfig::on(addr));
+                }
+                if let Some(name) = args.name {
+                    config.name = name;
+                }
+                if args.no_websocket {
+                    config.websocket = None;
                 }
                 serve::run(&args.host, args.port, mode, config).await
             }

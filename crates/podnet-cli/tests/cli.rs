@@ -89,13 +89,24 @@ fn bench_measures_a_bench_protocol_server() {
 /// is not a player, so the server never reports it connecting.
 #[test]
 fn info_describes_a_podnet_server() {
-    let server = serve("--echo");
+    let server = Running::start(
+        podnet().args([
+            "serve",
+            "--port",
+            "0",
+            "--name",
+            "castle",
+            "--max-connections",
+            "16",
+        ]),
+        "listening on ",
+    );
     let out = podnet().args(["info", &server.addr]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
         format!(
-            "name:     podnet\nprotocol: {}\nplayers:  0 of 4096\n",
+            "name:     castle\nprotocol: {}\nplayers:  0 of 16\naway:     0 (dropped, waiting to resume)\n",
             podnet_transport::PROTOCOL_VERSION
         )
     );
@@ -107,7 +118,7 @@ fn info_describes_a_podnet_server() {
     assert_eq!(
         text(&out.stdout),
         format!(
-            "{{\"name\":\"podnet\",\"protocol\":{},\"players\":0,\"capacity\":4096,\"game\":{{}}}}\n",
+            "{{\"name\":\"castle\",\"protocol\":{},\"players\":0,\"away\":0,\"capacity\":16,\"game\":{{}}}}\n",
             podnet_transport::PROTOCOL_VERSION
         )
     );
@@ -141,9 +152,17 @@ fn errors_say_what_went_wrong() {
     );
     assert!(stderr.contains("is the server running"), "{stderr}");
 
-    let out = podnet().args(["serve", "--port", "0"]).output().unwrap();
+    // One mode at most.
+    let out = run_with_input(
+        podnet().args(["serve", "--port", "0", "--echo", "--relay"]),
+        "",
+    );
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("--echo|--relay|--bench"));
+    assert!(
+        text(&out.stderr).contains("cannot be used with"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// What a user gets wrong gets one message that says what to do: an address without a
@@ -272,4 +291,86 @@ fn connect_no_resume_ends_on_a_drop() {
     proxy.cut(Cut::Both);
     assert!(!client.exit_status().success());
     server.line_with("[#1] disconnected: connection error");
+}
+
+/// `serve` with no mode echoes; `connect` with no address goes to repod's, which the
+/// usage says; `--count` ends `connect` after that many messages, though its input ended
+/// long before the server went quiet.
+#[test]
+fn serve_echoes_by_default_and_connect_ends_after_a_count() {
+    let server = Running::start(podnet().args(["serve", "--port", "0"]), "listening on ");
+    let out = run_with_input(
+        podnet().args(["connect", &server.addr, "--count", "2", "--linger", "600"]),
+        "{\"action\": \"hi\"}\n{\"action\": \"again\"}\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().collect::<Vec<_>>(),
+        [r#"{"action":"connected"}"#, r#"{"action":"hi"}"#]
+    );
+    let help = podnet().args(["connect", "--help"]).output().unwrap();
+    assert!(text(&help.stdout).contains("127.0.0.1:5071"));
+}
+
+/// `--seconds` ends `connect` after that long, whatever else goes on.
+#[test]
+fn connect_ends_after_its_seconds() {
+    let server = Running::start(podnet().args(["serve", "--port", "0"]), "listening on ");
+    let started = std::time::Instant::now();
+    let out = run_with_input(
+        podnet().args([
+            "connect",
+            &server.addr,
+            "--seconds",
+            "0.5",
+            "--linger",
+            "600",
+        ]),
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(
+        text(&out.stderr).contains("time is up"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `--no-hello` connects as a repod client would: the server sees a repod peer.
+#[test]
+fn connect_no_hello_is_a_repod_client() {
+    let server = Running::start(podnet().args(["serve", "--port", "0"]), "listening on ");
+    let _client = Running::start(
+        podnet().args(["connect", &server.addr, "--no-hello"]),
+        "{\"action\":",
+    );
+    assert!(server.line_with("connected from").contains("(repod, "));
+}
+
+/// Piped into a reader that goes away (`| head -1`), `connect` ends quietly.
+#[test]
+fn connect_ends_quietly_when_its_output_is_closed() {
+    use std::io::{BufRead, BufReader, Write};
+    let server = Running::start(podnet().args(["serve", "--port", "0"]), "listening on ");
+    let mut child = podnet()
+        .args(["connect", &server.addr])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert_eq!(first.trim(), r#"{"action":"connected"}"#);
+    // The reader is gone; the echo of the next line has nowhere to go.
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{{\"action\": \"hi\"}}").unwrap();
+    stdin.flush().unwrap();
+    let out = common::wait_output(child);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
 }

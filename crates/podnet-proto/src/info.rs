@@ -33,8 +33,12 @@ pub struct ServerInfo {
     pub name: String,
     /// The podnet protocol version it speaks.
     pub protocol: u32,
-    /// Sessions open now: players (and any other session types).
+    /// Sessions connected now: players (and any other session types).
     pub players: usize,
+    /// Sessions whose connection dropped, waiting for their player to resume them (not
+    /// counted in `players`). A server that resumes nothing, or an older one, says 0.
+    #[serde(default)]
+    pub away: usize,
     /// The most connections it accepts (`ServerConfig::max_connections`).
     pub capacity: usize,
     /// What the game added (`Server::set_info`), by name.
@@ -49,6 +53,7 @@ impl ServerInfo {
             name: name.into(),
             protocol: control::PROTOCOL_VERSION,
             players,
+            away: 0,
             capacity,
             game: BTreeMap::new(),
         }

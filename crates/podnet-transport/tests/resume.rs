@@ -724,3 +724,39 @@ async fn dropped_sessions_make_room_for_newcomers() {
     );
     assert!(ids.contains(&newcomer.unwrap()));
 }
+
+/// An `info` answer counts a dropped session waiting for its resume as away, not as a
+/// player; once it has resumed it is a player again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_tells_players_from_sessions_away() {
+    common::trace();
+    let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let (_player, mut player_events) = Client::connect(addr, ClientConfig::default())
+        .await
+        .unwrap();
+    greeted(&mut player_events).await;
+    connected(&mut events).await;
+    let (peer, hello) = raw_hello(addr, None, 0).await;
+    let id = connected(&mut events).await;
+    let info = podnet_transport::query_info(addr, ClientConfig::default())
+        .await
+        .unwrap();
+    assert_eq!((info.players, info.away), (2, 0));
+    reset_until_dropped(peer, id, &mut events).await;
+    let info = podnet_transport::query_info(addr, ClientConfig::default())
+        .await
+        .unwrap();
+    assert_eq!((info.players, info.away), (1, 1));
+    let (_back, _answer) = raw_hello(addr, Some(&token_of(&hello)), 0).await;
+    match common::next_server_event(&mut events).await {
+        ServerEvent::Resumed { id: resumed, .. } => assert_eq!(resumed, id),
+        other => panic!("expected Resumed, got {other:?}"),
+    }
+    let info = podnet_transport::query_info(addr, ClientConfig::default())
+        .await
+        .unwrap();
+    assert_eq!((info.players, info.away), (2, 0));
+}

@@ -253,7 +253,10 @@ impl Inner {
     }
 
     pub(super) fn server_info(&self) -> ServerInfo {
-        let mut info = ServerInfo::new(&self.name, self.session_count(), self.max_connections);
+        let away = self.endpoint().parked();
+        let players = self.session_count().saturating_sub(away);
+        let mut info = ServerInfo::new(&self.name, players, self.max_connections);
+        info.away = away;
         info.game = self.info_fields().clone();
         info
     }

@@ -299,7 +299,9 @@ impl Owner for ConnOwner {
             return Welcome::Nothing;
         }
         let now = tokio::time::Instant::now().into_std();
-        match self.inner.endpoint().info(now) {
+        // The endpoint's lock is let go before the answer is made: it takes it again.
+        let answer = self.inner.endpoint().info(now);
+        match answer {
             podnet_proto::InfoAnswer::Answer => Welcome::Info(self.inner.server_info()),
             podnet_proto::InfoAnswer::Refuse => Welcome::RefuseInfo,
         }

@@ -27,6 +27,14 @@ pub enum Error {
     #[error("could not start the lobby's cluster thread: {0}")]
     ClusterThread(std::io::Error),
 
+    /// The process's Ctrl-C / SIGTERM handler could not be installed (see
+    /// [`LobbyServer::stop_on_signals`](crate::LobbyServer::stop_on_signals)).
+    #[error("could not handle Ctrl-C and SIGTERM: {problem} (a process has one such handler)")]
+    Signals {
+        /// What went wrong.
+        problem: String,
+    },
+
     /// A lobby run with a cluster was not made for it.
     #[error(
         "this lobby is not clustered for node {node:?}: make it with \

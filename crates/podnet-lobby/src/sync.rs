@@ -13,6 +13,10 @@ use crate::session::Game;
 /// How long the final server shutdown may take to deliver the last messages.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long [`LobbyServer::run`] waits for events at a time (a stop request wakes it;
+/// deadlines shorten it).
+const RUN_WAIT: Duration = Duration::from_secs(1);
+
 /// A lobby server for a synchronous game loop: the network runs on a background thread,
 /// and [`pump`](Self::pump), called once per frame, runs the lobby and the game sessions
 /// on the caller's thread.
@@ -214,6 +218,56 @@ impl<G: Game> LobbyServer<G> {
         lobby.tick(Instant::now(), handle);
         lobby.publish(|name, value| handle.set_gauge(name, value));
         handled
+    }
+
+    /// Runs the lobby on this thread until a stop is asked for: from another thread
+    /// ([`ServerHandle::request_stop`] on [`handle`](Self::handle)), or by Ctrl-C /
+    /// SIGTERM once [`stop_on_signals`](Self::stop_on_signals) was called. The request
+    /// wakes it at once. Then shuts down with the reason given (see
+    /// [`shutdown`](Self::shutdown)) and returns its report. For a dedicated lobby with no
+    /// game loop of its own.
+    ///
+    /// ```
+    /// # use podnet_lobby::{Game, LobbyConfig, LobbyServer, SessionCtx, SessionHandlers};
+    /// # struct Nothing;
+    /// # impl Game for Nothing {
+    /// #     type Setup = ();
+    /// #     fn start(_: &(), ctx: &mut SessionCtx<'_>) -> Self { ctx.end("done"); Nothing }
+    /// #     fn handlers(_: &mut SessionHandlers<Self>) {}
+    /// # }
+    /// let server = LobbyServer::<Nothing>::start_background("127.0.0.1:0", LobbyConfig::new(2), ())?;
+    /// let handle = server.handle().clone();
+    /// let admin = std::thread::spawn(move || handle.request_stop("maintenance"));
+    /// let report = server.run(); // returns once the admin thread asked
+    /// admin.join().unwrap();
+    /// assert!(report.is_some());
+    /// # Ok::<(), podnet_lobby::Error>(())
+    /// ```
+    pub fn run(mut self) -> Option<ShutdownReport> {
+        while self.handle.stop_requested().is_none() {
+            self.pump_timeout(RUN_WAIT);
+        }
+        let reason = self
+            .handle
+            .stop_requested()
+            .unwrap_or_else(|| "server closed".to_owned());
+        self.shutdown(&reason)
+    }
+
+    /// Stops the lobby gracefully on Ctrl-C (SIGINT) or SIGTERM: the signal handler asks
+    /// for a stop, so [`run`](Self::run) shuts down with the reason "the server was
+    /// stopped by a signal", and a game loop of its own sees
+    /// [`ServerHandle::stop_requested`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Signals`] if the process already has such a handler (one per process).
+    pub fn stop_on_signals(&self) -> Result<(), Error> {
+        let handle = self.handle.clone();
+        ctrlc::set_handler(move || handle.request_stop("the server was stopped by a signal"))
+            .map_err(|err| Error::Signals {
+                problem: err.to_string(),
+            })
     }
 
     /// Shuts down, blocking until it is done: stops accepting, closes everyone not in a

@@ -62,6 +62,29 @@ async fn a_pumped_lobby_logs_in_groups_plays_and_shuts_down() {
     assert_eq!(names, 0, "every name is freed once everyone is gone");
 }
 
+/// `run()` serves until a stop is asked for from another thread, then shuts down with
+/// the reason given, which the players get.
+#[tokio::test]
+async fn run_serves_until_a_stop_is_asked_for() {
+    let (tx, rx) = mpsc::channel();
+    let game_loop = std::thread::spawn(move || {
+        let server =
+            LobbyServer::<Talk>::start_background("127.0.0.1:0", LobbyConfig::new(2), ()).unwrap();
+        tx.send((server.local_addr(), server.handle().clone()))
+            .unwrap();
+        server.run()
+    });
+    let (addr, handle) = rx.recv_timeout(common::WAIT).unwrap();
+    let mut c = Peer::connect(addr).await;
+    c.login("c").await;
+    handle.request_stop("maintenance");
+    assert_eq!(peer_reason(&c.closed().await), "maintenance");
+    let report = tokio::task::spawn_blocking(move || game_loop.join().unwrap())
+        .await
+        .unwrap();
+    assert!(report.is_some());
+}
+
 /// The game can end a session from its loop at any time (a force-cut): its players get
 /// `game_over` with the game's result and go back to the lobby.
 #[tokio::test]

@@ -1489,6 +1489,8 @@ var Client = class {
    */
   state = "connecting";
   closeRequested;
+  /** The reason this side closed with: what `onDisconnected` reports for that close. */
+  ownReason;
   /** Why the current connection ends, when this side knows better than its close event. */
   linkReason;
   /** The server broke the protocol: the session cannot go on. */
@@ -1535,7 +1537,13 @@ var Client = class {
   /**
    * Handles messages with this `action` (repod's `Network_<action>`). The server's
    * greeting arrives as the action `connected`. One handler per action; a new one
-   * replaces the old.
+   * replaces the old. Name the message's type to have it typed (the client does not
+   * check its fields):
+   *
+   * ```ts
+   * interface Chat { action: "message"; nickname: string; text: string }
+   * client.on<Chat>("message", (msg) => console.log(`${msg.nickname}: ${msg.text}`));
+   * ```
    */
   on(action, handler) {
     this.handlers.set(action, handler);
@@ -1748,6 +1756,7 @@ var Client = class {
   }
   shut(reason) {
     this.state = "closing";
+    this.ownReason = reason;
     if (this.podnetServer) {
       this.control("podnet:close", { reason });
     }
@@ -1859,7 +1868,7 @@ var Client = class {
   }
   /** The current WebSocket closed. */
   linkClosed(code, closeReason) {
-    const reason = this.linkReason ?? (this.serverReason || void 0) ?? (closeReason !== "" ? closeReason : this.state === "connecting" || this.state === "away" ? `could not connect to ${this.url}` : code === 1006 ? "connection lost" : `closed (WebSocket code ${code})`);
+    const reason = this.linkReason ?? this.ownReason ?? (this.serverReason || void 0) ?? (closeReason !== "" ? closeReason : this.state === "connecting" || this.state === "away" ? `could not connect to ${this.url}` : code === 1006 ? "connection lost" : `closed (WebSocket code ${code})`);
     this.linkEnded(code, reason);
   }
   /**

@@ -121,6 +121,8 @@ pub(crate) fn run_client_tests(bless: bool) -> Result<TestCounts, String> {
         "podnet-testkit",
     ]))?;
     run_command(Command::new(&npm).args(["run", "build"]).current_dir(&dir))?;
+    // The typings as a game uses them (typed handlers), compiled, not run.
+    run_command(Command::new(&npm).args(["run", "typecheck"]).current_dir(&dir))?;
     check_bundle(&dir, bless)?;
     let podnet = target_dir()
         .join("debug")

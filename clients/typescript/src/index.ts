@@ -204,6 +204,8 @@ export class Client {
    */
   private state: "connecting" | "open" | "away" | "resuming" | "closing" | "closed" = "connecting";
   private closeRequested: string | undefined;
+  /** The reason this side closed with: what `onDisconnected` reports for that close. */
+  private ownReason: string | undefined;
   /** Why the current connection ends, when this side knows better than its close event. */
   private linkReason: string | undefined;
   /** The server broke the protocol: the session cannot go on. */
@@ -255,10 +257,16 @@ export class Client {
   /**
    * Handles messages with this `action` (repod's `Network_<action>`). The server's
    * greeting arrives as the action `connected`. One handler per action; a new one
-   * replaces the old.
+   * replaces the old. Name the message's type to have it typed (the client does not
+   * check its fields):
+   *
+   * ```ts
+   * interface Chat { action: "message"; nickname: string; text: string }
+   * client.on<Chat>("message", (msg) => console.log(`${msg.nickname}: ${msg.text}`));
+   * ```
    */
-  on(action: string, handler: Handler): this {
-    this.handlers.set(action, handler);
+  on<T extends { action: string } = Message>(action: string, handler: (message: T, client: Client) => void): this {
+    this.handlers.set(action, handler as Handler);
     return this;
   }
 
@@ -494,6 +502,7 @@ export class Client {
 
   private shut(reason: string): void {
     this.state = "closing";
+    this.ownReason = reason;
     if (this.podnetServer) {
       this.control("podnet:close", { reason });
     }
@@ -618,6 +627,7 @@ export class Client {
   private linkClosed(code: number, closeReason: string): void {
     const reason =
       this.linkReason ??
+      this.ownReason ??
       (this.serverReason || undefined) ??
       (closeReason !== ""
         ? closeReason

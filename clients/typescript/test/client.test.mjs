@@ -62,6 +62,7 @@ test("close(reason) delivers what was sent first, then the reason", async (t) =>
   for (let i = 0; i < 500; i++) client.send({ action: "n", i });
   const info = await client.close("gone to dinner");
   assert.equal(info.byServer, false);
+  assert.equal(info.reason, "gone to dinner");
   const gone = await server.waitLine(/disconnected: .*gone to dinner/);
   const received = server.lines.slice(0, gone).filter((l) => l.includes('"action":"n"'));
   assert.equal(received.length, 500);

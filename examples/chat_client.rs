@@ -10,12 +10,14 @@
 //! Reading the keyboard blocks, so it runs on its own thread and sends from there with a
 //! cloned client handle; the main thread pumps the network, as a game loop would.
 
+#[path = "common/address.rs"]
+mod address;
+
 use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use podnet::{
-    Client, ClientCtx, Connected, ConnectionListener, DEFAULT_HOST, DEFAULT_PORT, DisconnectReason,
-    ListenerHandlers, Message,
+    Client, ClientCtx, Connected, ConnectionListener, DisconnectReason, ListenerHandlers, Message,
 };
 use serde::{Deserialize, Serialize};
 
@@ -86,10 +88,9 @@ impl ConnectionListener for ChatScreen {
 
 fn main() -> Result<(), podnet::Error> {
     // `chat_client [HOST [PORT]]`, as repod's client.py.
-    let mut args = std::env::args().skip(1);
-    let host = args.next().unwrap_or_else(|| DEFAULT_HOST.into());
-    let port = args.next().unwrap_or_else(|| DEFAULT_PORT.to_string());
-    let mut client = Client::connect(format!("{host}:{port}").as_str(), ChatScreen::default())?;
+    // `[HOST [PORT]]`, as repod's examples take it.
+    let addr = address::from_command_line("chat_client");
+    let mut client = Client::connect(addr.as_str(), ChatScreen::default())?;
     println!("Chat client started");
 
     let sender = client.handle().clone();

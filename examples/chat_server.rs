@@ -20,9 +20,12 @@
 //! | server, to all | `system` | `text`: "NAME joined the chat" / "NAME left the chat" |
 //! | server, to all | `players` | `list`: every nickname, in the order they joined |
 
+#[path = "common/address.rs"]
+mod address;
+
 use podnet::{
-    Channel, ChannelCtx, ChannelHandlers, ConnectionId, DEFAULT_HOST, DEFAULT_PORT,
-    DisconnectReason, Message, SendError, Server,
+    Channel, ChannelCtx, ChannelHandlers, ConnectionId, DisconnectReason, Message, SendError,
+    Server,
 };
 use serde::{Deserialize, Serialize};
 
@@ -155,10 +158,9 @@ impl Chatter {
 
 fn main() -> Result<(), podnet::Error> {
     // `chat_server [HOST [PORT]]`, as repod's server.py.
-    let mut args = std::env::args().skip(1);
-    let host = args.next().unwrap_or_else(|| DEFAULT_HOST.into());
-    let port = args.next().unwrap_or_else(|| DEFAULT_PORT.to_string());
-    let server = Server::<Chatter>::start_background(format!("{host}:{port}"), Room::default())?;
+    // `[HOST [PORT]]`, as repod's examples take it.
+    let addr = address::from_command_line("chat_server");
+    let server = Server::<Chatter>::start_background(addr, Room::default())?;
     server.stop_on_signals()?;
     println!("Chat server running on {}", server.local_addr());
     println!("Press Ctrl+C to stop");

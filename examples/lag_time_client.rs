@@ -6,12 +6,14 @@
 //! `cargo run --example lag_time_client` (or `-- HOST PORT`; repod's address,
 //! 127.0.0.1:5071, by default). It ends by itself.
 
+#[path = "common/address.rs"]
+mod address;
+
 use std::time::Duration;
 
 use podnet::wire::Frame;
 use podnet::{
-    Client, ClientCtx, Connected, ConnectionListener, DEFAULT_HOST, DEFAULT_PORT, DisconnectReason,
-    ListenerHandlers, SendError,
+    Client, ClientCtx, Connected, ConnectionListener, DisconnectReason, ListenerHandlers, SendError,
 };
 
 /// How many pings to answer before closing, as repod's client.
@@ -57,10 +59,9 @@ impl ConnectionListener for LagTime {
 
 fn main() -> Result<(), podnet::Error> {
     // `lag_time_client [HOST [PORT]]`, as repod's client.py.
-    let mut args = std::env::args().skip(1);
-    let host = args.next().unwrap_or_else(|| DEFAULT_HOST.into());
-    let port = args.next().unwrap_or_else(|| DEFAULT_PORT.to_string());
-    let mut client = Client::connect(format!("{host}:{port}").as_str(), LagTime::default())?;
+    // `[HOST [PORT]]`, as repod's examples take it.
+    let addr = address::from_command_line("lag_time_client");
+    let mut client = Client::connect(addr.as_str(), LagTime::default())?;
     println!("LagTimeClient started");
     // Until the disconnect is handled: after a close, it comes once the server has had
     // everything sent before it.

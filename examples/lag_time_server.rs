@@ -8,12 +8,12 @@
 //! `cargo run --example lag_time_client` or repod's `python client.py`: ten pings, then the
 //! client closes. Ctrl-C stops the server.
 
+#[path = "common/address.rs"]
+mod address;
+
 use std::time::Instant;
 
-use podnet::{
-    Channel, ChannelCtx, ChannelHandlers, DEFAULT_HOST, DEFAULT_PORT, DisconnectReason, Message,
-    SendError, Server,
-};
+use podnet::{Channel, ChannelCtx, ChannelHandlers, DisconnectReason, Message, SendError, Server};
 use serde::{Deserialize, Serialize};
 
 /// A ping, and the client's answer: the same message back.
@@ -85,10 +85,9 @@ impl LagTime {
 
 fn main() -> Result<(), podnet::Error> {
     // `lag_time_server [HOST [PORT]]`, as repod's server.py.
-    let mut args = std::env::args().skip(1);
-    let host = args.next().unwrap_or_else(|| DEFAULT_HOST.into());
-    let port = args.next().unwrap_or_else(|| DEFAULT_PORT.to_string());
-    let server = Server::<LagTime>::start_background(format!("{host}:{port}"), ())?;
+    // `[HOST [PORT]]`, as repod's examples take it.
+    let addr = address::from_command_line("lag_time_server");
+    let server = Server::<LagTime>::start_background(addr, ())?;
     server.stop_on_signals()?;
     println!("Server running on {}", server.local_addr());
     server.run();

@@ -19,12 +19,14 @@
 //! Each frame: send the direction held (`input`), `pump()` the network (the handlers
 //! below update the view), draw the view.
 
+#[path = "common/address.rs"]
+mod address;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use podnet::{
-    Client, ClientCtx, Connected, ConnectionListener, DEFAULT_HOST, DEFAULT_PORT, DisconnectReason,
-    ListenerHandlers, Message,
+    Client, ClientCtx, Connected, ConnectionListener, DisconnectReason, ListenerHandlers, Message,
 };
 use serde::{Deserialize, Serialize};
 
@@ -398,12 +400,12 @@ fn main() -> Result<(), podnet::Error> {
             _ => positional.push(arg),
         }
     }
-    let mut positional = positional.into_iter();
-    let host = positional.next().unwrap_or_else(|| DEFAULT_HOST.into());
-    let port = positional
-        .next()
-        .unwrap_or_else(|| DEFAULT_PORT.to_string());
-    let mut client = Client::connect(format!("{host}:{port}").as_str(), View::new(bot))?;
+    // `[HOST [PORT]]` as repod's examples take it; an unknown flag lands here too.
+    let addr = address::address("tag_client", &positional).unwrap_or_else(|usage| {
+        eprintln!("{usage} [--bot [--seconds S]] [--autopilot] [--screenshot PATH [--frames N]]");
+        std::process::exit(2);
+    });
+    let mut client = Client::connect(addr.as_str(), View::new(bot))?;
     if bot {
         run_bot(&mut client, seconds);
     } else {

@@ -25,12 +25,14 @@
 //! | server, to all, every tick | `state` | `it`: who is it, `players` {id: {`x`, `y`, `color` [r, g, b]}} |
 //! | server, to all | `tagged` | `tagger`, `tagged` |
 
+#[path = "common/address.rs"]
+mod address;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use podnet::{
-    Channel, ChannelCtx, ChannelHandlers, DEFAULT_HOST, DEFAULT_PORT, DisconnectReason, Message,
-    NetworkMode, Server,
+    Channel, ChannelCtx, ChannelHandlers, DisconnectReason, Message, NetworkMode, Server,
 };
 use serde::{Deserialize, Serialize};
 
@@ -362,11 +364,11 @@ fn main() -> Result<(), podnet::Error> {
             _ => positional.push(arg),
         }
     }
-    let mut positional = positional.into_iter();
-    let host = positional.next().unwrap_or_else(|| DEFAULT_HOST.into());
-    let port = positional
-        .next()
-        .unwrap_or_else(|| DEFAULT_PORT.to_string());
+    // `[HOST [PORT]]` as repod's examples take it; an unknown flag lands here too.
+    let addr = address::address("tag_server", &positional).unwrap_or_else(|usage| {
+        eprintln!("{usage} [--seed N]");
+        std::process::exit(2);
+    });
     let seed = seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -374,7 +376,7 @@ fn main() -> Result<(), podnet::Error> {
     });
 
     let mut server = Server::<Tagger>::builder()
-        .addr(format!("{host}:{port}"))
+        .addr(addr)
         .network_mode(NetworkMode::Pump)
         .start_background(Game::new(seed))?;
     server.stop_on_signals()?;

@@ -122,7 +122,11 @@ pub(crate) fn run_client_tests(bless: bool) -> Result<TestCounts, String> {
     ]))?;
     run_command(Command::new(&npm).args(["run", "build"]).current_dir(&dir))?;
     // The typings as a game uses them (typed handlers), compiled, not run.
-    run_command(Command::new(&npm).args(["run", "typecheck"]).current_dir(&dir))?;
+    run_command(
+        Command::new(&npm)
+            .args(["run", "typecheck"])
+            .current_dir(&dir),
+    )?;
     check_bundle(&dir, bless)?;
     let podnet = target_dir()
         .join("debug")

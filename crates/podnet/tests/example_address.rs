@@ -12,8 +12,14 @@ fn words(line: &str) -> Vec<String> {
 
 #[test]
 fn host_and_port_as_repod_takes_them() {
-    assert_eq!(address("chat_server", &words("")).unwrap(), "127.0.0.1:5071");
-    assert_eq!(address("chat_server", &words("0.0.0.0")).unwrap(), "0.0.0.0:5071");
+    assert_eq!(
+        address("chat_server", &words("")).unwrap(),
+        "127.0.0.1:5071"
+    );
+    assert_eq!(
+        address("chat_server", &words("0.0.0.0")).unwrap(),
+        "0.0.0.0:5071"
+    );
     assert_eq!(
         address("chat_server", &words("localhost 5999")).unwrap(),
         "localhost:5999"
@@ -22,7 +28,12 @@ fn host_and_port_as_repod_takes_them() {
 
 #[test]
 fn anything_else_gets_the_usage_line() {
-    for line in ["--port 5999", "127.0.0.1 5071 extra", "127.0.0.1 port", "-h"] {
+    for line in [
+        "--port 5999",
+        "127.0.0.1 5071 extra",
+        "127.0.0.1 port",
+        "-h",
+    ] {
         let usage = address("chat_server", &words(line)).unwrap_err();
         assert!(
             usage.starts_with("usage: cargo run --example chat_server -- [HOST [PORT]]"),

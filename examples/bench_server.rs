@@ -227,6 +227,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if now >= next_tick {
             if !server.game().rooms.is_empty() {
                 step(&mut server, &pad, slot, slots);
+                // In pump mode, what the step could not write at once leaves now.
+                server.flush();
             }
             slot = (slot + 1) % slots;
             next_tick += slot_period;

@@ -141,10 +141,7 @@ impl Client {
     pub fn pump(&self, handler: impl FnMut(ClientEvent)) -> usize {
         match &self.network {
             Network::Thread(_) => drain(&self.events, None, handler),
-            Network::Pump(pump) => {
-                pump.run(&self.events);
-                pump.hand_over(&self.events, handler)
-            }
+            Network::Pump(pump) => pump.pump(&self.events, handler),
         }
     }
 
@@ -157,13 +154,7 @@ impl Client {
                 Some(first) => drain(&self.events, Some(first), handler),
                 None => 0,
             },
-            Network::Pump(pump) => {
-                pump.run(&self.events);
-                if self.events.is_empty() && !pump.wait(&self.events, timeout) {
-                    return 0;
-                }
-                pump.hand_over(&self.events, handler)
-            }
+            Network::Pump(pump) => pump.pump_timeout(&self.events, timeout, handler),
         }
     }
 

@@ -87,10 +87,35 @@ impl InPump {
         });
     }
 
+    /// `pump()` in pump mode: the network runs ([`run`](Self::run)), then the hand-over.
+    pub(crate) fn pump<E: ReceivedEvent>(
+        &self,
+        events: &Receiver<Delivery<E>>,
+        handler: impl FnMut(E),
+    ) -> usize {
+        self.run(events);
+        self.hand_over(events, handler)
+    }
+
+    /// `pump_timeout()` in pump mode: as [`pump`](Self::pump), first waiting up to
+    /// `timeout` for an event if the network brought none.
+    pub(crate) fn pump_timeout<E: ReceivedEvent>(
+        &self,
+        events: &Receiver<Delivery<E>>,
+        timeout: Duration,
+        handler: impl FnMut(E),
+    ) -> usize {
+        self.run(events);
+        if events.is_empty() && !self.wait(events, timeout) {
+            return 0;
+        }
+        self.hand_over(events, handler)
+    }
+
     /// The hand-over: the events the network delivered, to `handler`, in order; then one
     /// turn, so that what the handler sent (to a writer whose socket was busy) leaves
     /// before `pump()` returns. Returns how many events were handled.
-    pub(crate) fn hand_over<E: ReceivedEvent>(
+    fn hand_over<E: ReceivedEvent>(
         &self,
         events: &Receiver<Delivery<E>>,
         handler: impl FnMut(E),

@@ -301,10 +301,7 @@ impl Server {
     pub fn pump(&mut self, handler: impl FnMut(ServerEvent)) -> usize {
         match &self.network {
             Network::Thread { .. } => drain(&self.events, None, handler),
-            Network::Pump { pump, .. } => {
-                pump.run(&self.events);
-                pump.hand_over(&self.events, handler)
-            }
+            Network::Pump { pump, .. } => pump.pump(&self.events, handler),
         }
     }
 
@@ -318,13 +315,7 @@ impl Server {
                 Some(first) => drain(&self.events, Some(first), handler),
                 None => 0,
             },
-            Network::Pump { pump, .. } => {
-                pump.run(&self.events);
-                if self.events.is_empty() && !pump.wait(&self.events, timeout) {
-                    return 0;
-                }
-                pump.hand_over(&self.events, handler)
-            }
+            Network::Pump { pump, .. } => pump.pump_timeout(&self.events, timeout, handler),
         }
     }
 

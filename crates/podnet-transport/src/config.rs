@@ -29,8 +29,9 @@ use podnet_proto::{
 /// the socket is free, or at the next pump or `flush()`. Servers and clients in pump mode
 /// on one thread share its runtime, so each pump moves them all; a client in thread mode
 /// connecting with TLS to a pump-mode server on its own thread would wait for a handshake
-/// only that thread's pump answers: give both the same mode. Pump mode drives a runtime of its own, so `pump()` cannot be
-/// called from inside an async runtime: an async game uses this crate directly.
+/// only that thread's pump answers: give both the same mode. Pump mode drives a runtime
+/// of its own, so `pump()` cannot be called from inside an async runtime: an async game
+/// uses this crate directly.
 ///
 /// The default is [`Thread`](Self::Thread), unless the environment variable
 /// `PODNET_NETWORK_MODE` says `pump` (or `thread`): a game can be tried in the other

@@ -6,6 +6,7 @@
 //! podnet serve [--port P] [--echo|--relay|--bench] [--max-connections N] [--metrics ADDR]
 //! podnet bench HOST:PORT [--clients N] [--messages N] [--pings N]
 //! podnet info HOST:PORT [--json]
+//! podnet completions bash|zsh|fish
 //! ```
 
 mod bench;
@@ -18,7 +19,7 @@ mod serve;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::error::CliError;
 
@@ -50,6 +51,13 @@ enum Command {
     /// version, players, capacity and the game's fields. A repod server has none, and is
     /// reported as such.
     Info(InfoArgs),
+    /// Print a completion script for your shell, e.g. `podnet completions bash >
+    /// ~/.local/share/bash-completion/completions/podnet`, or for zsh into a directory of
+    /// your `fpath` as `_podnet`, or for fish into `~/.config/fish/completions/podnet.fish`.
+    Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -152,6 +160,10 @@ struct BenchArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Completions { shell } = cli.command {
+        clap_complete::generate(shell, &mut Cli::command(), "podnet", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -216,6 +228,8 @@ fn main() -> ExitCode {
             Command::Info(args) => {
                 info::run(&args.addr, Duration::from_secs(args.timeout), args.json).await
             }
+            // Printed before the runtime starts.
+            Command::Completions { .. } => Ok(()),
         }
     });
     // Every command has finished its work (connections closed, what was sent delivered);

@@ -374,3 +374,18 @@ fn connect_ends_quietly_when_its_output_is_closed() {
     assert!(out.status.success(), "{stderr}");
     assert!(!stderr.contains("Broken pipe"), "{stderr}");
 }
+
+/// `completions` prints a script for each shell that names the subcommands and flags.
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run_with_input(podnet().args(["completions", shell]), "");
+        assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        let script = text(&out.stdout);
+        for word in ["podnet", "connect", "serve", "info", "--linger"] {
+            assert!(script.contains(word), "{shell}: no {word:?} in the script");
+        }
+    }
+    let out = run_with_input(podnet().args(["completions", "tcsh"]), "");
+    assert!(!out.status.success());
+}

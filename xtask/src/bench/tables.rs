@@ -13,7 +13,6 @@ pub(super) fn print_cluster_table(results: &BTreeMap<&str, BTreeMap<String, Vec<
     if get("fanout-1node", "per_second").is_none() {
         return;
     }
-    let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
     println!("\npodnet across 3 nodes sharing players through Redis, same run");
     println!(
         "{:<40} {:>12} {:>12} {:>10} {:>10}",
@@ -28,10 +27,7 @@ pub(super) fn print_cluster_table(results: &BTreeMap<&str, BTreeMap<String, Vec<
         "send_to_all, 100 players (deliveries/s)",
         show(three),
         show(one),
-        match (three, one) {
-            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
-            _ => "-".into(),
-        },
+        over(three, one),
         ">= 0.5x"
     );
     for (label, key) in [
@@ -53,6 +49,19 @@ pub(super) fn print_cluster_table(results: &BTreeMap<&str, BTreeMap<String, Vec<
             },
             if key == "p99_us" { "+<= 1000" } else { "" }
         );
+    }
+}
+
+/// A figure as the tables show it, or "-" where there is none.
+fn show(value: Option<f64>) -> String {
+    value.map_or("-".into(), |v| format!("{v:.1}"))
+}
+
+/// `a` over `b` as the tables show it ("1.07x"), or "-".
+fn over(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "-".into(),
     }
 }
 
@@ -98,16 +107,9 @@ pub(super) fn print_table(
     for row in ROWS {
         let podnet = get("podnet", row);
         let baseline = get("baseline", row);
-        let ratio = match (podnet, baseline) {
-            (Some(p), Some(b)) if b > 0.0 => format!("{:.2}x", p / b),
-            _ => "-".into(),
-        };
-        let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        let ratio = over(podnet, baseline);
         let lean = get("lean", row);
-        let lean_ratio = match (podnet, lean) {
-            (Some(p), Some(l)) if l > 0.0 => format!("{:.2}x", p / l),
-            _ => "-".into(),
-        };
+        let lean_ratio = over(podnet, lean);
         print!(
             "{:<40} {:>12} {:>12} {:>16} {:>9} {:>12} {:>12} {:>9}",
             row.label,
@@ -124,10 +126,7 @@ pub(super) fn print_table(
         }
         if before {
             let earlier = get("before", row);
-            let ratio = match (podnet, earlier) {
-                (Some(p), Some(b)) if b > 0.0 => format!("{:.2}x", p / b),
-                _ => "-".into(),
-            };
+            let ratio = over(podnet, earlier);
             print!(" {:>12} {:>14}", show(earlier), ratio);
         }
         println!();
@@ -232,11 +231,6 @@ podnet's two network modes beside the lean server doing podnet's check of every 
         "{:<40} {:>12} {:>12} {:>12} {:>12} {:>12} {:>9}",
         "", "thread", "pump", "lean+check", "thread/l+c", "pump/l+c", "target"
     );
-    let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
-    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
-        _ => "-".into(),
-    };
     for (label, scenario, key, target) in MODE_ROWS {
         let thread = get("podnet", scenario, key);
         let pump = get("podnet-pump", scenario, key);
@@ -246,8 +240,8 @@ podnet's two network modes beside the lean server doing podnet's check of every 
             show(thread),
             show(pump),
             show(lean),
-            ratio(thread, lean),
-            ratio(pump, lean),
+            over(thread, lean),
+            over(pump, lean),
             target
         );
     }
@@ -298,11 +292,7 @@ pub(super) fn print_tick_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
     for (label, key, target) in TICK_ROWS {
         let podnet = get("podnet", "tick", key);
         let baseline = get("baseline", "tick", key);
-        let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
-        let ratio = match (podnet, baseline) {
-            (Some(p), Some(b)) if b > 0.0 => format!("{:.2}x", p / b),
-            _ => "-".into(),
-        };
+        let ratio = over(podnet, baseline);
         print!(
             "{label:<36} {:>12} {:>12} {:>16} {:>10}",
             show(podnet),
@@ -312,10 +302,7 @@ pub(super) fn print_tick_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
         );
         if pump {
             let pumped = get("podnet-pump", "tick", key);
-            let ratio = match (pumped, baseline) {
-                (Some(p), Some(b)) if b > 0.0 => format!("{:.2}x", p / b),
-                _ => "-".into(),
-            };
+            let ratio = over(pumped, baseline);
             print!(" {:>12} {:>14}", show(pumped), ratio);
         }
         if repod_players.is_some() {
@@ -323,10 +310,7 @@ pub(super) fn print_tick_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) {
         }
         if before {
             let other = get("before", "tick", key);
-            let ratio = match (podnet, other) {
-                (Some(p), Some(b)) if b > 0.0 => format!("{:.2}x", p / b),
-                _ => "-".into(),
-            };
+            let ratio = over(podnet, other);
             print!(" {:>12} {:>14}", show(other), ratio);
         }
         println!();
@@ -338,7 +322,6 @@ pub(super) fn print_resume_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) 
     if get("podnet", "resume-time", "p50_ms").is_none() {
         return;
     }
-    let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
     println!("\npodnet with session resume, same run, same server (throughput: 3 pairs a run)");
     println!(
         "{:<32} {:>12} {:>12} {:>10} {:>9}",
@@ -349,10 +332,7 @@ pub(super) fn print_resume_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) 
             get("podnet", on, "per_second"),
             get("podnet", off, "per_second"),
         );
-        let ratio = match (on, off) {
-            (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
-            _ => "-".into(),
-        };
+        let ratio = over(on, off);
         println!(
             "{:<32} {:>12} {:>12} {:>10} {:>9}",
             label,
@@ -378,10 +358,7 @@ pub(super) fn print_resume_table(get: &dyn Fn(&str, &str, &str) -> Option<f64>) 
     );
     let now = |key| get("podnet", "resume-time-0", key);
     let rtt2 = now("rtt_us").map(|r| 2.0 * r);
-    let ratio = |v: Option<f64>| match (v, rtt2) {
-        (Some(v), Some(b)) if b > 0.0 => format!("{:.2}x", v / b),
-        _ => "-".into(),
-    };
+    let ratio = |v: Option<f64>| over(v, rtt2);
     println!(
         "no backoff, noticed to resumed (us): p50 {} ({} of 2 round trips, {} us), p99 {} ({}); \
          cut to resumed p50 {} ms",
@@ -412,11 +389,6 @@ pub(super) fn print_websocket_table(get: &dyn Fn(&str, &str, &str) -> Option<f64
     if get("podnet", "ws-rtt", "p50_us").is_none() {
         return;
     }
-    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
-        _ => "-".into(),
-    };
-    let show = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
     println!("\npodnet over WebSocket, same run, same server");
     println!(
         "{:<32} {:>12} {:>12} {:>8} {:>8} {:>12} {:>14} {:>8}",
@@ -438,10 +410,10 @@ pub(super) fn print_websocket_table(get: &dyn Fn(&str, &str, &str) -> Option<f64
             label,
             show(podnet),
             show(over_tcp),
-            ratio(podnet, over_tcp),
+            over(podnet, over_tcp),
             tcp_target,
             show(baseline),
-            ratio(podnet, baseline),
+            over(podnet, baseline),
             base_target
         );
     }

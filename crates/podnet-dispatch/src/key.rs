@@ -52,6 +52,17 @@ impl ShortKey {
     }
 }
 
+/// The short action last found in an [`ActionMap`], and its value.
+pub(crate) struct Recent<'m, V> {
+    last: Option<(ShortKey, &'m V)>,
+}
+
+impl<V> Default for Recent<'_, V> {
+    fn default() -> Self {
+        Self { last: None }
+    }
+}
+
 /// A map from action names to `V`, hashed with rustc's Fx hash (the `rustc-hash` crate):
 /// a multiply per word, where SipHash costs several times as much on every message.
 /// Flooding is no concern: the keys are handlers registered at start-up, so a peer's
@@ -87,6 +98,27 @@ impl<V> ActionMap<V> {
             Some(key) => self.short.get(&key),
             None => self.long.get(action),
         }
+    }
+
+    /// As [`get`](Self::get), first comparing `action` with the one `recent` remembers:
+    /// a run of messages with one action (a burst of moves) hashes it once.
+    #[inline]
+    pub(crate) fn get_recent<'m>(
+        &'m self,
+        action: &[u8],
+        recent: &mut Recent<'m, V>,
+    ) -> Option<&'m V> {
+        let Some(key) = ShortKey::new(action) else {
+            return self.long.get(action);
+        };
+        if let Some((last, value)) = recent.last {
+            if last == key {
+                return Some(value);
+            }
+        }
+        let value = self.short.get(&key)?;
+        recent.last = Some((key, value));
+        Some(value)
     }
 
     pub(crate) fn len(&self) -> usize {

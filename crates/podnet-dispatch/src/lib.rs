@@ -59,7 +59,7 @@ pub use handler::{Context, Handler, Outcome, RawHandler};
 pub use panic::{PanicPolicy, catch};
 #[doc(no_inline)]
 pub use podnet_framing::{Message, RawMessage, Value};
-pub use table::{Handled, Handlers};
+pub use table::{Handled, Handlers, Recent};
 pub use unhandled::{MAX_UNHANDLED_REPORTED, UnhandledActions};
 
 /// This crate's README (its page on crates.io), its example compiled and run as a

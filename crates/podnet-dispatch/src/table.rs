@@ -6,7 +6,7 @@ use podnet_framing::{Message, RawMessage, Value};
 use serde::de::DeserializeOwned;
 
 use crate::handler::{Context, Handler, Outcome, RawHandler};
-use crate::key::ActionMap;
+use crate::key::{self, ActionMap};
 use crate::panic::panicked;
 use crate::{MessageError, PanicPolicy};
 
@@ -26,6 +26,21 @@ struct Entry<S, X: Context> {
     handler: Boxed<S, X>,
     action: Box<str>,
     what: &'static str,
+}
+
+/// The handler [`Handlers::dispatch_recent`] found last, for a run of messages.
+pub struct Recent<'t, S, X: Context>(key::Recent<'t, Entry<S, X>>);
+
+impl<S, X: Context> Default for Recent<'_, S, X> {
+    fn default() -> Self {
+        Self(key::Recent::default())
+    }
+}
+
+impl<S, X: Context> fmt::Debug for Recent<'_, S, X> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recent").finish_non_exhaustive()
+    }
 }
 
 /// Who handled a message: see [`Handlers::dispatch`].
@@ -202,7 +217,42 @@ impl<S: 'static, X: Context> Handlers<S, X> {
         ctx: &mut X::Ctx<'_>,
         msg: &RawMessage,
     ) -> Result<Handled, MessageError> {
-        let (handler, handled) = match self.table.get(msg.action_bytes()) {
+        self.dispatch_recent(&mut Recent::default(), state, ctx, msg)
+    }
+
+    /// As [`dispatch`](Self::dispatch), for one of a run of messages (the messages of one
+    /// read, say): `recent` remembers the handler last found, so that messages with the
+    /// same action as the one before find theirs without a hash lookup.
+    ///
+    /// # Errors
+    ///
+    /// As [`dispatch`](Self::dispatch).
+    ///
+    /// ```
+    /// use podnet_dispatch::{Handlers, Recent};
+    /// # use podnet_framing::{FramingConfig, RawMessage};
+    /// # struct Plain;
+    /// # impl podnet_dispatch::Context for Plain { type Ctx<'a> = (); }
+    /// let mut handlers: Handlers<u32, Plain> = Handlers::new();
+    /// handlers.on_raw("move", |moves: &mut u32, _: &mut (), _: &RawMessage| *moves += 1);
+    ///
+    /// let msg = RawMessage::parse(b"\x81\xa6action\xa4move".to_vec().into(), &FramingConfig::default())?;
+    /// let (mut moves, mut recent) = (0, Recent::default());
+    /// for _ in 0..3 {
+    ///     handlers.dispatch_recent(&mut recent, &mut moves, &mut (), &msg)?;
+    /// }
+    /// assert_eq!(moves, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn dispatch_recent<'t>(
+        &'t self,
+        recent: &mut Recent<'t, S, X>,
+        state: &mut S,
+        ctx: &mut X::Ctx<'_>,
+        msg: &RawMessage,
+    ) -> Result<Handled, MessageError> {
+        let (handler, handled) = match self.table.get_recent(msg.action_bytes(), &mut recent.0) {
             Some(entry) => (&entry.handler, Handled::ByHandler),
             None => match &self.fallback {
                 Some(fallback) => (fallback, Handled::ByFallback),
@@ -279,4 +329,60 @@ fn to_value(raw: &RawMessage) -> Result<Value, Box<MessageError>> {
             source,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use podnet_framing::FramingConfig;
+
+    struct Plain;
+    impl Context for Plain {
+        type Ctx<'a> = ();
+    }
+
+    /// `{"action": action}` as msgpack (actions under 256 bytes).
+    fn message(action: &str) -> RawMessage {
+        let mut payload = b"\x81\xa6action".to_vec();
+        match u8::try_from(action.len()).unwrap() {
+            len @ 0..=31 => payload.push(0xa0 | len),
+            len => payload.extend_from_slice(&[0xd9, len]),
+        }
+        payload.extend_from_slice(action.as_bytes());
+        RawMessage::parse(payload.into(), &FramingConfig::default()).unwrap()
+    }
+
+    /// Remembering the last handler never sends a message to another action's handler:
+    /// runs of one action, alternations, long actions and unknown ones, in one sequence.
+    #[test]
+    fn a_run_of_messages_reaches_each_actions_own_handler() {
+        let long = "an-action-longer-than-sixteen-bytes";
+        let mut handlers: Handlers<Vec<String>, Plain> = Handlers::new();
+        for action in ["move", "chat", "movf", long] {
+            handlers.on_raw(
+                action,
+                move |seen: &mut Vec<String>, _: &mut (), _: &RawMessage| {
+                    seen.push(action.to_owned());
+                },
+            );
+        }
+        let sequence = [
+            "move", "move", "chat", "move", long, long, "movf", "nope", "move", "chat", "chat",
+        ];
+        let mut seen = Vec::new();
+        let mut recent = Recent::default();
+        for action in sequence {
+            let handled = handlers
+                .dispatch_recent(&mut recent, &mut seen, &mut (), &message(action))
+                .unwrap();
+            let expected = if action == "nope" {
+                Handled::Unhandled
+            } else {
+                Handled::ByHandler
+            };
+            assert_eq!(handled, expected, "{action}");
+        }
+        let expected: Vec<&str> = sequence.into_iter().filter(|a| *a != "nope").collect();
+        assert_eq!(seen, expected);
+    }
 }

@@ -333,6 +333,44 @@ impl MessageBatch {
     pub fn byte_len(&self) -> usize {
         self.data.len()
     }
+
+    /// Hands each message to `f`, in the order they arrived, by reference: lent from the
+    /// batch's buffer, so no message takes a reference count of its own (iterating the
+    /// batch by value takes one each). A message `f` keeps must be cloned, which shares the
+    /// buffer, or decoded.
+    ///
+    /// ```
+    /// # use podnet_framing::{BatchDecoder, FramingConfig};
+    /// let mut decoder = BatchDecoder::new(&FramingConfig::default());
+    /// let mut buf = bytes::BytesMut::new();
+    /// for _ in 0..3 {
+    ///     buf.extend_from_slice(b"\0\0\0\x0d\x81\xa6action\xa4move");
+    /// }
+    /// decoder.decode_messages(&mut buf, 1 << 20)?;
+    /// let batch = decoder.take(&mut buf);
+    ///
+    /// let mut actions = Vec::new();
+    /// batch.for_each(|msg| actions.push(msg.action().to_owned()));
+    /// assert_eq!(actions, ["move", "move", "move"]);
+    /// # Ok::<(), podnet_framing::FramingError>(())
+    /// ```
+    #[inline]
+    pub fn for_each(&self, mut f: impl FnMut(&RawMessage)) {
+        let mut msg = RawMessage::in_batch(self.data.clone(), self.max_depth);
+        for slot in &self.slots {
+            let end = slot.start + slot.len as usize;
+            if end > self.data.len() {
+                // Only a caller that changed the buffer between decode and take gets here.
+                return;
+            }
+            let action_start = slot.action_start as usize;
+            msg.lend(
+                slot.start..end,
+                action_start..action_start + slot.action_len as usize,
+            );
+            f(&msg);
+        }
+    }
 }
 
 impl fmt::Debug for MessageBatch {
@@ -451,7 +489,7 @@ mod tests {
         for msg in &messages {
             assert_eq!(
                 msg,
-                &RawMessage::parse(msg.payload().clone(), &config).unwrap()
+                &RawMessage::parse(Bytes::copy_from_slice(msg.payload()), &config).unwrap()
             );
         }
     }
@@ -493,6 +531,47 @@ mod tests {
         drop(a);
         assert_eq!(std::sync::Arc::strong_count(&guard), 2);
         drop(b);
+        assert_eq!(std::sync::Arc::strong_count(&guard), 1);
+    }
+
+    /// Lent messages are the batch's messages, in order; one kept (cloned) outlives the
+    /// batch with its own payload, holding the guard until it is dropped.
+    #[test]
+    fn lent_messages_match_and_clones_outlive_the_batch() {
+        let config = FramingConfig::default();
+        let mut decoder = BatchDecoder::new(&config);
+        let mut buf = BytesMut::new();
+        for action in ["a", "bb", "a-much-longer-action-name", "a"] {
+            frame(action, &mut buf);
+        }
+        while decoder.decode(&mut buf).unwrap().is_some() {}
+        let guard = std::sync::Arc::new(());
+        let batch = decoder.take_with(&mut buf, guard.clone());
+
+        let mut lent = Vec::new();
+        let mut kept = None;
+        batch.for_each(|msg| {
+            lent.push((msg.action().to_owned(), msg.payload().to_vec()));
+            if msg.action() == "bb" {
+                kept = Some(msg.clone());
+            }
+        });
+        let owned: Vec<(String, Vec<u8>)> = batch
+            .into_iter()
+            .map(|msg| (msg.action().to_owned(), msg.payload().to_vec()))
+            .collect();
+        assert_eq!(lent, owned);
+        assert_eq!(lent.len(), 4);
+
+        let kept = kept.unwrap();
+        assert_eq!(std::sync::Arc::strong_count(&guard), 2);
+        assert_eq!(
+            kept.decode::<Value>().unwrap()["action"].as_str(),
+            Some("bb")
+        );
+        let payload = kept.into_payload();
+        assert_eq!(&payload[..], &lent[1].1[..]);
+        drop(payload);
         assert_eq!(std::sync::Arc::strong_count(&guard), 1);
     }
 }

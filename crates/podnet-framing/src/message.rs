@@ -1,8 +1,9 @@
 //! Messages: typed ones (serde structs with an action name) and validated raw payloads.
 
+use std::fmt;
 use std::ops::Range;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use serde::Deserialize;
 
 use crate::scan::{Extent, scan_message};
@@ -76,6 +77,10 @@ pub trait Message {
 /// payload is reference-counted), and [`payload`](Self::payload) can be sent on unchanged,
 /// for example to echo or relay it.
 ///
+/// A handler gets its message by reference, lent from the buffer the message was read
+/// into: keeping it past the handler takes a [`clone`](Clone::clone) (which shares that
+/// buffer) or a decode.
+///
 /// # Example
 ///
 /// ```
@@ -92,13 +97,45 @@ pub trait Message {
 /// assert_eq!(msg.decode::<Move>()?, Move { x: 10, y: -3 });
 /// # Ok::<(), podnet_framing::FramingError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawMessage {
-    payload: Bytes,
-    /// Where the action name's bytes are in `payload`; checked to be UTF-8.
+    /// The buffer the payload is in: its own, or the whole read it arrived in.
+    data: Bytes,
+    /// Where the payload is in `data`.
+    range: Range<usize>,
+    /// Where the action name's bytes are in the payload; checked to be UTF-8.
     action: Range<usize>,
     /// The depth limit the payload was checked against.
     max_depth: usize,
+}
+
+impl Clone for RawMessage {
+    fn clone(&self) -> Self {
+        Self {
+            data: self.data.clone(),
+            range: self.range.clone(),
+            action: self.action.clone(),
+            max_depth: self.max_depth,
+        }
+    }
+}
+
+impl PartialEq for RawMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.payload() == other.payload()
+            && self.action == other.action
+            && self.max_depth == other.max_depth
+    }
+}
+
+impl Eq for RawMessage {}
+
+impl fmt::Debug for RawMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawMessage")
+            .field("action", &self.action())
+            .field("payload", &Bytes::copy_from_slice(self.payload()))
+            .finish()
+    }
 }
 
 impl RawMessage {
@@ -125,21 +162,39 @@ impl RawMessage {
     /// ```
     pub fn parse(payload: Bytes, config: &FramingConfig) -> Result<Self, FramingError> {
         let action = scan_message(&payload, config.max_depth, Extent::Whole)?;
-        Ok(Self {
-            payload,
-            action,
-            max_depth: config.max_depth,
-        })
+        Ok(Self::checked(payload, action, config.max_depth))
     }
 
     /// Wraps a payload that [`scan_message`] accepted with `max_depth`, its action at
     /// `action`.
     pub(crate) fn checked(payload: Bytes, action: Range<usize>, max_depth: usize) -> Self {
         Self {
-            payload,
+            range: 0..payload.len(),
+            data: payload,
             action,
             max_depth,
         }
+    }
+
+    /// A message of the batch in `data`, to be pointed at each of its messages in turn
+    /// with [`lend`](Self::lend).
+    pub(crate) fn in_batch(data: Bytes, max_depth: usize) -> Self {
+        Self {
+            data,
+            range: 0..0,
+            action: 0..0,
+            max_depth,
+        }
+    }
+
+    /// Points this message at the payload at `range` of its buffer, which
+    /// [`scan_message`] accepted (with this message's depth limit), its action at
+    /// `action`, relative to `range`: the next message of a batch, without a reference
+    /// count of its own.
+    #[inline]
+    pub(crate) fn lend(&mut self, range: Range<usize>, action: Range<usize>) {
+        self.range = range;
+        self.action = action;
     }
 
     /// The message's action name.
@@ -150,6 +205,7 @@ impl RawMessage {
     /// assert_eq!(msg.action(), "ping");
     /// # Ok::<(), podnet_framing::FramingError>(())
     /// ```
+    #[inline]
     pub fn action(&self) -> &str {
         // `parse` checked these bytes are UTF-8, so this never falls back.
         std::str::from_utf8(self.action_bytes()).unwrap_or_default()
@@ -164,8 +220,9 @@ impl RawMessage {
     /// assert_eq!(msg.action_bytes(), b"ping");
     /// # Ok::<(), podnet_framing::FramingError>(())
     /// ```
+    #[inline]
     pub fn action_bytes(&self) -> &[u8] {
-        &self.payload[self.action.clone()]
+        self.payload().get(self.action.clone()).unwrap_or_default()
     }
 
     /// The msgpack payload, without the frame header.
@@ -176,11 +233,13 @@ impl RawMessage {
     /// assert_eq!(msg.payload().len(), 13);
     /// # Ok::<(), podnet_framing::FramingError>(())
     /// ```
-    pub fn payload(&self) -> &Bytes {
-        &self.payload
+    #[inline]
+    pub fn payload(&self) -> &[u8] {
+        self.data.get(self.range.clone()).unwrap_or_default()
     }
 
-    /// Gives back the payload.
+    /// Gives back the payload, as a `Bytes` of its own (for a message that shares its
+    /// read's buffer, a share of that buffer: no copy).
     ///
     /// ```
     /// # use podnet_framing::{FramingConfig, RawMessage};
@@ -190,7 +249,14 @@ impl RawMessage {
     /// # Ok::<(), podnet_framing::FramingError>(())
     /// ```
     pub fn into_payload(self) -> Bytes {
-        self.payload
+        let Self {
+            mut data, range, ..
+        } = self;
+        if range.end <= data.len() {
+            data.truncate(range.end);
+            data.advance(range.start);
+        }
+        data
     }
 
     /// Decodes the message into a typed value. Keys the type does not know, `"action"`
@@ -215,7 +281,7 @@ impl RawMessage {
     /// # Ok::<(), podnet_framing::FramingError>(())
     /// ```
     pub fn decode<'de, T: Deserialize<'de>>(&'de self) -> Result<T, FramingError> {
-        decode_checked(&self.payload, self.max_depth)
+        decode_checked(self.payload(), self.max_depth)
     }
 
     /// Decodes the whole message, `"action"` included, into a dynamic [`Value`]: what
@@ -237,7 +303,7 @@ impl RawMessage {
     /// # Ok::<(), podnet_framing::FramingError>(())
     /// ```
     pub fn to_value(&self) -> Result<Value, FramingError> {
-        value_checked(&self.payload, self.max_depth)
+        value_checked(self.payload(), self.max_depth)
     }
 }
 

@@ -10,9 +10,9 @@ use podnet_transport::{
     ClientConfig, ClientEvent, ConnectionInfo, NetworkMode, Outgoing, SendError, ServerInfo,
 };
 
-use crate::SyncError;
 use crate::pumped::InPump;
 use crate::thread::{ChannelSink, Delivery, drain, spawn, wait_first};
+use crate::{Each, EventHandler, SyncError};
 
 /// A connection to a podnet or repod server whose network runs on a background thread,
 /// while its events are handled on the thread that calls [`pump`](Self::pump).
@@ -139,6 +139,12 @@ impl Client {
     /// Handles every event queued now, in order; returns how many. Never blocks. In pump
     /// mode it first lets the network run (see [`Server::pump`](crate::Server::pump)).
     pub fn pump(&self, handler: impl FnMut(ClientEvent)) -> usize {
+        self.pump_with(&mut Each(handler))
+    }
+
+    /// As [`pump`](Self::pump), handing what arrived to an [`EventHandler`]: the messages
+    /// of one read at once, which it may take by reference.
+    pub fn pump_with(&self, handler: &mut impl EventHandler<ClientEvent>) -> usize {
         match &self.network {
             Network::Thread(_) => drain(&self.events, None, handler),
             Network::Pump(pump) => pump.pump(&self.events, handler),
@@ -149,6 +155,16 @@ impl Client {
     /// queued. Returns how many events it handled: 0 if none came in time. Like
     /// [`Server::pump_timeout`](crate::Server::pump_timeout), it sleeps meanwhile.
     pub fn pump_timeout(&self, timeout: Duration, handler: impl FnMut(ClientEvent)) -> usize {
+        self.pump_timeout_with(timeout, &mut Each(handler))
+    }
+
+    /// As [`pump_timeout`](Self::pump_timeout), handing what arrived to an
+    /// [`EventHandler`].
+    pub fn pump_timeout_with(
+        &self,
+        timeout: Duration,
+        handler: &mut impl EventHandler<ClientEvent>,
+    ) -> usize {
         match &self.network {
             Network::Thread(_) => match wait_first(&self.events, timeout) {
                 Some(first) => drain(&self.events, Some(first), handler),

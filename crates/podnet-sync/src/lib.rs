@@ -44,15 +44,19 @@
 
 mod client;
 mod error;
+mod handler;
 mod pumped;
 mod server;
 mod thread;
 
 pub use client::{Client, ClientHandle, query_info};
 pub use error::SyncError;
+pub use handler::{Each, EventHandler};
 #[doc(inline)]
 pub use podnet_transport;
-pub use podnet_transport::{ClientEvent, Frame, NetworkMode, Outgoing, ServerEvent, WithAction};
+pub use podnet_transport::{
+    ClientEvent, Frame, NetworkMode, Outgoing, Received, ServerEvent, WithAction,
+};
 pub use server::{Server, ServerHandle};
 
 /// This crate's README (its page on crates.io), its example compiled and run as a

@@ -16,8 +16,8 @@ use tokio::sync::Notify;
 
 use podnet_transport::ReceivedEvent;
 
-use crate::SyncError;
 use crate::thread::{Delivery, drain};
+use crate::{EventHandler, SyncError};
 
 /// The most turns one `pump()` gives the network before it hands over what arrived: a
 /// peer that never stops sending cannot keep a pump going. A turn runs every task that
@@ -91,7 +91,7 @@ impl InPump {
     pub(crate) fn pump<E: ReceivedEvent>(
         &self,
         events: &Receiver<Delivery<E>>,
-        handler: impl FnMut(E),
+        handler: &mut impl EventHandler<E>,
     ) -> usize {
         self.run(events);
         self.hand_over(events, handler)
@@ -103,7 +103,7 @@ impl InPump {
         &self,
         events: &Receiver<Delivery<E>>,
         timeout: Duration,
-        handler: impl FnMut(E),
+        handler: &mut impl EventHandler<E>,
     ) -> usize {
         self.run(events);
         if events.is_empty() && !self.wait(events, timeout) {
@@ -118,7 +118,7 @@ impl InPump {
     fn hand_over<E: ReceivedEvent>(
         &self,
         events: &Receiver<Delivery<E>>,
-        handler: impl FnMut(E),
+        handler: &mut impl EventHandler<E>,
     ) -> usize {
         let handled = drain(events, None, handler);
         if handled > 0 {

@@ -12,9 +12,9 @@ use podnet_transport::{NetworkMode, ServerConfig, ServerEvent, ShutdownReport};
 use tokio::sync::oneshot;
 use tracing::debug;
 
-use crate::SyncError;
 use crate::pumped::InPump;
 use crate::thread::{ChannelSink, Delivery, drain, spawn, wait_first};
+use crate::{Each, EventHandler, SyncError};
 
 /// How long a dropped server waits for its connections to close gracefully.
 const DROP_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -253,7 +253,7 @@ impl Server {
             let Some(delivery) = server.next_delivery(STOP_POLL) else {
                 continue;
             };
-            delivery.handle(&mut |event| handler(&mut server, event));
+            delivery.handle(&mut Each(|event| handler(&mut server, event)));
         }
         let reason = server
             .stop_requested()
@@ -299,6 +299,12 @@ impl Server {
     /// runs the protocol and writes what is queued; and what the handler sends leaves
     /// before it returns. See the type's documentation for the full contract.
     pub fn pump(&mut self, handler: impl FnMut(ServerEvent)) -> usize {
+        self.pump_with(&mut Each(handler))
+    }
+
+    /// As [`pump`](Self::pump), handing what arrived to an [`EventHandler`]: the messages
+    /// of one read at once, which it may take by reference.
+    pub fn pump_with(&mut self, handler: &mut impl EventHandler<ServerEvent>) -> usize {
         match &self.network {
             Network::Thread { .. } => drain(&self.events, None, handler),
             Network::Pump { pump, .. } => pump.pump(&self.events, handler),
@@ -310,6 +316,16 @@ impl Server {
     /// how many events it handled: 0 if none came in time. The thread sleeps meanwhile: on
     /// the events in thread mode, in the poll of the sockets in pump mode.
     pub fn pump_timeout(&mut self, timeout: Duration, handler: impl FnMut(ServerEvent)) -> usize {
+        self.pump_timeout_with(timeout, &mut Each(handler))
+    }
+
+    /// As [`pump_timeout`](Self::pump_timeout), handing what arrived to an
+    /// [`EventHandler`].
+    pub fn pump_timeout_with(
+        &mut self,
+        timeout: Duration,
+        handler: &mut impl EventHandler<ServerEvent>,
+    ) -> usize {
         match &self.network {
             Network::Thread { .. } => match wait_first(&self.events, timeout) {
                 Some(first) => drain(&self.events, Some(first), handler),

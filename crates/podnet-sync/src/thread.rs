@@ -9,7 +9,7 @@ use std::time::Duration;
 use podnet_transport::{Received, ReceivedEvent};
 use tokio::sync::Notify;
 
-use crate::SyncError;
+use crate::{EventHandler, SyncError};
 
 /// Runs `task` to completion on a new thread named `name`, inside a tokio runtime that it
 /// owns. With `workers` ≤ 1 that is a current-thread runtime: one thread serves every
@@ -55,15 +55,15 @@ pub(crate) enum Delivery<E: ReceivedEvent> {
 impl<E: ReceivedEvent> Delivery<E> {
     /// Passes each event to `handler`, in order; returns how many there were.
     #[inline]
-    pub(crate) fn handle(self, handler: &mut impl FnMut(E)) -> usize {
+    pub(crate) fn handle(self, handler: &mut impl EventHandler<E>) -> usize {
         match self {
             Delivery::One(event) => {
-                handler(event);
+                handler.event(event);
                 1
             }
             Delivery::Read(received) => {
                 let count = received.len();
-                received.into_iter().for_each(handler);
+                handler.received(received);
                 count
             }
             Delivery::Wake => 0,
@@ -110,12 +110,12 @@ impl<E: ReceivedEvent> podnet_transport::EventSink<E> for ChannelSink<E> {
 pub(crate) fn drain<E: ReceivedEvent>(
     events: &crossbeam_channel::Receiver<Delivery<E>>,
     first: Option<Delivery<E>>,
-    mut handler: impl FnMut(E),
+    handler: &mut impl EventHandler<E>,
 ) -> usize {
     let queued = events.len();
     let mut handled = 0;
     for delivery in first.into_iter().chain(events.try_iter().take(queued)) {
-        handled += delivery.handle(&mut handler);
+        handled += delivery.handle(handler);
     }
     handled
 }

@@ -279,6 +279,15 @@ impl<E: ReceivedEvent> Received<E> {
     pub fn bytes(&self) -> usize {
         self.messages.byte_len()
     }
+
+    /// Hands each message to `f` by reference, in order, instead of making an event of
+    /// each: see [`MessageBatch::for_each`]. A message `f` keeps must be cloned (which
+    /// holds the whole read against the inbound budget, as an [`Incoming`] does) or
+    /// decoded.
+    #[inline]
+    pub fn for_each_message(&self, f: impl FnMut(&RawMessage)) {
+        self.messages.for_each(f);
+    }
 }
 
 impl<E: ReceivedEvent> fmt::Debug for Received<E> {

@@ -24,7 +24,11 @@ use crate::{DisconnectReason, Incoming};
 const READ_START: usize = 1024;
 /// The read buffer grows in steps of at most this size; a step doubles (from
 /// `READ_START`) each time a read fills all the room it had.
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
+/// A read's messages are handed over in batches of about this many bytes of payload at
+/// most: a batch's index of its messages stays small (no growing it message by message),
+/// and the application starts on the first ones while the rest are being checked.
+const MAX_BATCH_BYTES: usize = 16 * 1024;
 /// An error event is charged this much of the inbound budget, so a flood of bad frames is
 /// bounded like a flood of messages.
 const ERROR_EVENT_COST: usize = 256;
@@ -298,12 +302,11 @@ impl Inbound {
                 // The common case: a run of messages batched in one call, not one turn of
                 // this loop each.
                 let before = self.decoder.len();
-                let run = self
-                    .decoder
-                    .decode_messages(&mut self.buf, self.budget.size);
+                let batch = self.budget.size.min(MAX_BATCH_BYTES);
+                let run = self.decoder.decode_messages(&mut self.buf, batch);
                 counted += (self.decoder.len() - before) as u64;
                 match run {
-                    Ok(None) if self.decoder.batch_bytes() >= self.budget.size => {
+                    Ok(None) if self.decoder.batch_bytes() >= batch => {
                         if !self.flush(owner, &mut *aborted).await {
                             return Flow::Stop;
                         }

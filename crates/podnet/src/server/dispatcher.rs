@@ -2,7 +2,8 @@
 //! handlers, errors and resumes to the hooks.
 
 use super::*;
-use podnet_dispatch::Handled;
+use podnet_dispatch::{Handled, Recent};
+use podnet_sync::{EventHandler, Received};
 
 /// Dispatches one pump's events to the channels.
 pub(super) struct Dispatcher<'s, C: Channel> {
@@ -50,17 +51,15 @@ impl<C: Channel> Dispatcher<'_, C> {
                     return;
                 };
                 let (channel, mut ctx) = slot.split(id, self.game, &self.server);
-                match self.handlers.dispatch(channel, &mut ctx, &message) {
-                    // A channel with no handlers at all takes no messages on purpose.
-                    Ok(Handled::Unhandled) if !self.handlers.is_empty() => {
-                        if let Some(error) = self.unhandled.report(message.action()) {
-                            self.on_error(id, error);
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(error @ MessageError::Panicked { .. }) => self.failed(id, &error),
-                    Err(error) => self.on_error(id, error),
-                }
+                let recent = &mut Recent::default();
+                handle(
+                    self.handlers,
+                    recent,
+                    self.unhandled,
+                    channel,
+                    &mut ctx,
+                    &message,
+                );
             }
             ServerEvent::Error { id, error } => {
                 let error = MessageError::NotAMessage {
@@ -117,12 +116,65 @@ impl<C: Channel> Dispatcher<'_, C> {
     /// A handler or hook panicked while handling connection `id` (and the policy caught
     /// it): says so, and closes that connection; the game goes on.
     fn failed(&self, id: ConnectionId, panic: &MessageError) {
-        report::error(format_args!(
-            "connection {id}: {panic}; closing the connection (PanicPolicy::Catch)"
-        ));
-        let what = panic.action().unwrap_or("a message");
-        let _ = self
-            .server
-            .close(id, &format!("the server failed handling {what:?}"));
+        failed(&self.server, id, panic);
     }
+}
+
+impl<C: Channel> EventHandler<ServerEvent> for Dispatcher<'_, C> {
+    fn event(&mut self, event: ServerEvent) {
+        self.dispatch(event);
+    }
+
+    /// A read's messages, all from one connection: its channel is found once, and each
+    /// message is lent to its handler where it lies in the read's buffer.
+    fn received(&mut self, received: Received<ServerEvent>) {
+        let id = received.source();
+        let Some(slot) = self.channels.get_mut(&id) else {
+            return;
+        };
+        let (channel, mut ctx) = slot.split(id, self.game, &self.server);
+        let (handlers, unhandled) = (self.handlers, &mut *self.unhandled);
+        let mut recent = Recent::default();
+        received.for_each_message(|message| {
+            handle(handlers, &mut recent, unhandled, channel, &mut ctx, message);
+        });
+    }
+}
+
+/// Runs the handler of `message`'s action on `channel`; what went wrong goes to the
+/// channel's `on_error`, a panic (caught) closes the connection.
+#[inline]
+fn handle<'t, C: Channel>(
+    handlers: &'t ChannelHandlers<C>,
+    recent: &mut Recent<'t, C, ChannelSide<C>>,
+    unhandled: &mut UnhandledActions,
+    channel: &mut C,
+    ctx: &mut ChannelCtx<'_, C>,
+    message: &podnet_framing::RawMessage,
+) {
+    let error = match handlers.dispatch_recent(recent, channel, ctx, message) {
+        Ok(Handled::ByHandler | Handled::ByFallback) => return,
+        // A channel with no handlers at all takes no messages on purpose.
+        Ok(Handled::Unhandled) if handlers.is_empty() => return,
+        Ok(Handled::Unhandled) => match unhandled.report(message.action()) {
+            Some(error) => error,
+            None => return,
+        },
+        Err(error @ MessageError::Panicked { .. }) => return failed(ctx.server, ctx.id, &error),
+        Err(error) => error,
+    };
+    let policy = handlers.panic_policy();
+    if let Err(panic) = catch(policy, "on_error", || channel.on_error(ctx, error)) {
+        failed(ctx.server, ctx.id, &panic);
+    }
+}
+
+/// A handler or hook panicked while handling connection `id` (and the policy caught it):
+/// says so, and closes that connection; the game goes on.
+fn failed(server: &ServerHandle, id: ConnectionId, panic: &MessageError) {
+    report::error(format_args!(
+        "connection {id}: {panic}; closing the connection (PanicPolicy::Catch)"
+    ));
+    let what = panic.action().unwrap_or("a message");
+    let _ = server.close(id, &format!("the server failed handling {what:?}"));
 }

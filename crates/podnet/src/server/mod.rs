@@ -198,7 +198,7 @@ impl<C: Channel> Server<C> {
     /// once per frame. See [`podnet_sync::Server`] for the full contract.
     pub fn pump(&mut self) -> usize {
         let (net, mut dispatcher) = self.dispatcher();
-        net.pump(|event| dispatcher.dispatch(event))
+        net.pump_with(&mut dispatcher)
     }
 
     /// With the network inside `pump()` ([`NetworkMode::Pump`]), writes what was sent
@@ -213,7 +213,7 @@ impl<C: Channel> Server<C> {
     /// as [`pump`](Self::pump). Returns how many events it handled.
     pub fn pump_timeout(&mut self, timeout: Duration) -> usize {
         let (net, mut dispatcher) = self.dispatcher();
-        net.pump_timeout(timeout, |event| dispatcher.dispatch(event))
+        net.pump_timeout_with(timeout, &mut dispatcher)
     }
 
     /// The network, and what dispatches its events to the channels.

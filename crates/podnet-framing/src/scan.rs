@@ -367,7 +367,9 @@ pub(crate) fn scan_message(
             }
         }
     }
-    let action = action.ok_or(FramingError::MissingAction)?;
+    let Some(action) = action else {
+        return Err(FramingError::MissingAction);
+    };
     if cur.remaining() > 0 {
         return Err(FramingError::TrailingBytes {
             count: cur.remaining(),

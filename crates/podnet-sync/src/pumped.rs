@@ -87,14 +87,16 @@ impl InPump {
         });
     }
 
-    /// `pump()` in pump mode: the network runs ([`run`](Self::run)), then the hand-over.
+    /// `pump()` in pump mode: turns of the network, each followed by the hand-over of
+    /// what it brought (so a batch is handled while it is still in the cache, and the
+    /// replies leave in the next turn), until a turn brings nothing, at most
+    /// [`MAX_TURNS`]; then one turn more for the replies of the last.
     pub(crate) fn pump<E: ReceivedEvent>(
         &self,
         events: &Receiver<Delivery<E>>,
         handler: &mut impl EventHandler<E>,
     ) -> usize {
-        self.run(events);
-        self.hand_over(events, handler)
+        self.turns(events, handler, 0)
     }
 
     /// `pump_timeout()` in pump mode: as [`pump`](Self::pump), first waiting up to
@@ -105,26 +107,42 @@ impl InPump {
         timeout: Duration,
         handler: &mut impl EventHandler<E>,
     ) -> usize {
-        self.run(events);
-        if events.is_empty() && !self.wait(events, timeout) {
+        let handled = self.turn(events, handler);
+        if handled == 0 && events.is_empty() && !self.wait(events, timeout) {
             return 0;
         }
-        self.hand_over(events, handler)
+        self.turns(events, handler, handled)
     }
 
-    /// The hand-over: the events the network delivered, to `handler`, in order; then one
-    /// turn, so that what the handler sent (to a writer whose socket was busy) leaves
-    /// before `pump()` returns. Returns how many events were handled.
-    fn hand_over<E: ReceivedEvent>(
+    /// Turns and hand-overs until one brings nothing; `handled` were handled before.
+    fn turns<E: ReceivedEvent>(
         &self,
         events: &Receiver<Delivery<E>>,
         handler: &mut impl EventHandler<E>,
+        mut handled: usize,
     ) -> usize {
-        let handled = drain(events, None, handler);
+        for _ in 0..MAX_TURNS {
+            let now = self.turn(events, handler);
+            handled += now;
+            if now == 0 && events.is_empty() {
+                break;
+            }
+        }
         if handled > 0 {
             self.flush();
         }
         handled
+    }
+
+    /// One turn of the network, then the hand-over of what is queued: to `handler`, in
+    /// order. Returns how many events were handled.
+    fn turn<E: ReceivedEvent>(
+        &self,
+        events: &Receiver<Delivery<E>>,
+        handler: &mut impl EventHandler<E>,
+    ) -> usize {
+        self.flush();
+        drain(events, None, handler)
     }
 
     /// One turn of the network, handing nothing over: writers write what is queued.

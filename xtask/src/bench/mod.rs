@@ -232,7 +232,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         Load {
             runs: 3,
             messages: 2_000_000,
-            fanout_messages: 2_000,
+            fanout_messages: 20_000,
             pings: 2_000,
             connections: 10_000,
             cuts: 50,

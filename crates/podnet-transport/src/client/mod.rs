@@ -167,6 +167,7 @@ impl Client {
             Arc::new(config.client_settings()),
             tokio::time::Instant::now().into_std(),
         );
+        let batch_bytes = driver::batch_bytes(config.network_mode);
         let conn = Arc::new(Shared::new(
             None,
             peer,
@@ -189,6 +190,7 @@ impl Client {
                 sink,
                 conn: conn.clone(),
                 redial,
+                batch_bytes,
             },
             &tracker,
         );
@@ -286,6 +288,8 @@ struct ConnOwner {
     conn: Arc<Shared>,
     /// How to reconnect, for a client that resumes its session.
     redial: Option<Arc<Redial>>,
+    /// See [`driver::batch_bytes`].
+    batch_bytes: usize,
 }
 
 impl Owner for ConnOwner {
@@ -303,6 +307,10 @@ impl Owner for ConnOwner {
 
     fn messages(&self, messages: MessageBatch) {
         self.sink.deliver_received(Received::new((), messages));
+    }
+
+    fn batch_bytes(&self) -> usize {
+        self.batch_bytes
     }
 
     fn error(&self, error: Incoming<FramingError>) {

@@ -43,6 +43,8 @@ pub(crate) trait Owner: Send + Sync + 'static {
     }
     /// Hands over the messages one read brought, in order.
     fn messages(&self, messages: MessageBatch);
+    /// The most payload bytes handed over in one batch: see [`batch_bytes`].
+    fn batch_bytes(&self) -> usize;
     /// Hands over a frame that was not a message.
     fn error(&self, error: Incoming<FramingError>);
     /// The connection has ended: forget it, then report it.
@@ -66,6 +68,17 @@ pub(crate) trait Owner: Send + Sync + 'static {
     /// halves, what was read past the resume hello, and its direct-write handle.
     fn handoff(&self, handoff: Handoff) {
         drop(handoff);
+    }
+}
+
+/// The most payload bytes of one read handed over as one batch, in `mode`. Inside
+/// `pump()` a batch is handled as soon as it is handed over, by the same thread, so it is
+/// kept small enough to still be in the cache; with a network thread each hand-over
+/// crosses threads (and may wake the game's), so it takes what one read brought.
+pub(crate) fn batch_bytes(mode: crate::NetworkMode) -> usize {
+    match mode {
+        crate::NetworkMode::Pump => 16 * 1024,
+        crate::NetworkMode::Thread => 1024 * 1024,
     }
 }
 

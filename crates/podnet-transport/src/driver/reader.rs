@@ -25,10 +25,6 @@ const READ_START: usize = 1024;
 /// The read buffer grows in steps of at most this size; a step doubles (from
 /// `READ_START`) each time a read fills all the room it had.
 const READ_CHUNK: usize = 256 * 1024;
-/// A read's messages are handed over in batches of about this many bytes of payload at
-/// most: a batch's index of its messages stays small (no growing it message by message),
-/// and the application starts on the first ones while the rest are being checked.
-const MAX_BATCH_BYTES: usize = 16 * 1024;
 /// An error event is charged this much of the inbound budget, so a flood of bad frames is
 /// bounded like a flood of messages.
 const ERROR_EVENT_COST: usize = 256;
@@ -302,7 +298,7 @@ impl Inbound {
                 // The common case: a run of messages batched in one call, not one turn of
                 // this loop each.
                 let before = self.decoder.len();
-                let batch = self.budget.size.min(MAX_BATCH_BYTES);
+                let batch = self.budget.size.min(owner.batch_bytes());
                 let run = self.decoder.decode_messages(&mut self.buf, batch);
                 counted += (self.decoder.len() - before) as u64;
                 match run {
@@ -310,6 +306,9 @@ impl Inbound {
                         if !self.flush(owner, &mut *aborted).await {
                             return Flow::Stop;
                         }
+                        // Let the batch be handled (and other connections read) before
+                        // the next is checked: it is still in the cache.
+                        tokio::task::yield_now().await;
                         continue;
                     }
                     other => other,

@@ -320,6 +320,10 @@ impl Owner for ConnOwner {
             .deliver_received(Received::new(self.id, messages));
     }
 
+    fn batch_bytes(&self) -> usize {
+        self.inner.batch_bytes
+    }
+
     fn error(&self, error: Incoming<FramingError>) {
         self.inner
             .sink

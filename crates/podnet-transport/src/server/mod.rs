@@ -118,6 +118,8 @@ struct Inner {
     name: String,
     max_connections: usize,
     connection_config: Arc<ConnectionConfig>,
+    /// See [`driver::batch_bytes`](crate::driver::batch_bytes).
+    batch_bytes: usize,
     /// Every connection being served, sessions or not yet.
     registry: registry::Registry,
     /// The protocol's server-wide state: admission, the connections' settings, sessions
@@ -286,6 +288,7 @@ impl Server {
             name: config.name.clone(),
             max_connections: config.max_connections,
             connection_config: Arc::new(config.connection.clone()),
+            batch_bytes: crate::driver::batch_bytes(config.network_mode),
             registry: registry::Registry::default(),
             endpoint: Mutex::new(Endpoint::new(
                 Arc::new(settings),

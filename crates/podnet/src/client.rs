@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use podnet_dispatch::{Context, Handled, MessageError, UnhandledActions, catch};
-use podnet_framing::{Message, Outgoing};
-use podnet_sync::{ClientEvent, ClientHandle};
+use podnet_dispatch::{Context, Handled, MessageError, Recent, UnhandledActions, catch};
+use podnet_framing::{Message, Outgoing, RawMessage};
+use podnet_sync::{ClientEvent, ClientHandle, EventHandler, Received};
 use podnet_transport::{
     ClientConfig, ConnectionInfo, DisconnectReason, Handshake, NetworkMode, SendError,
 };
@@ -331,20 +331,16 @@ impl<L: ConnectionListener> Client<L> {
             handshake,
             unhandled,
         } = self;
-        let handle = net.handle();
-        let each = |event| {
-            let to = Dispatch {
-                handle,
-                handlers,
-                listener,
-                handshake,
-                unhandled,
-            };
-            dispatch(event, to);
+        let mut to = Dispatch {
+            handle: net.handle(),
+            handlers,
+            listener,
+            handshake,
+            unhandled,
         };
         match timeout {
-            None => net.pump(each),
-            Some(timeout) => net.pump_timeout(timeout, each),
+            None => net.pump_with(&mut to),
+            Some(timeout) => net.pump_timeout_with(timeout, &mut to),
         }
     }
 
@@ -404,7 +400,7 @@ impl<L: ConnectionListener> Client<L> {
     }
 }
 
-/// What one client event is dispatched to.
+/// What the client's events are dispatched to.
 struct Dispatch<'a, L: ConnectionListener> {
     handle: &'a ClientHandle,
     handlers: &'a ListenerHandlers<L>,
@@ -413,63 +409,116 @@ struct Dispatch<'a, L: ConnectionListener> {
     unhandled: &'a mut UnhandledActions,
 }
 
-fn dispatch<L: ConnectionListener>(event: ClientEvent, to: Dispatch<'_, L>) {
-    let Dispatch {
-        handle,
-        handlers,
-        listener,
-        handshake,
-        unhandled,
-    } = to;
-    let policy = handlers.panic_policy();
-    if let ClientEvent::Handshake(settled) = &event {
-        *handshake = Some(settled.clone());
-    }
-    let mut ctx = ClientCtx {
-        handle,
-        handshake: handshake.as_ref(),
-    };
-    let outcome = match event {
-        ClientEvent::SocketConnect { .. } => catch(policy, "on_socket_connect", || {
-            listener.on_socket_connect(&mut ctx)
-        }),
-        ClientEvent::Handshake(_) => catch(policy, "on_connect", || listener.on_connect(&mut ctx)),
-        ClientEvent::Message(message) => match handlers.dispatch(listener, &mut ctx, &message) {
-            // The server's greeting needs no handler (a listener that wants it has one), and a
-            // listener with no handlers at all takes no messages on purpose.
-            Ok(Handled::Unhandled)
-                if !handlers.is_empty()
-                    && message.action() != <crate::Connected as Message>::ACTION =>
-            {
-                match unhandled.report(message.action()) {
-                    Some(error) => catch(policy, "on_error", || listener.on_error(&mut ctx, error)),
-                    None => Ok(()),
-                }
-            }
-            Ok(_) => Ok(()),
-            Err(error @ MessageError::Panicked { .. }) => Err(error),
-            Err(error) => catch(policy, "on_error", || listener.on_error(&mut ctx, error)),
-        },
-        ClientEvent::Error(error) => {
-            let error = MessageError::NotAMessage {
-                source: error.into_inner(),
-            };
-            catch(policy, "on_error", || listener.on_error(&mut ctx, error))
+impl<L: ConnectionListener> EventHandler<ClientEvent> for Dispatch<'_, L> {
+    fn event(&mut self, event: ClientEvent) {
+        let policy = self.handlers.panic_policy();
+        if let ClientEvent::Handshake(settled) = &event {
+            *self.handshake = Some(settled.clone());
         }
-        ClientEvent::Disconnected(reason) => catch(policy, "on_disconnect", || {
-            listener.on_disconnect(&mut ctx, &reason)
-        }),
-        ClientEvent::Reconnecting { attempt, reason } => catch(policy, "on_reconnecting", || {
-            listener.on_reconnecting(&mut ctx, attempt, &reason)
-        }),
-        ClientEvent::Resumed => catch(policy, "on_resumed", || listener.on_resumed(&mut ctx)),
-        _ => Ok(()),
-    };
-    if let Err(panic) = outcome {
-        report::error(format_args!(
-            "{panic}; closing the connection (PanicPolicy::Catch)"
-        ));
-        let what = panic.action().unwrap_or("a message");
-        handle.close(&format!("the client failed handling {what:?}"));
+        let listener = &mut *self.listener;
+        let mut ctx = ClientCtx {
+            handle: self.handle,
+            handshake: self.handshake.as_ref(),
+        };
+        let outcome = match event {
+            ClientEvent::SocketConnect { .. } => catch(policy, "on_socket_connect", || {
+                listener.on_socket_connect(&mut ctx)
+            }),
+            ClientEvent::Handshake(_) => {
+                catch(policy, "on_connect", || listener.on_connect(&mut ctx))
+            }
+            ClientEvent::Message(message) => handle(
+                self.handlers,
+                &mut Recent::default(),
+                self.unhandled,
+                listener,
+                &mut ctx,
+                &message,
+            ),
+            ClientEvent::Error(error) => {
+                let error = MessageError::NotAMessage {
+                    source: error.into_inner(),
+                };
+                catch(policy, "on_error", || listener.on_error(&mut ctx, error))
+            }
+            ClientEvent::Disconnected(reason) => catch(policy, "on_disconnect", || {
+                listener.on_disconnect(&mut ctx, &reason)
+            }),
+            ClientEvent::Reconnecting { attempt, reason } => {
+                catch(policy, "on_reconnecting", || {
+                    listener.on_reconnecting(&mut ctx, attempt, &reason)
+                })
+            }
+            ClientEvent::Resumed => catch(policy, "on_resumed", || listener.on_resumed(&mut ctx)),
+            _ => Ok(()),
+        };
+        if let Err(panic) = outcome {
+            failed(self.handle, &panic);
+        }
     }
+
+    /// A read's messages, each lent to its handler where it lies in the read's buffer.
+    fn received(&mut self, received: Received<ClientEvent>) {
+        let (client, handlers, unhandled) = (self.handle, self.handlers, &mut *self.unhandled);
+        let listener = &mut *self.listener;
+        let mut ctx = ClientCtx {
+            handle: client,
+            handshake: self.handshake.as_ref(),
+        };
+        let mut recent = Recent::default();
+        received.for_each_message(|message| {
+            let outcome = handle(
+                handlers,
+                &mut recent,
+                unhandled,
+                listener,
+                &mut ctx,
+                message,
+            );
+            if let Err(panic) = outcome {
+                failed(client, &panic);
+            }
+        });
+    }
+}
+
+/// Runs the handler of `message`'s action on `listener`; what went wrong goes to its
+/// `on_error`. Returns the panic, if one was caught.
+fn handle<'t, L: ConnectionListener>(
+    handlers: &'t ListenerHandlers<L>,
+    recent: &mut Recent<'t, L, ListenerSide>,
+    unhandled: &mut UnhandledActions,
+    listener: &mut L,
+    ctx: &mut ClientCtx<'_>,
+    message: &RawMessage,
+) -> Result<(), MessageError> {
+    let error = match handlers.dispatch_recent(recent, listener, ctx, message) {
+        // The server's greeting needs no handler (a listener that wants it has one), and a
+        // listener with no handlers at all takes no messages on purpose.
+        Ok(Handled::Unhandled)
+            if !handlers.is_empty()
+                && message.action() != <crate::Connected as Message>::ACTION =>
+        {
+            match unhandled.report(message.action()) {
+                Some(error) => error,
+                None => return Ok(()),
+            }
+        }
+        Ok(_) => return Ok(()),
+        Err(error @ MessageError::Panicked { .. }) => return Err(error),
+        Err(error) => error,
+    };
+    catch(handlers.panic_policy(), "on_error", || {
+        listener.on_error(ctx, error)
+    })
+}
+
+/// A handler or hook panicked (and the policy caught it): says so, and closes the
+/// connection.
+fn failed(handle: &ClientHandle, panic: &MessageError) {
+    report::error(format_args!(
+        "{panic}; closing the connection (PanicPolicy::Catch)"
+    ));
+    let what = panic.action().unwrap_or("a message");
+    handle.close(&format!("the client failed handling {what:?}"));
 }

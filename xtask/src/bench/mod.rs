@@ -173,6 +173,9 @@ struct Load {
     runs: usize,
     messages: usize,
     fanout_messages: usize,
+    /// Broadcasts in the cluster's fan-out, which crosses Redis: as many as the cluster's
+    /// publishing queue holds at once (`ClusterConfig::max_pending`), so none is refused.
+    cluster_messages: usize,
     pings: usize,
     connections: usize,
     /// Cuts in the resume-time scenario.
@@ -222,6 +225,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             runs: 1,
             messages: 20_000,
             fanout_messages: 200,
+            cluster_messages: 200,
             pings: 500,
             connections: 1_000,
             cuts: 5,
@@ -233,6 +237,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             runs: 3,
             messages: 2_000_000,
             fanout_messages: 20_000,
+            cluster_messages: 2_000,
             pings: 2_000,
             connections: 10_000,
             cuts: 50,
@@ -824,7 +829,7 @@ fn measure_cluster(
             })
             .collect())
     };
-    let messages = load.fanout_messages.to_string();
+    let messages = load.cluster_messages.to_string();
     let pings = load.pings.to_string();
     let spread = addrs.join(",");
     let arg = |parts: &[&str]| parts.iter().map(|p| (*p).to_owned()).collect::<Vec<_>>();

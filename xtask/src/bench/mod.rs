@@ -172,6 +172,9 @@ const ROWS: &[Row] = &[
 struct Load {
     runs: usize,
     messages: usize,
+    /// Broadcasts in the fan-out: as many as one connection's outbound queue holds
+    /// (`max_queued_bytes`, 1 MiB: 10,000 of these 78-byte frames), so that a server that
+    /// reads the whole burst before writing any of it disconnects no one as too slow.
     fanout_messages: usize,
     /// Broadcasts in the cluster's fan-out, which crosses Redis: as many as the cluster's
     /// publishing queue holds at once (`ClusterConfig::max_pending`), so none is refused.
@@ -236,7 +239,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         Load {
             runs: 3,
             messages: 2_000_000,
-            fanout_messages: 20_000,
+            fanout_messages: 10_000,
             cluster_messages: 2_000,
             pings: 2_000,
             connections: 10_000,

@@ -73,12 +73,14 @@ pub(crate) trait Owner: Send + Sync + 'static {
 
 /// The most payload bytes of one read handed over as one batch, in `mode`. Inside
 /// `pump()` a batch is handled as soon as it is handed over, by the same thread, so it is
-/// kept small enough to still be in the cache; with a network thread each hand-over
-/// crosses threads (and may wake the game's), so it takes what one read brought.
+/// kept small enough to still be in the cache. With a network thread each hand-over
+/// crosses threads (and may wake the game's), so it is larger, but not a whole read: the
+/// reader yields after each, so the writers keep up with what the handlers send (a burst
+/// of broadcasts handled at once would fill every player's queue before any is written).
 pub(crate) fn batch_bytes(mode: crate::NetworkMode) -> usize {
     match mode {
         crate::NetworkMode::Pump => 16 * 1024,
-        crate::NetworkMode::Thread => 1024 * 1024,
+        crate::NetworkMode::Thread => 64 * 1024,
     }
 }
 

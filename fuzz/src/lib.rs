@@ -9,11 +9,19 @@
 //! limits: smaller frame and depth limits than the defaults, and how the stream is cut.
 
 use bytes::{Bytes, BytesMut};
+use podnet_framing::Frame;
 use podnet_framing::{
     BatchDecoder, Decoded, FrameCodec, FramingConfig, FramingError, RawMessage, Value,
     encode_value, peek_action,
 };
-use serde::Deserialize;
+use podnet_lobby::{Game, Lobby, LobbyConfig, PlayerEvent, SessionCtx, SessionHandlers};
+use podnet_proto::{
+    Action, ClientSettings, Connection, ConnectionId, ConnectionKind, DisconnectReason, Input,
+    ResumeSettings, ResumeToken, ServerSettings, Side,
+};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio_util::codec::Decoder;
 
 /// Feeds `data[1..]` to a [`FrameCodec`] twice: all at once, and cut into pieces whose
@@ -469,6 +477,413 @@ fn depth(value: &Value) -> usize {
     }
 }
 
+/// The bytes a check reads its operations from, one choice at a time; when they run out,
+/// every choice is 0 and the run ends.
+struct Ops<'a>(&'a [u8]);
+
+impl Ops<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn byte(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((&b, rest)) => {
+                self.0 = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+
+    fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.byte(), self.byte()])
+    }
+
+    fn u64(&mut self) -> u64 {
+        match self.byte() % 4 {
+            0 => u64::from(self.byte()),
+            1 => u64::from(self.u16()),
+            2 => u64::MAX - u64::from(self.byte()),
+            _ => u64::from_le_bytes(std::array::from_fn(|_| self.byte())),
+        }
+    }
+
+    /// Up to 32 bytes of text (lossy UTF-8).
+    fn text(&mut self) -> String {
+        let len = usize::from(self.byte() % 33).min(self.0.len());
+        let (text, rest) = self.0.split_at(len);
+        self.0 = rest;
+        String::from_utf8_lossy(text).into_owned()
+    }
+}
+
+/// A control message the fuzzer chose: one of podnet's own, with fields it chose (some
+/// of the right type, some not), as the connection would receive it.
+fn control(ops: &mut Ops<'_>, instance: u64) -> Option<RawMessage> {
+    let field = |name: &str, value: Value| (Value::from(name), value);
+    let action = |name: &str| field("action", Value::from(name));
+    let mut entries = match ops.byte() % 8 {
+        0 | 1 => {
+            let mut hello = vec![
+                action("podnet:hello"),
+                field("protocol", Value::from(u64::from(ops.byte() % 4))),
+                field("type", Value::from(ops.text())),
+            ];
+            let flags = ops.byte();
+            if flags & 1 != 0 {
+                hello.push(field("resume", Value::from(flags & 2 != 0)));
+            }
+            if flags & 4 != 0 {
+                // A token of the right form, for this server or another, or any text.
+                let token = match ops.byte() % 3 {
+                    0 => ResumeToken::mint(instance, ConnectionId::from_raw(ops.u64())).to_wire(),
+                    1 => ResumeToken::mint(ops.u64(), ConnectionId::from_raw(7)).to_wire(),
+                    _ => ops.text(),
+                };
+                hello.push(field("token", Value::from(token)));
+            }
+            if flags & 8 != 0 {
+                hello.push(field("received", Value::from(ops.u64())));
+            }
+            if flags & 16 != 0 {
+                hello.push(field("resumed", Value::from(flags & 32 != 0)));
+            }
+            hello
+        }
+        2 => vec![action("podnet:ack"), field("n", Value::from(ops.u64()))],
+        3 => vec![action("podnet:ping"), field("seq", Value::from(ops.u64()))],
+        4 => vec![action("podnet:pong"), field("seq", Value::from(ops.u64()))],
+        5 => vec![
+            action("podnet:close"),
+            field("reason", Value::from(ops.text())),
+        ],
+        6 => vec![action("podnet:info")],
+        _ => vec![field(
+            "action",
+            Value::from(format!("podnet:{}", ops.text())),
+        )],
+    };
+    // A field of the wrong type now and then.
+    if ops.byte().is_multiple_of(8)
+        && let Some((_, value)) = entries.get_mut(1)
+    {
+        *value = Value::from(ops.text());
+    }
+    let mut frame = BytesMut::new();
+    encode_value(&Value::Map(entries), &mut frame, &FramingConfig::default()).ok()?;
+    RawMessage::parse(frame.split_off(4).freeze(), &FramingConfig::default()).ok()
+}
+
+/// podnet's sans-IO connection (`podnet_proto::Connection`), as a server's or a client's,
+/// with or without resume (`data[0]`), driven by the fuzzer through any sequence of
+/// inputs: reads, frames, control messages of every kind with any fields (hellos and
+/// resume hellos with any token and count, acknowledgements going backwards or past what
+/// was sent), counts of delivered frames, broken streams, ends, losses, closes asked, and
+/// time passing. Whatever comes, it must not panic, must ask for a bounded number of
+/// actions per input, and every end it reports carries a reason.
+pub fn connection(data: &[u8]) {
+    let mut ops = Ops(data);
+    let setting = ops.byte();
+    let resume = (setting & 1 != 0).then(ResumeSettings::default);
+    let mut now = Instant::now();
+    if setting & 2 != 0 {
+        let mut settings = ServerSettings::default();
+        settings.resume = resume;
+        settings.hello_wait = Duration::from_millis(u64::from(ops.byte()) * 4);
+        settings.greeting =
+            (setting & 4 != 0).then(|| Bytes::from_static(b"\x81\xa6action\xa9connected"));
+        let instance = settings.instance;
+        let mut conn =
+            Connection::server(Arc::new(settings), now).with_id(ConnectionId::from_raw(7));
+        while !ops.is_empty() {
+            step(&mut conn, &mut ops, &mut now, instance);
+            // What a server's driver answers with.
+            let mut resumes = Vec::new();
+            let mut infos = 0;
+            drain(&mut conn, |action| match action {
+                Action::Resume { received, .. } => resumes.push(*received),
+                Action::Established(handshake)
+                    if handshake.connection_type.kind() == ConnectionKind::Info =>
+                {
+                    infos += 1;
+                }
+                _ => {}
+            });
+            for received in resumes {
+                if ops.byte().is_multiple_of(2) {
+                    conn.refuse_resume(&ops.text());
+                } else {
+                    conn.resume_link(now, received);
+                }
+            }
+            for _ in 0..infos {
+                conn.refuse_info();
+            }
+            drain(&mut conn, |_| {});
+        }
+    } else {
+        let mut settings = ClientSettings::default();
+        settings.resume = resume;
+        settings.hello = setting & 4 == 0;
+        let mut conn = Connection::client(Arc::new(settings), now);
+        while !ops.is_empty() {
+            step(&mut conn, &mut ops, &mut now, 0);
+            let mut dropped = false;
+            drain(&mut conn, |action| {
+                dropped |= matches!(action, Action::Dropped(_))
+            });
+            if dropped && ops.byte().is_multiple_of(2) {
+                // The client dials again and asks for its session back.
+                conn.start_resume(now);
+                drain(&mut conn, |_| {});
+            }
+        }
+    }
+}
+
+/// One input the fuzzer chose, to a connection of either role.
+fn step<S: Side>(conn: &mut Connection<S>, ops: &mut Ops<'_>, now: &mut Instant, instance: u64) {
+    match ops.byte() % 12 {
+        0 => conn.handle(*now, Input::Read),
+        1 => conn.handle(*now, Input::Frame),
+        2..=4 => {
+            if let Some(msg) = control(ops, instance) {
+                conn.handle(*now, Input::Control(&msg));
+            }
+        }
+        5 => {
+            let count = ops.u64();
+            let bytes = usize::from(ops.u16());
+            conn.handle(*now, Input::Delivered { count, bytes });
+        }
+        6 => {
+            let error = FramingError::FrameTooLarge {
+                len: ops.u64(),
+                max: 1 << 20,
+            };
+            conn.handle(*now, Input::Broken(&error));
+        }
+        7 => conn.handle(*now, Input::Violation(&ops.text())),
+        8 => {
+            let mid_frame = (ops.byte().is_multiple_of(2)).then(|| usize::from(ops.u16()));
+            conn.handle(*now, Input::End { mid_frame });
+        }
+        9 => conn.handle(
+            *now,
+            Input::Lost(DisconnectReason::Io { error: ops.text() }),
+        ),
+        10 => conn.handle(
+            *now,
+            Input::CloseAsked {
+                within: Duration::from_millis(u64::from(ops.u16())),
+            },
+        ),
+        _ => {
+            // Time passes: a little, a lot, or up to the connection's next deadline.
+            let step = match ops.byte() % 3 {
+                0 => Duration::from_millis(u64::from(ops.byte())),
+                1 => Duration::from_secs(u64::from(ops.byte())),
+                _ => conn
+                    .poll_timeout()
+                    .map_or(Duration::ZERO, |at| at.saturating_duration_since(*now)),
+            };
+            *now += step;
+            if conn.poll_timeout().is_some_and(|at| at <= *now) {
+                conn.handle_timeout(*now);
+            }
+        }
+    }
+}
+
+/// Takes the connection's actions, checking each, and shows each to `also`. An input may
+/// ask for a few actions (a handshake, a resume's replay request), never without bound.
+fn drain<S: Side>(conn: &mut Connection<S>, mut also: impl FnMut(&Action)) {
+    let mut count = 0;
+    while let Some(action) = conn.poll() {
+        count += 1;
+        assert!(count <= 64, "one input asked for more than 64 actions");
+        match &action {
+            Action::Close { reason, wire } => {
+                assert!(!reason.to_string().is_empty(), "a close without a reason");
+                assert!(!wire.is_empty(), "a close that tells the peer nothing");
+            }
+            Action::Cut(reason) | Action::Dropped(reason) | Action::Ended(reason) => {
+                assert!(!reason.to_string().is_empty(), "an end without a reason");
+            }
+            Action::Send(frame) | Action::SendMessage(frame) => {
+                assert!(frame.len() <= 1 << 20, "a control frame over a MiB");
+            }
+            _ => {}
+        }
+        also(&action);
+    }
+}
+
+/// A lobby game for the fuzzer: `say` answers every seat, `end` ends the session.
+struct Echo;
+
+#[derive(Serialize)]
+struct Said {
+    n: u64,
+}
+
+impl podnet_framing::Message for Said {
+    const ACTION: &'static str = "said";
+}
+
+impl Game for Echo {
+    type Setup = ();
+
+    fn start(_: &(), _: &mut SessionCtx<'_>) -> Self {
+        Echo
+    }
+
+    fn handlers(h: &mut SessionHandlers<Self>) {
+        h.on_raw("say", |_, ctx: &mut SessionCtx<'_>, _: &RawMessage| {
+            ctx.send_to_all(&Said { n: 1 });
+        })
+        .on_raw("end", |_, ctx: &mut SessionCtx<'_>, _: &RawMessage| {
+            ctx.end("over")
+        });
+    }
+}
+
+/// Where the lobby's sends and closes go in [`lobby`]: counted, and checked against the
+/// connections that exist.
+struct Recorder {
+    framing: FramingConfig,
+    open: std::cell::RefCell<std::collections::BTreeSet<u64>>,
+    sent: std::cell::Cell<usize>,
+}
+
+impl podnet_lobby::Outbox for Recorder {
+    fn send_frame(&self, id: ConnectionId, frame: &Frame) -> bool {
+        assert!(
+            frame.as_bytes().len() <= self.framing.max_frame_length + 4,
+            "the lobby sent a frame over the limit"
+        );
+        self.sent.set(self.sent.get() + 1);
+        self.open.borrow().contains(&id.get())
+    }
+
+    fn send_frame_to_all(&self, _: &Frame) -> usize {
+        self.open.borrow().len()
+    }
+
+    fn close(&self, id: ConnectionId, reason: &str) -> bool {
+        assert!(!reason.is_empty(), "a close without a reason");
+        self.open.borrow().contains(&id.get())
+    }
+
+    fn stop_accepting(&self) {}
+
+    fn framing(&self) -> &FramingConfig {
+        &self.framing
+    }
+}
+
+/// A message a lobby player might send: a login, a vote, the game's own, one of the
+/// lobby's node-to-node messages (which players must not be able to forge), or any
+/// action, with fields the fuzzer chose.
+fn lobby_message(ops: &mut Ops<'_>) -> Option<RawMessage> {
+    let field = |name: &str, value: Value| (Value::from(name), value);
+    let action = match ops.byte() % 8 {
+        0 | 1 => "login".to_owned(),
+        2 => "choose".to_owned(),
+        3 => "say".to_owned(),
+        4 => "end".to_owned(),
+        5 => {
+            let names = [
+                "start", "placed", "deliver", "returned", "input", "left", "away",
+            ];
+            format!("lobby:{}", names[usize::from(ops.byte()) % names.len()])
+        }
+        6 => format!("podnet:{}", ops.text()),
+        _ => ops.text(),
+    };
+    let mut entries = vec![field("action", Value::from(action))];
+    for _ in 0..ops.byte() % 4 {
+        let name = match ops.byte() % 6 {
+            0 => "name",
+            1 => "kind",
+            2 => "session",
+            3 => "seat",
+            4 => "message",
+            _ => "node",
+        };
+        let value = match ops.byte() % 4 {
+            0 => Value::from(ops.text()),
+            1 => Value::from(ops.u64()),
+            2 => Value::Binary(ops.text().into_bytes()),
+            _ => Value::Array(vec![Value::from(ops.text())]),
+        };
+        entries.push(field(name, value));
+    }
+    let mut frame = BytesMut::new();
+    encode_value(&Value::Map(entries), &mut frame, &FramingConfig::default()).ok()?;
+    RawMessage::parse(frame.split_off(4).freeze(), &FramingConfig::default()).ok()
+}
+
+/// The sans-IO lobby (`podnet_lobby::Lobby`) with up to 8 players, groups of 2 or 3 and
+/// two kinds of game (`data[0]`), fed whatever the fuzzer chooses: connects, messages from
+/// any member at any stage (logins with any name, votes, game messages, forged `lobby:`
+/// node messages, `podnet:` and unknown actions, fields of any type), bad frames, drops,
+/// resumes, leaves, time passing and a shutdown. It must not panic, must not send more
+/// than a bounded number of messages per event, and must never close without a reason.
+pub fn lobby(data: &[u8]) {
+    let mut ops = Ops(data);
+    let setting = ops.byte();
+    let mut config = LobbyConfig::new(2 + usize::from(setting % 2));
+    config.game_kinds = if setting & 2 != 0 {
+        vec!["dice".to_owned(), "cards".to_owned()]
+    } else {
+        Vec::new()
+    };
+    let mut lobby = Lobby::<Echo>::new(config, ());
+    let out = Recorder {
+        framing: FramingConfig::default(),
+        open: Default::default(),
+        sent: Default::default(),
+    };
+    let mut now = Instant::now();
+    while !ops.is_empty() {
+        let raw = u64::from(ops.byte() % 8);
+        let id = ConnectionId::from_raw(raw);
+        let before = out.sent.get();
+        match ops.byte() % 10 {
+            0 => {
+                if out.open.borrow_mut().insert(raw) {
+                    lobby.handle(PlayerEvent::Connected(id), &out);
+                }
+            }
+            1..=4 => {
+                if let Some(msg) = lobby_message(&mut ops) {
+                    lobby.handle(PlayerEvent::Message(id, msg), &out);
+                }
+            }
+            5 => lobby.handle(PlayerEvent::BadMessage(id, ops.text()), &out),
+            6 => lobby.handle(PlayerEvent::Dropped(id), &out),
+            7 => lobby.handle(PlayerEvent::Resumed(id), &out),
+            8 => {
+                out.open.borrow_mut().remove(&raw);
+                lobby.handle(PlayerEvent::Disconnected(id), &out);
+            }
+            _ => {
+                now += Duration::from_millis(u64::from(ops.u16()) * 16);
+                if ops.byte().is_multiple_of(16) {
+                    lobby.begin_shutdown(&ops.text(), now, &out);
+                }
+                lobby.tick(now, &out);
+            }
+        }
+        assert!(
+            out.sent.get() - before <= 64,
+            "one event made the lobby send more than 64 messages"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,7 +891,7 @@ mod tests {
     /// The checks pass over every seed, and the seeds reach both outcomes.
     #[test]
     fn seeds_pass() {
-        for target in ["payload", "frames", "websocket"] {
+        for target in ["payload", "frames", "websocket", "connection", "lobby"] {
             let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/seeds/").to_owned() + target;
             let mut count = 0;
             for entry in std::fs::read_dir(&dir).expect("seeds dir") {
@@ -484,6 +899,8 @@ mod tests {
                 match target {
                     "payload" => payload(&data),
                     "websocket" => websocket(&data),
+                    "connection" => connection(&data),
+                    "lobby" => lobby(&data),
                     _ => frames(&data),
                 }
                 count += 1;

@@ -20,7 +20,7 @@ use std::time::Instant;
 use crate::util::{cargo, describe, project_root, run as run_command, seconds_arg, target_dir};
 
 /// The fuzz targets, as named in fuzz/Cargo.toml.
-const TARGETS: [&str; 3] = ["frames", "payload", "websocket"];
+const TARGETS: [&str; 5] = ["frames", "payload", "websocket", "connection", "lobby"];
 
 /// libFuzzer's coverage instrumentation, as cargo-fuzz sets it, minus the sanitizer.
 const INSTRUMENT: &str = "-Cpasses=sancov-module \

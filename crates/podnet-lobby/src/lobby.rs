@@ -337,6 +337,11 @@ impl<G: Game> Lobby<G> {
         if self.shutdown.is_some() {
             return;
         }
+        // Players are always told why.
+        let reason = match reason.trim() {
+            "" => "the server is shutting down",
+            _ => reason,
+        };
         let routed = self.routed(out);
         let out = &routed;
         out.stop_accepting();

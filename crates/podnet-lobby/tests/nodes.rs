@@ -8,6 +8,7 @@
 mod common;
 
 use std::sync::Mutex;
+use std::time::Instant;
 
 use common::Talk;
 use podnet_framing::{FramingConfig, RawMessage, Value};
@@ -18,7 +19,7 @@ use podnet_transport::{ConnectionId, Frame, ServerEvent};
 #[derive(Default)]
 struct Recorder {
     sent: Mutex<Vec<(ConnectionId, String)>>,
-    closed: Mutex<Vec<ConnectionId>>,
+    closed: Mutex<Vec<(ConnectionId, String)>>,
     framing: FramingConfig,
 }
 
@@ -35,8 +36,8 @@ impl Outbox for Recorder {
     fn send_frame_to_all(&self, _: &Frame) -> usize {
         panic!("the lobby sends to players one by one")
     }
-    fn close(&self, id: ConnectionId, _: &str) -> bool {
-        self.closed.lock().unwrap().push(id);
+    fn close(&self, id: ConnectionId, reason: &str) -> bool {
+        self.closed.lock().unwrap().push((id, reason.to_owned()));
         true
     }
     fn stop_accepting(&self) {}
@@ -412,7 +413,25 @@ fn a_shutdown_closes_logins_under_way() {
     login(&mut lobby, ada, "ada", &out);
     lobby.take_cluster_requests();
     lobby.begin_shutdown("maintenance", std::time::Instant::now(), &out);
-    assert_eq!(*out.closed.lock().unwrap(), [ada]);
+    let closed: Vec<ConnectionId> = out.closed.lock().unwrap().iter().map(|c| c.0).collect();
+    assert_eq!(closed, [ada]);
     assert!(!lobby.claimed(ada, Ok(true), &out));
     assert_eq!(lobby.names_in_use(), 0);
+}
+
+/// A shutdown given a blank reason still tells each player why they are closed.
+#[test]
+fn a_shutdown_with_a_blank_reason_still_says_why() {
+    let out = Recorder::default();
+    let mut lobby = Lobby::<Talk>::new(LobbyConfig::new(2), ());
+    let ada = connect(&mut lobby, 1, &out);
+    lobby.begin_shutdown(" ", Instant::now(), &out);
+    let closed = out.closed.lock().unwrap().clone();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].0, ada);
+    assert!(
+        !closed[0].1.trim().is_empty(),
+        "told nothing: {:?}",
+        closed[0].1
+    );
 }

@@ -783,3 +783,23 @@ fn resume_attempts_are_judged_in_order() {
             .starts_with(podnet_proto::RESUME_REFUSED)
     );
 }
+
+/// A close always tells the peer why, even when what broke gave no words for it.
+#[test]
+fn a_close_with_a_blank_reason_still_says_why() {
+    let t0 = Instant::now();
+    let mut conn = Connection::server(Arc::new(server_settings()), t0);
+    conn.handle(t0 + MS, Input::Violation("  "));
+    let acts = actions(&mut conn);
+    let wire = acts
+        .iter()
+        .find_map(|action| match action {
+            Action::Close { wire, .. } => Some(wire.clone()),
+            _ => None,
+        })
+        .expect("a close");
+    assert!(
+        !wire.trim().is_empty(),
+        "the peer is told nothing: {wire:?}"
+    );
+}

@@ -357,6 +357,12 @@ impl<S: Side> Connection<S> {
         self.state = State::Closing;
         // The close's own deadline comes with `Input::CloseAsked`.
         self.deadline = None;
+        // The peer is always told why: a blank reason says what kind of end it is.
+        let wire = if wire.trim().is_empty() {
+            reason.to_string()
+        } else {
+            wire
+        };
         self.actions.push_back(Action::Close { reason, wire });
     }
 

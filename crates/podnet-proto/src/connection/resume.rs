@@ -114,9 +114,10 @@ impl<S: Side> Connection<S> {
         if receipts.role != ResumeRole::Agreed || self.state != State::Established {
             return;
         }
-        receipts.received += count;
+        receipts.received = receipts.received.saturating_add(count);
         receipts.unacked_bytes = receipts.unacked_bytes.saturating_add(bytes);
-        if receipts.received - receipts.acked >= u64::from(receipts.settings.ack_every.max(1))
+        let unacked = receipts.received.saturating_sub(receipts.acked);
+        if unacked >= u64::from(receipts.settings.ack_every.max(1))
             || receipts.unacked_bytes >= receipts.settings.ack_bytes
         {
             self.send_ack();

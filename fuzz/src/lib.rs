@@ -518,10 +518,21 @@ impl Ops<'_> {
     }
 }
 
+/// A map's entry.
+fn field(name: &str, value: Value) -> (Value, Value) {
+    (Value::from(name), value)
+}
+
+/// A map with these entries, as a received message (if it is one).
+fn map_message(entries: Vec<(Value, Value)>) -> Option<RawMessage> {
+    let mut frame = BytesMut::new();
+    encode_value(&Value::Map(entries), &mut frame, &FramingConfig::default()).ok()?;
+    RawMessage::parse(frame.split_off(4).freeze(), &FramingConfig::default()).ok()
+}
+
 /// A control message the fuzzer chose: one of podnet's own, with fields it chose (some
 /// of the right type, some not), as the connection would receive it.
 fn control(ops: &mut Ops<'_>, instance: u64) -> Option<RawMessage> {
-    let field = |name: &str, value: Value| (Value::from(name), value);
     let action = |name: &str| field("action", Value::from(name));
     let mut entries = match ops.byte() % 8 {
         0 | 1 => {
@@ -570,9 +581,7 @@ fn control(ops: &mut Ops<'_>, instance: u64) -> Option<RawMessage> {
     {
         *value = Value::from(ops.text());
     }
-    let mut frame = BytesMut::new();
-    encode_value(&Value::Map(entries), &mut frame, &FramingConfig::default()).ok()?;
-    RawMessage::parse(frame.split_off(4).freeze(), &FramingConfig::default()).ok()
+    map_message(entries)
 }
 
 /// podnet's sans-IO connection (`podnet_proto::Connection`), as a server's or a client's,
@@ -787,7 +796,6 @@ impl podnet_lobby::Outbox for Recorder {
 /// lobby's node-to-node messages (which players must not be able to forge), or any
 /// action, with fields the fuzzer chose.
 fn lobby_message(ops: &mut Ops<'_>) -> Option<RawMessage> {
-    let field = |name: &str, value: Value| (Value::from(name), value);
     let action = match ops.byte() % 8 {
         0 | 1 => "login".to_owned(),
         2 => "choose".to_owned(),
@@ -820,9 +828,7 @@ fn lobby_message(ops: &mut Ops<'_>) -> Option<RawMessage> {
         };
         entries.push(field(name, value));
     }
-    let mut frame = BytesMut::new();
-    encode_value(&Value::Map(entries), &mut frame, &FramingConfig::default()).ok()?;
-    RawMessage::parse(frame.split_off(4).freeze(), &FramingConfig::default()).ok()
+    map_message(entries)
 }
 
 /// The sans-IO lobby (`podnet_lobby::Lobby`) with up to 8 players, groups of 2 or 3 and

@@ -114,17 +114,18 @@ impl InPump {
         self.turns(events, handler, handled)
     }
 
-    /// Turns and hand-overs until one brings nothing; `handled` were handled before.
+    /// Turns and hand-overs until one brings nothing; `handled` were handled before. At
+    /// least two: a turn's poll of the sockets wakes their readers, which run in the next.
     fn turns<E: ReceivedEvent>(
         &self,
         events: &Receiver<Delivery<E>>,
         handler: &mut impl EventHandler<E>,
         mut handled: usize,
     ) -> usize {
-        for _ in 0..MAX_TURNS {
+        for turn in 0..MAX_TURNS {
             let now = self.turn(events, handler);
             handled += now;
-            if now == 0 && events.is_empty() {
+            if turn > 0 && now == 0 && events.is_empty() {
                 break;
             }
         }

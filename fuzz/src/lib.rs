@@ -19,6 +19,7 @@ use podnet_proto::{
     Action, ClientSettings, Connection, ConnectionId, ConnectionKind, DisconnectReason, Input,
     ResumeSettings, ResumeToken, ServerSettings, Side,
 };
+use podnet_transport::fuzzing::{HttpRoute, http_route};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -518,6 +519,74 @@ impl Ops<'_> {
     }
 }
 
+/// A request on the game port's HTTP front (the WebSocket upgrade, pages, monitoring),
+/// arriving whole and in pieces whose sizes follow from `data[0]` (which also sets the
+/// request limit and whether browsers' origins are checked), as the server reads it: it
+/// routes the request as soon as its head is whole, or refuses it once it is over the
+/// limit. Both ways must decide the same, within the limit, and answer with a well-formed
+/// response: a 101 that says where the request ended, or a status line, headers and a
+/// close.
+pub fn http(data: &[u8]) {
+    let Some((&setting, stream)) = data.split_first() else {
+        return;
+    };
+    let max = 64 + usize::from(setting) * 32;
+    let check_origin = setting & 1 != 0;
+    let route = |pieces: &mut dyn Iterator<Item = &[u8]>| {
+        let mut buf = Vec::new();
+        for piece in pieces {
+            buf.extend_from_slice(piece);
+            if let Some(route) = http_route(&buf, max, check_origin) {
+                return Some((route, buf.len()));
+            }
+        }
+        None
+    };
+    let whole = route(&mut std::iter::once(stream));
+    let cut = route(&mut Pieces::new(stream, setting));
+    assert_eq!(
+        whole.as_ref().map(|r| &r.0),
+        cut.as_ref().map(|r| &r.0),
+        "cutting the request changed how it was routed"
+    );
+    if whole.is_none() {
+        assert!(
+            stream.len() < max,
+            "a request over the limit was left waiting"
+        );
+    }
+    let Some((route, read)) = cut else {
+        return;
+    };
+    match route {
+        HttpRoute::Upgrade { response, consumed } => {
+            assert!(
+                response.starts_with(b"HTTP/1.1 101 "),
+                "an upgrade without 101"
+            );
+            assert!(
+                response.ends_with(b"\r\n\r\n"),
+                "an upgrade's head not ended"
+            );
+            assert!(
+                consumed <= read && consumed <= max,
+                "the request ended past what was read or the limit"
+            );
+        }
+        HttpRoute::Respond { response } => {
+            assert!(
+                response.starts_with(b"HTTP/1.1 "),
+                "a response without a status"
+            );
+            assert!(
+                response.windows(4).any(|w| w == b"\r\n\r\n"),
+                "a response's head not ended"
+            );
+        }
+        HttpRoute::Observe => {}
+    }
+}
+
 /// A map's entry.
 fn field(name: &str, value: Value) -> (Value, Value) {
     (Value::from(name), value)
@@ -897,7 +966,14 @@ mod tests {
     /// The checks pass over every seed, and the seeds reach both outcomes.
     #[test]
     fn seeds_pass() {
-        for target in ["payload", "frames", "websocket", "connection", "lobby"] {
+        for target in [
+            "payload",
+            "frames",
+            "websocket",
+            "connection",
+            "lobby",
+            "http",
+        ] {
             let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/seeds/").to_owned() + target;
             let mut count = 0;
             for entry in std::fs::read_dir(&dir).expect("seeds dir") {
@@ -907,6 +983,7 @@ mod tests {
                     "websocket" => websocket(&data),
                     "connection" => connection(&data),
                     "lobby" => lobby(&data),
+                    "http" => http(&data),
                     _ => frames(&data),
                 }
                 count += 1;

@@ -20,7 +20,14 @@ use std::time::Instant;
 use crate::util::{cargo, describe, project_root, run as run_command, seconds_arg, target_dir};
 
 /// The fuzz targets, as named in fuzz/Cargo.toml.
-const TARGETS: [&str; 5] = ["frames", "payload", "websocket", "connection", "lobby"];
+const TARGETS: [&str; 6] = [
+    "frames",
+    "payload",
+    "websocket",
+    "connection",
+    "lobby",
+    "http",
+];
 
 /// libFuzzer's coverage instrumentation, as cargo-fuzz sets it, minus the sanitizer.
 const INSTRUMENT: &str = "-Cpasses=sancov-module \

@@ -68,6 +68,9 @@ mod conn;
 mod driver;
 mod error;
 mod event;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod lock;
 mod observe;

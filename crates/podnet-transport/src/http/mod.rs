@@ -72,9 +72,12 @@ fn read<T>(
     let mut parsed = httparse::Request::new(&mut headers);
     let too_large =
         || format!("the request's header is over {max_bytes} bytes or {MAX_HEADERS} lines");
-    let consumed = match parsed.parse(buf) {
+    // Nothing past the limit is looked at: a request is refused for the same reason
+    // however its bytes were cut into reads.
+    let head = &buf[..buf.len().min(max_bytes)];
+    let consumed = match parsed.parse(head) {
         Ok(httparse::Status::Complete(consumed)) if consumed <= max_bytes => consumed,
-        Ok(httparse::Status::Partial) if buf.len() < max_bytes => return None,
+        Ok(httparse::Status::Partial) if head.len() < max_bytes => return None,
         Ok(_) | Err(httparse::Error::TooManyHeaders) => {
             let why = too_large();
             return Some(refused(

@@ -213,6 +213,25 @@ mod tests {
         assert_refused(&cases, &config);
     }
 
+    /// Nothing past the request limit is read: a head that runs over it is refused as too
+    /// large, whether what follows is well formed or not, and however it arrived.
+    #[test]
+    fn nothing_past_the_limit_is_read() {
+        let config = WebSocketConfig {
+            max_request_bytes: 64,
+            ..WebSocketConfig::default()
+        };
+        let long = format!("GET / HTTP/1.1\r\nX-A: {}\r\n", "a".repeat(80));
+        for tail in ["\r\n", "\x01bad header\r\n\r\n"] {
+            let request = format!("{long}{tail}");
+            let whole = route(request.as_bytes(), &config).map(|r| r.status());
+            let first = (1..=request.len())
+                .find_map(|end| route(&request.as_bytes()[..end], &config))
+                .map(|r| r.status());
+            assert_eq!((whole, first), (Some(431), Some(431)), "{tail:?}");
+        }
+    }
+
     #[test]
     fn pages_are_served() {
         let config =

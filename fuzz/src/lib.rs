@@ -587,6 +587,16 @@ pub fn http(data: &[u8]) {
     }
 }
 
+/// What arrives from Redis, from other nodes or from anyone who can publish there: the
+/// bytes as each kind of envelope, with a message limit set by `data[0]`. See
+/// `podnet_cluster::fuzzing::envelopes` for what must hold.
+pub fn envelope(data: &[u8]) {
+    let Some((&setting, envelope)) = data.split_first() else {
+        return;
+    };
+    podnet_cluster::fuzzing::envelopes(envelope, 16 + usize::from(setting) * 16);
+}
+
 /// A map's entry.
 fn field(name: &str, value: Value) -> (Value, Value) {
     (Value::from(name), value)
@@ -984,6 +994,7 @@ mod tests {
                     "connection" => connection(&data),
                     "lobby" => lobby(&data),
                     "http" => http(&data),
+                    "envelope" => envelope(&data),
                     _ => frames(&data),
                 }
                 count += 1;

@@ -20,13 +20,14 @@ use std::time::Instant;
 use crate::util::{cargo, describe, project_root, run as run_command, seconds_arg, target_dir};
 
 /// The fuzz targets, as named in fuzz/Cargo.toml.
-const TARGETS: [&str; 6] = [
+const TARGETS: [&str; 7] = [
     "frames",
     "payload",
     "websocket",
     "connection",
     "lobby",
     "http",
+    "envelope",
 ];
 
 /// libFuzzer's coverage instrumentation, as cargo-fuzz sets it, minus the sanitizer.

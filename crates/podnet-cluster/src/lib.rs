@@ -39,6 +39,9 @@ mod cluster;
 mod config;
 mod envelope;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod keys;
 mod node;
 mod publisher;

@@ -97,6 +97,7 @@ pub trait Message {
 /// assert_eq!(msg.decode::<Move>()?, Move { x: 10, y: -3 });
 /// # Ok::<(), podnet_framing::FramingError>(())
 /// ```
+#[derive(Clone)]
 pub struct RawMessage {
     /// The buffer the payload is in: its own, or the whole read it arrived in.
     data: Bytes,
@@ -106,17 +107,6 @@ pub struct RawMessage {
     action: Range<usize>,
     /// The depth limit the payload was checked against.
     max_depth: usize,
-}
-
-impl Clone for RawMessage {
-    fn clone(&self) -> Self {
-        Self {
-            data: self.data.clone(),
-            range: self.range.clone(),
-            action: self.action.clone(),
-            max_depth: self.max_depth,
-        }
-    }
 }
 
 impl PartialEq for RawMessage {

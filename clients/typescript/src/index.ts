@@ -473,6 +473,28 @@ export class Client {
     }
   }
 
+  /**
+   * The server settled this connection as a repod player before this client's hello
+   * reached it (it came later than the server's `hello_wait`). A plain session goes on, and
+   * the answer to the hello, which follows, may still grant the resumable one asked for; a
+   * resume tries again on a new connection; another connection type cannot be had now.
+   */
+  private settledSilent(): void {
+    if (!this.options.hello) return; // as a repod client, which takes no notice
+    if (this.state === "resuming") {
+      this.ws.close();
+      return;
+    }
+    this.podnetServer = true;
+    if (this.options.type !== "classic") {
+      this.linkReason =
+        `the server settled this connection as "classic" before its hello (asking for ` +
+        `"${this.options.type}") arrived; connect again`;
+      this.session?.forget();
+      this.shut(this.linkReason);
+    }
+  }
+
   /** The server broke the protocol: close, saying so. */
   private fail(error: string): void {
     this.fatal = true;
@@ -555,6 +577,9 @@ export class Client {
     }
     switch (message.action) {
       case "podnet:hello": {
+        if (message.silent === true) {
+          return this.settledSilent();
+        }
         if (this.state === "resuming") {
           return this.resumed(message);
         }

@@ -46,8 +46,11 @@ test("through five cuts mid-stream, every message arrives once, in order, both w
   // The cuts caught echoes on their way (else nothing was sent again).
   assert.ok(midstream > 0, "every cut came after its batch was through");
   // One session throughout: the server saw connection #1 drop and resume, never a second.
+  // Its lines come from another process: wait for them rather than read them now.
+  const serverResumes = () => server.lines.filter((l) => /^\[#1\] resumed/.test(l)).length;
+  await until(() => serverResumes() >= CUTS, `the server's ${CUTS} "resumed" lines`);
+  assert.equal(serverResumes(), CUTS);
   assert.ok(!server.lines.some((l) => l.startsWith("[#2]")), server.lines.slice(0, 5).join("\n"));
-  assert.equal(server.lines.filter((l) => /^\[#1\] resumed/.test(l)).length, CUTS);
   // The hooks in order: each resume after its reconnection attempts.
   assert.equal(hooks[0], "reconnecting 1");
   assert.equal(hooks.at(-1), "resumed");

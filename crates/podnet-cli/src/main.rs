@@ -141,6 +141,11 @@ struct ServeArgs {
     /// Take TCP clients only: no WebSocket on the port.
     #[arg(long)]
     no_websocket: bool,
+    /// How long a new connection may stay silent before it is taken for a repod client
+    /// (default 10; WebSocket clients, counted from their upgrade: 500). Raise it for
+    /// players whose networks lose packets often.
+    #[arg(long, value_name = "MS")]
+    hello_wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -219,6 +224,12 @@ fn main() -> ExitCode {
                 }
                 if args.no_websocket {
                     config.websocket = None;
+                }
+                if let Some(ms) = args.hello_wait_ms {
+                    config.hello_wait = Duration::from_millis(ms);
+                    if let Some(websocket) = config.websocket.as_mut() {
+                        websocket.hello_wait = Duration::from_millis(ms);
+                    }
                 }
                 serve::run(&args.host, args.port, mode, config).await
             }

@@ -43,7 +43,8 @@ struct CloseMsg<'a> {
 /// Resume rides on it (see `docs/protocol.md`): a client asks for a resumable session
 /// with `"resume": true`, or resumes one with `"token"` and `"received"` (how many
 /// application frames it had received); the server grants one with `"token"`, and answers
-/// a resume with `"resumed": true`, a new `"token"` and its own `"received"`.
+/// a resume with `"resumed": true`, a new `"token"` and its own `"received"`. A server
+/// that settles a silent connection as `classic` says so first with `"silent": true`.
 #[derive(Serialize, Deserialize)]
 struct HelloMsg<'a> {
     protocol: u32,
@@ -57,6 +58,8 @@ struct HelloMsg<'a> {
     received: Option<u64>,
     #[serde(default, skip_serializing_if = "is_false")]
     resumed: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    silent: bool,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -74,6 +77,9 @@ pub(crate) struct HelloResume {
     pub(crate) received: Option<u64>,
     /// The server's answer to a resume.
     pub(crate) resumed: bool,
+    /// The server settled the connection as `classic` before it heard a hello: the
+    /// client's hello, if it sent one, is still on its way, and will be answered.
+    pub(crate) silent: bool,
 }
 
 /// What a hello says about resume, to write one.
@@ -83,6 +89,7 @@ pub(crate) struct HelloOut<'a> {
     pub(crate) token: Option<&'a str>,
     pub(crate) received: Option<u64>,
     pub(crate) resumed: bool,
+    pub(crate) silent: bool,
 }
 
 /// `{"action": "podnet:ack", "n": 1234}`: the sender has received this many application
@@ -150,6 +157,7 @@ impl Control {
                         token: hello.token.map(str::to_owned),
                         received: hello.received,
                         resumed: hello.resumed,
+                        silent: hello.silent,
                     },
                 },
                 Err(_) => Control::Hello {
@@ -226,6 +234,7 @@ pub(crate) fn hello_frame_with(
             token: resume.token,
             received: resume.received,
             resumed: resume.resumed,
+            silent: resume.silent,
         },
         config,
     )
@@ -276,6 +285,7 @@ mod tests {
             token: Some("ab"),
             received: Some(9),
             resumed: true,
+            silent: true,
         };
         assert_eq!(
             parse(hello_frame_with("classic", &resume, &config)),
@@ -287,6 +297,7 @@ mod tests {
                     token: Some("ab".into()),
                     received: Some(9),
                     resumed: true,
+                    silent: true,
                 },
             }
         );

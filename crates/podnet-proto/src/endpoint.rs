@@ -146,6 +146,17 @@ impl Endpoint {
         (conn, self.admission.started(id))
     }
 
+    /// As [`open`](Self::open), for a connection whose WebSocket upgrade was answered at
+    /// `now` (it waits [`ServerSettings::websocket_hello_wait`] for a hello).
+    pub fn open_websocket(
+        &mut self,
+        id: ConnectionId,
+        now: Instant,
+    ) -> (ServerConnection, Option<Eviction>) {
+        let conn = ServerConnection::server_over_websocket(self.settings.clone(), now).with_id(id);
+        (conn, self.admission.started(id))
+    }
+
     /// The connection `id` is counted as started (its protocol state comes later, once
     /// its first bytes say what it speaks): the quiet connection to evict, if any.
     pub fn opening(&mut self, id: ConnectionId) -> Option<Eviction> {

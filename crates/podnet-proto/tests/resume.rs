@@ -111,6 +111,11 @@ impl<S: Side> End<S> {
                     self.keeping = true;
                     self.previous = self.token.replace(token);
                 }
+                Action::Grant { token, hello } => {
+                    out.push_back(hello);
+                    self.keeping = true;
+                    self.previous = self.token.replace(token);
+                }
                 Action::TokenConfirmed => self.previous = None,
                 Action::NotResumable => {
                     self.keeping = false;

@@ -177,20 +177,33 @@ fn handshake_first_message_makes_a_repod_session() {
 }
 
 /// A peer that says nothing is settled as a classic repod peer after `hello_wait`, and is
-/// greeted then; before that, nothing is sent and nothing is reported.
+/// greeted then, after a hello that says it was silent (repod ignores it; a podnet client
+/// whose hello is late learns what happened); before that, nothing is sent and nothing is
+/// reported.
 #[test]
 fn handshake_silence_settles_after_hello_wait() {
     let t0 = Instant::now();
     let mut conn = Connection::server(Arc::new(server_settings()), t0);
     let due = conn.poll_timeout().unwrap();
-    assert_eq!(due, t0 + 500 * MS);
+    assert_eq!(due, t0 + 10 * MS);
     conn.handle_timeout(due - MS);
     assert!(actions(&mut conn).is_empty(), "not yet");
     conn.handle_timeout(due);
     let acts = actions(&mut conn);
-    assert_eq!(sent_actions(&acts), ["connected"]);
+    assert_eq!(sent_actions(&acts), ["podnet:hello", "connected"]);
+    let told = sent(&acts)[0].to_value().unwrap();
+    assert_eq!(told["silent"], Value::from(true));
+    assert_eq!(told["type"], Value::from("classic"));
     assert_eq!(established(&acts).unwrap().peer, Peer::Repod);
     assert!(!acts.contains(&Action::Spoke), "it is still quiet");
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::PodnetPeer { .. })),
+        "a repod peer gets no heartbeat"
+    );
+
+    // Over WebSocket the wait is the browser's round trip.
+    let conn = Connection::server_over_websocket(Arc::new(server_settings()), t0);
+    assert_eq!(conn.poll_timeout(), Some(t0 + 500 * MS));
 }
 
 /// A client settles its handshake with the server's first frame: a hello (podnet server),
@@ -226,18 +239,19 @@ fn handshake_on_the_client() {
 fn handshake_late_hello() {
     let t0 = Instant::now();
     let mut conn = Connection::server(Arc::new(server_settings()), t0);
-    conn.handle_timeout(t0 + 500 * MS);
+    conn.handle_timeout(t0 + 10 * MS);
     actions(&mut conn);
     let late = t0 + 700 * MS;
     conn.handle(late, Input::Control(&msg(&hello(2, "classic"))));
     let acts = actions(&mut conn);
     assert_eq!(sent_actions(&acts), ["podnet:hello"]);
+    assert_eq!(sent(&acts)[0].to_value().unwrap()["silent"], Value::Nil);
     assert!(acts.contains(&Action::PodnetPeer { protocol: 2 }));
     assert!(established(&acts).is_none(), "settled once");
     assert_eq!(conn.poll_timeout(), Some(late + Duration::from_secs(5)));
 
     let mut conn = Connection::server(Arc::new(server_settings()), t0);
-    conn.handle_timeout(t0 + 500 * MS);
+    conn.handle_timeout(t0 + 10 * MS);
     actions(&mut conn);
     conn.handle(late, Input::Control(&msg(&hello(2, "info"))));
     let (reason, wire) = close_of(&actions(&mut conn))
@@ -247,6 +261,179 @@ fn handshake_late_hello() {
     assert!(
         wire.contains("\"info\"") && wire.contains("first thing"),
         "{wire}"
+    );
+}
+
+/// A hello with resume fields, as a client writes it.
+fn resume_hello(resume: bool, token: Option<&str>) -> Bytes {
+    #[derive(serde::Serialize)]
+    struct Hello<'a> {
+        protocol: u32,
+        #[serde(rename = "type")]
+        conn_type: &'a str,
+        resume: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        received: Option<u64>,
+    }
+    frame(
+        "podnet:hello",
+        &Hello {
+            protocol: 2,
+            conn_type: "classic",
+            resume,
+            token,
+            received: token.map(|_| 0),
+        },
+    )
+}
+
+/// A late hello that asks for a resumable session still gets one: the grant is queued
+/// with the counting in one step, so both sides count from it. A late resume (a hello
+/// with a token) is turned away as busy, so the client tries again on a new connection.
+#[test]
+fn handshake_late_hello_resume() {
+    let t0 = Instant::now();
+    let mut settings = server_settings();
+    settings.resume = Some(podnet_proto::ResumeSettings::default());
+    let settings = Arc::new(settings);
+    let settled = |settings: &Arc<ServerSettings>| {
+        let mut conn = Connection::server(settings.clone(), t0)
+            .with_id(podnet_proto::ConnectionId::from_raw(7));
+        conn.handle_timeout(t0 + 10 * MS);
+        actions(&mut conn);
+        conn
+    };
+
+    let mut conn = settled(&settings);
+    conn.handle(
+        t0 + 20 * MS,
+        Input::Control(&msg(&resume_hello(true, None))),
+    );
+    let acts = actions(&mut conn);
+    let Some(Action::Grant { token, hello }) =
+        acts.iter().find(|a| matches!(a, Action::Grant { .. }))
+    else {
+        panic!("a late grant: {acts:?}");
+    };
+    assert_eq!(token.id(), podnet_proto::ConnectionId::from_raw(7));
+    assert!(msg(hello).to_value().unwrap()["token"].is_str());
+    assert!(conn.counts_messages());
+    assert!(established(&acts).is_none(), "settled once");
+
+    let mut conn = settled(&settings);
+    let stale = podnet_proto::ResumeToken::mint(1, podnet_proto::ConnectionId::from_raw(3));
+    conn.handle(
+        t0 + 20 * MS,
+        Input::Control(&msg(&resume_hello(false, Some(&stale.to_wire())))),
+    );
+    let acts = actions(&mut conn);
+    let (reason, wire) = close_of(&acts).unwrap();
+    assert!(matches!(reason, DisconnectReason::Handshake { .. }));
+    assert_eq!(wire, podnet_proto::RESUME_BUSY);
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::Resume { .. })),
+        "never handed to a session: the application saw a new player"
+    );
+}
+
+/// A client told it was settled for its silence: a classic session goes on as a podnet
+/// one, and the answer to its own hello (which follows) may still grant the resumable
+/// session it asked for; another type fails its handshake with a message that says why;
+/// a resuming client drops the connection and keeps the session for its next attempt.
+#[test]
+fn handshake_client_told_it_was_silent() {
+    #[derive(serde::Serialize)]
+    struct Silent {
+        protocol: u32,
+        #[serde(rename = "type")]
+        conn_type: &'static str,
+        silent: bool,
+    }
+    let silent = frame(
+        "podnet:hello",
+        &Silent {
+            protocol: 2,
+            conn_type: "classic",
+            silent: true,
+        },
+    );
+    let t0 = Instant::now();
+
+    let mut settings = ClientSettings::default();
+    settings.resume = Some(podnet_proto::ResumeSettings::default());
+    let mut client = Connection::client(Arc::new(settings), t0);
+    actions(&mut client);
+    client.handle(t0, Input::Control(&msg(&silent)));
+    let acts = actions(&mut client);
+    assert_eq!(
+        established(&acts).unwrap().peer,
+        Peer::Podnet { protocol: 2 }
+    );
+    assert!(
+        !acts.contains(&Action::NotResumable),
+        "the answer to its hello is still to come"
+    );
+    assert!(
+        !client.counts_messages(),
+        "the greeting before the grant is not counted"
+    );
+    client.handle(t0, Input::Frame);
+    let token = podnet_proto::ResumeToken::mint(1, podnet_proto::ConnectionId::from_raw(3));
+    let grant = {
+        #[derive(serde::Serialize)]
+        struct Grant<'a> {
+            protocol: u32,
+            #[serde(rename = "type")]
+            conn_type: &'a str,
+            token: &'a str,
+        }
+        frame(
+            "podnet:hello",
+            &Grant {
+                protocol: 2,
+                conn_type: "classic",
+                token: &token.to_wire(),
+            },
+        )
+    };
+    client.handle(t0, Input::Control(&msg(&grant)));
+    let acts = actions(&mut client);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Resumable(t) if t.same_secret(&token))),
+        "granted late: {acts:?}"
+    );
+    assert!(client.counts_messages());
+
+    let mut settings = ClientSettings::default();
+    settings.connection_type = "spectator".to_owned();
+    let mut client = Connection::client(Arc::new(settings), t0);
+    actions(&mut client);
+    client.handle(t0, Input::Control(&msg(&silent)));
+    let acts = actions(&mut client);
+    assert!(established(&acts).is_none());
+    let (reason, _) = close_of(&acts).unwrap();
+    let DisconnectReason::Handshake { error } = reason else {
+        panic!("{reason:?}");
+    };
+    assert!(
+        error.contains("\"spectator\"") && error.contains("connect again"),
+        "{error}"
+    );
+
+    // A client that says no hello takes no notice: it settles on the next frame, as a
+    // repod client.
+    let mut settings = ClientSettings::default();
+    settings.hello = false;
+    let mut client = Connection::client(Arc::new(settings), t0);
+    client.handle(t0, Input::Control(&msg(&silent)));
+    assert!(established(&actions(&mut client)).is_none());
+    client.handle(t0, Input::Frame);
+    assert_eq!(
+        established(&actions(&mut client)).unwrap().peer,
+        Peer::Repod
     );
 }
 

@@ -204,11 +204,21 @@ pub struct ServerConfig {
     /// How long a new connection may stay silent before the server settles its handshake
     /// without a hello: it is then a `classic` peer that does not speak podnet (a repod
     /// client), it gets `{"action": "connected"}` and the application sees it connect. A
-    /// podnet client says hello at once, and a repod client that speaks first is settled
-    /// by its first message, so only a silent repod client waits this long (and repod's
-    /// client raises its own `connected` locally anyway).
+    /// podnet client says hello with its first bytes and a repod client that speaks first
+    /// is settled by its first message, so only a repod client that listens before it
+    /// speaks (a spectator, repod's whiteboard) waits this long. On a port that also takes
+    /// WebSocket, a browser's request is told apart from repod framing by its first byte,
+    /// which must come within this wait too.
     ///
-    /// Default: **500 ms**: well past a hello's arrival, even with a lost packet resent.
+    /// A podnet client whose hello comes later (a lost packet, a machine too busy to run
+    /// it) is told it was settled as `classic`: a plain session goes on, and a resumable
+    /// one is granted late; a resume is tried again on a new connection; another
+    /// connection type fails its handshake with a message that says so (connect again).
+    /// Raise this if your players' networks lose packets often.
+    ///
+    /// Default: **10 ms** (a silent repod client is greeted within it; repod's own
+    /// server greets at once). WebSocket connections wait
+    /// [`WebSocketConfig::hello_wait`] after their upgrade.
     pub hello_wait: Duration,
 
     /// The connection types this server accepts; `classic` and `info` are built in. Add
@@ -500,6 +510,14 @@ pub struct WebSocketConfig {
     /// Default: **64**.
     pub max_fragments: usize,
 
+    /// How long a connection opened by a WebSocket upgrade may stay silent, counted from
+    /// the upgrade's answer, before it is settled as `classic` without a hello (see
+    /// [`ServerConfig::hello_wait`]). A browser says hello once the answer reaches it, a
+    /// round trip later.
+    ///
+    /// Default: **500 ms**.
+    pub hello_wait: std::time::Duration,
+
     /// Pages served to plain HTTP `GET` requests on the same port, by path (without the
     /// query): a browser game's page and script. Any other path is answered 404 with a
     /// line that says what the server is.
@@ -515,6 +533,7 @@ impl Default for WebSocketConfig {
             max_request_bytes: 8 * 1024,
             handshake_timeout: Duration::from_secs(5),
             max_fragments: 64,
+            hello_wait: Duration::from_millis(500),
             pages: std::collections::BTreeMap::new(),
         }
     }
@@ -547,7 +566,7 @@ impl Default for ServerConfig {
             name: "podnet".to_owned(),
             max_connections: 4096,
             max_quiet_connections: 1024,
-            hello_wait: Duration::from_millis(500),
+            hello_wait: Duration::from_millis(10),
             connection_types: ConnectionTypes::default(),
             info_rate: RateLimit::new(20, 40),
             send_connected: true,
@@ -645,6 +664,9 @@ impl ServerConfig {
         settings.connection = self.connection.clone();
         settings.types = self.connection_types.clone();
         settings.hello_wait = self.hello_wait;
+        if let Some(websocket) = &self.websocket {
+            settings.websocket_hello_wait = websocket.hello_wait;
+        }
         settings.greeting = greeting;
         settings.resume = self.resume.as_ref().map(|r| r.acks.clone());
         settings

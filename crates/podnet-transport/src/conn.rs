@@ -227,6 +227,18 @@ impl Shared {
         self.resumable.store(true, Ordering::Release);
     }
 
+    /// (Server.) The session is resumable from the frame after `hello`, which grants it:
+    /// nothing the application sends meanwhile goes between the two.
+    pub(crate) fn grant_resumable(&self, token: ResumeToken, hello: Bytes) {
+        let (header, hello) = self.on_the_wire(hello);
+        // A full queue here is the slow-consumer case for the next message.
+        let _ = self.queue.push_control_then_keep(header, hello);
+        let mut slot = self.slot();
+        slot.previous = slot.token.replace(token);
+        drop(slot);
+        self.resumable.store(true, Ordering::Release);
+    }
+
     /// The session is not resumable (the server granted none).
     pub(crate) fn set_not_resumable(&self) {
         self.resumable.store(false, Ordering::Release);

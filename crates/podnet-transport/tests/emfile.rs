@@ -43,7 +43,7 @@ async fn accepting_resumes_after_running_out_of_file_descriptors() {
     let ServerEvent::Connected { id, .. } = next_server_event(&mut events).await else {
         panic!("expected the player's connection");
     };
-    assert_eq!(player.recv().await.unwrap().action(), "connected");
+    assert_eq!(player.recv_greeting().await.unwrap().action(), "connected");
 
     // A socket made now, connected once no file is left: the kernel completes the
     // handshake from the listen backlog, and the server's accept fails with EMFILE.
@@ -79,7 +79,9 @@ async fn accepting_resumes_after_running_out_of_file_descriptors() {
         other => panic!("expected the waiting client's connection, got {other:?}"),
     }
     let mut late = RawPeer::from_stream(late);
-    let greeting = tokio::time::timeout(WAIT, late.recv()).await.unwrap();
+    let greeting = tokio::time::timeout(WAIT, late.recv_greeting())
+        .await
+        .unwrap();
     assert_eq!(greeting.unwrap().action(), "connected");
     assert_eq!(server.connection_count(), 2);
 }

@@ -243,3 +243,88 @@ async fn client_handshake_comes_before_the_first_message() {
         ClientEvent::Message(_)
     ));
 }
+
+/// A client told that its connection was settled before its hello arrived goes on as a
+/// podnet session; the answer to its hello, which follows, grants the resumable session it
+/// asked for, and it counts the session's frames from that answer, even when the whole
+/// story arrives in one read: here the greeting and a message before the grant, and two
+/// messages after it, so it acknowledges two.
+#[tokio::test]
+async fn a_client_settled_before_its_hello_arrived_counts_from_the_late_grant() {
+    use podnet_framing::{FramingConfig, encode_with_action};
+    #[derive(serde::Serialize)]
+    struct Hello<'a> {
+        protocol: u32,
+        #[serde(rename = "type")]
+        conn_type: &'a str,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        silent: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<&'a str>,
+    }
+    let framing = FramingConfig::default();
+    let token = podnet_transport::podnet_proto::ResumeToken::mint(
+        7,
+        podnet_transport::ConnectionId::from_raw(1),
+    )
+    .to_wire();
+    let mut story = bytes::BytesMut::new();
+    let hello = |silent, token| Hello {
+        protocol: 2,
+        conn_type: "classic",
+        silent,
+        token,
+    };
+    encode_with_action("podnet:hello", &hello(true, None), &mut story, &framing).unwrap();
+    story.extend_from_slice(REPOD_GREETING);
+    encode_with_action("echo", &Echo { n: 1 }, &mut story, &framing).unwrap();
+    encode_with_action(
+        "podnet:hello",
+        &hello(false, Some(&token)),
+        &mut story,
+        &framing,
+    )
+    .unwrap();
+    for n in [2, 3] {
+        encode_with_action("echo", &Echo { n }, &mut story, &framing).unwrap();
+    }
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut config = ClientConfig::default();
+    config.resume = Some(podnet_transport::ResumeConfig::default());
+    let (client, mut events) = Client::connect(listener.local_addr().unwrap(), config)
+        .await
+        .unwrap();
+    let (stream, _) = listener.accept().await.unwrap();
+    let mut server = RawPeer::from_stream(stream);
+    let asked = server.recv().await.unwrap();
+    assert_eq!(asked.action(), "podnet:hello");
+    assert_eq!(
+        asked.to_value().unwrap()["resume"],
+        podnet_framing::Value::from(true)
+    );
+    server.send_bytes(&story).await;
+
+    let handshake = opening_handshake(&mut events).await;
+    assert_eq!(handshake.peer, Peer::Podnet { protocol: 2 });
+    let mut echoes = Vec::new();
+    while echoes.len() < 3 {
+        match next_client_event(&mut events).await {
+            ClientEvent::Message(msg) if msg.action() == "echo" => {
+                echoes.push(msg.decode::<Echo>().unwrap().n);
+            }
+            ClientEvent::Message(msg) => assert_eq!(msg.action(), "connected"),
+            other => panic!("expected messages, got {other:?}"),
+        }
+    }
+    assert_eq!(echoes, [1, 2, 3], "nothing before the grant is dropped");
+    assert!(client.info().resumable, "granted late");
+    // Its acknowledgement (within `ack_delay`) counts what came after the grant.
+    let ack = loop {
+        let msg = server.recv().await.unwrap();
+        if msg.action() == "podnet:ack" {
+            break msg;
+        }
+    };
+    assert_eq!(ack.to_value().unwrap()["n"], podnet_framing::Value::from(2));
+}

@@ -93,7 +93,11 @@ async fn shutdown_delivers_reasons_to_every_client() {
     }
     for reader in raw_readers {
         let seen = reader.await.unwrap();
-        assert_eq!(seen.len(), 1 + 100 + 1, "greeting, 100 echoes, the close");
+        assert_eq!(
+            seen.len(),
+            2 + 100 + 1,
+            "greeting (silent peers: the hello that says so, `connected`), 100 echoes, the close"
+        );
         assert_eq!(
             close_reason(seen.last().unwrap()).as_deref(),
             Some("maintenance")
@@ -210,12 +214,12 @@ async fn quiet_repod_peers_stay_silent_podnet_peers_time_out() {
         5
     );
 
-    // Three hours on, the quiet repod peer is still here, and was never sent a podnet
-    // message.
+    // Three hours on, the quiet repod peer is still here, and was sent nothing of podnet's
+    // but the hello that told it it was settled (no ping).
     tokio::time::sleep(Duration::from_secs(3 * 3600)).await;
     assert_eq!(server.connection_ids(), [client_id, repod_id]);
     assert_eq!(server.send_to_all(&Echo { n: 7 }).unwrap(), 2);
-    let greeting = repod.recv().await.unwrap();
+    let greeting = repod.recv_greeting().await.unwrap();
     assert_eq!(greeting.action(), "connected");
     let broadcast = repod.recv().await.unwrap();
     assert_eq!(broadcast.decode::<Echo>().unwrap(), Echo { n: 7 });
@@ -242,7 +246,7 @@ async fn silent_peers_are_settled_after_hello_wait() {
         ServerEvent::Connected { .. }
     ));
     assert_eq!(started.elapsed(), config.hello_wait);
-    assert_eq!(silent.recv().await.unwrap().action(), "connected");
+    assert_eq!(silent.recv_greeting().await.unwrap().action(), "connected");
 
     let started = tokio::time::Instant::now();
     let mut talker = RawPeer::connect(server.local_addr()).await;

@@ -760,3 +760,66 @@ async fn info_tells_players_from_sessions_away() {
         .unwrap();
     assert_eq!((info.players, info.away), (2, 0));
 }
+
+/// A podnet client whose hello comes after the server settled its connection for its
+/// silence (a lost packet, a busy machine) still gets the resumable session it asked for:
+/// the answer to its hello grants it, and the session's frames are counted from there on
+/// both sides (what went before the grant is not replayed after a drop).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_hello_still_gets_a_resumable_session_counted_from_its_grant() {
+    #[derive(serde::Serialize)]
+    struct Hello {
+        protocol: u32,
+        #[serde(rename = "type")]
+        conn_type: &'static str,
+        resume: bool,
+    }
+    let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let mut peer = RawPeer::connect(server.local_addr()).await;
+    // Silent past `hello_wait`: a repod player, told so.
+    let id = connected(&mut events).await;
+    assert!(!server.connection_info(id).unwrap().podnet_peer);
+    assert_eq!(peer.recv_greeting().await.unwrap().action(), "connected");
+    server.send(id, &Echo { n: 1 }).unwrap();
+    assert_eq!(peer.recv().await.unwrap().decode::<Echo>().unwrap().n, 1);
+
+    peer.send(
+        "podnet:hello",
+        &Hello {
+            protocol: podnet_transport::PROTOCOL_VERSION,
+            conn_type: "classic",
+            resume: true,
+        },
+    )
+    .await;
+    let grant = peer.recv().await.unwrap();
+    let token = token_of(&grant);
+    assert_eq!(
+        grant.to_value().unwrap()["silent"],
+        podnet_framing::Value::Nil
+    );
+    for n in [2, 3] {
+        server.send(id, &Echo { n }).unwrap();
+        assert_eq!(peer.recv().await.unwrap().decode::<Echo>().unwrap().n, n);
+    }
+    assert!(server.connection_info(id).unwrap().podnet_peer);
+
+    // The link drops; the client had the session's first frame (2) of its two.
+    reset_until_dropped(peer, id, &mut events).await;
+    let (mut peer, answer) = raw_hello(server.local_addr(), Some(&token), 1).await;
+    assert_eq!(
+        answer.to_value().unwrap()["resumed"],
+        podnet_framing::Value::from(true)
+    );
+    match common::next_server_event(&mut events).await {
+        ServerEvent::Resumed { id: resumed } => assert_eq!(resumed, id),
+        other => panic!("expected Resumed, got {other:?}"),
+    }
+    // Only 3 comes again: 1 went before the grant, 2 was received.
+    server.send(id, &Echo { n: 4 }).unwrap();
+    for n in [3, 4] {
+        assert_eq!(peer.recv().await.unwrap().decode::<Echo>().unwrap().n, n);
+    }
+}

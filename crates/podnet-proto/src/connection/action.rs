@@ -17,6 +17,16 @@ pub enum Action {
     /// resume against; a client presents it after a drop. Comes again, with a new token,
     /// at every resume.
     Resumable(ResumeToken),
+    /// (Server.) A new session is resumable, granted by this hello: queue the hello and
+    /// start keeping, as [`Action::Resumable`], in one step, so that nothing the
+    /// application sends meanwhile falls between them (the session's frames are counted
+    /// from the one after the hello, by both sides).
+    Grant {
+        /// The session's token, carried in `hello`.
+        token: ResumeToken,
+        /// The granting `podnet:hello`, a control message.
+        hello: Bytes,
+    },
     /// (Server.) The client has the token of the last [`Action::Resumable`]: it sent
     /// something on the resumed link, which it does only after reading the answer that
     /// carried the token. Until then the token before it is still good, so a client that

@@ -107,8 +107,10 @@ struct Heartbeat {
 /// let mut conn = Connection::server(Arc::new(ServerSettings::default()), start);
 /// assert_eq!(conn.poll(), None);
 /// let wake = conn.poll_timeout().unwrap();
-/// assert_eq!(wake, start + Duration::from_millis(500));
+/// assert_eq!(wake, start + Duration::from_millis(10));
 /// conn.handle_timeout(wake);
+/// // It is told so (a podnet client whose hello is late learns it; repod ignores it).
+/// assert!(matches!(conn.poll(), Some(Action::Send(_))));
 /// match conn.poll() {
 ///     Some(Action::Established(handshake)) => assert_eq!(handshake.peer, Peer::Repod),
 ///     other => panic!("{other:?}"),
@@ -223,7 +225,7 @@ impl<S: Side> Connection<S> {
 
     fn on_frame(&mut self, now: Instant) {
         if self.state == State::Handshaking {
-            self.settle_without_hello(now);
+            self.settle_without_hello(now, false);
         }
         self.spoken();
     }
@@ -376,9 +378,20 @@ impl<S: Side> Connection<S> {
 impl Connection<ServerSide> {
     /// A connection a server accepted at `now`.
     pub fn server(settings: Arc<ServerSettings>, now: Instant) -> Self {
-        let hello_deadline = now + settings.hello_wait;
+        let wait = settings.hello_wait;
+        Self::server_waiting(settings, now, wait)
+    }
+
+    /// A connection a server accepted through a WebSocket upgrade answered at `now`: it
+    /// waits [`ServerSettings::websocket_hello_wait`] for a hello.
+    pub fn server_over_websocket(settings: Arc<ServerSettings>, now: Instant) -> Self {
+        let wait = settings.websocket_hello_wait;
+        Self::server_waiting(settings, now, wait)
+    }
+
+    fn server_waiting(settings: Arc<ServerSettings>, now: Instant, wait: Duration) -> Self {
         let mut conn = Self::new(ServerSide { settings, id: None }, now);
-        conn.deadline = Some(hello_deadline);
+        conn.deadline = Some(now + wait);
         conn
     }
 

@@ -12,8 +12,14 @@ pub struct ServerSettings {
     /// The connection types this server accepts.
     pub types: ConnectionTypes,
     /// How long a new connection may stay silent before it counts as a `classic` peer
-    /// that does not say hello (repod). Default: **500 ms**.
+    /// that does not say hello (repod). A podnet client says hello with its first bytes,
+    /// so this only has to cover their way from the client's `connect` to the server.
+    /// Default: **10 ms**.
     pub hello_wait: Duration,
+    /// [`hello_wait`](Self::hello_wait) for a connection opened by a WebSocket upgrade,
+    /// counted from the upgrade's answer: a browser says hello once the answer has
+    /// reached it, a round trip later. Default: **500 ms**.
+    pub websocket_hello_wait: Duration,
     /// repod's `{"action": "connected"}` greeting, encoded, sent to each session when its
     /// handshake completes; `None` sends none.
     pub greeting: Option<Bytes>,
@@ -30,7 +36,8 @@ impl Default for ServerSettings {
         Self {
             connection: ConnectionConfig::default(),
             types: ConnectionTypes::default(),
-            hello_wait: Duration::from_millis(500),
+            hello_wait: Duration::from_millis(10),
+            websocket_hello_wait: Duration::from_millis(500),
             greeting: None,
             resume: None,
             instance: ResumeToken::new_instance(),

@@ -42,7 +42,7 @@ impl<S: Side> Connection<S> {
             State::Handshaking => {
                 if self.deadline.is_some_and(|at| now >= at) {
                     debug!("no hello: a classic peer");
-                    self.settle_without_hello(now);
+                    self.settle_without_hello(now, true);
                 }
             }
             State::Resuming => {

@@ -39,6 +39,7 @@ pub(super) fn carry_out<O: Owner>(
             // A full queue here is the slow-consumer case; `send` handles it.
             Action::SendMessage(frame) => drop(conn.send(frame)),
             Action::Resumable(token) => conn.set_resumable(token),
+            Action::Grant { token, hello } => conn.grant_resumable(token, hello),
             Action::TokenConfirmed => conn.slot().previous = None,
             Action::NotResumable => conn.set_not_resumable(),
             Action::Acked(n) if !conn.queue.acked(n) => {

@@ -205,6 +205,7 @@ pub(crate) fn spawn<R, W, O>(
                     // The connection dropped; the session waits for a resume.
                     debug!(%reason, "connection dropped: the session is kept for a resume");
                     link.cancel();
+                    drop(reading);
                     let _ = (&mut writer_task).await;
                     conn.queue.detach();
                     {
@@ -270,6 +271,10 @@ pub(crate) fn spawn<R, W, O>(
             if !finished {
                 conn.unfinished();
             }
+            // The socket is closed before the end is reported: nothing else holds it once
+            // the reader's half and the direct writer's go (the writer's went with its task).
+            drop(reading);
+            drop(conn.queue.take_direct());
             let reason = conn.take_reason();
             debug!(%reason, "closed");
             owner.closed(reason);

@@ -331,7 +331,13 @@ impl Inbound {
             };
             let flow = match decoded {
                 Decoded::Reserved(ref msg) => {
+                    let counting = core.counts_messages();
                     core.handle(now(), Input::Control(msg));
+                    if !counting && core.counts_messages() {
+                        // A late grant: the session's frames are counted from the hello
+                        // that granted it, not from those read before it.
+                        counted = 0;
+                    }
                     match carry_out(conn, core, owner) {
                         Flow::Handoff { token, received } => {
                             // The frame after the hello stays in the buffer, for the

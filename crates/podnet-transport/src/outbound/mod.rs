@@ -214,6 +214,26 @@ impl OutboundQueue {
         self.push_within(state, header, frame, false, self.limit + CONTROL_SLACK)
     }
 
+    /// Queues a control message, as [`push_control`](Self::push_control), and keeps
+    /// every application frame queued after it for a resume: the two in one step.
+    pub(crate) fn push_control_then_keep(
+        &self,
+        header: Option<Bytes>,
+        frame: Bytes,
+    ) -> Result<(), PushError> {
+        let mut state = self.lock();
+        if state.replay.is_none() {
+            state.replay = Some(Box::default());
+        }
+        if state.aborted || (state.closing && state.link == Link::Attached) {
+            return Err(PushError::Closed);
+        }
+        if state.link == Link::Detached {
+            return Ok(());
+        }
+        self.push_within(state, header, frame, false, self.limit + CONTROL_SLACK)
+    }
+
     /// Queues `frame` after `header` (a WebSocket frame's header), as one: nothing else
     /// goes between them. Each counts as an entry of the queue.
     ///

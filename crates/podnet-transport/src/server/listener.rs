@@ -129,16 +129,21 @@ impl Inner {
         R: tokio::io::AsyncRead + Unpin + Send + 'static,
         W: tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
+        let websocket = matches!(halves.reading.wire, driver::Wire::WebSocket(_));
         let conn = Arc::new(Shared::new(
             Some(id),
             peer,
             self.connection_config.clone(),
             self.abort_all.child_token(),
             halves.direct,
-            matches!(halves.reading.wire, driver::Wire::WebSocket(_)),
+            websocket,
         ));
         // Its id goes into the resume token it may be granted.
-        let (core, eviction) = self.endpoint().open(id, started);
+        let (core, eviction) = if websocket {
+            self.endpoint().open_websocket(id, started)
+        } else {
+            self.endpoint().open(id, started)
+        };
         self.registry.insert(id, conn.clone());
         if let Some(eviction) = eviction {
             self.evict(eviction);

@@ -127,11 +127,22 @@ impl RawPeer {
         .expect("a message or end of stream within the timeout")
     }
 
-    /// The next message that is not `connected`.
+    /// The greeting a silent repod peer gets once `hello_wait` has run out: the hello that
+    /// says it was settled as `classic` for its silence, then `connected` (returned).
+    pub(crate) async fn recv_greeting(&mut self) -> Option<RawMessage> {
+        let told = self.recv().await?;
+        assert_eq!(told.action(), "podnet:hello", "told it was silent first");
+        let value = told.to_value().unwrap();
+        assert_eq!(value["silent"], podnet_framing::Value::from(true));
+        self.recv().await
+    }
+
+    /// The next message that is not the greeting (`connected`, and the hello that tells a
+    /// silent peer it was settled as `classic`, which a repod client ignores).
     pub(crate) async fn recv_skipping_connected(&mut self) -> Option<RawMessage> {
         loop {
             match self.recv().await {
-                Some(msg) if msg.action() == "connected" => continue,
+                Some(msg) if matches!(msg.action(), "connected" | "podnet:hello") => continue,
                 other => return other,
             }
         }

@@ -224,6 +224,31 @@ def scenario_burst(port, per_sender):
     print(f"OK burst: {total} messages each, in order per sender", flush=True)
 
 
+def scenario_join(port, clients, bound_ms):
+    """Scenario 7: repod clients that listen before they speak (repod's whiteboard client,
+    a spectator) are greeted at once: each gets the server's `connected` within
+    `bound_ms` of connecting (an upper bound that a server waiting 500 ms for a hello
+    would fail, not a benchmark)."""
+    times = []
+    for i in range(clients):
+        c = Recorder(f"listener{i}")
+        start = time.monotonic()
+        c.connect("127.0.0.1", port)
+        # repod raises `connected` itself when its socket opens; the second is the server's.
+        pump_until((c,), lambda: c.connected >= 2, "the server's greeting")
+        times.append((time.monotonic() - start) * 1000)
+        c.pump()
+        podnet_actions = [u.get("action") for u in c.unknown if u.get("action", "").startswith("podnet:")]
+        if podnet_actions not in ([], ["podnet:hello"]):
+            fail(f"{c.name} got podnet messages beyond the hello it ignores: {podnet_actions}")
+        c.connection.close()
+    slowest = max(times)
+    print(f"JOIN {slowest:.1f} ms at most ({', '.join(f'{t:.1f}' for t in times)})", flush=True)
+    if slowest > bound_ms:
+        fail(f"a listening repod client waited {slowest:.1f} ms for its greeting (bound {bound_ms} ms)")
+    print(f"OK join: {clients} listening repod clients greeted within {bound_ms} ms", flush=True)
+
+
 def scenario_quiet(port, seconds):
     """Scenario 5: a repod watcher that never sends anything is kept, and gets what is
     broadcast after its silence; beside it, a client that said podnet's hello and then never
@@ -247,8 +272,10 @@ def scenario_quiet(port, seconds):
     print("QUIET", flush=True)
     pump_until((watcher,), lambda: any(u.get("action") == "news" for u in watcher.unknown),
                "the broadcast after the silence")
+    # A silent client is told, once, that it was settled as a repod player (repod ignores
+    # it); it is never pinged.
     podnet_actions = [u for u in watcher.unknown if u.get("action", "").startswith("podnet:")]
-    if podnet_actions:
+    if [u.get("action") for u in podnet_actions] != ["podnet:hello"] or not podnet_actions[0].get("silent"):
         fail(f"the watcher never said hello, yet got {podnet_actions}")
     # Still served both ways: it can speak now, and is closed with a reason when done.
     watcher.send({"action": "done"})
@@ -316,6 +343,8 @@ def main():
         scenario_burst(int(args[0]), int(args[1]))
     elif name == "quiet":
         scenario_quiet(int(args[0]), float(args[1]))
+    elif name == "join":
+        scenario_join(int(args[0]), int(args[1]), float(args[2]))
     elif name == "full":
         scenario_full(int(args[0]), int(args[1]))
     else:

@@ -35,8 +35,8 @@ use std::time::{Duration, Instant};
 
 use podnet::wire::Frame;
 use podnet::{
-    Channel, ChannelCtx, ChannelHandlers, ConnectionId, DisconnectReason, Message, SendError,
-    Server, ServerConfig,
+    Channel, ChannelCtx, ChannelHandlers, ConnectionId, DisconnectReason, HookResult, Message,
+    SendError, Server, ServerConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -113,9 +113,13 @@ struct BenchChannel {
 impl Channel for BenchChannel {
     type Game = Counters;
 
-    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, _: &DisconnectReason) {
+    fn on_disconnect(
+        &mut self,
+        ctx: &mut ChannelCtx<'_, Self>,
+        _: &DisconnectReason,
+    ) -> HookResult {
         let Some((number, seat)) = self.seat else {
-            return;
+            return Ok(());
         };
         if let Some(room) = ctx.game.rooms.get_mut(&number) {
             if let Some(slot) = room.seats.get_mut(seat) {
@@ -125,6 +129,7 @@ impl Channel for BenchChannel {
                 ctx.game.rooms.remove(&number);
             }
         }
+        Ok(())
     }
 
     fn handlers(h: &mut ChannelHandlers<Self>) {

@@ -17,7 +17,8 @@ use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use podnet::{
-    Client, ClientCtx, Connected, ConnectionListener, DisconnectReason, ListenerHandlers, Message,
+    Client, ClientCtx, Connected, ConnectionListener, DisconnectReason, HookResult,
+    ListenerHandlers, Message,
 };
 use serde::{Deserialize, Serialize};
 
@@ -80,9 +81,10 @@ impl ConnectionListener for ChatScreen {
         });
     }
 
-    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
+    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) -> HookResult {
         println!("Disconnected from server ({reason})");
         self.gone = true;
+        Ok(())
     }
 }
 

@@ -24,8 +24,8 @@
 mod address;
 
 use podnet::{
-    Channel, ChannelCtx, ChannelHandlers, ConnectionId, DisconnectReason, Message, SendError,
-    Server,
+    Channel, ChannelCtx, ChannelHandlers, ConnectionId, DisconnectReason, HookResult, Message,
+    SendError, Server,
 };
 use serde::{Deserialize, Serialize};
 
@@ -116,25 +116,30 @@ impl Channel for Chatter {
         h.on(Self::nickname).on(Self::message);
     }
 
-    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) -> HookResult {
         println!("Player connected: {}", ctx.peer());
         ctx.game.players.push((ctx.id(), "Anonymous".to_owned()));
-        // A hook has nobody to report to; a broadcast only fails if it cannot encode.
-        let _ = system(ctx, "Anonymous joined the chat".to_owned());
-        let _ = send_players(ctx);
+        system(ctx, "Anonymous joined the chat".to_owned())?;
+        send_players(ctx)?;
+        Ok(())
     }
 
-    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+    fn on_disconnect(
+        &mut self,
+        ctx: &mut ChannelCtx<'_, Self>,
+        reason: &DisconnectReason,
+    ) -> HookResult {
         let id = ctx.id();
         let Some(at) = ctx.game.players.iter().position(|(who, _)| *who == id) else {
-            return;
+            return Ok(());
         };
         let (_, name) = ctx.game.players.remove(at);
         println!("Player disconnected: {} ({reason})", ctx.peer());
         // repod's server says the name the player joined with ("Anonymous"); this one
         // says the name they had.
-        let _ = system(ctx, format!("{name} left the chat"));
-        let _ = send_players(ctx);
+        system(ctx, format!("{name} left the chat"))?;
+        send_players(ctx)?;
+        Ok(())
     }
 }
 

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use podnet::wire::Frame;
 use podnet::{
-    Client, ClientCtx, Connected, ConnectionListener, DisconnectReason, ListenerHandlers, SendError,
+    Client, ClientCtx, Connected, ConnectionListener, DisconnectReason, HookResult,
+    ListenerHandlers, SendError,
 };
 
 /// How many pings to answer before closing, as repod's client.
@@ -51,9 +52,14 @@ impl ConnectionListener for LagTime {
         );
     }
 
-    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, _reason: &DisconnectReason) {
+    fn on_disconnect(
+        &mut self,
+        _ctx: &mut ClientCtx<'_>,
+        _reason: &DisconnectReason,
+    ) -> HookResult {
         println!("Disconnected from server");
         self.gone = true;
+        Ok(())
     }
 }
 

@@ -13,7 +13,9 @@ mod address;
 
 use std::time::Instant;
 
-use podnet::{Channel, ChannelCtx, ChannelHandlers, DisconnectReason, Message, SendError, Server};
+use podnet::{
+    Channel, ChannelCtx, ChannelHandlers, DisconnectReason, HookResult, Message, SendError, Server,
+};
 use serde::{Deserialize, Serialize};
 
 /// A ping, and the client's answer: the same message back.
@@ -37,14 +39,19 @@ impl Channel for LagTime {
         h.on(Self::answered);
     }
 
-    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) -> HookResult {
         println!("Client {} connected", ctx.peer());
-        // A hook has nobody to report to; a ping only fails if the client is gone.
-        let _ = self.ping(ctx);
+        self.ping(ctx)?;
+        Ok(())
     }
 
-    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+    fn on_disconnect(
+        &mut self,
+        ctx: &mut ChannelCtx<'_, Self>,
+        reason: &DisconnectReason,
+    ) -> HookResult {
         println!("Client {} disconnected ({reason})", ctx.peer());
+        Ok(())
     }
 }
 

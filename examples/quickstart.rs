@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use podnet::{
     Channel, ChannelCtx, ChannelHandlers, Client, ClientCtx, Connected, ConnectionListener,
-    DisconnectReason, ListenerHandlers, Message, SendError, Server,
+    DisconnectReason, HookResult, ListenerHandlers, Message, SendError, Server,
 };
 use serde::{Deserialize, Serialize};
 
@@ -61,18 +61,23 @@ impl Channel for Player {
         h.on(Self::hello).on(Self::chat);
     }
 
-    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) -> HookResult {
         println!("[server] {} connected from {}", ctx.id(), ctx.peer());
+        Ok(())
     }
 
-    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+    fn on_disconnect(
+        &mut self,
+        ctx: &mut ChannelCtx<'_, Self>,
+        reason: &DisconnectReason,
+    ) -> HookResult {
         let name = self.name.as_deref().unwrap_or("someone");
         println!("[server] {name} left ({reason})");
-        // A hook has nobody to report an error to; a broadcast only fails to encode.
-        let _ = ctx.send_to_all(&Chat {
+        ctx.send_to_all(&Chat {
             who: "server".into(),
             text: format!("{name} left"),
-        });
+        })?;
+        Ok(())
     }
 }
 

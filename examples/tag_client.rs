@@ -26,7 +26,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use podnet::{
-    Client, ClientCtx, Connected, ConnectionListener, DisconnectReason, ListenerHandlers, Message,
+    Client, ClientCtx, Connected, ConnectionListener, DisconnectReason, HookResult,
+    ListenerHandlers, Message,
 };
 use serde::{Deserialize, Serialize};
 
@@ -207,12 +208,13 @@ impl ConnectionListener for View {
         });
     }
 
-    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
+    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) -> HookResult {
         if self.verbose {
             println!("disconnected: {reason}");
         }
         self.status = "disconnected".to_owned();
         self.gone = true;
+        Ok(())
     }
 }
 

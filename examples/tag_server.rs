@@ -32,7 +32,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use podnet::{
-    Channel, ChannelCtx, ChannelHandlers, DisconnectReason, Message, NetworkMode, Server,
+    Channel, ChannelCtx, ChannelHandlers, DisconnectReason, HookResult, Message, NetworkMode,
+    Server,
 };
 use serde::{Deserialize, Serialize};
 
@@ -157,7 +158,7 @@ impl Channel for Tagger {
         );
     }
 
-    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) -> HookResult {
         let game = &mut *ctx.game;
         game.next_id += 1;
         self.id = game.next_id;
@@ -187,11 +188,15 @@ impl Channel for Tagger {
             },
             radius: PLAYER_RADIUS as u32,
         };
-        // A hook has nobody to report to; a send only fails if the player is gone.
-        let _ = ctx.send(&setup);
+        ctx.send(&setup)?;
+        Ok(())
     }
 
-    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+    fn on_disconnect(
+        &mut self,
+        ctx: &mut ChannelCtx<'_, Self>,
+        reason: &DisconnectReason,
+    ) -> HookResult {
         println!("Player {} disconnected ({reason})", self.id);
         let game = &mut *ctx.game;
         game.players.remove(&self.id);
@@ -199,6 +204,7 @@ impl Channel for Tagger {
             game.it = game.players.keys().next().copied();
             game.last_tag = Instant::now();
         }
+        Ok(())
     }
 }
 

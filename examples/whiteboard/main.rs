@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use podnet::wire::Frame;
 use podnet::{
     Channel, ChannelCtx, ChannelHandlers, Client, ClientCtx, ConnectionId, ConnectionListener,
-    DisconnectReason, ListenerHandlers, SendError, Server, Value,
+    DisconnectReason, HookResult, ListenerHandlers, SendError, Server, Value,
 };
 
 // ---- The server: repod's WhiteboardServer ----
@@ -142,7 +142,7 @@ impl Channel for Player {
         });
     }
 
-    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) -> HookResult {
         ctx.game.next_id += 1;
         let id = ctx.game.next_id.to_string();
         println!("new player {id} from {}", ctx.peer());
@@ -165,19 +165,24 @@ impl Channel for Player {
             ("action", "initial".into()),
             ("lines", Value::Map(lines)),
         ]);
-        // Hooks have no one to report to: a failed send means the player is gone.
-        let _ = send_value(ctx, Some(ctx.id()), &initial);
-        let _ = send_players(ctx);
+        send_value(ctx, Some(ctx.id()), &initial)?;
+        send_players(ctx)?;
+        Ok(())
     }
 
-    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+    fn on_disconnect(
+        &mut self,
+        ctx: &mut ChannelCtx<'_, Self>,
+        reason: &DisconnectReason,
+    ) -> HookResult {
         let conn = ctx.id();
         if let Some(at) = ctx.game.drawers.iter().position(|d| d.conn == conn) {
             let gone = ctx.game.drawers.remove(at);
             ctx.game.points -= gone.lines.iter().map(|l| l.points.len()).sum::<usize>();
             println!("player {} left ({reason})", gone.id);
         }
-        let _ = send_players(ctx);
+        send_players(ctx)?;
+        Ok(())
     }
 }
 

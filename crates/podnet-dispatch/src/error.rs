@@ -71,6 +71,16 @@ pub enum MessageError {
         action: String,
     },
 
+    /// A hook (`on_connect`, `on_resumed`, ...) returned an error.
+    #[error("{hook} failed: {source}")]
+    Hook {
+        /// The hook's name.
+        hook: &'static str,
+        /// What the hook returned.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// The handler panicked, and the [`PanicPolicy`](crate::PanicPolicy) caught it.
     #[error("the handler for {action:?} panicked: {message}")]
     Panicked {
@@ -87,6 +97,7 @@ impl MessageError {
     pub fn action(&self) -> Option<&str> {
         match self {
             MessageError::NotAMessage { .. } => None,
+            MessageError::Hook { hook, .. } => Some(hook),
             MessageError::Decode { action, .. }
             | MessageError::Unreadable { action, .. }
             | MessageError::Handler { action, .. }

@@ -285,8 +285,8 @@ pub struct ServerConfig {
     /// only.
     pub websocket: Option<WebSocketConfig>,
 
-    /// Grant resumable sessions to podnet clients that ask (see [`ResumeConfig`]). Not
-    /// yet to WebSocket clients.
+    /// Grant resumable sessions to podnet clients that ask (see [`ResumeConfig`]), over
+    /// TCP and WebSocket alike (a session resumes over the transport it began on).
     ///
     /// Default: **on** (`Some(ResumeConfig::default())`). `None` grants none: a drop ends
     /// every session at once.

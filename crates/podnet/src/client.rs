@@ -11,7 +11,7 @@ use podnet_transport::{
 };
 
 use crate::addr::{Addrs, resolve};
-use crate::{Error, report};
+use crate::{Error, HookResult, report};
 
 /// A game's client side: repod's `ConnectionListener`.
 ///
@@ -64,8 +64,9 @@ pub trait ConnectionListener: Sized + 'static {
     }
 
     /// The TCP connection opened (repod's `socketConnect`); the handshake follows.
-    fn on_socket_connect(&mut self, ctx: &mut ClientCtx<'_>) {
+    fn on_socket_connect(&mut self, ctx: &mut ClientCtx<'_>) -> HookResult {
         let _ = ctx;
+        Ok(())
     }
 
     /// The handshake with the server completed (peng3dnet's `on_handshake_complete`),
@@ -73,15 +74,17 @@ pub trait ConnectionListener: Sized + 'static {
     /// with the first message of a repod server, which never says hello.
     /// [`ClientCtx::handshake`] says which. The server's own greeting follows as the
     /// `connected` message.
-    fn on_connect(&mut self, ctx: &mut ClientCtx<'_>) {
+    fn on_connect(&mut self, ctx: &mut ClientCtx<'_>) -> HookResult {
         let _ = ctx;
+        Ok(())
     }
 
     /// The connection ended, for `reason` (repod's `disconnected`). A client that gave
     /// up reconnecting ends here once, with [`DisconnectReason::NotResumed`] (or
     /// [`DisconnectReason::ResumeRefused`] if the server no longer had its session).
-    fn on_disconnect(&mut self, ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
+    fn on_disconnect(&mut self, ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) -> HookResult {
         let _ = (ctx, reason);
+        Ok(())
     }
 
     /// The connection to a podnet server dropped without a close, and the client is
@@ -97,13 +100,15 @@ pub trait ConnectionListener: Sized + 'static {
         ctx: &mut ClientCtx<'_>,
         attempt: u32,
         reason: &DisconnectReason,
-    ) {
+    ) -> HookResult {
         let _ = (ctx, attempt, reason);
+        Ok(())
     }
 
     /// The session resumed on a new connection: nothing sent either way was lost.
-    fn on_resumed(&mut self, ctx: &mut ClientCtx<'_>) {
+    fn on_resumed(&mut self, ctx: &mut ClientCtx<'_>) -> HookResult {
         let _ = ctx;
+        Ok(())
     }
 
     /// Something the server sent was not handled: a frame that is not a message, a
@@ -420,13 +425,23 @@ impl<L: ConnectionListener> EventHandler<ClientEvent> for Dispatch<'_, L> {
             handle: self.handle,
             handshake: self.handshake.as_ref(),
         };
+        // A hook's outcome: its panic, or the error it returned, with its name.
+        let hook = |name: &'static str, outcome: Result<HookResult, MessageError>| match outcome {
+            Ok(Ok(())) => Ok(None),
+            Ok(Err(source)) => Ok(Some(MessageError::Hook { hook: name, source })),
+            Err(panic) => Err(panic),
+        };
         let outcome = match event {
-            ClientEvent::SocketConnect { .. } => catch(policy, "on_socket_connect", || {
-                listener.on_socket_connect(&mut ctx)
-            }),
-            ClientEvent::Handshake(_) => {
-                catch(policy, "on_connect", || listener.on_connect(&mut ctx))
-            }
+            ClientEvent::SocketConnect { .. } => hook(
+                "on_socket_connect",
+                catch(policy, "on_socket_connect", || {
+                    listener.on_socket_connect(&mut ctx)
+                }),
+            ),
+            ClientEvent::Handshake(_) => hook(
+                "on_connect",
+                catch(policy, "on_connect", || listener.on_connect(&mut ctx)),
+            ),
             ClientEvent::Message(message) => handle(
                 self.handlers,
                 &mut Recent::default(),
@@ -434,23 +449,42 @@ impl<L: ConnectionListener> EventHandler<ClientEvent> for Dispatch<'_, L> {
                 listener,
                 &mut ctx,
                 &message,
-            ),
+            )
+            .map(|()| None),
             ClientEvent::Error(error) => {
                 let error = MessageError::NotAMessage {
                     source: error.into_inner(),
                 };
-                catch(policy, "on_error", || listener.on_error(&mut ctx, error))
+                catch(policy, "on_error", || listener.on_error(&mut ctx, error)).map(|()| None)
             }
-            ClientEvent::Disconnected(reason) => catch(policy, "on_disconnect", || {
-                listener.on_disconnect(&mut ctx, &reason)
-            }),
-            ClientEvent::Reconnecting { attempt, reason } => {
+            ClientEvent::Disconnected(reason) => {
+                match catch(policy, "on_disconnect", || {
+                    listener.on_disconnect(&mut ctx, &reason)
+                }) {
+                    // The connection is gone: there is no `on_error` to tell.
+                    Ok(Err(error)) => {
+                        report::warn(format_args!("on_disconnect failed: {error}"));
+                        Ok(None)
+                    }
+                    other => hook("on_disconnect", other),
+                }
+            }
+            ClientEvent::Reconnecting { attempt, reason } => hook(
+                "on_reconnecting",
                 catch(policy, "on_reconnecting", || {
                     listener.on_reconnecting(&mut ctx, attempt, &reason)
-                })
-            }
-            ClientEvent::Resumed => catch(policy, "on_resumed", || listener.on_resumed(&mut ctx)),
-            _ => Ok(()),
+                }),
+            ),
+            ClientEvent::Resumed => hook(
+                "on_resumed",
+                catch(policy, "on_resumed", || listener.on_resumed(&mut ctx)),
+            ),
+            _ => Ok(None),
+        };
+        let outcome = match outcome {
+            Ok(Some(error)) => catch(policy, "on_error", || listener.on_error(&mut ctx, error)),
+            Ok(None) => Ok(()),
+            Err(panic) => Err(panic),
         };
         if let Err(panic) = outcome {
             failed(self.handle, &panic);

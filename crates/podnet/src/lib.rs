@@ -106,6 +106,15 @@ pub use server::{
     ServerBuilder,
 };
 
+/// What a [`Channel`]'s or a [`ConnectionListener`]'s hooks (`on_connect`,
+/// `on_disconnect`, ...) return, so that a send in a hook takes `?`. An error goes to
+/// `on_error` as [`MessageError::Hook`] (the connection stays open); from `on_disconnect`,
+/// when there is no connection left, it is logged.
+pub type HookResult = Result<(), HookError>;
+
+/// The error of a [`HookResult`]: any error, as handlers may return.
+pub type HookError = Box<dyn std::error::Error + Send + Sync>;
+
 /// What almost every game names, in one line: `use podnet::prelude::*;`.
 ///
 /// ```
@@ -132,8 +141,8 @@ pub mod prelude {
     #[doc(no_inline)]
     pub use crate::{
         Channel, ChannelCtx, ChannelHandlers, Client, ClientCtx, ConnectionId, ConnectionListener,
-        DisconnectReason, Error, ListenerHandlers, Message, MessageError, SendError, Server,
-        ServerConfig, WithAction,
+        DisconnectReason, Error, HookResult, ListenerHandlers, Message, MessageError, SendError,
+        Server, ServerConfig, WithAction,
     };
 }
 

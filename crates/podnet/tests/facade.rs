@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use podnet::{
     Channel, ChannelCtx, ChannelHandlers, Client, ClientCtx, Connected, ConnectionId,
-    ConnectionListener, DisconnectReason, ListenerHandlers, Message, MessageError, PanicPolicy,
-    SendError, Server, Value,
+    ConnectionListener, DisconnectReason, HookResult, ListenerHandlers, Message, MessageError,
+    PanicPolicy, SendError, Server, Value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -75,18 +75,24 @@ impl Channel for Player {
             .fallback(|_, ctx, msg| ctx.game.unknown.push(msg));
     }
 
-    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) -> HookResult {
         let event = format!("connect {}", ctx.id());
         ctx.game.events.push(event);
+        Ok(())
     }
 
-    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+    fn on_disconnect(
+        &mut self,
+        ctx: &mut ChannelCtx<'_, Self>,
+        reason: &DisconnectReason,
+    ) -> HookResult {
         let event = format!(
             "disconnect {} after {} moves: {reason}",
             ctx.id(),
             self.moves
         );
         ctx.game.events.push(event);
+        Ok(())
     }
 
     fn on_error(&mut self, ctx: &mut ChannelCtx<'_, Self>, error: MessageError) {
@@ -132,20 +138,23 @@ impl ConnectionListener for Watcher {
         .fallback(|w, _, msg| w.unknown.push(msg));
     }
 
-    fn on_socket_connect(&mut self, _ctx: &mut ClientCtx<'_>) {
+    fn on_socket_connect(&mut self, _ctx: &mut ClientCtx<'_>) -> HookResult {
         self.events.push("socketConnect".into());
+        Ok(())
     }
 
-    fn on_connect(&mut self, ctx: &mut ClientCtx<'_>) {
+    fn on_connect(&mut self, ctx: &mut ClientCtx<'_>) -> HookResult {
         assert!(
             ctx.handshake().is_some(),
             "on_connect comes after the handshake"
         );
         self.events.push("handshake".into());
+        Ok(())
     }
 
-    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
+    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) -> HookResult {
         self.events.push(format!("disconnected: {reason}"));
+        Ok(())
     }
 }
 
@@ -867,4 +876,65 @@ fn an_unhandled_action_is_reported_once() {
     assert_eq!(actions(&client.listener().errors), ["mvoe"]);
     let said = server.game()[0].to_string();
     assert!(said.contains("\"mvoe\"") && said.contains("h.on"), "{said}");
+}
+
+/// Hooks return a [`HookResult`], so a send in one takes `?`; an error a hook returns
+/// reaches `on_error` as `MessageError::Hook`, naming the hook, and the connection stays
+/// open. On both sides.
+#[test]
+fn a_hook_that_fails_reaches_on_error_and_the_connection_stays() {
+    #[derive(Default)]
+    struct Picky;
+    impl Channel for Picky {
+        type Game = Vec<String>;
+        fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) -> HookResult {
+            ctx.send(&Move {
+                x: 0,
+                y: 0,
+                tag: None,
+            })?;
+            Err("no seat for this player".into())
+        }
+        fn on_error(&mut self, ctx: &mut ChannelCtx<'_, Self>, error: MessageError) {
+            assert!(matches!(
+                error,
+                MessageError::Hook {
+                    hook: "on_connect",
+                    ..
+                }
+            ));
+            ctx.game.push(error.to_string());
+        }
+    }
+    #[derive(Default)]
+    struct Grumpy {
+        errors: Vec<String>,
+        moves: usize,
+    }
+    impl ConnectionListener for Grumpy {
+        fn handlers(h: &mut ListenerHandlers<Self>) {
+            h.on(|g: &mut Self, _: &mut ClientCtx<'_>, _: Move| g.moves += 1);
+        }
+        fn on_connect(&mut self, _ctx: &mut ClientCtx<'_>) -> HookResult {
+            Err(std::io::Error::other("the menu is not ready").into())
+        }
+        fn on_error(&mut self, _ctx: &mut ClientCtx<'_>, error: MessageError) {
+            self.errors.push(error.to_string());
+        }
+    }
+    let mut server = Server::<Picky>::start_background("127.0.0.1:0", Vec::new()).unwrap();
+    let mut client = Client::connect(server.local_addr(), Grumpy::default()).unwrap();
+    pump_until(&mut server, &mut [&mut client], |s, c| {
+        !s.game().is_empty() && c[0].listener().moves == 1 && !c[0].listener().errors.is_empty()
+    });
+    assert_eq!(
+        server.game()[0],
+        "on_connect failed: no seat for this player"
+    );
+    assert_eq!(
+        client.listener().errors,
+        ["on_connect failed: the menu is not ready"]
+    );
+    assert!(client.is_connected());
+    assert_eq!(server.handle().connection_ids().len(), 1);
 }

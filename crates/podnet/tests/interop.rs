@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use podnet::wire::Frame;
 use podnet::{
     Channel, ChannelCtx, ChannelHandlers, Client, ClientCtx, Connected, ConnectionListener,
-    DisconnectReason, ListenerHandlers, Message, Server, ServerConfig, Value,
+    DisconnectReason, HookResult, ListenerHandlers, Message, Server, ServerConfig, Value,
 };
 use serde::{Deserialize, Serialize};
 
@@ -194,8 +194,13 @@ impl Channel for Member {
         });
     }
 
-    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+    fn on_disconnect(
+        &mut self,
+        ctx: &mut ChannelCtx<'_, Self>,
+        reason: &DisconnectReason,
+    ) -> HookResult {
         ctx.game.left.push((self.name.clone(), reason.clone()));
+        Ok(())
     }
 }
 
@@ -243,8 +248,9 @@ impl ConnectionListener for Player {
             .fallback(|p, _, msg| p.unknown.push(msg));
     }
 
-    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) {
+    fn on_disconnect(&mut self, _ctx: &mut ClientCtx<'_>, reason: &DisconnectReason) -> HookResult {
         self.closed = Some(reason.clone());
+        Ok(())
     }
 }
 

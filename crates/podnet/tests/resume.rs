@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use podnet::{
     Channel, ChannelCtx, ChannelHandlers, Client, ClientConfig, ClientCtx, Connected,
-    ConnectionListener, DisconnectReason, ListenerHandlers, Message, ResumeConfig, Server,
-    ServerConfig,
+    ConnectionListener, DisconnectReason, HookResult, ListenerHandlers, Message, ResumeConfig,
+    Server, ServerConfig,
 };
 use podnet_testkit::{Cut, Proxy};
 use serde::{Deserialize, Serialize};
@@ -44,28 +44,40 @@ impl Channel for Player {
         h.on(|p: &mut Self, _: &mut ChannelCtx<'_, Self>, s: Step| p.steps.push(s.n));
     }
 
-    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) -> HookResult {
         let event = format!("connect {}", ctx.id());
         ctx.game.events.push(event);
+        Ok(())
     }
 
-    fn on_dropped(&mut self, ctx: &mut ChannelCtx<'_, Self>, _reason: &DisconnectReason) {
+    fn on_dropped(
+        &mut self,
+        ctx: &mut ChannelCtx<'_, Self>,
+        _reason: &DisconnectReason,
+    ) -> HookResult {
         let event = format!("dropped {} after {} steps", ctx.id(), self.steps.len());
         ctx.game.events.push(event);
+        Ok(())
     }
 
-    fn on_resumed(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+    fn on_resumed(&mut self, ctx: &mut ChannelCtx<'_, Self>) -> HookResult {
         let event = format!("resumed {}", ctx.id());
         ctx.game.events.push(event);
+        Ok(())
     }
 
-    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+    fn on_disconnect(
+        &mut self,
+        ctx: &mut ChannelCtx<'_, Self>,
+        reason: &DisconnectReason,
+    ) -> HookResult {
         let kind = match reason {
             DisconnectReason::NotResumed { .. } => "not resumed",
             _ => "other",
         };
         let event = format!("disconnect {}: {kind}", ctx.id());
         ctx.game.events.push(event);
+        Ok(())
     }
 }
 
@@ -83,16 +95,24 @@ impl ConnectionListener for Watcher {
             .on(|w: &mut Self, _: &mut ClientCtx<'_>, s: Step| w.steps.push(s.n));
     }
 
-    fn on_reconnecting(&mut self, _: &mut ClientCtx<'_>, attempt: u32, _: &DisconnectReason) {
+    fn on_reconnecting(
+        &mut self,
+        _: &mut ClientCtx<'_>,
+        attempt: u32,
+        _: &DisconnectReason,
+    ) -> HookResult {
         self.events.push(format!("reconnecting {attempt}"));
+        Ok(())
     }
 
-    fn on_resumed(&mut self, _: &mut ClientCtx<'_>) {
+    fn on_resumed(&mut self, _: &mut ClientCtx<'_>) -> HookResult {
         self.events.push("resumed".into());
+        Ok(())
     }
 
-    fn on_disconnect(&mut self, _: &mut ClientCtx<'_>, reason: &DisconnectReason) {
+    fn on_disconnect(&mut self, _: &mut ClientCtx<'_>, reason: &DisconnectReason) -> HookResult {
         self.events.push(format!("disconnected: {reason}"));
+        Ok(())
     }
 }
 

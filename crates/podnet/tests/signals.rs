@@ -11,7 +11,9 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use podnet::{Channel, Client, ClientCtx, ConnectionListener, DisconnectReason, Server};
+use podnet::{
+    Channel, Client, ClientCtx, ConnectionListener, DisconnectReason, HookResult, Server,
+};
 
 const CHILD: &str = "PODNET_SIGNALS_TEST_SERVER";
 
@@ -27,11 +29,13 @@ struct Watcher {
     reason: Option<DisconnectReason>,
 }
 impl ConnectionListener for Watcher {
-    fn on_connect(&mut self, _: &mut ClientCtx<'_>) {
+    fn on_connect(&mut self, _: &mut ClientCtx<'_>) -> HookResult {
         self.connected = true;
+        Ok(())
     }
-    fn on_disconnect(&mut self, _: &mut ClientCtx<'_>, reason: &DisconnectReason) {
+    fn on_disconnect(&mut self, _: &mut ClientCtx<'_>, reason: &DisconnectReason) -> HookResult {
         self.reason = Some(reason.clone());
+        Ok(())
     }
 }
 

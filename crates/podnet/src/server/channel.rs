@@ -68,16 +68,22 @@ pub trait Channel: Sized + 'static {
     /// client or a repod client that speaks first, after
     /// [`ServerConfig::hello_wait`] for a silent repod client. podnet has already sent it
     /// `{"action": "connected"}`. [`ChannelCtx::handshake`] says who it is.
-    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+    fn on_connect(&mut self, ctx: &mut ChannelCtx<'_, Self>) -> HookResult {
         let _ = ctx;
+        Ok(())
     }
 
     /// The client is gone, for `reason` (repod's `on_close`; the `disconnected` event).
     /// Sending to it no longer works. A player whose connection dropped and who did not
     /// come back within the grace period (see [`on_dropped`](Self::on_dropped)) ends here
     /// once, with [`DisconnectReason::NotResumed`].
-    fn on_disconnect(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+    fn on_disconnect(
+        &mut self,
+        ctx: &mut ChannelCtx<'_, Self>,
+        reason: &DisconnectReason,
+    ) -> HookResult {
         let _ = (ctx, reason);
+        Ok(())
     }
 
     /// The client's connection dropped (a reset, a timeout, a network change) and its
@@ -91,14 +97,20 @@ pub trait Channel: Sized + 'static {
     /// Clients that do not ask for resume (repod's, or a podnet client with resume off),
     /// and every client of a server whose `ServerConfig::resume` is `None`, do not
     /// resume: their drop goes straight to `on_disconnect`.
-    fn on_dropped(&mut self, ctx: &mut ChannelCtx<'_, Self>, reason: &DisconnectReason) {
+    fn on_dropped(
+        &mut self,
+        ctx: &mut ChannelCtx<'_, Self>,
+        reason: &DisconnectReason,
+    ) -> HookResult {
         let _ = (ctx, reason);
+        Ok(())
     }
 
     /// The client came back after [`on_dropped`](Self::on_dropped), on a new connection:
     /// the same channel, and nothing sent either way was lost.
-    fn on_resumed(&mut self, ctx: &mut ChannelCtx<'_, Self>) {
+    fn on_resumed(&mut self, ctx: &mut ChannelCtx<'_, Self>) -> HookResult {
         let _ = ctx;
+        Ok(())
     }
 
     /// Something the client sent was not handled: a frame that is not a message, a

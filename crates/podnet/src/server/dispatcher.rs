@@ -42,8 +42,16 @@ impl<C: Channel> Dispatcher<'_, C> {
                     handshake,
                 });
                 let (channel, mut ctx) = slot.split(id, self.game, &self.server);
-                if let Err(panic) = catch(policy, "on_connect", || channel.on_connect(&mut ctx)) {
-                    self.failed(id, &panic);
+                match catch(policy, "on_connect", || channel.on_connect(&mut ctx)) {
+                    Ok(Ok(())) => {}
+                    Ok(Err(source)) => self.on_error(
+                        id,
+                        MessageError::Hook {
+                            hook: "on_connect",
+                            source,
+                        },
+                    ),
+                    Err(panic) => self.failed(id, &panic),
                 }
             }
             ServerEvent::Message { id, message } => {
@@ -69,7 +77,7 @@ impl<C: Channel> Dispatcher<'_, C> {
             }
             ServerEvent::Dropped { id, reason } => {
                 self.hook(id, "on_dropped", |channel, ctx| {
-                    channel.on_dropped(ctx, &reason);
+                    channel.on_dropped(ctx, &reason)
                 });
             }
             ServerEvent::Resumed { id } => {
@@ -80,10 +88,17 @@ impl<C: Channel> Dispatcher<'_, C> {
                     return;
                 };
                 let (channel, mut ctx) = slot.split(id, self.game, &self.server);
-                if let Err(panic) = catch(policy, "on_disconnect", || {
+                match catch(policy, "on_disconnect", || {
                     channel.on_disconnect(&mut ctx, &reason)
                 }) {
-                    report::error(format_args!("connection {id}: {panic}"));
+                    Ok(Ok(())) => {}
+                    // The connection is gone: there is no `on_error` to tell.
+                    Ok(Err(error)) => {
+                        report::warn(format_args!(
+                            "connection {id}: on_disconnect failed: {error}"
+                        ));
+                    }
+                    Err(panic) => report::error(format_args!("connection {id}: {panic}")),
                 }
             }
             _ => {}
@@ -92,24 +107,29 @@ impl<C: Channel> Dispatcher<'_, C> {
 
     /// Hands `error` to the channel's `on_error`, under the panic policy.
     fn on_error(&mut self, id: ConnectionId, error: MessageError) {
-        self.hook(id, "on_error", |channel, ctx| channel.on_error(ctx, error));
+        self.hook(id, "on_error", |channel, ctx| {
+            channel.on_error(ctx, error);
+            Ok(())
+        });
     }
 
     /// Runs hook `name` of connection `id`'s channel, if it has one, under the panic
-    /// policy.
+    /// policy; an error it returns goes to `on_error`.
     fn hook(
         &mut self,
         id: ConnectionId,
         name: &'static str,
-        hook: impl FnOnce(&mut C, &mut ChannelCtx<'_, C>),
+        hook: impl FnOnce(&mut C, &mut ChannelCtx<'_, C>) -> HookResult,
     ) {
         let Some(slot) = self.channels.get_mut(&id) else {
             return;
         };
         let policy = self.handlers.panic_policy();
         let (channel, mut ctx) = slot.split(id, self.game, &self.server);
-        if let Err(panic) = catch(policy, name, || hook(channel, &mut ctx)) {
-            self.failed(id, &panic);
+        match catch(policy, name, || hook(channel, &mut ctx)) {
+            Ok(Ok(())) => {}
+            Ok(Err(source)) => self.on_error(id, MessageError::Hook { hook: name, source }),
+            Err(panic) => self.failed(id, &panic),
         }
     }
 

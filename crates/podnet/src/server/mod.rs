@@ -23,6 +23,7 @@ use podnet_transport::{
     ConnectionId, DisconnectReason, Handshake, NetworkMode, SendError, ServerConfig, ShutdownReport,
 };
 
+use crate::HookResult;
 use crate::addr::{Addrs, resolve};
 use crate::{Error, report};
 

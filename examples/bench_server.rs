@@ -7,7 +7,8 @@
 //! - `report`: replies `{"action": "report", "moves": <count>}`;
 //! - `broadcast`: sent to every client, the sender included, unchanged.
 //!
-//! Run it with `cargo run --release --example bench_server -- --port 5071`; add `--stats`
+//! Run it with `cargo run --release --example bench_server -- [HOST [PORT]]` (repod's
+//! 127.0.0.1 and 5071 by default; port 0 picks a free one); add `--stats`
 //! to print the connection count and moves every second, and `--network-threads N` to spread
 //! the connections over N network threads (`ServerConfig::network_threads`). Ctrl-C or
 //! SIGTERM stops it gracefully.
@@ -29,6 +30,9 @@
 //! With `--redis redis://HOST:PORT/` (built with `--features cluster`) it joins a cluster
 //! of bench servers (docs/cluster.md; `--node NAME` names it): `broadcast` then reaches
 //! every client of every node.
+
+#[path = "common/address.rs"]
+mod address;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -160,32 +164,30 @@ impl Channel for BenchChannel {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let port = args
-        .iter()
-        .position(|a| a == "--port")
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| "5071".into());
-    let stats = args.iter().any(|a| a == "--stats");
-
-    let network_threads = args
-        .iter()
-        .position(|a| a == "--network-threads")
-        .and_then(|i| args.get(i + 1)?.parse().ok())
-        .unwrap_or(1);
-
-    let value = |flag: &str| {
-        args.iter()
-            .position(|a| a == flag)
-            .and_then(|i| args.get(i + 1).cloned())
+    let args = address::command_line(
+        "bench_server",
+        &[
+            "--network-threads",
+            "--heartbeat-ms",
+            "--metrics",
+            "--redis",
+            "--node",
+        ],
+        &["--stats", "--pump"],
+    );
+    let stats = args.has("--stats");
+    let network_threads = match args.value("--network-threads") {
+        Some(n) => n.parse()?,
+        None => 1,
     };
+    let value = |flag: &str| args.value(flag).map(str::to_owned);
     let redis = value("--redis");
 
     let mut config = ServerConfig::default();
     config.max_connections = 20_000; // the bench opens up to 10,000 clients
     config.network_threads = network_threads;
     // `--pump`: the network runs inside pump(), on this thread.
-    config.network_mode = if args.iter().any(|a| a == "--pump") {
+    config.network_mode = if args.has("--pump") {
         podnet::NetworkMode::Pump
     } else {
         podnet::NetworkMode::Thread
@@ -197,7 +199,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.metrics = Some(podnet::MetricsConfig::on(addr.parse()?));
     }
     let mut server = Server::<BenchChannel>::builder()
-        .addr(format!("127.0.0.1:{port}"))
+        .addr(args.addr.clone())
         .config(config)
         .start_background(Counters::default())?;
     server.stop_on_signals()?;

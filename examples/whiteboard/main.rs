@@ -16,12 +16,15 @@
 //! | server | `initial` | `lines`: {id: {`lines`: [{`points`, `color`, `thickness`}]}} | to a player who joins: the board so far |
 //! | server | `players` | `count` | to everyone, when someone joins or leaves |
 //!
-//! Options: `--port P` (default 5071; 0 picks a free one), `--host H`, `--no-bot`,
-//! `--bot-strokes N` (the bot draws N strokes, says `bot drew N strokes`, then only
-//! watches), `--connect HOST:PORT` (no server here: the bot draws on that one, repod's
-//! own `server.py` say), and `--report`: run until stdin closes, then print the bot's view
-//! of the board as one JSON line (what `cargo xtask browser` and `cargo xtask interop`
-//! check).
+//! Run as `whiteboard [HOST [PORT]]` (repod's 127.0.0.1 and 5071 by default; port 0 picks
+//! a free one), with options `--no-bot`, `--bot-strokes N` (the bot draws N strokes, says
+//! `bot drew N strokes`, then only watches), `--connect HOST:PORT` (no server here: the bot
+//! draws on that one, repod's own `server.py` say), and `--report`: run until stdin
+//! closes, then print the bot's view of the board as one JSON line (what `cargo xtask
+//! browser` and `cargo xtask interop` check).
+
+#[path = "../common/address.rs"]
+mod address;
 
 use podnet::WithAction;
 use std::collections::BTreeMap;
@@ -289,23 +292,26 @@ const PETAL_POINTS: u64 = 24;
 // ---- main ----
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let host = arg("--host").unwrap_or_else(|| podnet::DEFAULT_HOST.into());
-    let port = arg("--port").unwrap_or_else(|| podnet::DEFAULT_PORT.to_string());
-    let bot_strokes = match arg("--bot-strokes") {
+    let args = address::command_line(
+        "whiteboard",
+        &["--bot-strokes", "--connect"],
+        &["--no-bot", "--report"],
+    );
+    let bot_strokes = match args.value("--bot-strokes") {
         Some(n) => Some(n.parse::<u64>()?),
         None => None,
     };
-    let with_bot = !flag("--no-bot");
-    let report = flag("--report");
+    let with_bot = !args.has("--no-bot");
+    let report = args.has("--report");
 
-    let connect = arg("--connect");
+    let connect = args.value("--connect").map(str::to_owned);
 
     // The server, unless the bot draws on another one.
     let mut server = match connect {
         Some(_) => None,
         None => Some(
             Server::<Player>::builder()
-                .addr(format!("{host}:{port}"))
+                .addr(args.addr.clone())
                 .page("/", "text/html; charset=utf-8", include_str!("index.html"))
                 .page(
                     "/whiteboard.js",
@@ -453,16 +459,4 @@ fn json(value: &Value) -> String {
         Value::String(s) => format!("{:?}", s.as_str().unwrap_or_default()),
         other => other.to_string(),
     }
-}
-
-/// The value after `name` on the command line.
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn flag(name: &str) -> bool {
-    std::env::args().any(|a| a == name)
 }

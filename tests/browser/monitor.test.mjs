@@ -26,7 +26,7 @@ const env = (name) => {
 function startServer() {
   const child = spawn(
     env("BENCH_SERVER_BIN"),
-    ["--port", "0", "--metrics", "127.0.0.1:0", "--heartbeat-ms", "50"],
+    ["127.0.0.1", "0", "--metrics", "127.0.0.1:0", "--heartbeat-ms", "50"],
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   const found = {};

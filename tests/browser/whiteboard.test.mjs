@@ -95,7 +95,7 @@ const boardOf = (page) =>
   }));
 
 test("browser tabs, repod's pygame client and a Rust bot draw on one board", async (t) => {
-  const server = start(env("WHITEBOARD_BIN"), ["--port", "0", "--bot-strokes", "3", "--report"]);
+  const server = start(env("WHITEBOARD_BIN"), ["127.0.0.1", "0", "--bot-strokes", "3", "--report"]);
   t.after(() => server.child.kill());
   const url = (await server.line(/^whiteboard on http:/)).split(" ")[2];
   const { hostname, port } = new URL(url);

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use podnet_framing::{RawMessage, Value};
 use podnet_transport::{Client, ClientConfig, ClientEvent, DisconnectReason, Frame};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -20,24 +21,93 @@ pub(crate) struct End {
     pub(crate) count: Option<u64>,
 }
 
-/// Connects to `addr`, then prints each incoming message as a line of JSON on stdout and
-/// sends each line of stdin as a message. A line that is not a message is reported on
-/// stderr with its number and skipped. At the end of stdin the connection is closed after
-/// what was sent is delivered.
+/// What arrives on a connection, whatever it runs over.
+pub(crate) enum Incoming {
+    /// An application message.
+    Message(RawMessage),
+    /// A frame that is not a message, and why.
+    NotAMessage(String),
+    /// Something to tell the user on stderr (a reconnection, a resume).
+    Note(String),
+    /// The connection ended, for this reason.
+    Ended(DisconnectReason),
+}
+
+/// A connection `connect` sends on: TCP through podnet's client, or a WebSocket.
+pub(crate) trait Link {
+    /// Sends one message, or says why it cannot.
+    fn send_value(&self, value: &Value) -> Result<(), String>;
+    /// Closes gracefully with `reason`, after what was sent.
+    fn close(&self, reason: &str);
+}
+
+impl Link for Client {
+    fn send_value(&self, value: &Value) -> Result<(), String> {
+        let frame = Frame::from_value(value, self.framing()).map_err(|e| e.to_string())?;
+        self.send(&frame).map_err(|e| e.to_string())
+    }
+
+    fn close(&self, reason: &str) {
+        Client::close(self, reason);
+    }
+}
+
+/// Connects to `addr` (HOST:PORT over TCP, or a `ws://` URL), then prints each incoming
+/// message as a line of JSON on stdout and sends each line of stdin as a message. A line
+/// that is not a message is reported on stderr with its number and skipped. At the end of
+/// stdin the connection is closed after what was sent is delivered.
 /// At the end of stdin, messages are still printed until the server has been quiet for
 /// `end.linger`, since replies to the last lines may still be on their way; `end.after`
 /// and `end.count` close it sooner. A reader of stdout that goes away (`| head`) closes
 /// it too, quietly.
-/// With `config.resume` (the default), a dropped connection to a podnet server is
+/// Over TCP with `config.resume` (the default), a dropped connection to a podnet server is
 /// reconnected and the session resumed, said on stderr; lines typed meanwhile are kept and
 /// sent once it resumes.
 pub(crate) async fn run(addr: &str, config: ClientConfig, end: End) -> Result<(), CliError> {
+    if addr.starts_with("ws://") || addr.starts_with("wss://") {
+        let (link, events) =
+            crate::websocket::connect(addr, config.hello, config.connect_timeout).await?;
+        say_connected(addr);
+        return serve(&link, events, end).await;
+    }
     let (client, mut events) = Client::connect(addr, config).await?;
+    say_connected(&client.peer_addr().to_string());
+    let (incoming, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            let item = match event {
+                ClientEvent::Message(msg) => Incoming::Message(msg.into_inner()),
+                ClientEvent::Error(err) => Incoming::NotAMessage(err.to_string()),
+                ClientEvent::Reconnecting { attempt, reason } => Incoming::Note(format!(
+                    "connection lost ({reason}); reconnecting, attempt {attempt}"
+                )),
+                ClientEvent::Resumed => {
+                    Incoming::Note("reconnected; the session resumed, nothing lost".into())
+                }
+                ClientEvent::Disconnected(reason) => Incoming::Ended(reason),
+                _ => continue,
+            };
+            if incoming.send(item).is_err() {
+                break;
+            }
+        }
+    });
+    serve(&client, received, end).await
+}
+
+fn say_connected(to: &str) {
     eprintln!(
-        "podnet: connected to {}; type messages as JSON, one per line, e.g. \
-         {{\"action\": \"chat\", \"text\": \"hi\"}}; Ctrl-D to end",
-        client.peer_addr()
+        "podnet: connected to {to}; type messages as JSON, one per line, e.g. \
+         {{\"action\": \"chat\", \"text\": \"hi\"}}; Ctrl-D to end"
     );
+}
+
+/// The JSON lines both ways over `link`, until it ends.
+async fn serve(
+    link: &impl Link,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<Incoming>,
+    end: End,
+) -> Result<(), CliError> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut line_no: u64 = 0;
     let mut printed: u64 = 0;
@@ -50,17 +120,17 @@ pub(crate) async fn run(addr: &str, config: ClientConfig, end: End) -> Result<()
         tokio::select! {
             () = sleep_until(close_at) => {
                 quiet_since = None;
-                client.close("end of input");
+                link.close("end of input");
             }
             () = sleep_until(deadline), if !closing => {
                 closing = true;
-                client.close("time is up");
+                link.close("time is up");
             }
             line = lines.next_line(), if stdin_open => match line? {
                 Some(line) => {
                     line_no += 1;
                     if !line.trim().is_empty() {
-                        send_line(&client, &line, line_no);
+                        send_line(link, &line, line_no);
                     }
                 }
                 None => {
@@ -69,7 +139,7 @@ pub(crate) async fn run(addr: &str, config: ClientConfig, end: End) -> Result<()
                 }
             },
             event = events.recv() => match event {
-                Some(ClientEvent::Message(msg)) => {
+                Some(Incoming::Message(msg)) => {
                     if quiet_since.is_some() {
                         quiet_since = Some(tokio::time::Instant::now());
                     }
@@ -86,7 +156,7 @@ pub(crate) async fn run(addr: &str, config: ClientConfig, end: End) -> Result<()
                         // Whoever read stdout has gone (`| head`): end quietly.
                         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {
                             closing = true;
-                            client.close("the output was closed");
+                            link.close("the output was closed");
                             continue;
                         }
                         Err(err) => return Err(err.into()),
@@ -94,20 +164,14 @@ pub(crate) async fn run(addr: &str, config: ClientConfig, end: End) -> Result<()
                     printed += 1;
                     if end.count.is_some_and(|count| printed >= count) {
                         closing = true;
-                        client.close("printed what was asked");
+                        link.close("printed what was asked");
                     }
                 }
-                Some(ClientEvent::Error(err)) => {
+                Some(Incoming::NotAMessage(err)) => {
                     eprintln!("podnet: the server sent something that is not a message: {err}");
                 }
-                Some(ClientEvent::Reconnecting { attempt, reason }) => {
-                    eprintln!("podnet: connection lost ({reason}); reconnecting, attempt {attempt}");
-                }
-                Some(ClientEvent::Resumed) => {
-                    eprintln!("podnet: reconnected; the session resumed, nothing lost");
-                }
-                Some(ClientEvent::Disconnected(reason)) => return ended(reason),
-                Some(_) => {}
+                Some(Incoming::Note(note)) => eprintln!("podnet: {note}"),
+                Some(Incoming::Ended(reason)) => return ended(reason),
                 None => return Ok(()),
             },
         }
@@ -122,12 +186,8 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
 }
 
 /// Sends one line, or says on stderr why it cannot.
-fn send_line(client: &Client, line: &str, line_no: u64) {
-    let sent = json::from_line(line).and_then(|value| {
-        let frame = Frame::from_value(&value, client.framing()).map_err(|e| e.to_string())?;
-        client.send(&frame).map_err(|e| e.to_string())
-    });
-    if let Err(why) = sent {
+fn send_line(link: &impl Link, line: &str, line_no: u64) {
+    if let Err(why) = json::from_line(line).and_then(|value| link.send_value(&value)) {
         eprintln!("podnet: line {line_no} not sent: {why}");
     }
 }

@@ -21,6 +21,11 @@ pub(crate) enum CliError {
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 
+    /// What the command was given cannot work, or a connection could not be made; the
+    /// message says why and what to do.
+    #[error("{0}")]
+    Usage(String),
+
     /// The server went away before a run finished.
     #[error("the server closed the connection: {reason}")]
     Closed {

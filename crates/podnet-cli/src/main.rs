@@ -15,6 +15,7 @@ mod error;
 mod info;
 mod json;
 mod serve;
+mod websocket;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -77,7 +78,9 @@ const DEFAULT_ADDR: &str = "127.0.0.1:5071";
 
 #[derive(Debug, Args)]
 struct ConnectArgs {
-    /// The server, as HOST:PORT (default: repod's, 127.0.0.1:5071).
+    /// The server, as HOST:PORT (default: repod's, 127.0.0.1:5071), or a WebSocket URL,
+    /// ws://HOST:PORT/ (a podnet server takes both on one port; no resume over
+    /// WebSocket here).
     #[arg(default_value = DEFAULT_ADDR)]
     addr: String,
     /// Give up connecting after this many seconds.

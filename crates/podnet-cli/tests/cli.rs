@@ -389,3 +389,34 @@ fn completions_for_each_shell() {
     let out = run_with_input(podnet().args(["completions", "tcsh"]), "");
     assert!(!out.status.success());
 }
+
+/// `connect ws://...` speaks to the same server over WebSocket, as a browser does: it says
+/// hello (a podnet peer), messages go both ways, and it closes with its reason.
+#[test]
+fn connect_over_websocket() {
+    let server = Running::start(podnet().args(["serve", "--port", "0"]), "listening on ");
+    let url = format!("ws://{}/", server.addr);
+    let out = run_with_input(
+        podnet().args(["connect", &url, "--linger", "0.5"]),
+        "{\"action\": \"hi\", \"n\": 1}\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).lines().collect::<Vec<_>>(),
+        [r#"{"action":"connected"}"#, r#"{"action":"hi","n":1}"#]
+    );
+    assert!(
+        server
+            .line_with("connected from")
+            .contains("(podnet, classic)")
+    );
+    server.line_with("disconnected: closed by the peer: end of input");
+
+    let out = run_with_input(podnet().args(["connect", "wss://127.0.0.1:1/"]), "");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("wss:// is not supported"),
+        "{}",
+        text(&out.stderr)
+    );
+}

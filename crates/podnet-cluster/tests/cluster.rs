@@ -697,8 +697,10 @@ async fn bench_servers_in_a_cluster_broadcast_to_every_node() {
     let mut servers = Vec::new();
     let mut addrs = Vec::new();
     for node in ["b0", "b1"] {
-        let (server, addr) =
-            start_process(&program, &["--port", "0", "--redis", &url, "--node", node]);
+        let (server, addr) = start_process(
+            &program,
+            &["127.0.0.1", "0", "--redis", &url, "--node", node],
+        );
         addrs.push(addr);
         servers.push(server);
     }

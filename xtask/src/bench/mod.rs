@@ -269,7 +269,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             name: "podnet",
             command: vec![
                 path(release.join("examples").join(exe("bench_server"))),
-                "--port".into(),
+                "127.0.0.1".into(),
                 "0".into(),
             ],
             scale: 1.0,
@@ -282,7 +282,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             name: "podnet-2t",
             command: vec![
                 path(release.join("examples").join(exe("bench_server"))),
-                "--port".into(),
+                "127.0.0.1".into(),
                 "0".into(),
                 "--network-threads".into(),
                 "2".into(),
@@ -296,7 +296,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             name: "podnet-pump",
             command: vec![
                 path(release.join("examples").join(exe("bench_server"))),
-                "--port".into(),
+                "127.0.0.1".into(),
                 "0".into(),
                 "--pump".into(),
             ],
@@ -799,14 +799,14 @@ fn measure_cluster(
     let mut nodes = Vec::new();
     let mut addrs = Vec::new();
     for node in ["a", "b", "c"] {
-        let args: Vec<String> = ["--port", "0", "--redis", &url, "--node", node]
+        let args: Vec<String> = ["127.0.0.1", "0", "--redis", &url, "--node", node]
             .map(str::to_owned)
             .to_vec();
         let (running, addr) = start_server(bench_server, &args)?;
         nodes.push(running);
         addrs.push(addr);
     }
-    let (_alone, alone) = start_server(bench_server, &["--port".into(), "0".into()])?;
+    let (_alone, alone) = start_server(bench_server, &["127.0.0.1".into(), "0".into()])?;
     let run = |args: &[String]| -> Result<Figures, String> {
         let out = Command::new(loadgen)
             .args(args)

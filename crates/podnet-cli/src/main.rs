@@ -164,6 +164,30 @@ struct BenchArgs {
     /// `ping` round trips to time.
     #[arg(long, default_value_t = 2_000)]
     pings: usize,
+    /// Bytes of padding in each `move` and `ping` (a `pad` field), for bigger messages.
+    #[arg(long, default_value_t = 0)]
+    size: usize,
+    /// Over WebSocket (ws://HOST:PORT/), as browsers connect, rather than TCP.
+    #[arg(long)]
+    ws: bool,
+    /// The game tick instead: players in rooms sending 30 inputs a second, the server
+    /// stepping each room 20 times a second and sending its state (`join`, `input`,
+    /// `state`: `podnet serve --bench` and the bench_server example run it). Reports how
+    /// long an input takes to show in a state.
+    #[arg(long)]
+    tick: bool,
+    /// With --tick: how many players.
+    #[arg(long, default_value_t = 200)]
+    players: usize,
+    /// With --tick: players per room.
+    #[arg(long, default_value_t = 10)]
+    room_size: usize,
+    /// With --tick: how long to measure, after a second of warm-up.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Print one JSON object with every figure instead of lines.
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {
@@ -237,7 +261,21 @@ fn main() -> ExitCode {
                 serve::run(&args.host, args.port, mode, config).await
             }
             Command::Bench(args) => {
-                bench::run(&args.addr, args.clients.max(1), args.messages, args.pings).await
+                bench::run(bench::Plan {
+                    addr: args.addr,
+                    clients: args.clients.max(1),
+                    messages: args.messages,
+                    pings: args.pings,
+                    size: args.size,
+                    websocket: args.ws,
+                    tick: args.tick.then_some(bench::Tick {
+                        players: args.players.max(1),
+                        room_size: args.room_size.max(1),
+                        seconds: args.seconds,
+                    }),
+                    json: args.json,
+                })
+                .await
             }
             Command::Info(args) => {
                 info::run(&args.addr, Duration::from_secs(args.timeout), args.json).await

@@ -17,8 +17,89 @@ pub(crate) enum Mode {
     /// To every other client.
     Relay,
     /// The bench protocol (docs/performance.md): `ping` echoed, `move` counted, `report`
-    /// answered with the count, `broadcast` sent to everyone.
+    /// answered with the count, `broadcast` sent to everyone; and the game tick's rooms:
+    /// `join {room}` answered `joined {room, seat}`, `input {seq}` remembered, and every
+    /// room's `state {tick, acks, at_us}` sent to its players 20 times a second.
     Bench,
+}
+
+/// How often the bench mode steps its rooms (20 Hz).
+const STEP: Duration = Duration::from_millis(50);
+
+/// A room of the game tick: its players by seat and the last input of each.
+#[derive(Default)]
+struct Room {
+    seats: Vec<podnet_transport::ConnectionId>,
+    acks: Vec<u64>,
+}
+
+/// The rooms, and where each player sits.
+#[derive(Default)]
+struct Rooms {
+    rooms: std::collections::BTreeMap<u64, Room>,
+    seated: std::collections::HashMap<podnet_transport::ConnectionId, (u64, usize)>,
+    tick: u64,
+}
+
+impl Rooms {
+    /// Seats `id` in room `room`; returns its seat.
+    fn join(&mut self, id: podnet_transport::ConnectionId, room: u64) -> usize {
+        self.leave(id);
+        let entry = self.rooms.entry(room).or_default();
+        entry.seats.push(id);
+        entry.acks.push(0);
+        let seat = entry.seats.len() - 1;
+        self.seated.insert(id, (room, seat));
+        seat
+    }
+
+    fn input(&mut self, id: podnet_transport::ConnectionId, seq: u64) {
+        if let Some(&(room, seat)) = self.seated.get(&id) {
+            if let Some(ack) = self.rooms.get_mut(&room).and_then(|r| r.acks.get_mut(seat)) {
+                *ack = seq;
+            }
+        }
+    }
+
+    /// A player leaves: its seat stays (the others keep theirs), empty.
+    fn leave(&mut self, id: podnet_transport::ConnectionId) {
+        if let Some((room, _)) = self.seated.remove(&id) {
+            if let Some(r) = self.rooms.get_mut(&room) {
+                if r.seats.iter().all(|s| !self.seated.contains_key(s)) {
+                    self.rooms.remove(&room);
+                }
+            }
+        }
+    }
+
+    /// One step: every room's state to its players.
+    fn step(&mut self, server: &Server) -> Result<(), CliError> {
+        self.tick += 1;
+        let at_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        for room in self.rooms.values() {
+            let state = Value::Map(vec![
+                (Value::from("action"), Value::from("state")),
+                (Value::from("tick"), Value::from(self.tick)),
+                (
+                    Value::from("acks"),
+                    Value::Array(room.acks.iter().map(|&a| Value::from(a)).collect()),
+                ),
+                (Value::from("at_us"), Value::from(at_us)),
+            ]);
+            let frame = Frame::from_value(&state, server.framing())?;
+            let seated = room
+                .seats
+                .iter()
+                .copied()
+                .filter(|s| self.seated.contains_key(s));
+            for id in seated {
+                let _ = server.send(id, &frame);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Serves on `host:port` until Ctrl-C, printing `listening on ADDR` first, then one line
@@ -35,10 +116,17 @@ pub(crate) async fn run(
         server.local_addr()
     ))?;
     let mut moves: u64 = 0;
+    let mut rooms = Rooms::default();
+    let mut steps = tokio::time::interval(STEP);
+    steps.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
         let event = tokio::select! {
             _ = &mut ctrl_c => break,
+            _ = steps.tick(), if mode == Mode::Bench && !rooms.rooms.is_empty() => {
+                rooms.step(&server)?;
+                continue;
+            }
             event = events.recv() => match event {
                 Some(event) => event,
                 None => break,
@@ -92,6 +180,21 @@ pub(crate) async fn run(
                         ]);
                         let _ = server.send(id, &Frame::from_value(&report, server.framing())?);
                     }
+                    (Mode::Bench, "join") => {
+                        let value = message.to_value().unwrap_or(Value::Nil);
+                        let room = value["room"].as_u64().unwrap_or(0);
+                        let seat = rooms.join(id, room);
+                        let joined = Value::Map(vec![
+                            (Value::from("action"), Value::from("joined")),
+                            (Value::from("room"), Value::from(room)),
+                            (Value::from("seat"), Value::from(seat as u64)),
+                        ]);
+                        let _ = server.send(id, &Frame::from_value(&joined, server.framing())?);
+                    }
+                    (Mode::Bench, "input") => {
+                        let value = message.to_value().unwrap_or(Value::Nil);
+                        rooms.input(id, value["seq"].as_u64().unwrap_or(0));
+                    }
                     (Mode::Bench, "broadcast") => {
                         // An encoded frame: nothing to fail.
                         let _ = server.send_to_all(&frame);
@@ -107,6 +210,7 @@ pub(crate) async fn run(
             }
             ServerEvent::Resumed { id } => say(format_args!("[{id}] resumed"))?,
             ServerEvent::Disconnected { id, reason } => {
+                rooms.leave(id);
                 say(format_args!("[{id}] disconnected: {reason}"))?;
             }
             _ => {}

@@ -420,3 +420,46 @@ fn connect_over_websocket() {
         text(&out.stderr)
     );
 }
+
+/// `bench --json` prints one object with every figure; `--ws` runs the same bench over
+/// WebSocket, `--size` pads the messages; `--tick` runs the game tick against the rooms
+/// of `serve --bench`, every input acknowledged in a state and nothing lost.
+#[test]
+fn bench_json_websocket_size_and_the_game_tick() {
+    let server = serve("--bench");
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = podnet()
+            .args(["bench", &server.addr, "--json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_str(text(&out.stdout).trim()).unwrap()
+    };
+    let ws = json(&[
+        "--ws",
+        "--size",
+        "200",
+        "--messages",
+        "2000",
+        "--pings",
+        "20",
+    ]);
+    assert_eq!(ws["transport"], "websocket");
+    assert_eq!(ws["size"], 200);
+    assert_eq!(ws["throughput"]["messages"], 2000);
+    assert!(ws["throughput"]["per_second"].as_f64().unwrap() > 0.0);
+    assert_eq!(ws["round_trip"]["pings"], 20);
+    assert!(ws["round_trip"]["p50_us"].as_f64().unwrap() > 0.0);
+
+    let tick = json(&["--tick", "--players", "20", "--seconds", "0.5"]);
+    let tick = &tick["tick"];
+    assert_eq!(tick["players"], 20);
+    assert_eq!(tick["lost"], 0, "{tick}");
+    // 20 states a second to each player, and inputs shown within a couple of steps.
+    assert!(
+        tick["states_per_second"].as_f64().unwrap() > 200.0,
+        "{tick}"
+    );
+    assert!(tick["p50_ms"].as_f64().unwrap() < 1000.0, "{tick}");
+}

@@ -65,8 +65,13 @@ impl Link for Client {
 /// sent once it resumes.
 pub(crate) async fn run(addr: &str, config: ClientConfig, end: End) -> Result<(), CliError> {
     if addr.starts_with("ws://") || addr.starts_with("wss://") {
-        let (link, events) =
-            crate::websocket::connect(addr, config.hello, config.connect_timeout).await?;
+        let (link, events) = crate::websocket::connect(
+            addr,
+            config.hello,
+            config.connect_timeout,
+            config.tls.as_ref(),
+        )
+        .await?;
         say_connected(addr);
         return serve(&link, events, end).await;
     }
@@ -203,5 +208,22 @@ fn ended(reason: DisconnectReason) -> Result<(), CliError> {
         other => Err(CliError::Closed {
             reason: other.to_string(),
         }),
+    }
+}
+
+/// The host of `addr` (`HOST:PORT`, `[V6]:PORT`, or a ws:// or wss:// URL), the name a
+/// server's certificate is checked against by default.
+pub(crate) fn host_of(addr: &str) -> String {
+    let rest = addr
+        .strip_prefix("wss://")
+        .or_else(|| addr.strip_prefix("ws://"))
+        .unwrap_or(addr);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or(v6).to_owned();
+    }
+    match authority.rsplit_once(':') {
+        Some((host, _)) => host.to_owned(),
+        None => authority.to_owned(),
     }
 }

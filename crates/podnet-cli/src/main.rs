@@ -106,6 +106,14 @@ struct ConnectArgs {
     /// counts).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
+    /// Connect over TLS (TCP, or wss://), trusting the certificates in this PEM file (the
+    /// authority that signed the server's certificate, or the server's own).
+    #[arg(long, value_name = "ROOTS.pem")]
+    ca: Option<std::path::PathBuf>,
+    /// With --ca: the name the server's certificate must carry (default: the address's
+    /// host).
+    #[arg(long, value_name = "NAME")]
+    server_name: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +152,10 @@ struct ServeArgs {
     /// Take TCP clients only: no WebSocket on the port.
     #[arg(long)]
     no_websocket: bool,
+    /// Serve over TLS (and wss:// for browsers) with this certificate chain and key, both
+    /// PEM files.
+    #[arg(long, num_args = 2, value_names = ["CERT.pem", "KEY.pem"])]
+    tls: Option<Vec<std::path::PathBuf>>,
     /// How long a new connection may stay silent before it is taken for a repod client
     /// (default 10; WebSocket clients, counted from their upgrade: 500). Raise it for
     /// players whose networks lose packets often.
@@ -190,6 +202,12 @@ struct BenchArgs {
     json: bool,
 }
 
+/// The bytes of `path`, given with `option`, or an error that names both.
+fn read_file(path: &std::path::Path, option: &str) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path)
+        .map_err(|e| CliError::Usage(format!("{option}: could not read {}: {e}", path.display())))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Completions { shell } = cli.command {
@@ -217,6 +235,20 @@ fn main() -> ExitCode {
                 }
                 if args.no_hello {
                     config.hello = false;
+                }
+                if let Some(ca) = &args.ca {
+                    let name = match &args.server_name {
+                        Some(name) => name.clone(),
+                        None => connect::host_of(&args.addr),
+                    };
+                    let roots = read_file(ca, "--ca")?;
+                    config.tls = Some(podnet_transport::ClientTls::from_pem_roots(&roots, &name)?);
+                } else if args.addr.starts_with("wss://") {
+                    return Err(CliError::Usage(
+                        "wss:// needs --ca ROOTS.pem: the certificate authority that signed \
+                         the server's certificate (or the certificate itself)"
+                            .into(),
+                    ));
                 }
                 let end = connect::End {
                     linger,
@@ -251,6 +283,13 @@ fn main() -> ExitCode {
                 }
                 if args.no_websocket {
                     config.websocket = None;
+                }
+                if let Some(files) = &args.tls {
+                    let (cert, key) = (
+                        read_file(&files[0], "--tls")?,
+                        read_file(&files[1], "--tls")?,
+                    );
+                    config.tls = Some(podnet_transport::ServerTls::from_pem(&cert, &key)?);
                 }
                 if let Some(ms) = args.hello_wait_ms {
                     config.hello_wait = Duration::from_millis(ms);

@@ -1,15 +1,19 @@
 //! `podnet connect ws://...`: a WebSocket connection to a podnet server (or any server
 //! speaking repod's messages over WebSocket, one msgpack map per binary message), as the
 //! TypeScript client makes one: it says `podnet:hello` (unless `--no-hello`), answers the
-//! server's pings, and closes with a reason. No resume over WebSocket here.
+//! server's pings, and closes with a reason. No resume over WebSocket here. wss:// runs
+//! over podnet's TLS client (`--ca`).
 
 use futures_util::{SinkExt, StreamExt};
 use podnet_framing::{FramingConfig, RawMessage, Value, encode_value};
+use podnet_transport::ClientTls;
 use podnet_transport::{DisconnectReason, PROTOCOL_VERSION};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_util::either::Either;
 
 use crate::connect::{Incoming, Link};
 use crate::error::CliError;
@@ -46,19 +50,56 @@ pub(crate) async fn connect(
     url: &str,
     hello: bool,
     timeout: std::time::Duration,
+    tls: Option<&ClientTls>,
 ) -> Result<(WsLink, mpsc::UnboundedReceiver<Incoming>), CliError> {
-    if url.starts_with("wss://") {
-        return Err(CliError::Usage(
-            "wss:// is not supported by `podnet connect`: connect over ws:// (on a trusted \
-             network), or over TCP with HOST:PORT"
-                .into(),
-        ));
-    }
-    let connecting = tokio_tungstenite::connect_async(url);
+    let secure = url.starts_with("wss://");
+    let tls = match (secure, tls) {
+        (true, Some(tls)) => Some(tls),
+        (true, None) => {
+            return Err(CliError::Usage(
+                "wss:// needs --ca ROOTS.pem: the certificate authority that signed the \
+                 server's certificate (or the certificate itself)"
+                    .into(),
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(CliError::Usage(
+                "--ca is for wss:// (or TCP); this URL is ws://".into(),
+            ));
+        }
+        (false, None) => None,
+    };
+    let connecting = async {
+        let host = crate::connect::host_of(url);
+        let port = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|authority| authority.rsplit_once(':'))
+            .map(|(_, port)| port.to_owned())
+            .unwrap_or_else(|| (if secure { "443" } else { "80" }).to_owned());
+        let host = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host
+        };
+        let tcp = TcpStream::connect(format!("{host}:{port}"))
+            .await
+            .map_err(|e| CliError::Usage(format!("could not connect to {url}: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        let stream = match tls {
+            Some(tls) => Either::Right(tls.handshake(tcp).await.map_err(|e| {
+                CliError::Usage(format!("the TLS handshake with {url} failed: {e}"))
+            })?),
+            None => Either::Left(tcp),
+        };
+        tokio_tungstenite::client_async(url, stream)
+            .await
+            .map_err(|e| CliError::Usage(format!("could not open a WebSocket at {url}: {e}")))
+    };
     let (mut ws, _) = tokio::time::timeout(timeout, connecting)
         .await
-        .map_err(|_| CliError::Usage(format!("could not connect to {url} within {timeout:?}")))?
-        .map_err(|e| CliError::Usage(format!("could not connect to {url}: {e}")))?;
+        .map_err(|_| CliError::Usage(format!("could not connect to {url} within {timeout:?}")))??;
     let framing = FramingConfig::default();
     if hello {
         let hello = control(

@@ -415,10 +415,81 @@ fn connect_over_websocket() {
     let out = run_with_input(podnet().args(["connect", "wss://127.0.0.1:1/"]), "");
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("wss:// is not supported"),
+        text(&out.stderr).contains("wss:// needs --ca"),
         "{}",
         text(&out.stderr)
     );
+}
+
+/// `serve --tls CERT KEY` serves over TLS; `connect --ca ROOTS` connects over TLS, by TCP
+/// and by wss://, checking the certificate against the address's host (or
+/// `--server-name`); a certificate it does not trust is refused, saying so.
+#[test]
+fn tls_both_ways_over_tcp_and_websocket() {
+    let dir = std::env::temp_dir().join(format!("podnet-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+
+    let server = Running::start(
+        podnet().args(["serve", "--port", "0", "--tls", cert, key]),
+        "listening on ",
+    );
+    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+    for addr in [
+        format!("localhost:{port}"),
+        format!("wss://localhost:{port}/"),
+    ] {
+        let out = run_with_input(
+            podnet().args(["connect", &addr, "--ca", cert, "--linger", "0.3"]),
+            "{\"action\": \"secret\"}\n",
+        );
+        assert!(out.status.success(), "{addr}: {}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout).lines().collect::<Vec<_>>(),
+            [r#"{"action":"connected"}"#, r#"{"action":"secret"}"#],
+            "{addr}"
+        );
+    }
+    // By IP address, the name to check is given.
+    let out = run_with_input(
+        podnet().args([
+            "connect",
+            &server.addr,
+            "--ca",
+            cert,
+            "--server-name",
+            "localhost",
+            "--count",
+            "1",
+        ]),
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // A certificate nobody vouched for.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let stranger = dir.join("stranger.pem");
+    std::fs::write(&stranger, other.cert.pem()).unwrap();
+    let out = run_with_input(
+        podnet().args([
+            "connect",
+            &format!("wss://localhost:{port}/"),
+            "--ca",
+            stranger.to_str().unwrap(),
+        ]),
+        "",
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("TLS handshake"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `bench --json` prints one object with every figure; `--ws` runs the same bench over

@@ -180,6 +180,26 @@ impl ClientTls {
     pub fn server_name(&self) -> String {
         self.server_name.to_str().into_owned()
     }
+
+    /// Runs the TLS handshake over `stream` (a connected socket), as this client's
+    /// connections do: for a protocol on top of TLS that podnet's client does not speak
+    /// itself (`podnet connect wss://` runs a WebSocket over it).
+    ///
+    /// # Errors
+    ///
+    /// The handshake's error: the server's certificate is not trusted or not valid for
+    /// [`server_name`](Self::server_name), or the connection failed.
+    pub async fn handshake<S>(
+        &self,
+        stream: S,
+    ) -> std::io::Result<tokio_rustls::client::TlsStream<S>>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        self.connector
+            .connect(self.server_name.clone(), stream)
+            .await
+    }
 }
 
 impl fmt::Debug for ClientTls {

@@ -343,9 +343,11 @@ pub struct MetricsConfig {
     ///
     /// Default: **`podnet`**.
     pub prefix: String,
-    /// On a port of their own: the most scrapes answered at once (more wait in the
-    /// OS's backlog), each given `WebSocketConfig`'s defaults for the request's size
-    /// (8 KiB) and time (5 s).
+    /// On a port of their own: the most scrapes served at once, each given
+    /// `WebSocketConfig`'s defaults for the request's size (8 KiB) and time (5 s, and as
+    /// long again to take the answer). When a scraper arrives and all are busy, the oldest
+    /// one still sending its request is closed to make room, so slow or idle connections
+    /// cannot keep the monitoring system out.
     ///
     /// Default: **16**.
     pub max_scrapers: usize,

@@ -823,3 +823,59 @@ async fn a_late_hello_still_gets_a_resumable_session_counted_from_its_grant() {
         assert_eq!(peer.recv().await.unwrap().decode::<Echo>().unwrap().n, n);
     }
 }
+
+/// A resume that claims more of the session's messages than were ever sent (a forged or
+/// broken client) is a protocol error: closed with a reason that says so, the session
+/// ends with it, and the server goes on serving others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_claiming_more_than_was_sent_is_refused() {
+    let (server, mut events) = Server::bind("127.0.0.1:0", ServerConfig::default())
+        .await
+        .unwrap();
+    let (peer, hello) = raw_hello(server.local_addr(), None, 0).await;
+    let token = token_of(&hello);
+    let id = connected(&mut events).await;
+    server.send(id, &Echo { n: 1 }).unwrap();
+    reset_until_dropped(peer, id, &mut events).await;
+
+    let (mut peer, answer) = raw_hello(server.local_addr(), Some(&token), 1_000_000).await;
+    let reason = match common::close_reason(&answer) {
+        Some(reason) => reason,
+        None => loop {
+            let msg = tokio::time::timeout(WAIT, peer.recv())
+                .await
+                .unwrap()
+                .expect("a close before the end");
+            if let Some(reason) = common::close_reason(&msg) {
+                break reason;
+            }
+        },
+    };
+    assert!(reason.contains("1000000"), "{reason}");
+    // Told why; its side closes, as a client's does.
+    drop(peer);
+    loop {
+        match common::next_server_event(&mut events).await {
+            ServerEvent::Disconnected { id: gone, reason } => {
+                assert_eq!(gone, id);
+                assert!(
+                    matches!(reason, DisconnectReason::Protocol { .. }),
+                    "{reason}"
+                );
+                break;
+            }
+            ServerEvent::Resumed { .. } | ServerEvent::Connected { .. } => {}
+            other => panic!("expected the session to end, got {other:?}"),
+        }
+    }
+    // Others are still served.
+    let mut other = RawPeer::connect(server.local_addr()).await;
+    other.send("echo", &Echo { n: 5 }).await;
+    let ServerEvent::Connected { id: other_id, .. } = common::next_server_event(&mut events).await
+    else {
+        panic!("expected the newcomer");
+    };
+    server.send(other_id, &Echo { n: 6 }).unwrap();
+    let back = other.recv_skipping_connected().await.unwrap();
+    assert_eq!(back.decode::<Echo>().unwrap(), Echo { n: 6 });
+}

@@ -60,6 +60,8 @@ pub(super) fn carry_out<O: Owner>(
                         "the peer's count of messages received ({received}) is not one this \
                          side can resume from"
                     );
+                    // The close goes out on this connection, with nothing sent again.
+                    conn.queue.resume_failed();
                     core.handle(now(), Input::Violation(&error));
                 }
             }

@@ -2,32 +2,39 @@
 //! HTTP/1.1 responder, one request per connection, bounded in scrapers, request size and
 //! time, so that it cannot be used to hold the server's resources.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use super::Inner;
 use crate::config::WebSocketConfig;
 use crate::http::{self, Route};
 
-/// Serves the endpoints until the server stops.
+/// A scrape being served: cancelled to make room while it is still sending its request.
+struct Scrape {
+    cancel: CancellationToken,
+    /// Still reading its request (not yet answered).
+    reading: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+}
+
+/// Serves the endpoints until the server stops. At most `max_scrapers` connections are
+/// served at once; when a scraper arrives and none is free, the oldest one still sending
+/// its request is closed to make room (as the game port does with quiet connections), so
+/// slow or idle connections cannot keep a monitoring system out.
 pub(super) async fn serve(inner: Arc<Inner>, listener: TcpListener) {
-    let scrapers = Arc::new(Semaphore::new(
-        inner.metrics_config().map_or(1, |m| m.max_scrapers.max(1)),
-    ));
+    let max = inner.metrics_config().map_or(1, |m| m.max_scrapers.max(1));
+    let slots = Arc::new(Semaphore::new(max));
+    let mut serving: VecDeque<Scrape> = VecDeque::new();
     let stopped = inner.shutting_down.clone();
     loop {
-        let permit = tokio::select! {
-            () = stopped.cancelled() => return,
-            permit = scrapers.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return,
-            },
-        };
         let stream = tokio::select! {
             () = stopped.cancelled() => return,
             accepted = listener.accept() => match accepted {
@@ -38,20 +45,49 @@ pub(super) async fn serve(inner: Arc<Inner>, listener: TcpListener) {
                 }
             },
         };
+        serving.retain(|scrape| !scrape.done.load(Ordering::Acquire));
+        if slots.available_permits() == 0 {
+            let oldest = serving
+                .iter()
+                .position(|scrape| scrape.reading.load(Ordering::Acquire));
+            if let Some(at) = oldest.and_then(|at| serving.remove(at)) {
+                debug!("metrics: a scraper still sending its request closed to make room");
+                at.cancel.cancel();
+            }
+        }
+        let permit = tokio::select! {
+            () = stopped.cancelled() => return,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
+        let scrape = Scrape {
+            cancel: stopped.child_token(),
+            reading: Arc::new(AtomicBool::new(true)),
+            done: Arc::new(AtomicBool::new(false)),
+        };
+        let (cancel, reading, done) = (
+            scrape.cancel.clone(),
+            scrape.reading.clone(),
+            scrape.done.clone(),
+        );
+        serving.push_back(scrape);
         let inner = inner.clone();
-        let stopped = stopped.clone();
         inner.tracker.clone().spawn(async move {
             tokio::select! {
-                () = stopped.cancelled() => {}
-                () = answer(&inner, stream) => {}
+                () = cancel.cancelled() => {}
+                () = answer(&inner, stream, &reading) => {}
             }
+            done.store(true, Ordering::Release);
             drop(permit);
         });
     }
 }
 
-/// Reads one request (bounded as a WebSocket upgrade's is) and answers it.
-async fn answer(inner: &Inner, mut stream: TcpStream) {
+/// Reads one request (bounded as a WebSocket upgrade's is) and answers it, within the
+/// same time; `reading` is cleared once the request is in.
+async fn answer(inner: &Inner, mut stream: TcpStream, reading: &AtomicBool) {
     let limits = WebSocketConfig::default();
     let mut buf = BytesMut::with_capacity(1024);
     let read = async {
@@ -74,6 +110,10 @@ async fn answer(inner: &Inner, mut stream: TcpStream) {
         Ok(Some(Route::Upgrade { .. })) => http::not_found("/").render(false),
         Ok(None) | Err(_) => return,
     };
-    let _ = stream.write_all(&response).await;
-    let _ = stream.shutdown().await;
+    reading.store(false, Ordering::Release);
+    let write = async {
+        let _ = stream.write_all(&response).await;
+        let _ = stream.shutdown().await;
+    };
+    let _ = tokio::time::timeout(limits.handshake_timeout, write).await;
 }

@@ -1730,6 +1730,25 @@ var Client = class {
       this.shut(this.closeRequested);
     }
   }
+  /**
+   * The server settled this connection as a repod player before this client's hello
+   * reached it (it came later than the server's `hello_wait`). A plain session goes on, and
+   * the answer to the hello, which follows, may still grant the resumable one asked for; a
+   * resume tries again on a new connection; another connection type cannot be had now.
+   */
+  settledSilent() {
+    if (!this.options.hello) return;
+    if (this.state === "resuming") {
+      this.ws.close();
+      return;
+    }
+    this.podnetServer = true;
+    if (this.options.type !== "classic") {
+      this.linkReason = `the server settled this connection as "classic" before its hello (asking for "${this.options.type}") arrived; connect again`;
+      this.session?.forget();
+      this.shut(this.linkReason);
+    }
+  }
   /** The server broke the protocol: close, saying so. */
   fail(error) {
     this.fatal = true;
@@ -1805,6 +1824,9 @@ var Client = class {
     }
     switch (message.action) {
       case "podnet:hello": {
+        if (message.silent === true) {
+          return this.settledSilent();
+        }
         if (this.state === "resuming") {
           return this.resumed(message);
         }

@@ -639,6 +639,10 @@ fn control(ops: &mut Ops<'_>, instance: u64) -> Option<RawMessage> {
             if flags & 16 != 0 {
                 hello.push(field("resumed", Value::from(flags & 32 != 0)));
             }
+            if flags & 64 != 0 {
+                // A server telling a silent client it was settled as classic.
+                hello.push(field("silent", Value::from(flags & 128 != 0)));
+            }
             hello
         }
         2 => vec![action("podnet:ack"), field("n", Value::from(ops.u64()))],

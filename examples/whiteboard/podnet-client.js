@@ -1489,6 +1489,8 @@ var Client = class {
    */
   state = "connecting";
   closeRequested;
+  /** Whether the first connection, which failed before it opened, was tried again. */
+  redialed = false;
   /** The reason this side closed with: what `onDisconnected` reports for that close. */
   ownReason;
   /** Why the current connection ends, when this side knows better than its close event. */
@@ -1890,6 +1892,12 @@ var Client = class {
   }
   /** The current WebSocket closed. */
   linkClosed(code, closeReason) {
+    if (this.state === "connecting" && !this.redialed && this.closeRequested === void 0) {
+      this.redialed = true;
+      clearTimeout(this.connectTimer);
+      this.dial();
+      return;
+    }
     const reason = this.linkReason ?? this.ownReason ?? (this.serverReason || void 0) ?? (closeReason !== "" ? closeReason : this.state === "connecting" || this.state === "away" ? `could not connect to ${this.url}` : code === 1006 ? "connection lost" : `closed (WebSocket code ${code})`);
     this.linkEnded(code, reason);
   }

@@ -204,6 +204,8 @@ export class Client {
    */
   private state: "connecting" | "open" | "away" | "resuming" | "closing" | "closed" = "connecting";
   private closeRequested: string | undefined;
+  /** Whether the first connection, which failed before it opened, was tried again. */
+  private redialed = false;
   /** The reason this side closed with: what `onDisconnected` reports for that close. */
   private ownReason: string | undefined;
   /** Why the current connection ends, when this side knows better than its close event. */
@@ -650,6 +652,15 @@ export class Client {
 
   /** The current WebSocket closed. */
   private linkClosed(code: number, closeReason: string): void {
+    if (this.state === "connecting" && !this.redialed && this.closeRequested === undefined) {
+      // A first connection that failed before it opened is tried once more, at once: a
+      // lost packet can make an upgrade request reach a podnet server later than its
+      // hello wait, and the server then took the connection for a repod one.
+      this.redialed = true;
+      clearTimeout(this.connectTimer);
+      this.dial();
+      return;
+    }
     const reason =
       this.linkReason ??
       this.ownReason ??

@@ -80,3 +80,29 @@ test("a client that asked for another connection type fails, saying why", async 
     /settled this connection as "classic" before its hello .*"spectator".*connect again/,
   );
 });
+
+test("a first connection that fails before it opens is tried once more", async (t) => {
+  // The first upgrade request is answered with repod framing (what a podnet server sends
+  // a connection it took for a repod one); the second is upgraded.
+  const http = await import("node:http");
+  const wss = new WebSocketServer({ noServer: true });
+  let upgrades = 0;
+  const server = http.createServer();
+  server.on("upgrade", (request, socket, head) => {
+    upgrades += 1;
+    if (upgrades === 1) {
+      socket.end(Buffer.from([0, 0, 0, 0x12, 0x81, 0xa6, ...Buffer.from("action"), 0xa9, ...Buffer.from("connected")]));
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => ws.send(encode({ action: "connected" })));
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    for (const ws of wss.clients) ws.terminate();
+    server.close();
+  });
+  const client = new Client(`ws://127.0.0.1:${server.address().port}/`, { WebSocket });
+  t.after(() => client.close());
+  await next(client, "connected");
+  assert.equal(upgrades, 2);
+});

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use common::{RawPeer, Say, WAIT, close_reason, next_server_event};
+use common::{RawPeer, Say, WAIT, close_reason, next_server_event, raw_upgrade};
 use futures_util::{SinkExt, StreamExt};
 use podnet_framing::{FramingConfig, RawMessage, encode_with_action};
 use podnet_transport::{
@@ -138,31 +138,6 @@ async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
         .expect("the server answers and closes within the timeout")
         .unwrap();
     String::from_utf8_lossy(&answer).into_owned()
-}
-
-/// An upgrade done by hand, so that the test can send frames a real client never would.
-async fn raw_upgrade(addr: SocketAddr) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        )
-        .await
-        .unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        tokio::time::timeout(WAIT, stream.read_exact(&mut byte))
-            .await
-            .unwrap()
-            .unwrap();
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-    assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
-    stream
 }
 
 /// Reads frames off a raw upgraded stream until a close frame; returns its code.

@@ -9,20 +9,15 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::WAIT;
+use common::{WAIT, raw_upgrade};
 use futures_util::{SinkExt, StreamExt};
 use podnet_framing::{FramingConfig, RawMessage, encode_with_action};
 use podnet_transport::{Frame, Server, ServerConfig, ServerEvent, WebSocketConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-
-const UPGRADE: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-    Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-    Sec-WebSocket-Version: 13\r\n\r\n";
 
 /// Open file descriptors of this process.
 fn open_fds() -> usize {
@@ -38,23 +33,6 @@ fn rss_kib() -> u64 {
             line.split_whitespace().nth(1)?.parse().ok()
         })
         .unwrap_or(0)
-}
-
-/// An upgrade by hand: the stream, past the server's `101`.
-async fn raw_upgrade(addr: SocketAddr) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(UPGRADE).await.unwrap();
-    let mut head = Vec::new();
-    while !head.ends_with(b"\r\n\r\n") {
-        let mut byte = [0u8; 1];
-        tokio::time::timeout(WAIT, stream.read_exact(&mut byte))
-            .await
-            .unwrap()
-            .unwrap();
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 101 "));
-    stream
 }
 
 /// A client frame: `first` (FIN and opcode), masked with a zero key, `payload` whole.

@@ -207,8 +207,11 @@ pub struct ServerConfig {
     /// podnet client says hello with its first bytes and a repod client that speaks first
     /// is settled by its first message, so only a repod client that listens before it
     /// speaks (a spectator, repod's whiteboard) waits this long. On a port that also takes
-    /// WebSocket, a browser's request is told apart from repod framing by its first byte,
-    /// which must come within this wait too.
+    /// WebSocket (the default), a new connection's first byte is awaited
+    /// [`WebSocketConfig::hello_wait`] first (500 ms: a browser may open a connection before
+    /// it has a request to send), so there a silent repod client is greeted after that;
+    /// turn [`websocket`](Self::websocket) off (or serve browsers on another port) to greet
+    /// repod players within this wait.
     ///
     /// A podnet client whose hello comes later (a lost packet, a machine too busy to run
     /// it) is told it was settled as `classic`: a plain session goes on, and a resumable
@@ -216,8 +219,8 @@ pub struct ServerConfig {
     /// connection type fails its handshake with a message that says so (connect again).
     /// Raise this if your players' networks lose packets often.
     ///
-    /// Default: **10 ms** (a silent repod client is greeted within it; repod's own
-    /// server greets at once). WebSocket connections wait
+    /// Default: **10 ms** (on a port without WebSocket a silent repod client is greeted
+    /// within it; repod's own server greets at once). WebSocket connections wait
     /// [`WebSocketConfig::hello_wait`] after their upgrade.
     pub hello_wait: Duration,
 
@@ -514,8 +517,10 @@ pub struct WebSocketConfig {
 
     /// How long a connection opened by a WebSocket upgrade may stay silent, counted from
     /// the upgrade's answer, before it is settled as `classic` without a hello (see
-    /// [`ServerConfig::hello_wait`]). A browser says hello once the answer reaches it, a
-    /// round trip later.
+    /// [`ServerConfig::hello_wait`]): a browser says hello once the answer reaches it, a
+    /// round trip later. Also how long a new connection on the shared port may stay
+    /// silent before it is taken for repod framing rather than an HTTP request: browsers
+    /// open connections before they have a request to send.
     ///
     /// Default: **500 ms**.
     pub hello_wait: std::time::Duration,

@@ -237,7 +237,20 @@ async fn quiet_repod_peers_stay_silent_podnet_peers_time_out() {
 /// and only then greeted and reported; one that speaks first is settled at once.
 #[tokio::test(start_paused = true)]
 async fn silent_peers_are_settled_after_hello_wait() {
-    let config = ServerConfig::default();
+    // On a port that also takes WebSocket, a browser's first byte is awaited longer.
+    let shared = ServerConfig::default();
+    let (server, mut events) = Server::bind("127.0.0.1:0", shared.clone()).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let mut silent = RawPeer::connect(server.local_addr()).await;
+    assert!(matches!(
+        next_server_event(&mut events).await,
+        ServerEvent::Connected { .. }
+    ));
+    assert_eq!(started.elapsed(), shared.websocket.unwrap().hello_wait);
+    assert_eq!(silent.recv_greeting().await.unwrap().action(), "connected");
+
+    let mut config = ServerConfig::default();
+    config.websocket = None;
     let (server, mut events) = Server::bind("127.0.0.1:0", config.clone()).await.unwrap();
     let started = tokio::time::Instant::now();
     let mut silent = RawPeer::connect(server.local_addr()).await;

@@ -26,7 +26,7 @@ use crate::websocket::{self, WsDecoder};
 const REFUSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Inner {
-    /// Serves a plain TCP connection once its first byte (or `hello_wait` of silence)
+    /// Serves a plain TCP connection once its first byte (or `first_byte_wait` of silence)
     /// says what it is, in a task of its own. Meanwhile it is quiet: a newcomer to a full
     /// server may evict it, as any connection that has not spoken.
     pub(super) fn start_sniffing(
@@ -78,13 +78,13 @@ impl Inner {
             .spawn(task.instrument(tracing::debug_span!("opening", %peer)));
     }
 
-    /// Waits for the first byte (at most `hello_wait`) and, for an HTTP request, answers
+    /// Waits for the first byte (at most `first_byte_wait`) and, for an HTTP request, answers
     /// it.
     async fn sniff(&self, stream: &mut TcpStream) -> Sniffed {
         let mut first = [0u8; 1];
         let peeked = tokio::select! {
             () = self.stop_accepting.cancelled() => return Sniffed::Over,
-            peeked = tokio::time::timeout(self.hello_wait, stream.peek(&mut first)) => peeked,
+            peeked = tokio::time::timeout(self.first_byte_wait(), stream.peek(&mut first)) => peeked,
         };
         if !(matches!(peeked, Ok(Ok(1))) && websocket::is_http(first[0])) {
             return Sniffed::Repod;
@@ -119,7 +119,7 @@ impl Inner {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let mut buf = BytesMut::with_capacity(1024);
-        let read = tokio::time::timeout(self.hello_wait, io.read_buf(&mut buf)).await;
+        let read = tokio::time::timeout(self.first_byte_wait(), io.read_buf(&mut buf)).await;
         if !(matches!(read, Ok(Ok(n)) if n > 0) && websocket::is_http(buf[0])) {
             let (reader, writer) = tokio::io::split(io);
             let mut reading = crate::driver::Reading::repod(reader);
@@ -146,6 +146,18 @@ impl Inner {
         };
         let now = tokio::time::Instant::now().into_std();
         self.start_connection(id, halves, peer, now);
+    }
+
+    /// How long a new connection on a port that also takes WebSocket may stay silent
+    /// before it is taken for repod framing: a browser may open a connection before it
+    /// has a request to send (preconnection), so this is `WebSocketConfig::hello_wait`,
+    /// not the podnet hello's wait.
+    fn first_byte_wait(&self) -> std::time::Duration {
+        self.websocket
+            .as_ref()
+            .map_or(self.hello_wait, |websocket| {
+                websocket.hello_wait.max(self.hello_wait)
+            })
     }
 
     /// The wire of a WebSocket connection past its upgrade; `leftover` is what followed

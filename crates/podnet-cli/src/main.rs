@@ -157,8 +157,8 @@ struct ServeArgs {
     #[arg(long, num_args = 2, value_names = ["CERT.pem", "KEY.pem"])]
     tls: Option<Vec<std::path::PathBuf>>,
     /// How long a new connection may stay silent before it is taken for a repod client
-    /// (default 10; WebSocket clients, counted from their upgrade: 500). Raise it for
-    /// players whose networks lose packets often.
+    /// (default 500 on the port shared with WebSocket, where browsers open connections
+    /// before they send; 10 with --no-websocket).
     #[arg(long, value_name = "MS")]
     hello_wait_ms: Option<u64>,
 }

@@ -13,6 +13,8 @@ use std::time::Duration;
 /// assert_eq!(config.heartbeat, Duration::from_secs(1));
 /// assert_eq!(config.command_timeout, Duration::from_secs(1));
 /// assert_eq!(config.prefix, "podnet");
+/// assert_eq!(config.resend_for, Duration::from_secs(30));
+/// assert_eq!(config.max_unacked, 65_536);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -47,6 +49,21 @@ pub struct ClusterConfig {
     ///
     /// Default: **`podnet`**.
     pub prefix: String,
+    /// How long a message to another node's game loop
+    /// ([`ClusterHandle::send_to_node`](crate::ClusterHandle::send_to_node)) is sent again
+    /// until that node acknowledges it: through a Redis restart or a lost subscription it
+    /// arrives once, in order. Past it the message is given up, logged and counted
+    /// ([`Cluster::lost`](crate::Cluster::lost)): the node is dead, or Redis stayed away
+    /// that long.
+    ///
+    /// Default: **30 s**.
+    pub resend_for: Duration,
+    /// The most messages to other nodes' game loops kept until acknowledged, over all
+    /// nodes. A send past it is refused ([`ClusterError::Backlog`](crate::ClusterError))
+    /// rather than kept without bound.
+    ///
+    /// Default: **65,536**.
+    pub max_unacked: usize,
 }
 
 impl ClusterConfig {
@@ -60,6 +77,8 @@ impl ClusterConfig {
             command_timeout: Duration::from_secs(1),
             max_pending: 10_000,
             prefix: "podnet".to_owned(),
+            resend_for: Duration::from_secs(30),
+            max_unacked: 65_536,
         }
     }
 }

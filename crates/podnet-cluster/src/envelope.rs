@@ -14,16 +14,39 @@ pub(crate) enum To {
     Connection(ConnectionId),
     /// The local player holding this name.
     Name(String),
-    /// The node itself (its game loop), from node `from`.
+    /// The node itself (its game loop), from node `from`: message `seq` of its stream
+    /// `epoch` to this node, which it holds from `base` on (see `delivery`).
     Node {
         /// The sending node.
         from: String,
+        /// When the sending node started (its stream's life).
+        epoch: u64,
+        /// The oldest message the sender still holds for this node.
+        base: u64,
+        /// This message's number.
+        seq: u64,
+    },
+}
+
+/// What arrives on a node's own channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Direct {
+    /// A message, for a player or the node's game loop.
+    Message(To, RawMessage),
+    /// Node `from` acknowledges this node's stream `epoch` up to `upto`; with `resend`,
+    /// it asks for the rest at once.
+    Ack {
+        from: String,
+        epoch: u64,
+        upto: u64,
+        resend: bool,
     },
 }
 
 const TO_CONNECTION: u8 = b'C';
 const TO_NAME: u8 = b'N';
 const TO_NODE: u8 = b'M';
+const ACK: u8 = b'K';
 
 /// The longest name an envelope carries (names are short; this bounds the header).
 pub(crate) const MAX_NAME: usize = 255;
@@ -38,18 +61,39 @@ pub(crate) fn direct(to: &To, payload: &[u8]) -> Vec<u8> {
         }
         To::Name(name) => {
             out.put_u8(TO_NAME);
-            let name = &name.as_bytes()[..name.len().min(MAX_NAME)];
-            out.put_u8(u8::try_from(name.len()).unwrap_or(u8::MAX));
-            out.put_slice(name);
+            put_name(&mut out, name);
         }
-        To::Node { from } => {
+        To::Node {
+            from,
+            epoch,
+            base,
+            seq,
+        } => {
             out.put_u8(TO_NODE);
-            let from = &from.as_bytes()[..from.len().min(MAX_NAME)];
-            out.put_u8(u8::try_from(from.len()).unwrap_or(u8::MAX));
-            out.put_slice(from);
+            put_name(&mut out, from);
+            out.put_u64(*epoch);
+            out.put_u64(*base);
+            out.put_u64(*seq);
         }
     }
     out.put_slice(payload);
+    out.to_vec()
+}
+
+fn put_name(out: &mut BytesMut, name: &str) {
+    let name = &name.as_bytes()[..name.len().min(MAX_NAME)];
+    out.put_u8(u8::try_from(name.len()).unwrap_or(u8::MAX));
+    out.put_slice(name);
+}
+
+/// An acknowledgement, for the channel of the node whose stream it acknowledges.
+pub(crate) fn ack(from: &str, epoch: u64, upto: u64, resend: bool) -> Vec<u8> {
+    let mut out = BytesMut::with_capacity(from.len() + 19);
+    out.put_u8(ACK);
+    put_name(&mut out, from);
+    out.put_u64(epoch);
+    out.put_u64(upto);
+    out.put_u8(u8::from(resend));
     out.to_vec()
 }
 
@@ -82,32 +126,68 @@ fn message(rest: &[u8], config: &FramingConfig) -> Result<RawMessage, Bad> {
     RawMessage::parse(Bytes::copy_from_slice(rest), config).map_err(|_| Bad::Message)
 }
 
+/// A length-prefixed name, and what follows it.
+fn name(data: &[u8]) -> Result<(String, &[u8]), Bad> {
+    let (&len, rest) = data.split_first().ok_or(Bad::Header)?;
+    let len = usize::from(len);
+    if rest.len() < len {
+        return Err(Bad::Header);
+    }
+    let (name, rest) = rest.split_at(len);
+    let name = std::str::from_utf8(name).map_err(|_| Bad::Header)?;
+    Ok((name.to_owned(), rest))
+}
+
+/// A big-endian u64, and what follows it.
+fn number(data: &[u8]) -> Result<(u64, &[u8]), Bad> {
+    if data.len() < 8 {
+        return Err(Bad::Header);
+    }
+    let (n, rest) = data.split_at(8);
+    let mut raw = [0u8; 8];
+    raw.copy_from_slice(n);
+    Ok((u64::from_be_bytes(raw), rest))
+}
+
 /// Reads a node's own channel's envelope.
-pub(crate) fn read_direct(data: &[u8], config: &FramingConfig) -> Result<(To, RawMessage), Bad> {
-    match data.split_first() {
-        Some((&TO_CONNECTION, rest)) if rest.len() >= 8 => {
-            let (id, rest) = rest.split_at(8);
-            let mut raw = [0u8; 8];
-            raw.copy_from_slice(id);
-            let to = To::Connection(ConnectionId::from_raw(u64::from_be_bytes(raw)));
-            Ok((to, message(rest, config)?))
+pub(crate) fn read_direct(data: &[u8], config: &FramingConfig) -> Result<Direct, Bad> {
+    let (&kind, rest) = data.split_first().ok_or(Bad::Header)?;
+    match kind {
+        TO_CONNECTION => {
+            let (id, rest) = number(rest)?;
+            let to = To::Connection(ConnectionId::from_raw(id));
+            Ok(Direct::Message(to, message(rest, config)?))
         }
-        Some((&kind @ (TO_NAME | TO_NODE), rest)) => {
-            let (&len, rest) = rest.split_first().ok_or(Bad::Header)?;
-            let len = usize::from(len);
-            if rest.len() < len {
-                return Err(Bad::Header);
-            }
-            let (name, rest) = rest.split_at(len);
-            let name = std::str::from_utf8(name)
-                .map_err(|_| Bad::Header)?
-                .to_owned();
-            let to = if kind == TO_NAME {
-                To::Name(name)
-            } else {
-                To::Node { from: name }
+        TO_NAME => {
+            let (name, rest) = name(rest)?;
+            Ok(Direct::Message(To::Name(name), message(rest, config)?))
+        }
+        TO_NODE => {
+            let (from, rest) = name(rest)?;
+            let (epoch, rest) = number(rest)?;
+            let (base, rest) = number(rest)?;
+            let (seq, rest) = number(rest)?;
+            let to = To::Node {
+                from,
+                epoch,
+                base,
+                seq,
             };
-            Ok((to, message(rest, config)?))
+            Ok(Direct::Message(to, message(rest, config)?))
+        }
+        ACK => {
+            let (from, rest) = name(rest)?;
+            let (epoch, rest) = number(rest)?;
+            let (upto, rest) = number(rest)?;
+            match rest {
+                [flag @ (0 | 1)] => Ok(Direct::Ack {
+                    from,
+                    epoch,
+                    upto,
+                    resend: *flag == 1,
+                }),
+                _ => Err(Bad::Header),
+            }
         }
         _ => Err(Bad::Header),
     }
@@ -141,15 +221,31 @@ mod tests {
     #[test]
     fn envelopes_round_trip() {
         let config = FramingConfig::default();
-        let to = To::Connection(ConnectionId::from_raw(42));
-        let (back, msg) = read_direct(&direct(&to, &payload()), &config).unwrap();
-        assert_eq!((back, msg.action()), (to, "hi"));
-        let to = To::Name("ada".into());
-        let (back, msg) = read_direct(&direct(&to, &payload()), &config).unwrap();
-        assert_eq!((back, msg.action()), (to, "hi"));
-        let to = To::Node { from: "n2".into() };
-        let (back, msg) = read_direct(&direct(&to, &payload()), &config).unwrap();
-        assert_eq!((back, msg.action()), (to, "hi"));
+        for to in [
+            To::Connection(ConnectionId::from_raw(42)),
+            To::Name("ada".into()),
+            To::Node {
+                from: "n2".into(),
+                epoch: 1 << 40,
+                base: 3,
+                seq: 9,
+            },
+        ] {
+            let Ok(Direct::Message(back, msg)) = read_direct(&direct(&to, &payload()), &config)
+            else {
+                panic!("{to:?} did not come back");
+            };
+            assert_eq!((back, msg.action()), (to, "hi"));
+        }
+        assert_eq!(
+            read_direct(&ack("n3", 5, 77, true), &config),
+            Ok(Direct::Ack {
+                from: "n3".into(),
+                epoch: 5,
+                upto: 77,
+                resend: true
+            })
+        );
         let sent = from_node("n1", &payload());
         let (origin, msg) = read_from_node(&sent, &config).unwrap();
         assert_eq!((origin, msg.action()), (&b"n1"[..], "hi"));
@@ -169,6 +265,10 @@ mod tests {
             b"N\x02\xff\xfe\x81",
             b"M",
             b"M\x09n",
+            b"M\x01n\x00\x00\x00\x00\x00\x00\x00\x01",
+            b"K\x01n\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01",
+            b"K\x01n\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x02",
+            b"K\x01n\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00",
         ] {
             assert!(read_direct(bad, &config).is_err(), "{bad:?}");
         }

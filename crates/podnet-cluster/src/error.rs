@@ -48,6 +48,17 @@ pub enum ClusterError {
         /// How many wait.
         pending: usize,
     },
+    /// Too many messages to other nodes' game loops wait for their acknowledgement
+    /// (`ClusterConfig::max_unacked`): a node is slow or gone, or Redis is away.
+    #[error(
+        "{kept} messages to other nodes' game loops wait to be acknowledged \
+         (ClusterConfig::max_unacked): a node is slow or gone, or Redis is away; this one \
+         was not sent"
+    )]
+    Unacknowledged {
+        /// How many wait.
+        kept: usize,
+    },
     /// The settings do not work together.
     #[error("bad cluster settings: {0}")]
     Config(String),

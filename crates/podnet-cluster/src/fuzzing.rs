@@ -5,7 +5,7 @@
 
 use podnet_framing::FramingConfig;
 
-use crate::envelope::{MAX_NAME, To, direct, from_node, read_direct, read_from_node};
+use crate::envelope::{Direct, MAX_NAME, To, ack, direct, from_node, read_direct, read_from_node};
 
 /// Decodes `data` as each kind of envelope another node (or anyone who can publish to
 /// Redis) may send, with messages limited to `max_frame_length`, and checks what must
@@ -13,21 +13,37 @@ use crate::envelope::{MAX_NAME, To, direct, from_node, read_direct, read_from_no
 /// it again gives an envelope that decodes the same.
 pub fn envelopes(data: &[u8], max_frame_length: usize) {
     let config = FramingConfig::default().with_max_frame_length(max_frame_length);
-    if let Ok((to, msg)) = read_direct(data, &config) {
-        assert!(
-            msg.payload().len() <= max_frame_length,
-            "a message over the limit"
-        );
-        if let To::Name(name) | To::Node { from: name } = &to {
-            assert!(name.len() <= MAX_NAME, "a name over the header's limit");
+    match read_direct(data, &config) {
+        Ok(Direct::Message(to, msg)) => {
+            assert!(
+                msg.payload().len() <= max_frame_length,
+                "a message over the limit"
+            );
+            if let To::Name(name) | To::Node { from: name, .. } = &to {
+                assert!(name.len() <= MAX_NAME, "a name over the header's limit");
+            }
+            let again = direct(&to, msg.payload());
+            assert_eq!(
+                again, data,
+                "a direct envelope did not encode back the same"
+            );
+            let back = read_direct(&again, &config).expect("encoded again");
+            assert_eq!(back, Direct::Message(to, msg));
         }
-        let again = direct(&to, msg.payload());
-        assert_eq!(
-            again, data,
-            "a direct envelope did not encode back the same"
-        );
-        let (to_again, msg_again) = read_direct(&again, &config).expect("encoded again");
-        assert_eq!((to_again, msg_again), (to, msg));
+        Ok(Direct::Ack {
+            from,
+            epoch,
+            upto,
+            resend,
+        }) => {
+            assert!(from.len() <= MAX_NAME, "a name over the header's limit");
+            let again = ack(&from, epoch, upto, resend);
+            assert_eq!(
+                again, data,
+                "an acknowledgement did not encode back the same"
+            );
+        }
+        Err(_) => {}
     }
     if let Ok((origin, msg)) = read_from_node(data, &config) {
         assert!(

@@ -5,7 +5,8 @@
 //! | `{prefix}:node:{id}` | hash | a live node: `players`, `sessions`, `started` (unix ms) | `ttl`, refreshed every `heartbeat` |
 //! | `{prefix}:name:{name}` | string | a claimed player name (lowercase): the node id holding it | `ttl`, refreshed by its node |
 //! | `{prefix}:names:{id}` | set | the names node `id` holds, for refreshing and releasing them | `ttl`, refreshed with the node |
-//! | `{prefix}:queue:{queue}` | list | players waiting for a group, `{node}\n{connection}\n{name}`, in arrival order | none: a dead node's entries are dropped when they reach the head |
+//! | `{prefix}:queue:{queue}` | list | players waiting for a group, `{node}\n{connection}\n{ticket}\n{name}`, in arrival order | none: a dead node's entries are dropped when they reach the head |
+//! | `{prefix}:taken:{queue}:{entry}` | string | an entry taken into a group: not queued again | 12 `ttl`s |
 
 /// Key names under one prefix.
 #[derive(Debug, Clone)]
@@ -37,6 +38,11 @@ impl Keys {
     /// A name's key: names compare ignoring case.
     pub(crate) fn name(&self, name: &str) -> String {
         format!("{}:name:{}", self.prefix, name.to_lowercase())
+    }
+
+    /// The mark of an entry of `queue` taken into a group.
+    pub(crate) fn taken(&self, queue: &str, entry: &str) -> String {
+        format!("{}:taken:{queue}:{entry}", self.prefix)
     }
 
     pub(crate) fn names_of(&self, id: &str) -> String {

@@ -37,6 +37,7 @@
 
 mod cluster;
 mod config;
+mod delivery;
 mod envelope;
 mod error;
 #[cfg(feature = "fuzzing")]

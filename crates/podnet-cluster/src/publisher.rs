@@ -1,10 +1,20 @@
 //! One task publishes everything a node sends through Redis, in the order it was sent,
-//! as pipelines: whatever waits is sent in one round trip.
+//! as pipelines: whatever waits is sent in one round trip. It is also the sending side of
+//! the messages between game loops (see `delivery`): it numbers them, keeps them until
+//! acknowledged, and sends them again when due.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
 use redis::aio::ConnectionManager;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::debug;
+use tracing::{debug, warn};
+
+use crate::delivery::{Numbered, Outgoing};
+use crate::envelope::{self, To};
 
 /// The most publishes sent in one pipeline.
 const BATCH: usize = 256;
@@ -28,20 +38,74 @@ pub(crate) enum Op {
         data: Vec<u8>,
         done: Option<Done>,
     },
+    /// A message to node `to`'s game loop, numbered and kept until acknowledged (its
+    /// room was counted in [`Reliable::kept`] by the sender).
+    ToNode { to: String, payload: Bytes },
+    /// Node `from` acknowledged this node's stream `epoch` up to `upto` (and asks for
+    /// the rest, with `resend`).
+    Acked {
+        from: String,
+        epoch: u64,
+        upto: u64,
+        resend: bool,
+    },
+}
+
+/// The sending side of the messages between game loops, shared with the senders.
+#[derive(Debug, Clone)]
+pub(crate) struct Reliable {
+    /// This node's id, and the channels' prefix.
+    pub id: String,
+    pub prefix: String,
+    /// When this node started (its streams' epoch), and how long a message is sent again.
+    pub epoch: u64,
+    pub resend_for: Duration,
+    /// Messages handed over and not yet acknowledged (or given up): counted up by the
+    /// senders, down here.
+    pub kept: Arc<AtomicUsize>,
+    /// Messages given up on, since the start.
+    pub lost: Arc<AtomicU64>,
+    /// What is kept, as this task last saw it: zero once every node has acknowledged
+    /// everything.
+    pub settled: watch::Sender<usize>,
 }
 
 pub(crate) fn spawn(
     conn: ConnectionManager,
     capacity: usize,
+    reliable: Reliable,
 ) -> (mpsc::Sender<Op>, JoinHandle<()>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    (tx, tokio::spawn(run(conn, rx)))
+    (tx, tokio::spawn(run(conn, rx, reliable)))
 }
 
-async fn run(mut conn: ConnectionManager, mut rx: mpsc::Receiver<Op>) {
+/// Adds the publish of numbered message `m` to `pipe`.
+fn publish_numbered(pipe: &mut redis::Pipeline, reliable: &Reliable, epoch: u64, m: &Numbered) {
+    let to = To::Node {
+        from: reliable.id.clone(),
+        epoch,
+        base: m.base,
+        seq: m.seq,
+    };
+    pipe.cmd("PUBLISH")
+        .arg(format!("{}:to:{}", reliable.prefix, m.to))
+        .arg(envelope::direct(&to, &m.payload))
+        .ignore();
+}
+
+async fn run(mut conn: ConnectionManager, mut rx: mpsc::Receiver<Op>, reliable: Reliable) {
+    let mut outgoing = Outgoing::new(reliable.epoch, reliable.resend_for);
     let mut batch = Vec::with_capacity(BATCH);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
+    loop {
+        let deadline = outgoing.next_deadline();
+        let first = tokio::select! {
+            op = rx.recv() => match op {
+                Some(op) => Some(op),
+                None => return,
+            },
+            () = sleep_until(deadline) => None,
+        };
+        batch.extend(first);
         while batch.len() < BATCH {
             match rx.try_recv() {
                 Ok(op) => batch.push(op),
@@ -50,8 +114,34 @@ async fn run(mut conn: ConnectionManager, mut rx: mpsc::Receiver<Op>) {
         }
         let mut pipe = redis::pipe();
         let mut waiting: Vec<Done> = Vec::new();
+        let before = outgoing.kept();
+        let now = Instant::now();
+        let (again, lost) = outgoing.poll(now);
+        if lost > 0 {
+            reliable.lost.fetch_add(lost, Ordering::Relaxed);
+            warn!(node = %reliable.id, lost, "messages to other nodes given up: not acknowledged within resend_for");
+        }
+        for m in &again {
+            publish_numbered(&mut pipe, &reliable, outgoing.epoch(), m);
+        }
+        let mut added = 0;
         for op in batch.drain(..) {
             match op {
+                Op::ToNode { to, payload } => {
+                    let m = outgoing.send(&to, payload, now);
+                    added += 1;
+                    publish_numbered(&mut pipe, &reliable, outgoing.epoch(), &m);
+                }
+                Op::Acked {
+                    from,
+                    epoch,
+                    upto,
+                    resend,
+                } => {
+                    for m in outgoing.acked(&from, epoch, upto, resend, now) {
+                        publish_numbered(&mut pipe, &reliable, outgoing.epoch(), &m);
+                    }
+                }
                 Op::Publish {
                     channel,
                     data,
@@ -94,7 +184,19 @@ async fn run(mut conn: ConnectionManager, mut rx: mpsc::Receiver<Op>) {
                 }
             }
         }
+        let released = (before + added).saturating_sub(outgoing.kept());
+        if released > 0 {
+            reliable.kept.fetch_sub(released, Ordering::Relaxed);
+        }
+        reliable.settled.send_replace(outgoing.kept());
         flush(&mut conn, &mut pipe, &mut waiting).await;
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
     }
 }
 

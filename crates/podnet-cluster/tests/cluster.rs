@@ -552,6 +552,90 @@ async fn a_redis_restart_degrades_then_heals() {
     assert!(n1.cluster.node().take_lost_names().is_empty());
 }
 
+/// The next node message in `inbox`: its action and `n`.
+async fn next_node_message(
+    inbox: &mut tokio::sync::mpsc::Receiver<podnet_cluster::NodeMessage>,
+) -> (String, u64) {
+    let msg = tokio::time::timeout(WAIT, inbox.recv())
+        .await
+        .expect("a node message within the timeout")
+        .unwrap();
+    let n = msg.message.to_value().unwrap()["n"].as_u64().unwrap();
+    (msg.message.action().to_owned(), n)
+}
+
+/// An entry taken into a group is not queued again with the same ticket (its node may
+/// queue it again after an outage, while its group's placement is on its way); with a
+/// new ticket (its next wait) it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_player_is_taken_into_one_group_per_wait() {
+    let redis = RedisServer::start().unwrap();
+    let node = Node::join(config(&redis, "n0")).await.unwrap();
+    let entry = |conn: u64, name: &str, ticket: u64| podnet_cluster::QueueEntry {
+        node: "n0".to_owned(),
+        id: ConnectionId::from_raw(conn),
+        name: name.to_owned(),
+        ticket,
+    };
+    let (ada, bob, cy) = (entry(1, "ada", 1), entry(2, "bob", 1), entry(3, "cy", 1));
+    assert_eq!(node.wait_in_queue("q", &ada, 2).await.unwrap(), None);
+    let group = node.wait_in_queue("q", &bob, 2).await.unwrap();
+    assert_eq!(group, Some(vec![ada.clone(), bob.clone()]));
+    // ada queued again for the same wait: refused, so cy waits alone.
+    assert_eq!(node.wait_in_queue("q", &ada, 2).await.unwrap(), None);
+    assert_eq!(node.wait_in_queue("q", &cy, 2).await.unwrap(), None);
+    // ada's next wait.
+    let again = entry(1, "ada", 2);
+    let group = node.wait_in_queue("q", &again, 2).await.unwrap();
+    assert_eq!(group, Some(vec![cy, again]));
+}
+
+/// Messages between game loops survive Redis going away: sent from a game loop's thread
+/// before, during and right after two Redis restarts (each one empty), every message
+/// arrives once, in order, and nothing is counted lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_messages_cross_redis_restarts_once_and_in_order() {
+    let mut redis = RedisServer::start().unwrap();
+    let n0 = serve(&redis, "n0").await;
+    let mut n1 = serve(&redis, "n1").await;
+    let mut inbox = n1.cluster.take_node_messages().unwrap();
+    let handle = n0.cluster.handle();
+    let mut subscribed1 = n1.cluster.watch_subscribed();
+    let send = |from: u64, to: u64| {
+        let handle = handle.clone();
+        std::thread::spawn(move || {
+            for n in from..to {
+                handle.send_to_node("n1", &frame("turn", n)).unwrap();
+            }
+        })
+        .join()
+        .unwrap();
+    };
+    let mut expected = 0;
+    for _ in 0..2 {
+        send(expected, expected + 300);
+        redis.stop();
+        wait_for(&mut subscribed1, "n1's subscription lost", |s| !*s).await;
+        // Sent while Redis is away: kept, and sent again when it is back.
+        send(expected + 300, expected + 600);
+        redis.start_again().unwrap();
+        // Sent while n1 may not be subscribed yet.
+        send(expected + 600, expected + 900);
+        for n in expected..expected + 900 {
+            assert_eq!(next_node_message(&mut inbox).await, ("turn".to_owned(), n));
+        }
+        expected += 900;
+    }
+    // Had a message come twice, it would come before this one.
+    send(expected, expected + 1);
+    assert_eq!(
+        next_node_message(&mut inbox).await,
+        ("turn".to_owned(), expected)
+    );
+    assert_eq!((n0.cluster.lost(), n1.cluster.lost()), (0, 0));
+    let _ = n1.events;
+}
+
 /// The cluster's health is the server's: `/readyz` answers 503 naming the cluster while
 /// Redis is away and 200 once it is back (or 200 throughout with `ready_while_degraded`),
 /// `/metrics` has `podnet_component_healthy{component="cluster"}`, gone once it leaves.

@@ -86,6 +86,7 @@ fn entry(waiter: Waiter) -> QueueEntry {
         node: waiter.node,
         id: waiter.id,
         name: waiter.name,
+        ticket: waiter.ticket,
     }
 }
 
@@ -127,6 +128,7 @@ async fn cluster_task(
                                 node: e.node,
                                 id: e.id,
                                 name: e.name,
+                                ticket: e.ticket,
                             })
                             .collect();
                         tracing::debug!(node = %node, players = group.len(), "a cluster group formed");
@@ -188,6 +190,9 @@ pub(crate) struct Link {
     task: tokio::task::JoinHandle<()>,
     every: Duration,
     next_check: Instant,
+    /// A registry read before then may miss live nodes: Redis came back (perhaps empty)
+    /// and not every node's heartbeat has registered it again yet.
+    trust_after: Instant,
 }
 
 impl Link {
@@ -232,6 +237,7 @@ impl Link {
             task,
             every: config.check_nodes_every,
             next_check: Instant::now(),
+            trust_after: Instant::now(),
         })
     }
 
@@ -270,9 +276,18 @@ impl Link {
                     let _ = self.jobs.send(Job::Left(id));
                 }
             }
-            Wake::Done(Done::Live { nodes, asked_at }) => lobby.live_nodes(&nodes, asked_at, out),
+            Wake::Done(Done::Live { nodes, asked_at }) => {
+                // A registry without this node, or read just after an outage, may lack
+                // live nodes: no one is taken for dead on it.
+                if nodes.contains(self.cluster.node().id()) && asked_at >= self.trust_after {
+                    lobby.live_nodes(&nodes, asked_at, out);
+                }
+            }
             Wake::Node(msg) => lobby.node_message(&msg.from, &msg.message, out),
-            Wake::Health(true) => lobby.cluster_back(out),
+            Wake::Health(true) => {
+                self.trust_after = Instant::now() + self.cluster.node().config().ttl;
+                lobby.cluster_back(out);
+            }
             Wake::Health(false) => {}
             Wake::Check => {
                 self.next_check = Instant::now() + self.every;

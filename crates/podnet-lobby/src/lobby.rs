@@ -640,7 +640,8 @@ impl<G: Game> Lobby<G> {
                 let mut queue = std::mem::take(&mut cluster.held_back);
                 queue.extend(ids);
                 for player in self.waiting.iter().filter(|p| queue.contains(&p.id())) {
-                    cluster.request(ClusterRequest::Enqueue(cluster.waiter(player)));
+                    let waiter = cluster.new_wait(player);
+                    cluster.request(ClusterRequest::Enqueue(waiter));
                 }
                 self.lobby_update(out);
             }
@@ -773,10 +774,11 @@ impl<G: Game> Lobby<G> {
         match self.stages.remove(&id) {
             Some(Stage::Waiting) => {
                 // Dropping the player frees the name; a player who left is never grouped.
-                if let Some(cluster) = &self.cluster {
+                if let Some(cluster) = &mut self.cluster {
                     if let Some(player) = self.waiting.iter().find(|p| p.id() == id) {
                         cluster.request(ClusterRequest::Dequeue(cluster.waiter(player)));
                     }
+                    cluster.tickets.remove(&id);
                 }
                 self.waiting.retain(|p| p.id() != id);
                 self.lobby_update(out);

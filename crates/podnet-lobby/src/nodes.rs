@@ -29,7 +29,8 @@ use serde::{Deserialize, Serialize};
 use crate::outbox::Outbox;
 use crate::session::Seat;
 
-/// A player waiting in the cluster-wide queue: where they are connected, and their name.
+/// A player waiting in the cluster-wide queue: where they are connected, their name, and
+/// which of their waits this is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Waiter {
     /// Their home node.
@@ -38,6 +39,9 @@ pub struct Waiter {
     pub id: ConnectionId,
     /// Their name.
     pub name: String,
+    /// Which wait it is (numbered by the home node): queued again with the same ticket
+    /// (after an outage), a player already taken into a group is not queued twice.
+    pub ticket: u64,
 }
 
 /// What a lobby in cluster mode needs its cluster to do; a driver takes these with
@@ -207,6 +211,9 @@ pub(crate) struct ClusterSide {
     pub held_back: Vec<ConnectionId>,
     /// Names claimed on this node, waiting for the cluster's answer, by connection.
     pub pending: HashMap<ConnectionId, crate::names::Name>,
+    /// The ticket of each local player's current wait.
+    pub tickets: HashMap<ConnectionId, u64>,
+    pub next_ticket: u64,
 }
 
 /// A local player seated in a session on another node.
@@ -232,6 +239,8 @@ impl ClusterSide {
             elsewhere: HashMap::new(),
             held_back: Vec::new(),
             pending: HashMap::new(),
+            tickets: HashMap::new(),
+            next_ticket: 1,
         }
     }
 
@@ -250,12 +259,21 @@ impl ClusterSide {
         }
     }
 
+    /// `player` in the queue, for its current wait.
     pub(crate) fn waiter(&self, player: &crate::names::Player) -> Waiter {
         Waiter {
             node: self.node.clone(),
             id: player.id(),
             name: player.name().to_owned(),
+            ticket: self.tickets.get(&player.id()).copied().unwrap_or(0),
         }
+    }
+
+    /// `player` in the queue, for a new wait.
+    pub(crate) fn new_wait(&mut self, player: &crate::names::Player) -> Waiter {
+        self.tickets.insert(player.id(), self.next_ticket);
+        self.next_ticket += 1;
+        self.waiter(player)
     }
 }
 

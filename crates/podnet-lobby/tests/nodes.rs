@@ -254,6 +254,12 @@ fn hostile_or_stale_node_messages_change_nothing() {
     lobby.node_message("b", &placed, &out);
     assert_eq!(lobby.playing_elsewhere(), 1);
     assert_eq!(lobby.waiting().count(), 0);
+    // Its wait is over: its entry leaves the queue (if its node queued it again).
+    let requests = lobby.take_cluster_requests();
+    assert!(
+        matches!(&requests[..], [ClusterRequest::Dequeue(w)] if w.id == ada),
+        "{requests:?}"
+    );
     // Placing a player who is not waiting (ada again, or a stranger) is answered: that
     // seat is empty.
     lobby.node_message("c", &placed, &out);
@@ -343,11 +349,12 @@ fn a_session_here_seats_visitors_through_their_node() {
                     .unwrap();
                 format!("{node} {}", msg.action())
             }
+            ClusterRequest::Dequeue(w) => format!("dequeue {}", w.name),
             other => panic!("{other:?}"),
         })
         .collect();
-    // Placed first, then the game's start, through b.
-    assert_eq!(to_b, ["b lobby:placed", "b lobby:deliver"]);
+    // Placed first, then the game's start, through b; ada's wait is over.
+    assert_eq!(to_b, ["b lobby:placed", "dequeue ada", "b lobby:deliver"]);
 
     let input = |seat: u64| {
         message(
@@ -434,4 +441,76 @@ fn a_shutdown_with_a_blank_reason_still_says_why() {
         "told nothing: {:?}",
         closed[0].1
     );
+}
+
+/// The ticket of the one `Enqueue` (or `Dequeue`) in `requests`.
+fn ticket_of(requests: &[ClusterRequest], enqueue: bool) -> u64 {
+    let tickets: Vec<u64> = requests
+        .iter()
+        .filter_map(|r| match r {
+            ClusterRequest::Enqueue(w) if enqueue => Some(w.ticket),
+            ClusterRequest::Dequeue(w) if !enqueue => Some(w.ticket),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(tickets.len(), 1, "{requests:?}");
+    tickets[0]
+}
+
+/// A player queued again when the cluster comes back is queued with the same ticket (so
+/// Redis, which marks an entry taken into a group, does not take it twice); once placed,
+/// that entry is taken out of the queue, a second placement is answered with a leave, and
+/// the next wait has a new ticket.
+#[test]
+fn a_player_queued_again_after_an_outage_is_placed_once() {
+    let out = Recorder::default();
+    let mut lobby = Lobby::<Talk>::clustered(LobbyConfig::new(2), (), "a");
+    let ada = connect(&mut lobby, 1, &out);
+    login(&mut lobby, ada, "ada", &out);
+    lobby.take_cluster_requests();
+    assert!(lobby.claimed(ada, Ok(true), &out));
+    let first = ticket_of(&lobby.take_cluster_requests(), true);
+    lobby.cluster_back(&out);
+    assert_eq!(ticket_of(&lobby.take_cluster_requests(), true), first);
+
+    let placed = |session: u64| {
+        message(
+            "lobby:placed",
+            vec![
+                ("session", Value::from(session)),
+                ("seat", Value::from(0)),
+                ("conn", Value::from(ada.get())),
+            ],
+        )
+    };
+    lobby.node_message("b", &placed(1), &out);
+    assert_eq!(ticket_of(&lobby.take_cluster_requests(), false), first);
+    // A second group took the entry queued again before it went: that seat is empty.
+    lobby.node_message("c", &placed(5), &out);
+    let requests = lobby.take_cluster_requests();
+    assert!(
+        matches!(&requests[..], [ClusterRequest::ToNode { node, frame }]
+            if node == "c" && frame_action(frame) == "lobby:left"),
+        "{requests:?}"
+    );
+    // Back from the session on b: a new wait, a new ticket.
+    lobby.node_message(
+        "b",
+        &message(
+            "lobby:returned",
+            vec![
+                ("session", Value::from(1)),
+                ("conn", Value::from(ada.get())),
+            ],
+        ),
+        &out,
+    );
+    assert_ne!(ticket_of(&lobby.take_cluster_requests(), true), first);
+}
+
+fn frame_action(frame: &Frame) -> String {
+    RawMessage::parse(frame.as_bytes().slice(4..), &FramingConfig::default())
+        .unwrap()
+        .action()
+        .to_owned()
 }

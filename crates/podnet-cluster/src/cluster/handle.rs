@@ -15,6 +15,8 @@ pub struct ClusterHandle {
     pub(super) players: Arc<dyn LocalPlayers>,
     pub(super) local: Arc<Mutex<Local>>,
     pub(super) publisher: mpsc::Sender<Op>,
+    pub(super) kept: Arc<AtomicUsize>,
+    pub(super) max_unacked: usize,
 }
 
 impl std::fmt::Debug for ClusterHandle {
@@ -61,12 +63,16 @@ impl ClusterHandle {
 
     /// Sends `frame` to node `node`'s game loop (what it reads from
     /// [`Cluster::take_node_messages`]), this node included, without waiting. In order
-    /// with everything else this node sends to `node`.
+    /// with everything else this node sends to `node`, and exactly once: kept and sent
+    /// again until `node` acknowledges it, through Redis restarts and lost
+    /// subscriptions, for [`ClusterConfig::resend_for`](crate::ClusterConfig) at most
+    /// (then counted in [`Cluster::lost`]).
     ///
     /// # Errors
     ///
     /// [`ClusterError::Backlog`] past `max_pending` (or when this node's own inbox is
-    /// full).
+    /// full); [`ClusterError::Unacknowledged`] past `max_unacked` messages not yet
+    /// acknowledged.
     pub fn send_to_node(&self, node: &str, frame: &Frame) -> Result<(), ClusterError> {
         if node == self.id {
             if to_own_inbox(&self.inbox, &self.id, frame) {
@@ -76,16 +82,20 @@ impl ClusterHandle {
                 pending: self.inbox.max_capacity(),
             });
         }
-        self.hand_over(Op::Publish {
-            channel: Channels::direct_of(&self.prefix, node),
-            data: envelope::direct(
-                &To::Node {
-                    from: self.id.clone(),
-                },
-                payload(frame),
-            ),
-            done: None,
-        })
+        if self.kept.fetch_add(1, Ordering::Relaxed) >= self.max_unacked {
+            self.kept.fetch_sub(1, Ordering::Relaxed);
+            return Err(ClusterError::Unacknowledged {
+                kept: self.max_unacked,
+            });
+        }
+        let sent = self.hand_over(Op::ToNode {
+            to: node.to_owned(),
+            payload: bytes::Bytes::copy_from_slice(payload(frame)),
+        });
+        if sent.is_err() {
+            self.kept.fetch_sub(1, Ordering::Relaxed);
+        }
+        sent
     }
 
     /// As [`Cluster::send_to_name`], without waiting: a name no node holds is dropped.

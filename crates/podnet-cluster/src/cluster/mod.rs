@@ -11,7 +11,7 @@ pub use handle::ClusterHandle;
 use subscriber::{Channels, Subscriber, subscribe};
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use crate::config::ClusterConfig;
 use crate::envelope::{self, To};
 use crate::error::ClusterError;
 use crate::node::{Health, Node};
-use crate::publisher::{self, Op};
+use crate::publisher::{self, Op, Reliable};
 
 /// Where a cluster delivers what other nodes send to this node's players: the
 /// protocol's [`Outbox`] (the same a lobby sends through), with a hook for the cluster's
@@ -74,6 +74,14 @@ pub struct NodeMessage {
     pub message: RawMessage,
 }
 
+/// This node's epoch: when it started, in microseconds since 1970 (a node that starts
+/// again under the same id has a later one).
+fn epoch() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
 /// Hands `frame` to this node's own inbox, as if a node had sent it; false if full.
 fn to_own_inbox(inbox: &mpsc::Sender<NodeMessage>, from: &str, frame: &Frame) -> bool {
     let Ok(message) = RawMessage::parse(
@@ -110,6 +118,10 @@ pub struct Cluster {
     health_reporter: JoinHandle<()>,
     dropped: Arc<AtomicU64>,
     command_timeout: Duration,
+    reliable: Reliable,
+    /// Messages the other nodes gave up sending here (learnt from their streams).
+    lost_here: Arc<AtomicU64>,
+    max_unacked: usize,
     subscribed: watch::Receiver<bool>,
     inbox: mpsc::Sender<NodeMessage>,
     node_messages: Option<mpsc::Receiver<NodeMessage>>,
@@ -178,6 +190,18 @@ impl Cluster {
         let (subscribed_tx, subscribed) = watch::channel(true);
         let channels = Channels::new(&config.prefix, node.id());
         let (inbox, node_messages) = mpsc::channel(config.max_pending.max(1));
+        let reliable = Reliable {
+            id: node.id().to_owned(),
+            prefix: config.prefix.clone(),
+            epoch: epoch(),
+            resend_for: config.resend_for,
+            kept: Arc::new(AtomicUsize::new(0)),
+            lost: Arc::new(AtomicU64::new(0)),
+            settled: watch::Sender::new(0),
+        };
+        let (publisher, publisher_task) =
+            publisher::spawn(node.connection(), config.max_pending, reliable.clone());
+        let lost_here = Arc::new(AtomicU64::new(0));
         // The first subscription is made before start returns: nothing sent to this node
         // after that is missed.
         let pubsub =
@@ -198,10 +222,12 @@ impl Cluster {
                 id: node.id().to_owned(),
                 subscribed: subscribed_tx,
                 inbox: inbox.clone(),
+                publisher: publisher.clone(),
+                incoming: crate::delivery::Incoming::default(),
+                lost: lost_here.clone(),
             }
             .run(pubsub, requests),
         );
-        let (publisher, publisher_task) = publisher::spawn(node.connection(), config.max_pending);
         let health_reporter = tokio::spawn({
             let mut health = node.watch_health();
             let players = players.clone();
@@ -225,6 +251,9 @@ impl Cluster {
             health_reporter,
             dropped,
             command_timeout: config.command_timeout,
+            reliable,
+            lost_here,
+            max_unacked: config.max_unacked,
             subscribed,
             inbox,
             node_messages: Some(node_messages),
@@ -246,8 +275,9 @@ impl Cluster {
 
     /// Whether this node receives what other nodes send (its pub/sub subscription is up),
     /// and its changes: after Redis comes back, messages from other nodes arrive again
-    /// once it is true. Pub/sub is at most once: what was published while it was false
-    /// did not reach this node's players.
+    /// once it is true. Pub/sub is at most once: what was published to this node's
+    /// players while it was false did not reach them (messages between game loops are
+    /// asked for again, and arrive).
     pub fn watch_subscribed(&self) -> watch::Receiver<bool> {
         self.subscribed.clone()
     }
@@ -256,6 +286,14 @@ impl Cluster {
     /// gone), since the start.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Messages between game loops that were given up: sent from here and not
+    /// acknowledged within [`ClusterConfig::resend_for`], or sent here and given up by
+    /// their sender (learnt when its stream goes on). Zero while every node lives and
+    /// Redis is never away for that long.
+    pub fn lost(&self) -> u64 {
+        self.reliable.lost.load(Ordering::Relaxed) + self.lost_here.load(Ordering::Relaxed)
     }
 
     /// Claims `name` cluster-wide for local player `id` (see [`Node::claim_name`]); once
@@ -459,20 +497,28 @@ impl Cluster {
             players: self.players.clone(),
             local: self.local.clone(),
             publisher: self.publisher.clone(),
+            kept: self.reliable.kept.clone(),
+            max_unacked: self.max_unacked,
         }
     }
 
-    /// Leaves the cluster (see [`Node::leave`]); what was sent before goes out first.
+    /// Leaves the cluster (see [`Node::leave`]); what was sent before goes out first,
+    /// and messages to other nodes' game loops are given
+    /// [`command_timeout`](ClusterConfig::command_timeout) to be acknowledged.
     ///
     /// # Errors
     ///
     /// As [`Node::leave`].
     pub async fn leave(self) -> Result<(), ClusterError> {
-        self.subscriber.abort();
         // An empty publish after everything sent: answered once they are out.
         let _ = self
             .publish(&format!("{}:flush", self.node.prefix()), Vec::new())
             .await;
+        // The acknowledgements come through the subscription: it stays up meanwhile.
+        let mut settled = self.reliable.settled.subscribe();
+        let _ =
+            tokio::time::timeout(self.command_timeout, settled.wait_for(|kept| *kept == 0)).await;
+        self.subscriber.abort();
         self.node.leave_now().await
     }
 }

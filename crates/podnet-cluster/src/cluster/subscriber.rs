@@ -2,6 +2,8 @@
 //! to local players, subscribing again when Redis comes back.
 
 use super::*;
+use crate::delivery::{ACK_EVERY, Arrival, Incoming};
+use crate::envelope::Direct;
 
 /// The pub/sub channels of one node.
 pub(super) struct Channels {
@@ -65,16 +67,25 @@ pub(super) struct Subscriber {
     pub(super) id: String,
     pub(super) subscribed: watch::Sender<bool>,
     pub(super) inbox: mpsc::Sender<NodeMessage>,
+    /// Where acknowledgements go out, and where those of this node's streams go in.
+    pub(super) publisher: mpsc::Sender<Op>,
+    /// The receiving side of the messages between game loops.
+    pub(super) incoming: Incoming,
+    /// Messages other nodes gave up sending here.
+    pub(super) lost: Arc<AtomicU64>,
 }
 
 impl Subscriber {
     pub(super) async fn run(
-        self,
+        mut self,
         pubsub: redis::aio::PubSub,
         mut requests: mpsc::UnboundedReceiver<Subscription>,
     ) {
         let mut pubsub = Some(pubsub);
         let mut pause = Duration::from_millis(50);
+        let mut acks = tokio::time::interval(ACK_EVERY);
+        acks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut first = true;
         loop {
             let connection = match pubsub.take() {
                 Some(pubsub) => pubsub,
@@ -96,6 +107,10 @@ impl Subscriber {
                 }
             };
             self.subscribed.send_replace(true);
+            if !std::mem::take(&mut first) {
+                // What was published meanwhile did not arrive: ask for it.
+                self.incoming.resubscribed();
+            }
             let (mut sink, mut stream) = connection.split();
             loop {
                 tokio::select! {
@@ -119,6 +134,7 @@ impl Subscriber {
                             break;
                         }
                     }
+                    _ = acks.tick() => self.acknowledge(),
                     msg = stream.next() => match msg {
                         Some(msg) => self.deliver(msg.get_channel_name(), msg.get_payload_bytes()),
                         None => {
@@ -137,22 +153,66 @@ impl Subscriber {
         debug!(node = %self.id, channel, ?why, "a cluster message dropped");
     }
 
+    /// Sends the acknowledgements due, through the publisher (one dropped when it is
+    /// full goes with the next).
+    fn acknowledge(&mut self) {
+        for ack in self.incoming.acks(std::time::Instant::now()) {
+            let _ = self.publisher.try_send(Op::Publish {
+                channel: Channels::direct_of(&self.channels.prefix, &ack.to),
+                data: envelope::ack(&self.id, ack.epoch, ack.upto, ack.resend),
+                done: None,
+            });
+        }
+        self.lost.store(self.incoming.lost(), Ordering::Relaxed);
+    }
+
+    /// Message `seq` of `from`'s stream: handed to the game loop if it is the next one
+    /// and there is room (otherwise it is sent again).
+    fn node_message(&mut self, channel: &str, to: To, message: RawMessage) {
+        let To::Node {
+            from,
+            epoch,
+            base,
+            seq,
+        } = to
+        else {
+            return;
+        };
+        let Ok(room) = self.inbox.try_reserve() else {
+            self.incoming.refused(&from);
+            return self.dropped(channel, &"the node's inbox is full: sent again later");
+        };
+        let now = std::time::Instant::now();
+        if self.incoming.arrived(&from, epoch, base, seq, now) == Arrival::Deliver {
+            room.send(NodeMessage { from, message });
+        }
+    }
+
     /// Hands one message from Redis to the local players it is for.
-    fn deliver(&self, channel: &str, data: &[u8]) {
+    fn deliver(&mut self, channel: &str, data: &[u8]) {
         if channel == self.channels.direct {
             let (to, message) = match envelope::read_direct(data, &self.framing) {
-                Ok(read) => read,
+                Ok(Direct::Message(to, message)) => (to, message),
+                Ok(Direct::Ack {
+                    from,
+                    epoch,
+                    upto,
+                    resend,
+                }) => {
+                    let _ = self.publisher.try_send(Op::Acked {
+                        from,
+                        epoch,
+                        upto,
+                        resend,
+                    });
+                    return;
+                }
                 Err(bad) => return self.dropped(channel, &bad),
             };
             let id = match to {
                 To::Connection(id) => Some(id),
                 To::Name(name) => lock(&self.local).names.get(&name).copied(),
-                To::Node { from } => {
-                    if self.inbox.try_send(NodeMessage { from, message }).is_err() {
-                        self.dropped(channel, &"the node's inbox is full");
-                    }
-                    return;
-                }
+                To::Node { .. } => return self.node_message(channel, to, message),
             };
             let Ok(frame) = Frame::from_message(&message) else {
                 return self.dropped(channel, &"not encodable");

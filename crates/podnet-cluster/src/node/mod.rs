@@ -23,7 +23,7 @@ use crate::error::ClusterError;
 use crate::keys::Keys;
 
 /// A player waiting in a cluster-wide queue ([`Node::wait_in_queue`]): where they are
-/// connected, and their name.
+/// connected, their name, and which of their waits this is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct QueueEntry {
     /// The node the player is connected to.
@@ -32,28 +32,44 @@ pub struct QueueEntry {
     pub id: podnet_transport::ConnectionId,
     /// Their name.
     pub name: String,
+    /// Which wait of this player it is (its node numbers them): an entry taken into a
+    /// group is not queued again with the same ticket, so a player is placed once per
+    /// wait however often its node queues it (after an outage, say).
+    pub ticket: u64,
 }
 
 impl QueueEntry {
-    /// How it is kept in Redis: `{node}\n{connection}\n{name}` (node ids and names have
-    /// no control characters).
+    /// How it is kept in Redis: `{node}\n{connection}\n{ticket}\n{name}` (node ids and
+    /// names have no control characters).
     fn encode(&self) -> String {
-        format!("{}\n{}\n{}", self.node, self.id.get(), self.name)
+        format!(
+            "{}\n{}\n{}\n{}",
+            self.node,
+            self.id.get(),
+            self.ticket,
+            self.name
+        )
     }
 
     /// Reads an entry back; `None` for anything malformed.
     fn decode(entry: &str) -> Option<QueueEntry> {
-        let mut parts = entry.splitn(3, '\n');
+        let mut parts = entry.splitn(4, '\n');
         let node = parts.next()?.to_owned();
         let id = parts.next()?.parse().ok()?;
+        let ticket = parts.next()?.parse().ok()?;
         let name = parts.next()?.to_owned();
         Some(QueueEntry {
             node,
             id: podnet_transport::ConnectionId::from_raw(id),
             name,
+            ticket,
         })
     }
 }
+
+/// How many TTLs an entry taken into a group is remembered (and refused if queued
+/// again): longer than an outage a node lives through.
+const TAKEN_TTLS: u32 = 12;
 
 /// The longest node id.
 const MAX_NODE_ID: usize = 64;
@@ -225,6 +241,11 @@ impl Node {
         &self.id
     }
 
+    /// The settings it joined with.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
     /// The prefix of its keys and channels.
     pub(crate) fn prefix(&self) -> &str {
         &self.config.prefix
@@ -378,6 +399,8 @@ impl Node {
             .arg(group.max(1))
             .arg(self.keys.node(""))
             .arg(&self.id)
+            .arg(self.keys.taken(queue, ""))
+            .arg(millis(self.config.ttl * TAKEN_TTLS))
             .invoke_async(&mut conn)
             .await?;
         if taken.is_empty() {

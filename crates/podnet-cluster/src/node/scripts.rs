@@ -61,12 +61,13 @@ return 1
 ";
 
 /// Joins a waiting queue and, if that makes a group, takes it: pushes the entry (unless
-/// it is there already), then takes the first `n` entries if there are `n` whose nodes
-/// are alive (a dead node's entries are dropped on the way; the calling node is alive).
-/// Atomic: of any number of simultaneous arrivals on any nodes, each group is taken
-/// once, by one of them.
+/// it is there already, or was taken into a group: marked at `ARGV[5]..entry` for
+/// `ARGV[6]` ms), then takes the first `n` entries if there are `n` whose nodes are alive
+/// (a dead node's entries are dropped on the way; the calling node is alive), marking
+/// them taken. Atomic: of any number of simultaneous arrivals on any nodes, each group is
+/// taken once, by one of them, and an entry is in at most one group.
 pub(super) const WAIT_IN_QUEUE: &str = r"
-if not redis.call('LPOS', KEYS[1], ARGV[1]) then
+if redis.call('EXISTS', ARGV[5] .. ARGV[1]) == 0 and not redis.call('LPOS', KEYS[1], ARGV[1]) then
   redis.call('RPUSH', KEYS[1], ARGV[1])
 end
 local n = tonumber(ARGV[2])
@@ -82,6 +83,9 @@ while redis.call('LLEN', KEYS[1]) >= n do
   end
   if not dead then
     redis.call('LTRIM', KEYS[1], n, -1)
+    for _, entry in ipairs(group) do
+      redis.call('SET', ARGV[5] .. entry, '1', 'PX', ARGV[6])
+    end
     return group
   end
 end

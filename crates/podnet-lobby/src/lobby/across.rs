@@ -219,7 +219,14 @@ impl<G: Game> Lobby<G> {
                     .waiting
                     .iter()
                     .position(|p| p.id() == id && p.name() == member.name);
-                seats.push(at.and_then(|at| self.waiting.remove(at)));
+                let player = at.and_then(|at| self.waiting.remove(at));
+                if let Some(player) = &player {
+                    // As for a player placed on another node: its wait is over.
+                    let waiter = cluster.waiter(player);
+                    cluster.request(ClusterRequest::Dequeue(waiter));
+                    cluster.tickets.remove(&id);
+                }
+                seats.push(player);
                 continue;
             }
             let id = ConnectionId::from_raw(VISITOR_BIT | cluster.next_visitor);
@@ -297,6 +304,10 @@ impl<G: Game> Lobby<G> {
             cluster.to_node(from, &left);
             return;
         };
+        // Its wait is over: if its node queued it again meanwhile (after an outage), that
+        // entry goes, so no second group takes it.
+        cluster.request(ClusterRequest::Dequeue(cluster.waiter(&player)));
+        cluster.tickets.remove(&id);
         self.stages.insert(id, Stage::Elsewhere);
         cluster.elsewhere.insert(
             id,

@@ -6,7 +6,7 @@ use crate::system::{apt_install, find_program};
 use crate::util::{TestCounts, build_examples, built, cargo, run as run_command, run_tests};
 
 /// Makes sure `redis-server` is there; installs Debian's package if not.
-fn ensure_redis() -> Result<(), String> {
+pub(crate) fn ensure_redis() -> Result<(), String> {
     if std::env::var_os("REDIS_SERVER").is_some() || find_program("redis-server").is_some() {
         return Ok(());
     }

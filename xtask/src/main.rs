@@ -43,7 +43,8 @@ tasks:
            add another bench_server build (an earlier commit's) as an A/B column
   fuzz     coverage-guided fuzzing of the frame codec and payload decoding with
            libFuzzer on stable: --seconds N (default 60) per target, --target NAME
-  soak     a server under load (players, broadcast, churn, resets) for --seconds N
+  soak     a server under load (players, broadcast, churn, resets) for --seconds N;
+           --chaos: three lobby nodes and Redis under cuts, restarts and kills
            (default 60): fails if a message is lost or memory grows after warm-up
   release  --dry-run: versions, metadata, CHANGELOG entry, README/docs links, and
            `cargo package` of every crate in dependency order; never publishes

@@ -159,9 +159,19 @@ async fn cluster_task(
             }
             Job::Nodes => {
                 let asked_at = Instant::now();
-                if let Ok(nodes) = cluster.node().nodes().await {
-                    let nodes = nodes.into_iter().map(|n| n.id).collect();
-                    let _ = done.send(Done::Live { nodes, asked_at });
+                // Right after an outage the registry may lack live nodes; and one without
+                // this node is from a Redis that lost everything. Neither says who died.
+                let node = cluster.node();
+                let since = node.healthy_since();
+                if since.is_none_or(|since| asked_at < since + node.config().ttl) {
+                    continue;
+                }
+                if let Ok(nodes) = node.nodes().await {
+                    let nodes: HashSet<String> = nodes.into_iter().map(|n| n.id).collect();
+                    // And no outage began while it was read.
+                    if nodes.contains(node.id()) && node.healthy_since() == since {
+                        let _ = done.send(Done::Live { nodes, asked_at });
+                    }
                 }
             }
         }
@@ -190,9 +200,6 @@ pub(crate) struct Link {
     task: tokio::task::JoinHandle<()>,
     every: Duration,
     next_check: Instant,
-    /// A registry read before then may miss live nodes: Redis came back (perhaps empty)
-    /// and not every node's heartbeat has registered it again yet.
-    trust_after: Instant,
 }
 
 impl Link {
@@ -237,7 +244,6 @@ impl Link {
             task,
             every: config.check_nodes_every,
             next_check: Instant::now(),
-            trust_after: Instant::now(),
         })
     }
 
@@ -276,18 +282,9 @@ impl Link {
                     let _ = self.jobs.send(Job::Left(id));
                 }
             }
-            Wake::Done(Done::Live { nodes, asked_at }) => {
-                // A registry without this node, or read just after an outage, may lack
-                // live nodes: no one is taken for dead on it.
-                if nodes.contains(self.cluster.node().id()) && asked_at >= self.trust_after {
-                    lobby.live_nodes(&nodes, asked_at, out);
-                }
-            }
+            Wake::Done(Done::Live { nodes, asked_at }) => lobby.live_nodes(&nodes, asked_at, out),
             Wake::Node(msg) => lobby.node_message(&msg.from, &msg.message, out),
-            Wake::Health(true) => {
-                self.trust_after = Instant::now() + self.cluster.node().config().ttl;
-                lobby.cluster_back(out);
-            }
+            Wake::Health(true) => lobby.cluster_back(out),
             Wake::Health(false) => {}
             Wake::Check => {
                 self.next_check = Instant::now() + self.every;

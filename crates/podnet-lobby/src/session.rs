@@ -114,6 +114,7 @@ pub struct SessionCtx<'a> {
     pub(crate) kind: &'a str,
     pub(crate) sender: Option<Seat>,
     pub(crate) seats: &'a [Option<Player>],
+    pub(crate) names: &'a [String],
     pub(crate) out: &'a dyn Outbox,
     pub(crate) ended: &'a mut Option<String>,
 }
@@ -142,13 +143,11 @@ impl SessionCtx<'_> {
         self.seats.len()
     }
 
-    /// The name of the player at `seat` (whether or not they are still connected), or ""
-    /// for a seat that does not exist.
+    /// The name of the player at `seat` (whether or not they are still there: in
+    /// [`Game::on_leave`] it is the name of the player who left), or "" for a seat that
+    /// does not exist.
     pub fn name(&self, seat: Seat) -> &str {
-        match self.seats.get(seat) {
-            Some(Some(player)) => player.name(),
-            _ => "",
-        }
+        self.names.get(seat).map_or("", String::as_str)
     }
 
     /// Whether the player at `seat` is still in the session.

@@ -18,6 +18,8 @@ struct Running<G> {
     game: G,
     kind: String,
     seats: Vec<Option<Player>>,
+    /// Every seat's name, also after its player left.
+    names: Vec<String>,
     ended: Option<String>,
 }
 
@@ -35,6 +37,7 @@ impl<G> Running<G> {
             kind: &self.kind,
             sender: Some(sender),
             seats: &self.seats,
+            names: &self.names,
             out,
             ended: &mut self.ended,
         };
@@ -131,6 +134,7 @@ impl<G: Game> Sessions<G> {
             kind: &kind,
             sender: None,
             seats: &seats,
+            names: &players,
             out,
             ended: &mut ended,
         };
@@ -150,6 +154,7 @@ impl<G: Game> Sessions<G> {
                 game,
                 kind,
                 seats,
+                names: players,
                 ended,
             },
         );

@@ -729,7 +729,7 @@ async fn a_dropped_player_who_does_not_return_leaves_once() {
         }
     );
     let left: Left = b.expect("left").await.decode().unwrap();
-    assert_eq!(left.seat, a_seat);
+    assert_eq!((left.seat, left.name.as_str()), (a_seat, "a"));
     // Free again, and nothing more about a reaches b.
     let mut again = Peer::connect(served.addr).await;
     again.login_once_free("a").await;

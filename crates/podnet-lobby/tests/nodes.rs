@@ -514,3 +514,64 @@ fn frame_action(frame: &Frame) -> String {
         .action()
         .to_owned()
 }
+
+/// The `lobby:` actions of the `ToNode` requests in `requests`, as `node action`.
+fn to_nodes(requests: &[ClusterRequest]) -> Vec<String> {
+    requests
+        .iter()
+        .filter_map(|r| match r {
+            ClusterRequest::ToNode { node, frame } => {
+                Some(format!("{node} {}", frame_action(frame)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A node taken for gone may only have lost touch with Redis: each side tells it what it
+/// did, so that if it lives nobody waits for a game or a player that moved on. This
+/// node's player seated there gets `game_over` and its seat there is left; a visitor
+/// from there gets `game_over` through its node and is handed back to it.
+#[test]
+fn a_node_taken_for_gone_is_told_what_was_done() {
+    let out = Recorder::default();
+    let mut lobby = Lobby::<Talk>::clustered(LobbyConfig::new(2), (), "a");
+    // ada plays on b; bob (of c) plays here with cy.
+    let ada = waiting(&mut lobby, 1, "ada", &out);
+    let placed = message(
+        "lobby:placed",
+        vec![
+            ("session", Value::from(4)),
+            ("seat", Value::from(1)),
+            ("conn", Value::from(ada.get())),
+        ],
+    );
+    lobby.node_message("b", &placed, &out);
+    let cy = waiting(&mut lobby, 2, "cy", &out);
+    let start = message(
+        "lobby:start",
+        vec![(
+            "group",
+            Value::Array(vec![member("c", 40, "bob"), member("a", 2, "cy")]),
+        )],
+    );
+    lobby.node_message("c", &start, &out);
+    lobby.take_cluster_requests();
+    out.take();
+    assert_eq!((lobby.playing_elsewhere(), lobby.visitors()), (1, 1));
+
+    let later = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    lobby.live_nodes(&["a".to_owned()].into(), later, &out);
+    let requests = lobby.take_cluster_requests();
+    assert_eq!(
+        to_nodes(&requests),
+        ["b lobby:left", "c lobby:deliver", "c lobby:returned"],
+        "{requests:?}"
+    );
+    let sent = out.take();
+    assert!(sent.contains(&(ada, "game_over".to_owned())), "{sent:?}");
+    assert!(sent.contains(&(ada, "welcome".to_owned())), "{sent:?}");
+    // cy's game heard bob leave.
+    assert!(sent.contains(&(cy, "left".to_owned())), "{sent:?}");
+    assert_eq!((lobby.playing_elsewhere(), lobby.visitors()), (0, 0));
+}

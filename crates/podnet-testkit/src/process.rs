@@ -34,6 +34,18 @@ impl Process {
     }
 }
 
+impl Process {
+    /// Its process id (to read `/proc/ID`, or to signal it).
+    pub fn id(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Whether it has ended (without waiting).
+    pub fn has_ended(&mut self) -> bool {
+        !matches!(self.0.try_wait(), Ok(None))
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -92,6 +92,7 @@ impl Beat {
                         // quickly to be noticed as away): as after an outage, the node is
                         // degraded until it has claimed its names again, and those
                         // watching its health see it come back.
+                        *lock(&self.shared.healthy_since) = None;
                         self.shared.health.send_replace(Health::Degraded {
                             why: "Redis lost this node's entry (it restarted)".to_owned(),
                         });
@@ -107,6 +108,7 @@ impl Beat {
                         let changed = *health != Health::Healthy;
                         if changed {
                             warn!(node = %self.id, "the cluster is back");
+                            *lock(&self.shared.healthy_since) = Some(std::time::Instant::now());
                             *health = Health::Healthy;
                         }
                         changed
@@ -114,6 +116,7 @@ impl Beat {
                 }
                 Err(err) => {
                     let why = err.to_string();
+                    *lock(&self.shared.healthy_since) = None;
                     self.shared.health.send_if_modified(|health| {
                         let changed = *health == Health::Healthy;
                         if changed {

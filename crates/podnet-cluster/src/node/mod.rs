@@ -90,6 +90,8 @@ struct Shared {
     /// Names it held and lost, until taken.
     lost: Mutex<Vec<String>>,
     health: watch::Sender<Health>,
+    /// Since when it has been healthy (`None` while degraded).
+    healthy_since: Mutex<Option<std::time::Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -210,6 +212,7 @@ impl Node {
             held: Mutex::new(BTreeSet::new()),
             lost: Mutex::new(Vec::new()),
             health: watch::Sender::new(Health::Healthy),
+            healthy_since: Mutex::new(Some(std::time::Instant::now())),
         });
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -264,6 +267,15 @@ impl Node {
     /// Whether Redis answers this node's heartbeat.
     pub fn health(&self) -> Health {
         self.shared.health.borrow().clone()
+    }
+
+    /// Since when the node has been [`Healthy`](Health::Healthy) (`None` while it is
+    /// degraded). Right after an outage the registry may lack live nodes (Redis came back
+    /// empty, and not every node's heartbeat has registered it again): a list of nodes
+    /// asked for less than a [`ttl`](ClusterConfig::ttl) after this says nothing of
+    /// which nodes died.
+    pub fn healthy_since(&self) -> Option<std::time::Instant> {
+        *lock(&self.shared.healthy_since)
     }
 
     /// Changes of [`health`](Self::health), to wait on (a status line, an alert).

@@ -21,6 +21,10 @@ use crate::session::Game;
 /// What a player seated on a node that stopped is told, in their `GameOver`.
 pub(crate) const NODE_GONE: &str = "the server running this game stopped";
 
+/// What a player is told whose own server seemed gone to the server running their game
+/// (it lost touch with Redis for longer than the TTL), in their `GameOver`.
+pub(crate) const CUT_OFF: &str = "the server running this game lost touch with yours";
+
 impl<G: Game> Lobby<G> {
     /// The cluster's answer to a [`ClusterRequest::Claim`]: `Ok(true)` if the name is
     /// this player's cluster-wide, `Ok(false)` if another node's player holds it, `Err`
@@ -118,6 +122,11 @@ impl<G: Game> Lobby<G> {
     /// server running this game stopped") and go back to the lobby; visitors from a node
     /// that is gone leave their sessions here. Players seated after `asked_at` are left
     /// alone (the list may predate their node).
+    ///
+    /// A node taken for gone may only have lost touch with Redis for longer than the
+    /// TTL: each side tells the other what it did (the session node hears its visitor
+    /// left; the visitor's node gets their `GameOver` and has them back), so that if it
+    /// is alive after all nobody waits for a game or a player that moved on.
     pub fn live_nodes(&mut self, live: &HashSet<String>, asked_at: Instant, out: &dyn Outbox) {
         let routed = self.routed(out);
         let out = &routed;
@@ -140,19 +149,37 @@ impl<G: Game> Lobby<G> {
                     result: NODE_GONE.to_owned(),
                 };
                 send(out, id, &over);
+                let left = Left {
+                    session: away.session,
+                    seat: away.seat,
+                };
+                cluster.to_node(&away.node, &left);
                 back.push(away.player);
             }
         }
-        let lost: Vec<Visitor> = crate::nodes::lock(&cluster.routes)
+        let lost: Vec<(ConnectionId, Visitor)> = crate::nodes::lock(&cluster.routes)
             .visitors
-            .values()
-            .filter(|v| v.since < asked_at && !live.contains(&v.node))
-            .cloned()
+            .iter()
+            .filter(|(_, v)| v.since < asked_at && !live.contains(&v.node))
+            .map(|(id, v)| (*id, v.clone()))
             .collect();
+        for (id, visitor) in &lost {
+            // Their game is over for them; their node has them back.
+            let over = GameOver {
+                session: visitor.session,
+                result: CUT_OFF.to_owned(),
+            };
+            send(out, *id, &over);
+            let returned = Returned {
+                session: visitor.session,
+                conn: visitor.conn.get(),
+            };
+            cluster.to_node(&visitor.node, &returned);
+        }
         if !back.is_empty() {
             self.back_from_session(back, out);
         }
-        for visitor in lost {
+        for (_, visitor) in lost {
             self.visitor_event(&visitor.node, visitor.session, visitor.seat, None, out);
         }
     }
@@ -333,6 +360,7 @@ impl<G: Game> Lobby<G> {
             .get(&id)
             .is_some_and(|e| e.node == from && e.session == deliver.session)
         {
+            tracing::debug!(from, session = deliver.session, %id, "a message for a player not seated there dropped");
             return;
         }
         let message = RawMessage::parse(deliver.message.clone().into(), out.framing());
@@ -353,6 +381,7 @@ impl<G: Game> Lobby<G> {
             .get(&id)
             .is_some_and(|e| e.node == from && e.session == returned.session)
         {
+            tracing::debug!(from, session = returned.session, %id, "a return of a player not seated there dropped");
             return;
         }
         if let Some(away) = cluster.elsewhere.remove(&id) {
@@ -363,6 +392,12 @@ impl<G: Game> Lobby<G> {
     /// Session side: a visitor's message, passed on by its node `from`.
     fn input(&mut self, from: &str, input: &Input, out: &dyn Outbox) {
         if !self.seats_visitor_of(from, input.session, input.seat) {
+            tracing::debug!(
+                from,
+                session = input.session,
+                seat = input.seat,
+                "a message of a visitor not seated here dropped"
+            );
             return;
         }
         let Ok(msg) = RawMessage::parse(input.message.clone().into(), out.framing()) else {
@@ -384,6 +419,13 @@ impl<G: Game> Lobby<G> {
         out: &dyn Outbox,
     ) {
         if !self.seats_visitor_of(from, session, seat) {
+            tracing::debug!(
+                from,
+                session,
+                seat,
+                ?away,
+                "news of a visitor not seated here dropped"
+            );
             return;
         }
         let ended = match away {

@@ -55,6 +55,8 @@ pub(crate) struct Away {
 #[message(action = "left")]
 pub(crate) struct Left {
     pub(crate) seat: usize,
+    /// Who left (the session still knows their name).
+    pub(crate) name: String,
 }
 
 /// Makes the game's handler panic: a bug in the game, for the panic policy.
@@ -92,7 +94,8 @@ impl Game for Talk {
     }
 
     fn on_leave(&mut self, ctx: &mut SessionCtx<'_>, seat: usize) {
-        ctx.send_to_all(&Left { seat });
+        let name = ctx.name(seat).to_owned();
+        ctx.send_to_all(&Left { seat, name });
     }
 }
 

@@ -106,21 +106,20 @@ impl Outgoing {
         }
     }
 
-    pub(crate) fn epoch(&self) -> u64 {
-        self.epoch
-    }
-
     /// Messages kept for resending, to every node.
     pub(crate) fn kept(&self) -> usize {
         self.kept
     }
 
-    /// Numbers `payload` for node `to`, and keeps it until acknowledged.
-    pub(crate) fn send(&mut self, to: &str, payload: Bytes, now: Instant) -> Numbered {
-        let stream = self
-            .streams
-            .entry(to.to_owned())
-            .or_insert_with(Stream::new);
+    /// Numbers `payload` for node `to`, and keeps it until acknowledged; returns the
+    /// sender's oldest kept number and this message's.
+    pub(crate) fn send(&mut self, to: &str, payload: Bytes, now: Instant) -> (u64, u64) {
+        if !self.streams.contains_key(to) {
+            self.streams.insert(to.to_owned(), Stream::new());
+        }
+        let Some(stream) = self.streams.get_mut(to) else {
+            unreachable!("inserted above");
+        };
         let seq = stream.next_seq;
         stream.next_seq += 1;
         stream.unacked.push_back(Kept {
@@ -132,12 +131,7 @@ impl Outgoing {
             stream.resend_at = Some(now + stream.backoff);
         }
         self.kept += 1;
-        Numbered {
-            to: to.to_owned(),
-            base: stream.base(),
-            seq,
-            payload,
-        }
+        (stream.base(), seq)
     }
 
     /// Node `from` acknowledged everything up to `upto` of this node's stream `epoch`;
@@ -261,6 +255,21 @@ struct Followed {
     heard: Instant,
 }
 
+impl Followed {
+    /// A sender first heard of (or started again): its stream starts where it still
+    /// holds it.
+    fn new(epoch: u64, base: u64, now: Instant) -> Self {
+        Followed {
+            epoch,
+            next: base,
+            acked: base.saturating_sub(1),
+            ask: false,
+            asked_at: None,
+            heard: now,
+        }
+    }
+}
+
 /// An acknowledgement to send: to node `to`, of its stream `epoch`, up to `upto`; with
 /// `resend`, asking for the rest at once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,41 +304,18 @@ impl Incoming {
         seq: u64,
         now: Instant,
     ) -> Arrival {
-        if !self.senders.contains_key(from) && self.senders.len() >= MAX_SENDERS {
-            let oldest = self
-                .senders
-                .iter()
-                .min_by_key(|(_, f)| f.heard)
-                .map(|(id, _)| id.clone());
-            if let Some(oldest) = oldest {
-                self.senders.remove(&oldest);
-            }
+        if !self.senders.contains_key(from) {
+            self.follow(from, epoch, base, now);
         }
-        let followed = self
-            .senders
-            .entry(from.to_owned())
-            .or_insert_with(|| Followed {
-                epoch,
-                // A sender first heard of: its stream starts where it still holds it.
-                next: base,
-                acked: base.saturating_sub(1),
-                ask: false,
-                asked_at: None,
-                heard: now,
-            });
+        let Some(followed) = self.senders.get_mut(from) else {
+            unreachable!("followed above");
+        };
         if epoch < followed.epoch {
             return Arrival::Stale;
         }
         if epoch > followed.epoch {
             // The sender started again: a new stream, from its start.
-            *followed = Followed {
-                epoch,
-                next: base,
-                acked: base.saturating_sub(1),
-                ask: false,
-                asked_at: None,
-                heard: now,
-            };
+            *followed = Followed::new(epoch, base, now);
         }
         followed.heard = now;
         if base > followed.next {
@@ -349,6 +335,23 @@ impl Incoming {
         followed.next += 1;
         followed.ask = false;
         Arrival::Deliver
+    }
+
+    /// Starts following `from`, forgetting the sender heard from least recently if there
+    /// are too many.
+    fn follow(&mut self, from: &str, epoch: u64, base: u64, now: Instant) {
+        if self.senders.len() >= MAX_SENDERS {
+            let oldest = self
+                .senders
+                .iter()
+                .min_by_key(|(_, f)| f.heard)
+                .map(|(id, _)| id.clone());
+            if let Some(oldest) = oldest {
+                self.senders.remove(&oldest);
+            }
+        }
+        self.senders
+            .insert(from.to_owned(), Followed::new(epoch, base, now));
     }
 
     /// A message of `from` could not be handed on (the game loop's inbox is full): ask
@@ -404,6 +407,17 @@ mod tests {
         Bytes::from(vec![n])
     }
 
+    /// Sends payload `n` to "b", as the publisher would publish it.
+    fn numbered(out: &mut Outgoing, n: u8, now: Instant) -> Numbered {
+        let (base, seq) = out.send("b", payload(n), now);
+        Numbered {
+            to: "b".into(),
+            base,
+            seq,
+            payload: payload(n),
+        }
+    }
+
     /// Hands what `out` sends to `into`, dropping the numbers in `lose`; returns the
     /// payloads delivered.
     fn carry(
@@ -430,7 +444,7 @@ mod tests {
         let t0 = Instant::now();
         let mut out = Outgoing::new(7, Duration::from_secs(30));
         let mut into = Incoming::default();
-        let sent: Vec<Numbered> = (1..=5).map(|n| out.send("b", payload(n), t0)).collect();
+        let sent: Vec<Numbered> = (1..=5).map(|n| numbered(&mut out, n, t0)).collect();
         assert_eq!(carry(&mut into, &sent, &[2, 3], 7, t0), vec![1]);
         let acks = into.acks(t0);
         assert_eq!(
@@ -485,7 +499,7 @@ mod tests {
         let t0 = Instant::now();
         let mut out = Outgoing::new(1, Duration::from_secs(30));
         let mut into = Incoming::default();
-        let first = out.send("b", payload(1), t0);
+        let first = numbered(&mut out, 1, t0);
         assert_eq!(carry(&mut into, &[first], &[], 1, t0), vec![1]);
         out.acked("b", 1, 1, false, t0);
         // Two lost while Redis was away, never acknowledged: given up after 30 s.
@@ -495,7 +509,7 @@ mod tests {
         let (_, lost) = out.poll(later);
         assert_eq!((lost, out.kept()), (2, 0));
         // The stream goes on past them; the receiver learns of the loss from the base.
-        let next = out.send("b", payload(4), later);
+        let next = numbered(&mut out, 4, later);
         assert_eq!((next.base, next.seq), (4, 4));
         assert_eq!(carry(&mut into, &[next], &[], 1, later), vec![4]);
         assert_eq!(into.lost(), 2);
@@ -570,7 +584,14 @@ mod tests {
             now += Duration::from_millis(5);
             if sent < 2_000 && chance(0.5) {
                 sent += 1;
-                wire.push(out.send("b", Bytes::from(sent.to_be_bytes().to_vec()), now));
+                let payload = Bytes::from(sent.to_be_bytes().to_vec());
+                let (base, seq) = out.send("b", payload.clone(), now);
+                wire.push(Numbered {
+                    to: "b".into(),
+                    base,
+                    seq,
+                    payload,
+                });
             }
             // The wire loses 20 %, repeats some, and swaps neighbours.
             let mut arriving = Vec::new();

@@ -3,7 +3,7 @@
 //! arrives is checked as a peer's frame would be: a bad envelope or message is dropped
 //! and counted, never delivered.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes};
 use podnet_framing::{FramingConfig, RawMessage};
 use podnet_transport::ConnectionId;
 
@@ -53,7 +53,7 @@ pub(crate) const MAX_NAME: usize = 255;
 
 /// `to` and the message, for a node's own channel.
 pub(crate) fn direct(to: &To, payload: &[u8]) -> Vec<u8> {
-    let mut out = BytesMut::with_capacity(payload.len() + 16);
+    let mut out = Vec::with_capacity(payload.len() + 2 * MAX_NAME.min(64) + 26);
     match to {
         To::Connection(id) => {
             out.put_u8(TO_CONNECTION);
@@ -77,10 +77,10 @@ pub(crate) fn direct(to: &To, payload: &[u8]) -> Vec<u8> {
         }
     }
     out.put_slice(payload);
-    out.to_vec()
+    out
 }
 
-fn put_name(out: &mut BytesMut, name: &str) {
+fn put_name(out: &mut Vec<u8>, name: &str) {
     let name = &name.as_bytes()[..name.len().min(MAX_NAME)];
     out.put_u8(u8::try_from(name.len()).unwrap_or(u8::MAX));
     out.put_slice(name);
@@ -88,13 +88,13 @@ fn put_name(out: &mut BytesMut, name: &str) {
 
 /// An acknowledgement, for the channel of the node whose stream it acknowledges.
 pub(crate) fn ack(from: &str, epoch: u64, upto: u64, resend: bool) -> Vec<u8> {
-    let mut out = BytesMut::with_capacity(from.len() + 19);
+    let mut out = Vec::with_capacity(from.len() + 19);
     out.put_u8(ACK);
     put_name(&mut out, from);
     out.put_u64(epoch);
     out.put_u64(upto);
     out.put_u8(u8::from(resend));
-    out.to_vec()
+    out
 }
 
 /// The message and the node that sent it, for the cluster-wide and room channels (the

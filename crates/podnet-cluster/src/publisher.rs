@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use crate::delivery::{Numbered, Outgoing};
+use crate::delivery::Outgoing;
 use crate::envelope::{self, To};
 
 /// The most publishes sent in one pipeline.
@@ -79,22 +79,43 @@ pub(crate) fn spawn(
     (tx, tokio::spawn(run(conn, rx, reliable)))
 }
 
-/// Adds the publish of numbered message `m` to `pipe`.
-fn publish_numbered(pipe: &mut redis::Pipeline, reliable: &Reliable, epoch: u64, m: &Numbered) {
-    let to = To::Node {
+/// The channels of the nodes this one sends to (`{prefix}:to:{node}`), made once each.
+#[derive(Default)]
+struct Channels(std::collections::HashMap<String, String>);
+
+impl Channels {
+    fn of(&mut self, prefix: &str, node: &str) -> &str {
+        if !self.0.contains_key(node) {
+            self.0
+                .insert(node.to_owned(), format!("{prefix}:to:{node}"));
+        }
+        self.0.get(node).map_or("", String::as_str)
+    }
+}
+
+/// Adds the publish of message `seq` of this node's stream to `to` to `pipe`.
+fn publish_numbered(
+    pipe: &mut redis::Pipeline,
+    reliable: &Reliable,
+    channels: &mut Channels,
+    (to, base, seq): (&str, u64, u64),
+    payload: &[u8],
+) {
+    let header = To::Node {
         from: reliable.id.clone(),
-        epoch,
-        base: m.base,
-        seq: m.seq,
+        epoch: reliable.epoch,
+        base,
+        seq,
     };
     pipe.cmd("PUBLISH")
-        .arg(format!("{}:to:{}", reliable.prefix, m.to))
-        .arg(envelope::direct(&to, &m.payload))
+        .arg(channels.of(&reliable.prefix, to))
+        .arg(envelope::direct(&header, payload))
         .ignore();
 }
 
 async fn run(mut conn: ConnectionManager, mut rx: mpsc::Receiver<Op>, reliable: Reliable) {
     let mut outgoing = Outgoing::new(reliable.epoch, reliable.resend_for);
+    let mut channels = Channels::default();
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let deadline = outgoing.next_deadline();
@@ -122,15 +143,17 @@ async fn run(mut conn: ConnectionManager, mut rx: mpsc::Receiver<Op>, reliable: 
             warn!(node = %reliable.id, lost, "messages to other nodes given up: not acknowledged within resend_for");
         }
         for m in &again {
-            publish_numbered(&mut pipe, &reliable, outgoing.epoch(), m);
+            let numbers = (m.to.as_str(), m.base, m.seq);
+            publish_numbered(&mut pipe, &reliable, &mut channels, numbers, &m.payload);
         }
         let mut added = 0;
         for op in batch.drain(..) {
             match op {
                 Op::ToNode { to, payload } => {
-                    let m = outgoing.send(&to, payload, now);
+                    let (base, seq) = outgoing.send(&to, payload.clone(), now);
                     added += 1;
-                    publish_numbered(&mut pipe, &reliable, outgoing.epoch(), &m);
+                    let numbers = (to.as_str(), base, seq);
+                    publish_numbered(&mut pipe, &reliable, &mut channels, numbers, &payload);
                 }
                 Op::Acked {
                     from,
@@ -139,7 +162,8 @@ async fn run(mut conn: ConnectionManager, mut rx: mpsc::Receiver<Op>, reliable: 
                     resend,
                 } => {
                     for m in outgoing.acked(&from, epoch, upto, resend, now) {
-                        publish_numbered(&mut pipe, &reliable, outgoing.epoch(), &m);
+                        let numbers = (m.to.as_str(), m.base, m.seq);
+                        publish_numbered(&mut pipe, &reliable, &mut channels, numbers, &m.payload);
                     }
                 }
                 Op::Publish {

@@ -577,3 +577,82 @@ fn a_server_full_of_silent_sockets_admits_a_player() {
         server.game().left.iter().any(|(name, _)| name == "player")
     });
 }
+
+/// The state of scenario 8: a map by name, a map by number, a list, a round counter.
+#[derive(Serialize, Deserialize, Default, Debug, PartialEq)]
+struct Arena {
+    players: std::collections::BTreeMap<String, (i32, i32)>,
+    units: std::collections::BTreeMap<u32, Vec<u8>>,
+    log: Vec<String>,
+    round: u64,
+}
+
+/// Changes `arena` for round `n`: entries added, changed and removed, the list grown and
+/// cut.
+fn next_round(arena: &mut Arena, n: u64) {
+    let who = format!("p{}", n % 7);
+    match n % 5 {
+        0 => {
+            arena.players.remove(&who);
+        }
+        1 | 2 => {
+            let at = arena.players.entry(who).or_default();
+            at.0 += 1;
+            at.1 -= (n % 3) as i32;
+        }
+        3 => {
+            arena
+                .units
+                .insert((n % 11) as u32, vec![n as u8; (n % 4) as usize]);
+            arena.units.remove(&(((n + 5) % 11) as u32));
+        }
+        _ => {
+            arena.log.push(format!("round {n}"));
+            if arena.log.len() > 5 {
+                arena.log.truncate(2);
+            }
+        }
+    }
+    arena.round = n;
+}
+
+/// Scenario 8: a repod client with podnet's state mixin (`clients/python/podnet_state.py`)
+/// follows a replicated state: the whole state, then 200 patches (entries added, changed
+/// and removed in maps keyed by name and by number, a list grown and cut); its copy, sent
+/// back as msgpack, equals the server's state.
+#[test]
+#[ignore = "needs Python with repodnet; `cargo xtask interop` runs it"]
+fn repod_clients_follow_replicated_state() {
+    use podnet_state::{Replicated, StateConfig};
+    const ROUNDS: u64 = 200;
+    let mut server = Server::<Member>::builder()
+        .addr("127.0.0.1:0")
+        .start_background(Room::default())
+        .unwrap();
+    let port = server.local_addr().port().to_string();
+    let mut python = Scenario::start(&["state", &port, &ROUNDS.to_string()]);
+    let mut id = None;
+    until("the repod client's connection", || {
+        server.pump();
+        id = server.channels().next().map(|(id, _)| id);
+        id.is_some()
+    });
+    let mut arena = Replicated::new(Arena::default(), StateConfig::default());
+    arena.follow(id.unwrap());
+    for n in 1..=ROUNDS {
+        next_round(arena.state_mut(), n);
+        arena.send(server.handle()).unwrap();
+        server.pump();
+    }
+    let hex = python.wait_line("STATE");
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let got: Arena = rmp_serde::from_slice(&bytes).unwrap();
+    assert_eq!(got, *arena.state());
+    until("the Python client", || {
+        server.pump();
+        python.finished()
+    });
+}

@@ -11,6 +11,7 @@ when everything it expected happened, or exits non-zero saying what did not, wit
     python scenarios.py burst PORT N        a mixed-room burst, N messages per sender (scenario 4)
     python scenarios.py quiet PORT SECONDS  a repod watcher quiet for SECONDS stays (scenario 5)
     python scenarios.py full PORT N         N silent sockets fill a server; a player gets in (scenario 6)
+    python scenarios.py state PORT ROUNDS   a repod client follows a replicated state (scenario 8)
 """
 
 import asyncio
@@ -329,6 +330,38 @@ def scenario_full(port, n):
     print(f"OK full: a player got into a server full of {n} silent sockets", flush=True)
 
 
+def scenario_state(port, rounds):
+    """Scenario 8: a repod client with podnet's state mixin follows a replicated state
+    until its round is `rounds`, then prints its copy as msgpack (hex)."""
+    import os
+
+    import msgpack
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../../../clients/python"))
+    from podnet_state import StateMixin
+
+    class Follower(StateMixin, ConnectionListener):
+        def __init__(self):
+            self.changes = 0
+
+        def on_state_change(self, name, path, kind, value):
+            self.changes += 1
+
+        def network_received(self, data):
+            pass
+
+    follower = Follower()
+    follower.connect("127.0.0.1", port)
+    pump_until(
+        (follower,),
+        lambda: (follower.states.get("state") or {}).get("round") == rounds,
+        f"round {rounds} of the state",
+    )
+    state = follower.states["state"]
+    print(f"STATE {msgpack.packb(state, use_bin_type=True).hex()}", flush=True)
+    print(f"OK state: {follower.changes} changes followed to round {rounds}", flush=True)
+
+
 def main():
     if len(sys.argv) < 2:
         fail(__doc__)
@@ -341,6 +374,8 @@ def main():
         scenario_control(int(args[0]))
     elif name == "burst":
         scenario_burst(int(args[0]), int(args[1]))
+    elif name == "state":
+        scenario_state(int(args[0]), int(args[1]))
     elif name == "quiet":
         scenario_quiet(int(args[0]), float(args[1]))
     elif name == "join":

@@ -1440,6 +1440,134 @@ function decode(buffer, options) {
   return decoder.decode(buffer);
 }
 
+// src/state.ts
+var MAX_DEPTH = 64;
+var REMOVE = 0;
+var SET = 1;
+var TRUNCATE = 2;
+function matches(pattern, path) {
+  for (let i = 0; i < pattern.length; i++) {
+    const step = pattern[i];
+    if (step === "**" && i === pattern.length - 1) return true;
+    if (i >= path.length) return false;
+    if (step !== "*" && String(step) !== String(path[i])) return false;
+  }
+  return pattern.length === path.length;
+}
+function isNode(value) {
+  return typeof value === "object" && value !== null && !(value instanceof Uint8Array);
+}
+function child(node, step) {
+  if (Array.isArray(node)) {
+    if (typeof step !== "number" || step < 0 || step >= node.length) throw new Error(`no item ${step}`);
+    return node[step];
+  }
+  if (isNode(node) && Object.prototype.hasOwnProperty.call(node, String(step))) {
+    return node[String(step)];
+  }
+  throw new Error(`no entry ${String(step)}`);
+}
+var StateReplica = class {
+  /** The state's name (the server's `StateConfig::name`). */
+  name;
+  current = void 0;
+  listeners = [];
+  constructor(name) {
+    this.name = name;
+  }
+  /** The state (`undefined` until the whole state arrived). */
+  get value() {
+    return this.current;
+  }
+  /**
+   * Calls `listener` when a value at a path matching `pattern` is replaced; a whole state
+   * arriving is a change of the root (`[]`, or `["**"]`).
+   */
+  onChange(pattern, listener) {
+    this.listeners.push({ kind: "change", pattern, listener });
+    return this;
+  }
+  /** Calls `listener` when a map entry or list item appears at a path matching `pattern`. */
+  onAdd(pattern, listener) {
+    this.listeners.push({ kind: "add", pattern, listener });
+    return this;
+  }
+  /** Calls `listener` when a map entry or list item at a path matching `pattern` goes. */
+  onRemove(pattern, listener) {
+    this.listeners.push({ kind: "remove", pattern, listener });
+    return this;
+  }
+  /**
+   * Applies a `state:full` or `state:patch` message of this state (the client does it for
+   * the states it follows). Throws on a message that does not fit: a patch before the
+   * whole state, an op that leads nowhere.
+   */
+  apply(message) {
+    if (message.name !== this.name) return;
+    if (message.action === "state:full") {
+      this.current = message.state;
+      this.emit("change", [], this.current);
+      return;
+    }
+    if (message.action !== "state:patch") return;
+    if (this.current === void 0) throw new Error(`a patch of ${this.name} before the whole state`);
+    const ops = message.ops;
+    if (!Array.isArray(ops)) throw new Error("a patch without ops");
+    for (const op of ops) this.applyOp(op);
+  }
+  applyOp(op) {
+    if (!Array.isArray(op) || !Array.isArray(op[1])) throw new Error(`not a patch op: ${String(op)}`);
+    const [kind, path] = op;
+    if (path.length > MAX_DEPTH) throw new Error("a path too deep");
+    if (kind === TRUNCATE) {
+      let node = this.current;
+      for (const step of path) node = child(node, step);
+      const len = op[2];
+      if (!Array.isArray(node) || typeof len !== "number") throw new Error("not a list");
+      const gone = node.length;
+      node.length = Math.min(node.length, len);
+      for (let i = len; i < gone; i++) this.emit("remove", [...path, i], void 0);
+      return;
+    }
+    if (path.length === 0) {
+      if (kind !== SET) throw new Error("the root cannot be removed");
+      this.current = op[2];
+      this.emit("change", [], this.current);
+      return;
+    }
+    let parent = this.current;
+    for (const step of path.slice(0, -1)) parent = child(parent, step);
+    const last = path[path.length - 1];
+    if (Array.isArray(parent)) {
+      if (kind !== SET || typeof last !== "number" || last < 0 || last > parent.length) {
+        throw new Error(`an op that does not fit at ${path.join(".")}`);
+      }
+      const added = last === parent.length;
+      parent[last] = op[2];
+      this.emit(added ? "add" : "change", path, op[2]);
+      return;
+    }
+    if (!isNode(parent)) throw new Error(`no place at ${path.join(".")}`);
+    const map = parent;
+    const key = String(last);
+    const had = Object.prototype.hasOwnProperty.call(map, key);
+    if (kind === SET) {
+      map[key] = op[2];
+      this.emit(had ? "change" : "add", path, op[2]);
+    } else if (kind === REMOVE && had) {
+      delete map[key];
+      this.emit("remove", path, void 0);
+    } else {
+      throw new Error(`an op that does not fit at ${path.join(".")}`);
+    }
+  }
+  emit(kind, path, value) {
+    for (const l of this.listeners) {
+      if (l.kind === kind && matches(l.pattern, path)) l.listener(value, path);
+    }
+  }
+};
+
 // src/index.ts
 var PROTOCOL_VERSION = 2;
 var RESUME_DEFAULTS = {
@@ -1477,6 +1605,7 @@ var Client = class {
   link = 0;
   handlers = /* @__PURE__ */ new Map();
   fallbackHandler;
+  replicas = /* @__PURE__ */ new Map();
   disconnectHandlers = [];
   reconnectingHandlers = [];
   resumedHandlers = [];
@@ -1487,7 +1616,7 @@ var Client = class {
    * `connecting` (the first connection), `open`, `away` (dropped: waiting to reconnect, or
    * reconnecting), `resuming` (reconnected, the resume asked for), `closing`, `closed`.
    */
-  state = "connecting";
+  phase = "connecting";
   closeRequested;
   /** Whether the first connection, which failed before it opened, was tried again. */
   redialed = false;
@@ -1530,7 +1659,7 @@ var Client = class {
   }
   /** Whether the connection is open (sends go out now rather than when it opens). */
   get isOpen() {
-    return this.state === "open";
+    return this.phase === "open";
   }
   /** Whether the server granted a resumable session (it survives dropped connections). */
   get resumable() {
@@ -1550,6 +1679,28 @@ var Client = class {
   on(action, handler) {
     this.handlers.set(action, handler);
     return this;
+  }
+  /**
+   * The replicated state `name` the server sends (podnet-state, docs/state.md), kept up
+   * to date from its `state:full` and `state:patch` messages (from the first, whether or
+   * not this was called yet), which it then takes (they reach a handler of their action
+   * only if there is one, never the fallback):
+   *
+   * ```ts
+   * interface Arena { players: Record<string, { x: number; y: number }> }
+   * const arena = client.state<Arena>();
+   * arena.onAdd(["players", "*"], (player, path) => spawn(path[1], player));
+   * arena.onRemove(["players", "*"], (_, path) => despawn(path[1]));
+   * // Each frame: draw(arena.value)
+   * ```
+   */
+  state(name = "state") {
+    let replica = this.replicas.get(name);
+    if (!replica) {
+      replica = new StateReplica(name);
+      this.replicas.set(name, replica);
+    }
+    return replica;
   }
   /** Stops handling `action`: its messages go to the fallback. */
   off(action) {
@@ -1604,8 +1755,8 @@ var Client = class {
     if (msg.action.startsWith("podnet:")) {
       throw new Error(`the action \`${msg.action}\` is reserved: podnet: actions are podnet's own`);
     }
-    if (this.state === "closing" || this.state === "closed" || this.closeRequested !== void 0) {
-      throw new Error(`not connected: the connection to ${this.url} is ${this.state}`);
+    if (this.phase === "closing" || this.phase === "closed" || this.closeRequested !== void 0) {
+      throw new Error(`not connected: the connection to ${this.url} is ${this.phase}`);
     }
     this.write(msg);
   }
@@ -1617,9 +1768,9 @@ var Client = class {
    * resume fails.
    */
   close(reason = "closed by the client") {
-    if (this.state === "connecting" || this.state === "away" || this.state === "resuming") {
+    if (this.phase === "connecting" || this.phase === "away" || this.phase === "resuming") {
       this.closeRequested = reason;
-    } else if (this.state === "open") {
+    } else if (this.phase === "open") {
       this.shut(reason);
     }
     return this.closed;
@@ -1641,15 +1792,15 @@ var Client = class {
     const { action, ...rest } = msg;
     const bytes = encode({ action, ...rest }, { ignoreUndefined: true });
     this.session?.keep(bytes);
-    if (this.state === "open") {
+    if (this.phase === "open") {
       this.ws.send(bytes);
-    } else if (this.state === "connecting") {
+    } else if (this.phase === "connecting") {
       this.outbox.push(bytes);
     }
   }
   control(action, fields) {
     const bytes = encode({ action, ...fields });
-    if (this.state === "open" || this.state === "closing" || this.state === "resuming") {
+    if (this.phase === "open" || this.phase === "closing" || this.phase === "resuming") {
       this.ws.send(bytes);
     }
   }
@@ -1668,7 +1819,7 @@ var Client = class {
     this.linkReason = void 0;
     this.serverReason = void 0;
     this.connectTimer = setTimeout(() => {
-      if (mine() && (this.state === "connecting" || this.state === "away")) {
+      if (mine() && (this.phase === "connecting" || this.phase === "away")) {
         this.abandon(`could not connect to ${this.url} within ${this.options.connectTimeout} ms`);
       }
     }, this.options.connectTimeout);
@@ -1676,8 +1827,8 @@ var Client = class {
   opened() {
     clearTimeout(this.connectTimer);
     this.lastHeard = now();
-    if (this.state === "away" && this.session?.token !== void 0) {
-      this.state = "resuming";
+    if (this.phase === "away" && this.session?.token !== void 0) {
+      this.phase = "resuming";
       this.control("podnet:hello", {
         protocol: PROTOCOL_VERSION,
         type: this.options.type,
@@ -1687,13 +1838,13 @@ var Client = class {
       const link = this.link;
       const wait = this.session.settings.answerTimeout;
       this.answerTimer = setTimeout(() => {
-        if (link === this.link && this.state === "resuming") {
+        if (link === this.link && this.phase === "resuming") {
           this.abandon(`no answer to the resume within ${wait} ms`);
         }
       }, wait);
       return;
     }
-    this.state = "open";
+    this.phase = "open";
     if (this.options.hello) {
       const fields = { protocol: PROTOCOL_VERSION, type: this.options.type };
       if (this.session) fields.resume = true;
@@ -1723,7 +1874,7 @@ var Client = class {
         `the server says it had ${String(message.received)} of this client's messages, outside what was sent and not yet acknowledged`
       );
     }
-    this.state = "open";
+    this.phase = "open";
     for (const bytes of missed) {
       this.ws.send(bytes);
     }
@@ -1740,7 +1891,7 @@ var Client = class {
    */
   settledSilent() {
     if (!this.options.hello) return;
-    if (this.state === "resuming") {
+    if (this.phase === "resuming") {
       this.ws.close();
       return;
     }
@@ -1756,7 +1907,7 @@ var Client = class {
     this.fatal = true;
     this.linkReason = `protocol error: ${error}`;
     this.session?.forget();
-    if (this.state === "open" || this.state === "resuming") {
+    if (this.phase === "open" || this.phase === "resuming") {
       this.shut(this.linkReason);
     } else {
       this.abandon(this.linkReason);
@@ -1776,7 +1927,7 @@ var Client = class {
     this.linkEnded(1006, reason);
   }
   shut(reason) {
-    this.state = "closing";
+    this.phase = "closing";
     this.ownReason = reason;
     if (this.podnetServer) {
       this.control("podnet:close", { reason });
@@ -1784,7 +1935,7 @@ var Client = class {
     this.ws.close(1e3, truncateUtf8(reason, 123));
   }
   heartbeat() {
-    if (!this.podnetServer || this.state !== "open") {
+    if (!this.podnetServer || this.phase !== "open") {
       return;
     }
     const silent = now() - this.lastHeard;
@@ -1829,7 +1980,7 @@ var Client = class {
         if (message.silent === true) {
           return this.settledSilent();
         }
-        if (this.state === "resuming") {
+        if (this.phase === "resuming") {
           return this.resumed(message);
         }
         this.podnetServer = true;
@@ -1877,7 +2028,7 @@ var Client = class {
   /** An application message of `size` bytes arrived: count it, and acknowledge in time. */
   counted(size) {
     const session = this.session;
-    if (session?.token === void 0 || this.state !== "open") return;
+    if (session?.token === void 0 || this.phase !== "open") return;
     if (session.received(size)) {
       this.sendAck();
     } else if (session.ackTimer === void 0) {
@@ -1886,19 +2037,19 @@ var Client = class {
   }
   sendAck() {
     const n = this.session?.ackNow();
-    if (n !== void 0 && this.state === "open") {
+    if (n !== void 0 && this.phase === "open") {
       this.control("podnet:ack", { n });
     }
   }
   /** The current WebSocket closed. */
   linkClosed(code, closeReason) {
-    if (this.state === "connecting" && !this.redialed && this.closeRequested === void 0) {
+    if (this.phase === "connecting" && !this.redialed && this.closeRequested === void 0) {
       this.redialed = true;
       clearTimeout(this.connectTimer);
       this.dial();
       return;
     }
-    const reason = this.linkReason ?? this.ownReason ?? (this.serverReason || void 0) ?? (closeReason !== "" ? closeReason : this.state === "connecting" || this.state === "away" ? `could not connect to ${this.url}` : code === 1006 ? "connection lost" : `closed (WebSocket code ${code})`);
+    const reason = this.linkReason ?? this.ownReason ?? (this.serverReason || void 0) ?? (closeReason !== "" ? closeReason : this.phase === "connecting" || this.phase === "away" ? `could not connect to ${this.url}` : code === 1006 ? "connection lost" : `closed (WebSocket code ${code})`);
     this.linkEnded(code, reason);
   }
   /**
@@ -1908,7 +2059,7 @@ var Client = class {
   linkEnded(code, reason) {
     clearTimeout(this.connectTimer);
     clearTimeout(this.answerTimer);
-    const state = this.state;
+    const state = this.phase;
     if (state === "closed") return;
     const session = this.session;
     const resumable = session?.token !== void 0 && !this.fatal && (state === "open" || state === "away" || state === "resuming");
@@ -1925,7 +2076,7 @@ var Client = class {
   }
   /** The connection dropped: reconnect after a pause, or give up after the last attempt. */
   dropped(session, reason) {
-    this.state = "away";
+    this.phase = "away";
     session.firstDrop ??= reason;
     session.attempts += 1;
     const { maxAttempts, initialBackoff, maxBackoff } = session.settings;
@@ -1939,14 +2090,14 @@ var Client = class {
     const full = Math.min(maxBackoff, initialBackoff * 2 ** Math.min(session.attempts - 1, 20));
     const pause = full * (1 - 0.5 * Math.random());
     this.retryTimer = setTimeout(() => {
-      if (this.state === "away") this.dial();
+      if (this.phase === "away") this.dial();
     }, pause);
   }
   /** The client ends, for `reason`. */
   finish(code, reason) {
-    if (this.state === "closed") return;
-    const byServer = this.state !== "closing" && this.closeRequested === void 0;
-    this.state = "closed";
+    if (this.phase === "closed") return;
+    const byServer = this.phase !== "closing" && this.closeRequested === void 0;
+    this.phase = "closed";
     this.link += 1;
     clearTimeout(this.connectTimer);
     clearTimeout(this.answerTimer);
@@ -1963,7 +2114,7 @@ var Client = class {
       return;
     }
     if (this.queue.length >= this.options.maxQueued && event.kind !== "disconnected") {
-      if (this.state === "open") {
+      if (this.phase === "open") {
         this.serverReason = `fell behind: over ${this.options.maxQueued} events waiting for pump()`;
         this.shut(this.serverReason);
       }
@@ -1975,8 +2126,15 @@ var Client = class {
     try {
       switch (event.kind) {
         case "message": {
-          const handler = this.handlers.get(event.message.action) ?? this.fallbackHandler;
-          handler?.(event.message, this);
+          const message = event.message;
+          const replica = message.action === "state:full" ? this.state(String(message.name)) : message.action === "state:patch" ? this.replicas.get(String(message.name)) : void 0;
+          if (replica) {
+            replica.apply(message);
+            this.handlers.get(message.action)?.(message, this);
+            break;
+          }
+          const handler = this.handlers.get(message.action) ?? this.fallbackHandler;
+          handler?.(message, this);
           break;
         }
         case "error":
@@ -2119,5 +2277,6 @@ function truncateUtf8(text, max) {
 }
 export {
   Client,
-  PROTOCOL_VERSION
+  PROTOCOL_VERSION,
+  StateReplica
 };

@@ -26,6 +26,11 @@
 import { decode, encode } from "@msgpack/msgpack";
 
 /** The podnet protocol version this client speaks (`podnet:hello`'s `protocol`). */
+import { StateReplica } from "./state.js";
+
+export { StateReplica } from "./state.js";
+export type { Path, PathStep, Pattern, StateListener } from "./state.js";
+
 export const PROTOCOL_VERSION = 2;
 
 /** A message: a map with an `action`, and whatever fields the game gives it. */
@@ -192,6 +197,7 @@ export class Client {
   private link = 0;
   private readonly handlers = new Map<string, Handler>();
   private fallbackHandler: Handler | undefined;
+  private readonly replicas = new Map<string, StateReplica<unknown>>();
   private readonly disconnectHandlers: Array<(info: Disconnect) => void> = [];
   private readonly reconnectingHandlers: Array<(info: Reconnecting) => void> = [];
   private readonly resumedHandlers: Array<() => void> = [];
@@ -202,7 +208,7 @@ export class Client {
    * `connecting` (the first connection), `open`, `away` (dropped: waiting to reconnect, or
    * reconnecting), `resuming` (reconnected, the resume asked for), `closing`, `closed`.
    */
-  private state: "connecting" | "open" | "away" | "resuming" | "closing" | "closed" = "connecting";
+  private phase: "connecting" | "open" | "away" | "resuming" | "closing" | "closed" = "connecting";
   private closeRequested: string | undefined;
   /** Whether the first connection, which failed before it opened, was tried again. */
   private redialed = false;
@@ -248,7 +254,7 @@ export class Client {
 
   /** Whether the connection is open (sends go out now rather than when it opens). */
   get isOpen(): boolean {
-    return this.state === "open";
+    return this.phase === "open";
   }
 
   /** Whether the server granted a resumable session (it survives dropped connections). */
@@ -270,6 +276,29 @@ export class Client {
   on<T extends { action: string } = Message>(action: string, handler: (message: T, client: Client) => void): this {
     this.handlers.set(action, handler as Handler);
     return this;
+  }
+
+  /**
+   * The replicated state `name` the server sends (podnet-state, docs/state.md), kept up
+   * to date from its `state:full` and `state:patch` messages (from the first, whether or
+   * not this was called yet), which it then takes (they reach a handler of their action
+   * only if there is one, never the fallback):
+   *
+   * ```ts
+   * interface Arena { players: Record<string, { x: number; y: number }> }
+   * const arena = client.state<Arena>();
+   * arena.onAdd(["players", "*"], (player, path) => spawn(path[1], player));
+   * arena.onRemove(["players", "*"], (_, path) => despawn(path[1]));
+   * // Each frame: draw(arena.value)
+   * ```
+   */
+  state<T = unknown>(name = "state"): StateReplica<T> {
+    let replica = this.replicas.get(name);
+    if (!replica) {
+      replica = new StateReplica<unknown>(name);
+      this.replicas.set(name, replica);
+    }
+    return replica as StateReplica<T>;
   }
 
   /** Stops handling `action`: its messages go to the fallback. */
@@ -331,8 +360,8 @@ export class Client {
     if (msg.action.startsWith("podnet:")) {
       throw new Error(`the action \`${msg.action}\` is reserved: podnet: actions are podnet's own`);
     }
-    if (this.state === "closing" || this.state === "closed" || this.closeRequested !== undefined) {
-      throw new Error(`not connected: the connection to ${this.url} is ${this.state}`);
+    if (this.phase === "closing" || this.phase === "closed" || this.closeRequested !== undefined) {
+      throw new Error(`not connected: the connection to ${this.url} is ${this.phase}`);
     }
     this.write(msg);
   }
@@ -345,9 +374,9 @@ export class Client {
    * resume fails.
    */
   close(reason = "closed by the client"): Promise<Disconnect> {
-    if (this.state === "connecting" || this.state === "away" || this.state === "resuming") {
+    if (this.phase === "connecting" || this.phase === "away" || this.phase === "resuming") {
       this.closeRequested = reason;
-    } else if (this.state === "open") {
+    } else if (this.phase === "open") {
       this.shut(reason);
     }
     return this.closed;
@@ -374,9 +403,9 @@ export class Client {
     const bytes = encode({ action, ...rest }, { ignoreUndefined: true });
     // Kept until the server acknowledges it, for a resume; throws when too much is kept.
     this.session?.keep(bytes);
-    if (this.state === "open") {
+    if (this.phase === "open") {
       this.ws.send(bytes);
-    } else if (this.state === "connecting") {
+    } else if (this.phase === "connecting") {
       this.outbox.push(bytes);
     }
     // Away or resuming: kept, and sent once the session resumes.
@@ -384,7 +413,7 @@ export class Client {
 
   private control(action: string, fields: Record<string, unknown>): void {
     const bytes = encode({ action, ...fields });
-    if (this.state === "open" || this.state === "closing" || this.state === "resuming") {
+    if (this.phase === "open" || this.phase === "closing" || this.phase === "resuming") {
       this.ws.send(bytes);
     }
   }
@@ -406,7 +435,7 @@ export class Client {
     this.linkReason = undefined;
     this.serverReason = undefined;
     this.connectTimer = setTimeout(() => {
-      if (mine() && (this.state === "connecting" || this.state === "away")) {
+      if (mine() && (this.phase === "connecting" || this.phase === "away")) {
         this.abandon(`could not connect to ${this.url} within ${this.options.connectTimeout} ms`);
       }
     }, this.options.connectTimeout);
@@ -415,9 +444,9 @@ export class Client {
   private opened(): void {
     clearTimeout(this.connectTimer);
     this.lastHeard = now();
-    if (this.state === "away" && this.session?.token !== undefined) {
+    if (this.phase === "away" && this.session?.token !== undefined) {
       // A reconnection: ask for the session back, saying what of it arrived here.
-      this.state = "resuming";
+      this.phase = "resuming";
       this.control("podnet:hello", {
         protocol: PROTOCOL_VERSION,
         type: this.options.type,
@@ -427,13 +456,13 @@ export class Client {
       const link = this.link;
       const wait = this.session.settings.answerTimeout;
       this.answerTimer = setTimeout(() => {
-        if (link === this.link && this.state === "resuming") {
+        if (link === this.link && this.phase === "resuming") {
           this.abandon(`no answer to the resume within ${wait} ms`);
         }
       }, wait);
       return;
     }
-    this.state = "open";
+    this.phase = "open";
     if (this.options.hello) {
       const fields: Record<string, unknown> = { protocol: PROTOCOL_VERSION, type: this.options.type };
       if (this.session) fields.resume = true;
@@ -465,7 +494,7 @@ export class Client {
           `outside what was sent and not yet acknowledged`,
       );
     }
-    this.state = "open";
+    this.phase = "open";
     for (const bytes of missed) {
       this.ws.send(bytes);
     }
@@ -483,7 +512,7 @@ export class Client {
    */
   private settledSilent(): void {
     if (!this.options.hello) return; // as a repod client, which takes no notice
-    if (this.state === "resuming") {
+    if (this.phase === "resuming") {
       this.ws.close();
       return;
     }
@@ -502,7 +531,7 @@ export class Client {
     this.fatal = true;
     this.linkReason = `protocol error: ${error}`;
     this.session?.forget();
-    if (this.state === "open" || this.state === "resuming") {
+    if (this.phase === "open" || this.phase === "resuming") {
       this.shut(this.linkReason);
     } else {
       this.abandon(this.linkReason);
@@ -525,7 +554,7 @@ export class Client {
   }
 
   private shut(reason: string): void {
-    this.state = "closing";
+    this.phase = "closing";
     this.ownReason = reason;
     if (this.podnetServer) {
       this.control("podnet:close", { reason });
@@ -534,7 +563,7 @@ export class Client {
   }
 
   private heartbeat(): void {
-    if (!this.podnetServer || this.state !== "open") {
+    if (!this.podnetServer || this.phase !== "open") {
       return;
     }
     const silent = now() - this.lastHeard;
@@ -582,7 +611,7 @@ export class Client {
         if (message.silent === true) {
           return this.settledSilent();
         }
-        if (this.state === "resuming") {
+        if (this.phase === "resuming") {
           return this.resumed(message);
         }
         this.podnetServer = true;
@@ -635,7 +664,7 @@ export class Client {
   /** An application message of `size` bytes arrived: count it, and acknowledge in time. */
   private counted(size: number): void {
     const session = this.session;
-    if (session?.token === undefined || this.state !== "open") return;
+    if (session?.token === undefined || this.phase !== "open") return;
     if (session.received(size)) {
       this.sendAck();
     } else if (session.ackTimer === undefined) {
@@ -645,14 +674,14 @@ export class Client {
 
   private sendAck(): void {
     const n = this.session?.ackNow();
-    if (n !== undefined && this.state === "open") {
+    if (n !== undefined && this.phase === "open") {
       this.control("podnet:ack", { n });
     }
   }
 
   /** The current WebSocket closed. */
   private linkClosed(code: number, closeReason: string): void {
-    if (this.state === "connecting" && !this.redialed && this.closeRequested === undefined) {
+    if (this.phase === "connecting" && !this.redialed && this.closeRequested === undefined) {
       // A first connection that failed before it opened is tried once more, at once: a
       // lost packet can make an upgrade request reach a podnet server later than its
       // hello wait, and the server then took the connection for a repod one.
@@ -667,7 +696,7 @@ export class Client {
       (this.serverReason || undefined) ??
       (closeReason !== ""
         ? closeReason
-        : this.state === "connecting" || this.state === "away"
+        : this.phase === "connecting" || this.phase === "away"
           ? `could not connect to ${this.url}`
           : code === 1006
             ? "connection lost"
@@ -682,7 +711,7 @@ export class Client {
   private linkEnded(code: number, reason: string): void {
     clearTimeout(this.connectTimer);
     clearTimeout(this.answerTimer);
-    const state = this.state;
+    const state = this.phase;
     if (state === "closed") return;
     const session = this.session;
     const resumable =
@@ -702,7 +731,7 @@ export class Client {
 
   /** The connection dropped: reconnect after a pause, or give up after the last attempt. */
   private dropped(session: Session, reason: string): void {
-    this.state = "away";
+    this.phase = "away";
     session.firstDrop ??= reason;
     session.attempts += 1;
     const { maxAttempts, initialBackoff, maxBackoff } = session.settings;
@@ -717,15 +746,15 @@ export class Client {
     const full = Math.min(maxBackoff, initialBackoff * 2 ** Math.min(session.attempts - 1, 20));
     const pause = full * (1 - 0.5 * Math.random());
     this.retryTimer = setTimeout(() => {
-      if (this.state === "away") this.dial();
+      if (this.phase === "away") this.dial();
     }, pause);
   }
 
   /** The client ends, for `reason`. */
   private finish(code: number, reason: string): void {
-    if (this.state === "closed") return;
-    const byServer = this.state !== "closing" && this.closeRequested === undefined;
-    this.state = "closed";
+    if (this.phase === "closed") return;
+    const byServer = this.phase !== "closing" && this.closeRequested === undefined;
+    this.phase = "closed";
     this.link += 1;
     clearTimeout(this.connectTimer);
     clearTimeout(this.answerTimer);
@@ -743,7 +772,7 @@ export class Client {
       return;
     }
     if (this.queue.length >= this.options.maxQueued && event.kind !== "disconnected") {
-      if (this.state === "open") {
+      if (this.phase === "open") {
         this.serverReason = `fell behind: over ${this.options.maxQueued} events waiting for pump()`;
         this.shut(this.serverReason);
       }
@@ -756,8 +785,22 @@ export class Client {
     try {
       switch (event.kind) {
         case "message": {
-          const handler = this.handlers.get(event.message.action) ?? this.fallbackHandler;
-          handler?.(event.message, this);
+          const message = event.message;
+          // Every state the server sends is followed, asked for or not yet: `state(name)`
+          // finds it up to date whenever it is called.
+          const replica =
+            message.action === "state:full"
+              ? this.state(String(message.name))
+              : message.action === "state:patch"
+                ? this.replicas.get(String(message.name))
+                : undefined;
+          if (replica) {
+            replica.apply(message);
+            this.handlers.get(message.action)?.(message, this);
+            break;
+          }
+          const handler = this.handlers.get(message.action) ?? this.fallbackHandler;
+          handler?.(message, this);
           break;
         }
         case "error":

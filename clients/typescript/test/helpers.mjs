@@ -13,10 +13,15 @@ export const BIN =
   process.env.PODNET_BIN ??
   fileURLToPath(new URL("../../../target/debug/podnet", import.meta.url));
 
-/** Starts `podnet serve --echo`; resolves with its URL and a way to wait for its lines. */
+/**
+ * Starts `podnet serve --echo` (or another mode, given in `extra`); resolves with its URL
+ * and a way to wait for its lines.
+ */
 export async function startServer(...extra) {
   assert.ok(existsSync(BIN), `no podnet binary at ${BIN}: run \`cargo build -p podnet-cli\``);
-  const child = spawn(BIN, ["serve", "--echo", "--port", "0", ...extra], {
+  const modes = ["--echo", "--relay", "--bench", "--state"];
+  const mode = extra.some((a) => modes.includes(a)) ? [] : ["--echo"];
+  const child = spawn(BIN, ["serve", ...mode, "--port", "0", ...extra], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const lines = [];

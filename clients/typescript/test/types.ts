@@ -21,3 +21,14 @@ client.off("message");
 const open: boolean = client.isOpen;
 void open;
 void client.close("bye");
+
+// A replicated state, typed.
+interface Arena {
+  players: Record<string, { x: number; y: number }>;
+}
+const arena = client.state<Arena>();
+const players: Record<string, { x: number; y: number }> | undefined = arena.value?.players;
+void players;
+arena.onAdd(["players", "*"], (player, path) => void [player, path[1]]);
+// @ts-expect-error: an Arena has no `score`.
+void arena.value?.score;

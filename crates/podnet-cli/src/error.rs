@@ -17,6 +17,9 @@ pub(crate) enum CliError {
     #[error(transparent)]
     Encode(#[from] podnet_transport::podnet_framing::FramingError),
 
+    /// The replicated state of `serve --state` could not be sent.
+    #[error(transparent)]
+    State(#[from] podnet_state::StateError),
     /// Reading stdin or writing stdout failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

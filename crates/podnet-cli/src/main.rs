@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! podnet connect [HOST:PORT] [--seconds S] [--count N]   JSON lines in and out
-//! podnet serve [--port P] [--echo|--relay|--bench] [--max-connections N] [--metrics ADDR]
+//! podnet serve [--port P] [--echo|--relay|--bench|--state] [--max-connections N] [--metrics ADDR]
 //! podnet bench HOST:PORT [--clients N] [--messages N] [--pings N]
 //! podnet info HOST:PORT [--json]
 //! podnet completions bash|zsh|fish
@@ -117,7 +117,7 @@ struct ConnectArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("mode").args(["echo", "relay", "bench"])))]
+#[command(group(clap::ArgGroup::new("mode").args(["echo", "relay", "bench", "state"])))]
 struct ServeArgs {
     /// The port to listen on (0 picks a free one; the address is printed first).
     #[arg(long, default_value_t = 5071)]
@@ -135,6 +135,12 @@ struct ServeArgs {
     /// count, send `broadcast` to everyone. Prints only connections.
     #[arg(long)]
     bench: bool,
+    /// Replicate a key-value state to every client (podnet-state, docs/state.md):
+    /// `{"action": "put", "key": K, "value": V}` sets an entry, `{"action": "del", "key":
+    /// K}` removes it; an entry named `secret:N` is seen by client N only. Clients get
+    /// `state:full`, then `state:patch` 20 times a second.
+    #[arg(long)]
+    state: bool,
     /// Ping podnet clients every this many milliseconds (the server's heartbeat;
     /// default 5000).
     #[arg(long)]
@@ -264,6 +270,8 @@ fn main() -> ExitCode {
                     serve::Mode::Relay
                 } else if args.bench {
                     serve::Mode::Bench
+                } else if args.state {
+                    serve::Mode::State
                 } else {
                     serve::Mode::Echo
                 };

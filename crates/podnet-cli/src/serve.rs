@@ -21,6 +21,27 @@ pub(crate) enum Mode {
     /// `join {room}` answered `joined {room, seat}`, `input {seq}` remembered, and every
     /// room's `state {tick, acks, at_us}` sent to its players 20 times a second.
     Bench,
+    /// A replicated key-value state (podnet-state): `put {key, value}`, `del {key}`;
+    /// `secret:N` entries seen by client N only.
+    State,
+}
+
+/// The replicated state of `--state`: entries by key, each client's view its id.
+type KeyValues = podnet_state::Replicated<std::collections::BTreeMap<String, Value>, u64>;
+
+fn key_values() -> KeyValues {
+    podnet_state::Replicated::with_views(
+        std::collections::BTreeMap::new(),
+        podnet_state::StateConfig::default(),
+        |entries: &std::collections::BTreeMap<String, Value>, me: &u64| {
+            let mine = format!("secret:{me}");
+            let seen: std::collections::BTreeMap<&String, &Value> = entries
+                .iter()
+                .filter(|(k, _)| !k.starts_with("secret:") || **k == mine)
+                .collect();
+            podnet_state::tree(&seen)
+        },
+    )
 }
 
 /// How often the bench mode steps its rooms (20 Hz).
@@ -117,14 +138,20 @@ pub(crate) async fn run(
     ))?;
     let mut moves: u64 = 0;
     let mut rooms = Rooms::default();
+    let mut state = key_values();
     let mut steps = tokio::time::interval(STEP);
     steps.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
         let event = tokio::select! {
             _ = &mut ctrl_c => break,
-            _ = steps.tick(), if mode == Mode::Bench && !rooms.rooms.is_empty() => {
-                rooms.step(&server)?;
+            _ = steps.tick(), if (mode == Mode::Bench && !rooms.rooms.is_empty())
+                || (mode == Mode::State && state.followers() > 0) => {
+                if mode == Mode::State {
+                    state.send(server.handle())?;
+                } else {
+                    rooms.step(&server)?;
+                }
                 continue;
             }
             event = events.recv() => match event {
@@ -146,7 +173,10 @@ pub(crate) async fn run(
                 say(format_args!(
                     "[{id}] connected from {peer} ({who}, {})",
                     handshake.connection_type
-                ))?
+                ))?;
+                if mode == Mode::State {
+                    state.follow_as(id, id.get());
+                }
             }
             ServerEvent::Message { id, message } => {
                 if mode != Mode::Bench {
@@ -160,6 +190,20 @@ pub(crate) async fn run(
                     let value = message.to_value().unwrap_or(Value::Nil);
                     let reason = value["reason"].as_str().unwrap_or("you asked");
                     let _ = server.close(id, reason);
+                    continue;
+                }
+                if mode == Mode::State {
+                    let value = message.to_value().unwrap_or(Value::Nil);
+                    let key = value["key"].as_str().map(str::to_owned);
+                    match (message.action(), key) {
+                        ("put", Some(key)) => {
+                            state.state_mut().insert(key, value["value"].clone());
+                        }
+                        ("del", Some(key)) => {
+                            state.state_mut().remove(&key);
+                        }
+                        _ => {}
+                    }
                     continue;
                 }
                 let frame = Frame::from_message(&message)?;
@@ -199,7 +243,7 @@ pub(crate) async fn run(
                         // An encoded frame: nothing to fail.
                         let _ = server.send_to_all(&frame);
                     }
-                    (Mode::Bench, _) => {}
+                    (Mode::Bench | Mode::State, _) => {}
                 }
             }
             ServerEvent::Error { id, error } => say(format_args!("[{id}] bad input: {error}"))?,
@@ -211,6 +255,7 @@ pub(crate) async fn run(
             ServerEvent::Resumed { id } => say(format_args!("[{id}] resumed"))?,
             ServerEvent::Disconnected { id, reason } => {
                 rooms.leave(id);
+                state.unfollow(id);
                 say(format_args!("[{id}] disconnected: {reason}"))?;
             }
             _ => {}

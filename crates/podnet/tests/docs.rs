@@ -244,6 +244,7 @@ fn guides_with_rust_code_are_compiled() {
         "crates/podnet-lobby/src/lib.rs",
         "crates/podnet-cluster/src/lib.rs",
         "crates/podnet-transport/src/lib.rs",
+        "crates/podnet-state/src/lib.rs",
     ]
     .iter()
     .map(|p| std::fs::read_to_string(root().join(p)).unwrap())

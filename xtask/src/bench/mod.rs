@@ -576,12 +576,16 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 }
             }
         }
-        None => println!(
+        None if only_scenario.is_none() => println!(
             "(no redis-server: `cargo xtask cluster` installs it; the cluster rows are left out)"
         ),
+        None => {}
     }
     print_table(&results, &kinds, load.runs);
     print_cluster_table(&cluster);
+    if only_scenario.as_deref().is_none_or(|only| only == "state") {
+        state_scenario(&release, &load)?;
+    }
 
     if micro {
         println!("\n==> micro-benchmarks (criterion)");
@@ -881,4 +885,51 @@ fn rss_kib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The state scenario: replicated state (podnet-state) against sending the whole state
+/// each step, in the tick's rooms (crates/podnet-bench/src/bin/state_bench.rs).
+fn state_scenario(release: &std::path::Path, load: &Load) -> Result<(), String> {
+    let players = load.tick_players.to_string();
+    let steps = (load.tick_seconds * 20).to_string();
+    let output = std::process::Command::new(release.join(exe("state_bench")))
+        .args(["--players", &players, "--room", "10", "--steps", &steps])
+        .output()
+        .map_err(|e| format!("could not run state_bench: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "state_bench failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    let figure = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or("?")
+            .to_owned()
+    };
+    println!(
+        "\nreplicated state, {} players in rooms of 10 at 20 steps a second (one thread, no sockets)",
+        figure("players")
+    );
+    println!(
+        "  {:<28}{:>14}{:>14}{:>10}",
+        "", "whole state", "patches", "ratio"
+    );
+    println!(
+        "  {:<28}{:>14}{:>14}{:>10}",
+        "bytes per player per second",
+        figure("whole_bytes_per_player_s"),
+        figure("patch_bytes_per_player_s"),
+        figure("bytes_ratio")
+    );
+    println!(
+        "  {:<28}{:>14}{:>14}{:>10}",
+        "time per step (us)",
+        figure("whole_cpu_us_per_step"),
+        figure("patch_cpu_us_per_step"),
+        figure("cpu_ratio")
+    );
+    Ok(())
 }

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use podnet_framing::{FramingConfig, RawMessage};
 use podnet_proto::ConnectionId;
 use podnet_state::{Replica, Replicated, StateConfig, tree};
+use podnet_testkit::Rng;
 use serde::{Deserialize, Serialize};
 
 #[derive(Serialize, Deserialize, Clone, Default, PartialEq, Debug)]
@@ -43,16 +44,6 @@ fn view(world: &World, team: &Option<String>) -> World {
         }
     }
     seen
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
 }
 
 const TEAMS: [&str; 3] = ["red", "blue", "green"];

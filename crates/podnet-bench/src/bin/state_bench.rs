@@ -25,6 +25,7 @@ use std::time::Duration;
 use podnet_framing::{Frame, FramingConfig};
 use podnet_proto::ConnectionId;
 use podnet_state::{Replicated, StateConfig};
+use podnet_testkit::Rng;
 use serde::Serialize;
 
 /// Steps a second, as in the tick bench.
@@ -50,16 +51,6 @@ struct Room {
 #[derive(Serialize)]
 struct Whole<'a> {
     state: &'a Room,
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
 }
 
 /// The time on this thread's clock: the work is single-threaded and never waits, so its

@@ -20,8 +20,28 @@ so a repod client follows the state too (docs/state.md has the wire format):
 Copy this file next to your game (it needs nothing but repod).
 """
 
-_REMOVE, _SET, _TRUNCATE = 0, 1, 2
+_SET, _TRUNCATE, _MERGE = 1, 2, 3
+# The msgpack ext type that marks an entry removed by a merge.
+_REMOVED_EXT = 80
 MAX_DEPTH = 64
+
+
+def _removed(value):
+    return getattr(value, "code", None) == _REMOVED_EXT and isinstance(getattr(value, "data", None), bytes)
+
+
+def _merge(target, changes, path, out):
+    for key, value in changes.items():
+        at = path + [key]
+        if _removed(value):
+            if key in target:
+                del target[key]
+                out.append((at, "removed", None))
+        elif key in target and isinstance(value, dict) and isinstance(target[key], dict):
+            _merge(target[key], value, at, out)
+        else:
+            out.append((at, "changed" if key in target else "added", value))
+            target[key] = value
 
 
 class BadPatch(Exception):
@@ -47,6 +67,14 @@ def apply_op(tree, op, changes):
     kind, path = op[0], op[1]
     if len(path) > MAX_DEPTH:
         raise BadPatch("a path too deep")
+    if kind == _MERGE and len(op) == 3:
+        node = tree
+        for step in path:
+            node = _child(node, step)
+        if not isinstance(node, dict) or not isinstance(op[2], dict):
+            raise BadPatch("a merge that does not fit")
+        _merge(node, op[2], list(path), changes)
+        return tree
     if kind == _TRUNCATE and len(op) == 3:
         node = tree
         for step in path:
@@ -80,9 +108,6 @@ def apply_op(tree, op, changes):
                 changes.append((path, "changed", value))
         else:
             raise BadPatch(f"no place {last!r}")
-    elif kind == _REMOVE and len(op) == 2 and isinstance(node, dict) and last in node:
-        del node[last]
-        changes.append((path, "removed", None))
     else:
         raise BadPatch(f"an op that does not fit: {op!r}")
     return tree

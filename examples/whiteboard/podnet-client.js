@@ -1442,9 +1442,16 @@ function decode(buffer, options) {
 
 // src/state.ts
 var MAX_DEPTH = 64;
-var REMOVE = 0;
 var SET = 1;
 var TRUNCATE = 2;
+var MERGE = 3;
+var REMOVED_EXT = 80;
+function isRemoved(value) {
+  return typeof value === "object" && value !== null && value.type === REMOVED_EXT && value.data instanceof Uint8Array;
+}
+function isMap(value) {
+  return isNode(value) && !Array.isArray(value) && !isRemoved(value);
+}
 function matches(pattern, path) {
   for (let i = 0; i < pattern.length; i++) {
     const step = pattern[i];
@@ -1529,8 +1536,15 @@ var StateReplica = class {
       for (let i = len; i < gone; i++) this.emit("remove", [...path, i], void 0);
       return;
     }
+    if (kind === MERGE) {
+      let node = this.current;
+      for (const step of path) node = child(node, step);
+      if (!isMap(node) || !isMap(op[2])) throw new Error(`a merge that does not fit at ${path.join(".")}`);
+      this.merge(node, op[2], [...path]);
+      return;
+    }
     if (path.length === 0) {
-      if (kind !== SET) throw new Error("the root cannot be removed");
+      if (kind !== SET) throw new Error("not an op");
       this.current = op[2];
       this.emit("change", [], this.current);
       return;
@@ -1549,16 +1563,28 @@ var StateReplica = class {
     }
     if (!isNode(parent)) throw new Error(`no place at ${path.join(".")}`);
     const map = parent;
+    if (kind !== SET) throw new Error(`an op that does not fit at ${path.join(".")}`);
     const key = String(last);
     const had = Object.prototype.hasOwnProperty.call(map, key);
-    if (kind === SET) {
-      map[key] = op[2];
-      this.emit(had ? "change" : "add", path, op[2]);
-    } else if (kind === REMOVE && had) {
-      delete map[key];
-      this.emit("remove", path, void 0);
-    } else {
-      throw new Error(`an op that does not fit at ${path.join(".")}`);
+    map[key] = op[2];
+    this.emit(had ? "change" : "add", path, op[2]);
+  }
+  /** Merges `changes` into the map `target` (at `path`), reporting each entry. */
+  merge(target, changes, path) {
+    for (const [key, value] of Object.entries(changes)) {
+      const at = [...path, key];
+      const had = Object.prototype.hasOwnProperty.call(target, key);
+      if (isRemoved(value)) {
+        if (had) {
+          delete target[key];
+          this.emit("remove", at, void 0);
+        }
+      } else if (had && isMap(value) && isMap(target[key])) {
+        this.merge(target[key], value, at);
+      } else {
+        target[key] = value;
+        this.emit(had ? "change" : "add", at, value);
+      }
     }
   }
   emit(kind, path, value) {

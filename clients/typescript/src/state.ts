@@ -22,9 +22,20 @@ type Kind = "add" | "change" | "remove";
 /** The deepest path a patch may name. */
 const MAX_DEPTH = 64;
 
-const REMOVE = 0;
 const SET = 1;
 const TRUNCATE = 2;
+const MERGE = 3;
+/** The msgpack ext type that marks a removed entry in a merge. */
+const REMOVED_EXT = 80;
+
+function isRemoved(value: unknown): boolean {
+  return typeof value === "object" && value !== null && (value as { type?: unknown }).type === REMOVED_EXT &&
+    (value as { data?: unknown }).data instanceof Uint8Array;
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return isNode(value) && !Array.isArray(value) && !isRemoved(value);
+}
 
 function matches(pattern: Pattern, path: Path): boolean {
   for (let i = 0; i < pattern.length; i++) {
@@ -123,8 +134,15 @@ export class StateReplica<T = unknown> {
       for (let i = len; i < gone; i++) this.emit("remove", [...path, i], undefined);
       return;
     }
+    if (kind === MERGE) {
+      let node: unknown = this.current;
+      for (const step of path) node = child(node, step);
+      if (!isMap(node) || !isMap(op[2])) throw new Error(`a merge that does not fit at ${path.join(".")}`);
+      this.merge(node, op[2], [...path]);
+      return;
+    }
     if (path.length === 0) {
-      if (kind !== SET) throw new Error("the root cannot be removed");
+      if (kind !== SET) throw new Error("not an op");
       this.current = op[2];
       this.emit("change", [], this.current);
       return;
@@ -143,16 +161,29 @@ export class StateReplica<T = unknown> {
     }
     if (!isNode(parent)) throw new Error(`no place at ${path.join(".")}`);
     const map = parent as Record<string, unknown>;
+    if (kind !== SET) throw new Error(`an op that does not fit at ${path.join(".")}`);
     const key = String(last);
     const had = Object.prototype.hasOwnProperty.call(map, key);
-    if (kind === SET) {
-      map[key] = op[2];
-      this.emit(had ? "change" : "add", path, op[2]);
-    } else if (kind === REMOVE && had) {
-      delete map[key];
-      this.emit("remove", path, undefined);
-    } else {
-      throw new Error(`an op that does not fit at ${path.join(".")}`);
+    map[key] = op[2];
+    this.emit(had ? "change" : "add", path, op[2]);
+  }
+
+  /** Merges `changes` into the map `target` (at `path`), reporting each entry. */
+  private merge(target: Record<string, unknown>, changes: Record<string, unknown>, path: PathStep[]): void {
+    for (const [key, value] of Object.entries(changes)) {
+      const at = [...path, key];
+      const had = Object.prototype.hasOwnProperty.call(target, key);
+      if (isRemoved(value)) {
+        if (had) {
+          delete target[key];
+          this.emit("remove", at, undefined);
+        }
+      } else if (had && isMap(value) && isMap(target[key])) {
+        this.merge(target[key] as Record<string, unknown>, value, at);
+      } else {
+        target[key] = value;
+        this.emit(had ? "change" : "add", at, value);
+      }
     }
   }
 

@@ -15,10 +15,8 @@ test("two players follow a replicated state, each through its own view", async (
   const server = await startServer("--state");
   t.after(server.stop);
   const a = new Client(server.url, { WebSocket });
-  t.after(() => a.close());
   const aLine = await server.waitLine(/^\[#\d+\] connected/);
   const b = new Client(server.url, { WebSocket });
-  t.after(() => b.close());
   const bLine = await server.waitLine(/^\[#\d+\] connected/, aLine + 1);
   const [aId, bId] = [idAt(server, aLine), idAt(server, bLine)];
   const sa = a.state();
@@ -45,7 +43,14 @@ test("two players follow a replicated state, each through its own view", async (
   await until(() => sb.value?.list?.length === 1, "the list cut");
   a.send({ action: "put", key: "score", value: 2 });
   a.send({ action: "del", key: "list" });
-  await until(() => sb.value?.score === 2 && sb.value?.list === undefined, "the change and the removal");
+  // Each replica is waited for: they are two connections, in no order between them.
+  await until(
+    () =>
+      sb.value?.score === 2 && sb.value?.list === undefined && sa.value?.score === 2 && sa.value?.list === undefined,
+    "the change and the removal, at both",
+  );
+  // Closed before the server stops (else they would try to resume their sessions).
+  await Promise.all([a.close(), b.close()]);
 
   assert.deepEqual(sa.value, { score: 2, [`secret:${aId}`]: "a's" });
   assert.deepEqual(sb.value, { score: 2, [`secret:${bId}`]: "b's" });

@@ -39,7 +39,7 @@ fn key_values() -> KeyValues {
                 .iter()
                 .filter(|(k, _)| !k.starts_with("secret:") || **k == mine)
                 .collect();
-            podnet_state::tree(&seen)
+            podnet_state::encode(&seen)
         },
     )
 }

@@ -12,17 +12,28 @@
 //!   view), then `state:patch {name, ops}` (see the [`patch`] module for the ops). Their
 //!   table is in docs/state.md.
 //!
-//! What changed is found by comparing each view with what it was last sent (not by
-//! tracking writes): any serde type works as it is, and a change that is undone before the
-//! next send costs nothing on the wire.
+//! What changed is found by comparing each view's encoding with what it was last sent
+//! (not by tracking writes), on the msgpack bytes themselves: any serde type works as it
+//! is, and a change that is undone before the next send costs nothing on the wire.
 
 mod error;
 pub mod patch;
+mod raw;
 mod replica;
 mod replicated;
 
 pub use error::StateError;
-pub use patch::{Change, ChangeKind, tree};
+pub use patch::{Change, ChangeKind};
+
+/// Encodes a state (or what a view shows of it) as a [`Replicated`] state's projection
+/// returns it: msgpack, struct fields named.
+///
+/// # Errors
+///
+/// [`StateError::Serialize`] if it does not serialize to msgpack.
+pub fn encode<S: serde::Serialize + ?Sized>(state: &S) -> Result<Vec<u8>, StateError> {
+    rmp_serde::to_vec_named(state).map_err(|e| StateError::Serialize(e.to_string()))
+}
 pub use replica::Replica;
 pub use replicated::{Replicated, Sent, StateConfig};
 

@@ -1,5 +1,5 @@
-//! State as a msgpack tree, the difference between two trees as a list of operations, and
-//! applying them: sans-IO, the same on both sides of the wire.
+//! The operations of a patch, and applying them to a state as a msgpack tree: sans-IO,
+//! as a client does.
 //!
 //! A state is serialized with its fields named (a struct is a map from field name to
 //! value), so that a patch can name where a change is: a *path* of map keys (strings or
@@ -7,29 +7,18 @@
 //!
 //! | op | wire | meaning |
 //! |---|---|---|
-//! | set | `[1, path, value]` | the value at `path` is now `value` (a new map entry, a list item appended at the end, or a replaced value) |
-//! | remove | `[0, path]` | the map entry at `path` is gone |
+//! | merge | `[3, path, changes]` | the map at `path` changes as the map `changes` says: for each of its entries, a value that is the *removed* mark (msgpack ext type 80) removes the entry; a map, where the entry is a map too, is merged into it the same way; any other value replaces the entry or adds it |
+//! | set | `[1, path, value]` | the value at `path` is now `value` (a list item appended at the end, a replaced value) |
 //! | truncate | `[2, path, len]` | the list at `path` keeps its first `len` items |
-
-use std::collections::HashMap;
+//!
+//! A merge says all the changes of a map and of the maps inside it in one op, each key
+//! once: a player who moved is `{"players": {12: {"x": 3.5, "y": 7.0}}}`.
 
 use rmpv::Value;
-use serde::Serialize;
 
 use crate::StateError;
 
-/// Serializes `state` to a tree, with struct fields named.
-///
-/// # Errors
-///
-/// [`StateError::Serialize`] if it does not serialize to msgpack.
-pub fn tree<S: Serialize + ?Sized>(state: &S) -> Result<Value, StateError> {
-    let bytes = rmp_serde::to_vec_named(state).map_err(|e| StateError::Serialize(e.to_string()))?;
-    rmpv::decode::read_value(&mut bytes.as_slice())
-        .map_err(|e| StateError::Serialize(e.to_string()))
-}
-
-/// One change between two trees.
+/// One operation of a patch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// The value at `path` is `value`.
@@ -39,10 +28,12 @@ pub enum Op {
         /// What is there now.
         value: Value,
     },
-    /// The map entry at `path` is gone.
-    Remove {
+    /// The map at `path` changes as `changes` says (see the module's table).
+    Merge {
         /// Where.
         path: Vec<Value>,
+        /// The changes: a map.
+        changes: Value,
     },
     /// The list at `path` keeps its first `len` items.
     Truncate {
@@ -53,15 +44,26 @@ pub enum Op {
     },
 }
 
-const REMOVE: u8 = 0;
 const SET: u8 = 1;
 const TRUNCATE: u8 = 2;
+const MERGE: u8 = 3;
+
+/// The ext type of the *removed* mark in a merge.
+pub const REMOVED_EXT: i8 = crate::raw::REMOVED_EXT;
+
+fn is_removed(value: &Value) -> bool {
+    matches!(value, Value::Ext(REMOVED_EXT, _))
+}
 
 impl Op {
     /// The op as it goes on the wire.
     pub fn to_value(&self) -> Value {
         match self {
-            Op::Remove { path } => Value::Array(vec![REMOVE.into(), Value::Array(path.clone())]),
+            Op::Merge { path, changes } => Value::Array(vec![
+                MERGE.into(),
+                Value::Array(path.clone()),
+                changes.clone(),
+            ]),
             Op::Set { path, value } => {
                 Value::Array(vec![SET.into(), Value::Array(path.clone()), value.clone()])
             }
@@ -94,7 +96,10 @@ impl Op {
             parts.get(2),
             parts.len(),
         ) {
-            (REMOVE, None, 2) => Ok(Op::Remove { path }),
+            (MERGE, Some(changes @ Value::Map(_)), 3) => Ok(Op::Merge {
+                path,
+                changes: changes.clone(),
+            }),
             (SET, Some(value), 3) => Ok(Op::Set {
                 path,
                 value: value.clone(),
@@ -127,82 +132,6 @@ fn key(value: &Value) -> Option<Key<'_>> {
             .or_else(|| i.as_u64().map(i128::from))
             .map(Key::Int),
         _ => None,
-    }
-}
-
-/// Whether every key of a map is one a patch can name, each once.
-fn keyed(map: &[(Value, Value)]) -> bool {
-    map.iter().all(|(k, _)| key(k).is_some())
-}
-
-/// The ops that turn `old` into `new`, appended to `ops` (`path` is where both are).
-pub fn diff(old: &Value, new: &Value, path: &mut Vec<Value>, ops: &mut Vec<Op>) {
-    match (old, new) {
-        (Value::Map(a), Value::Map(b)) if keyed(a) && keyed(b) => {
-            // Small maps (a struct's fields) are searched; large ones (entities by id)
-            // indexed.
-            let index: Option<HashMap<Key<'_>, &Value>> =
-                (a.len() > 16).then(|| a.iter().filter_map(|(k, v)| Some((key(k)?, v))).collect());
-            let find = |k: &Value| -> Option<&Value> {
-                match &index {
-                    Some(index) => index.get(&key(k)?).copied(),
-                    None => a.iter().find(|(ak, _)| key(ak) == key(k)).map(|(_, v)| v),
-                }
-            };
-            for (k, vb) in b {
-                path.push(k.clone());
-                match find(k) {
-                    Some(va) if va == vb => {}
-                    Some(va) => diff(va, vb, path, ops),
-                    None => ops.push(Op::Set {
-                        path: path.clone(),
-                        value: vb.clone(),
-                    }),
-                }
-                path.pop();
-            }
-            let in_b: Option<std::collections::HashSet<Key<'_>>> =
-                (b.len() > 16).then(|| b.iter().filter_map(|(k, _)| key(k)).collect());
-            for (k, _) in a {
-                let kept = match &in_b {
-                    Some(in_b) => key(k).is_some_and(|k| in_b.contains(&k)),
-                    None => b.iter().any(|(bk, _)| key(bk) == key(k)),
-                };
-                if !kept {
-                    path.push(k.clone());
-                    ops.push(Op::Remove { path: path.clone() });
-                    path.pop();
-                }
-            }
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            for (i, (va, vb)) in a.iter().zip(b).enumerate() {
-                if va != vb {
-                    path.push(Value::from(i as u64));
-                    diff(va, vb, path, ops);
-                    path.pop();
-                }
-            }
-            if b.len() < a.len() {
-                ops.push(Op::Truncate {
-                    path: path.clone(),
-                    len: b.len(),
-                });
-            }
-            for (i, vb) in b.iter().enumerate().skip(a.len()) {
-                path.push(Value::from(i as u64));
-                ops.push(Op::Set {
-                    path: path.clone(),
-                    value: vb.clone(),
-                });
-                path.pop();
-            }
-        }
-        _ if old != new => ops.push(Op::Set {
-            path: path.clone(),
-            value: new.clone(),
-        }),
-        _ => {}
     }
 }
 
@@ -243,107 +172,175 @@ fn child<'v>(node: &'v mut Value, step: &Value) -> Option<&'v mut Value> {
     }
 }
 
-/// Applies `op` to `tree`; returns what changed.
+/// Whether `changes` is a merge map a replica can apply: a map with keys a path can name,
+/// its nested maps too, not deeper than [`MAX_DEPTH`].
+fn mergeable(changes: &Value, depth: usize) -> bool {
+    match changes {
+        Value::Map(entries) => {
+            depth < MAX_DEPTH
+                && entries.iter().all(|(k, v)| {
+                    key(k).is_some() && (!matches!(v, Value::Map(_)) || mergeable(v, depth + 1))
+                })
+        }
+        _ => false,
+    }
+}
+
+fn merge_into(
+    target: &mut Vec<(Value, Value)>,
+    changes: &[(Value, Value)],
+    path: &mut Vec<Value>,
+    out: &mut Vec<Change>,
+) {
+    for (k, v) in changes {
+        let at = key(k).and_then(|k| {
+            target
+                .iter()
+                .position(|(tk, _)| key(tk).as_ref() == Some(&k))
+        });
+        path.push(k.clone());
+        if is_removed(v) {
+            if let Some(at) = at {
+                target.remove(at);
+                out.push(Change {
+                    path: path.clone(),
+                    kind: ChangeKind::Removed,
+                });
+            }
+        } else if let (Some(at), Value::Map(nested)) = (at, v) {
+            match &mut target[at].1 {
+                Value::Map(inner) => merge_into(inner, nested, path, out),
+                other => {
+                    *other = v.clone();
+                    out.push(Change {
+                        path: path.clone(),
+                        kind: ChangeKind::Changed(v.clone()),
+                    });
+                }
+            }
+        } else if let Some(at) = at {
+            target[at].1 = v.clone();
+            out.push(Change {
+                path: path.clone(),
+                kind: ChangeKind::Changed(v.clone()),
+            });
+        } else {
+            target.push((k.clone(), v.clone()));
+            out.push(Change {
+                path: path.clone(),
+                kind: ChangeKind::Added(v.clone()),
+            });
+        }
+        path.pop();
+    }
+}
+
+/// Applies `op` to `tree`; returns what changed (a merge reports each entry it removed,
+/// replaced or added, at its full path).
 ///
 /// # Errors
 ///
 /// [`StateError::BadMessage`] if the op does not fit the tree (a path that leads nowhere,
-/// a list index past the end): the tree is left as it was.
+/// a list index past the end, a merge that is not a map of nameable keys or whose place
+/// is not a map): the tree is left as it was.
 pub fn apply(tree: &mut Value, op: &Op, changes: &mut Vec<Change>) -> Result<(), StateError> {
     let path = match op {
-        Op::Set { path, .. } | Op::Remove { path } | Op::Truncate { path, .. } => path,
+        Op::Set { path, .. } | Op::Merge { path, .. } | Op::Truncate { path, .. } => path,
     };
     let bad = |why: &str| StateError::BadMessage(format!("{why} at {path:?}"));
     if path.len() > MAX_DEPTH {
         return Err(bad("a path too deep"));
     }
-    if let Op::Truncate { len, .. } = op {
-        let mut node = &mut *tree;
-        for step in path {
-            node = child(node, step).ok_or_else(|| bad("no such place"))?;
+    match op {
+        Op::Truncate { len, .. } => {
+            let mut node = &mut *tree;
+            for step in path {
+                node = child(node, step).ok_or_else(|| bad("no such place"))?;
+            }
+            let Value::Array(items) = node else {
+                return Err(bad("not a list"));
+            };
+            for i in *len..items.len() {
+                let mut at = path.clone();
+                at.push(Value::from(i as u64));
+                changes.push(Change {
+                    path: at,
+                    kind: ChangeKind::Removed,
+                });
+            }
+            items.truncate(*len);
+            Ok(())
         }
-        let Value::Array(items) = node else {
-            return Err(bad("not a list"));
-        };
-        for i in *len..items.len() {
-            let mut at = path.clone();
-            at.push(Value::from(i as u64));
-            changes.push(Change {
-                path: at,
-                kind: ChangeKind::Removed,
-            });
+        Op::Merge { changes: merge, .. } => {
+            if !mergeable(merge, path.len()) {
+                return Err(bad("a merge that is not one"));
+            }
+            let mut node = &mut *tree;
+            for step in path {
+                node = child(node, step).ok_or_else(|| bad("no such place"))?;
+            }
+            let (Value::Map(target), Value::Map(merge)) = (node, merge) else {
+                return Err(bad("not a map"));
+            };
+            merge_into(target, merge, &mut path.clone(), changes);
+            Ok(())
         }
-        items.truncate(*len);
-        return Ok(());
-    }
-    let Some((last, parent_path)) = path.split_last() else {
-        // The whole tree.
-        return match op {
-            Op::Set { value, .. } => {
+        Op::Set { value, .. } => {
+            let Some((last, parent_path)) = path.split_last() else {
                 *tree = value.clone();
                 changes.push(Change {
                     path: Vec::new(),
                     kind: ChangeKind::Changed(value.clone()),
                 });
-                Ok(())
+                return Ok(());
+            };
+            let mut node = &mut *tree;
+            for step in parent_path {
+                node = child(node, step).ok_or_else(|| bad("no such place"))?;
             }
-            _ => Err(bad("the root cannot be removed")),
-        };
-    };
-    let mut node = &mut *tree;
-    for step in parent_path {
-        node = child(node, step).ok_or_else(|| bad("no such place"))?;
+            let kind = match node {
+                Value::Map(entries) => {
+                    let k = key(last).ok_or_else(|| bad("not a key"))?;
+                    match entries
+                        .iter_mut()
+                        .find(|(ek, _)| key(ek).as_ref() == Some(&k))
+                    {
+                        Some((_, v)) => {
+                            *v = value.clone();
+                            ChangeKind::Changed(value.clone())
+                        }
+                        None => {
+                            entries.push((last.clone(), value.clone()));
+                            ChangeKind::Added(value.clone())
+                        }
+                    }
+                }
+                Value::Array(items) => {
+                    let i = last
+                        .as_u64()
+                        .and_then(|i| usize::try_from(i).ok())
+                        .ok_or_else(|| bad("not an index"))?;
+                    match i.cmp(&items.len()) {
+                        std::cmp::Ordering::Less => {
+                            items[i] = value.clone();
+                            ChangeKind::Changed(value.clone())
+                        }
+                        std::cmp::Ordering::Equal => {
+                            items.push(value.clone());
+                            ChangeKind::Added(value.clone())
+                        }
+                        std::cmp::Ordering::Greater => return Err(bad("an index past the end")),
+                    }
+                }
+                _ => return Err(bad("no such place")),
+            };
+            changes.push(Change {
+                path: path.clone(),
+                kind,
+            });
+            Ok(())
+        }
     }
-    let kind = match (node, op) {
-        (Value::Map(entries), Op::Set { value, .. }) => {
-            let k = key(last).ok_or_else(|| bad("not a key"))?;
-            match entries
-                .iter_mut()
-                .find(|(ek, _)| key(ek).as_ref() == Some(&k))
-            {
-                Some((_, v)) => {
-                    *v = value.clone();
-                    ChangeKind::Changed(value.clone())
-                }
-                None => {
-                    entries.push((last.clone(), value.clone()));
-                    ChangeKind::Added(value.clone())
-                }
-            }
-        }
-        (Value::Map(entries), Op::Remove { .. }) => {
-            let k = key(last).ok_or_else(|| bad("not a key"))?;
-            let at = entries
-                .iter()
-                .position(|(ek, _)| key(ek).as_ref() == Some(&k))
-                .ok_or_else(|| bad("no such entry"))?;
-            entries.remove(at);
-            ChangeKind::Removed
-        }
-        (Value::Array(items), Op::Set { value, .. }) => {
-            let i = last
-                .as_u64()
-                .and_then(|i| usize::try_from(i).ok())
-                .ok_or_else(|| bad("not an index"))?;
-            match i.cmp(&items.len()) {
-                std::cmp::Ordering::Less => {
-                    items[i] = value.clone();
-                    ChangeKind::Changed(value.clone())
-                }
-                std::cmp::Ordering::Equal => {
-                    items.push(value.clone());
-                    ChangeKind::Added(value.clone())
-                }
-                std::cmp::Ordering::Greater => return Err(bad("an index past the end")),
-            }
-        }
-        _ => return Err(bad("no such place")),
-    };
-    changes.push(Change {
-        path: path.clone(),
-        kind,
-    });
-    Ok(())
 }
 
 #[cfg(test)]
@@ -360,40 +357,53 @@ mod tests {
     }
 
     #[test]
-    fn a_diff_applied_gives_the_new_tree() {
-        let old = map(&[
+    fn a_merge_reports_each_entry_at_its_path() {
+        let mut tree = map(&[
             ("a", 1.into()),
-            ("b", Value::Array(vec![1.into(), 2.into(), 3.into()])),
-            ("c", map(&[("x", "y".into())])),
+            ("c", map(&[("x", "y".into()), ("q", 1.into())])),
         ]);
-        let new = map(&[
-            ("b", Value::Array(vec![1.into(), 5.into()])),
+        let changes = map(&[
+            ("a", Value::Ext(REMOVED_EXT, vec![0])),
             ("c", map(&[("x", "z".into()), ("w", true.into())])),
-            ("d", Value::Nil),
+            ("d", map(&[("new", 1.into())])),
         ]);
-        let mut ops = Vec::new();
-        diff(&old, &new, &mut Vec::new(), &mut ops);
-        let mut tree = old.clone();
-        let mut changes = Vec::new();
-        for op in &ops {
-            let op = Op::from_value(&op.to_value()).unwrap();
-            apply(&mut tree, &op, &mut changes).unwrap();
-        }
-        let mut ops_again = Vec::new();
-        diff(&tree, &new, &mut Vec::new(), &mut ops_again);
-        assert!(ops_again.is_empty(), "{ops_again:?}");
-        assert!(changes.contains(&Change {
-            path: vec!["a".into()],
-            kind: ChangeKind::Removed
-        }));
-        assert!(changes.contains(&Change {
-            path: vec!["b".into(), 2u64.into()],
-            kind: ChangeKind::Removed
-        }));
-        assert!(changes.contains(&Change {
-            path: vec!["c".into(), "w".into()],
-            kind: ChangeKind::Added(true.into())
-        }));
+        let op = Op::from_value(
+            &Op::Merge {
+                path: vec![],
+                changes,
+            }
+            .to_value(),
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        apply(&mut tree, &op, &mut got).unwrap();
+        assert_eq!(
+            tree,
+            map(&[
+                (
+                    "c",
+                    map(&[("x", "z".into()), ("q", 1.into()), ("w", true.into())])
+                ),
+                ("d", map(&[("new", 1.into())])),
+            ])
+        );
+        let kinds: Vec<(Vec<Value>, ChangeKind)> =
+            got.into_iter().map(|c| (c.path, c.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (vec!["a".into()], ChangeKind::Removed),
+                (
+                    vec!["c".into(), "x".into()],
+                    ChangeKind::Changed("z".into())
+                ),
+                (vec!["c".into(), "w".into()], ChangeKind::Added(true.into())),
+                (
+                    vec!["d".into()],
+                    ChangeKind::Added(map(&[("new", 1.into())]))
+                ),
+            ]
+        );
     }
 
     #[test]
@@ -404,14 +414,18 @@ mod tests {
                 path: vec!["a".into(), 5u64.into()],
                 value: 1.into(),
             },
-            Op::Remove {
-                path: vec!["nope".into()],
+            Op::Merge {
+                path: vec!["a".into()],
+                changes: map(&[("x", 1.into())]),
+            },
+            Op::Merge {
+                path: vec![],
+                changes: Value::Map(vec![(Value::F32(1.0), 1.into())]),
             },
             Op::Truncate {
                 path: vec!["nope".into()],
                 len: 0,
             },
-            Op::Remove { path: vec![] },
             Op::Set {
                 path: vec![Value::from(1.5); MAX_DEPTH + 1],
                 value: 1.into(),
@@ -425,6 +439,7 @@ mod tests {
             Value::Nil,
             Value::Array(vec![9.into(), Value::Array(vec![])]),
             Value::Array(vec![1.into(), Value::Array(vec![])]),
+            Value::Array(vec![3.into(), Value::Array(vec![]), 1.into()]),
             Value::Array(vec![2.into(), Value::Array(vec![]), (-1).into()]),
         ] {
             assert!(Op::from_value(&bad).is_err(), "{bad}");

@@ -5,13 +5,12 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
-use podnet_framing::{Frame, FramingConfig};
+use podnet_framing::{Frame, FramingConfig, RawMessage};
 use podnet_proto::{ConnectionId, Outbox};
-use rmpv::Value;
 use serde::Serialize;
 
-use crate::patch::{Op, diff, tree};
-use crate::{FULL, PATCH, StateError};
+use crate::raw::{RawOp, diff, write_ops};
+use crate::{FULL, PATCH, StateError, encode};
 
 /// How a [`Replicated`] state goes out.
 ///
@@ -43,11 +42,11 @@ impl Default for StateConfig {
 }
 
 /// Turns the state into what one view may see (see [`Replicated::with_views`]).
-type Projection<S, K> = Box<dyn Fn(&S, &K) -> Result<Value, StateError> + Send>;
+type Projection<S, K> = Box<dyn Fn(&S, &K) -> Result<Vec<u8>, StateError> + Send>;
 
-/// What a view was last sent: the tree its players have.
+/// What a view was last sent: the state its players have, as msgpack.
 struct ViewState {
-    sent: Value,
+    sent: Vec<u8>,
 }
 
 /// One player following the state.
@@ -119,7 +118,7 @@ pub struct Replicated<S, K = ()> {
 impl<S: Serialize + Send + 'static> Replicated<S> {
     /// `state`, seen whole by every player.
     pub fn new(state: S, config: StateConfig) -> Self {
-        Replicated::with_views(state, config, |state: &S, (): &()| tree(state))
+        Replicated::with_views(state, config, |state: &S, (): &()| encode(state))
     }
 
     /// Starts sending the state to player `id` (whole at the next send).
@@ -129,15 +128,15 @@ impl<S: Serialize + Send + 'static> Replicated<S> {
 }
 
 impl<S, K: Eq + Hash + Clone> Replicated<S, K> {
-    /// `state`, seen by each player through a view: `project` makes the tree a view
-    /// shows (build it with [`tree`](crate::tree) from any serde value: the state
-    /// filtered, a map of what is near, a hand of cards).
+    /// `state`, seen by each player through a view: `project` makes what a view shows,
+    /// encoded with [`encode`](crate::encode) from any serde value (the state filtered, a
+    /// map of what is near, a hand of cards).
     ///
     /// Players with the same view `K` get the same bytes, encoded once.
     pub fn with_views(
         state: S,
         config: StateConfig,
-        project: impl Fn(&S, &K) -> Result<Value, StateError> + Send + 'static,
+        project: impl Fn(&S, &K) -> Result<Vec<u8>, StateError> + Send + 'static,
     ) -> Self {
         Self {
             state,
@@ -228,7 +227,7 @@ impl<S, K: Eq + Hash + Clone> Replicated<S, K> {
         for (view, (whole, patched)) in by_view {
             let now = (self.project)(&self.state, &view)?;
             if !whole.is_empty() {
-                let frame = self.message(FULL, "state", now.clone())?;
+                let frame = self.message(FULL, "state", &now)?;
                 sent.encoded += 1;
                 for id in &whole {
                     deliver(*id, &frame);
@@ -240,16 +239,19 @@ impl<S, K: Eq + Hash + Clone> Replicated<S, K> {
                 }
             }
             if let Some(last) = self.views.get(&view) {
-                let mut ops: Vec<Op> = Vec::new();
-                diff(&last.sent, &now, &mut Vec::new(), &mut ops);
-                if !ops.is_empty() && !patched.is_empty() {
-                    let ops = Value::Array(ops.iter().map(Op::to_value).collect());
-                    let frame = self.message(PATCH, "ops", ops)?;
-                    sent.encoded += 1;
-                    for id in &patched {
-                        deliver(*id, &frame);
-                        sent.sent += 1;
-                        sent.bytes += frame.as_bytes().len();
+                if !patched.is_empty() && last.sent != now {
+                    let mut ops: Vec<RawOp<'_>> = Vec::new();
+                    diff(&last.sent, &now, &mut Vec::new(), &mut ops)?;
+                    if !ops.is_empty() {
+                        let mut encoded = Vec::with_capacity(now.len() / 2 + 16);
+                        write_ops(&mut encoded, &ops);
+                        let frame = self.message(PATCH, "ops", &encoded)?;
+                        sent.encoded += 1;
+                        for id in &patched {
+                            deliver(*id, &frame);
+                            sent.sent += 1;
+                            sent.bytes += frame.as_bytes().len();
+                        }
                     }
                 }
             }
@@ -258,13 +260,16 @@ impl<S, K: Eq + Hash + Clone> Replicated<S, K> {
         Ok(sent)
     }
 
-    /// `{action, name, field: value}`, encoded.
-    fn message(&self, action: &str, field: &str, value: Value) -> Result<Frame, StateError> {
-        let map = Value::Map(vec![
-            (Value::from("action"), Value::from(action)),
-            (Value::from("name"), Value::from(self.config.name.as_str())),
-            (Value::from(field), value),
-        ]);
-        Ok(Frame::from_value(&map, &self.framing)?)
+    /// `{action, name, field: value}` framed, `value` already msgpack.
+    fn message(&self, action: &str, field: &str, value: &[u8]) -> Result<Frame, StateError> {
+        let name = self.config.name.as_str();
+        let mut payload = Vec::with_capacity(value.len() + name.len() + 32);
+        payload.push(0x83);
+        for text in ["action", action, "name", name, field] {
+            crate::raw::value(&mut payload, &rmpv::Value::from(text));
+        }
+        payload.extend_from_slice(value);
+        let msg = RawMessage::parse(payload.into(), &self.framing)?;
+        Ok(Frame::from_message(&msg)?)
     }
 }

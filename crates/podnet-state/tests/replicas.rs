@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use podnet_framing::{FramingConfig, RawMessage};
 use podnet_proto::ConnectionId;
-use podnet_state::{Replica, Replicated, StateConfig, tree};
+use podnet_state::{Replica, Replicated, StateConfig, encode};
 use podnet_testkit::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -102,7 +102,7 @@ fn every_replica_is_its_view_and_nothing_hidden_is_sent() {
     let mut room = Replicated::with_views(
         World::default(),
         StateConfig::default(),
-        |world: &World, team: &Option<String>| tree(&view(world, team)),
+        |world: &World, team: &Option<String>| encode(&view(world, team)),
     );
     let mut players: Vec<Player> = [Some("red"), Some("red"), Some("blue"), None]
         .into_iter()
@@ -176,7 +176,7 @@ fn a_change_is_encoded_once_per_view() {
     let mut room = Replicated::with_views(
         World::default(),
         StateConfig::default(),
-        |world: &World, team: &Option<String>| tree(&view(world, team)),
+        |world: &World, team: &Option<String>| encode(&view(world, team)),
     );
     let ids: Vec<ConnectionId> = (1..=5).map(ConnectionId::from_raw).collect();
     for (i, id) in ids.iter().enumerate() {

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 
 use podnet_transport::ReceivedEvent;
 
-use crate::thread::{Delivery, drain};
+use crate::thread::{Delivery, drain, drain_seeing_wakes};
 use crate::{EventHandler, SyncError};
 
 /// The most turns one `pump()` gives the network before it hands over what arrived: a
@@ -107,8 +107,10 @@ impl InPump {
         timeout: Duration,
         handler: &mut impl EventHandler<E>,
     ) -> usize {
-        let handled = self.turn(events, handler);
-        if handled == 0 && events.is_empty() && !self.wait(events, timeout) {
+        self.flush();
+        let (handled, woken) = drain_seeing_wakes(events, None, handler);
+        // A wake drained here (a stop asked for just now) ends the wait before it begins.
+        if handled == 0 && !woken && events.is_empty() && !self.wait(events, timeout) {
             return 0;
         }
         self.turns(events, handler, handled)

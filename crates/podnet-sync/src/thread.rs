@@ -112,12 +112,24 @@ pub(crate) fn drain<E: ReceivedEvent>(
     first: Option<Delivery<E>>,
     handler: &mut impl EventHandler<E>,
 ) -> usize {
+    drain_seeing_wakes(events, first, handler).0
+}
+
+/// As [`drain`], also saying whether a [`Delivery::Wake`] was among what it drained: a
+/// pump about to wait must not, for the wake was meant to end that wait.
+pub(crate) fn drain_seeing_wakes<E: ReceivedEvent>(
+    events: &crossbeam_channel::Receiver<Delivery<E>>,
+    first: Option<Delivery<E>>,
+    handler: &mut impl EventHandler<E>,
+) -> (usize, bool) {
     let queued = events.len();
     let mut handled = 0;
+    let mut woken = false;
     for delivery in first.into_iter().chain(events.try_iter().take(queued)) {
+        woken |= matches!(delivery, Delivery::Wake);
         handled += delivery.handle(handler);
     }
-    handled
+    (handled, woken)
 }
 
 /// Waits up to `timeout` for a batch, asleep on the channel.

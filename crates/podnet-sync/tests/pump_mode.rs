@@ -73,6 +73,22 @@ fn a_pump_waits_no_longer_than_asked() {
     assert!(started.elapsed() < Duration::from_secs(1));
 }
 
+/// A stop asked for just before `pump_timeout` ends its wait: the wake it sends is not
+/// taken by the pump's first look at the queue and then slept past (a `run()` loop that
+/// checks for a stop between two pumps would otherwise wait out its whole timeout).
+#[test]
+fn a_stop_asked_just_before_a_pump_ends_its_wait() {
+    let mut server = Server::start("127.0.0.1:0", server_config()).unwrap();
+    server.handle().request_stop("now");
+    let started = Instant::now();
+    server.pump_timeout(WAIT, |_| {});
+    assert!(
+        started.elapsed() < WAIT / 2,
+        "the pump slept {:?} past the stop",
+        started.elapsed()
+    );
+}
+
 /// A message arriving while `pump_timeout` waits ends the wait, on the server and on a
 /// client in pump mode on another thread; the client's close is answered while the
 /// server waits.

@@ -317,32 +317,24 @@ pub(crate) fn value(out: &mut Vec<u8>, v: &Value) {
     let _ = rmpv::encode::write_value(out, v);
 }
 
-/// Appends the ops, as the wire has them (see the `patch` module).
+/// Appends the ops, as the wire has them (see the `patch` module): each a list of its
+/// kind, its path and its value.
 pub(crate) fn write_ops(out: &mut Vec<u8>, ops: &[RawOp<'_>]) {
     array_len(out, ops.len());
     for op in ops {
+        let (kind, path) = match op {
+            RawOp::Set(path, _) => (1, path),
+            RawOp::Truncate(path, _) => (2, path),
+            RawOp::Merge(path, _) => (3, path),
+        };
+        array_len(out, 3);
+        out.push(kind);
+        array_len(out, path.len());
+        path.iter().for_each(|p| value(out, p));
         match op {
-            RawOp::Merge(path, merge) => {
-                array_len(out, 3);
-                out.push(3);
-                array_len(out, path.len());
-                path.iter().for_each(|p| value(out, p));
-                out.extend_from_slice(merge);
-            }
-            RawOp::Set(path, raw) => {
-                array_len(out, 3);
-                out.push(1);
-                array_len(out, path.len());
-                path.iter().for_each(|p| value(out, p));
-                out.extend_from_slice(raw);
-            }
-            RawOp::Truncate(path, len) => {
-                array_len(out, 3);
-                out.push(2);
-                array_len(out, path.len());
-                path.iter().for_each(|p| value(out, p));
-                value(out, &Value::from(*len as u64));
-            }
+            RawOp::Set(_, raw) => out.extend_from_slice(raw),
+            RawOp::Merge(_, merge) => out.extend_from_slice(merge),
+            RawOp::Truncate(_, len) => value(out, &Value::from(*len as u64)),
         }
     }
 }

@@ -262,8 +262,8 @@ impl Cluster {
 
     /// What other nodes' game loops send this one's ([`ClusterHandle::send_to_node`]):
     /// taken once (later calls return `None`), by whoever runs this node's game, the
-    /// cluster lobby for one. At most [`ClusterConfig::max_pending`] wait; past that,
-    /// arrivals are dropped and counted in [`dropped`](Self::dropped).
+    /// cluster lobby for one. At most [`ClusterConfig::max_pending`] wait; past that, an
+    /// arrival is not taken, and its sender sends it again later.
     pub fn take_node_messages(&mut self) -> Option<mpsc::Receiver<NodeMessage>> {
         self.node_messages.take()
     }

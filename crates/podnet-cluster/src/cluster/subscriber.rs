@@ -179,8 +179,10 @@ impl Subscriber {
             return;
         };
         let Ok(room) = self.inbox.try_reserve() else {
+            // Not lost: asked for again, and sent again.
             self.incoming.refused(&from);
-            return self.dropped(channel, &"the node's inbox is full: sent again later");
+            debug!(node = %self.id, channel, "the node's inbox is full: a message from {from} waits to be sent again");
+            return;
         };
         let now = std::time::Instant::now();
         if self.incoming.arrived(&from, epoch, base, seq, now) == Arrival::Deliver {
